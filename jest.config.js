@@ -1,0 +1,14 @@
+/** Unit and conformance tests run from source; e2e tests drive the built package (`raybus`
+ * resolves to dist/, built by `pretest`), the way a user meets it. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] },
+  moduleNameMapper: {
+    '^raybus$': '<rootDir>/dist/cjs/src/index.js',
+    '^raybus/testing$': '<rootDir>/dist/cjs/src/testing/index.js',
+  },
+  testTimeout: 30000,
+  maxWorkers: process.env.CI ? 1 : 2,
+};

@@ -1,0 +1,148 @@
+/**
+ * Hosts one actor in a worker process: runs the constructor, then consumes the actor's
+ * mailbox queue with prefetch = maxConcurrency (1 for sync actors, so calls run one at a
+ * time in queue order). A redelivered call (the previous incarnation died holding it) runs
+ * again only when the call allows task retries; otherwise it fails with RayActorError
+ * (at-most-once).
+ */
+import { actorQueue, type ActorSpec, type CallMsg } from '../core/protocol';
+import type { CoreWorker } from '../core/core-worker';
+import { slot, type ProcessContext } from '../core/runtime-state';
+import { decodeEnvelope } from '../serialization/serializer';
+import { encodeError, encodeTaskError } from '../serialization/error-codec';
+import { RayActorError } from '../errors/ray-errors';
+import type { Delivery } from '../transport/transport';
+import { decodeArgs, load, runInContext } from '../node/executor';
+
+export class ActorHost {
+  private instance: Record<string, unknown> | undefined;
+  private exiting = false;
+
+  constructor(
+    private readonly core: CoreWorker,
+    private readonly spec: ActorSpec,
+    private readonly restart: boolean,
+    private readonly nodeId: string,
+  ) {}
+
+  async start(): Promise<void> {
+    const { spec } = this;
+    const proc = slot.process as ProcessContext;
+    slot.process = { ...proc, actorId: spec.actorId, wasCurrentActorReconstructed: this.restart };
+    const pinned = this.core.receiveArgs(spec.args);
+    const outcomes = await (async () => {
+      try {
+        const cls = (await load(spec.cls)) as unknown as new (...a: unknown[]) => Record<string, unknown>;
+        const args = decodeArgs(spec.args);
+        return await runInContext(this.core, this.context(spec.actorId, 0), `${spec.meta.className}.constructor`, 1, () => {
+          this.instance = new cls(...args);
+          return null;
+        });
+      } catch (err) {
+        return [{ e: encodeTaskError(`${spec.meta.className}.constructor`, spec.actorId, err) }];
+      } finally {
+        for (const id of pinned) this.core.store.unpin(id);
+      }
+    })();
+    const failed = outcomes.find((o) => 'e' in o);
+    if (failed && 'e' in failed) {
+      this.core.sendToBroker({ t: 'actor-failed', actor: spec.actorId, err: failed.e, intentional: false, initFailed: true });
+      return;
+    }
+    const queue = actorQueue(spec.actorId);
+    await this.core.transport.assertQueue(queue);
+    await this.core.transport.consume(queue, (d) => this.onCall(d), { prefetch: spec.maxConcurrency });
+    this.core.sendToBroker({ t: 'actor-ready', actor: spec.actorId, worker: this.core.options.procId });
+  }
+
+  private context(taskId: string, attempt: number): Parameters<typeof runInContext>[1] {
+    return {
+      taskId,
+      actorId: this.spec.actorId,
+      attempt,
+      signal: new AbortController().signal,
+      metadata: this.spec.ctx.metadata ?? {},
+      wasCurrentActorReconstructed: this.restart,
+    };
+  }
+
+  private onCall(d: Delivery): void {
+    if (process.env.RAYBUS_DEBUG) console.error('[host] call', d.redelivered, d.body.length);
+    if (this.exiting) {
+      d.nack(true);
+      return;
+    }
+    let msg: CallMsg;
+    try {
+      msg = decodeEnvelope(d.body) as CallMsg;
+      if (msg.t !== 'call') throw new Error(`unexpected '${String(msg.t)}'`);
+    } catch (err) {
+      process.emitWarning(`raybus actor ${this.spec.actorId}: rejected a malformed message: ${(err as Error).message}`);
+      d.nack(false, 'malformed');
+      return;
+    }
+    if (d.redelivered && msg.retries === 0) {
+      // At-most-once: the previous incarnation may or may not have run this call.
+      const err = new RayActorError(
+        `The actor ${this.spec.meta.className} (${this.spec.actorId}) died while call '${msg.method}' was in flight; it may or may not have run (maxTaskRetries=0).`,
+        this.spec.actorId,
+      );
+      this.reply(msg, [{ e: encodeError(err) }]);
+      d.ack();
+      return;
+    }
+    void this.run(msg).then(() => d.ack());
+  }
+
+  private reply(msg: CallMsg, rets: Array<{ e: ReturnType<typeof encodeError> } | { d: Uint8Array }>): void {
+    this.core.send(msg.owner, { t: 'result', task: msg.task, rets });
+  }
+
+  private async run(msg: CallMsg): Promise<void> {
+    const name = `${this.spec.meta.className}.${msg.method}`;
+    const pinned = this.core.receiveArgs(msg.args);
+    let outcomes;
+    try {
+      const args = decodeArgs(msg.args);
+      outcomes = await runInContext(this.core, this.context(msg.task, msg.ctx.attempt), name, msg.nret, () => this.invoke(msg.method, args));
+    } catch (err) {
+      outcomes = [{ e: encodeTaskError(name, msg.task, err) }];
+    } finally {
+      for (const id of pinned) this.core.store.unpin(id);
+    }
+    const proc = slot.process!;
+    if (proc.exitRequested) {
+      const err = new RayActorError(
+        `The actor ${this.spec.meta.className} (${this.spec.actorId}) exited intentionally: exitActor() was called in method '${msg.method}'.`,
+        this.spec.actorId,
+      );
+      this.reply(msg, Array.from({ length: Math.max(1, msg.nret) }, () => ({ e: encodeError(err) })));
+      this.exit(`exitActor() called in ${msg.method}`);
+      return;
+    }
+    this.reply(msg, outcomes);
+    if (msg.method === '__ray_terminate__') this.exit('__ray_terminate__ called');
+  }
+
+  private invoke(method: string, args: unknown[]): unknown {
+    if (method === '__ray_ready__') return true;
+    if (method === '__ray_terminate__') return null;
+    const fn = this.instance?.[method];
+    if (typeof fn !== 'function') throw new TypeError(`Actor ${this.spec.meta.className} has no method '${method}'`);
+    return (fn as (...a: unknown[]) => unknown).apply(this.instance, args);
+  }
+
+  /** Leave for good: tell the registry it was intentional, then end the process. */
+  private exit(reason: string): void {
+    this.exiting = true;
+    this.core.sendToBroker({
+      t: 'actor-failed',
+      actor: this.spec.actorId,
+      err: encodeError(new RayActorError(`The actor exited intentionally (${reason}).`, this.spec.actorId)),
+      intentional: true,
+      initFailed: false,
+    });
+    // Give the IPC batch (result + notice) a turn to flush before exiting.
+    setTimeout(() => process.exit(0), 20);
+  }
+}

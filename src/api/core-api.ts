@@ -1,0 +1,205 @@
+/**
+ * get / put / wait / kill / getActor / runtime context: the functions users call on refs and
+ * handles. Misuse visible from the arguments throws synchronously (API.md §2).
+ */
+import { requireCore, slot } from '../core/runtime-state';
+import { ObjectRef, isObjectRef } from '../refs/object-ref';
+import { createHandle, handleMeta, isActorHandle } from '../actors/actor-handle';
+import { decodeError } from '../serialization/error-codec';
+import { RayValueError } from '../errors/ray-errors';
+import { BROKER_QUEUE, actorQueue, type AckMsg, type ActorInfoMsg, type ClusterInfo, type ClusterInfoMsg, type Resources } from '../core/protocol';
+import type { ActorHandle } from './types';
+
+/** Options of `get`. */
+export interface GetOptions {
+  /** Reject with GetTimeoutError after this many milliseconds. */
+  readonly timeoutMs?: number;
+  /** Ray's spelling, in seconds. */
+  readonly timeout?: number;
+}
+
+function timeoutOf(options: GetOptions | undefined, fn: string): number | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: options must be an object`);
+  for (const k of Object.keys(options)) {
+    if (!['timeoutMs', 'timeout', 'numReturns', 'num_returns', 'fetchLocal', 'fetch_local'].includes(k)) {
+      throw new TypeError(`${fn}: unknown option '${k}'. Valid options: timeoutMs (or timeout in seconds)`);
+    }
+  }
+  if (options.timeoutMs !== undefined && options.timeout !== undefined) throw new TypeError(`${fn}: give either timeoutMs or timeout, not both`);
+  const t = options.timeoutMs ?? (options.timeout !== undefined && options.timeout !== null ? options.timeout * 1000 : undefined);
+  if (t === undefined || t === null) return undefined;
+  if (typeof t !== 'number' || Number.isNaN(t)) throw new TypeError(`${fn}: timeoutMs must be a number`);
+  if (t < 0) throw new RangeError(`${fn}: The 'timeoutMs' argument must be nonnegative. Received ${t}`);
+  return t;
+}
+
+/**
+ * Wait for the value(s) of one ref or an array of refs (in input order). Rejects with the
+ * first error found, without waiting for the rest.
+ *
+ * @example
+ * const [a, b] = await ray.get([f.remote(1), f.remote(2)]);
+ */
+export function get<T>(ref: ObjectRef<T>, options?: GetOptions): Promise<T>;
+export function get<T extends readonly ObjectRef<unknown>[]>(refs: T, options?: GetOptions): Promise<{ [K in keyof T]: T[K] extends ObjectRef<infer V> ? V : never }>;
+export function get<T>(refs: ObjectRef<T>[], options?: GetOptions): Promise<T[]>;
+export function get(refs: unknown, options?: GetOptions): Promise<unknown> {
+  const timeoutMs = timeoutOf(options, 'ray.get');
+  if (Array.isArray(refs)) {
+    refs.forEach((r, i) => {
+      if (!isObjectRef(r)) throw new TypeError(`ray.get: element ${i} is not an ObjectRef (got ${describe(r)}); 'refs' must be an ObjectRef or an array of ObjectRefs`);
+    });
+  } else if (!isObjectRef(refs)) {
+    throw new TypeError(`ray.get: 'refs' must be an ObjectRef or an array of ObjectRefs, got ${describe(refs)}`);
+  }
+  return requireCore().get(refs as ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs);
+}
+
+/** Store a value with the caller as owner; returns its ref synchronously. */
+export function put<T>(value: T): ObjectRef<T> {
+  if (isObjectRef(value)) {
+    throw new TypeError("Calling 'put' on an ObjectRef is not allowed. If you really want to do this, wrap the ObjectRef in an array: put([ref]).");
+  }
+  return requireCore().put(value);
+}
+
+/** Options of `wait`. */
+export interface WaitOptions extends GetOptions {
+  readonly numReturns?: number;
+  readonly fetchLocal?: boolean;
+}
+
+/**
+ * Wait until `numReturns` of `refs` are ready (errors count as ready). Returns
+ * `[ready, notReady]`, both in input order.
+ */
+export function wait<T>(refs: ObjectRef<T>[], options?: WaitOptions): Promise<[ObjectRef<T>[], ObjectRef<T>[]]> {
+  if (isObjectRef(refs)) throw new TypeError('wait() expected a list of ObjectRef, got a single ObjectRef');
+  if (!Array.isArray(refs)) throw new TypeError(`wait() expected a list of ObjectRef, got ${describe(refs)}`);
+  refs.forEach((r, i) => {
+    if (!isObjectRef(r)) throw new TypeError(`wait() expected a list of ObjectRef, but element ${i} is ${describe(r)}`);
+  });
+  const timeoutMs = timeoutOf(options, 'ray.wait');
+  const rawN = (options as Record<string, unknown> | undefined)?.numReturns ?? (options as Record<string, unknown> | undefined)?.num_returns;
+  const fetchLocal = options?.fetchLocal ?? (options as Record<string, unknown> | undefined)?.fetch_local;
+  if (fetchLocal !== undefined && typeof fetchLocal !== 'boolean') throw new TypeError('ray.wait: fetchLocal must be a boolean');
+  if (refs.length === 0) return Promise.resolve([[], []]);
+  if (new Set(refs.map((r) => r.id)).size !== refs.length) throw new RayValueError('Wait requires a list of unique object refs.');
+  const numReturns = rawN === undefined ? 1 : rawN;
+  if (typeof numReturns !== 'number' || !Number.isInteger(numReturns)) throw new TypeError('ray.wait: numReturns must be an integer');
+  if (numReturns <= 0) throw new RangeError(`Invalid number of objects to return ${numReturns}.`);
+  if (numReturns > refs.length) throw new RangeError('numReturns cannot be greater than the number of objects provided to ray.wait.');
+  return requireCore().wait(refs as ObjectRef<unknown>[], numReturns, timeoutMs) as Promise<[ObjectRef<T>[], ObjectRef<T>[]]>;
+}
+
+/** Kill an actor now. Queued and running calls fail; `noRestart: false` restarts it if allowed. */
+export function kill(actor: unknown, options: { noRestart?: boolean; no_restart?: boolean } = {}): Promise<void> {
+  if (!isActorHandle(actor)) throw new TypeError(`ray.kill() only supported for actors. Got: ${describe(actor)}`);
+  const noRestart = options.noRestart ?? options.no_restart ?? true;
+  if (typeof noRestart !== 'boolean') throw new TypeError('ray.kill: noRestart must be a boolean');
+  const core = requireCore();
+  const actorId = handleMeta(actor as object).actorId;
+  return core
+    .request<AckMsg>(BROKER_QUEUE, (req, reply) => ({ t: 'kill-actor', actor: actorId, noRestart, req, reply }))
+    .then((ack) => {
+      if (ack.err) throw decodeError(ack.err);
+    });
+}
+
+/** Look up a named actor. */
+export function getActor<T = Record<string, unknown>>(name: string, options: { namespace?: string } = {}): Promise<ActorHandle<T>> {
+  if (typeof name !== 'string') throw new TypeError('ray.getActor: name must be a string');
+  if (name === '') throw new RangeError('Please supply a non-empty value to getActor');
+  if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace === '')) {
+    throw new TypeError('ray.getActor: namespace must be a non-empty string');
+  }
+  const core = requireCore();
+  const namespace = options.namespace ?? core.options.namespace;
+  return core
+    .request<ActorInfoMsg>(BROKER_QUEUE, (req, reply) => ({ t: 'get-actor', req, reply, name, namespace }))
+    .then((info) => {
+      if (info.err || !info.meta) throw info.err ? decodeError(info.err) : new RayValueError(`no actor named '${name}'`);
+      return createHandle(info.meta, core.ensureQueue(actorQueue(info.meta.actorId))) as ActorHandle<T>;
+    });
+}
+
+/** Exit the current actor (no restart). The call that invoked it rejects with RayActorError. */
+export function exitActor(): never {
+  const proc = slot.process;
+  if (!proc?.actorId) throw new TypeError('exitActor() is called on a non-actor worker');
+  proc.exitRequested = true;
+  throw Object.assign(new Error('exitActor() was called'), { name: 'ActorExit' });
+}
+
+/** GPU ids assigned to this worker (empty on the driver or without GPUs). */
+export function getGpuIds(): number[] {
+  return [...(slot.process?.gpuIds ?? [])];
+}
+
+/** Facts about where the caller runs. */
+export interface RuntimeContext {
+  readonly jobId: string;
+  readonly nodeId: string | null;
+  readonly taskId: string | null;
+  readonly actorId: string | null;
+  readonly namespace: string;
+  readonly attempt: number;
+  readonly wasCurrentActorReconstructed: boolean;
+  readonly signal: AbortSignal | null;
+  readonly metadata: Record<string, unknown>;
+  readonly workerId: string | null;
+  getAssignedResources(): Resources;
+}
+
+/** The runtime context of the caller (task fields are null on the driver). */
+export function getRuntimeContext(): RuntimeContext {
+  const core = requireCore();
+  const proc = slot.process;
+  const task = slot.taskContext.getStore();
+  const assigned = { ...(proc?.assignedResources ?? {}) };
+  return {
+    jobId: core.options.jobId,
+    nodeId: proc?.nodeId ?? core.options.nodeId ?? null,
+    taskId: task?.taskId ?? null,
+    actorId: proc?.actorId ?? null,
+    namespace: core.options.namespace,
+    attempt: task?.attempt ?? 0,
+    wasCurrentActorReconstructed: proc?.wasCurrentActorReconstructed ?? false,
+    signal: task?.signal ?? null,
+    metadata: task?.metadata ?? {},
+    workerId: proc?.workerId ?? null,
+    getAssignedResources: () => ({ ...assigned }),
+  };
+}
+
+function clusterInfo(): Promise<ClusterInfo> {
+  return requireCore()
+    .request<ClusterInfoMsg>(BROKER_QUEUE, (req, reply) => ({ t: 'cluster-info-request', req, reply }))
+    .then((m) => {
+      if (!m.info) throw new RayValueError('raybus is not running');
+      return m.info;
+    });
+}
+
+/** Total resources of alive nodes. */
+export async function clusterResources(): Promise<Resources> {
+  return (await clusterInfo()).total;
+}
+
+/** Unclaimed resources of alive nodes (resources at 0 are omitted, as in Ray). */
+export async function availableResources(): Promise<Resources> {
+  return (await clusterInfo()).available;
+}
+
+/** The cluster's nodes. */
+export async function nodes(): Promise<ClusterInfo['nodes']> {
+  return (await clusterInfo()).nodes;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
+  return `${typeof v} ${String(v).slice(0, 40)}`;
+}

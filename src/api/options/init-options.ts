@@ -1,0 +1,71 @@
+/**
+ * Options of `init()` (API.md §3, §9): where to connect, the job's namespace and runtime env,
+ * and the resources of the embedded default node.
+ */
+import { RESOURCE_OPTIONS, type ResourceOptionFields } from './common-options';
+import { optionTypeError, quotedName, type OptionName } from './option-name';
+import { normalizeOptionBag, option, type SnakeNamesOf, type WithSnakeAliases } from './option-table';
+import { checkRuntimeEnvOption, type RuntimeEnv, type RuntimeEnvOptions } from './runtime-env';
+import { checkBoolean, checkNonEmptyString, oneOf } from './value-checks';
+
+/** Log levels `init({ logLevel })` accepts. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** `init` options with camelCase keys; `Env` is the runtime env shape (input or normalized). */
+export interface InitOptionFields<Env> extends ResourceOptionFields {
+  /** `amqp://` or `amqps://` URL of the cluster's broker; absent: start the embedded default. */
+  readonly address?: string | null;
+  /** The job's namespace (named actors live in one). */
+  readonly namespace?: string | null;
+  /** Job-level runtime env; task-level fields override it. */
+  readonly runtimeEnv?: Env | null;
+  /** Calling `init` again is a no-op instead of an error. */
+  readonly ignoreReinitError?: boolean | null;
+  /** Driver log level. */
+  readonly logLevel?: LogLevel | null;
+  /** Shared secret that signs code shipped by value over a broker. */
+  readonly clusterKey?: string | null;
+}
+
+/** Normalized, frozen `init` options: camelCase keys only, only those the user gave. */
+export type NormalizedInitOptions = InitOptionFields<RuntimeEnv>;
+
+const INIT_OPTIONS = {
+  address: option('address', checkAddress),
+  namespace: option('namespace', checkNonEmptyString),
+  runtimeEnv: option('runtime_env', checkRuntimeEnvOption),
+  ignoreReinitError: option('ignore_reinit_error', checkBoolean),
+  logLevel: option('log_level', oneOf<LogLevel>(['debug', 'info', 'warn', 'error', 'silent'])),
+  ...RESOURCE_OPTIONS,
+  clusterKey: option('cluster_key', checkNonEmptyString),
+} as const;
+
+/** Options of `init()` as users write them: camelCase or snake_case (`ignore_reinit_error`, ...). */
+export type InitOptions = WithSnakeAliases<InitOptionFields<RuntimeEnvOptions>, SnakeNamesOf<typeof INIT_OPTIONS>>;
+
+/**
+ * Validates `init()` options and returns a frozen object with camelCase keys.
+ *
+ * @example
+ * normalizeInitOptions({ address: 'amqp://localhost', log_level: 'warn' });
+ * // → { address: 'amqp://localhost', logLevel: 'warn' }
+ */
+export function normalizeInitOptions(input: unknown): NormalizedInitOptions {
+  return Object.freeze(normalizeOptionBag(input, INIT_OPTIONS, { what: 'init', noun: 'option' }));
+}
+
+function checkAddress(value: unknown, name: OptionName): string {
+  if (typeof value !== 'string') throw optionTypeError(name, 'string', value);
+  if (!/^amqps?:\/\/./i.test(value)) {
+    throw new RangeError(
+      `The option ${quotedName(name)} must be an amqp:// or amqps:// URL ` +
+        `(leave it out to start the embedded default), but received '${redactCredentials(value)}'`,
+    );
+  }
+  return value;
+}
+
+/** Hides `user:password@` so a mistyped address does not put a password into logs. */
+function redactCredentials(address: string): string {
+  return address.replace(/\/\/[^/@]*@/, '//***@');
+}

@@ -1,0 +1,288 @@
+/**
+ * `ray.remote`: turns functions into remote functions and classes into actor classes, as a
+ * wrapper or as a decorator (TC39 and legacy `experimentalDecorators` conventions).
+ */
+import { requireCore, slot } from '../core/runtime-state';
+import { describeCode, callerModule, type CodeDescriptor } from '../serialization/code-shipping';
+import type { ActorMeta, MethodMeta, WireStrategy } from '../core/protocol';
+import type { ObjectRef } from '../refs/object-ref';
+import { createHandle, retargetHandle } from '../actors/actor-handle';
+import {
+  DEFAULT_TASK_MAX_RETRIES,
+  mergeActorOptions,
+  mergeTaskOptions,
+  normalizeActorOptions,
+  normalizeMethodOptions,
+  normalizeTaskOptions,
+  resolveActorResources,
+  resolveNumReturns,
+  resolveTaskResources,
+  validateNumReturnsFor,
+  type ActorOptions,
+  type MethodOptions,
+  type TaskOptions,
+} from './options';
+import { NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy } from '../scheduling/scheduling-strategy';
+import type { ActorClass, RemoteFunction } from './types';
+import { actorQueue, type ActorInfoMsg } from '../core/protocol';
+import { decodeError } from '../serialization/error-codec';
+
+const METHOD_OPTIONS = Symbol.for('raybus.methodOptions');
+const ACTOR_CLASS = Symbol.for('raybus.ActorClass');
+
+type AnyFn = (...args: never[]) => unknown;
+type AnyClass = abstract new (...args: never[]) => unknown;
+
+function isClass(fn: unknown): fn is AnyClass {
+  return typeof fn === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(fn));
+}
+
+function isGeneratorFn(fn: unknown): boolean {
+  const name = (fn as { constructor?: { name?: string } })?.constructor?.name;
+  return name === 'GeneratorFunction' || name === 'AsyncGeneratorFunction';
+}
+
+function isAsyncFn(fn: unknown): boolean {
+  const name = (fn as { constructor?: { name?: string } })?.constructor?.name;
+  return name === 'AsyncFunction' || name === 'AsyncGeneratorFunction';
+}
+
+/** Convert a strategy option to its wire form. */
+export function wireStrategy(s: unknown): WireStrategy {
+  if (s instanceof NodeAffinitySchedulingStrategy) return { kind: 'NODE_AFFINITY', nodeId: s.nodeId, soft: s.soft };
+  if (s instanceof PlacementGroupSchedulingStrategy) return { kind: 'PLACEMENT_GROUP', pg: s.placementGroup.id, bundle: s.placementGroupBundleIndex };
+  if (s === 'SPREAD') return { kind: 'SPREAD' };
+  return { kind: 'DEFAULT' };
+}
+
+function retryNames(v: unknown): boolean | string[] {
+  if (v === undefined || v === null) return false;
+  if (typeof v === 'boolean') return v;
+  return (v as Array<string | { name: string }>).map((x) => (typeof x === 'string' ? x : x.name));
+}
+
+// ------------------------------------------------------------------ remote functions
+
+function makeRemoteFunction(fn: AnyFn, options: TaskOptions, desc: CodeDescriptor): RemoteFunction<AnyFn> {
+  const generator = isGeneratorFn(fn);
+  validateNumReturnsFor(generator, options.numReturns ?? undefined);
+  const name = fn.name || 'anonymous';
+  const remoteFn = function remoteFunction(): never {
+    throw new TypeError(`Remote functions cannot be called directly. Instead of running '${name}()', try '${name}.remote()'.`);
+  } as unknown as RemoteFunction<AnyFn>;
+  Object.defineProperty(remoteFn, 'name', { value: name });
+  Object.assign(remoteFn, {
+    remote: (...args: unknown[]) => submit(desc, options, generator, args),
+    options: (o: unknown) => makeRemoteFunction(fn, mergeTaskOptions(options, normalizeTaskOptions(o, 'options')), desc),
+  });
+  return remoteFn;
+}
+
+function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, args: unknown[]): unknown {
+  const core = requireCore();
+  const numReturns = resolveNumReturns(generator, options.numReturns ?? undefined);
+  if (typeof numReturns !== 'number') {
+    throw new TypeError(`numReturns='${numReturns}' (generators) is not supported yet by this build of raybus; use a number`);
+  }
+  const demand = resolveTaskResources(options);
+  const strategy = wireStrategy(options.schedulingStrategy);
+  const taskId = core.newId();
+  const returnIds = Array.from({ length: numReturns }, (_, i) => `${taskId}${i.toString(16).padStart(4, '0')}`);
+  const refs = returnIds.map((id) => core.ownedRef(id));
+  const parentMeta = slot.taskContext.getStore()?.metadata;
+  const metadata = (options._metadata ?? parentMeta) as Record<string, unknown> | undefined;
+  core.submitTask(
+    {
+      taskId,
+      returnIds,
+      fn: desc,
+      nret: numReturns,
+      demand: { ...demand },
+      strategy,
+      key: `${JSON.stringify(demand)}|${JSON.stringify(strategy)}`,
+      maxRetries: options.maxRetries ?? DEFAULT_TASK_MAX_RETRIES,
+      retryExceptions: retryNames(options.retryExceptions),
+      attempt: 0,
+      ctx: { jobId: core.options.jobId, namespace: core.options.namespace, ...(metadata ? { metadata } : {}) },
+    },
+    args,
+  );
+  if (numReturns === 0) return null;
+  return numReturns === 1 ? refs[0] : (refs as ObjectRef<unknown>[]);
+}
+
+// ------------------------------------------------------------------ actor classes
+
+function methodMetas(cls: AnyClass): { methods: Record<string, MethodMeta>; isAsync: boolean } {
+  const methods: Record<string, MethodMeta> = {};
+  let isAsync = false;
+  for (let p = cls.prototype as object | null; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    for (const key of Object.getOwnPropertyNames(p)) {
+      if (key === 'constructor' || key in methods) continue;
+      const d = Object.getOwnPropertyDescriptor(p, key);
+      if (!d || typeof d.value !== 'function') continue;
+      const fn = d.value as AnyFn & { [METHOD_OPTIONS]?: MethodOptions };
+      if (isAsyncFn(fn)) isAsync = true;
+      const mo = fn[METHOD_OPTIONS] ?? {};
+      methods[key] = {
+        ...(mo.numReturns !== undefined && mo.numReturns !== null ? { numReturns: mo.numReturns } : {}),
+        ...(mo.maxTaskRetries !== undefined && mo.maxTaskRetries !== null ? { maxTaskRetries: mo.maxTaskRetries } : {}),
+        ...(mo.retryExceptions !== undefined ? { retryExceptions: retryNames(mo.retryExceptions) } : {}),
+        ...(isGeneratorFn(fn) ? { isGenerator: true } : {}),
+      };
+    }
+  }
+  return { methods, isAsync };
+}
+
+function makeActorClass(cls: AnyClass, options: ActorOptions, desc: CodeDescriptor): ActorClass<AnyClass> {
+  const name = cls.name || 'AnonymousActor';
+  const actorClass = function actorClass(): never {
+    throw new TypeError(`Actors cannot be instantiated directly. Instead of '${name}()', use '${name}.remote()'.`);
+  } as unknown as ActorClass<AnyClass>;
+  Object.defineProperty(actorClass, 'name', { value: name });
+  Object.defineProperty(actorClass, ACTOR_CLASS, { value: true });
+  Object.assign(actorClass, {
+    remote: (...args: unknown[]) => createActorFrom(cls, options, desc, args),
+    options: (o: unknown) => makeActorClass(cls, mergeActorOptions(options, normalizeActorOptions(o, 'options')), desc),
+  });
+  return actorClass;
+}
+
+function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescriptor, args: unknown[]): unknown {
+  const core = requireCore();
+  const { methods, isAsync } = methodMetas(cls);
+  const actorId = core.newId();
+  if (options.name === '') throw new RangeError('Actor name cannot be an empty string.');
+  const namespace = options.namespace ?? core.options.namespace;
+  const meta: ActorMeta = {
+    actorId,
+    className: cls.name || 'AnonymousActor',
+    methods,
+    isAsync,
+    maxTaskRetries: options.maxTaskRetries ?? 0,
+    maxPendingCalls: options.maxPendingCalls ?? -1,
+    namespace,
+    ...(options.name ? { name: options.name } : {}),
+  };
+  const { placement, lifetime } = resolveActorResources(options);
+  const maxConcurrency = options.maxConcurrency ?? (isAsync ? 1000 : 1);
+  const req = core.newId();
+  let ready: Promise<void>;
+  let handle: object;
+  if (options.getIfExists) {
+    // The answer to create-actor tells which actor the handle targets (an existing one, or this).
+    ready = core.awaitRequest<ActorInfoMsg>(req).then((info) => {
+      if (info.err) throw decodeError(info.err);
+      if (info.meta) retargetHandle(handle, info.meta);
+      return core.ensureQueue(actorQueue(info.meta?.actorId ?? actorId));
+    });
+  } else {
+    ready = core.ensureQueue(actorQueue(actorId));
+  }
+  handle = createHandle(meta, ready);
+  const parentMeta = slot.taskContext.getStore()?.metadata;
+  const metadata = (options._metadata ?? parentMeta) as Record<string, unknown> | undefined;
+  core.prepareArgs(
+    args,
+    (parts) => {
+      const argParts = 'error' in parts ? [] : parts;
+      const send = (): void =>
+        core.sendToBroker({
+          t: 'create-actor',
+          req,
+          spec: {
+            actorId,
+            cls: desc,
+            args: argParts,
+            owner: core.address,
+            meta,
+            placement: { ...placement },
+            lifetime: { ...lifetime },
+            strategy: wireStrategy(options.schedulingStrategy),
+            maxRestarts: options.maxRestarts ?? 0,
+            detached: options.lifetime === 'detached',
+            maxConcurrency,
+            ctx: { jobId: core.options.jobId, namespace, attempt: 0, ...(metadata ? { metadata } : {}) },
+            getIfExists: options.getIfExists === true,
+          },
+        });
+      // The mailbox must exist before the actor or any caller uses it.
+      core.ensureQueue(actorQueue(actorId)).then(send, () => undefined);
+    },
+    `${meta.className}.constructor`,
+    actorId,
+  );
+  return handle;
+}
+
+// ------------------------------------------------------------------ ray.remote
+
+/**
+ * Make a function remote, or a class an actor class.
+ *
+ * @example
+ * const add = ray.remote((a: number, b: number) => a + b);
+ * await ray.get(add.remote(1, 2)); // 3
+ * const Counter = ray.remote({ maxRestarts: 1 })(class { n = 0; inc() { return ++this.n; } });
+ */
+export function remote<T extends AnyFn | AnyClass>(target: T): T extends AnyClass ? ActorClass<T> : T extends AnyFn ? RemoteFunction<T> : never;
+export function remote(options: Record<string, unknown>): <T extends AnyFn | AnyClass>(target: T, context?: unknown) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** TC39 class decorator form: `@remote class A {}`. */
+export function remote(target: AnyClass, context: ClassDecoratorContext): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+export function remote(...args: unknown[]): unknown {
+  const isTc39Decorator = args.length === 2 && typeof args[0] === 'function' && isDecoratorContext(args[1]);
+  if (args.length !== 1 && !isTc39Decorator) {
+    throw new TypeError(
+      'ray.remote must be applied either to a function or class (ray.remote(fn)), or with options only (ray.remote({ numCpus: 1 })(fn)); got ' +
+        `${args.length} arguments`,
+    );
+  }
+  const target = args[0];
+  const module = callerModule();
+  if (typeof target === 'function') return wrap(target as AnyFn | AnyClass, undefined, module);
+  if (typeof target === 'object' && target !== null && !Array.isArray(target)) {
+    const raw = target as Record<string, unknown>;
+    // Validate eagerly for both kinds; the target's kind decides which set applies.
+    return (t: unknown, _context?: unknown) => {
+      if (typeof t !== 'function') throw new TypeError('The @ray.remote decorator must be applied to either a function or a class.');
+      return wrap(t as AnyFn | AnyClass, raw, module);
+    };
+  }
+  throw new TypeError('The @ray.remote decorator must be applied to either a function or a class.');
+}
+
+function isDecoratorContext(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as { kind?: unknown }).kind === 'string';
+}
+
+function wrap(target: AnyFn | AnyClass, rawOptions: Record<string, unknown> | undefined, module: string | undefined): unknown {
+  if ((target as unknown as Record<symbol, unknown>)[ACTOR_CLASS]) throw new TypeError('This class is already an actor class.');
+  if (isClass(target)) {
+    const opts = normalizeActorOptions(rawOptions ?? {}, 'remote');
+    return makeActorClass(target, opts, describeCode(target as unknown as AnyFn, 'class', module));
+  }
+  const opts = normalizeTaskOptions(rawOptions ?? {}, 'remote');
+  return makeRemoteFunction(target as AnyFn, opts, describeCode(target as AnyFn, 'function', module));
+}
+
+/**
+ * Per-method defaults for actor methods: a method decorator (both conventions) or a wrapper.
+ *
+ * @example
+ * Cls.prototype.pair = ray.method({ numReturns: 2 })(function () { return [1, 2]; });
+ */
+export function method(options: Record<string, unknown>): <F>(target: F, ...rest: unknown[]) => any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const mo = normalizeMethodOptions(options);
+  return <F>(target: F, ...rest: unknown[]): unknown => {
+    // Legacy decorator: (prototype, key, descriptor).
+    if (rest.length === 2 && typeof rest[1] === 'object' && rest[1] !== null && 'value' in (rest[1] as object)) {
+      const d = rest[1] as PropertyDescriptor;
+      Object.defineProperty(d.value, METHOD_OPTIONS, { value: mo, configurable: true });
+      return d;
+    }
+    if (typeof target !== 'function') throw new TypeError('ray.method(...) must wrap or decorate a method');
+    Object.defineProperty(target, METHOD_OPTIONS, { value: mo, configurable: true });
+    return target;
+  };
+}

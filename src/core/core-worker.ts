@@ -1,0 +1,489 @@
+/**
+ * The per-process runtime (Ray's CoreWorker): every driver and every worker has one. It owns
+ * the objects it creates, submits tasks and actor calls, resolves ObjectRefs and answers
+ * borrowers. All of its traffic goes through one Transport.
+ */
+import { randomBytes } from 'node:crypto';
+import { firstValueFrom, map, timeout as rxTimeout, type Observable } from 'rxjs';
+import type { Delivery, Subscription, Transport } from '../transport/transport';
+import { ObjectRef, isObjectRef, setRefResolver } from '../refs/object-ref';
+import { ObjectStore } from '../refs/object-store';
+import { decodeEnvelope, decodeValue, encodeEnvelope, encodeValue, setSerializationHooks } from '../serialization/serializer';
+import { scanValue } from '../serialization/value-check';
+import { decodeError, encodeError, encodeTaskError, type WireError } from '../serialization/error-codec';
+import { GetTimeoutError, RaySystemError } from '../errors/ray-errors';
+import {
+  BROKER_QUEUE,
+  replyQueue,
+  type ActorMeta,
+  type BrokerMsg,
+  type ReplyMsg,
+  type WireArg,
+  type WireOutcome,
+} from './protocol';
+import { TaskSubmitter, type SubmittedTask } from './task-submitter';
+import { isActorHandle, handleFromMeta, handleMeta } from '../actors/actor-handle';
+
+/** Identity and collaborators of one process's runtime. */
+export interface CoreWorkerOptions {
+  readonly procId: string;
+  readonly transport: Transport;
+  readonly jobId: string;
+  readonly namespace: string;
+  readonly nodeId?: string;
+  readonly isDriver: boolean;
+}
+
+/** A task or actor call whose results this process is waiting for. */
+export interface PendingTask {
+  readonly taskId: string;
+  readonly returnIds: string[];
+  readonly functionName: string;
+  /** Called with the result message; return true to keep waiting (a retry was submitted). */
+  onResult?(rets: WireOutcome[]): boolean;
+  onDone?(): void;
+}
+
+let counter = 0;
+
+/** Runtime of this process. */
+export class CoreWorker {
+  readonly address: string;
+  readonly store: ObjectStore;
+  readonly submitter: TaskSubmitter;
+  private readonly pending = new Map<string, PendingTask>();
+  private readonly requests = new Map<string, (msg: ReplyMsg) => void>();
+  private readonly prefix: string;
+  private subscription?: Subscription;
+  private readonly declared = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(readonly options: CoreWorkerOptions) {
+    this.address = replyQueue(options.procId);
+    this.prefix = randomBytes(6).toString('hex');
+    this.store = new ObjectStore(this.address, {
+      releaseBorrow: (id, owner, n) => this.send(owner, { t: 'borrow', id, n: -n }),
+    });
+    this.submitter = new TaskSubmitter(this);
+  }
+
+  get transport(): Transport {
+    return this.options.transport;
+  }
+
+  /** Declare the reply queue, start consuming, install serialization hooks. */
+  async start(): Promise<void> {
+    setSerializationHooks({
+      encodeRef: (ref) => {
+        const r = ref as ObjectRef<unknown>;
+        return [r.id, r.owner];
+      },
+      decodeRef: (data) => {
+        const [id, owner] = data as [string, string];
+        const ref = new ObjectRef(id, owner);
+        this.store.track(ref, id, owner);
+        return ref;
+      },
+      encodeHandle: (h) => handleMeta(h),
+      decodeHandle: (data) => handleFromMeta(data as ActorMeta),
+    });
+    setRefResolver({ observe: (ref) => this.observe(ref) });
+    await this.transport.assertQueue(this.address, { autoDelete: false });
+    this.subscription = await this.transport.consume(this.address, (d) => this.onReply(d), { prefetch: 0 });
+  }
+
+  /** Stop consuming and fail everything still pending. */
+  async stop(reason = 'raybus is shutting down'): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.submitter.shutdown();
+    const err = encodeError(new RaySystemError(reason));
+    this.store.failPending(() => ({ e: err }));
+    for (const [, resolve] of this.requests) resolve({ t: 'ack', req: '', err });
+    this.requests.clear();
+    await this.subscription?.cancel().catch(() => undefined);
+    await this.transport.deleteQueue(this.address).catch(() => undefined);
+    setRefResolver(undefined);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** A new unique id (hex). */
+  newId(): string {
+    counter += 1;
+    return `${this.prefix}${counter.toString(16).padStart(10, '0')}`;
+  }
+
+  // ---------------------------------------------------------------- messaging
+
+  /** Send an envelope to a queue (fire and forget; failures are logged). */
+  send(queue: string, msg: object): void {
+    if (this.closed && queue !== BROKER_QUEUE) return;
+    this.transport.publish(queue, encodeEnvelope(msg)).catch((err: unknown) => {
+      if (!this.closed) process.emitWarning(`raybus: publish to ${queue} failed: ${(err as Error).message}`);
+    });
+  }
+
+  sendToBroker(msg: BrokerMsg): void {
+    this.send(BROKER_QUEUE, msg);
+  }
+
+  /** Send a request whose answer comes back to our reply queue tagged with `req`. */
+  request<T extends ReplyMsg>(queue: string, build: (req: string, reply: string) => object): Promise<T> {
+    if (this.closed) return Promise.reject(new RaySystemError('raybus is not running'));
+    const req = this.newId();
+    return new Promise<T>((resolve) => {
+      this.requests.set(req, resolve as (m: ReplyMsg) => void);
+      this.send(queue, build(req, this.address));
+    });
+  }
+
+  /** Wait for an answer tagged `req` (the request was sent by other means). */
+  awaitRequest<T extends ReplyMsg>(req: string): Promise<T> {
+    if (this.closed) return Promise.reject(new RaySystemError('raybus is not running'));
+    return new Promise<T>((resolve) => this.requests.set(req, resolve as (m: ReplyMsg) => void));
+  }
+
+  /** Declare a queue once per process (actor mailboxes). */
+  ensureQueue(queue: string): Promise<void> {
+    let p = this.declared.get(queue);
+    if (!p) {
+      p = this.transport.assertQueue(queue);
+      this.declared.set(queue, p);
+    }
+    return p;
+  }
+
+  registerPending(task: PendingTask): void {
+    this.pending.set(task.taskId, task);
+  }
+
+  /** Fail every return of a pending task with `err` and forget it. */
+  failTask(taskId: string, err: WireError): void {
+    const t = this.pending.get(taskId);
+    if (!t) return;
+    this.pending.delete(taskId);
+    for (const id of t.returnIds) this.store.fulfil(id, { e: err });
+    t.onDone?.();
+  }
+
+  private onReply(d: Delivery): void {
+    d.ack();
+    let msg: ReplyMsg;
+    try {
+      msg = decodeEnvelope(d.body) as ReplyMsg;
+      if (typeof msg !== 'object' || msg === null || typeof (msg as { t?: unknown }).t !== 'string') throw new Error('no message tag');
+    } catch (err) {
+      process.emitWarning(`raybus: dropped a malformed message on ${this.address}: ${(err as Error).message}`);
+      return;
+    }
+    try {
+      this.dispatch(msg);
+    } catch (err) {
+      process.emitWarning(`raybus: failed to handle '${msg.t}' on ${this.address}: ${(err as Error).stack}`);
+    }
+  }
+
+  private dispatch(msg: ReplyMsg): void {
+    switch (msg.t) {
+      case 'result':
+        return this.onResult(msg.task, msg.rets);
+      case 'get-object':
+        return this.answerGetObject(msg.id, msg.reply);
+      case 'object':
+        return this.receiveOutcome(msg.id, msg.out);
+      case 'borrow':
+        if (msg.n > 0) this.store.addBorrower(msg.id, msg.n);
+        else this.store.removeBorrower(msg.id, -msg.n);
+        return;
+      case 'lease-granted':
+      case 'lease-failed':
+      case 'lease-lost':
+        return this.submitter.onLeaseMessage(msg);
+      default: {
+        const req = (msg as { req?: string }).req;
+        const resolve = req ? this.requests.get(req) : undefined;
+        if (resolve) {
+          this.requests.delete(req!);
+          resolve(msg);
+        }
+      }
+    }
+  }
+
+  private onResult(taskId: string, rets: WireOutcome[]): void {
+    const t = this.pending.get(taskId);
+    if (!t) {
+      for (const r of rets) this.releaseOutcomeRefs(r);
+      return;
+    }
+    if (t.onResult?.(rets)) return;
+    this.pending.delete(taskId);
+    t.returnIds.forEach((id, i) => this.receiveOutcome(id, rets[i] ?? rets[0] ?? { e: encodeError(new RaySystemError('missing return value')) }));
+    t.onDone?.();
+  }
+
+  /** Store an outcome that arrived from another process, taking its contained refs. */
+  receiveOutcome(id: string, out: WireOutcome): void {
+    if ('d' in out && out.r?.length) {
+      for (const [rid, owner] of out.r) this.store.received(rid, owner);
+      this.store.fulfil(id, out, out.r.map(([rid]) => rid));
+    } else {
+      this.store.fulfil(id, out);
+    }
+  }
+
+  private releaseOutcomeRefs(out: WireOutcome): void {
+    if ('d' in out && out.r) for (const [rid, owner] of out.r) {
+      this.store.received(rid, owner);
+      this.store.unpin(rid);
+    }
+  }
+
+  private answerGetObject(id: string, reply: string): void {
+    if (!this.store.has(id)) {
+      this.send(reply, { t: 'object', id, out: { e: encodeError(new RaySystemError(`object ${id} was freed or never existed on its owner`)) } });
+      return;
+    }
+    this.store.pin(id);
+    firstValueFrom(this.store.outcome$(id)).then(
+      (out) => {
+        this.noteSent('d' in out ? out.r : undefined);
+        this.send(reply, { t: 'object', id, out });
+        this.store.unpin(id);
+      },
+      () => this.store.unpin(id),
+    );
+  }
+
+  // ---------------------------------------------------------------- values
+
+  /** Encode a value for another process: checks it, counts the refs inside it as borrowed. */
+  encodeArg(value: unknown, path: string): WireArg {
+    const scan = scanValue(value, path, isObjectRef, isActorHandle);
+    const d = encodeValue(value);
+    if (scan.refs.length === 0) return { d };
+    const r = (scan.refs as ObjectRef<unknown>[]).map((ref): [string, string] => [ref.id, ref.owner]);
+    this.noteSent(r);
+    return { d, r };
+  }
+
+  /** Bytes carrying refs are leaving this process: one borrow token per ref. */
+  noteSent(refs: Array<[string, string]> | undefined): void {
+    if (!refs) return;
+    for (const [id, owner] of refs) {
+      if (owner === this.address) this.store.addBorrower(id, 1);
+      else this.send(owner, { t: 'borrow', id, n: 1 });
+    }
+  }
+
+  /** Take the refs inside received argument bytes; returns the ids to unpin afterwards. */
+  receiveArgs(args: WireArg[]): string[] {
+    const pinned: string[] = [];
+    for (const a of args) if (a.r) for (const [id, owner] of a.r) {
+      this.store.received(id, owner);
+      pinned.push(id);
+    }
+    return pinned;
+  }
+
+  /** Create a ref owned by this process (a task return or a put). */
+  ownedRef<T>(id: string): ObjectRef<T> {
+    const ref = new ObjectRef<T>(id, this.address);
+    this.store.track(ref, id, this.address);
+    return ref;
+  }
+
+  /** `ray.put`: store a value owned by this process. */
+  put<T>(value: T): ObjectRef<T> {
+    const arg = this.encodeArgLocal(value);
+    const id = this.newId();
+    const ref = this.ownedRef<T>(id);
+    if (arg.r) for (const [rid, owner] of arg.r) this.store.received(rid, owner);
+    this.store.fulfil(id, arg, arg.r?.map(([rid]) => rid));
+    return ref;
+  }
+
+  /** Encode for our own store: refs inside count as sent-to-self. */
+  private encodeArgLocal(value: unknown): WireArg {
+    return this.encodeArg(value, 'value');
+  }
+
+  /** Outcome stream of a ref, fetching it from its owner if borrowed. */
+  outcome$(ref: ObjectRef<unknown>): Observable<WireOutcome> {
+    if (ref.owner !== this.address && !this.store.isReady(ref.id) && this.store.markFetch(ref.id)) {
+      this.send(ref.owner, { t: 'get-object', id: ref.id, reply: this.address });
+    }
+    return this.store.outcome$(ref.id);
+  }
+
+  /** Decode an outcome into a value, or throw its error. */
+  decodeOutcome(out: WireOutcome): unknown {
+    if ('e' in out) throw decodeError(out.e);
+    return decodeValue(out.d);
+  }
+
+  observe(ref: ObjectRef<unknown>): Observable<unknown> {
+    return this.outcome$(ref).pipe(map((out) => this.decodeOutcome(out)));
+  }
+
+  /** `ray.get` for one ref or an array; rejects on the first error found. */
+  async get(refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number): Promise<unknown> {
+    if (!Array.isArray(refs)) {
+      const out = this.store.outcomeOf(refs.id) ?? (await this.awaitOutcome(refs, timeoutMs));
+      return this.decodeOutcome(out);
+    }
+    const outs = refs.map((r) => this.store.outcomeOf(r.id));
+    if (outs.every((o) => o !== undefined)) {
+      for (const o of outs) if ('e' in o!) throw decodeError((o as { e: WireError }).e);
+      return outs.map((o) => this.decodeOutcome(o!));
+    }
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    return new Promise<unknown[]>((resolve, reject) => {
+      let left = refs.length;
+      const values: WireOutcome[] = new Array(refs.length);
+      let done = false;
+      const subs: Array<{ unsubscribe(): void }> = [];
+      const timer = deadline === undefined ? undefined : setTimeout(() => finish(new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+      const finish = (err?: Error): void => {
+        if (done) return;
+        done = true;
+        if (timer) clearTimeout(timer);
+        for (const s of subs) s.unsubscribe();
+        if (err) reject(err);
+        else {
+          try {
+            resolve(values.map((o) => this.decodeOutcome(o)));
+          } catch (e) {
+            reject(e as Error);
+          }
+        }
+      };
+      refs.forEach((ref, i) => {
+        if (done) return;
+        subs.push(
+          this.outcome$(ref).subscribe((out) => {
+            values[i] = out;
+            if ('e' in out) return finish(decodeError(out.e));
+            left -= 1;
+            if (left === 0) finish();
+          }),
+        );
+      });
+    });
+  }
+
+  private awaitOutcome(ref: ObjectRef<unknown>, timeoutMs?: number): Promise<WireOutcome> {
+    const o$ = this.outcome$(ref);
+    if (timeoutMs === undefined) return firstValueFrom(o$);
+    return firstValueFrom(
+      o$.pipe(
+        rxTimeout({
+          first: timeoutMs,
+          with: () => {
+            throw new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms waiting for ${ref.id}`);
+          },
+        }),
+      ),
+    );
+  }
+
+  /** `ray.wait`: [ready, notReady] in input order. */
+  async wait(refs: ObjectRef<unknown>[], numReturns: number, timeoutMs?: number): Promise<[ObjectRef<unknown>[], ObjectRef<unknown>[]]> {
+    const ready = new Set<number>();
+    const split = (): [ObjectRef<unknown>[], ObjectRef<unknown>[]] => {
+      const r: ObjectRef<unknown>[] = [];
+      const n: ObjectRef<unknown>[] = [];
+      refs.forEach((ref, i) => (ready.has(i) && r.length < numReturns ? r : n).push(ref));
+      return [r, n];
+    };
+    refs.forEach((ref, i) => {
+      if (this.store.isReady(ref.id)) ready.add(i);
+    });
+    if (ready.size >= numReturns || timeoutMs === 0) return split();
+    return new Promise((resolve) => {
+      const subs: Array<{ unsubscribe(): void }> = [];
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        if (timer) clearTimeout(timer);
+        for (const s of subs) s.unsubscribe();
+        resolve(split());
+      };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(finish, timeoutMs);
+      refs.forEach((ref, i) => {
+        if (ready.has(i) || done) return;
+        subs.push(
+          this.outcome$(ref).subscribe(() => {
+            ready.add(i);
+            if (ready.size >= numReturns) finish();
+          }),
+        );
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  /**
+   * Resolve top-level ObjectRef arguments to their bytes; encode the rest now (arguments
+   * are copied at submission). Calls `then` synchronously when no argument is a ref.
+   */
+  prepareArgs(args: unknown[], then: (parts: WireArg[] | { error: WireError }) => void, functionName: string, taskId: string): void {
+    const parts: Array<WireArg | ObjectRef<unknown>> = args.map((a, i) => (isObjectRef(a) ? a : this.encodeArg(a, `args[${i}]`)));
+    const deps = parts.filter(isObjectRef) as ObjectRef<unknown>[];
+    if (deps.length === 0) return then(parts as WireArg[]);
+    let left = deps.length;
+    let failed = false;
+    const resolved: WireArg[] = new Array(parts.length);
+    parts.forEach((p, i) => {
+      if (!isObjectRef(p)) {
+        resolved[i] = p;
+        return;
+      }
+      firstValueFrom(this.outcome$(p)).then(
+        (out) => {
+          if (failed) return;
+          if ('e' in out) {
+            failed = true;
+            const upstream = decodeError(out.e);
+            return then({ error: encodeTaskError(functionName, taskId, upstream) });
+          }
+          this.noteSent(out.r);
+          resolved[i] = out.r ? { d: out.d, r: out.r } : { d: out.d };
+          left -= 1;
+          if (left === 0) then(resolved);
+        },
+        (err: unknown) => {
+          if (failed) return;
+          failed = true;
+          then({ error: encodeError(err) });
+        },
+      );
+    });
+  }
+
+  /** Submit a normal task (resolution of its arguments first). */
+  submitTask(task: SubmittedTask, args: unknown[]): void {
+    this.registerPending({
+      taskId: task.taskId,
+      returnIds: task.returnIds,
+      functionName: task.fn.name,
+      onResult: (rets) => this.submitter.onTaskResult(task, rets),
+      onDone: () => this.submitter.onTaskDone(task),
+    });
+    this.prepareArgs(
+      args,
+      (parts) => {
+        if ('error' in parts) return this.failTask(task.taskId, parts.error);
+        task.args = parts;
+        this.submitter.enqueue(task);
+      },
+      task.fn.name,
+      task.taskId,
+    );
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The one runtime of this process, reachable from the API functions without import cycles.
+ * Kept on a global symbol so that every copy of raybus loaded in a process (ESM and CJS,
+ * or a nested install) shares it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { CoreWorker } from './core-worker';
+import type { Resources } from './protocol';
+
+/** What a running task or actor call can learn about itself. */
+export interface TaskContext {
+  readonly taskId: string;
+  readonly actorId: string | null;
+  readonly attempt: number;
+  readonly signal: AbortSignal;
+  readonly metadata: Record<string, unknown>;
+  readonly wasCurrentActorReconstructed: boolean;
+}
+
+/** The process-level part of the runtime context. */
+export interface ProcessContext {
+  readonly jobId: string;
+  readonly nodeId: string | null;
+  readonly namespace: string;
+  readonly workerId: string | null;
+  readonly assignedResources: Resources;
+  readonly gpuIds: number[];
+  readonly actorId: string | null;
+  /** Set by exitActor() so the host can tell the call that invoked it. */
+  exitRequested?: boolean;
+  wasCurrentActorReconstructed: boolean;
+}
+
+interface RuntimeSlot {
+  core?: CoreWorker;
+  process?: ProcessContext;
+  /** Starts the embedded default when `.remote()` is used before `init()`. */
+  autoInit?: () => void;
+  /** The API object handed to by-value code as `ray`. */
+  api?: unknown;
+  taskContext: AsyncLocalStorage<TaskContext>;
+}
+
+const KEY = Symbol.for('raybus.runtime');
+const g = globalThis as unknown as Record<symbol, RuntimeSlot | undefined>;
+export const slot: RuntimeSlot = (g[KEY] ??= { taskContext: new AsyncLocalStorage<TaskContext>() });
+
+/** The core worker of this process; starts the embedded default if needed. */
+export function requireCore(): CoreWorker {
+  if (!slot.core) slot.autoInit?.();
+  if (!slot.core) throw new Error('raybus is not initialized: call `await ray.init()` first');
+  return slot.core;
+}
+
+export function currentTask(): TaskContext | undefined {
+  return slot.taskContext.getStore();
+}

@@ -1,0 +1,228 @@
+/**
+ * Owner-side task submission by worker leases, as Ray's direct task submitter: tasks with the
+ * same scheduling key (resources, strategy, runtime env) share leases granted by the resource
+ * broker; each lease is one worker that this owner pushes tasks to directly, pipelined. A lease
+ * is returned once its key has no queued work left.
+ */
+import type { CodeDescriptor } from '../serialization/code-shipping';
+import { encodeError, type WireError } from '../serialization/error-codec';
+import { WorkerCrashedError } from '../errors/ray-errors';
+import {
+  workerQueue,
+  type LeaseFailedMsg,
+  type LeaseGrantedMsg,
+  type LeaseLostMsg,
+  type Resources,
+  type TaskContextInfo,
+  type TaskMsg,
+  type WireArg,
+  type WireOutcome,
+  type WireStrategy,
+} from './protocol';
+import type { CoreWorker } from './core-worker';
+
+/** Tasks in flight on one worker before the owner waits (pipelining depth). */
+const PIPELINE_DEPTH = 64;
+/** Lease requests outstanding at once per scheduling key. */
+const MAX_PENDING_LEASE_REQUESTS = 4;
+
+/** A task as the submitter tracks it. */
+export interface SubmittedTask {
+  readonly taskId: string;
+  readonly returnIds: string[];
+  readonly fn: CodeDescriptor;
+  args?: WireArg[];
+  readonly nret: number;
+  readonly demand: Resources;
+  readonly strategy: WireStrategy;
+  readonly key: string;
+  readonly maxRetries: number;
+  readonly retryExceptions: boolean | string[];
+  attempt: number;
+  readonly ctx: Omit<TaskContextInfo, 'attempt'>;
+  lease?: string;
+}
+
+interface Lease {
+  readonly id: string;
+  readonly worker: string;
+  readonly node: string;
+  readonly key: string;
+  readonly inflight: Set<SubmittedTask>;
+}
+
+interface KeyState {
+  readonly key: string;
+  readonly demand: Resources;
+  readonly strategy: WireStrategy;
+  readonly queue: SubmittedTask[];
+  readonly leases: Map<string, Lease>;
+  readonly requests: Set<string>;
+  returnScheduled: boolean;
+}
+
+export class TaskSubmitter {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly leases = new Map<string, Lease>();
+  private readonly requests = new Map<string, KeyState>();
+  private stopped = false;
+
+  constructor(private readonly core: CoreWorker) {}
+
+  /** Queue a task whose arguments are ready. */
+  enqueue(task: SubmittedTask): void {
+    if (this.stopped) return;
+    let ks = this.keys.get(task.key);
+    if (!ks) {
+      ks = { key: task.key, demand: task.demand, strategy: task.strategy, queue: [], leases: new Map(), requests: new Set(), returnScheduled: false };
+      this.keys.set(task.key, ks);
+    }
+    ks.queue.push(task);
+    this.pump(ks);
+  }
+
+  private pump(ks: KeyState): void {
+    for (const lease of ks.leases.values()) {
+      while (ks.queue.length > 0 && lease.inflight.size < PIPELINE_DEPTH) this.push(lease, ks.queue.shift()!);
+    }
+    const wanted = Math.min(ks.queue.length, MAX_PENDING_LEASE_REQUESTS);
+    while (ks.requests.size < wanted) {
+      const req = this.core.newId();
+      ks.requests.add(req);
+      this.requests.set(req, ks);
+      this.core.sendToBroker({ t: 'request-lease', req, owner: this.core.address, demand: ks.demand, strategy: ks.strategy, desc: describe(ks) });
+    }
+    if (ks.queue.length === 0) this.scheduleReturn(ks);
+  }
+
+  private push(lease: Lease, task: SubmittedTask): void {
+    task.lease = lease.id;
+    lease.inflight.add(task);
+    const msg: TaskMsg = {
+      t: 'task',
+      task: task.taskId,
+      fn: task.fn,
+      args: task.args ?? [],
+      nret: task.nret,
+      owner: this.core.address,
+      ctx: { ...task.ctx, attempt: task.attempt },
+      lease: lease.id,
+    };
+    this.core.send(workerQueue(lease.worker), msg);
+  }
+
+  /** Return idle leases once the current burst of work has been handed out. */
+  private scheduleReturn(ks: KeyState): void {
+    if (ks.returnScheduled) return;
+    ks.returnScheduled = true;
+    setImmediate(() => {
+      ks.returnScheduled = false;
+      if (ks.queue.length > 0) return;
+      for (const lease of [...ks.leases.values()]) if (lease.inflight.size === 0) this.returnLease(lease);
+      for (const req of ks.requests) this.core.sendToBroker({ t: 'cancel-lease-request', req });
+      for (const req of ks.requests) this.requests.delete(req);
+      ks.requests.clear();
+      if (ks.leases.size === 0) this.keys.delete(ks.key);
+    });
+  }
+
+  private returnLease(lease: Lease): void {
+    const ks = this.keys.get(lease.key);
+    ks?.leases.delete(lease.id);
+    this.leases.delete(lease.id);
+    this.core.sendToBroker({ t: 'return-lease', lease: lease.id });
+  }
+
+  onLeaseMessage(msg: LeaseGrantedMsg | LeaseFailedMsg | LeaseLostMsg): void {
+    if (msg.t === 'lease-lost') return this.onLeaseLost(msg);
+    const ks = this.requests.get(msg.req);
+    this.requests.delete(msg.req);
+    ks?.requests.delete(msg.req);
+    if (msg.t === 'lease-failed') {
+      if (!ks) return;
+      // The work can never be scheduled (e.g. hard affinity to a dead node): fail what is queued.
+      for (const task of ks.queue.splice(0)) this.core.failTask(task.taskId, msg.err);
+      return;
+    }
+    if (!ks || this.stopped) {
+      this.core.sendToBroker({ t: 'return-lease', lease: msg.lease });
+      return;
+    }
+    const lease: Lease = { id: msg.lease, worker: msg.worker, node: msg.node, key: ks.key, inflight: new Set() };
+    if (!this.keys.has(ks.key)) this.keys.set(ks.key, ks);
+    ks.leases.set(lease.id, lease);
+    this.leases.set(lease.id, lease);
+    this.pump(ks);
+  }
+
+  /** The worker of a lease died: its in-flight tasks are retried or fail. */
+  private onLeaseLost(msg: LeaseLostMsg): void {
+    const lease = this.leases.get(msg.lease);
+    if (!lease) return;
+    this.leases.delete(lease.id);
+    const ks = this.keys.get(lease.key);
+    ks?.leases.delete(lease.id);
+    for (const task of lease.inflight) {
+      if (this.canRetry(task)) {
+        task.attempt += 1;
+        ks?.queue.unshift(task);
+      } else {
+        this.core.failTask(
+          task.taskId,
+          encodeError(new WorkerCrashedError(`The worker running task ${task.fn.name} (${task.taskId}) died unexpectedly: ${msg.reason}`)),
+        );
+      }
+    }
+    lease.inflight.clear();
+    if (ks) this.pump(ks);
+  }
+
+  private canRetry(task: SubmittedTask): boolean {
+    return task.maxRetries === -1 || task.attempt < task.maxRetries;
+  }
+
+  /** A result arrived: decide on an application-level retry. Returns true if retried. */
+  onTaskResult(task: SubmittedTask, rets: WireOutcome[]): boolean {
+    const lease = task.lease ? this.leases.get(task.lease) : undefined;
+    lease?.inflight.delete(task);
+    const failed = rets.find((r): r is { e: WireError } => 'e' in r);
+    if (failed && this.canRetry(task) && retryable(task.retryExceptions, failed.e)) {
+      task.attempt += 1;
+      const ks = this.keys.get(task.key);
+      if (ks) {
+        ks.queue.unshift(task);
+        this.pump(ks);
+      } else this.enqueue(task);
+      return true;
+    }
+    if (lease) {
+      const ks = this.keys.get(lease.key);
+      if (ks) this.pump(ks);
+    }
+    return false;
+  }
+
+  onTaskDone(task: SubmittedTask): void {
+    void task;
+  }
+
+  shutdown(): void {
+    this.stopped = true;
+    this.keys.clear();
+    this.leases.clear();
+    this.requests.clear();
+  }
+}
+
+function describe(ks: KeyState): string {
+  return `${JSON.stringify(ks.demand)}${ks.strategy.kind === 'DEFAULT' ? '' : ` strategy=${ks.strategy.kind}`}`;
+}
+
+/** Does `retryExceptions` cover this error? Matches the cause's name (or the error's). */
+function retryable(setting: boolean | string[], err: WireError): boolean {
+  if (setting === true) return err.rayClass === 'RayTaskError';
+  if (setting === false || !Array.isArray(setting)) return false;
+  const names = new Set<string>();
+  for (let e: WireError | undefined = err; e; e = e.cause) names.add(e.name);
+  return setting.some((n) => names.has(n));
+}

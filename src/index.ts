@@ -1,0 +1,119 @@
+/**
+ * raybus: Ray Core's programming model for TypeScript on Node.js.
+ *
+ * @example
+ * import ray from 'raybus';
+ * await ray.init();
+ * const add = ray.remote((a: number, b: number) => a + b);
+ * console.log(await ray.get(add.remote(1, 2)));
+ * await ray.shutdown();
+ */
+import 'reflect-metadata';
+import { init, shutdown, isInitialized } from './api/init';
+import { remote, method } from './api/remote';
+import {
+  get,
+  put,
+  wait,
+  kill,
+  getActor,
+  exitActor,
+  getGpuIds,
+  getRuntimeContext,
+  clusterResources,
+  availableResources,
+  nodes,
+} from './api/core-api';
+import { ObjectRef } from './refs/object-ref';
+import { NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy } from './scheduling/scheduling-strategy';
+import {
+  RayError,
+  RayTaskError,
+  RayActorError,
+  ActorDiedError,
+  ActorUnavailableError,
+  WorkerCrashedError,
+  TaskCancelledError,
+  GetTimeoutError,
+  ObjectLostError,
+  OwnerDiedError,
+  TaskUnschedulableError,
+  ActorUnschedulableError,
+  RuntimeEnvSetupError,
+  PendingCallsLimitExceeded,
+  RayValueError,
+  RaySystemError,
+} from './errors/ray-errors';
+import { slot } from './core/runtime-state';
+import { accelerators } from './api/accelerators';
+
+export { init, shutdown, isInitialized, remote, method, get, put, wait, kill, getActor, exitActor, getGpuIds, getRuntimeContext };
+export { clusterResources, availableResources, nodes, ObjectRef, NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy };
+export {
+  RayError,
+  RayTaskError,
+  RayActorError,
+  ActorDiedError,
+  ActorUnavailableError,
+  WorkerCrashedError,
+  TaskCancelledError,
+  GetTimeoutError,
+  ObjectLostError,
+  OwnerDiedError,
+  TaskUnschedulableError,
+  ActorUnschedulableError,
+  RuntimeEnvSetupError,
+  PendingCallsLimitExceeded,
+  RayValueError,
+  RaySystemError,
+};
+export type { RuntimeInfo } from './api/init';
+export type { GetOptions, WaitOptions, RuntimeContext } from './api/core-api';
+export type { RemoteFunction, ActorClass, ActorHandle, ActorMethod, RefOr, RemoteArgs } from './api/types';
+export type { RemoteFunctionOptions, ActorClassOptions, ActorMethodOptions, InitOptions, RuntimeEnvOptions } from './api/options';
+export type { SchedulingStrategy } from './scheduling/scheduling-strategy';
+
+/** `ray.util`: accelerators (and, later, placement groups). */
+export const util = { accelerators };
+
+/** The whole API as one object: `import ray from 'raybus'`. */
+const ray = {
+  init,
+  shutdown,
+  isInitialized,
+  remote,
+  method,
+  get,
+  put,
+  wait,
+  kill,
+  getActor,
+  exitActor,
+  getGpuIds,
+  getRuntimeContext,
+  clusterResources,
+  availableResources,
+  nodes,
+  util,
+  ObjectRef,
+  NodeAffinitySchedulingStrategy,
+  PlacementGroupSchedulingStrategy,
+  RayError,
+  RayTaskError,
+  RayActorError,
+  ActorDiedError,
+  ActorUnavailableError,
+  WorkerCrashedError,
+  TaskCancelledError,
+  GetTimeoutError,
+  ObjectLostError,
+  OwnerDiedError,
+  TaskUnschedulableError,
+  ActorUnschedulableError,
+  RuntimeEnvSetupError,
+  PendingCallsLimitExceeded,
+  RayValueError,
+  RaySystemError,
+};
+slot.api ??= ray;
+export default ray;

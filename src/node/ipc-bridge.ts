@@ -1,0 +1,133 @@
+/**
+ * The node side of the node ↔ worker link: performs a worker's transport operations on a
+ * transport connection of its own, so that when the worker dies, closing that connection
+ * requeues exactly the worker's unacknowledged deliveries (marked redelivered).
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { Delivery, Subscription, Transport } from '../transport/transport';
+import { FrameBatcher, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
+
+export class IpcBridge {
+  private readonly out: FrameBatcher<ParentFrame>;
+  private readonly deliveries = new Map<number, Map<number, Delivery>>();
+  private readonly subs = new Map<number, Subscription>();
+  private nextTag = 1;
+  private closed = false;
+
+  constructor(
+    private readonly child: ChildProcess,
+    private readonly transport: Transport,
+    private readonly onReady: () => void,
+  ) {
+    this.out = new FrameBatcher((frames) => {
+      if (!this.closed && this.child.connected) this.child.send(frames, (err) => void err);
+    });
+    child.on('message', (m: unknown) => {
+      if (!Array.isArray(m)) return;
+      for (const f of m as ChildFrame[]) {
+        try {
+          this.onFrame(f);
+        } catch (err) {
+          process.emitWarning(`raybus: bad frame from worker pid ${child.pid}: ${(err as Error).message}`);
+        }
+      }
+    });
+  }
+
+  /** The worker is gone: drop its consumers (their unacked deliveries are requeued). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.deliveries.clear();
+    this.subs.clear();
+    await this.transport.close();
+  }
+
+  private reply(id: number, p: Promise<number | undefined | void>): void {
+    p.then(
+      (tag) => this.out.push(typeof tag === 'number' ? { op: 'ok', id, tag } : { op: 'ok', id }),
+      (err: unknown) => this.out.push({ op: 'err', id, message: (err as Error).message }),
+    );
+  }
+
+  private onFrame(f: ChildFrame): void {
+    if (this.closed) return;
+    switch (f.op) {
+      case 'ready':
+        return this.onReady();
+      case 'assert':
+        return this.reply(f.id, this.transport.assertQueue(f.queue, f.opts));
+      case 'delete':
+        return this.reply(f.id, this.transport.deleteQueue(f.queue));
+      case 'pub':
+        this.transport.publish(f.queue, toBytes(f.body), f.headers ? { headers: f.headers } : undefined).catch((err: unknown) => {
+          this.out.push({ op: 'puberr', queue: f.queue, message: (err as Error).message });
+        });
+        return;
+      case 'consume': {
+        const ctag = this.nextTag++;
+        const pending = new Map<number, Delivery>();
+        this.deliveries.set(ctag, pending);
+        let dtag = 1;
+        return this.reply(
+          f.id,
+          this.transport
+            .consume(
+              f.queue,
+              (d) => {
+                const tag = dtag++;
+                pending.set(tag, d);
+                this.out.push({ op: 'deliver', ctag, dtag: tag, queue: d.queue, body: d.body, headers: d.headers, redelivered: d.redelivered });
+              },
+              { prefetch: f.prefetch },
+            )
+            .then((sub) => {
+              this.subs.set(ctag, sub);
+              return ctag;
+            }),
+        );
+      }
+      case 'cancel': {
+        const sub = this.subs.get(f.ctag);
+        this.subs.delete(f.ctag);
+        this.deliveries.delete(f.ctag);
+        return this.reply(f.id, sub ? sub.cancel() : Promise.resolve());
+      }
+      case 'ack':
+      case 'nack': {
+        const m = this.deliveries.get(f.ctag);
+        const d = m?.get(f.dtag);
+        if (!d) return;
+        m!.delete(f.dtag);
+        if (f.op === 'ack') d.ack();
+        else d.nack(f.requeue);
+        return;
+      }
+      case 'bcast':
+        this.transport.broadcast(f.topic, toBytes(f.body)).catch(() => undefined);
+        return;
+      case 'sub': {
+        const stag = this.nextTag++;
+        return this.reply(
+          f.id,
+          this.transport
+            .subscribe(f.topic, (body) => this.out.push({ op: 'topic', stag, body }))
+            .then((sub) => {
+              this.subs.set(stag, sub);
+              return stag;
+            }),
+        );
+      }
+      case 'unsub': {
+        const sub = this.subs.get(f.stag);
+        this.subs.delete(f.stag);
+        return this.reply(f.id, sub ? sub.cancel() : Promise.resolve());
+      }
+    }
+  }
+}
+
+/** IPC's advanced serialization hands back Uint8Array/Buffer; normalise. */
+function toBytes(b: Uint8Array): Uint8Array {
+  return b instanceof Uint8Array ? b : new Uint8Array(b as ArrayBufferLike);
+}

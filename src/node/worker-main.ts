@@ -1,0 +1,109 @@
+/**
+ * Entry point of a worker process, forked by its node. It reaches the bus through the IPC
+ * transport, takes leased tasks from its worker queue one at a time, and may be dedicated to
+ * hosting one actor.
+ */
+import { IpcTransport } from '../transport/ipc-transport';
+import { CoreWorker } from '../core/core-worker';
+import { slot } from '../core/runtime-state';
+import { decodeEnvelope } from '../serialization/serializer';
+import { encodeTaskError } from '../serialization/error-codec';
+import { workerQueue, type WorkerMsg, type TaskMsg } from '../core/protocol';
+import type { Delivery } from '../transport/transport';
+import { decodeArgs, load, runInContext } from './executor';
+import { ActorHost } from '../actors/actor-host';
+
+async function main(): Promise<void> {
+  const workerId = process.env.RAYBUS_WORKER_ID!;
+  const nodeId = process.env.RAYBUS_NODE_ID!;
+  const transport = new IpcTransport(process as unknown as ConstructorParameters<typeof IpcTransport>[0]);
+  await transport.connect();
+  const core = new CoreWorker({
+    procId: workerId,
+    transport,
+    jobId: process.env.RAYBUS_JOB_ID ?? 'job',
+    namespace: process.env.RAYBUS_NAMESPACE ?? 'default',
+    nodeId,
+    isDriver: false,
+  });
+  slot.core = core;
+  slot.process = {
+    jobId: core.options.jobId,
+    nodeId,
+    namespace: core.options.namespace,
+    workerId,
+    assignedResources: {},
+    gpuIds: [],
+    actorId: null,
+    wasCurrentActorReconstructed: false,
+  };
+  // The API object by-value code sees as `ray` (loaded lazily to keep start-up small).
+  slot.api = (require('../index') as { default: unknown }).default;
+  await core.start();
+  const queue = workerQueue(workerId);
+  await transport.assertQueue(queue);
+  let host: ActorHost | undefined;
+  await transport.consume(
+    queue,
+    (d: Delivery) => {
+      let msg: WorkerMsg;
+      try {
+        msg = decodeEnvelope(d.body) as WorkerMsg;
+      } catch (err) {
+        process.emitWarning(`raybus worker: rejected a malformed message: ${(err as Error).message}`);
+        d.nack(false, 'malformed');
+        return;
+      }
+      if (msg.t === 'host-actor') {
+        host = new ActorHost(core, msg.spec, msg.restart, nodeId);
+        d.ack();
+        void host.start();
+        return;
+      }
+      if (msg.t === 'task') {
+        void runTask(core, msg).finally(() => d.ack());
+        return;
+      }
+      d.nack(false, 'unknown message');
+    },
+    { prefetch: 1 },
+  );
+  transport.signalReady();
+  void host;
+  process.on('disconnect', () => process.exit(0));
+}
+
+async function runTask(core: CoreWorker, msg: TaskMsg): Promise<void> {
+  const controller = new AbortController();
+  let outcomes;
+  const pinned = core.receiveArgs(msg.args);
+  try {
+    const fn = await load(msg.fn);
+    const args = decodeArgs(msg.args);
+    outcomes = await runInContext(
+      core,
+      {
+        taskId: msg.task,
+        actorId: null,
+        attempt: msg.ctx.attempt,
+        signal: controller.signal,
+        metadata: msg.ctx.metadata ?? {},
+        wasCurrentActorReconstructed: false,
+      },
+      msg.fn.name,
+      msg.nret,
+      () => (fn as (...a: unknown[]) => unknown)(...args),
+    );
+  } catch (err) {
+    const e = { e: encodeTaskError(msg.fn.name, msg.task, err) };
+    outcomes = Array.from({ length: Math.max(1, msg.nret) }, () => e);
+  } finally {
+    for (const id of pinned) core.store.unpin(id);
+  }
+  core.send(msg.owner, { t: 'result', task: msg.task, rets: outcomes });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`raybus worker failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

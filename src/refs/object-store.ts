@@ -1,0 +1,200 @@
+/**
+ * The per-process object table: values this process owns (task results, puts) and values
+ * it borrowed and fetched. Values are kept encoded; `get` decodes a fresh copy each time
+ * (copy semantics, as Ray's object store). An entry is freed once no ObjectRef to it is
+ * reachable in this process and no borrower holds it.
+ */
+import { ReplaySubject, type Observable } from 'rxjs';
+import type { WireOutcome } from '../core/protocol';
+
+interface Entry {
+  outcome?: WireOutcome;
+  subject?: ReplaySubject<WireOutcome>;
+  /** Live ObjectRef instances in this process. */
+  local: number;
+  /** Tokens handed to other processes (owner) / received from the owner (borrower). */
+  borrowers: number;
+  owned: boolean;
+  /** Pending uses that must keep the entry (e.g. a submission waiting on it). */
+  pins: number;
+  fetchRequested: boolean;
+  /** Refs inside this entry's value, pinned while it lives. */
+  contained?: string[];
+}
+
+/** Callbacks the store uses to talk to the rest of the runtime. */
+export interface ObjectStoreEvents {
+  /** A borrowed object lost its last local ref: return `n` tokens to its owner. */
+  releaseBorrow(id: string, owner: string, n: number): void;
+}
+
+export class ObjectStore {
+  private readonly entries = new Map<string, Entry>();
+  private readonly owners = new Map<string, string>();
+  private readonly registry = new FinalizationRegistry<string>((id) => this.dropLocal(id));
+
+  constructor(
+    private readonly self: string,
+    private readonly events: ObjectStoreEvents,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Count a new ObjectRef instance for `id` (call for every instance created). */
+  track(ref: object, id: string, owner: string): void {
+    const e = this.entry(id, owner === this.self);
+    e.local += 1;
+    if (owner !== this.self) this.owners.set(id, owner);
+    this.registry.register(ref, id);
+  }
+
+  /** Owner: a ref to `id` was serialized towards another process. */
+  addBorrower(id: string, n = 1): void {
+    const e = this.entries.get(id);
+    if (e) e.borrowers += n;
+  }
+
+  /**
+   * A message carrying a ref to `id` arrived here. The token it carried either comes home
+   * (we own `id`) or makes us a borrower. The ref is pinned until `unpin` (by whatever holds
+   * the encoded message: a stored value, a running task's arguments).
+   */
+  received(id: string, owner: string): void {
+    const owned = owner === this.self;
+    const e = this.entry(id, owned);
+    if (owned) e.borrowers -= 1;
+    else {
+      e.borrowers += 1;
+      this.owners.set(id, owner);
+    }
+    e.pins += 1;
+  }
+
+  /** True if this process owns `id` (it created it). */
+  owns(ref: { owner: string }): boolean {
+    return ref.owner === this.self;
+  }
+
+  /** Owner: a borrower returned tokens. */
+  removeBorrower(id: string, n: number): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    e.borrowers -= n;
+    this.maybeFree(id, e);
+  }
+
+  pin(id: string): void {
+    const e = this.entries.get(id);
+    if (e) e.pins += 1;
+  }
+
+  unpin(id: string): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    e.pins -= 1;
+    this.maybeFree(id, e);
+  }
+
+  /**
+   * Store the outcome of `id` (ignored when nobody holds a ref any more). `contained` lists
+   * the refs inside the value, already `received`: they stay pinned while this entry lives.
+   */
+  fulfil(id: string, outcome: WireOutcome, contained?: string[]): boolean {
+    const e = this.entries.get(id);
+    if (!e || e.outcome) {
+      if (contained) for (const c of contained) this.unpin(c);
+      return false;
+    }
+    e.outcome = outcome;
+    if (contained?.length) e.contained = contained;
+    e.subject?.next(outcome);
+    e.subject?.complete();
+    return true;
+  }
+
+  has(id: string): boolean {
+    return this.entries.has(id);
+  }
+
+  outcomeOf(id: string): WireOutcome | undefined {
+    return this.entries.get(id)?.outcome;
+  }
+
+  isReady(id: string): boolean {
+    return this.entries.get(id)?.outcome !== undefined;
+  }
+
+  /** Stream of the outcome: emits once and completes. */
+  outcome$(id: string): Observable<WireOutcome> {
+    const e = this.entries.get(id) ?? this.entry(id, false);
+    if (!e.subject) {
+      e.subject = new ReplaySubject<WireOutcome>(1);
+      if (e.outcome) {
+        e.subject.next(e.outcome);
+        e.subject.complete();
+      }
+    }
+    return e.subject;
+  }
+
+  /** Borrower: mark that a fetch was sent, so it is sent once. Returns true the first time. */
+  markFetch(id: string): boolean {
+    const e = this.entries.get(id);
+    if (!e || e.fetchRequested || e.owned) return false;
+    e.fetchRequested = true;
+    return true;
+  }
+
+  /** Fail every pending entry (shutdown, owner death). */
+  failPending(make: (id: string) => WireOutcome): void {
+    for (const [id, e] of this.entries) if (!e.outcome) this.fulfil(id, make(id));
+  }
+
+  /** Borrowed ids whose owner is `owner` and which are still pending. */
+  pendingFrom(owner: string): string[] {
+    const out: string[] = [];
+    for (const [id, o] of this.owners) if (o === owner && !this.entries.get(id)?.outcome) out.push(id);
+    return out;
+  }
+
+  private entry(id: string, owned: boolean): Entry {
+    let e = this.entries.get(id);
+    if (!e) {
+      e = { local: 0, borrowers: 0, owned, pins: 0, fetchRequested: false };
+      this.entries.set(id, e);
+    }
+    return e;
+  }
+
+  private dropLocal(id: string): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    e.local -= 1;
+    this.maybeFree(id, e);
+  }
+
+  private maybeFree(id: string, e: Entry): void {
+    if (e.local > 0 || e.pins > 0) return;
+    if (e.owned) {
+      if (e.borrowers > 0) return;
+      this.entries.delete(id);
+      this.releaseContained(e);
+      return;
+    }
+    // Borrower: give all tokens back to the owner at once.
+    this.entries.delete(id);
+    const owner = this.owners.get(id);
+    this.owners.delete(id);
+    if (owner && e.borrowers > 0) this.events.releaseBorrow(id, owner, e.borrowers);
+    this.releaseContained(e);
+  }
+
+  private releaseContained(e: Entry): void {
+    if (!e.contained) return;
+    const c = e.contained;
+    e.contained = undefined;
+    for (const id of c) this.unpin(id);
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The resource broker: a singleton actor on the bus (queue `raybus.broker`) that owns the
+ * cluster's resource ledger. Nodes register their totals; owners ask for worker leases;
+ * actors are placed through it. Nothing is granted beyond a node's capacity; work that does
+ * not fit waits in submission order and starts as soon as it fits; infeasible work waits
+ * visibly (a warning naming it and its demand, once) without blocking feasible work.
+ */
+import type { Subscription, Transport } from '../transport/transport';
+import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
+import { encodeError } from '../serialization/error-codec';
+import { TaskUnschedulableError } from '../errors/ray-errors';
+import {
+  BROKER_QUEUE,
+  nodeQueue,
+  type BrokerMsg,
+  type ClusterInfo,
+  type RequestLeaseMsg,
+  type Resources,
+  type WireStrategy,
+} from '../core/protocol';
+import { ResourceLedger } from './ledger/resource-ledger';
+import { createStrategies, type StrategyByName } from './strategies/strategy-registry';
+import type { PlacementDecision } from './strategies/placement-strategy';
+import { ActorRegistry } from '../actors/actor-registry';
+import { formatResources } from './ledger/resource-set';
+
+/** A reservation on a node: a task lease or an actor's lifetime resources. */
+export interface Grant {
+  readonly id: string;
+  readonly node: string;
+  readonly demand: Resources;
+  readonly gpuIds: number[];
+  readonly owner?: string;
+  readonly actor?: string;
+}
+
+/** Something waiting for resources. */
+export interface PendingPlacement {
+  readonly id: string;
+  readonly demand: Resources;
+  readonly strategy: WireStrategy;
+  readonly describe: string;
+  readonly actorCreation: boolean;
+  /** Called with the node chosen (resources already reserved). */
+  place(grant: Grant): void;
+  fail(reason: string): void;
+  warned?: boolean;
+}
+
+let grantSeq = 0;
+
+export class ResourceBroker {
+  readonly ledger = new ResourceLedger();
+  private readonly strategies: StrategyByName = createStrategies();
+  private readonly pending: PendingPlacement[] = [];
+  private readonly grants = new Map<string, Grant>();
+  private readonly leaseRequests = new Map<string, PendingPlacement>();
+  readonly actors: ActorRegistry;
+  private subscription?: Subscription;
+  private dispatchScheduled = false;
+
+  constructor(
+    readonly transport: Transport,
+    private readonly options: { random?: () => number; preferredNodeId?: string; warn?: (msg: string) => void } = {},
+  ) {
+    this.actors = new ActorRegistry(this);
+  }
+
+  async start(): Promise<void> {
+    await this.transport.assertQueue(BROKER_QUEUE, { singleActiveConsumer: true });
+    this.subscription = await this.transport.consume(
+      BROKER_QUEUE,
+      (d) => {
+        d.ack();
+        let msg: BrokerMsg;
+        try {
+          msg = decodeEnvelope(d.body) as BrokerMsg;
+          if (typeof msg?.t !== 'string') throw new Error('no message tag');
+        } catch (err) {
+          process.emitWarning(`raybus broker: rejected a malformed message: ${(err as Error).message}`);
+          return;
+        }
+        try {
+          this.onMessage(msg);
+        } catch (err) {
+          process.emitWarning(`raybus broker: failed to handle '${msg.t}': ${(err as Error).stack}`);
+        }
+      },
+      { prefetch: 0 },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.cancel();
+    await this.actors.stop();
+  }
+
+  send(queue: string, msg: object): void {
+    this.transport.publish(queue, encodeEnvelope(msg)).catch(() => undefined);
+  }
+
+  private onMessage(msg: BrokerMsg): void {
+    if (process.env.RAYBUS_DEBUG) console.error('[broker]', msg.t);
+    switch (msg.t) {
+      case 'node-register':
+        this.ledger.addNode(msg.node, msg.resources, msg.labels);
+        return this.scheduleDispatch();
+      case 'node-gone':
+        this.ledger.removeNode(msg.node);
+        return this.scheduleDispatch();
+      case 'request-lease':
+        return this.requestLease(msg);
+      case 'cancel-lease-request': {
+        const p = this.leaseRequests.get(msg.req);
+        this.leaseRequests.delete(msg.req);
+        if (p) this.removePending(p);
+        return;
+      }
+      case 'return-lease': {
+        const g = this.grants.get(msg.lease);
+        if (!g) return;
+        this.release(g);
+        this.send(nodeQueue(g.node), { t: 'release-lease', lease: g.id });
+        return;
+      }
+      case 'worker-died': {
+        const g = msg.lease ? this.grants.get(msg.lease) : undefined;
+        if (g) this.release(g);
+        if (msg.actor) this.actors.onWorkerDied(msg.actor, msg.reason);
+        else if (g?.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: msg.reason });
+        return;
+      }
+      case 'cluster-info-request':
+        this.send(msg.reply, { t: 'cluster-info', req: msg.req, info: this.clusterInfo() });
+        return;
+      default:
+        return this.actors.onMessage(msg);
+    }
+  }
+
+  clusterInfo(): ClusterInfo {
+    return {
+      nodes: this.ledger.nodeIds().map((nodeId) => ({
+        nodeId,
+        alive: this.ledger.isAlive(nodeId),
+        resources: { ...this.ledger.totals(nodeId) },
+        labels: { ...this.ledger.labels(nodeId) },
+      })),
+      total: { ...this.ledger.clusterTotals() },
+      available: { ...this.ledger.clusterAvailable() },
+    };
+  }
+
+  private requestLease(msg: RequestLeaseMsg): void {
+    const p: PendingPlacement = {
+      id: msg.req,
+      demand: msg.demand,
+      strategy: msg.strategy,
+      describe: `a task needing ${formatResources(msg.demand)} (${msg.desc})`,
+      actorCreation: false,
+      place: (grant) => {
+        this.leaseRequests.delete(msg.req);
+        this.grants.set(grant.id, { ...grant, owner: msg.owner });
+        this.send(nodeQueue(grant.node), { t: 'start-lease', lease: grant.id, req: msg.req, owner: msg.owner, demand: msg.demand, gpuIds: grant.gpuIds });
+      },
+      fail: (reason) => {
+        this.leaseRequests.delete(msg.req);
+        this.send(msg.owner, { t: 'lease-failed', req: msg.req, err: encodeError(new TaskUnschedulableError(reason)) });
+      },
+    };
+    this.leaseRequests.set(msg.req, p);
+    this.enqueue(p);
+  }
+
+  /** Queue a placement; it is tried at once and again after every release. */
+  enqueue(p: PendingPlacement): void {
+    this.pending.push(p);
+    this.scheduleDispatch();
+  }
+
+  removePending(p: PendingPlacement): void {
+    const i = this.pending.indexOf(p);
+    if (i >= 0) this.pending.splice(i, 1);
+  }
+
+  /** Give back a grant's resources and retry waiting work. */
+  release(g: Grant): void {
+    if (!this.grants.delete(g.id)) return;
+    this.ledger.releaseWithIds(g.node, g.demand, g.gpuIds);
+    this.scheduleDispatch();
+  }
+
+  /** Record a grant made outside `dispatch` (actor lifetime resources). */
+  track(g: Grant): void {
+    this.grants.set(g.id, g);
+  }
+
+  newGrantId(): string {
+    grantSeq += 1;
+    return `g${grantSeq.toString(16)}${Math.random().toString(16).slice(2, 8)}`;
+  }
+
+  private scheduleDispatch(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    queueMicrotask(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  /** Try every waiting placement in order; those that do not fit stay, others go on. */
+  private dispatch(): void {
+    const blockedShapes = new Set<string>();
+    for (let i = 0; i < this.pending.length; ) {
+      const p = this.pending[i]!;
+      const shape = JSON.stringify(p.demand) + JSON.stringify(p.strategy);
+      if (blockedShapes.has(shape)) {
+        i++;
+        continue;
+      }
+      const decision = this.decide(p);
+      if (decision.kind === 'node') {
+        const assignment = this.ledger.reserveWithIds(decision.nodeId, p.demand);
+        if (!assignment) {
+          blockedShapes.add(shape);
+          i++;
+          continue;
+        }
+        this.pending.splice(i, 1);
+        const grant: Grant = { id: this.newGrantId(), node: decision.nodeId, demand: p.demand, gpuIds: assignment.gpuIds };
+        this.grants.set(grant.id, grant);
+        p.place(grant);
+        continue;
+      }
+      if (decision.kind === 'unschedulable') {
+        this.pending.splice(i, 1);
+        p.fail(decision.reason);
+        continue;
+      }
+      if (decision.kind === 'infeasible' && !p.warned) {
+        p.warned = true;
+        (this.options.warn ?? ((m: string) => process.emitWarning(m)))(
+          `raybus: ${p.describe} is infeasible: no node in the cluster could ever provide ${formatResources(p.demand)}. It stays pending until a node that fits joins.`,
+        );
+      }
+      // Same shape later in the queue cannot fit either: keep FIFO within a shape.
+      blockedShapes.add(shape);
+      i++;
+    }
+  }
+
+  private decide(p: PendingPlacement): PlacementDecision {
+    const base = { ledger: this.ledger, demand: p.demand, random: this.options.random ?? Math.random, actorCreation: p.actorCreation };
+    const preferred = this.options.preferredNodeId ? { preferredNodeId: this.options.preferredNodeId } : {};
+    switch (p.strategy.kind) {
+      case 'SPREAD':
+        return this.strategies.SPREAD.pick(base);
+      case 'NODE_AFFINITY':
+        return this.strategies.NODE_AFFINITY.pick({ ...base, affinity: { nodeId: p.strategy.nodeId, soft: p.strategy.soft } });
+      default:
+        return this.strategies.DEFAULT.pick({ ...base, ...preferred });
+    }
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * A tiny seeded PRNG for deterministic tests and simulations of placement.
+ */
+
+/**
+ * mulberry32: a 32-bit seeded generator returning uniform numbers in [0, 1).
+ *
+ * @example
+ * const random = mulberry32(42);
+ * strategy.pick({ ledger, demand, random });
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * How code reaches workers (API.md §9). A function or class that only uses its arguments,
+ * globals, `ray` and `require` is shipped by value (its source). Anything else is shipped by
+ * reference: the module that called `remote()` is recorded and the worker imports it, which
+ * re-runs that module's top-level `remote()` calls and so registers the same code under the
+ * same id.
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import * as acorn from 'acorn';
+import * as eslintScope from 'eslint-scope';
+
+/** Names every by-value function may use besides globals. */
+const INJECTED = new Set(['ray', 'require', 'arguments', 'undefined', 'globalThis']);
+
+/** What the worker needs to find the code. */
+export interface CodeDescriptor {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: 'function' | 'class';
+  /** Source text, when shipped by value. */
+  readonly source?: string;
+  /** Absolute path or file URL of the defining module, when known. */
+  readonly module?: string;
+  /** Free names that forced shipping by reference (for error messages). */
+  readonly freeNames?: readonly string[];
+}
+
+const registry = new Map<string, (...args: never[]) => unknown>();
+
+const OWN_ROOT = path.resolve(__dirname, '..', '..');
+
+/** The file of the first stack frame outside raybus itself: the module calling `remote()`. */
+export function callerModule(): string | undefined {
+  const holder: { stack?: string } = {};
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 30;
+  Error.captureStackTrace(holder, callerModule);
+  Error.stackTraceLimit = limit;
+  for (const line of (holder.stack ?? '').split('\n').slice(1)) {
+    const m = /\(?((?:file:\/\/)?[^()\s]+?):\d+:\d+\)?\s*$/.exec(line.trim());
+    if (!m) continue;
+    let file = m[1]!;
+    if (file.startsWith('node:') || file.startsWith('internal/')) continue;
+    if (file.startsWith('file://')) file = fileURLToPath(file);
+    if (!path.isAbsolute(file)) continue;
+    if (file.startsWith(OWN_ROOT + path.sep) && !file.includes(`${path.sep}node_modules${path.sep}`) && !isTestFile(file)) continue;
+    if (file.includes(`${path.sep}node_modules${path.sep}raybus${path.sep}`)) continue;
+    return file;
+  }
+  return undefined;
+}
+
+function isTestFile(file: string): boolean {
+  const rel = path.relative(OWN_ROOT, file);
+  return rel.startsWith('test') || rel.startsWith('examples') || rel.startsWith('benchmarks');
+}
+
+/** Free (unresolved) identifiers of a function or class source, or undefined if unparsable. */
+export function freeNames(source: string): string[] | undefined {
+  let ast: acorn.Node | undefined;
+  for (const wrapped of [`(${source}\n)`, `({${source}\n})`]) {
+    try {
+      ast = acorn.parse(wrapped, { ecmaVersion: 'latest', sourceType: 'script', ranges: true });
+      break;
+    } catch {
+      /* try the next shape */
+    }
+  }
+  if (!ast) return undefined;
+  const manager = eslintScope.analyze(ast as never, { ecmaVersion: 2022 as never, sourceType: 'script' });
+  const names = new Set<string>();
+  for (const ref of manager.globalScope!.through) names.add(ref.identifier.name);
+  return [...names];
+}
+
+function isAvailableGlobal(name: string): boolean {
+  return INJECTED.has(name) || name in globalThis;
+}
+
+/**
+ * Describe `target` for shipping, register it locally under its id, and decide by value or
+ * by reference.
+ */
+export function describeCode(target: (...args: never[]) => unknown, kind: 'function' | 'class', module = callerModule()): CodeDescriptor {
+  const source = Function.prototype.toString.call(target);
+  const name = target.name || 'anonymous';
+  const id = createHash('sha1').update(`${module ?? ''}\0${kind}\0${source}`).digest('hex').slice(0, 24);
+  if (!registry.has(id)) registry.set(id, target);
+  const free = source.includes('[native code]') ? undefined : freeNames(source);
+  const byValue = free !== undefined && free.every(isAvailableGlobal);
+  if (byValue) return { id, name, kind, source, ...(module ? { module } : {}) };
+  return { id, name, kind, ...(module ? { module } : {}), ...(free ? { freeNames: free.filter((n) => !isAvailableGlobal(n)) } : {}) };
+}
+
+/** Find code registered in this process by id (set by `describeCode`). */
+export function lookupRegistered(id: string): ((...args: never[]) => unknown) | undefined {
+  return registry.get(id);
+}
+
+/** Thrown when a worker cannot load the code of a task or actor. */
+export class CodeLoadError extends Error {
+  override name = 'CodeLoadError';
+}
+
+/**
+ * Load the code a descriptor names, in a worker. `scope` supplies `ray` and `require` to
+ * by-value code.
+ */
+export async function loadCode(desc: CodeDescriptor, scope: { ray: unknown; require: NodeRequire }): Promise<(...args: never[]) => unknown> {
+  const known = registry.get(desc.id);
+  if (known) return known;
+  if (desc.source !== undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval
+      const factory = new Function('ray', 'require', `return (${desc.source}\n);`) as (r: unknown, q: NodeRequire) => (...a: never[]) => unknown;
+      const fn = factory(scope.ray, scope.require);
+      registry.set(desc.id, fn);
+      return fn;
+    } catch (err) {
+      throw new CodeLoadError(`raybus: could not rebuild ${desc.kind} '${desc.name}' from its source: ${(err as Error).message}`);
+    }
+  }
+  const fix =
+    `Fix: call ray.remote() at the top level of that module and guard the module's main code ` +
+    `(CommonJS: \`if (require.main === module) main()\`; ESM: compare import.meta.url with process.argv[1]), ` +
+    `or make the ${desc.kind} self-contained (use only its arguments, globals, \`ray\` and \`require\`)` +
+    (desc.freeNames?.length ? `; it uses ${desc.freeNames.map((n) => `'${n}'`).join(', ')} from its module` : '');
+  if (!desc.module) {
+    throw new CodeLoadError(`raybus: cannot load ${desc.kind} '${desc.name}': its defining module is unknown. ${fix}`);
+  }
+  try {
+    const spec = desc.module.startsWith('file:') ? desc.module : pathToFileURL(desc.module).href;
+    if (/\.[cm]?js$/.test(desc.module) || desc.module.startsWith('file:')) await import(spec);
+    else require(desc.module);
+  } catch (err) {
+    throw new CodeLoadError(
+      `raybus: cannot load ${desc.kind} '${desc.name}': importing its module ${desc.module} failed in the worker: ${(err as Error).message}. ${fix}`,
+    );
+  }
+  const fn = registry.get(desc.id);
+  if (!fn) {
+    throw new CodeLoadError(`raybus: ${desc.kind} '${desc.name}' was not registered when the worker imported ${desc.module}. ${fix}`);
+  }
+  return fn;
+}

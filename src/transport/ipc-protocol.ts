@@ -1,0 +1,47 @@
+/**
+ * Frames between a worker process and its node over the Node IPC channel. Frames are
+ * batched per tick: each `process.send` carries an array of frames.
+ */
+import type { MessageHeaders, QueueOptions } from './transport';
+
+export type ChildFrame =
+  | { op: 'assert'; id: number; queue: string; opts?: QueueOptions }
+  | { op: 'delete'; id: number; queue: string }
+  | { op: 'pub'; queue: string; body: Uint8Array; headers?: MessageHeaders }
+  | { op: 'consume'; id: number; queue: string; prefetch: number }
+  | { op: 'cancel'; id: number; ctag: number }
+  | { op: 'ack'; ctag: number; dtag: number }
+  | { op: 'nack'; ctag: number; dtag: number; requeue: boolean }
+  | { op: 'bcast'; topic: string; body: Uint8Array }
+  | { op: 'sub'; id: number; topic: string }
+  | { op: 'unsub'; id: number; stag: number }
+  | { op: 'ready' };
+
+export type ParentFrame =
+  | { op: 'ok'; id: number; tag?: number }
+  | { op: 'err'; id: number; message: string }
+  | { op: 'deliver'; ctag: number; dtag: number; queue: string; body: Uint8Array; headers: MessageHeaders; redelivered: boolean }
+  | { op: 'topic'; stag: number; body: Uint8Array }
+  | { op: 'puberr'; queue: string; message: string };
+
+/** Collects frames and sends them in one IPC message at the end of the current tick. */
+export class FrameBatcher<F> {
+  private batch: F[] = [];
+  private scheduled = false;
+  constructor(private readonly sink: (frames: F[]) => void) {}
+
+  push(frame: F): void {
+    this.batch.push(frame);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.batch.length === 0) return;
+    const frames = this.batch;
+    this.batch = [];
+    this.sink(frames);
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The worker side of the node ↔ worker link: a Transport whose operations are carried to
+ * the node over the IPC channel and performed there on the node's own transport. A worker
+ * therefore never owns a broker connection, and CPU-bound user code can never starve one.
+ */
+import { BehaviorSubject } from 'rxjs';
+import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportStatus } from './transport';
+import { FrameBatcher, type ChildFrame, type ParentFrame } from './ipc-protocol';
+
+interface Channel {
+  send(message: unknown): boolean;
+  on(event: 'message', listener: (m: unknown) => void): unknown;
+  on(event: 'disconnect', listener: () => void): unknown;
+  connected?: boolean;
+}
+
+export class IpcTransport implements Transport {
+  readonly kind = 'ipc';
+  readonly status$ = new BehaviorSubject<TransportStatus>('connecting');
+  private nextId = 1;
+  private readonly calls = new Map<number, { resolve(tag?: number): void; reject(e: Error): void }>();
+  private readonly consumers = new Map<number, (d: Delivery) => void>();
+  private readonly topics = new Map<number, (b: Uint8Array) => void>();
+  /** Deliveries that overtook the answer to their consume call (the node sends them first). */
+  private readonly early = new Map<number, Array<Extract<ParentFrame, { op: 'deliver' }>>>();
+  private readonly out: FrameBatcher<ChildFrame>;
+
+  constructor(private readonly channel: Channel) {
+    this.out = new FrameBatcher((frames) => {
+      if (this.channel.connected !== false) this.channel.send(frames);
+    });
+    channel.on('message', (m) => {
+      if (Array.isArray(m)) for (const f of m as ParentFrame[]) this.onFrame(f);
+    });
+    channel.on('disconnect', () => {
+      this.status$.next('closed');
+    });
+  }
+
+  async connect(): Promise<void> {
+    this.status$.next('connected');
+  }
+
+  /** Tell the node this worker is ready to take work. */
+  signalReady(): void {
+    this.out.push({ op: 'ready' });
+  }
+
+  async close(): Promise<void> {
+    this.out.flush();
+    this.status$.next('closed');
+  }
+
+  assertQueue(queue: string, opts?: QueueOptions): Promise<void> {
+    return this.call((id) => ({ op: 'assert', id, queue, opts })).then(() => undefined);
+  }
+
+  deleteQueue(queue: string): Promise<void> {
+    return this.call((id) => ({ op: 'delete', id, queue })).then(() => undefined);
+  }
+
+  async publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {
+    this.out.push(options?.headers ? { op: 'pub', queue, body, headers: options.headers } : { op: 'pub', queue, body });
+  }
+
+  async consume(queue: string, handler: (d: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {
+    const ctag = (await this.call((id) => ({ op: 'consume', id, queue, prefetch: options.prefetch })))!;
+    this.consumers.set(ctag, handler);
+    const early = this.early.get(ctag);
+    this.early.delete(ctag);
+    if (early) for (const f of early) this.onFrame(f);
+    return {
+      cancel: async () => {
+        this.consumers.delete(ctag);
+        await this.call((id) => ({ op: 'cancel', id, ctag }));
+      },
+    };
+  }
+
+  async broadcast(topic: string, body: Uint8Array): Promise<void> {
+    this.out.push({ op: 'bcast', topic, body });
+  }
+
+  async subscribe(topic: string, handler: (body: Uint8Array) => void): Promise<Subscription> {
+    const stag = (await this.call((id) => ({ op: 'sub', id, topic })))!;
+    this.topics.set(stag, handler);
+    return {
+      cancel: async () => {
+        this.topics.delete(stag);
+        await this.call((id) => ({ op: 'unsub', id, stag }));
+      },
+    };
+  }
+
+  private call(build: (id: number) => ChildFrame): Promise<number | undefined> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      this.out.push(build(id));
+    });
+  }
+
+  private onFrame(f: ParentFrame): void {
+    switch (f.op) {
+      case 'ok':
+      case 'err': {
+        const c = this.calls.get(f.id);
+        this.calls.delete(f.id);
+        if (f.op === 'ok') c?.resolve(f.tag);
+        else c?.reject(new Error(f.message));
+        return;
+      }
+      case 'deliver': {
+        const handler = this.consumers.get(f.ctag);
+        if (!handler) {
+          const list = this.early.get(f.ctag) ?? [];
+          list.push(f);
+          this.early.set(f.ctag, list);
+          return;
+        }
+        const { ctag, dtag } = f;
+        handler({
+          queue: f.queue,
+          body: f.body,
+          headers: f.headers,
+          redelivered: f.redelivered,
+          ack: () => this.out.push({ op: 'ack', ctag, dtag }),
+          nack: (requeue: boolean) => this.out.push({ op: 'nack', ctag, dtag, requeue }),
+        });
+        return;
+      }
+      case 'topic':
+        this.topics.get(f.stag)?.(f.body);
+        return;
+      case 'puberr':
+        process.emitWarning(`raybus: publish to ${f.queue} failed on the node: ${f.message}`);
+        return;
+    }
+  }
+}
