@@ -170,7 +170,6 @@ function flush(state: HandleState): void {
       core.failTask(head.msg.task, head.error);
       continue;
     }
-    if (process.env.RAYBUS_DEBUG) console.error('[handle] send', head.msg.method);
     core.send(actorQueue(state.meta.actorId), { ...head.msg, args: head.args });
   }
 }

@@ -67,7 +67,6 @@ export class ActorHost {
   }
 
   private onCall(d: Delivery): void {
-    if (process.env.RAYBUS_DEBUG) console.error('[host] call', d.redelivered, d.body.length);
     if (this.exiting) {
       d.nack(true);
       return;

@@ -150,7 +150,6 @@ export class ActorRegistry {
 
   /** Reserve the actor's resources and ask the chosen node to start it. */
   private place(record: ActorRecord, restart: boolean): void {
-    if (process.env.RAYBUS_DEBUG) console.error('[registry] place', record.spec.actorId, record.spec.placement);
     const { spec } = record;
     const placement = spec.placement;
     this.broker.enqueue({

@@ -169,7 +169,6 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
   const maxConcurrency = options.maxConcurrency ?? (isAsync ? 1000 : 1);
   const req = core.newId();
   let ready: Promise<void>;
-  let handle: object;
   if (options.getIfExists) {
     // The answer to create-actor tells which actor the handle targets (an existing one, or this).
     ready = core.awaitRequest<ActorInfoMsg>(req).then((info) => {
@@ -180,7 +179,7 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
   } else {
     ready = core.ensureQueue(actorQueue(actorId));
   }
-  handle = createHandle(meta, ready);
+  const handle = createHandle(meta, ready);
   const parentMeta = slot.taskContext.getStore()?.metadata;
   const metadata = (options._metadata ?? parentMeta) as Record<string, unknown> | undefined;
   core.prepareArgs(
@@ -227,9 +226,9 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
  * const Counter = ray.remote({ maxRestarts: 1 })(class { n = 0; inc() { return ++this.n; } });
  */
 export function remote<T extends AnyFn | AnyClass>(target: T): T extends AnyClass ? ActorClass<T> : T extends AnyFn ? RemoteFunction<T> : never;
-export function remote(options: Record<string, unknown>): <T extends AnyFn | AnyClass>(target: T, context?: unknown) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+export function remote(options: Record<string, unknown>): <T extends AnyFn | AnyClass>(target: T, context?: unknown) => any;
 /** TC39 class decorator form: `@remote class A {}`. */
-export function remote(target: AnyClass, context: ClassDecoratorContext): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+export function remote(target: AnyClass, context: ClassDecoratorContext): any;
 export function remote(...args: unknown[]): unknown {
   const isTc39Decorator = args.length === 2 && typeof args[0] === 'function' && isDecoratorContext(args[1]);
   if (args.length !== 1 && !isTc39Decorator) {
@@ -272,7 +271,7 @@ function wrap(target: AnyFn | AnyClass, rawOptions: Record<string, unknown> | un
  * @example
  * Cls.prototype.pair = ray.method({ numReturns: 2 })(function () { return [1, 2]; });
  */
-export function method(options: Record<string, unknown>): <F>(target: F, ...rest: unknown[]) => any { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function method(options: Record<string, unknown>): <F>(target: F, ...rest: unknown[]) => any {
   const mo = normalizeMethodOptions(options);
   return <F>(target: F, ...rest: unknown[]): unknown => {
     // Legacy decorator: (prototype, key, descriptor).

@@ -22,7 +22,6 @@ function main(argv: string[]): number {
     return cmd ? 0 : 1;
   }
   if (cmd === '--version' || cmd === '-v') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     process.stdout.write(`${(require('../../../package.json') as { version: string }).version}\n`);
     return 0;
   }

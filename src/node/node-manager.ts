@@ -104,7 +104,6 @@ export class NodeManager {
         return;
       }
       case 'start-actor': {
-        if (process.env.RAYBUS_DEBUG) console.error('[node] start-actor', msg.spec.actorId);
         const w = this.takeWorker();
         w.lease = msg.lease;
         w.actor = msg.spec.actorId;

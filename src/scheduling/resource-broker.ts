@@ -100,7 +100,6 @@ export class ResourceBroker {
   }
 
   private onMessage(msg: BrokerMsg): void {
-    if (process.env.RAYBUS_DEBUG) console.error('[broker]', msg.t);
     switch (msg.t) {
       case 'node-register':
         this.ledger.addNode(msg.node, msg.resources, msg.labels);

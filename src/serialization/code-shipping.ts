@@ -113,7 +113,6 @@ export async function loadCode(desc: CodeDescriptor, scope: { ray: unknown; requ
   if (known) return known;
   if (desc.source !== undefined) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-implied-eval
       const factory = new Function('ray', 'require', `return (${desc.source}\n);`) as (r: unknown, q: NodeRequire) => (...a: never[]) => unknown;
       const fn = factory(scope.ray, scope.require);
       registry.set(desc.id, fn);
