@@ -247,7 +247,8 @@ export class InMemoryTransport implements Transport {
   constructor(private readonly bus: InMemoryBus) {}
 
   async connect(): Promise<void> {
-    this.status$.next('connected');
+    if (this.status$.value === 'closed') throw new Error('raybus transport: connection is closed');
+    if (this.status$.value !== 'connected') this.status$.next('connected');
   }
 
   async close(): Promise<void> {

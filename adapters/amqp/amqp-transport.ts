@@ -1,0 +1,103 @@
+/**
+ * The Transport port over RabbitMQ (AMQP 0-9-1): wires the connection manager to the
+ * topology, publisher, consumers and subscriptions, which it rebuilds, in that order, on
+ * every new connection.
+ */
+import type { Observable } from 'rxjs';
+import type {
+  ConsumeOptions,
+  Delivery,
+  PublishOptions,
+  QueueOptions,
+  Subscription,
+  Transport,
+  TransportStatus,
+} from '../../src/transport/transport';
+import { ConnectionManager } from './connection-manager';
+import { ConsumerSet } from './consumer';
+import { resolveAmqpOptions, type AmqpTransportOptions } from './options';
+import { Publisher } from './publisher';
+import { checkTopic, Subscriber } from './subscriber';
+import { checkQueueName, EVENTS_EXCHANGE, Topology } from './topology';
+
+/** A Transport on one AMQP connection. Build it with {@link createAmqpTransport}. */
+export class AmqpTransport implements Transport {
+  readonly kind = 'amqp';
+  readonly status$: Observable<TransportStatus>;
+  private readonly manager: ConnectionManager;
+  private readonly topology: Topology;
+  private readonly publisher: Publisher;
+  private readonly consumers: ConsumerSet;
+  private readonly subscriber: Subscriber;
+  private closing: Promise<void> | undefined;
+
+  constructor(url: string, options?: AmqpTransportOptions) {
+    this.manager = new ConnectionManager(url, resolveAmqpOptions(options));
+    this.status$ = this.manager.status$.asObservable();
+    this.topology = new Topology(this.manager);
+    this.publisher = new Publisher(this.manager);
+    this.consumers = new ConsumerSet(this.manager);
+    this.subscriber = new Subscriber(this.manager);
+    // Order matters: queues exist before unconfirmed publishes are re-sent and before consumers return.
+    this.manager.participate(this.topology);
+    this.manager.participate(this.publisher);
+    this.manager.participate(this.consumers);
+    this.manager.participate(this.subscriber);
+    this.manager.onGiveUp = () => void this.close();
+  }
+
+  connect(): Promise<void> {
+    return this.manager.connect();
+  }
+
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  async assertQueue(queue: string, options: QueueOptions = {}): Promise<void> {
+    await this.topology.assertQueue(queue, options);
+  }
+
+  async deleteQueue(queue: string): Promise<void> {
+    await this.topology.deleteQueue(queue);
+  }
+
+  async publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {
+    checkQueueName(queue);
+    this.checkUsable();
+    await this.publisher.publish({ exchange: '', routingKey: queue, mandatory: true }, body, options?.headers);
+  }
+
+  async consume(queue: string, handler: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {
+    checkQueueName(queue);
+    const prefetch = options?.prefetch;
+    if (typeof prefetch !== 'number' || !Number.isInteger(prefetch) || prefetch < 0 || prefetch > 65535) {
+      throw new RangeError(`raybus amqp: prefetch must be an integer in [0, 65535], got ${String(prefetch)}`);
+    }
+    return this.consumers.consume(queue, handler, prefetch);
+  }
+
+  async broadcast(topic: string, body: Uint8Array): Promise<void> {
+    checkTopic(topic);
+    this.checkUsable();
+    await this.publisher.publish({ exchange: EVENTS_EXCHANGE, routingKey: topic, mandatory: false }, body, undefined);
+  }
+
+  async subscribe(topic: string, handler: (body: Uint8Array) => void): Promise<Subscription> {
+    return this.subscriber.subscribe(topic, handler);
+  }
+
+  private checkUsable(): void {
+    const reason = this.manager.unusableReason();
+    if (reason) throw reason;
+  }
+
+  private async doClose(): Promise<void> {
+    // Stop handing out deliveries first; what they leave unacked is requeued with the connection.
+    this.consumers.stopAll();
+    this.subscriber.stopAll();
+    await this.manager.close();
+    this.publisher.failAll(this.manager.closedError());
+  }
+}
