@@ -27,6 +27,12 @@ export interface CodeDescriptor {
   readonly freeNames?: readonly string[];
 }
 
+/**
+ * A real dynamic `import()`: the CommonJS build would otherwise compile `import()` into
+ * `require()`, which cannot load ES modules.
+ */
+const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
+
 const registry = new Map<string, (...args: never[]) => unknown>();
 
 const OWN_ROOT = path.resolve(__dirname, '..', '..');
@@ -131,7 +137,7 @@ export async function loadCode(desc: CodeDescriptor, scope: { ray: unknown; requ
   }
   try {
     const spec = desc.module.startsWith('file:') ? desc.module : pathToFileURL(desc.module).href;
-    if (/\.[cm]?js$/.test(desc.module) || desc.module.startsWith('file:')) await import(spec);
+    if (/\.[cm]?js$/.test(desc.module) || desc.module.startsWith('file:')) await dynamicImport(spec);
     else require(desc.module);
   } catch (err) {
     throw new CodeLoadError(
