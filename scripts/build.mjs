@@ -23,7 +23,7 @@ for (const [name, cjs] of [
   const lines = [`import cjs from '${cjs}';`, ...names.map((n) => `export const ${n} = cjs.${n};`)];
   if ('default' in mod) lines.push('export default cjs.default;');
   writeFileSync(path.join(esm, `${name}.mjs`), lines.join('\n') + '\n');
-  const dts = cjs.replace(/\.js$/, '');
+  const dts = cjs;
   writeFileSync(path.join(esm, `${name}.d.mts`), `export * from '${dts}';\n${'default' in mod ? `export { default } from '${dts}';\n` : ''}`);
 }
 chmodSync(path.join(root, 'dist/cjs/src/cli/main.js'), 0o755);
