@@ -46,6 +46,7 @@ import {
 } from './errors/ray-errors';
 import { slot } from './core/runtime-state';
 import { accelerators } from './api/accelerators';
+import { PlacementGroup, placementGroup, removePlacementGroup, placementGroupTable } from './scheduling/placement-group';
 
 export { init, shutdown, isInitialized, remote, method, get, put, wait, kill, getActor, exitActor, getGpuIds, getRuntimeContext };
 export { clusterResources, availableResources, nodes, ObjectRef, NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy };
@@ -73,8 +74,10 @@ export type { RemoteFunction, ActorClass, ActorHandle, ActorMethod, RefOr, Remot
 export type { RemoteFunctionOptions, ActorClassOptions, ActorMethodOptions, InitOptions, RuntimeEnvOptions } from './api/options';
 export type { SchedulingStrategy } from './scheduling/scheduling-strategy';
 
-/** `ray.util`: accelerators (and, later, placement groups). */
-export const util = { accelerators };
+/** `ray.util`: accelerator names and placement groups. */
+export const util = { accelerators, placementGroup, removePlacementGroup, placementGroupTable, PlacementGroup };
+export { PlacementGroup, placementGroup, removePlacementGroup, placementGroupTable };
+export type { PlacementGroupOptions } from './scheduling/placement-group';
 
 /** The whole API as one object: `import ray from 'raybus'`. */
 const ray = {
@@ -98,6 +101,7 @@ const ray = {
   ObjectRef,
   NodeAffinitySchedulingStrategy,
   PlacementGroupSchedulingStrategy,
+  PlacementGroup,
   RayError,
   RayTaskError,
   RayActorError,

@@ -64,7 +64,7 @@ export function createHandle(meta: ActorMeta, ready: Promise<void> | undefined):
 }
 
 /** The prototype of every handle: marker and a readable inspect form. */
-class ActorHandleBase {
+export class ActorHandleBase {
   toString(): string {
     return `ActorHandle(${handleMeta(this).className}, ${handleMeta(this).actorId})`;
   }

@@ -28,7 +28,7 @@ export class ActorHost {
   async start(): Promise<void> {
     const { spec } = this;
     const proc = slot.process as ProcessContext;
-    slot.process = { ...proc, actorId: spec.actorId, wasCurrentActorReconstructed: this.restart };
+    slot.process = { ...proc, actorId: spec.actorId, wasCurrentActorReconstructed: this.restart, assignedResources: { ...spec.lifetime } };
     const pinned = this.core.receiveArgs(spec.args);
     const outcomes = await (async () => {
       try {

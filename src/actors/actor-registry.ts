@@ -165,7 +165,7 @@ export class ActorRegistry {
         }
         // Placement may need more than the actor holds for life (1 CPU to place, 0 to run).
         this.broker.release(grant);
-        const lifetime: Grant = this.reserveLifetime(grant.node, spec);
+        const lifetime = this.broker.reserveLike(grant, spec.lifetime, { actor: spec.actorId }) ?? this.broker.reserveLike(grant, {}, { actor: spec.actorId })!;
         record.grant = lifetime;
         this.broker.send(nodeQueue(grant.node), { t: 'start-actor', lease: lifetime.id, spec, gpuIds: lifetime.gpuIds, restart });
       },
@@ -174,13 +174,6 @@ export class ActorRegistry {
         record.machine.send({ type: 'UNSCHEDULABLE', message: reason });
       },
     });
-  }
-
-  private reserveLifetime(node: string, spec: ActorSpec): Grant {
-    const assignment = this.broker.ledger.reserveWithIds(node, spec.lifetime) ?? { gpuIds: [] };
-    const g: Grant = { id: this.broker.newGrantId(), node, demand: spec.lifetime, gpuIds: assignment.gpuIds, actor: spec.actorId };
-    this.broker.track(g);
-    return g;
   }
 
   private onDead(record: ActorRecord): void {
@@ -232,6 +225,15 @@ export class ActorRegistry {
       )
       .then((sub) => (record.responder = sub))
       .catch(() => undefined);
+  }
+
+  /** Kill (without restart) every actor placed in placement group `pg`. */
+  killPlacementGroupActors(pg: string): void {
+    for (const r of this.actors.values()) {
+      if (r.spec.strategy.kind === 'PLACEMENT_GROUP' && r.spec.strategy.pg === pg) {
+        r.machine.send({ type: 'KILLED', noRestart: true, message: `its placement group ${pg} was removed` });
+      }
+    }
   }
 
   /** Send an event to an actor's machine (used by kill and tests). */

@@ -157,7 +157,7 @@ export function getRuntimeContext(): RuntimeContext {
   const core = requireCore();
   const proc = slot.process;
   const task = slot.taskContext.getStore();
-  const assigned = { ...(proc?.assignedResources ?? {}) };
+  const assigned = { ...(task?.resources ?? proc?.assignedResources ?? {}) };
   return {
     jobId: core.options.jobId,
     nodeId: proc?.nodeId ?? core.options.nodeId ?? null,
@@ -167,10 +167,17 @@ export function getRuntimeContext(): RuntimeContext {
     attempt: task?.attempt ?? 0,
     wasCurrentActorReconstructed: proc?.wasCurrentActorReconstructed ?? false,
     signal: task?.signal ?? null,
-    metadata: task?.metadata ?? {},
+    metadata: userMetadata(task?.metadata),
     workerId: proc?.workerId ?? null,
     getAssignedResources: () => ({ ...assigned }),
   };
+}
+
+/** The `_metadata` option as the user gave it (raybus's own keys removed). */
+function userMetadata(meta: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!meta) return {};
+  const { __raybus_pg_capture: _internal, ...rest } = meta;
+  return rest;
 }
 
 function clusterInfo(): Promise<ClusterInfo> {

@@ -2,7 +2,6 @@
  * init / shutdown: starting the embedded default (in-process bus, resource broker, one local
  * node with worker processes) and stopping it without leaving open handles.
  */
-import * as os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { InMemoryBus } from '../transport/in-memory-transport';
 import { CoreWorker } from '../core/core-worker';
@@ -12,6 +11,8 @@ import { NodeManager } from '../node/node-manager';
 import { normalizeInitOptions, type InitOptions } from './options';
 import { RaySystemError } from '../errors/ray-errors';
 import type { Resources } from '../core/protocol';
+import { nodeResourcesSync } from '../node/node-resources';
+import { findMemoryCluster } from './memory-clusters';
 
 interface EmbeddedRuntime {
   readonly bus: InMemoryBus;
@@ -46,6 +47,7 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
     throw new RaySystemError('raybus is already initialized: call ray.shutdown() first, or pass ignoreReinitError: true');
   }
   const address = opts.address ?? process.env.RAYBUS_ADDRESS;
+  if (address?.startsWith('memory://')) return attachToMemoryCluster(address, opts.namespace);
   if (address) {
     return Promise.reject(
       new RaySystemError(
@@ -53,13 +55,13 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
       ),
     );
   }
-  const resources: Resources = {
-    CPU: opts.numCpus ?? os.cpus().length,
-    ...(opts.numGpus ? { GPU: opts.numGpus } : {}),
-    memory: opts.memory ?? Math.floor(os.totalmem() * 0.7),
-    ...(opts.resources ?? {}),
-    ...(opts.acceleratorType ? { [`accelerator_type:${opts.acceleratorType}`]: 1 } : {}),
-  };
+  const resources: Resources = nodeResourcesSync({
+    ...(opts.numCpus !== undefined && opts.numCpus !== null ? { numCpus: opts.numCpus } : {}),
+    ...(opts.numGpus !== undefined && opts.numGpus !== null ? { numGpus: opts.numGpus } : {}),
+    ...(opts.memory !== undefined && opts.memory !== null ? { memory: opts.memory } : {}),
+    ...(opts.resources ? { resources: opts.resources } : {}),
+    ...(opts.acceleratorType ? { acceleratorType: opts.acceleratorType } : {}),
+  });
   const jobId = randomBytes(4).toString('hex');
   const namespace = opts.namespace ?? `anonymous-${jobId}`;
   const nodeId = randomBytes(14).toString('hex');
@@ -84,15 +86,33 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   slot.core = core;
   slot.process = { jobId, nodeId, namespace, workerId: null, assignedResources: {}, gpuIds: [], actorId: null, wasCurrentActorReconstructed: false };
   runtime = { bus, broker, node, core };
-  starting = (async () => {
-    await driverTransport.connect();
-    await broker.start();
-    await core.start();
-    await node.start();
-  })().finally(() => {
+  // Each start() declares its queues before its first await, so the broker queue and the
+  // driver's reply queue exist when this function returns.
+  starting = Promise.all([driverTransport.connect(), broker.start(), core.start(), node.start()])
+    .then(() => undefined)
+    .finally(() => {
     starting = undefined;
   });
   return starting.then(() => info());
+}
+
+/** Join a raybus/testing Cluster on the in-process bus: this process is only a driver. */
+function attachToMemoryCluster(address: string, ns: string | null | undefined): Promise<RuntimeInfo> {
+  const cluster = findMemoryCluster(address);
+  if (!cluster) return Promise.reject(new RaySystemError(`raybus: no test cluster at ${address} (it was shut down, or started in another process)`));
+  const jobId = randomBytes(4).toString('hex');
+  const namespace = ns ?? `anonymous-${jobId}`;
+  const transport = cluster.bus.connect();
+  const nodeId = cluster.headNodeId();
+  const core = new CoreWorker({ procId: `driver-${jobId}`, transport, jobId, namespace, ...(nodeId ? { nodeId } : {}), isDriver: true });
+  slot.core = core;
+  slot.process = { jobId, nodeId: nodeId ?? null, namespace, workerId: null, assignedResources: {}, gpuIds: [], actorId: null, wasCurrentActorReconstructed: false };
+  starting = Promise.all([transport.connect(), core.start()])
+    .then(() => undefined)
+    .finally(() => {
+      starting = undefined;
+    });
+  return starting.then(() => ({ ...info(), address }));
 }
 
 function info(): RuntimeInfo {

@@ -24,10 +24,20 @@ import {
 } from './options';
 import { NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy } from '../scheduling/scheduling-strategy';
 import type { ActorClass, RemoteFunction } from './types';
+import { checkFitsPlacementGroup } from '../scheduling/placement-group';
 import { actorQueue, type ActorInfoMsg } from '../core/protocol';
 import { decodeError } from '../serialization/error-codec';
 
 const METHOD_OPTIONS = Symbol.for('raybus.methodOptions');
+/** Metadata key under which a capturing placement group travels to child tasks. */
+export const PG_CAPTURE_KEY = '__raybus_pg_capture';
+
+/** Validate a placement-group strategy against the demand now, and mark capture. */
+function checkStrategy(strategy: unknown, demand: Record<string, number>): Record<string, unknown> | undefined {
+  if (!(strategy instanceof PlacementGroupSchedulingStrategy)) return undefined;
+  checkFitsPlacementGroup(demand, strategy.placementGroup.bundleSpecs, strategy.placementGroupBundleIndex);
+  return strategy.placementGroupCaptureChildTasks ? { [PG_CAPTURE_KEY]: { pg: strategy.placementGroup.id } } : undefined;
+}
 const ACTOR_CLASS = Symbol.for('raybus.ActorClass');
 
 type AnyFn = (...args: never[]) => unknown;
@@ -49,6 +59,11 @@ function isAsyncFn(fn: unknown): boolean {
 
 /** Convert a strategy option to its wire form. */
 export function wireStrategy(s: unknown): WireStrategy {
+  if (s === undefined || s === null) {
+    // Child work inherits a placement group that captures child tasks (Ray semantics).
+    const pg = slot.taskContext.getStore()?.metadata?.[PG_CAPTURE_KEY] as { pg: string } | undefined;
+    if (pg) return { kind: 'PLACEMENT_GROUP', pg: pg.pg, bundle: -1 };
+  }
   if (s instanceof NodeAffinitySchedulingStrategy) return { kind: 'NODE_AFFINITY', nodeId: s.nodeId, soft: s.soft };
   if (s instanceof PlacementGroupSchedulingStrategy) return { kind: 'PLACEMENT_GROUP', pg: s.placementGroup.id, bundle: s.placementGroupBundleIndex };
   if (s === 'SPREAD') return { kind: 'SPREAD' };
@@ -85,12 +100,12 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
     throw new TypeError(`numReturns='${numReturns}' (generators) is not supported yet by this build of raybus; use a number`);
   }
   const demand = resolveTaskResources(options);
+  const capture = checkStrategy(options.schedulingStrategy, demand);
   const strategy = wireStrategy(options.schedulingStrategy);
   const taskId = core.newId();
   const returnIds = Array.from({ length: numReturns }, (_, i) => `${taskId}${i.toString(16).padStart(4, '0')}`);
   const refs = returnIds.map((id) => core.ownedRef(id));
-  const parentMeta = slot.taskContext.getStore()?.metadata;
-  const metadata = (options._metadata ?? parentMeta) as Record<string, unknown> | undefined;
+  const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
   core.submitTask(
     {
       taskId,
@@ -109,6 +124,17 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
   );
   if (numReturns === 0) return null;
   return numReturns === 1 ? refs[0] : (refs as ObjectRef<unknown>[]);
+}
+
+/**
+ * The metadata a task carries: the user's, plus the capturing placement group (set by this
+ * submission, or inherited unless the strategy is set explicitly, e.g. 'DEFAULT').
+ */
+function withCapture(meta: Record<string, unknown> | undefined, capture: Record<string, unknown> | undefined, strategy: unknown): Record<string, unknown> | undefined {
+  if (capture) return { ...(meta ?? {}), ...capture };
+  const inherited = slot.taskContext.getStore()?.metadata?.[PG_CAPTURE_KEY];
+  if (inherited && (strategy === undefined || strategy === null)) return { ...(meta ?? {}), [PG_CAPTURE_KEY]: inherited };
+  return meta;
 }
 
 // ------------------------------------------------------------------ actor classes
@@ -166,6 +192,7 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
     ...(options.name ? { name: options.name } : {}),
   };
   const { placement, lifetime } = resolveActorResources(options);
+  const capture = checkStrategy(options.schedulingStrategy, placement);
   const maxConcurrency = options.maxConcurrency ?? (isAsync ? 1000 : 1);
   const req = core.newId();
   let ready: Promise<void>;
@@ -180,8 +207,7 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
     ready = core.ensureQueue(actorQueue(actorId));
   }
   const handle = createHandle(meta, ready);
-  const parentMeta = slot.taskContext.getStore()?.metadata;
-  const metadata = (options._metadata ?? parentMeta) as Record<string, unknown> | undefined;
+  const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
   core.prepareArgs(
     args,
     (parts) => {

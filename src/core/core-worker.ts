@@ -8,7 +8,7 @@ import { firstValueFrom, map, timeout as rxTimeout, type Observable } from 'rxjs
 import type { Delivery, Subscription, Transport } from '../transport/transport';
 import { ObjectRef, isObjectRef, setRefResolver } from '../refs/object-ref';
 import { ObjectStore } from '../refs/object-store';
-import { decodeEnvelope, decodeValue, encodeEnvelope, encodeValue, setSerializationHooks } from '../serialization/serializer';
+import { decodeEnvelope, decodeValue, encodeEnvelope, encodeValue, registerRefClasses, setSerializationHooks } from '../serialization/serializer';
 import { scanValue } from '../serialization/value-check';
 import { decodeError, encodeError, encodeTaskError, type WireError } from '../serialization/error-codec';
 import { GetTimeoutError, RaySystemError } from '../errors/ray-errors';
@@ -22,7 +22,8 @@ import {
   type WireOutcome,
 } from './protocol';
 import { TaskSubmitter, type SubmittedTask } from './task-submitter';
-import { isActorHandle, handleFromMeta, handleMeta } from '../actors/actor-handle';
+import { ActorHandleBase, isActorHandle, handleFromMeta, handleMeta } from '../actors/actor-handle';
+import { isPlacementGroup, onPlacementGroupReady } from '../scheduling/placement-group';
 
 /** Identity and collaborators of one process's runtime. */
 export interface CoreWorkerOptions {
@@ -45,6 +46,11 @@ export interface PendingTask {
 }
 
 let counter = 0;
+
+/** Handles and placement groups travel as themselves (msgpack extensions). */
+function isWireObject(v: object): boolean {
+  return isActorHandle(v) || isPlacementGroup(v);
+}
 
 /** Runtime of this process. */
 export class CoreWorker {
@@ -73,6 +79,7 @@ export class CoreWorker {
 
   /** Declare the reply queue, start consuming, install serialization hooks. */
   async start(): Promise<void> {
+    registerRefClasses(ObjectRef, ActorHandleBase);
     setSerializationHooks({
       encodeRef: (ref) => {
         const r = ref as ObjectRef<unknown>;
@@ -202,6 +209,8 @@ export class CoreWorker {
       case 'lease-failed':
       case 'lease-lost':
         return this.submitter.onLeaseMessage(msg);
+      case 'pg-ready':
+        return onPlacementGroupReady(msg.pg);
       default: {
         const req = (msg as { req?: string }).req;
         const resolve = req ? this.requests.get(req) : undefined;
@@ -262,7 +271,7 @@ export class CoreWorker {
 
   /** Encode a value for another process: checks it, counts the refs inside it as borrowed. */
   encodeArg(value: unknown, path: string): WireArg {
-    const scan = scanValue(value, path, isObjectRef, isActorHandle);
+    const scan = scanValue(value, path, isObjectRef, isWireObject);
     const d = encodeValue(value);
     if (scan.refs.length === 0) return { d };
     const r = (scan.refs as ObjectRef<unknown>[]).map((ref): [string, string] => [ref.id, ref.owner]);

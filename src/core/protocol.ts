@@ -47,6 +47,10 @@ export interface TaskContextInfo {
   readonly namespace: string;
   readonly attempt: number;
   readonly metadata?: Record<string, unknown>;
+  /** The effective runtime env (resolved, canonical); absent for the default env. */
+  readonly env?: import('../api/options/runtime-env').RuntimeEnv;
+  /** The resources reserved for this task (getRuntimeContext().getAssignedResources()). */
+  readonly res?: Resources;
 }
 
 // ---- to a process's reply queue ----
@@ -71,6 +75,17 @@ export interface LeaseLostMsg {
   t: 'lease-lost';
   lease: string;
   reason: string;
+  /** Do not retry the tasks (their placement group was removed). */
+  fatal?: boolean;
+}
+export interface PgReadyMsg {
+  t: 'pg-ready';
+  pg: string;
+}
+export interface PgTableReplyMsg {
+  t: 'pg-table-reply';
+  req: string;
+  table: Record<string, PlacementGroupInfo>;
 }
 export interface GetObjectMsg {
   t: 'get-object';
@@ -103,7 +118,29 @@ export interface AckMsg {
   req: string;
   err?: WireError;
 }
-export type ReplyMsg = ResultMsg | LeaseGrantedMsg | LeaseFailedMsg | LeaseLostMsg | GetObjectMsg | ObjectMsg | BorrowMsg | ActorInfoMsg | ClusterInfoMsg | AckMsg;
+export type ReplyMsg =
+  | ResultMsg
+  | LeaseGrantedMsg
+  | LeaseFailedMsg
+  | LeaseLostMsg
+  | GetObjectMsg
+  | ObjectMsg
+  | BorrowMsg
+  | ActorInfoMsg
+  | ClusterInfoMsg
+  | AckMsg
+  | PgReadyMsg
+  | PgTableReplyMsg;
+
+/** A placement group as `placementGroupTable()` shows it. */
+export interface PlacementGroupInfo {
+  placementGroupId: string;
+  name: string;
+  strategy: string;
+  state: 'PENDING' | 'CREATED' | 'REMOVED';
+  bundles: Record<number, Resources>;
+  bundlesToNodeId: Record<number, string>;
+}
 
 export interface ClusterInfo {
   nodes: Array<{ nodeId: string; alive: boolean; resources: Resources; labels: Record<string, string> }>;
@@ -143,6 +180,10 @@ export interface RequestLeaseMsg {
   demand: Resources;
   strategy: WireStrategy;
   desc: string;
+  /** The submitter's node, preferred by the DEFAULT strategy. */
+  pref?: string;
+  /** The runtime env the leased worker must have (absent: the default env). */
+  env?: import('../api/options/runtime-env').RuntimeEnv;
 }
 export interface ReturnLeaseMsg {
   t: 'return-lease';
@@ -221,7 +262,26 @@ export interface ClusterInfoRequestMsg {
   req: string;
   reply: string;
 }
+export interface CreatePgMsg {
+  t: 'create-pg';
+  owner: string;
+  pg: { id: string; bundles: Resources[]; strategy: string; name: string; detached: boolean };
+}
+export interface RemovePgMsg {
+  t: 'remove-pg';
+  pg: string;
+  req: string;
+  reply: string;
+}
+export interface PgTableRequestMsg {
+  t: 'pg-table';
+  req: string;
+  reply: string;
+}
 export type BrokerMsg =
+  | CreatePgMsg
+  | RemovePgMsg
+  | PgTableRequestMsg
   | RequestLeaseMsg
   | ReturnLeaseMsg
   | CancelLeaseRequestMsg
@@ -243,6 +303,8 @@ export interface StartLeaseMsg {
   owner: string;
   demand: Resources;
   gpuIds: number[];
+  /** The runtime env the leased worker must have (forwarded from RequestLeaseMsg.env). */
+  env?: import('../api/options/runtime-env').RuntimeEnv;
 }
 export interface StartActorMsg {
   t: 'start-actor';

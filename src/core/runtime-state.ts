@@ -15,6 +15,8 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   readonly metadata: Record<string, unknown>;
   readonly wasCurrentActorReconstructed: boolean;
+  /** Resources reserved for this task (actors: their lifetime resources, in the process context). */
+  readonly resources?: Resources;
 }
 
 /** The process-level part of the runtime context. */

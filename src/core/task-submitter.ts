@@ -21,8 +21,11 @@ import {
 } from './protocol';
 import type { CoreWorker } from './core-worker';
 
-/** Tasks in flight on one worker before the owner waits (pipelining depth). */
-const PIPELINE_DEPTH = 64;
+/**
+ * Tasks in flight on one worker (Ray's max_tasks_in_flight_per_worker = 1): queued work waits
+ * with the owner, so every lease granted takes a share and CPU work runs in parallel.
+ */
+const PIPELINE_DEPTH = 1;
 /** Lease requests outstanding at once per scheduling key. */
 const MAX_PENDING_LEASE_REQUESTS = 4;
 
@@ -90,7 +93,15 @@ export class TaskSubmitter {
       const req = this.core.newId();
       ks.requests.add(req);
       this.requests.set(req, ks);
-      this.core.sendToBroker({ t: 'request-lease', req, owner: this.core.address, demand: ks.demand, strategy: ks.strategy, desc: describe(ks) });
+      this.core.sendToBroker({
+        t: 'request-lease',
+        req,
+        owner: this.core.address,
+        demand: ks.demand,
+        strategy: ks.strategy,
+        desc: describe(ks),
+        ...(this.core.options.nodeId ? { pref: this.core.options.nodeId } : {}),
+      });
     }
     if (ks.queue.length === 0) this.scheduleReturn(ks);
   }
@@ -105,7 +116,7 @@ export class TaskSubmitter {
       args: task.args ?? [],
       nret: task.nret,
       owner: this.core.address,
-      ctx: { ...task.ctx, attempt: task.attempt },
+      ctx: { ...task.ctx, attempt: task.attempt, res: task.demand },
       lease: lease.id,
     };
     this.core.send(workerQueue(lease.worker), msg);
@@ -135,6 +146,7 @@ export class TaskSubmitter {
 
   onLeaseMessage(msg: LeaseGrantedMsg | LeaseFailedMsg | LeaseLostMsg): void {
     if (msg.t === 'lease-lost') return this.onLeaseLost(msg);
+    if (msg.t === 'lease-failed' && !this.requests.has(msg.req)) return;
     const ks = this.requests.get(msg.req);
     this.requests.delete(msg.req);
     ks?.requests.delete(msg.req);
@@ -163,7 +175,7 @@ export class TaskSubmitter {
     const ks = this.keys.get(lease.key);
     ks?.leases.delete(lease.id);
     for (const task of lease.inflight) {
-      if (this.canRetry(task)) {
+      if (!msg.fatal && this.canRetry(task)) {
         task.attempt += 1;
         ks?.queue.unshift(task);
       } else {

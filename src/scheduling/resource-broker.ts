@@ -23,6 +23,7 @@ import { createStrategies, type StrategyByName } from './strategies/strategy-reg
 import type { PlacementDecision } from './strategies/placement-strategy';
 import { ActorRegistry } from '../actors/actor-registry';
 import { formatResources } from './ledger/resource-set';
+import { PlacementGroupManager } from './placement-group-manager';
 
 /** A reservation on a node: a task lease or an actor's lifetime resources. */
 export interface Grant {
@@ -32,6 +33,10 @@ export interface Grant {
   readonly gpuIds: number[];
   readonly owner?: string;
   readonly actor?: string;
+  /** Set when reserved from a placement-group bundle (pseudo-node of the bundle ledger). */
+  readonly bundle?: string;
+  /** GPU ids within the bundle (the bundle ledger's own numbering). */
+  readonly bundleGpuIds?: number[];
 }
 
 /** Something waiting for resources. */
@@ -41,6 +46,10 @@ export interface PendingPlacement {
   readonly strategy: WireStrategy;
   readonly describe: string;
   readonly actorCreation: boolean;
+  /** The submitter's node, preferred by DEFAULT. */
+  readonly pref?: string;
+  /** A placement that reserves by itself (placement groups): tried instead of a strategy. */
+  attempt?(): 'placed' | 'wait' | 'infeasible';
   /** Called with the node chosen (resources already reserved). */
   place(grant: Grant): void;
   fail(reason: string): void;
@@ -56,6 +65,7 @@ export class ResourceBroker {
   private readonly grants = new Map<string, Grant>();
   private readonly leaseRequests = new Map<string, PendingPlacement>();
   readonly actors: ActorRegistry;
+  readonly placementGroups: PlacementGroupManager;
   private subscription?: Subscription;
   private dispatchScheduled = false;
 
@@ -64,6 +74,7 @@ export class ResourceBroker {
     private readonly options: { random?: () => number; preferredNodeId?: string; warn?: (msg: string) => void } = {},
   ) {
     this.actors = new ActorRegistry(this);
+    this.placementGroups = new PlacementGroupManager(this);
   }
 
   async start(): Promise<void> {
@@ -105,8 +116,16 @@ export class ResourceBroker {
         this.ledger.addNode(msg.node, msg.resources, msg.labels);
         return this.scheduleDispatch();
       case 'node-gone':
-        this.ledger.removeNode(msg.node);
-        return this.scheduleDispatch();
+        return this.onNodeGone(msg.node);
+      case 'create-pg':
+        return this.placementGroups.create(msg);
+      case 'remove-pg':
+        this.removePlacementGroup(msg.pg);
+        this.send(msg.reply, { t: 'ack', req: msg.req });
+        return;
+      case 'pg-table':
+        this.send(msg.reply, { t: 'pg-table-reply', req: msg.req, table: this.placementGroups.table() });
+        return;
       case 'request-lease':
         return this.requestLease(msg);
       case 'cancel-lease-request': {
@@ -150,11 +169,45 @@ export class ResourceBroker {
     };
   }
 
+  /** A node died or left: its work fails over (leases are lost, actors restart elsewhere). */
+  private onNodeGone(node: string): void {
+    if (!this.ledger.hasNode(node)) return;
+    this.ledger.removeNode(node);
+    for (const g of [...this.grants.values()]) {
+      if (g.node !== node) continue;
+      this.release(g);
+      if (g.actor) this.actors.onWorkerDied(g.actor, `The actor died because its node ${node} has died.`);
+      else if (g.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: `its node ${node} died` });
+    }
+    this.scheduleDispatch();
+  }
+
+  /** Remove a placement group: kill its actors, fail its running tasks, free its bundles. */
+  private removePlacementGroup(pg: string): void {
+    for (const g of [...this.grants.values()]) {
+      if (!g.bundle?.startsWith(`${pg}#`)) continue;
+      if (g.actor) continue;
+      this.release(g);
+      this.send(nodeQueue(g.node), { t: 'kill-worker', lease: g.id });
+      if (g.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: `its placement group ${pg} was removed`, fatal: true });
+    }
+    this.actors.killPlacementGroupActors(pg);
+    for (const p of [...this.pending]) {
+      if (p.strategy.kind === 'PLACEMENT_GROUP' && p.strategy.pg === pg) {
+        this.removePending(p);
+        p.fail(`its placement group ${pg} was removed`);
+      }
+    }
+    this.placementGroups.remove(pg);
+    this.scheduleDispatch();
+  }
+
   private requestLease(msg: RequestLeaseMsg): void {
     const p: PendingPlacement = {
       id: msg.req,
       demand: msg.demand,
       strategy: msg.strategy,
+      ...(msg.pref ? { pref: msg.pref } : {}),
       describe: `a task needing ${formatResources(msg.demand)} (${msg.desc})`,
       actorCreation: false,
       place: (grant) => {
@@ -185,13 +238,28 @@ export class ResourceBroker {
   /** Give back a grant's resources and retry waiting work. */
   release(g: Grant): void {
     if (!this.grants.delete(g.id)) return;
-    this.ledger.releaseWithIds(g.node, g.demand, g.gpuIds);
+    if (g.bundle) {
+      if (this.placementGroups.bundles.hasNode(g.bundle)) this.placementGroups.bundles.releaseWithIds(g.bundle, g.demand, g.bundleGpuIds ?? []);
+    } else {
+      this.ledger.releaseWithIds(g.node, g.demand, g.gpuIds);
+    }
     this.scheduleDispatch();
   }
 
-  /** Record a grant made outside `dispatch` (actor lifetime resources). */
-  track(g: Grant): void {
+  /** Reserve `demand` where `target` was placed (same ledger: node or bundle). */
+  reserveLike(target: Grant, demand: Resources, extra: Partial<Grant> = {}): Grant | null {
+    if (target.bundle) {
+      const a = this.placementGroups.bundles.reserveWithIds(target.bundle, demand);
+      if (!a) return null;
+      const g: Grant = { id: this.newGrantId(), node: target.node, demand, gpuIds: this.placementGroups.realGpuIds(target.bundle, a.gpuIds), bundle: target.bundle, bundleGpuIds: a.gpuIds, ...extra };
+      this.grants.set(g.id, g);
+      return g;
+    }
+    const a = this.ledger.reserveWithIds(target.node, demand);
+    if (!a) return null;
+    const g: Grant = { id: this.newGrantId(), node: target.node, demand, gpuIds: a.gpuIds, ...extra };
     this.grants.set(g.id, g);
+    return g;
   }
 
   newGrantId(): string {
@@ -213,6 +281,17 @@ export class ResourceBroker {
     const blockedShapes = new Set<string>();
     for (let i = 0; i < this.pending.length; ) {
       const p = this.pending[i]!;
+      if (p.attempt) {
+        const r = p.attempt();
+        if (r === 'placed') {
+          this.pending.splice(i, 1);
+          if (p.warned) this.infeasible.delete(p.describe);
+          continue;
+        }
+        if (r === 'infeasible') this.warnInfeasible(p);
+        i++;
+        continue;
+      }
       const shape = JSON.stringify(p.demand) + JSON.stringify(p.strategy);
       if (blockedShapes.has(shape)) {
         i++;
@@ -220,15 +299,15 @@ export class ResourceBroker {
       }
       const decision = this.decide(p);
       if (decision.kind === 'node') {
-        const assignment = this.ledger.reserveWithIds(decision.nodeId, p.demand);
-        if (!assignment) {
+        const bundle = (decision as { bundle?: string }).bundle;
+        const grant = this.reserveLike({ id: '', node: decision.nodeId, demand: {}, gpuIds: [], ...(bundle ? { bundle } : {}) }, p.demand);
+        if (!grant) {
           blockedShapes.add(shape);
           i++;
           continue;
         }
         this.pending.splice(i, 1);
-        const grant: Grant = { id: this.newGrantId(), node: decision.nodeId, demand: p.demand, gpuIds: assignment.gpuIds };
-        this.grants.set(grant.id, grant);
+        if (p.warned) this.infeasible.delete(p.describe);
         p.place(grant);
         continue;
       }
@@ -237,22 +316,32 @@ export class ResourceBroker {
         p.fail(decision.reason);
         continue;
       }
-      if (decision.kind === 'infeasible' && !p.warned) {
-        p.warned = true;
-        (this.options.warn ?? ((m: string) => process.emitWarning(m)))(
-          `raybus: ${p.describe} is infeasible: no node in the cluster could ever provide ${formatResources(p.demand)}. It stays pending until a node that fits joins.`,
-        );
-      }
+      if (decision.kind === 'infeasible') this.warnInfeasible(p);
       // Same shape later in the queue cannot fit either: keep FIFO within a shape.
       blockedShapes.add(shape);
       i++;
     }
   }
 
+  private warnInfeasible(p: PendingPlacement): void {
+    if (p.warned) return;
+    p.warned = true;
+    this.infeasible.add(p.describe);
+    (this.options.warn ?? ((m: string) => process.emitWarning(m)))(
+      `raybus: ${p.describe} is infeasible: no node in the cluster could ever provide it. It stays pending until a node that fits joins.`,
+    );
+  }
+
+  /** Descriptions of work that waited as infeasible (for status displays). */
+  readonly infeasible = new Set<string>();
+
   private decide(p: PendingPlacement): PlacementDecision {
     const base = { ledger: this.ledger, demand: p.demand, random: this.options.random ?? Math.random, actorCreation: p.actorCreation };
-    const preferred = this.options.preferredNodeId ? { preferredNodeId: this.options.preferredNodeId } : {};
+    const pref = p.pref ?? this.options.preferredNodeId;
+    const preferred = pref ? { preferredNodeId: pref } : {};
     switch (p.strategy.kind) {
+      case 'PLACEMENT_GROUP':
+        return this.placementGroups.decide(p.strategy.pg, p.strategy.bundle, p.demand);
       case 'SPREAD':
         return this.strategies.SPREAD.pick(base);
       case 'NODE_AFFINITY':

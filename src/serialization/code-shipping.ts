@@ -95,9 +95,22 @@ export function describeCode(target: (...args: never[]) => unknown, kind: 'funct
   const id = createHash('sha1').update(`${module ?? ''}\0${kind}\0${source}`).digest('hex').slice(0, 24);
   if (!registry.has(id)) registry.set(id, target);
   const free = source.includes('[native code]') ? undefined : freeNames(source);
-  const byValue = free !== undefined && free.every(isAvailableGlobal);
+  const byValue = free !== undefined && free.every(isAvailableGlobal) && (kind !== 'class' || prototypeInSource(target, source));
   if (byValue) return { id, name, kind, source, ...(module ? { module } : {}) };
   return { id, name, kind, ...(module ? { module } : {}), ...(free ? { freeNames: free.filter((n) => !isAvailableGlobal(n)) } : {}) };
+}
+
+/** True when every method on the class's prototype is written inside its source text. */
+function prototypeInSource(cls: (...args: never[]) => unknown, source: string): boolean {
+  const proto = (cls as unknown as { prototype?: object }).prototype;
+  if (!proto) return true;
+  for (const key of Object.getOwnPropertyNames(proto)) {
+    if (key === 'constructor') continue;
+    const d = Object.getOwnPropertyDescriptor(proto, key);
+    const fn = d?.value ?? d?.get ?? d?.set;
+    if (typeof fn === 'function' && !source.includes(Function.prototype.toString.call(fn))) return false;
+  }
+  return true;
 }
 
 /** Find code registered in this process by id (set by `describeCode`). */

@@ -2,3 +2,4 @@
  * `raybus/testing`: helpers for testing code that uses raybus.
  */
 export { embeddedNode } from '../api/init';
+export { Cluster, type ClusterNode, type ClusterNodeOptions, type ClusterOptions } from './cluster';

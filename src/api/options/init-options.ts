@@ -56,9 +56,10 @@ export function normalizeInitOptions(input: unknown): NormalizedInitOptions {
 
 function checkAddress(value: unknown, name: OptionName): string {
   if (typeof value !== 'string') throw optionTypeError(name, 'string', value);
-  if (!/^amqps?:\/\/./i.test(value)) {
+  // memory://<id> addresses a test Cluster on the in-process bus (raybus/testing).
+  if (!/^(amqps?|memory):\/\/./i.test(value)) {
     throw new RangeError(
-      `The option ${quotedName(name)} must be an amqp:// or amqps:// URL ` +
+      `The option ${quotedName(name)} must be an amqp:// or amqps:// URL (or the memory:// address of a raybus/testing Cluster) ` +
         `(leave it out to start the embedded default), but received '${redactCredentials(value)}'`,
     );
   }

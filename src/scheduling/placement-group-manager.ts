@@ -1,0 +1,133 @@
+/**
+ * Placement groups on the broker side: atomic reservation of all bundles (or none), bundles
+ * as pseudo-nodes of a second ledger so that work scheduled into a group reserves from its
+ * bundles, removal (kills the group's actors, fails its running tasks, frees its resources),
+ * and the table `placementGroupTable()` reads.
+ */
+import { ResourceLedger } from './ledger/resource-ledger';
+import { planPlacementGroup } from './placement/plan-placement-group';
+import { reserveBundles, releaseBundles, type ReservedBundle } from './placement/reserve-bundles';
+import type { PlacementGroupStrategy } from './placement/validate-bundles';
+import type { PlacementDecision } from './strategies/placement-strategy';
+import { formatResources } from './ledger/resource-set';
+import type { CreatePgMsg, PlacementGroupInfo, Resources } from '../core/protocol';
+import type { PendingPlacement, ResourceBroker } from './resource-broker';
+
+interface PgRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly strategy: PlacementGroupStrategy;
+  readonly bundles: Resources[];
+  state: 'PENDING' | 'CREATED' | 'REMOVED';
+  reserved?: ReservedBundle[];
+  pending?: PendingPlacement;
+}
+
+/** Pseudo-node id of bundle `i` of group `pg` in the bundle ledger. */
+export const bundleKey = (pg: string, i: number): string => `${pg}#${i}`;
+
+export class PlacementGroupManager {
+  /** Bundles as pseudo-nodes: tasks in a group reserve here, not on the node ledger. */
+  readonly bundles = new ResourceLedger();
+  private readonly groups = new Map<string, PgRecord>();
+
+  constructor(private readonly broker: ResourceBroker) {}
+
+  create(msg: CreatePgMsg): void {
+    const { pg } = msg;
+    if (this.groups.has(pg.id)) return;
+    const record: PgRecord = {
+      id: pg.id,
+      name: pg.name,
+      owner: msg.owner,
+      strategy: pg.strategy as PlacementGroupStrategy,
+      bundles: pg.bundles,
+      state: 'PENDING',
+    };
+    this.groups.set(pg.id, record);
+    const pending: PendingPlacement = {
+      id: pg.id,
+      demand: {},
+      strategy: { kind: 'DEFAULT' },
+      describe: `placement group ${pg.id}${pg.name ? ` ('${pg.name}')` : ''} with bundles ${pg.bundles.map(formatResources).join(', ')} (${pg.strategy})`,
+      actorCreation: false,
+      attempt: () => this.tryReserve(record),
+      place: () => undefined,
+      fail: () => undefined,
+    };
+    record.pending = pending;
+    this.broker.enqueue(pending);
+  }
+
+  private tryReserve(record: PgRecord): 'placed' | 'wait' | 'infeasible' {
+    if (record.state !== 'PENDING') return 'placed';
+    const plan = planPlacementGroup(this.broker.ledger, record.bundles, record.strategy);
+    if (plan.kind !== 'placed') return plan.kind;
+    const reserved = reserveBundles(this.broker.ledger, record.bundles, plan.nodeIds);
+    if (!reserved) return 'wait';
+    record.reserved = reserved;
+    record.state = 'CREATED';
+    record.pending = undefined;
+    record.bundles.forEach((b, i) => this.bundles.addNode(bundleKey(record.id, i), b));
+    this.broker.send(record.owner, { t: 'pg-ready', pg: record.id });
+    return 'placed';
+  }
+
+  /** Where work scheduled into group `pg` (bundle `index`, -1 = any) goes now. */
+  decide(pg: string, index: number, demand: Resources): PlacementDecision & { bundle?: string } {
+    const record = this.groups.get(pg);
+    if (!record || record.state === 'REMOVED') {
+      return { kind: 'unschedulable', reason: `placement group ${pg} ${record ? 'was removed' : 'does not exist'}` };
+    }
+    if (record.state === 'PENDING') return { kind: 'wait' };
+    const candidates = index >= 0 ? [index] : record.bundles.map((_, i) => i);
+    let feasible = false;
+    for (const i of candidates) {
+      const key = bundleKey(pg, i);
+      if (!this.bundles.feasibleOn(key, demand)) continue;
+      feasible = true;
+      if (this.bundles.fits(key, demand)) return { kind: 'node', nodeId: record.reserved![i]!.nodeId, bundle: key };
+    }
+    if (!feasible) {
+      return { kind: 'unschedulable', reason: `the demand ${formatResources(demand)} fits no bundle of placement group ${pg}` };
+    }
+    return { kind: 'wait' };
+  }
+
+  /** GPU ids on the real node for a reservation made in a bundle. */
+  realGpuIds(bundle: string, ids: number[]): number[] {
+    const [pg, i] = bundle.split('#') as [string, string];
+    const reserved = this.groups.get(pg)?.reserved?.[Number(i)];
+    return ids.map((k) => reserved?.gpuIds[k] ?? k);
+  }
+
+  /** Remove a group; returns false if unknown. The broker kills what runs in it. */
+  remove(pg: string): boolean {
+    const record = this.groups.get(pg);
+    if (!record) return false;
+    if (record.state === 'REMOVED') return true;
+    if (record.pending) this.broker.removePending(record.pending);
+    if (record.state === 'CREATED' && record.reserved) {
+      releaseBundles(this.broker.ledger, record.bundles, record.reserved);
+      record.bundles.forEach((_, i) => this.bundles.removeNode(bundleKey(pg, i)));
+    }
+    record.state = 'REMOVED';
+    return true;
+  }
+
+  table(): Record<string, PlacementGroupInfo> {
+    const out: Record<string, PlacementGroupInfo> = {};
+    for (const r of this.groups.values()) {
+      out[r.id] = {
+        placementGroupId: r.id,
+        name: r.name,
+        strategy: r.strategy,
+        state: r.state,
+        bundles: Object.fromEntries(r.bundles.map((b, i) => [i, { ...b }])),
+        bundlesToNodeId: r.reserved ? Object.fromEntries(r.reserved.map((b, i) => [i, b.nodeId])) : {},
+      };
+    }
+    return out;
+  }
+}
