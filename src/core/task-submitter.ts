@@ -227,7 +227,7 @@ export class TaskSubmitter {
 }
 
 function describe(ks: KeyState): string {
-  return `${JSON.stringify(ks.demand)}${ks.strategy.kind === 'DEFAULT' ? '' : ` strategy=${ks.strategy.kind}`}`;
+  return ks.strategy.kind === 'DEFAULT' ? '' : `strategy ${ks.strategy.kind}`;
 }
 
 /** Does `retryExceptions` cover this error? Matches the cause's name (or the error's). */

@@ -113,6 +113,7 @@ export class ResourceBroker {
   private onMessage(msg: BrokerMsg): void {
     switch (msg.t) {
       case 'node-register':
+        this.knownNodes.add(msg.node);
         this.ledger.addNode(msg.node, msg.resources, msg.labels);
         return this.scheduleDispatch();
       case 'node-gone':
@@ -156,9 +157,12 @@ export class ResourceBroker {
     }
   }
 
+  /** Every node that ever registered (dead ones are listed with alive: false, as in Ray). */
+  private readonly knownNodes = new Set<string>();
+
   clusterInfo(): ClusterInfo {
     return {
-      nodes: this.ledger.nodeIds().map((nodeId) => ({
+      nodes: [...this.knownNodes].map((nodeId) => ({
         nodeId,
         alive: this.ledger.isAlive(nodeId),
         resources: { ...this.ledger.totals(nodeId) },
@@ -208,7 +212,7 @@ export class ResourceBroker {
       demand: msg.demand,
       strategy: msg.strategy,
       ...(msg.pref ? { pref: msg.pref } : {}),
-      describe: `a task needing ${formatResources(msg.demand)} (${msg.desc})`,
+      describe: `a task needing ${formatResources(msg.demand)}${msg.desc ? ` (${msg.desc})` : ''}`,
       actorCreation: false,
       place: (grant) => {
         this.leaseRequests.delete(msg.req);
