@@ -188,7 +188,7 @@ export class ActorRegistry {
     const initFailed = snap.context.deathCause === 'init_failed';
     const cause = record.deathError;
     const err: WireError =
-      cause && snap.context.deathCause === 'name_taken'
+      cause && (snap.context.deathCause === 'name_taken' || cause.rayClass === 'RuntimeEnvSetupError')
         ? cause
         : encodeError(
             Object.assign(

@@ -8,7 +8,7 @@ import { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
 import { ResourceBroker } from '../scheduling/resource-broker';
 import { NodeManager } from '../node/node-manager';
-import { normalizeInitOptions, type InitOptions } from './options';
+import { normalizeInitOptions, type InitOptions, type RuntimeEnv } from './options';
 import { RaySystemError } from '../errors/ray-errors';
 import type { Resources } from '../core/protocol';
 import { nodeResourcesSync } from '../node/node-resources';
@@ -47,7 +47,7 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
     throw new RaySystemError('raybus is already initialized: call ray.shutdown() first, or pass ignoreReinitError: true');
   }
   const address = opts.address ?? process.env.RAYBUS_ADDRESS;
-  if (address?.startsWith('memory://')) return attachToMemoryCluster(address, opts.namespace);
+  if (address?.startsWith('memory://')) return attachToMemoryCluster(address, opts.namespace, opts.runtimeEnv);
   if (address) {
     return Promise.reject(
       new RaySystemError(
@@ -80,7 +80,7 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
     prestart: Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0))),
   });
   const driverTransport = bus.connect();
-  const core = new CoreWorker({ procId: `driver-${jobId}`, transport: driverTransport, jobId, namespace, nodeId, isDriver: true });
+  const core = new CoreWorker({ procId: `driver-${jobId}`, transport: driverTransport, jobId, namespace, nodeId, isDriver: true, ...jobRuntimeEnv(opts.runtimeEnv) });
   // The in-memory transport does its work synchronously, so everything below is usable as soon
   // as this function returns (this is what lets `.remote()` before `init()` work).
   slot.core = core;
@@ -97,14 +97,14 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
 }
 
 /** Join a raybus/testing Cluster on the in-process bus: this process is only a driver. */
-function attachToMemoryCluster(address: string, ns: string | null | undefined): Promise<RuntimeInfo> {
+function attachToMemoryCluster(address: string, ns: string | null | undefined, runtimeEnv: RuntimeEnv | null | undefined): Promise<RuntimeInfo> {
   const cluster = findMemoryCluster(address);
   if (!cluster) return Promise.reject(new RaySystemError(`raybus: no test cluster at ${address} (it was shut down, or started in another process)`));
   const jobId = randomBytes(4).toString('hex');
   const namespace = ns ?? `anonymous-${jobId}`;
   const transport = cluster.bus.connect();
   const nodeId = cluster.headNodeId();
-  const core = new CoreWorker({ procId: `driver-${jobId}`, transport, jobId, namespace, ...(nodeId ? { nodeId } : {}), isDriver: true });
+  const core = new CoreWorker({ procId: `driver-${jobId}`, transport, jobId, namespace, ...(nodeId ? { nodeId } : {}), isDriver: true, ...jobRuntimeEnv(runtimeEnv) });
   slot.core = core;
   slot.process = { jobId, nodeId: nodeId ?? null, namespace, workerId: null, assignedResources: {}, gpuIds: [], actorId: null, wasCurrentActorReconstructed: false };
   starting = Promise.all([transport.connect(), core.start()])
@@ -113,6 +113,11 @@ function attachToMemoryCluster(address: string, ns: string | null | undefined): 
       starting = undefined;
     });
   return starting.then(() => ({ ...info(), address }));
+}
+
+/** The job-level runtime env as a CoreWorker option (work submitted by this driver inherits it). */
+function jobRuntimeEnv(env: RuntimeEnv | null | undefined): { runtimeEnv?: RuntimeEnv } {
+  return env ? { runtimeEnv: env } : {};
 }
 
 function info(): RuntimeInfo {

@@ -27,6 +27,7 @@ import type { ActorClass, RemoteFunction } from './types';
 import { checkFitsPlacementGroup } from '../scheduling/placement-group';
 import { actorQueue, type ActorInfoMsg } from '../core/protocol';
 import { decodeError } from '../serialization/error-codec';
+import { effectiveRuntimeEnv } from '../node/runtime-env-resolution';
 
 const METHOD_OPTIONS = Symbol.for('raybus.methodOptions');
 /** Metadata key under which a capturing placement group travels to child tasks. */
@@ -106,6 +107,8 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
   const returnIds = Array.from({ length: numReturns }, (_, i) => `${taskId}${i.toString(16).padStart(4, '0')}`);
   const refs = returnIds.map((id) => core.ownedRef(id));
   const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
+  // Inherits the job's env (driver) or this worker's env; leases are per env (scheduling key).
+  const env = effectiveRuntimeEnv(core.options.runtimeEnv, options.runtimeEnv);
   core.submitTask(
     {
       taskId,
@@ -114,11 +117,11 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
       nret: numReturns,
       demand: { ...demand },
       strategy,
-      key: `${JSON.stringify(demand)}|${JSON.stringify(strategy)}`,
+      key: `${JSON.stringify(demand)}|${JSON.stringify(strategy)}${env ? `|${env.key}` : ''}`,
       maxRetries: options.maxRetries ?? DEFAULT_TASK_MAX_RETRIES,
       retryExceptions: retryNames(options.retryExceptions),
       attempt: 0,
-      ctx: { jobId: core.options.jobId, namespace: core.options.namespace, ...(metadata ? { metadata } : {}) },
+      ctx: { jobId: core.options.jobId, namespace: core.options.namespace, ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}) },
     },
     args,
   );
@@ -208,6 +211,7 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
   }
   const handle = createHandle(meta, ready);
   const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
+  const env = effectiveRuntimeEnv(core.options.runtimeEnv, options.runtimeEnv);
   core.prepareArgs(
     args,
     (parts) => {
@@ -228,7 +232,7 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
             maxRestarts: options.maxRestarts ?? 0,
             detached: options.lifetime === 'detached',
             maxConcurrency,
-            ctx: { jobId: core.options.jobId, namespace, attempt: 0, ...(metadata ? { metadata } : {}) },
+            ctx: { jobId: core.options.jobId, namespace, attempt: 0, ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}) },
             getIfExists: options.getIfExists === true,
           },
         });

@@ -33,6 +33,11 @@ export interface CoreWorkerOptions {
   readonly namespace: string;
   readonly nodeId?: string;
   readonly isDriver: boolean;
+  /**
+   * The runtime env work submitted from this process inherits: the job's on a driver, the
+   * worker's own (its effective env) in a worker.
+   */
+  readonly runtimeEnv?: import('../api/options/runtime-env').RuntimeEnv;
 }
 
 /** A task or actor call whose results this process is waiting for. */

@@ -89,6 +89,8 @@ export class TaskSubmitter {
       while (ks.queue.length > 0 && lease.inflight.size < PIPELINE_DEPTH) this.push(lease, ks.queue.shift()!);
     }
     const wanted = Math.min(ks.queue.length, MAX_PENDING_LEASE_REQUESTS);
+    // Every task of a key has the same runtime env (the env key is part of the scheduling key).
+    const env = ks.queue[0]?.ctx.env;
     while (ks.requests.size < wanted) {
       const req = this.core.newId();
       ks.requests.add(req);
@@ -101,6 +103,7 @@ export class TaskSubmitter {
         strategy: ks.strategy,
         desc: describe(ks),
         ...(this.core.options.nodeId ? { pref: this.core.options.nodeId } : {}),
+        ...(env ? { env } : {}),
       });
     }
     if (ks.queue.length === 0) this.scheduleReturn(ks);

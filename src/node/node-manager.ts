@@ -1,13 +1,27 @@
 /**
- * A node (Ray's raylet, worker-pool part): owns worker processes, hands them out on leases
- * granted by the resource broker, dedicates them to actors, and reports their deaths.
+ * A node (Ray's raylet, worker-pool part): owns worker processes, pooled by runtime env, hands
+ * them out on leases granted by the resource broker, dedicates them to actors, and reports
+ * their deaths. A worker sets up its runtime env when it starts; if that fails, the work it was
+ * started for fails with RuntimeEnvSetupError and the worker is stopped, never reused.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { Transport } from '../transport/transport';
 import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
+import { encodeError } from '../serialization/error-codec';
+import { RuntimeEnvSetupError, WorkerCrashedError } from '../errors/ray-errors';
+import type { RuntimeEnv } from '../api/options/runtime-env';
 import { BROKER_QUEUE, nodeQueue, workerQueue, type BrokerMsg, type NodeMsg, type Resources, type HostActorMsg } from '../core/protocol';
 import { IpcBridge } from './ipc-bridge';
+import { WorkerPool } from './worker-pool';
+import { buildWorkerEnv } from './worker-env';
+import { isEnvSetupFailedReport } from './runtime-env-setup';
+import { DEFAULT_ENV_KEY, canonicalRuntimeEnv, runtimeEnvKey } from './runtime-env-resolution';
+
+/** Default for {@link NodeOptions.idleWorkerTimeoutMs}. */
+export const DEFAULT_IDLE_WORKER_TIMEOUT_MS = 60_000;
+/** Default for {@link NodeOptions.workerStartTimeoutMs} (Ray's runtime_env setup_timeout_seconds). */
+export const DEFAULT_WORKER_START_TIMEOUT_MS = 600_000;
 
 /** How a node is set up. */
 export interface NodeOptions {
@@ -18,18 +32,35 @@ export interface NodeOptions {
   readonly namespace: string;
   /** Opens a transport connection (one for the node, one per worker). */
   readonly connect: () => Promise<Transport>;
-  /** Workers started ahead of demand. */
+  /** Workers of the default runtime env started ahead of demand. */
   readonly prestart?: number;
+  /** How long an idle worker of a non-default runtime env is kept (ms; default 60 000). */
+  readonly idleWorkerTimeoutMs?: number;
+  /** How long a worker may take to start and set up its runtime env (ms; default 600 000). */
+  readonly workerStartTimeoutMs?: number;
 }
 
 interface WorkerProc {
   readonly id: string;
   readonly child: ChildProcess;
   readonly bridge: IpcBridge;
-  readonly ready: Promise<void>;
+  /** Pool key of the worker's runtime env. */
+  readonly envKey: string;
+  /** Dedicated to one GPU lease or actor: never pooled. */
+  readonly gpu: boolean;
+  /** Settles once: undefined when the worker is ready for work, else why its start failed. */
+  readonly started: Promise<Error | undefined>;
+  readonly settle: (outcome: Error | undefined) => void;
+  ready: boolean;
   lease?: string;
   actor?: string;
+  /** The owner to answer once a task lease's worker is ready (or failed to start). */
+  grantTo?: { readonly req: string; readonly owner: string };
   dead: boolean;
+  /** Stopped by the node on purpose (reaped, GPU lease over, start failed): not reported. */
+  retired: boolean;
+  /** The broker asked for this worker to be killed. */
+  killRequested?: boolean;
 }
 
 let seq = 0;
@@ -37,11 +68,17 @@ let seq = 0;
 export class NodeManager {
   private transport?: Transport;
   private readonly workers = new Map<string, WorkerProc>();
-  private readonly idle: WorkerProc[] = [];
+  private readonly pool: WorkerPool<WorkerProc>;
   private readonly byLease = new Map<string, WorkerProc>();
+  private readonly warnedEnvKeys = new Set<string>();
   private stopping = false;
 
-  constructor(private readonly options: NodeOptions) {}
+  constructor(private readonly options: NodeOptions) {
+    this.pool = new WorkerPool<WorkerProc>({
+      idleTimeoutMs: options.idleWorkerTimeoutMs ?? DEFAULT_IDLE_WORKER_TIMEOUT_MS,
+      reap: (w) => this.retire(w),
+    });
+  }
 
   get nodeId(): string {
     return this.options.nodeId;
@@ -73,11 +110,12 @@ export class NodeManager {
       { prefetch: 0 },
     );
     this.toBroker({ t: 'node-register', node: this.options.nodeId, resources: this.options.resources, labels: this.options.labels ?? {} });
-    for (let i = 0; i < (this.options.prestart ?? 0); i++) this.idle.push(this.spawn());
+    for (let i = 0; i < (this.options.prestart ?? 0); i++) this.pool.put(DEFAULT_ENV_KEY, this.spawn(undefined, []));
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.pool.drain();
     const exits = [...this.workers.values()].map((w) => this.killWorker(w));
     await Promise.all(exits);
     await this.transport?.close();
@@ -94,22 +132,26 @@ export class NodeManager {
   private onMessage(msg: NodeMsg): void {
     switch (msg.t) {
       case 'start-lease': {
-        const w = this.takeWorker();
+        const w = this.acquire(msg.env, msg.gpuIds);
         w.lease = msg.lease;
+        w.grantTo = { req: msg.req, owner: msg.owner };
         this.byLease.set(msg.lease, w);
-        void w.ready.then(() => {
-          if (w.dead) return;
+        void w.started.then((failed) => {
+          if (failed || w.dead || w.lease !== msg.lease) return;
+          w.grantTo = undefined;
           this.send(msg.owner, { t: 'lease-granted', req: msg.req, lease: msg.lease, worker: w.id, node: this.options.nodeId });
         });
         return;
       }
       case 'start-actor': {
-        const w = this.takeWorker();
+        const w = this.acquire(msg.spec.ctx.env, msg.gpuIds);
         w.lease = msg.lease;
         w.actor = msg.spec.actorId;
         this.byLease.set(msg.lease, w);
         const host: HostActorMsg = { t: 'host-actor', spec: msg.spec, restart: msg.restart, nodeId: this.options.nodeId };
-        void w.ready.then(() => this.send(workerQueue(w.id), host));
+        void w.started.then((failed) => {
+          if (!failed && !w.dead && w.lease === msg.lease) this.send(workerQueue(w.id), host);
+        });
         return;
       }
       case 'release-lease': {
@@ -117,67 +159,160 @@ export class NodeManager {
         this.byLease.delete(msg.lease);
         if (!w || w.dead) return;
         w.lease = undefined;
+        w.grantTo = undefined;
         if (w.actor) return;
-        this.idle.push(w);
+        if (w.gpu) return this.retire(w);
+        this.pool.put(w.envKey, w);
         return;
       }
       case 'kill-worker': {
         const w = this.byLease.get(msg.lease);
-        if (w) void this.killWorker(w);
+        if (!w) return;
+        w.killRequested = true;
+        void this.killWorker(w);
         return;
       }
     }
   }
 
-  private takeWorker(): WorkerProc {
-    while (this.idle.length > 0) {
-      const w = this.idle.shift()!;
-      if (!w.dead) return w;
-    }
-    return this.spawn();
+  /** A worker for work with runtime env `env`: an idle one of that env, or a new one. */
+  private acquire(env: RuntimeEnv | undefined, gpuIds: readonly number[]): WorkerProc {
+    const canonical = canonicalRuntimeEnv(env);
+    // A worker with GPUs gets its own process (its CUDA_VISIBLE_DEVICES is fixed at start).
+    if (gpuIds.length > 0) return this.spawn(canonical, gpuIds);
+    return this.pool.take(runtimeEnvKey(canonical)) ?? this.spawn(canonical, []);
   }
 
-  private spawn(): WorkerProc {
+  private spawn(runtimeEnv: RuntimeEnv | undefined, gpuIds: readonly number[]): WorkerProc {
     seq += 1;
     const id = `${this.options.nodeId.slice(0, 8)}w${seq.toString(16)}${Math.random().toString(16).slice(2, 8)}`;
-    const entry = path.join(__dirname, 'worker-main.js');
-    const child = fork(entry, [], {
-      env: {
-        ...process.env,
+    const envKey = runtimeEnvKey(runtimeEnv);
+    const { env, warning } = buildWorkerEnv({
+      base: process.env,
+      identity: {
         RAYBUS_WORKER_ID: id,
         RAYBUS_NODE_ID: this.options.nodeId,
         RAYBUS_JOB_ID: this.options.jobId,
         RAYBUS_NAMESPACE: this.options.namespace,
       },
+      ...(runtimeEnv ? { runtimeEnv } : {}),
+      gpuIds,
+      nodeHasGpus: (this.options.resources.GPU ?? 0) > 0,
+    });
+    if (warning && !this.warnedEnvKeys.has(envKey)) {
+      this.warnedEnvKeys.add(envKey);
+      process.emitWarning(warning);
+    }
+    const entry = path.join(__dirname, 'worker-main.js');
+    const child = fork(entry, [], {
+      env,
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--cpu-prof')),
     });
-    let markReady!: () => void;
-    const ready = new Promise<void>((r) => (markReady = r));
-    const transportP = this.options.connect();
+    let settled = false;
+    let resolveStarted!: (outcome: Error | undefined) => void;
+    const started = new Promise<Error | undefined>((r) => (resolveStarted = r));
+    const timeoutMs = this.options.workerStartTimeoutMs ?? DEFAULT_WORKER_START_TIMEOUT_MS;
+    // A module whose import never settles must not hang the work: give up after a while.
+    const startTimer = setTimeout(() => {
+      const what = envKey === DEFAULT_ENV_KEY ? 'start' : 'set up its runtime env';
+      const message = `The worker process did not ${what} within ${timeoutMs} ms.`;
+      w.settle(envKey === DEFAULT_ENV_KEY ? new WorkerCrashedError(message) : new RuntimeEnvSetupError(`Failed to set up the runtime env: ${message}`));
+    }, timeoutMs).unref();
     // The bridge needs a connection of its own so that its close requeues exactly its deliveries.
-    const bridgeHolder: { bridge?: IpcBridge } = {};
-    const proxy = createDeferredTransport(transportP);
-    const bridge = new IpcBridge(child, proxy, () => markReady());
-    bridgeHolder.bridge = bridge;
-    const w: WorkerProc = { id, child, bridge, ready, dead: false };
+    const proxy = createDeferredTransport(this.options.connect());
+    const w: WorkerProc = {
+      id,
+      child,
+      bridge: new IpcBridge(child, proxy, () => w.settle(undefined)),
+      envKey,
+      gpu: gpuIds.length > 0,
+      started,
+      settle: (outcome) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(startTimer);
+        w.ready = outcome === undefined;
+        resolveStarted(outcome);
+      },
+      ready: false,
+      dead: false,
+      retired: false,
+    };
     this.workers.set(id, w);
+    // Failure handling is attached first, so it runs before any lease or actor continuation.
+    void started.then((failed) => failed && this.onStartFailed(w, failed));
+    child.on('message', (m: unknown) => {
+      if (isEnvSetupFailedReport(m)) w.settle(new RuntimeEnvSetupError(m.message));
+    });
     child.on('exit', (code, signal) => {
       // Let frames the worker sent before dying be handled first.
       setImmediate(() => this.onWorkerExit(w, code, signal));
     });
-    child.on('error', (err) => process.emitWarning(`raybus node: worker ${id}: ${err.message}`));
+    child.on('error', (err) => {
+      // e.g. the fork itself failed (there may be no 'exit' then).
+      if (!w.ready) w.settle(new WorkerCrashedError(`The worker process could not be started: ${err.message}`));
+      else process.emitWarning(`raybus node: worker ${id}: ${err.message}`);
+    });
     return w;
+  }
+
+  /**
+   * A worker could not start (its runtime env failed to set up, or it died first): answer
+   * the work it was started for, release that work's resources, and stop the worker.
+   */
+  private onStartFailed(w: WorkerProc, err: Error): void {
+    this.pool.remove(w.envKey, w);
+    const { lease, actor, grantTo } = w;
+    w.lease = undefined;
+    w.actor = undefined;
+    w.grantTo = undefined;
+    if (lease) this.byLease.delete(lease);
+    if (!this.stopping && lease) {
+      const node = this.options.nodeId;
+      if (actor) {
+        if (err instanceof RuntimeEnvSetupError) {
+          // initFailed: the actor is dead without restarts, and every call fails with the cause.
+          this.toBroker({ t: 'actor-failed', actor, err: encodeError(err), intentional: false, initFailed: true });
+        } else {
+          this.toBroker({ t: 'worker-died', node, worker: w.id, lease, actor, reason: err.message });
+        }
+      } else {
+        // The owner hears first (lease-failed fails its queued tasks of this key with `err`). The
+        // owner never saw this lease, so it ignores the lease-lost the broker answers the
+        // worker-died with; worker-died is what releases the lease's resources.
+        if (grantTo) this.send(grantTo.owner, { t: 'lease-failed', req: grantTo.req, err: encodeError(err) });
+        this.toBroker({ t: 'worker-died', node, worker: w.id, lease, reason: err.message });
+      }
+    }
+    this.retire(w);
+  }
+
+  /** Stop a worker on purpose (its exit is not reported to the broker). */
+  private retire(w: WorkerProc): void {
+    w.retired = true;
+    this.pool.remove(w.envKey, w);
+    void this.killWorker(w);
   }
 
   private onWorkerExit(w: WorkerProc, code: number | null, signal: NodeJS.Signals | null): void {
     if (w.dead) return;
     w.dead = true;
     this.workers.delete(w.id);
+    this.pool.remove(w.envKey, w);
     void w.bridge.close();
-    if (this.stopping) return;
     const reason = signal ? `worker process ${w.child.pid} was killed by ${signal}` : `worker process ${w.child.pid} exited with code ${code}`;
+    if (!w.ready) {
+      // Died before it was ready: onStartFailed answers the work it was started for.
+      w.settle(
+        w.envKey === DEFAULT_ENV_KEY || w.killRequested
+          ? new WorkerCrashedError(`The worker process died before it was ready: ${reason}`)
+          : new RuntimeEnvSetupError(`Failed to set up the runtime env: the worker process died while setting it up (${reason}).`),
+      );
+      return;
+    }
+    if (this.stopping || w.retired) return;
     if (w.lease) this.byLease.delete(w.lease);
     this.toBroker({ t: 'worker-died', node: this.options.nodeId, worker: w.id, reason, ...(w.lease ? { lease: w.lease } : {}), ...(w.actor ? { actor: w.actor } : {}) });
   }
@@ -187,7 +322,9 @@ export class NodeManager {
       return w.bridge.close();
     }
     return new Promise<void>((resolve) => {
-      w.child.once('exit', () => resolve());
+      // Close the worker's bus connection before resolving, so its unacknowledged messages
+      // are back in their queues (redelivered) by the time the caller goes on.
+      w.child.once('exit', () => void w.bridge.close().then(resolve, resolve));
       w.child.kill('SIGKILL');
     });
   }

@@ -12,10 +12,15 @@ import { workerQueue, type WorkerMsg, type TaskMsg } from '../core/protocol';
 import type { Delivery } from '../transport/transport';
 import { decodeArgs, load, runInContext } from './executor';
 import { ActorHost } from '../actors/actor-host';
+import { readWorkerGpuIds, readWorkerRuntimeEnv, setupRuntimeEnv, type EnvSetupFailedReport } from './runtime-env-setup';
 
 async function main(): Promise<void> {
+  // The node is gone (or let this worker go): nothing left to do.
+  process.on('disconnect', () => process.exit(0));
   const workerId = process.env.RAYBUS_WORKER_ID!;
   const nodeId = process.env.RAYBUS_NODE_ID!;
+  // The effective runtime env this worker was started with: child tasks and actors inherit it.
+  const runtimeEnv = readWorkerRuntimeEnv();
   const transport = new IpcTransport(process as unknown as ConstructorParameters<typeof IpcTransport>[0]);
   await transport.connect();
   const core = new CoreWorker({
@@ -25,6 +30,7 @@ async function main(): Promise<void> {
     namespace: process.env.RAYBUS_NAMESPACE ?? 'default',
     nodeId,
     isDriver: false,
+    ...(runtimeEnv ? { runtimeEnv } : {}),
   });
   slot.core = core;
   slot.process = {
@@ -33,13 +39,22 @@ async function main(): Promise<void> {
     namespace: core.options.namespace,
     workerId,
     assignedResources: {},
-    gpuIds: [],
+    gpuIds: readWorkerGpuIds(),
     actorId: null,
     wasCurrentActorReconstructed: false,
   };
   // The API object by-value code sees as `ray` (loaded lazily to keep start-up small).
   slot.api = (require('../index') as { default: unknown }).default;
   await core.start();
+  try {
+    // Before the worker takes any work: working directory, then modules (user code may use both).
+    await setupRuntimeEnv(runtimeEnv);
+  } catch (err) {
+    // Take no work; the node fails what this worker was started for and stops it.
+    const report: EnvSetupFailedReport = { raybus: 'env-setup-failed', message: (err as Error).message };
+    process.send?.(report);
+    return;
+  }
   const queue = workerQueue(workerId);
   await transport.assertQueue(queue);
   let host: ActorHost | undefined;
@@ -70,7 +85,6 @@ async function main(): Promise<void> {
   );
   transport.signalReady();
   void host;
-  process.on('disconnect', () => process.exit(0));
 }
 
 async function runTask(core: CoreWorker, msg: TaskMsg): Promise<void> {

@@ -217,7 +217,7 @@ export class ResourceBroker {
       place: (grant) => {
         this.leaseRequests.delete(msg.req);
         this.grants.set(grant.id, { ...grant, owner: msg.owner });
-        this.send(nodeQueue(grant.node), { t: 'start-lease', lease: grant.id, req: msg.req, owner: msg.owner, demand: msg.demand, gpuIds: grant.gpuIds });
+        this.send(nodeQueue(grant.node), { t: 'start-lease', lease: grant.id, req: msg.req, owner: msg.owner, demand: msg.demand, gpuIds: grant.gpuIds, ...(msg.env ? { env: msg.env } : {}) });
       },
       fail: (reason) => {
         this.leaseRequests.delete(msg.req);

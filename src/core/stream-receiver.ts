@@ -1,0 +1,120 @@
+/**
+ * Owner side of a generator task: items arrive as `stream-item` messages with sequence
+ * numbers (duplicates from a retried attempt are dropped, so the caller never sees an item
+ * twice), are handed out in order, and consumption is acknowledged to the producer for
+ * backpressure. The stream ends with the task's result.
+ */
+import type { ObjectRef } from '../refs/object-ref';
+import { ObjectRefGenerator, type StreamSource } from '../refs/object-ref-generator';
+import type { WireOutcome } from './protocol';
+import type { CoreWorker } from './core-worker';
+
+/** Item ref ids: the task id then the sequence number (return ids use 4 hex digits, items 8). */
+export const streamItemId = (taskId: string, seq: number): string => `${taskId}s${seq.toString(16).padStart(8, '0')}`;
+
+export class StreamReceiver implements StreamSource {
+  private readonly items: Array<ObjectRef<unknown>> = [];
+  private consumed = 0;
+  private ended = false;
+  private waiters: Array<() => void> = [];
+  /** The producer's reply address (for acks), learnt from its first item. */
+  private producer?: string;
+  private released = false;
+  readonly generator: ObjectRefGenerator<unknown>;
+
+  constructor(
+    private readonly core: CoreWorker,
+    readonly taskId: string,
+    private readonly completionRef: ObjectRef<unknown>,
+    /** Backpressure: -1 off, else the most unconsumed items the producer may be ahead. */
+    private readonly backpressure: number,
+  ) {
+    this.generator = new ObjectRefGenerator({ source: this });
+  }
+
+  /** Every ref received so far, in order (for 'dynamic' generators). */
+  allRefs(): ObjectRef<unknown>[] {
+    return [...this.items];
+  }
+
+  /** An item arrived. Returns false for a duplicate (from a retried attempt). */
+  onItem(seq: number, out: WireOutcome, from: string): boolean {
+    this.producer = from;
+    if (seq < this.items.length || this.ended) {
+      // Already delivered by an earlier attempt: the retry re-yields from the start.
+      if ('d' in out && out.r) for (const [rid, owner] of out.r) {
+        this.core.store.received(rid, owner);
+        this.core.store.unpin(rid);
+      }
+      return false;
+    }
+    const id = streamItemId(this.taskId, seq);
+    const ref = this.core.ownedRef(id);
+    this.core.receiveOutcome(id, out);
+    this.items.push(ref);
+    this.wake();
+    return true;
+  }
+
+  /** The task finished (or failed): `error` is appended as a last item when given. */
+  end(error?: WireOutcome): void {
+    if (this.ended) return;
+    if (error) {
+      const id = streamItemId(this.taskId, this.items.length);
+      const ref = this.core.ownedRef(id);
+      this.core.store.fulfil(id, error);
+      this.items.push(ref);
+    }
+    this.ended = true;
+    this.wake();
+  }
+
+  pull(): Promise<ObjectRef<unknown> | undefined> {
+    const next = this.peek();
+    if (next !== 'pending') {
+      if (next === 'end') return Promise.resolve(undefined);
+      this.consumed += 1;
+      this.ack();
+      return Promise.resolve(next);
+    }
+    return this.whenAvailable().then(() => this.pull());
+  }
+
+  peek(): ObjectRef<unknown> | 'end' | 'pending' {
+    const ref = this.items[this.consumed];
+    if (ref) return ref;
+    return this.ended ? 'end' : 'pending';
+  }
+
+  whenAvailable(): Promise<void> {
+    if (this.peek() !== 'pending') return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  completed(): ObjectRef<unknown> {
+    return this.completionRef;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.producer && !this.ended) this.core.send(this.producer, { t: 'stream-release', task: this.taskId });
+  }
+
+  /** Cancel: the producer stops; the stream ends with a cancellation error item. */
+  cancel(): void {
+    if (this.producer && !this.ended) this.core.send(this.producer, { t: 'stream-cancel', task: this.taskId });
+  }
+
+  private ack(): void {
+    if (this.backpressure > 0 && this.producer && !this.ended) {
+      this.core.send(this.producer, { t: 'stream-ack', task: this.taskId, consumed: this.consumed });
+    }
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}

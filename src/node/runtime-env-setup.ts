@@ -1,0 +1,90 @@
+/**
+ * Worker side of a runtime env: enter the working directory and import the modules, before
+ * the worker takes any work. The env vars were set by the node when it forked the worker.
+ * The node learns the outcome from an IPC message (or from the worker's ready frame).
+ */
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { RuntimeEnv } from '../api/options/runtime-env';
+import { RuntimeEnvSetupError } from '../errors/ray-errors';
+
+/** Environment variable carrying the worker's effective runtime env (JSON). */
+export const RUNTIME_ENV_VAR = 'RAYBUS_RUNTIME_ENV';
+/** Environment variable carrying the worker's GPU ids (comma-separated). */
+export const GPU_IDS_VAR = 'RAYBUS_GPU_IDS';
+
+/** IPC message from a worker whose env could not be set up (it then takes no work). */
+export interface EnvSetupFailedReport {
+  readonly raybus: 'env-setup-failed';
+  readonly message: string;
+}
+
+export function isEnvSetupFailedReport(m: unknown): m is EnvSetupFailedReport {
+  return typeof m === 'object' && m !== null && (m as { raybus?: unknown }).raybus === 'env-setup-failed';
+}
+
+/** A real dynamic `import()` (the CommonJS build would compile `import()` into `require()`). */
+const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
+
+/** The env this worker was started with (undefined for the default env). */
+export function readWorkerRuntimeEnv(environ: NodeJS.ProcessEnv = process.env): RuntimeEnv | undefined {
+  const raw = environ[RUNTIME_ENV_VAR];
+  if (!raw) return undefined;
+  return JSON.parse(raw) as RuntimeEnv;
+}
+
+/** The GPU ids this worker was started with. */
+export function readWorkerGpuIds(environ: NodeJS.ProcessEnv = process.env): number[] {
+  const raw = environ[GPU_IDS_VAR];
+  if (!raw) return [];
+  return raw
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map(Number)
+    .filter((n) => Number.isInteger(n));
+}
+
+/**
+ * Enter `env.workingDir` and import `env.modules` in order. Throws RuntimeEnvSetupError naming
+ * the cause (the directory, or the module and its error).
+ */
+export async function setupRuntimeEnv(env: RuntimeEnv | undefined): Promise<void> {
+  if (!env) return;
+  if (env.workingDir !== undefined) {
+    try {
+      process.chdir(env.workingDir);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'ENOTDIR' ? 'is not a directory' : `cannot be entered (${e.message})`;
+      throw new RuntimeEnvSetupError(`Failed to set up the runtime env: runtimeEnv.workingDir '${env.workingDir}' ${why}.`, { cause: err });
+    }
+  }
+  for (const [i, spec] of (env.modules ?? []).entries()) {
+    try {
+      await importModule(spec);
+    } catch (err) {
+      const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      throw new RuntimeEnvSetupError(`Failed to set up the runtime env: runtimeEnv.modules[${i}] '${spec}' failed to import: ${msg}`, { cause: err });
+    }
+  }
+}
+
+/** Import a resolved specifier: a path, a URL, or a package name (from the cwd, then raybus's own). */
+async function importModule(spec: string): Promise<void> {
+  if (path.isAbsolute(spec)) {
+    await dynamicImport(pathToFileURL(spec).href);
+    return;
+  }
+  if (/^[a-zA-Z][a-zA-Z+.-]*:/.test(spec)) {
+    await dynamicImport(spec);
+    return;
+  }
+  let resolved: string | undefined;
+  try {
+    resolved = createRequire(path.join(process.cwd(), 'noop.js')).resolve(spec);
+  } catch {
+    /* not resolvable as CommonJS from the cwd (or ESM-only): let import() try */
+  }
+  await dynamicImport(resolved && path.isAbsolute(resolved) ? pathToFileURL(resolved).href : spec);
+}

@@ -1,0 +1,104 @@
+/**
+ * Idle workers of a node, pooled by runtime-env key (Ray's worker pool): work runs only on a
+ * worker started with its env. Idle workers of a non-default env are reaped after a timeout;
+ * the default env's idle workers stay (they are the prestarted ones and cheap to keep).
+ */
+import { DEFAULT_ENV_KEY } from './runtime-env-resolution';
+
+/** The timer functions the pool uses (tests pass fakes). */
+export interface PoolTimers {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+/** Real timers, unref'd: an idle worker's reaping never holds the process open. */
+export const unrefTimers: PoolTimers = {
+  set: (fn, ms) => setTimeout(fn, ms).unref(),
+  clear: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface WorkerPoolOptions<W> {
+  /** How long an idle worker of a non-default env is kept. */
+  readonly idleTimeoutMs: number;
+  /** Called with a worker that stayed idle too long (already out of the pool). */
+  readonly reap: (worker: W) => void;
+  readonly timers?: PoolTimers;
+}
+
+export class WorkerPool<W extends { readonly dead: boolean }> {
+  private readonly idle = new Map<string, W[]>();
+  private readonly reapTimers = new Map<W, unknown>();
+  private readonly timers: PoolTimers;
+
+  constructor(private readonly options: WorkerPoolOptions<W>) {
+    this.timers = options.timers ?? unrefTimers;
+  }
+
+  /** An idle live worker of env `key` (the most recently used), or undefined. */
+  take(key: string): W | undefined {
+    const list = this.idle.get(key);
+    while (list && list.length > 0) {
+      const w = list.pop()!;
+      this.cancelReap(w);
+      if (!w.dead) {
+        if (list.length === 0) this.idle.delete(key);
+        return w;
+      }
+    }
+    this.idle.delete(key);
+    return undefined;
+  }
+
+  /** A worker of env `key` became idle. */
+  put(key: string, w: W): void {
+    if (w.dead) return;
+    let list = this.idle.get(key);
+    if (!list) this.idle.set(key, (list = []));
+    list.push(w);
+    if (key !== DEFAULT_ENV_KEY) {
+      this.reapTimers.set(
+        w,
+        this.timers.set(() => {
+          this.reapTimers.delete(w);
+          if (this.removeIdle(key, w)) this.options.reap(w);
+        }, this.options.idleTimeoutMs),
+      );
+    }
+  }
+
+  /** Forget a worker (it died). */
+  remove(key: string, w: W): void {
+    this.cancelReap(w);
+    this.removeIdle(key, w);
+  }
+
+  /** Idle workers of env `key`. */
+  size(key: string): number {
+    return this.idle.get(key)?.length ?? 0;
+  }
+
+  /** Empty the pool (node stopping): cancels reaping and returns every idle worker. */
+  drain(): W[] {
+    for (const h of this.reapTimers.values()) this.timers.clear(h);
+    this.reapTimers.clear();
+    const all = [...this.idle.values()].flat();
+    this.idle.clear();
+    return all;
+  }
+
+  private cancelReap(w: W): void {
+    const h = this.reapTimers.get(w);
+    if (h === undefined) return;
+    this.reapTimers.delete(w);
+    this.timers.clear(h);
+  }
+
+  private removeIdle(key: string, w: W): boolean {
+    const list = this.idle.get(key);
+    const i = list ? list.indexOf(w) : -1;
+    if (i < 0) return false;
+    list!.splice(i, 1);
+    if (list!.length === 0) this.idle.delete(key);
+    return true;
+  }
+}
