@@ -16,6 +16,7 @@ import {
   put,
   wait,
   kill,
+  cancel,
   getActor,
   exitActor,
   getGpuIds,
@@ -25,6 +26,7 @@ import {
   nodes,
 } from './api/core-api';
 import { ObjectRef } from './refs/object-ref';
+import { ObjectRefGenerator } from './refs/object-ref-generator';
 import { NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy } from './scheduling/scheduling-strategy';
 import {
   RayError,
@@ -48,7 +50,8 @@ import { slot } from './core/runtime-state';
 import { accelerators } from './api/accelerators';
 import { PlacementGroup, placementGroup, removePlacementGroup, placementGroupTable } from './scheduling/placement-group';
 
-export { init, shutdown, isInitialized, remote, method, get, put, wait, kill, getActor, exitActor, getGpuIds, getRuntimeContext };
+export { init, shutdown, isInitialized, remote, method, get, put, wait, kill, cancel, getActor, exitActor, getGpuIds, getRuntimeContext };
+export { ObjectRefGenerator } from './refs/object-ref-generator';
 export { clusterResources, availableResources, nodes, ObjectRef, NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy };
 export {
   RayError,
@@ -69,7 +72,7 @@ export {
   RaySystemError,
 };
 export type { RuntimeInfo } from './api/init';
-export type { GetOptions, WaitOptions, RuntimeContext } from './api/core-api';
+export type { GetOptions, WaitOptions, RuntimeContext, CancelOptions } from './api/core-api';
 export type { RemoteFunction, ActorClass, ActorHandle, ActorMethod, RefOr, RemoteArgs } from './api/types';
 export type { RemoteFunctionOptions, ActorClassOptions, ActorMethodOptions, InitOptions, RuntimeEnvOptions } from './api/options';
 export type { SchedulingStrategy } from './scheduling/scheduling-strategy';
@@ -90,6 +93,7 @@ const ray = {
   put,
   wait,
   kill,
+  cancel,
   getActor,
   exitActor,
   getGpuIds,
@@ -99,6 +103,7 @@ const ray = {
   nodes,
   util,
   ObjectRef,
+  ObjectRefGenerator,
   NodeAffinitySchedulingStrategy,
   PlacementGroupSchedulingStrategy,
   PlacementGroup,

@@ -4,7 +4,7 @@
  * earlier call waits for its ObjectRef arguments (Ray's per-caller ordering).
  */
 import { requireCore } from '../core/runtime-state';
-import { actorQueue, type ActorMeta, type CallMsg, type WireArg } from '../core/protocol';
+import { actorQueue, NRET_DYNAMIC, NRET_STREAMING, type ActorMeta, type CallMsg, type WireArg } from '../core/protocol';
 import type { ObjectRef } from '../refs/object-ref';
 import { PendingCallsLimitExceeded } from '../errors/ray-errors';
 import type { WireError } from '../serialization/error-codec';
@@ -97,17 +97,19 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
     );
   }
   const mm = meta.methods[method];
-  const numReturns = options.numReturns ?? mm?.numReturns ?? 1;
-  if (typeof numReturns !== 'number') {
-    throw new TypeError(`numReturns='${numReturns}' on actor methods is not supported yet; use a number`);
-  }
+  const numReturns = options.numReturns ?? mm?.numReturns ?? (mm?.isGenerator ? 'streaming' : 1);
   const taskId = core.newId();
-  const returnIds = Array.from({ length: numReturns }, (_, i) => `${taskId}${i.toString(16).padStart(4, '0')}`);
-  const refs = returnIds.map((id) => core.ownedRef(id));
+  const backpressure = options.backpressure ?? mm?.backpressure ?? -1;
+  const stream = typeof numReturns === 'number' ? undefined : core.openStream(taskId, numReturns === 'streaming' ? backpressure : -1);
+  const nret = numReturns === 'streaming' ? NRET_STREAMING : numReturns === 'dynamic' ? NRET_DYNAMIC : numReturns;
+  const returnIds = stream?.returnIds ?? Array.from({ length: nret }, (_, i) => `${taskId}${i.toString(16).padStart(4, '0')}`);
+  const refs = numReturns === 'streaming' ? [] : returnIds.map((id) => core.ownedRef(id));
   state.pendingCalls += 1;
   core.registerPending({
     taskId,
     returnIds,
+    dynamic: numReturns === 'dynamic',
+    actorCall: true,
     functionName: `${meta.className}.${method}`,
     onDone: () => {
       state.pendingCalls -= 1;
@@ -119,7 +121,8 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
       t: 'call',
       task: taskId,
       method,
-      nret: numReturns,
+      nret,
+      ...(numReturns === 'streaming' && backpressure > 0 ? { bp: backpressure } : {}),
       owner: core.address,
       ctx: { jobId: core.options.jobId, namespace: core.options.namespace, attempt: 0 },
       retries,
@@ -137,8 +140,9 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
     taskId,
   );
   void handle;
+  if (stream && numReturns === 'streaming') return stream.receiver.generator;
   if (numReturns === 0) return null;
-  return numReturns === 1 ? refs[0] : refs;
+  return numReturns === 1 || numReturns === 'dynamic' ? refs[0] : refs;
 }
 
 /** Publish the calls at the head of the outbox whose arguments are ready, in order. */

@@ -12,7 +12,7 @@ import { decodeEnvelope } from '../serialization/serializer';
 import { encodeError, encodeTaskError } from '../serialization/error-codec';
 import { RayActorError } from '../errors/ray-errors';
 import type { Delivery } from '../transport/transport';
-import { decodeArgs, load, runInContext } from '../node/executor';
+import { decodeArgs, executeCall, load, runInContext } from '../node/executor';
 
 export class ActorHost {
   private instance: Record<string, unknown> | undefined;
@@ -34,7 +34,7 @@ export class ActorHost {
       try {
         const cls = (await load(spec.cls)) as unknown as new (...a: unknown[]) => Record<string, unknown>;
         const args = decodeArgs(spec.args);
-        return await runInContext(this.core, this.context(spec.actorId, 0), `${spec.meta.className}.constructor`, 1, () => {
+        return await runInContext(this.core, { ...this.context(spec.actorId, 0), signal: new AbortController().signal }, `${spec.meta.className}.constructor`, 1, () => {
           this.instance = new cls(...args);
           return null;
         });
@@ -55,12 +55,11 @@ export class ActorHost {
     this.core.sendToBroker({ t: 'actor-ready', actor: spec.actorId, worker: this.core.options.procId });
   }
 
-  private context(taskId: string, attempt: number): Parameters<typeof runInContext>[1] {
+  private context(taskId: string, attempt: number): Omit<Parameters<typeof runInContext>[1], 'signal'> {
     return {
       taskId,
       actorId: this.spec.actorId,
       attempt,
-      signal: new AbortController().signal,
       metadata: this.spec.ctx.metadata ?? {},
       wasCurrentActorReconstructed: this.restart,
     };
@@ -100,27 +99,40 @@ export class ActorHost {
   private async run(msg: CallMsg): Promise<void> {
     const name = `${this.spec.meta.className}.${msg.method}`;
     const pinned = this.core.receiveArgs(msg.args);
-    let outcomes;
+    let exited = false;
     try {
-      const args = decodeArgs(msg.args);
-      outcomes = await runInContext(this.core, this.context(msg.task, msg.ctx.attempt), name, msg.nret, () => this.invoke(msg.method, args));
-    } catch (err) {
-      outcomes = [{ e: encodeTaskError(name, msg.task, err) }];
+      let call: () => unknown;
+      try {
+        const args = decodeArgs(msg.args);
+        call = () => this.invoke(msg.method, args);
+      } catch (err) {
+        call = () => {
+          throw err;
+        };
+      }
+      await executeCall(this.core, {
+        taskId: msg.task,
+        owner: msg.owner,
+        name,
+        nret: msg.nret,
+        ...(msg.bp ? { bp: msg.bp } : {}),
+        context: this.context(msg.task, msg.ctx.attempt),
+        call,
+        transform: (rets) => {
+          if (!slot.process!.exitRequested) return rets;
+          exited = true;
+          const err = new RayActorError(
+            `The actor ${this.spec.meta.className} (${this.spec.actorId}) exited intentionally: exitActor() was called in method '${msg.method}'.`,
+            this.spec.actorId,
+          );
+          return Array.from({ length: Math.max(1, msg.nret) }, () => ({ e: encodeError(err) }));
+        },
+      });
     } finally {
       for (const id of pinned) this.core.store.unpin(id);
     }
-    const proc = slot.process!;
-    if (proc.exitRequested) {
-      const err = new RayActorError(
-        `The actor ${this.spec.meta.className} (${this.spec.actorId}) exited intentionally: exitActor() was called in method '${msg.method}'.`,
-        this.spec.actorId,
-      );
-      this.reply(msg, Array.from({ length: Math.max(1, msg.nret) }, () => ({ e: encodeError(err) })));
-      this.exit(`exitActor() called in ${msg.method}`);
-      return;
-    }
-    this.reply(msg, outcomes);
-    if (msg.method === '__ray_terminate__') this.exit('__ray_terminate__ called');
+    if (exited) this.exit(`exitActor() called in ${msg.method}`);
+    else if (msg.method === '__ray_terminate__') this.exit('__ray_terminate__ called');
   }
 
   private invoke(method: string, args: unknown[]): unknown {

@@ -4,6 +4,7 @@
  */
 import { requireCore, slot } from '../core/runtime-state';
 import { ObjectRef, isObjectRef } from '../refs/object-ref';
+import { isObjectRefGenerator, type ObjectRefGenerator } from '../refs/object-ref-generator';
 import { createHandle, handleMeta, isActorHandle } from '../actors/actor-handle';
 import { decodeError } from '../serialization/error-codec';
 import { RayValueError } from '../errors/ray-errors';
@@ -50,6 +51,8 @@ export function get(refs: unknown, options?: GetOptions): Promise<unknown> {
     refs.forEach((r, i) => {
       if (!isObjectRef(r)) throw new TypeError(`ray.get: element ${i} is not an ObjectRef (got ${describe(r)}); 'refs' must be an ObjectRef or an array of ObjectRefs`);
     });
+  } else if (isObjectRefGenerator(refs)) {
+    throw new TypeError('ray.get of an ObjectRefGenerator is not allowed: iterate it (for await) and get each ref');
   } else if (!isObjectRef(refs)) {
     throw new TypeError(`ray.get: 'refs' must be an ObjectRef or an array of ObjectRefs, got ${describe(refs)}`);
   }
@@ -74,23 +77,54 @@ export interface WaitOptions extends GetOptions {
  * Wait until `numReturns` of `refs` are ready (errors count as ready). Returns
  * `[ready, notReady]`, both in input order.
  */
-export function wait<T>(refs: ObjectRef<T>[], options?: WaitOptions): Promise<[ObjectRef<T>[], ObjectRef<T>[]]> {
+export function wait<T, W extends ObjectRef<T> | ObjectRefGenerator<T> = ObjectRef<T>>(refs: W[], options?: WaitOptions): Promise<[W[], W[]]> {
   if (isObjectRef(refs)) throw new TypeError('wait() expected a list of ObjectRef, got a single ObjectRef');
   if (!Array.isArray(refs)) throw new TypeError(`wait() expected a list of ObjectRef, got ${describe(refs)}`);
   refs.forEach((r, i) => {
-    if (!isObjectRef(r)) throw new TypeError(`wait() expected a list of ObjectRef, but element ${i} is ${describe(r)}`);
+    if (!isObjectRef(r) && !isObjectRefGenerator(r)) {
+      throw new TypeError(`wait() expected a list of ObjectRef or ObjectRefGenerator, but element ${i} is ${describe(r)}`);
+    }
   });
   const timeoutMs = timeoutOf(options, 'ray.wait');
   const rawN = (options as Record<string, unknown> | undefined)?.numReturns ?? (options as Record<string, unknown> | undefined)?.num_returns;
   const fetchLocal = options?.fetchLocal ?? (options as Record<string, unknown> | undefined)?.fetch_local;
   if (fetchLocal !== undefined && typeof fetchLocal !== 'boolean') throw new TypeError('ray.wait: fetchLocal must be a boolean');
   if (refs.length === 0) return Promise.resolve([[], []]);
-  if (new Set(refs.map((r) => r.id)).size !== refs.length) throw new RayValueError('Wait requires a list of unique object refs.');
+  if (new Set(refs.map((r) => (isObjectRef(r) ? r.id : `gen:${r.taskId}`))).size !== refs.length) {
+    throw new RayValueError('Wait requires a list of unique object refs.');
+  }
   const numReturns = rawN === undefined ? 1 : rawN;
   if (typeof numReturns !== 'number' || !Number.isInteger(numReturns)) throw new TypeError('ray.wait: numReturns must be an integer');
   if (numReturns <= 0) throw new RangeError(`Invalid number of objects to return ${numReturns}.`);
   if (numReturns > refs.length) throw new RangeError('numReturns cannot be greater than the number of objects provided to ray.wait.');
-  return requireCore().wait(refs as ObjectRef<unknown>[], numReturns, timeoutMs) as Promise<[ObjectRef<T>[], ObjectRef<T>[]]>;
+  return requireCore().wait(refs as Array<ObjectRef<unknown> | ObjectRefGenerator<unknown>>, numReturns, timeoutMs) as Promise<[W[], W[]]>;
+}
+
+/** Options of `cancel`. */
+export interface CancelOptions {
+  readonly force?: boolean;
+  readonly recursive?: boolean;
+}
+
+/**
+ * Cancel a task (by one of its refs) or a generator: a queued task never runs; a running task
+ * sees `getRuntimeContext().signal` fire, and with `force` its worker is killed. `get` then
+ * rejects with TaskCancelledError; cancelled tasks are never retried, and tasks depending on
+ * them fail too.
+ */
+export function cancel(target: ObjectRef<unknown> | ObjectRefGenerator<unknown>, options: CancelOptions = {}): Promise<void> {
+  if (!isObjectRef(target) && !isObjectRefGenerator(target)) throw new TypeError(`ray.cancel expects an ObjectRef or ObjectRefGenerator, got ${describe(target)}`);
+  if (typeof options !== 'object' || options === null) throw new TypeError('ray.cancel: options must be an object');
+  const force = options.force ?? (options as { force?: boolean }).force ?? false;
+  if (typeof force !== 'boolean') throw new TypeError('ray.cancel: force must be a boolean');
+  if (options.recursive !== undefined && typeof options.recursive !== 'boolean') throw new TypeError('ray.cancel: recursive must be a boolean');
+  const core = requireCore();
+  const taskId = isObjectRefGenerator(target) ? target.taskId : core.pendingTaskOf(target.id)?.taskId;
+  if (!taskId) return Promise.resolve();
+  const pending = core.pendingTaskOf(`${taskId}0000`);
+  if (force && pending?.actorCall) throw new RayValueError('force=true is not supported for actor tasks.');
+  core.cancelTask(taskId, force);
+  return Promise.resolve();
 }
 
 /** Kill an actor now. Queued and running calls fail; `noRestart: false` restarts it if allowed. */

@@ -25,7 +25,7 @@ import {
 import { NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy } from '../scheduling/scheduling-strategy';
 import type { ActorClass, RemoteFunction } from './types';
 import { checkFitsPlacementGroup } from '../scheduling/placement-group';
-import { actorQueue, type ActorInfoMsg } from '../core/protocol';
+import { actorQueue, NRET_DYNAMIC, NRET_STREAMING, type ActorInfoMsg } from '../core/protocol';
 import { decodeError } from '../serialization/error-codec';
 import { effectiveRuntimeEnv } from '../node/runtime-env-resolution';
 
@@ -97,15 +97,15 @@ function makeRemoteFunction(fn: AnyFn, options: TaskOptions, desc: CodeDescripto
 function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, args: unknown[]): unknown {
   const core = requireCore();
   const numReturns = resolveNumReturns(generator, options.numReturns ?? undefined);
-  if (typeof numReturns !== 'number') {
-    throw new TypeError(`numReturns='${numReturns}' (generators) is not supported yet by this build of raybus; use a number`);
-  }
   const demand = resolveTaskResources(options);
   const capture = checkStrategy(options.schedulingStrategy, demand);
   const strategy = wireStrategy(options.schedulingStrategy);
   const taskId = core.newId();
-  const returnIds = Array.from({ length: numReturns }, (_, i) => `${taskId}${i.toString(16).padStart(4, '0')}`);
-  const refs = returnIds.map((id) => core.ownedRef(id));
+  const backpressure = options.backpressure ?? -1;
+  const stream = typeof numReturns === 'number' ? undefined : core.openStream(taskId, numReturns === 'streaming' ? backpressure : -1);
+  const nret = numReturns === 'streaming' ? NRET_STREAMING : numReturns === 'dynamic' ? NRET_DYNAMIC : numReturns;
+  const returnIds = stream?.returnIds ?? Array.from({ length: nret }, (_, i) => `${taskId}${i.toString(16).padStart(4, '0')}`);
+  const refs = numReturns === 'streaming' ? [] : returnIds.map((id) => core.ownedRef(id));
   const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
   // Inherits the job's env (driver) or this worker's env; leases are per env (scheduling key).
   const env = effectiveRuntimeEnv(core.options.runtimeEnv, options.runtimeEnv);
@@ -114,7 +114,8 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
       taskId,
       returnIds,
       fn: desc,
-      nret: numReturns,
+      nret,
+      ...(numReturns === 'streaming' && backpressure > 0 ? { bp: backpressure } : {}),
       demand: { ...demand },
       strategy,
       key: `${JSON.stringify(demand)}|${JSON.stringify(strategy)}${env ? `|${env.key}` : ''}`,
@@ -125,8 +126,9 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
     },
     args,
   );
+  if (numReturns === 'streaming') return stream!.receiver.generator;
   if (numReturns === 0) return null;
-  return numReturns === 1 ? refs[0] : (refs as ObjectRef<unknown>[]);
+  return numReturns === 1 || numReturns === 'dynamic' ? refs[0] : (refs as ObjectRef<unknown>[]);
 }
 
 /**
@@ -158,6 +160,7 @@ function methodMetas(cls: AnyClass): { methods: Record<string, MethodMeta>; isAs
         ...(mo.maxTaskRetries !== undefined && mo.maxTaskRetries !== null ? { maxTaskRetries: mo.maxTaskRetries } : {}),
         ...(mo.retryExceptions !== undefined ? { retryExceptions: retryNames(mo.retryExceptions) } : {}),
         ...(isGeneratorFn(fn) ? { isGenerator: true } : {}),
+        ...(mo.backpressure !== undefined && mo.backpressure !== null ? { backpressure: mo.backpressure } : {}),
       };
     }
   }

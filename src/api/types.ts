@@ -2,6 +2,7 @@
  * Public types: how remote functions, actor classes and handles are typed from user code.
  */
 import type { ObjectRef } from '../refs/object-ref';
+import type { ObjectRefGenerator } from '../refs/object-ref-generator';
 
 /** A value or a ref to it: top-level ObjectRef arguments are resolved before the call. */
 export type RefOr<T> = T | ObjectRef<T>;
@@ -12,8 +13,16 @@ export type RemoteArgs<A extends unknown[]> = { [K in keyof A]: RefOr<A[K]> };
 /** Awaited return type of a function. */
 export type Resolved<R> = Awaited<R>;
 
-/** What `.remote()` returns for a given numReturns. */
-export type RemoteResult<R, N> = N extends 0
+/** What `.remote()` returns for a given numReturns (generators stream by default). */
+export type RemoteResult<R, N> = [R] extends [never]
+  ? PlainResult<R, N>
+  : [R] extends [Generator<infer Y, unknown, unknown> | AsyncGenerator<infer Y, unknown, unknown>]
+    ? N extends 'dynamic'
+      ? ObjectRef<ObjectRefGenerator<Y>>
+      : ObjectRefGenerator<Y>
+    : PlainResult<R, N>;
+
+type PlainResult<R, N> = N extends 0
   ? null
   : N extends 1 | undefined
     ? ObjectRef<Resolved<R>>
@@ -28,7 +37,7 @@ export interface RemoteFunction<F extends (...args: never[]) => unknown, N = und
   /** Submit the task. */
   remote(...args: RemoteArgs<Parameters<F>>): RemoteResult<ReturnType<F>, N>;
   /** A copy with merged options; the original is unchanged. */
-  options<O extends { numReturns?: number; num_returns?: number }>(
+  options<O extends { numReturns?: number | 'dynamic' | 'streaming'; num_returns?: number | 'dynamic' | 'streaming' }>(
     options: O & Record<string, unknown>,
   ): RemoteFunction<F, O extends { numReturns: infer M } ? M : O extends { num_returns: infer M } ? M : N>;
   /** Remote functions cannot be called directly: this throws a TypeError. */
@@ -41,7 +50,7 @@ export type MethodNames<T> = { [K in keyof T]: T[K] extends (...args: never[]) =
 /** One method on an actor handle. */
 export interface ActorMethod<F extends (...args: never[]) => unknown, N = undefined> {
   remote(...args: RemoteArgs<Parameters<F>>): RemoteResult<ReturnType<F>, N>;
-  options<O extends { numReturns?: number; num_returns?: number }>(
+  options<O extends { numReturns?: number | 'dynamic' | 'streaming'; num_returns?: number | 'dynamic' | 'streaming' }>(
     options: O & Record<string, unknown>,
   ): ActorMethod<F, O extends { numReturns: infer M } ? M : N>;
 }

@@ -18,10 +18,16 @@ import {
   type ActorMeta,
   type BrokerMsg,
   type ReplyMsg,
+  NRET_DYNAMIC,
   type WireArg,
   type WireOutcome,
 } from './protocol';
 import { TaskSubmitter, type SubmittedTask } from './task-submitter';
+import { StreamReceiver } from './stream-receiver';
+import { onStreamControl } from '../node/generator-runner';
+import { abortRunning } from './running-tasks';
+import { ObjectRefGenerator } from '../refs/object-ref-generator';
+import { TaskCancelledError } from '../errors/ray-errors';
 import { ActorHandleBase, isActorHandle, handleFromMeta, handleMeta } from '../actors/actor-handle';
 import { isPlacementGroup, onPlacementGroupReady } from '../scheduling/placement-group';
 
@@ -48,13 +54,20 @@ export interface PendingTask {
   /** Called with the result message; return true to keep waiting (a retry was submitted). */
   onResult?(rets: WireOutcome[]): boolean;
   onDone?(): void;
+  /** A 'dynamic' generator task: its single return is the generator of its items. */
+  readonly dynamic?: boolean;
+  /** An actor method call (not a normal task). */
+  readonly actorCall?: boolean;
 }
 
 let counter = 0;
 
+/** A generator the caller dropped releases its stream (no producer stays paused). */
+const generatorRegistry = new FinalizationRegistry<StreamReceiver>((r) => r.release());
+
 /** Handles and placement groups travel as themselves (msgpack extensions). */
 function isWireObject(v: object): boolean {
-  return isActorHandle(v) || isPlacementGroup(v);
+  return isActorHandle(v) || isPlacementGroup(v) || (v instanceof ObjectRefGenerator && v.refs !== undefined);
 }
 
 /** Runtime of this process. */
@@ -63,6 +76,8 @@ export class CoreWorker {
   readonly store: ObjectStore;
   readonly submitter: TaskSubmitter;
   private readonly pending = new Map<string, PendingTask>();
+  /** Generator tasks this process owns, by task id. */
+  readonly streams = new Map<string, StreamReceiver>();
   private readonly requests = new Map<string, (msg: ReplyMsg) => void>();
   private readonly prefix: string;
   private subscription?: Subscription;
@@ -84,7 +99,7 @@ export class CoreWorker {
 
   /** Declare the reply queue, start consuming, install serialization hooks. */
   async start(): Promise<void> {
-    registerRefClasses(ObjectRef, ActorHandleBase);
+    registerRefClasses(ObjectRef, ActorHandleBase, ObjectRefGenerator);
     setSerializationHooks({
       encodeRef: (ref) => {
         const r = ref as ObjectRef<unknown>;
@@ -172,11 +187,30 @@ export class CoreWorker {
     this.pending.set(task.taskId, task);
   }
 
+  /** The pending task that produces `objectId` (a return or a stream's completion), if any. */
+  pendingTaskOf(objectId: string): PendingTask | undefined {
+    return this.pending.get(objectId.slice(0, -4));
+  }
+
+  /**
+   * `ray.cancel`: a queued task never runs, a running one sees its AbortSignal fire (with
+   * `force`, its worker is killed); its refs reject with TaskCancelledError, never retried.
+   */
+  cancelTask(taskId: string, force: boolean): void {
+    const t = this.pending.get(taskId);
+    if (!t) return;
+    this.streams.get(taskId)?.cancel();
+    if (!t.actorCall) this.submitter.cancel(taskId, force);
+    this.failTask(taskId, encodeError(new TaskCancelledError(taskId)));
+  }
+
   /** Fail every return of a pending task with `err` and forget it. */
   failTask(taskId: string, err: WireError): void {
     const t = this.pending.get(taskId);
     if (!t) return;
     this.pending.delete(taskId);
+    this.streams.get(taskId)?.end({ e: err });
+    this.streams.delete(taskId);
     for (const id of t.returnIds) this.store.fulfil(id, { e: err });
     t.onDone?.();
   }
@@ -216,6 +250,16 @@ export class CoreWorker {
         return this.submitter.onLeaseMessage(msg);
       case 'pg-ready':
         return onPlacementGroupReady(msg.pg);
+      case 'stream-item':
+        this.streams.get(msg.task)?.onItem(msg.seq, msg.out, msg.from);
+        return;
+      case 'stream-ack':
+      case 'stream-release':
+      case 'stream-cancel':
+        return onStreamControl(msg);
+      case 'cancel-task':
+        abortRunning(msg.task, new TaskCancelledError(msg.task));
+        return;
       default: {
         const req = (msg as { req?: string }).req;
         const resolve = req ? this.requests.get(req) : undefined;
@@ -235,6 +279,18 @@ export class CoreWorker {
     }
     if (t.onResult?.(rets)) return;
     this.pending.delete(taskId);
+    const stream = this.streams.get(taskId);
+    if (stream) {
+      this.streams.delete(taskId);
+      // The worker already streamed a failure as the last item; a clean end adds nothing.
+      stream.end();
+      if (t.dynamic) {
+        const out = this.encodeArg(new ObjectRefGenerator({ refs: stream.allRefs() }), 'dynamic generator');
+        this.receiveOutcome(t.returnIds[0]!, out);
+        t.onDone?.();
+        return;
+      }
+    }
     t.returnIds.forEach((id, i) => this.receiveOutcome(id, rets[i] ?? rets[0] ?? { e: encodeError(new RaySystemError('missing return value')) }));
     t.onDone?.();
   }
@@ -404,17 +460,22 @@ export class CoreWorker {
     );
   }
 
-  /** `ray.wait`: [ready, notReady] in input order. */
-  async wait(refs: ObjectRef<unknown>[], numReturns: number, timeoutMs?: number): Promise<[ObjectRef<unknown>[], ObjectRef<unknown>[]]> {
+  /**
+   * `ray.wait`: [ready, notReady] in input order. A generator is ready when its next item is
+   * available or it has ended.
+   */
+  async wait<W extends ObjectRef<unknown> | ObjectRefGenerator<unknown>>(refs: W[], numReturns: number, timeoutMs?: number): Promise<[W[], W[]]> {
     const ready = new Set<number>();
-    const split = (): [ObjectRef<unknown>[], ObjectRef<unknown>[]] => {
-      const r: ObjectRef<unknown>[] = [];
-      const n: ObjectRef<unknown>[] = [];
+    const split = (): [W[], W[]] => {
+      const r: W[] = [];
+      const n: W[] = [];
       refs.forEach((ref, i) => (ready.has(i) && r.length < numReturns ? r : n).push(ref));
       return [r, n];
     };
+    const isReadyNow = (w: W): boolean =>
+      w instanceof ObjectRefGenerator ? (w.source ? w.source.peek() !== 'pending' : true) : this.store.isReady((w as ObjectRef<unknown>).id);
     refs.forEach((ref, i) => {
-      if (this.store.isReady(ref.id)) ready.add(i);
+      if (isReadyNow(ref)) ready.add(i);
     });
     if (ready.size >= numReturns || timeoutMs === 0) return split();
     return new Promise((resolve) => {
@@ -427,15 +488,18 @@ export class CoreWorker {
         for (const s of subs) s.unsubscribe();
         resolve(split());
       };
+      const mark = (i: number): void => {
+        ready.add(i);
+        if (ready.size >= numReturns) finish();
+      };
       const timer = timeoutMs === undefined ? undefined : setTimeout(finish, timeoutMs);
       refs.forEach((ref, i) => {
         if (ready.has(i) || done) return;
-        subs.push(
-          this.outcome$(ref).subscribe(() => {
-            ready.add(i);
-            if (ready.size >= numReturns) finish();
-          }),
-        );
+        if (ref instanceof ObjectRefGenerator) {
+          void ref.source?.whenAvailable().then(() => !done && mark(i));
+          return;
+        }
+        subs.push(this.outcome$(ref as ObjectRef<unknown>).subscribe(() => mark(i)));
       });
     });
   }
@@ -480,12 +544,25 @@ export class CoreWorker {
     });
   }
 
+  /**
+   * Open the owner side of a generator task: its single return id is the completion ref, and
+   * items arrive on the stream. The generator is released when collected (lifts backpressure).
+   */
+  openStream(taskId: string, backpressure: number): { receiver: StreamReceiver; returnIds: string[] } {
+    const completionId = `${taskId}0000`;
+    const receiver = new StreamReceiver(this, taskId, this.ownedRef(completionId), backpressure);
+    this.streams.set(taskId, receiver);
+    generatorRegistry.register(receiver.generator, receiver);
+    return { receiver, returnIds: [completionId] };
+  }
+
   /** Submit a normal task (resolution of its arguments first). */
   submitTask(task: SubmittedTask, args: unknown[]): void {
     this.registerPending({
       taskId: task.taskId,
       returnIds: task.returnIds,
       functionName: task.fn.name,
+      dynamic: task.nret === NRET_DYNAMIC,
       onResult: (rets) => this.submitter.onTaskResult(task, rets),
       onDone: () => this.submitter.onTaskDone(task),
     });

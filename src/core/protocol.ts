@@ -39,6 +39,7 @@ export interface MethodMeta {
   readonly maxTaskRetries?: number;
   readonly retryExceptions?: boolean | string[];
   readonly isGenerator?: boolean;
+  readonly backpressure?: number;
 }
 
 /** Per-task facts carried to the runtime context. */
@@ -58,7 +59,33 @@ export interface ResultMsg {
   t: 'result';
   task: string;
   rets: WireOutcome[];
+  /** Generator tasks: how many stream items were sent before this result. */
+  n?: number;
 }
+/** One value yielded by a generator task (item `seq`, from 0), sent to the owner. */
+export interface StreamItemMsg {
+  t: 'stream-item';
+  task: string;
+  seq: number;
+  out: WireOutcome;
+  /** The producer's reply queue, for acks, release and cancel. */
+  from: string;
+}
+/** Owner → producer: consumption progress, release, or cancel of a stream. */
+export interface StreamControlMsg {
+  t: 'stream-ack' | 'stream-release' | 'stream-cancel';
+  task: string;
+  consumed?: number;
+}
+/** Owner → worker running a task: cancel it (its AbortSignal fires). */
+export interface CancelTaskMsg {
+  t: 'cancel-task';
+  task: string;
+}
+
+/** `nret` values for generator tasks. */
+export const NRET_STREAMING = -1;
+export const NRET_DYNAMIC = -2;
 export interface LeaseGrantedMsg {
   t: 'lease-granted';
   req: string;
@@ -130,7 +157,10 @@ export type ReplyMsg =
   | ClusterInfoMsg
   | AckMsg
   | PgReadyMsg
-  | PgTableReplyMsg;
+  | PgTableReplyMsg
+  | StreamItemMsg
+  | StreamControlMsg
+  | CancelTaskMsg;
 
 /** A placement group as `placementGroupTable()` shows it. */
 export interface PlacementGroupInfo {
@@ -158,6 +188,8 @@ export interface TaskMsg {
   owner: string;
   ctx: TaskContextInfo;
   lease: string;
+  /** Generator backpressure (items ahead of the consumer); absent = off. */
+  bp?: number;
 }
 
 // ---- to an actor's mailbox ----
@@ -170,6 +202,8 @@ export interface CallMsg {
   owner: string;
   ctx: TaskContextInfo;
   retries: number;
+  /** Generator backpressure (items ahead of the consumer); absent = off. */
+  bp?: number;
 }
 
 // ---- to the broker ----

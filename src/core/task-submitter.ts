@@ -8,6 +8,8 @@ import type { CodeDescriptor } from '../serialization/code-shipping';
 import { encodeError, type WireError } from '../serialization/error-codec';
 import { WorkerCrashedError } from '../errors/ray-errors';
 import {
+  nodeQueue,
+  replyQueue,
   workerQueue,
   type LeaseFailedMsg,
   type LeaseGrantedMsg,
@@ -44,6 +46,8 @@ export interface SubmittedTask {
   attempt: number;
   readonly ctx: Omit<TaskContextInfo, 'attempt'>;
   lease?: string;
+  /** Generator backpressure (items ahead of the consumer). */
+  readonly bp?: number;
 }
 
 interface Lease {
@@ -121,6 +125,7 @@ export class TaskSubmitter {
       owner: this.core.address,
       ctx: { ...task.ctx, attempt: task.attempt, res: task.demand },
       lease: lease.id,
+      ...(task.bp !== undefined && task.bp > 0 ? { bp: task.bp } : {}),
     };
     this.core.send(workerQueue(lease.worker), msg);
   }
@@ -219,6 +224,31 @@ export class TaskSubmitter {
 
   onTaskDone(task: SubmittedTask): void {
     void task;
+  }
+
+  /**
+   * Cancel a task this process submitted. A queued task is dropped; a running one is told to
+   * abort (and with `force` its worker is killed). Either way it is never retried.
+   */
+  cancel(taskId: string, force: boolean): 'queued' | 'running' | 'unknown' {
+    for (const ks of this.keys.values()) {
+      const i = ks.queue.findIndex((t) => t.taskId === taskId);
+      if (i >= 0) {
+        ks.queue.splice(i, 1);
+        return 'queued';
+      }
+      for (const lease of ks.leases.values()) {
+        for (const task of lease.inflight) {
+          if (task.taskId !== taskId) continue;
+          lease.inflight.delete(task);
+          this.core.send(replyQueue(lease.worker), { t: 'cancel-task', task: taskId });
+          if (force) this.core.send(nodeQueue(lease.node), { t: 'kill-worker', lease: lease.id });
+          this.pump(ks);
+          return 'running';
+        }
+      }
+    }
+    return 'unknown';
   }
 
   shutdown(): void {

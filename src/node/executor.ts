@@ -10,6 +10,8 @@ import { encodeTaskError } from '../serialization/error-codec';
 import type { WireArg, WireOutcome } from '../core/protocol';
 import { slot, type TaskContext } from '../core/runtime-state';
 import type { CoreWorker } from '../core/core-worker';
+import { isIterator, runGenerator } from './generator-runner';
+import { trackRunning } from '../core/running-tasks';
 
 /** Load code with `ray` and a cwd-relative `require` in scope for by-value sources. */
 export function load(desc: CodeDescriptor): Promise<(...args: never[]) => unknown> {
@@ -53,4 +55,60 @@ export async function runInContext(
     return Array.from({ length: Math.max(1, nret) }, () => e);
   }
   return packReturns(core, value, nret, name, ctx.taskId);
+}
+
+/** One call to execute: a task, or an actor method (with its context and its function). */
+export interface CallSpec {
+  readonly taskId: string;
+  readonly owner: string;
+  readonly name: string;
+  /** Number of returns, or NRET_STREAMING / NRET_DYNAMIC (negative) for generators. */
+  readonly nret: number;
+  readonly bp?: number;
+  readonly context: Omit<TaskContext, 'signal'>;
+  readonly call: () => unknown;
+  /** Rewrite the outcomes before they are sent (an actor that exited replaces them). */
+  readonly transform?: (rets: WireOutcome[]) => WireOutcome[];
+}
+
+/**
+ * Run a call and send its result to the owner: plain returns, or a generator's items as a
+ * stream followed by the completion. Resolves once the result was sent.
+ */
+export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<WireOutcome[]> {
+  const running = trackRunning(spec.taskId);
+  const ctx: TaskContext = { ...spec.context, signal: running.signal };
+  try {
+    if (spec.nret >= 0) {
+      let rets = await runInContext(core, ctx, spec.name, spec.nret, spec.call);
+      if (spec.transform) rets = spec.transform(rets);
+      core.send(spec.owner, { t: 'result', task: spec.taskId, rets });
+      return rets;
+    }
+    const run = await slot.taskContext.run(ctx, async () => {
+      let iter: unknown;
+      try {
+        iter = spec.call();
+        if (iter instanceof Promise) iter = await iter;
+      } catch (err) {
+        return { count: 0, completion: { e: encodeTaskError(spec.name, spec.taskId, err) } as WireOutcome, streamed: false };
+      }
+      if (!isIterator(iter)) {
+        const e = new TypeError(`${spec.name} did not return a generator, but numReturns is streaming/dynamic`);
+        return { count: 0, completion: { e: encodeTaskError(spec.name, spec.taskId, e) } as WireOutcome, streamed: false };
+      }
+      return { ...(await runGenerator(core, { taskId: spec.taskId, owner: spec.owner, name: spec.name, backpressure: spec.bp ?? -1 }, iter)), streamed: true };
+    });
+    let count = run.count;
+    if (!run.streamed) {
+      // A failure before the generator started is still delivered as the stream's one item.
+      core.send(spec.owner, { t: 'stream-item', task: spec.taskId, seq: 0, out: run.completion, from: core.address });
+      count = 1;
+    }
+    const rets = [run.completion];
+    core.send(spec.owner, { t: 'result', task: spec.taskId, rets, n: count });
+    return rets;
+  } finally {
+    running.done();
+  }
 }

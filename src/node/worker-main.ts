@@ -7,10 +7,9 @@ import { IpcTransport } from '../transport/ipc-transport';
 import { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
 import { decodeEnvelope } from '../serialization/serializer';
-import { encodeTaskError } from '../serialization/error-codec';
 import { workerQueue, type WorkerMsg, type TaskMsg } from '../core/protocol';
 import type { Delivery } from '../transport/transport';
-import { decodeArgs, load, runInContext } from './executor';
+import { decodeArgs, executeCall, load } from './executor';
 import { ActorHost } from '../actors/actor-host';
 import { readWorkerGpuIds, readWorkerRuntimeEnv, setupRuntimeEnv, type EnvSetupFailedReport } from './runtime-env-setup';
 
@@ -88,33 +87,37 @@ async function main(): Promise<void> {
 }
 
 async function runTask(core: CoreWorker, msg: TaskMsg): Promise<void> {
-  const controller = new AbortController();
-  let outcomes;
   const pinned = core.receiveArgs(msg.args);
   try {
-    const fn = await load(msg.fn);
-    const args = decodeArgs(msg.args);
-    outcomes = await runInContext(
-      core,
-      {
+    let call: () => unknown;
+    try {
+      const fn = await load(msg.fn);
+      const args = decodeArgs(msg.args);
+      call = () => (fn as (...a: unknown[]) => unknown)(...args);
+    } catch (err) {
+      call = () => {
+        throw err;
+      };
+    }
+    await executeCall(core, {
+      taskId: msg.task,
+      owner: msg.owner,
+      name: msg.fn.name,
+      nret: msg.nret,
+      ...(msg.bp ? { bp: msg.bp } : {}),
+      context: {
         taskId: msg.task,
         actorId: null,
         attempt: msg.ctx.attempt,
-        signal: controller.signal,
         metadata: msg.ctx.metadata ?? {},
         wasCurrentActorReconstructed: false,
+        ...(msg.ctx.res ? { resources: msg.ctx.res } : {}),
       },
-      msg.fn.name,
-      msg.nret,
-      () => (fn as (...a: unknown[]) => unknown)(...args),
-    );
-  } catch (err) {
-    const e = { e: encodeTaskError(msg.fn.name, msg.task, err) };
-    outcomes = Array.from({ length: Math.max(1, msg.nret) }, () => e);
+      call,
+    });
   } finally {
     for (const id of pinned) core.store.unpin(id);
   }
-  core.send(msg.owner, { t: 'result', task: msg.task, rets: outcomes });
 }
 
 main().catch((err: unknown) => {

@@ -11,6 +11,7 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
 /** Extension types used on the wire. */
 export const EXT_OBJECT_REF = 0x52;
 export const EXT_ACTOR_HANDLE = 0x53;
+export const EXT_REF_GENERATOR = 0x55;
 
 /** How a process turns wire records back into live refs and handles. */
 export interface SerializationHooks {
@@ -34,9 +35,24 @@ function requireHooks(): SerializationHooks {
 
 let registered = false;
 /** Register the ObjectRef / ActorHandle extensions for the given classes (once per process). */
-export function registerRefClasses(refClass: new (...a: never[]) => object, handleClass: new (...a: never[]) => object): void {
+export function registerRefClasses(
+  refClass: new (...a: never[]) => object,
+  handleClass: new (...a: never[]) => object,
+  generatorClass: new (...a: never[]) => object,
+): void {
   if (registered) return;
   registered = true;
+  // A finished 'dynamic' generator travels as the list of its refs.
+  addExtension({
+    Class: generatorClass,
+    type: EXT_REF_GENERATOR,
+    write: (g: object) => {
+      const refs = (g as { refs?: unknown[] }).refs;
+      if (!refs) throw new TypeError('raybus: a streaming ObjectRefGenerator cannot be passed to another task or actor');
+      return refs;
+    },
+    read: (refs: unknown[]) => new (generatorClass as unknown as new (init: { refs: unknown[] }) => object)({ refs }),
+  });
   addExtension({
     Class: refClass,
     type: EXT_OBJECT_REF,

@@ -64,6 +64,9 @@ export function scanValue(
     }
     if (isHandle(obj)) {
       handles.push(obj);
+      // A finished generator carries refs: they travel (and are counted) like any other.
+      const inner = (obj as { refs?: unknown }).refs;
+      if (Array.isArray(inner)) walk(inner, `${path}.refs`);
       return;
     }
     if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer) return;

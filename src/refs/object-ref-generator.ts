@@ -1,0 +1,92 @@
+/**
+ * ObjectRefGenerator: what a generator task returns (Ray's `num_returns="streaming"`), and
+ * the value a `'dynamic'` task resolves to. Items arrive as refs in yield order; an error
+ * raised after k yields is ref k+1, then the stream ends. Values are an RxJS stream too.
+ */
+import { Observable, concatMap, from, defer } from 'rxjs';
+import type { ObjectRef } from './object-ref';
+
+const GEN_MARKER = Symbol.for('raybus.ObjectRefGenerator');
+
+/** How a streaming generator talks to its runtime (set by the core worker). */
+export interface StreamSource {
+  /** Resolves with the next item, or undefined once the stream ended. */
+  pull(): Promise<ObjectRef<unknown> | undefined>;
+  /** The item that `pull` would return now, without waiting: a ref, 'end', or 'pending'. */
+  peek(): ObjectRef<unknown> | 'end' | 'pending';
+  /** Resolves once an item (or the end) is available. */
+  whenAvailable(): Promise<void>;
+  /** The ref that resolves when the task finished (or failed). */
+  completed(): ObjectRef<unknown>;
+  /** The caller is done with the stream (cancel or garbage collection). */
+  release(): void;
+  readonly taskId: string;
+}
+
+/**
+ * A stream of ObjectRefs produced by a generator task or actor method.
+ *
+ * @example
+ * for await (const ref of gen.remote(3)) console.log(await ray.get(ref));
+ */
+export class ObjectRefGenerator<T = unknown> implements AsyncIterable<ObjectRef<T>>, Iterable<ObjectRef<T>> {
+  /** @internal Streaming source (absent for a finished 'dynamic' generator). */
+  readonly source?: StreamSource;
+  /** @internal All refs, for a 'dynamic' generator (known once the task finished). */
+  readonly refs?: ReadonlyArray<ObjectRef<T>>;
+  private cursor = 0;
+
+  /** @internal */
+  constructor(init: { source: StreamSource } | { refs: ReadonlyArray<ObjectRef<T>> }) {
+    if ('source' in init) this.source = init.source;
+    else this.refs = init.refs;
+  }
+
+  /** The id of the task producing the items. */
+  get taskId(): string {
+    return this.source?.taskId ?? '';
+  }
+
+  /** The next ref (`done` once the generator finished). */
+  async next(): Promise<IteratorResult<ObjectRef<T>, undefined>> {
+    if (this.refs) {
+      const ref = this.refs[this.cursor];
+      if (!ref) return { done: true, value: undefined };
+      this.cursor += 1;
+      return { done: false, value: ref };
+    }
+    const ref = (await this.source!.pull()) as ObjectRef<T> | undefined;
+    return ref ? { done: false, value: ref } : { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ObjectRef<T>, undefined> {
+    return { next: () => this.next() };
+  }
+
+  /** Synchronous iteration: only for a finished 'dynamic' generator. */
+  [Symbol.iterator](): Iterator<ObjectRef<T>> {
+    if (!this.refs) throw new TypeError("A streaming ObjectRefGenerator is not synchronously iterable: use 'for await'");
+    return this.refs[Symbol.iterator]();
+  }
+
+  /** A ref that resolves once the generator task finished (or rejects with its failure). */
+  completed(): ObjectRef<unknown> {
+    if (!this.source) throw new TypeError('completed() is only available on streaming generators');
+    return this.source.completed();
+  }
+
+  /** The values as an Observable, in order; errors where the generator threw. */
+  asObservable(): Observable<T> {
+    return defer(() => from(this as AsyncIterable<ObjectRef<T>>)).pipe(concatMap((ref) => ref.asObservable()));
+  }
+
+  static [Symbol.hasInstance](v: unknown): boolean {
+    return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[GEN_MARKER] === true;
+  }
+}
+Object.defineProperty(ObjectRefGenerator.prototype, GEN_MARKER, { value: true });
+
+/** True for generators from any copy of raybus. */
+export function isObjectRefGenerator(v: unknown): v is ObjectRefGenerator<unknown> {
+  return v instanceof ObjectRefGenerator;
+}
