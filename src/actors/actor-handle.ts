@@ -3,7 +3,7 @@
  * mailbox queue. Calls from one handle are published in submission order, even when an
  * earlier call waits for its ObjectRef arguments (Ray's per-caller ordering).
  */
-import { requireCore } from '../core/runtime-state';
+import { requireCore, slot } from '../core/runtime-state';
 import { actorQueue, NRET_DYNAMIC, NRET_STREAMING, type ActorMeta, type CallMsg, type WireArg } from '../core/protocol';
 import type { ObjectRef } from '../refs/object-ref';
 import { PendingCallsLimitExceeded } from '../errors/ray-errors';
@@ -99,6 +99,7 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
   const mm = meta.methods[method];
   const numReturns = options.numReturns ?? mm?.numReturns ?? (mm?.isGenerator ? 'streaming' : 1);
   const taskId = core.newId();
+  core.addChild(slot.taskContext.getStore()?.taskId, taskId);
   const backpressure = options.backpressure ?? mm?.backpressure ?? -1;
   const stream = typeof numReturns === 'number' ? undefined : core.openStream(taskId, numReturns === 'streaming' ? backpressure : -1);
   const nret = numReturns === 'streaming' ? NRET_STREAMING : numReturns === 'dynamic' ? NRET_DYNAMIC : numReturns;

@@ -5,18 +5,20 @@
  * again only when the call allows task retries; otherwise it fails with RayActorError
  * (at-most-once).
  */
-import { actorQueue, type ActorSpec, type CallMsg } from '../core/protocol';
+import { CANCEL_TOPIC, actorQueue, type ActorSpec, type CallMsg } from '../core/protocol';
+import { abortRunning } from '../core/running-tasks';
 import type { CoreWorker } from '../core/core-worker';
 import { slot, type ProcessContext } from '../core/runtime-state';
 import { decodeEnvelope } from '../serialization/serializer';
 import { encodeError, encodeTaskError } from '../serialization/error-codec';
-import { RayActorError } from '../errors/ray-errors';
+import { RayActorError, TaskCancelledError } from '../errors/ray-errors';
 import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load, runInContext } from '../node/executor';
 
 export class ActorHost {
   private instance: Record<string, unknown> | undefined;
   private exiting = false;
+  private readonly cancelled = new Set<string>();
 
   constructor(
     private readonly core: CoreWorker,
@@ -49,6 +51,18 @@ export class ActorHost {
       this.core.sendToBroker({ t: 'actor-failed', actor: spec.actorId, err: failed.e, intentional: false, initFailed: true });
       return;
     }
+    // Cancelled calls: dropped if still queued, aborted if running.
+    await this.core.transport.subscribe(CANCEL_TOPIC, (body) => {
+      try {
+        const { task } = decodeEnvelope(body) as { task: string };
+        if (abortRunning(task, new TaskCancelledError(task))) return;
+        this.cancelled.add(task);
+        // Notices for other actors' calls land here too: keep the set bounded.
+        if (this.cancelled.size > 10_000) this.cancelled.delete(this.cancelled.values().next().value!);
+      } catch {
+        /* malformed notice: ignored */
+      }
+    });
     const queue = actorQueue(spec.actorId);
     await this.core.transport.assertQueue(queue);
     await this.core.transport.consume(queue, (d) => this.onCall(d), { prefetch: spec.maxConcurrency });
@@ -77,6 +91,11 @@ export class ActorHost {
     } catch (err) {
       process.emitWarning(`raybus actor ${this.spec.actorId}: rejected a malformed message: ${(err as Error).message}`);
       d.nack(false, 'malformed');
+      return;
+    }
+    if (this.cancelled.delete(msg.task)) {
+      // The caller cancelled it while it was queued: never runs (the caller already failed it).
+      d.ack();
       return;
     }
     if (d.redelivered && msg.retries === 0) {

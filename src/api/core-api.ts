@@ -123,7 +123,7 @@ export function cancel(target: ObjectRef<unknown> | ObjectRefGenerator<unknown>,
   if (!taskId) return Promise.resolve();
   const pending = core.pendingTaskOf(`${taskId}0000`);
   if (force && pending?.actorCall) throw new RayValueError('force=true is not supported for actor tasks.');
-  core.cancelTask(taskId, force);
+  core.cancelTask(taskId, force, options.recursive ?? true);
   return Promise.resolve();
 }
 

@@ -42,6 +42,13 @@ export interface RuntimeInfo {
  */
 export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   const opts = normalizeInitOptions(options);
+  if (process.env.RAYBUS_WORKER_ID) {
+    throw new RaySystemError(
+      'ray.init() was called inside a raybus worker process. This happens when a worker imports your main module to find ' +
+        'code shipped by reference: guard the main code (CommonJS: `if (require.main === module) main()`; ESM: compare ' +
+        'import.meta.url with process.argv[1]), or make the remote function self-contained.',
+    );
+  }
   if (slot.core || starting) {
     if (opts.ignoreReinitError) return (starting ?? Promise.resolve()).then(() => info());
     throw new RaySystemError('raybus is already initialized: call ray.shutdown() first, or pass ignoreReinitError: true');

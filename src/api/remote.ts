@@ -101,6 +101,7 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
   const capture = checkStrategy(options.schedulingStrategy, demand);
   const strategy = wireStrategy(options.schedulingStrategy);
   const taskId = core.newId();
+  core.addChild(slot.taskContext.getStore()?.taskId, taskId);
   const backpressure = options.backpressure ?? -1;
   const stream = typeof numReturns === 'number' ? undefined : core.openStream(taskId, numReturns === 'streaming' ? backpressure : -1);
   const nret = numReturns === 'streaming' ? NRET_STREAMING : numReturns === 'dynamic' ? NRET_DYNAMIC : numReturns;
@@ -120,6 +121,8 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
       strategy,
       key: `${JSON.stringify(demand)}|${JSON.stringify(strategy)}${env ? `|${env.key}` : ''}`,
       maxRetries: options.maxRetries ?? DEFAULT_TASK_MAX_RETRIES,
+      // GPU tasks default to maxCalls 1 so each run gets a fresh process (ray-spec §1.1).
+      maxCalls: options.maxCalls ?? ((demand.GPU ?? 0) > 0 ? 1 : 0),
       retryExceptions: retryNames(options.retryExceptions),
       attempt: 0,
       ctx: { jobId: core.options.jobId, namespace: core.options.namespace, ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}) },

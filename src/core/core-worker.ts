@@ -11,9 +11,10 @@ import { ObjectStore } from '../refs/object-store';
 import { decodeEnvelope, decodeValue, encodeEnvelope, encodeValue, registerRefClasses, setSerializationHooks } from '../serialization/serializer';
 import { scanValue } from '../serialization/value-check';
 import { decodeError, encodeError, encodeTaskError, type WireError } from '../serialization/error-codec';
-import { GetTimeoutError, RaySystemError } from '../errors/ray-errors';
+import { GetTimeoutError, OwnerDiedError, RaySystemError } from '../errors/ray-errors';
 import {
   BROKER_QUEUE,
+  CANCEL_TOPIC,
   replyQueue,
   type ActorMeta,
   type BrokerMsg,
@@ -52,7 +53,7 @@ export interface PendingTask {
   readonly returnIds: string[];
   readonly functionName: string;
   /** Called with the result message; return true to keep waiting (a retry was submitted). */
-  onResult?(rets: WireOutcome[]): boolean;
+  onResult?(rets: WireOutcome[], retire?: boolean): boolean;
   onDone?(): void;
   /** A 'dynamic' generator task: its single return is the generator of its items. */
   readonly dynamic?: boolean;
@@ -76,6 +77,8 @@ export class CoreWorker {
   readonly store: ObjectStore;
   readonly submitter: TaskSubmitter;
   private readonly pending = new Map<string, PendingTask>();
+  /** Tasks and actor calls submitted from inside each running task (for recursive cancel). */
+  readonly children = new Map<string, Set<string>>();
   /** Generator tasks this process owns, by task id. */
   readonly streams = new Map<string, StreamReceiver>();
   private readonly requests = new Map<string, (msg: ReplyMsg) => void>();
@@ -187,6 +190,14 @@ export class CoreWorker {
     this.pending.set(task.taskId, task);
   }
 
+  /** Record that the running task `parent` submitted `child`. */
+  addChild(parent: string | undefined, child: string): void {
+    if (!parent) return;
+    let set = this.children.get(parent);
+    if (!set) this.children.set(parent, (set = new Set()));
+    set.add(child);
+  }
+
   /** The pending task that produces `objectId` (a return or a stream's completion), if any. */
   pendingTaskOf(objectId: string): PendingTask | undefined {
     return this.pending.get(objectId.slice(0, -4));
@@ -196,11 +207,13 @@ export class CoreWorker {
    * `ray.cancel`: a queued task never runs, a running one sees its AbortSignal fire (with
    * `force`, its worker is killed); its refs reject with TaskCancelledError, never retried.
    */
-  cancelTask(taskId: string, force: boolean): void {
+  cancelTask(taskId: string, force: boolean, recursive = true): void {
     const t = this.pending.get(taskId);
     if (!t) return;
     this.streams.get(taskId)?.cancel();
-    if (!t.actorCall) this.submitter.cancel(taskId, force);
+    if (!t.actorCall) this.submitter.cancel(taskId, force, recursive);
+    // An actor call may still sit in the mailbox: its host drops it (or aborts it) on this notice.
+    else this.transport.broadcast(CANCEL_TOPIC, encodeEnvelope({ task: taskId })).catch(() => undefined);
     this.failTask(taskId, encodeError(new TaskCancelledError(taskId)));
   }
 
@@ -235,7 +248,7 @@ export class CoreWorker {
   private dispatch(msg: ReplyMsg): void {
     switch (msg.t) {
       case 'result':
-        return this.onResult(msg.task, msg.rets);
+        return this.onResult(msg.task, msg.rets, msg.retire === true);
       case 'get-object':
         return this.answerGetObject(msg.id, msg.reply);
       case 'object':
@@ -259,6 +272,8 @@ export class CoreWorker {
         return onStreamControl(msg);
       case 'cancel-task':
         abortRunning(msg.task, new TaskCancelledError(msg.task));
+        // recursive (the default): the children this task submitted are cancelled too.
+        if (msg.recursive !== false) for (const child of this.children.get(msg.task) ?? []) this.cancelTask(child, false);
         return;
       default: {
         const req = (msg as { req?: string }).req;
@@ -271,13 +286,13 @@ export class CoreWorker {
     }
   }
 
-  private onResult(taskId: string, rets: WireOutcome[]): void {
+  private onResult(taskId: string, rets: WireOutcome[], retire = false): void {
     const t = this.pending.get(taskId);
     if (!t) {
       for (const r of rets) this.releaseOutcomeRefs(r);
       return;
     }
-    if (t.onResult?.(rets)) return;
+    if (t.onResult?.(rets, retire)) return;
     this.pending.delete(taskId);
     const stream = this.streams.get(taskId);
     if (stream) {
@@ -384,7 +399,12 @@ export class CoreWorker {
   /** Outcome stream of a ref, fetching it from its owner if borrowed. */
   outcome$(ref: ObjectRef<unknown>): Observable<WireOutcome> {
     if (ref.owner !== this.address && !this.store.isReady(ref.id) && this.store.markFetch(ref.id)) {
-      this.send(ref.owner, { t: 'get-object', id: ref.id, reply: this.address });
+      this.transport.publish(ref.owner, encodeEnvelope({ t: 'get-object', id: ref.id, reply: this.address })).catch(() => {
+        // The owner's queue is gone: the owner died, and its objects with it (Ray: OwnerDiedError).
+        this.store.fulfil(ref.id, {
+          e: encodeError(new OwnerDiedError(`The object ${ref.id} is lost: its owner (${ref.owner}) has died.`)),
+        });
+      });
     }
     return this.store.outcome$(ref.id);
   }
@@ -563,7 +583,7 @@ export class CoreWorker {
       returnIds: task.returnIds,
       functionName: task.fn.name,
       dynamic: task.nret === NRET_DYNAMIC,
-      onResult: (rets) => this.submitter.onTaskResult(task, rets),
+      onResult: (rets, retire) => this.submitter.onTaskResult(task, rets, retire),
       onDone: () => this.submitter.onTaskDone(task),
     });
     this.prepareArgs(

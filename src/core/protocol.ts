@@ -10,6 +10,8 @@ import type { WireError } from '../serialization/error-codec';
 
 export const BROKER_QUEUE = 'raybus.broker';
 export const EVENTS_TOPIC = 'raybus.events';
+/** Broadcast when an actor call is cancelled: `{ task }`. */
+export const CANCEL_TOPIC = 'raybus.cancel';
 export const replyQueue = (procId: string): string => `raybus.reply.${procId}`;
 export const workerQueue = (workerId: string): string => `raybus.worker.${workerId}`;
 export const actorQueue = (actorId: string): string => `raybus.actor.${actorId}`;
@@ -61,6 +63,8 @@ export interface ResultMsg {
   rets: WireOutcome[];
   /** Generator tasks: how many stream items were sent before this result. */
   n?: number;
+  /** The worker reached the task's maxCalls and exits: send it nothing more. */
+  retire?: boolean;
 }
 /** One value yielded by a generator task (item `seq`, from 0), sent to the owner. */
 export interface StreamItemMsg {
@@ -81,6 +85,8 @@ export interface StreamControlMsg {
 export interface CancelTaskMsg {
   t: 'cancel-task';
   task: string;
+  /** Also cancel the tasks it submitted (default true). */
+  recursive?: boolean;
 }
 
 /** `nret` values for generator tasks. */
@@ -190,6 +196,8 @@ export interface TaskMsg {
   lease: string;
   /** Generator backpressure (items ahead of the consumer); absent = off. */
   bp?: number;
+  /** The function's maxCalls: the worker exits after running it that many times. */
+  mc?: number;
 }
 
 // ---- to an actor's mailbox ----
@@ -278,6 +286,10 @@ export interface NodeRegisterMsg {
   node: string;
   resources: Resources;
   labels: Record<string, string>;
+  /** What runs on the node now (re-registration with a new broker leader rebuilds from it). */
+  leases?: NodeLeaseReport[];
+  /** The node is draining: it takes no new work. */
+  draining?: boolean;
 }
 export interface NodeGoneMsg {
   t: 'node-gone';
@@ -354,6 +366,9 @@ export interface ReleaseLeaseMsg {
 export interface KillWorkerMsg {
   t: 'kill-worker';
   lease: string;
+  /** Acknowledge to `reply` (tagged `req`) once the worker is dead and its calls requeued. */
+  reply?: string;
+  req?: string;
 }
 export type NodeMsg = StartLeaseMsg | StartActorMsg | ReleaseLeaseMsg | KillWorkerMsg;
 
@@ -377,4 +392,110 @@ export type WireStrategy =
 export interface WireArg {
   d: Uint8Array;
   r?: Array<[string, string]>;
+}
+
+// ---- cluster mode (a broker on a message bus, several processes) ----
+
+/** The broker leader election queue (single active consumer; see broker-election.ts). */
+export const BROKER_ELECTION_QUEUE = 'raybus.broker.election';
+/** Topic on which a new broker leader announces itself (`BrokerElectedMsg`). */
+export const BROKER_ELECTED_TOPIC = 'raybus.events.broker-elected';
+/**
+ * A process's presence queue (auto-delete, consumed while its connection lives): the broker
+ * probes it to tell a live process from a dead one, and sends it `BrokerElectedMsg`.
+ */
+export const presenceQueue = (presenceId: string): string => `raybus.presence.${presenceId}`;
+/** The presence id of a node. */
+export const nodePresenceId = (nodeId: string): string => `node-${nodeId}`;
+
+/** One lease (task worker or actor) running on a node, as the node reports it. */
+export interface NodeLeaseReport {
+  lease: string;
+  worker: string;
+  demand: Resources;
+  gpuIds: number[];
+  /** Task leases: the owner's reply queue and the request the lease answered. */
+  owner?: string;
+  req?: string;
+  /** Actor leases: the actor's spec (owner, name, restart policy). */
+  actor?: ActorSpec;
+}
+/** A driver announces itself: the broker watches its presence queue from now on. */
+export interface OwnerRegisterMsg {
+  t: 'owner-register';
+  owner: string;
+  /** Its presence id (`presenceQueue(id)`). */
+  presence: string;
+}
+/** A driver is shutting down: its non-detached actors die and its leases are released. */
+export interface OwnerExitMsg {
+  t: 'owner-exit';
+  owner: string;
+}
+/** An owner's leases after a broker election, as `[lease, node]`: leases on dead nodes are lost. */
+export interface LeasesHeldMsg {
+  t: 'leases-held';
+  owner: string;
+  leases: Array<[string, string]>;
+}
+/** A node stops taking new work (SIGTERM). */
+export interface NodeDrainingMsg {
+  t: 'node-draining';
+  node: string;
+}
+/** A draining node gives back an idle task lease: the owner is told `lease-lost`. */
+export interface LeaseRevokedMsg {
+  t: 'lease-revoked';
+  node: string;
+  lease: string;
+  reason: string;
+}
+/**
+ * The broker leader's durable record of one actor, sent to its own queue and held unacked: a
+ * new leader receives every live actor's latest record (version `v`).
+ */
+export interface ActorRecordMsg {
+  t: 'actor-record';
+  spec: ActorSpec;
+  restarts: number;
+  /** The actor was created (it is restarted, not created, when its node died unseen). */
+  alive: boolean;
+  v: number;
+}
+export interface ClusterStateRequestMsg {
+  t: 'cluster-state-request';
+  req: string;
+  reply: string;
+}
+export interface ClusterStateMsg {
+  t: 'cluster-state';
+  req: string;
+  state: ClusterState;
+}
+/** The live cluster as `raybus status` and `raybus list` show it. */
+export interface ClusterState {
+  leader: { epoch: string; electedAt: number };
+  nodes: Array<{ nodeId: string; alive: boolean; draining: boolean; resources: Resources; available: Resources; labels: Record<string, string> }>;
+  actors: Array<{ actorId: string; className: string; name?: string; namespace: string; state: string; nodeId?: string; workerId?: string; owner: string; detached: boolean; restarts: number }>;
+  leases: Array<{ lease: string; nodeId: string; owner?: string; actorId?: string; demand: Resources }>;
+  pending: Array<{ id: string; kind: 'task' | 'actor' | 'placement-group'; description: string; demand: Resources; infeasible: boolean }>;
+  placementGroups: Record<string, PlacementGroupInfo>;
+}
+/** Messages to the broker in cluster mode. */
+export type ClusterBrokerMsg =
+  | OwnerRegisterMsg
+  | OwnerExitMsg
+  | LeasesHeldMsg
+  | NodeDrainingMsg
+  | LeaseRevokedMsg
+  | ActorRecordMsg
+  | ClusterStateRequestMsg;
+/** Broadcast on `BROKER_ELECTED_TOPIC` and sent to presence queues by a new leader. */
+export interface BrokerElectedMsg {
+  t: 'broker-elected';
+  epoch: string;
+}
+/** Sent to presence queues to see whether they exist; ignored by their consumer. */
+export interface PresenceProbeMsg {
+  t: 'probe';
 }

@@ -48,6 +48,8 @@ export interface SubmittedTask {
   lease?: string;
   /** Generator backpressure (items ahead of the consumer). */
   readonly bp?: number;
+  /** maxCalls of the function (0 = unlimited). */
+  readonly maxCalls?: number;
 }
 
 interface Lease {
@@ -126,6 +128,7 @@ export class TaskSubmitter {
       ctx: { ...task.ctx, attempt: task.attempt, res: task.demand },
       lease: lease.id,
       ...(task.bp !== undefined && task.bp > 0 ? { bp: task.bp } : {}),
+      ...(task.maxCalls ? { mc: task.maxCalls } : {}),
     };
     this.core.send(workerQueue(lease.worker), msg);
   }
@@ -202,9 +205,13 @@ export class TaskSubmitter {
   }
 
   /** A result arrived: decide on an application-level retry. Returns true if retried. */
-  onTaskResult(task: SubmittedTask, rets: WireOutcome[]): boolean {
+  onTaskResult(task: SubmittedTask, rets: WireOutcome[], retire = false): boolean {
     const lease = task.lease ? this.leases.get(task.lease) : undefined;
     lease?.inflight.delete(task);
+    if (lease && retire) {
+      // The worker reached maxCalls and is exiting: give the lease back, push it nothing more.
+      this.returnLease(lease);
+    }
     const failed = rets.find((r): r is { e: WireError } => 'e' in r);
     if (failed && this.canRetry(task) && retryable(task.retryExceptions, failed.e)) {
       task.attempt += 1;
@@ -215,10 +222,8 @@ export class TaskSubmitter {
       } else this.enqueue(task);
       return true;
     }
-    if (lease) {
-      const ks = this.keys.get(lease.key);
-      if (ks) this.pump(ks);
-    }
+    const ks = lease ? this.keys.get(lease.key) : undefined;
+    if (ks) this.pump(ks);
     return false;
   }
 
@@ -230,7 +235,7 @@ export class TaskSubmitter {
    * Cancel a task this process submitted. A queued task is dropped; a running one is told to
    * abort (and with `force` its worker is killed). Either way it is never retried.
    */
-  cancel(taskId: string, force: boolean): 'queued' | 'running' | 'unknown' {
+  cancel(taskId: string, force: boolean, recursive = true): 'queued' | 'running' | 'unknown' {
     for (const ks of this.keys.values()) {
       const i = ks.queue.findIndex((t) => t.taskId === taskId);
       if (i >= 0) {
@@ -241,7 +246,7 @@ export class TaskSubmitter {
         for (const task of lease.inflight) {
           if (task.taskId !== taskId) continue;
           lease.inflight.delete(task);
-          this.core.send(replyQueue(lease.worker), { t: 'cancel-task', task: taskId });
+          this.core.send(replyQueue(lease.worker), { t: 'cancel-task', task: taskId, recursive });
           if (force) this.core.send(nodeQueue(lease.node), { t: 'kill-worker', lease: lease.id });
           this.pump(ks);
           return 'running';

@@ -67,6 +67,8 @@ export interface CallSpec {
   readonly bp?: number;
   readonly context: Omit<TaskContext, 'signal'>;
   readonly call: () => unknown;
+  /** This worker exits after this call (maxCalls reached): tell the owner with the result. */
+  readonly retire?: boolean;
   /** Rewrite the outcomes before they are sent (an actor that exited replaces them). */
   readonly transform?: (rets: WireOutcome[]) => WireOutcome[];
 }
@@ -82,7 +84,7 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
     if (spec.nret >= 0) {
       let rets = await runInContext(core, ctx, spec.name, spec.nret, spec.call);
       if (spec.transform) rets = spec.transform(rets);
-      core.send(spec.owner, { t: 'result', task: spec.taskId, rets });
+      core.send(spec.owner, { t: 'result', task: spec.taskId, rets, ...(spec.retire ? { retire: true } : {}) });
       return rets;
     }
     const run = await slot.taskContext.run(ctx, async () => {
@@ -106,9 +108,10 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
       count = 1;
     }
     const rets = [run.completion];
-    core.send(spec.owner, { t: 'result', task: spec.taskId, rets, n: count });
+    core.send(spec.owner, { t: 'result', task: spec.taskId, rets, n: count, ...(spec.retire ? { retire: true } : {}) });
     return rets;
   } finally {
     running.done();
+    core.children.delete(spec.taskId);
   }
 }

@@ -18,6 +18,8 @@ export class IpcBridge {
     private readonly child: ChildProcess,
     private readonly transport: Transport,
     private readonly onReady: () => void,
+    /** The worker reached a task's maxCalls and will exit: hand it no more work. */
+    private readonly onRetiring: () => void = () => undefined,
   ) {
     this.out = new FrameBatcher((frames) => {
       if (!this.closed && this.child.connected) this.child.send(frames, (err) => void err);
@@ -55,6 +57,8 @@ export class IpcBridge {
     switch (f.op) {
       case 'ready':
         return this.onReady();
+      case 'retiring':
+        return this.onRetiring();
       case 'assert':
         return this.reply(f.id, this.transport.assertQueue(f.queue, f.opts));
       case 'delete':

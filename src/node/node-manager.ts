@@ -59,6 +59,8 @@ interface WorkerProc {
   dead: boolean;
   /** Stopped by the node on purpose (reaped, GPU lease over, start failed): not reported. */
   retired: boolean;
+  /** The worker said it exits after its current task (maxCalls reached). */
+  retiring?: boolean;
   /** The broker asked for this worker to be killed. */
   killRequested?: boolean;
 }
@@ -161,15 +163,18 @@ export class NodeManager {
         w.lease = undefined;
         w.grantTo = undefined;
         if (w.actor) return;
-        if (w.gpu) return this.retire(w);
+        if (w.gpu || w.retiring) return this.retire(w);
         this.pool.put(w.envKey, w);
         return;
       }
       case 'kill-worker': {
         const w = this.byLease.get(msg.lease);
-        if (!w) return;
+        const ack = (): void => {
+          if (msg.reply && msg.req) this.send(msg.reply, { t: 'ack', req: msg.req });
+        };
+        if (!w) return ack();
         w.killRequested = true;
-        void this.killWorker(w);
+        void this.killWorker(w).then(ack);
         return;
       }
     }
@@ -225,7 +230,14 @@ export class NodeManager {
     const w: WorkerProc = {
       id,
       child,
-      bridge: new IpcBridge(child, proxy, () => w.settle(undefined)),
+      bridge: new IpcBridge(
+        child,
+        proxy,
+        () => w.settle(undefined),
+        () => {
+          w.retiring = true;
+        },
+      ),
       envKey,
       gpu: gpuIds.length > 0,
       started,

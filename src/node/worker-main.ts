@@ -86,7 +86,15 @@ async function main(): Promise<void> {
   void host;
 }
 
+/** Runs of each function in this worker, for maxCalls. */
+const callCounts = new Map<string, number>();
+
 async function runTask(core: CoreWorker, msg: TaskMsg): Promise<void> {
+  const runs = (callCounts.get(msg.fn.id) ?? 0) + 1;
+  callCounts.set(msg.fn.id, runs);
+  const retire = msg.mc !== undefined && msg.mc > 0 && runs >= msg.mc;
+  // Told before the result goes out (same ordered channel), so the node never re-leases us.
+  if (retire) (core.transport as IpcTransport).signalRetiring();
   const pinned = core.receiveArgs(msg.args);
   try {
     let call: () => unknown;
@@ -105,6 +113,7 @@ async function runTask(core: CoreWorker, msg: TaskMsg): Promise<void> {
       name: msg.fn.name,
       nret: msg.nret,
       ...(msg.bp ? { bp: msg.bp } : {}),
+      retire,
       context: {
         taskId: msg.task,
         actorId: null,
@@ -117,6 +126,11 @@ async function runTask(core: CoreWorker, msg: TaskMsg): Promise<void> {
     });
   } finally {
     for (const id of pinned) core.store.unpin(id);
+  }
+  if (retire) {
+    // maxCalls reached: the result (marked retire) is on its way; leave once it is written.
+    await (core.transport as IpcTransport).drain();
+    process.exit(0);
   }
 }
 

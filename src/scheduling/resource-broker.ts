@@ -145,7 +145,7 @@ export class ResourceBroker {
       case 'worker-died': {
         const g = msg.lease ? this.grants.get(msg.lease) : undefined;
         if (g) this.release(g);
-        if (msg.actor) this.actors.onWorkerDied(msg.actor, msg.reason);
+        if (msg.actor) this.actors.onWorkerDied(msg.actor, msg.reason, msg.lease);
         else if (g?.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: msg.reason });
         return;
       }
@@ -180,7 +180,7 @@ export class ResourceBroker {
     for (const g of [...this.grants.values()]) {
       if (g.node !== node) continue;
       this.release(g);
-      if (g.actor) this.actors.onWorkerDied(g.actor, `The actor died because its node ${node} has died.`);
+      if (g.actor) this.actors.onWorkerDied(g.actor, `The actor died because its node ${node} has died.`, g.id);
       else if (g.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: `its node ${node} died` });
     }
     this.scheduleDispatch();

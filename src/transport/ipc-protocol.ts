@@ -15,7 +15,8 @@ export type ChildFrame =
   | { op: 'bcast'; topic: string; body: Uint8Array }
   | { op: 'sub'; id: number; topic: string }
   | { op: 'unsub'; id: number; stag: number }
-  | { op: 'ready' };
+  | { op: 'ready' }
+  | { op: 'retiring' };
 
 export type ParentFrame =
   | { op: 'ok'; id: number; tag?: number }

@@ -8,7 +8,7 @@ import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscripti
 import { FrameBatcher, type ChildFrame, type ParentFrame } from './ipc-protocol';
 
 interface Channel {
-  send(message: unknown): boolean;
+  send(message: unknown, sendHandle?: undefined, options?: object, callback?: (err: Error | null) => void): boolean;
   on(event: 'message', listener: (m: unknown) => void): unknown;
   on(event: 'disconnect', listener: () => void): unknown;
   connected?: boolean;
@@ -41,6 +41,11 @@ export class IpcTransport implements Transport {
     this.status$.next('connected');
   }
 
+  /** Tell the node this worker exits after its current task (maxCalls): lease it no more. */
+  signalRetiring(): void {
+    this.out.push({ op: 'retiring' });
+  }
+
   /** Tell the node this worker is ready to take work. */
   signalReady(): void {
     this.out.push({ op: 'ready' });
@@ -49,6 +54,15 @@ export class IpcTransport implements Transport {
   async close(): Promise<void> {
     this.out.flush();
     this.status$.next('closed');
+  }
+
+  /** Send everything queued and resolve once the IPC channel has written it (before an exit). */
+  drain(): Promise<void> {
+    this.out.flush();
+    return new Promise((resolve) => {
+      if (this.channel.connected === false) return resolve();
+      this.channel.send([], undefined, {}, () => resolve());
+    });
   }
 
   assertQueue(queue: string, opts?: QueueOptions): Promise<void> {
