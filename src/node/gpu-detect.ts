@@ -36,7 +36,7 @@ function limitToVisible(found: DetectedGpus): DetectedGpus {
 /** Synchronous detection, for `init()` (which sets up synchronously). */
 export function detectGpusSync(timeoutMs = 5000): DetectedGpus {
   try {
-    const out = execFileSync('nvidia-smi', ['--query-gpu=index,name', '--format=csv,noheader'], { timeout: timeoutMs, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('nvidia-smi', ['--query-gpu=index,name', '--format=csv,noheader'], { timeout: timeoutMs, stdio: ['ignore', 'pipe', 'ignore'], env: process.env });
     return limitToVisible(parseNvidiaSmi(String(out)));
   } catch {
     return { count: 0, acceleratorType: undefined };
@@ -46,7 +46,7 @@ export function detectGpusSync(timeoutMs = 5000): DetectedGpus {
 /** Ask nvidia-smi (bounded by a timeout). Honours CUDA_VISIBLE_DEVICES when set. */
 export function detectGpus(timeoutMs = 5000): Promise<DetectedGpus> {
   return new Promise((resolve) => {
-    execFile('nvidia-smi', ['--query-gpu=index,name', '--format=csv,noheader'], { timeout: timeoutMs }, (err, stdout) => {
+    execFile('nvidia-smi', ['--query-gpu=index,name', '--format=csv,noheader'], { timeout: timeoutMs, env: process.env }, (err, stdout) => {
       if (err) return resolve({ count: 0, acceleratorType: undefined });
       resolve(limitToVisible(parseNvidiaSmi(String(stdout))));
     });

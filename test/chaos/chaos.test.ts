@@ -14,6 +14,8 @@ const FULL = process.env.CHAOS_FULL === '1';
 const TASKS = FULL ? 2000 : 300;
 const CALLS = FULL ? 200 : 60;
 const MAXCALLS_TASKS = FULL ? 2000 : 300;
+/** CHAOS_KILLS=0 runs the same work without kills: the fault-free baseline for the timings. */
+const KILLS = process.env.CHAOS_KILLS !== '0';
 
 jest.setTimeout(FULL ? 600_000 : 180_000);
 
@@ -23,7 +25,7 @@ function startKiller(minMs: number, maxMs: number, spare: () => number[] = () =>
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const tick = (): void => {
-    if (stopped) return;
+    if (stopped || !KILLS) return;
     const pids = (embeddedNode()?.workerPids() ?? []).filter((p) => !spare().includes(p));
     const pid = pids[Math.floor(Math.random() * pids.length)];
     if (pid !== undefined) {
