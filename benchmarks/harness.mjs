@@ -1,0 +1,163 @@
+// Timing harness: the method of Ray's ray_perf.py (ray_microbenchmark_helpers.timeit).
+//
+// Ray: sleep 10 s, warm up 1 s, then 4 rounds of >= 2 s; each round's rate is
+// multiplier * calls / seconds; the figure is the mean of the round rates, with their std.
+// Here the same, with shorter defaults so the whole suite fits a 2-core dev machine
+// (BENCH_WARMUP_MS=1000 BENCH_ROUND_MS=2000 gives Ray's exact timing; the 10 s sleep is
+// replaced by settle(): a GC and a short pause). Every loop is bounded by count and by time,
+// and a metric that does not finish by its deadline is reported as timed out.
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const envNum = (name, dflt) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+};
+
+/** Timing settings, from the environment (defaults sized for a 2-core machine). */
+export const timing = {
+  warmupMs: envNum('BENCH_WARMUP_MS', 400),
+  rounds: envNum('BENCH_ROUNDS', 4),
+  roundMs: envNum('BENCH_ROUND_MS', 700),
+  /** Upper bound on body calls in one round (the count bound; roundMs is the time bound). */
+  maxCallsPerRound: envNum('BENCH_MAX_CALLS', 2_000_000),
+};
+
+// A GC handle without requiring `node --expose-gc` on the command line: large-buffer metrics
+// free their objects through FinalizationRegistry, which only runs after a collection.
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc');
+
+/** Let finalizers and pending I/O run, then collect: the stand-in for Ray's 10 s sleep. */
+export async function settle(ms = 50) {
+  await sleep(ms);
+  gc();
+  await new Promise((r) => setImmediate(r));
+}
+
+const macrotask = () => new Promise((r) => setImmediate(r));
+
+function quantile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i];
+}
+
+/** Mean and (population) standard deviation, as numpy's np.std used by Ray. */
+export function meanStd(xs) {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
+  return { mean, std };
+}
+
+/**
+ * Time `body` (sync or async) the ray_perf.py way.
+ *
+ * @param {string} name  metric name, as in ray_perf.py
+ * @param {() => unknown} body  one benchmark operation (times `multiplier`)
+ * @param {{ multiplier?: number, warmupMs?: number, rounds?: number, roundMs?: number,
+ *           maxCallsPerRound?: number, deadlineMs?: number, unit?: string }} [opts]
+ * @returns {Promise<{ name: string, mean: number, std: number, rates: number[], calls: number,
+ *           p50Ms: number, p99Ms: number, unit: string, error?: string }>}
+ */
+export async function timeit(name, body, opts = {}) {
+  const multiplier = opts.multiplier ?? 1;
+  const warmupMs = opts.warmupMs ?? timing.warmupMs;
+  const rounds = opts.rounds ?? timing.rounds;
+  const roundMs = opts.roundMs ?? timing.roundMs;
+  const maxCalls = opts.maxCallsPerRound ?? timing.maxCallsPerRound;
+  const unit = opts.unit ?? 'ops/s';
+  // Generous: a body slower than a round still completes once per round.
+  const deadlineMs = opts.deadlineMs ?? Math.max(30_000, 4 * (warmupMs + rounds * roundMs));
+  const state = { aborted: false };
+  const latencies = [];
+  const rates = [];
+  let totalCalls = 0;
+
+  const loop = async (ms, record) => {
+    const start = performance.now();
+    let lastYield = start;
+    let calls = 0;
+    let now = start;
+    while (!state.aborted && calls < maxCalls && now - start < ms) {
+      const t = now;
+      await body();
+      now = performance.now();
+      if (record && latencies.length < 200_000) latencies.push(now - t);
+      calls++;
+      // Give timers, I/O and finalizers a turn, as a Python loop gives the GIL away.
+      if (now - lastYield > 50) {
+        await macrotask();
+        now = performance.now();
+        lastYield = now;
+      }
+    }
+    return { calls, seconds: (performance.now() - start) / 1000 };
+  };
+
+  const run = async () => {
+    await loop(warmupMs, false);
+    for (let r = 0; r < rounds && !state.aborted; r++) {
+      const { calls, seconds } = await loop(roundMs, true);
+      totalCalls += calls;
+      rates.push((multiplier * calls) / seconds);
+    }
+  };
+
+  let timer;
+  const deadline = new Promise((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), deadlineMs);
+  });
+  let error;
+  try {
+    const outcome = await Promise.race([run().then(() => 'ok'), deadline]);
+    if (outcome === 'timeout') {
+      state.aborted = true;
+      error = `timed out after ${Math.round(deadlineMs / 1000)} s`;
+    }
+  } catch (err) {
+    state.aborted = true;
+    error = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
+  } finally {
+    clearTimeout(timer);
+  }
+  const sorted = latencies.sort((a, b) => a - b);
+  const { mean, std } = rates.length ? meanStd(rates) : { mean: NaN, std: NaN };
+  return {
+    name,
+    mean: error ? NaN : mean,
+    std: error ? NaN : std,
+    rates,
+    calls: totalCalls,
+    p50Ms: quantile(sorted, 0.5),
+    p99Ms: quantile(sorted, 0.99),
+    unit,
+    ...(error ? { error } : {}),
+  };
+}
+
+/** A result row for a metric that was not measured, with the reason. */
+export function notMeasured(name, reason, unit = 'ops/s') {
+  return { name, mean: NaN, std: NaN, rates: [], calls: 0, p50Ms: NaN, p99Ms: NaN, unit, na: reason };
+}
+
+/** Resolve `promise` or reject after `ms` with a message naming `what`. */
+export async function withTimeout(promise, ms, what) {
+  let timer;
+  const t = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${Math.round(ms / 1000)} s`)), ms);
+  });
+  try {
+    return await Promise.race([promise, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Print one line as a metric finishes (progress for a long run). */
+export function logResult(prefix, r) {
+  const fmt = (x) => (Number.isFinite(x) ? (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3)) : '-');
+  const tail = r.na ? `n/a (${r.na})` : r.error ? `error: ${r.error}` : `${fmt(r.mean)} ± ${fmt(r.std)} ${r.unit}`;
+  console.log(`  ${prefix}${r.name.padEnd(48)} ${tail}`);
+}

@@ -1,0 +1,217 @@
+// The report: each raybus figure with its ratio to the matching anchor and to Ray's published
+// figure, the issue 8 targets, the scaling table and the machine facts, as Markdown (printed,
+// and written to benchmarks/RESULTS.md).
+import { rayPublished, RAY_MACHINE, rayManyActorsPerS } from './ray-published.mjs';
+import { embeddedTargets, rabbitTargets } from './targets.mjs';
+
+const ok = (r) => r && !r.na && !r.error && Number.isFinite(r.mean);
+
+/** 12,345 / 123.4 / 1.23 / 0.0123 */
+export function fmt(x) {
+  if (!Number.isFinite(x)) return '-';
+  const a = Math.abs(x);
+  if (a >= 1000) return Math.round(x).toLocaleString('en-US');
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  return x.toPrecision(2);
+}
+
+/** A latency in ms, shown in µs below 1 ms. */
+const ms = (x) => (!Number.isFinite(x) ? '-' : x >= 100 ? `${x.toFixed(0)} ms` : x >= 1 ? `${x.toFixed(1)} ms` : `${(x * 1000).toFixed(x < 0.01 ? 2 : 0)} µs`);
+const ratio = (a, b) => {
+  if (!(Number.isFinite(a) && Number.isFinite(b) && b > 0)) return '-';
+  const q = a / b;
+  return `${q >= 10 ? q.toFixed(0) : q.toFixed(2)}×`;
+};
+const value = (r) => (r?.na ? `n/a (${r.na})` : r?.error ? `error: ${r.error}` : `${fmt(r.mean)} ± ${fmt(r.std)}`);
+
+function table(header, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** The anchor result of `kind` ('sync' | 'async') from one anchor's results. */
+const anchorOf = (anchor, kind) => anchor.results?.find((r) => r.kind === kind);
+
+function targetCell(key, r, mode, anchors) {
+  if (!ok(r)) return '';
+  if (mode === 'embedded') {
+    const t = embeddedTargets[key];
+    return t === undefined ? '' : `≥ ${fmt(t)} ${r.mean >= t ? '✓' : '✗'}`;
+  }
+  const share = rabbitTargets[key];
+  if (share === undefined) return '';
+  const amqp = anchorOf(anchors.find((a) => a.id === 'amqplib') ?? {}, r.kind);
+  const mol = anchorOf(anchors.find((a) => a.id === 'moleculer') ?? {}, r.kind);
+  if (!ok(amqp)) return `≥ ${share * 100}% of amqplib (anchor missing)`;
+  const pass = r.mean >= share * amqp.mean && (!ok(mol) || r.mean > mol.mean);
+  return `≥ ${share * 100}% of amqplib (${fmt(share * amqp.mean)}) and > Moleculer ${pass ? '✓' : '✗'}`;
+}
+
+/**
+ * A raybus results table.
+ *
+ * @param {object[]} results  from runRaybusSuite
+ * @param {{ id: string, label: string, results?: object[] }[]} anchors  matched by kind
+ * @param {'embedded' | 'rabbitmq'} mode  which targets apply
+ */
+export function raybusTable(results, anchors, mode) {
+  const header = ['metric', 'raybus (mean ± std)', 'unit', 'p50 / p99 per body call'];
+  for (const a of anchors) header.push(`${a.label}`, `× ${a.id}`);
+  header.push(`${RAY_MACHINE} (A)`, '× Ray', 'issue 8 target');
+  const rows = results.map((r) => {
+    const cells = [`${r.name}${r.extra ? ' †' : ''}${r.retried ? ' (retried)' : ''}`, value(r), r.unit, ok(r) ? `${ms(r.p50Ms)} / ${ms(r.p99Ms)}` : ''];
+    for (const a of anchors) {
+      const m = r.kind ? anchorOf(a, r.kind) : undefined;
+      const perOp = r.key === 'single_client_tasks_and_get_batch' ? 1000 : 1; // batches/s vs calls/s
+      cells.push(m ? `${fmt(ok(m) ? m.mean : NaN)} (${r.kind})` : '', m && ok(r) ? ratio(r.mean * perOp, m.mean) : '');
+    }
+    const ray = rayPublished[r.key]?.a;
+    cells.push(ray ? `${fmt(ray[0])} ± ${fmt(ray[1])}` : '', ray && ok(r) ? ratio(r.mean, ray[0]) : '', targetCell(r.key, r, mode, anchors));
+    return cells;
+  });
+  return table(header, rows);
+}
+
+/** The anchors on their own. */
+export function anchorTable(anchors) {
+  const rows = [];
+  for (const a of anchors) {
+    if (a.error) rows.push([a.label, `error: ${a.error}`, '', '']);
+    for (const r of a.results ?? []) rows.push([r.name, value(r), r.unit, ok(r) ? `${ms(r.p50Ms)} / ${ms(r.p99Ms)}` : '']);
+  }
+  return table(['anchor', 'mean ± std', 'unit', 'p50 / p99 per body call'], rows);
+}
+
+function scalingTables(scaling) {
+  const actorRows = scaling.actors.map((s) => {
+    if (s.na || s.error) return [String(s.actors), s.na ? `n/a (${s.na})` : `error: ${s.error}`, '', '', ''];
+    return [`${s.actors}${s.retried ? ' (retried)' : ''}`, fmt(s.createS), fmt(s.actorsPerS), value(s.calls), fmt(s.driverRssMB)];
+  });
+  const nodeRows = scaling.nodes.rows.map((s) => {
+    if (s.na || s.error) return [String(s.nodes), s.where ?? '', s.na ? `n/a (${s.na})` : `error: ${s.error}`];
+    return [`${s.nodes}${s.retried ? ' (retried)' : ''}`, s.where, value(s.tasks)];
+  });
+  return [
+    `Actors (embedded default; each actor is a worker process). Calls/s with all actors busy: ceil(1000 / N) calls to each actor in flight per operation. ${scaling.actorsNote}`,
+    '',
+    table(['actors', 'create + first call (s)', `actors/s (Ray many_actors: ${rayManyActorsPerS}/s on 64 nodes)`, 'calls/s, all busy (mean ± std)', 'driver RSS MB'], actorRows),
+    '',
+    `Nodes (1 CPU each; trivial tasks, 1,000 in flight, tasks/s).${scaling.nodes.amqpNote ? ` On RabbitMQ: n/a (${scaling.nodes.amqpNote}); measured on the cluster's in-process bus instead.` : ''}`,
+    '',
+    table(['nodes', 'bus', 'tasks/s (mean ± std)'], nodeRows),
+  ].join('\n');
+}
+
+const HEADLINE = [
+  ['single_client_tasks_sync', 'tasks, sync', 'sync'],
+  ['single_client_tasks_async', 'tasks, 1,000 in flight', 'async'],
+  ['1_1_actor_calls_sync', 'actor calls, sync', 'sync'],
+  ['1_1_actor_calls_async', 'actor calls, 1,000 in flight', 'async'],
+  ['single_client_get_calls_Plasma_Store', 'small get', null],
+  ['single_client_put_calls_Plasma_Store', 'small put', null],
+];
+
+/** The few figures to read first: raybus next to the anchors of the same kind. */
+function headline(data) {
+  const find = (results, key) => results?.find((r) => r.key === key);
+  const anchorCell = (id, kind) => {
+    const a = data.anchors.find((x) => x.id === id);
+    const r = a && anchorOf(a, kind);
+    return a?.error ? 'error' : ok(r) ? fmt(r.mean) : '-';
+  };
+  const rows = HEADLINE.map(([key, label, kind]) => {
+    const e = find(data.embedded, key);
+    const q = data.rabbitmq.na ? undefined : find(data.rabbitmq.results, key);
+    return [
+      label,
+      e ? (ok(e) ? fmt(e.mean) : value(e)) : '-',
+      data.rabbitmq.na ? 'n/a' : q && ok(q) ? fmt(q.mean) : '-',
+      kind ? anchorCell('fork', kind) : '',
+      kind ? anchorCell('threads', kind) : '',
+      kind ? anchorCell('amqplib', kind) : '',
+      kind ? anchorCell('moleculer', kind) : '',
+      fmt(rayPublished[key]?.a[0]),
+    ];
+  });
+  return table(['per second', 'raybus embedded', 'raybus RabbitMQ', 'fork IPC', 'worker_threads', 'amqplib', 'Moleculer AMQP', RAY_MACHINE], rows);
+}
+
+const anyRetried = (data) =>
+  [...data.embedded, ...(data.rabbitmq.results ?? []), ...data.scaling.actors, ...data.scaling.nodes.rows].some((r) => r.retried);
+
+/** One line per issue 8 target this run missed. */
+function missedTargets(data) {
+  const out = [];
+  for (const r of data.embedded) {
+    const t = embeddedTargets[r.key];
+    if (t !== undefined && ok(r) && r.mean < t) out.push(`Target missed (embedded): ${r.name} ${fmt(r.mean)} < ${fmt(t)}.`);
+  }
+  if (!data.rabbitmq.na) {
+    for (const r of data.rabbitmq.results) {
+      const cell = targetCell(r.key, r, 'rabbitmq', data.anchors);
+      if (cell.endsWith('✗')) out.push(`Target missed (RabbitMQ): ${r.name} ${fmt(r.mean)}: ${cell.slice(0, -2)}.`);
+    }
+  }
+  return out;
+}
+
+/** The whole report as Markdown. */
+export function renderReport(data) {
+  const m = data.machine;
+  const t = data.timing;
+  const rabbit = data.rabbitmq.na
+    ? `raybus on RabbitMQ: **n/a** (${data.rabbitmq.na}).`
+    : raybusTable(data.rabbitmq.results, data.anchors.filter((a) => a.id === 'amqplib' || a.id === 'moleculer'), 'rabbitmq');
+  return [
+    '# raybus benchmarks',
+    '',
+    `Generated by \`npm run bench\` (benchmarks/run.mjs) on ${data.date}; took ${data.durationS.toFixed(0)} s. Do not edit by hand.`,
+    '',
+    '## Headline',
+    '',
+    headline(data),
+    '',
+    '## Machine',
+    '',
+    table(['fact', 'value'], [
+      ['cores', `${m.cores} × ${m.cpuModel}`],
+      ['memory', `${m.memoryGB.toFixed(1)} GB`],
+      ['load average (1/5/15 min) at start; at end', `${data.loadAtStart.map((x) => x.toFixed(2)).join(' / ')}; ${m.loadAvg.map((x) => x.toFixed(2)).join(' / ')}`],
+      ['Node.js', m.node],
+      ['OS', m.os],
+      ['RabbitMQ', m.rabbitmq],
+      ['raybus', m.raybus],
+      ['amqplib / moleculer', `${m.amqplib} / ${m.moleculer}`],
+    ]),
+    '',
+    '## Method',
+    '',
+    `As Ray's ray_perf.py (\`timeit\`): warm-up ${t.warmupMs} ms, then ${t.rounds} timed rounds of ≥ ${t.roundMs} ms; each round's rate = multiplier × calls / seconds; the figure is the mean of the round rates ± their std (Ray: 1 s warm-up, 4 rounds of 2 s, after a 10 s sleep; set BENCH_WARMUP_MS=1000 BENCH_ROUND_MS=2000 for Ray's timing). Rounds stop at ${fmt(t.maxCallsPerRound)} calls or at the round time; each metric has a deadline. p50 / p99 are the latencies of one call of the body (one round trip for *sync*, one batch of 1,000 for *async*). ${data.full ? 'Sizes: Ray\'s (BENCH_FULL=1).' : 'Sizes scaled down for 2 cores (BENCH_FULL=1 for Ray\'s): multi client tasks 4 × 1,000 (Ray 4 × 10,000), 1:n and n:n 1,000 calls per actor/task (Ray 5,000), n:n with arg 250 per client (Ray 1,000); the multiplier follows, so the unit is unchanged.'} Ray's figures are from a 64-vCPU machine (m5.16xlarge), version A of release/perf_metrics/microbenchmark.json (ray-spec §10.2). † marks metrics added for issue 8 (with-arg variants), not in Ray's list. Placement groups: 100 groups of one \`{ CPU: 0.001 }\` bundle per operation (Ray: \`{ custom: 0.001 }\`, which needs a custom resource at init). Not ported: multi client put gigabytes (10 × 10 × 80 MB per operation does not fit this machine's budget). Anchors: a raybus figure with one round trip at a time is compared with the anchor's *sync* figure, one with many in flight with its *async* (1,000 in flight) figure; the embedded default is compared with raw child-process IPC with \`advanced\` serialization (what raybus's node uses with its workers), RabbitMQ figures with raw amqplib and Moleculer on the same broker in the same run.`,
+    '',
+    '## raybus, embedded default (`await ray.init()`)',
+    '',
+    raybusTable(data.embedded, data.anchors.filter((a) => a.id === 'fork'), 'embedded'),
+    '',
+    `## raybus on RabbitMQ (\`init({ address: '${data.amqpUrlShown}' })\`)`,
+    '',
+    rabbit,
+    '',
+    '## Anchors',
+    '',
+    anchorTable(data.anchors),
+    '',
+    '## Scaling (issue 8, item 5)',
+    '',
+    scalingTables(data.scaling),
+    '',
+    '## Notes',
+    '',
+    ...[...missedTargets(data), ...data.notes].map((n) => `- ${n}`),
+    ...(anyRetried(data) ? ['- (retried): a worker process failed to start the first time (in a shared checkout, dist/ being rebuilt by someone else does this); the row is the second measurement.'] : []),
+    '- The figures move with the machine\'s load (see the load average above; other work shares these 2 cores): rerun on a quiet machine before comparing runs. Round trips between two processes are the most sensitive (one wake-up of the other process per message).',
+    '- Profile the driver side of the sync task loop with `node --cpu-prof --cpu-prof-dir=/tmp/prof benchmarks/profile-tasks-sync.mjs`, then `node benchmarks/tools/cpu-profile-summary.mjs /tmp/prof/*.cpuprofile`.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,130 @@
+// `npm run bench`: Ray's microbenchmark on raybus (embedded default, then RabbitMQ when this
+// build can join a broker), the anchors in the same run (raw amqplib request/reply, Moleculer
+// over AMQP, raw fork / worker_threads IPC), the scaling table, and benchmarks/RESULTS.md.
+//
+// Environment: BENCH_FULL=1 (Ray's sizes, actors up to 1,000), BENCH_ONLY=<regex> (a subset of
+// the raybus metrics), BENCH_WARMUP_MS / BENCH_ROUNDS / BENCH_ROUND_MS / BENCH_MAX_CALLS
+// (timing), RAYBUS_BENCH_AMQP_URL (broker; default amqp://guest:guest@127.0.0.1:5672),
+// BENCH_NO_WRITE=1 (print only), BENCH_TIMEOUT_S (watchdog; default 540).
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import ray from 'raybus';
+import * as testing from 'raybus/testing';
+import { timing, withTimeout, settle } from './harness.mjs';
+import { runRaybusSuite } from './raybus-suite.mjs';
+import { runActorScaling, runNodeScaling } from './scaling.mjs';
+import { runIpcAnchors } from './anchors/ipc.mjs';
+import { runAmqplibAnchor } from './anchors/amqplib-rpc.mjs';
+import { runMoleculerAnchor } from './anchors/moleculer-amqp.mjs';
+import { machineFacts } from './machine.mjs';
+import { renderReport } from './report.mjs';
+import { smallValue } from './raybus-remote-code.mjs';
+
+const started = performance.now();
+const loadAtStart = os.loadavg();
+const FULL = process.env.BENCH_FULL === '1';
+const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
+const AMQP_URL = process.env.RAYBUS_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const amqpUrlShown = AMQP_URL.includes('//guest:guest@') ? AMQP_URL : AMQP_URL.replace(/\/\/[^@]*@/, '//***@');
+const errText = (err) => (err instanceof Error ? err.message.split('\n')[0] : String(err));
+
+// The whole run is bounded: past the watchdog, exit (worker processes exit with their parent).
+const watchdogS = Number(process.env.BENCH_TIMEOUT_S ?? 540);
+setTimeout(() => {
+  console.error(`bench: still running after ${watchdogS} s; stopping (BENCH_TIMEOUT_S raises the limit)`);
+  process.exit(2);
+}, watchdogS * 1000).unref();
+
+// The embedded default is what `init()` gives without an address: make sure none is inherited.
+delete process.env.RAYBUS_ADDRESS;
+
+const notes = [];
+console.log(`raybus benchmarks: warm-up ${timing.warmupMs} ms, ${timing.rounds} rounds of ${timing.roundMs} ms${FULL ? ', full sizes' : ''}`);
+
+// 1. Embedded default, and the actor half of the scaling table (same runtime).
+console.log('\n== raybus, embedded default');
+await ray.init();
+const embedded = await runRaybusSuite(ray, { full: FULL, label: 'embedded', only: ONLY });
+const actorSizes = FULL ? [10, 100, 1000] : [10, 50];
+console.log('\n== scaling: actors');
+const actorRows = await runActorScaling(ray, actorSizes);
+await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch((err) => notes.push(`embedded shutdown: ${errText(err)}`));
+await settle(1000); // let the worker processes go before timing the anchors
+
+// 2. Anchors: IPC, then the broker ones (close in time to raybus on RabbitMQ below).
+console.log('\n== anchors');
+const anchors = await runIpcAnchors();
+let amqpServer;
+for (const [id, label, runAnchor] of [
+  ['amqplib', 'amqplib', async () => {
+    const { results, serverVersion } = await runAmqplibAnchor(AMQP_URL);
+    amqpServer = serverVersion;
+    return results;
+  }],
+  ['moleculer', 'Moleculer', () => runMoleculerAnchor(AMQP_URL)],
+]) {
+  try {
+    anchors.push({ id, label, results: await withTimeout(runAnchor(), 120_000, label) });
+  } catch (err) {
+    anchors.push({ id, label, error: errText(err) });
+    console.log(`  [anchor] ${label}: error ${errText(err)}`);
+  }
+}
+
+// 3. raybus on RabbitMQ, when this build can join a broker.
+console.log('\n== raybus on RabbitMQ');
+let rabbitmq;
+try {
+  await withTimeout(ray.init({ address: AMQP_URL }), 30_000, 'init on RabbitMQ');
+  try {
+    const small = ray.remote(smallValue);
+    await withTimeout(ray.get(small.remote()), 30_000, 'a first task on RabbitMQ (is a node started, e.g. `raybus start`?)');
+    rabbitmq = { results: await runRaybusSuite(ray, { full: FULL, label: 'RabbitMQ', only: ONLY }) };
+  } catch (err) {
+    rabbitmq = { na: `init worked, but ${errText(err)}` };
+  }
+} catch (err) {
+  rabbitmq = { na: /does not include|not built|not yet/i.test(errText(err)) ? `not built yet: init rejected the address: "${errText(err)}"` : `init failed: ${errText(err)}` };
+}
+if (ray.isInitialized()) await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch((err) => notes.push(`RabbitMQ shutdown: ${errText(err)}`));
+if (rabbitmq.na) console.log(`  n/a (${rabbitmq.na})`);
+
+// 4. Scaling: nodes (needs raybus/testing's Cluster).
+console.log('\n== scaling: nodes');
+const nodeScaling = await runNodeScaling(ray, testing, [1, 2, 4, 8], AMQP_URL);
+for (const r of nodeScaling.rows) if (r.na) console.log(`  [scaling] ${r.nodes} node(s): n/a (${r.na})`);
+
+// 5. Report.
+const data = {
+  date: new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
+  machine: await machineFacts(amqpServer),
+  loadAtStart,
+  timing,
+  full: FULL,
+  amqpUrlShown,
+  embedded,
+  rabbitmq,
+  anchors,
+  scaling: {
+    actors: actorRows,
+    actorsNote: FULL
+      ? 'Sizes 10, 100, 1,000 (BENCH_FULL=1); a size that would not fit in free memory is skipped.'
+      : 'Sizes 10 and 50 by default: each actor is a Node process, and 100+ of them crowd a 2-core machine; BENCH_FULL=1 runs 10, 100, 1,000.',
+    nodes: nodeScaling,
+  },
+  notes,
+  durationS: (performance.now() - started) / 1000,
+};
+const markdown = renderReport(data);
+console.log(`\n${markdown}`);
+if (process.env.BENCH_NO_WRITE !== '1' && !ONLY) {
+  const out = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+  await writeFile(out, markdown);
+  console.log(`wrote ${out}`);
+}
+// Everything started was stopped above; if a library still holds a handle, do not hang on it.
+setTimeout(() => {
+  console.error('bench: open handles remain after the report; exiting');
+  process.exit(0);
+}, 5000).unref();

@@ -1,0 +1,141 @@
+// Scaling table (issue 8, item 5): how cost grows with work.
+//
+// Actors: create N actors (each a worker process on the embedded default), then calls/s with
+// all of them busy (every actor gets ceil(1000 / N) calls per operation, all in flight).
+// Nodes: trivial tasks with 1,000 in flight on a test cluster of 1, 2, 4, 8 nodes (1 CPU
+// each), when `raybus/testing` has `Cluster`; on RabbitMQ when the cluster accepts an amqp://
+// address, else on its in-process bus (and the row says so).
+import os from 'node:os';
+import { timeit, settle, logResult, withTimeout } from './harness.mjs';
+import { Pinger, smallValue } from './raybus-remote-code.mjs';
+import { WORKER_START_FAILURE } from './raybus-suite.mjs';
+
+/** Rough RSS of one actor's worker process, to skip sizes this machine cannot hold. */
+const WORKER_RSS_BYTES = 70e6;
+
+/**
+ * Actor rows: { actors, createS, actorsPerS, callsPerS (mean/std), driverRssMB } or { na }.
+ *
+ * @param {object} ray  the raybus API, initialized on the embedded default
+ * @param {number[]} sizes  actor counts
+ */
+export async function runActorScaling(ray, sizes) {
+  const Ping = ray.remote(Pinger);
+  const rows = [];
+  for (const n of sizes) {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const row = await actorRow(ray, Ping, n);
+      if (attempt === 2 || !(row.error && WORKER_START_FAILURE.test(row.error))) {
+        rows.push(attempt === 2 ? { ...row, retried: true } : row);
+        break;
+      }
+      console.log(`  [scaling] ${n} actors: a worker failed to start; retrying in 10 s`);
+      await settle(10_000);
+    }
+  }
+  return rows;
+}
+
+/** One row of the actor table: create n actors, time calls with all of them busy, kill them. */
+async function actorRow(ray, Ping, n) {
+  const need = n * WORKER_RSS_BYTES;
+  if (need > os.freemem() * 0.7) {
+    const na = `needs ~${(need / 1e9).toFixed(0)} GB for ${n} worker processes; ${(os.freemem() / 1e9).toFixed(0)} GB free`;
+    console.log(`  [scaling] ${n} actors: n/a (${na})`);
+    return { actors: n, na };
+  }
+  const actors = [];
+  let row;
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) actors.push(Ping.remote());
+    await withTimeout(ray.get(actors.map((a) => a.ping.remote())), 60_000 + n * 2_000, `${n} actors to start`);
+    const createS = (performance.now() - t0) / 1000;
+    const per = Math.ceil(1000 / n);
+    const r = await timeit(
+      `${n} actors busy`,
+      () => {
+        const refs = [];
+        for (const a of actors) for (let i = 0; i < per; i++) refs.push(a.ping.remote());
+        return ray.get(refs);
+      },
+      { multiplier: per * n },
+    );
+    row = r.error ? { actors: n, error: r.error } : { actors: n, createS, actorsPerS: n / createS, calls: r, driverRssMB: process.memoryUsage().rss / 1e6 };
+    logResult('[scaling] ', { ...r, name: `${n} actors: created in ${createS.toFixed(1)} s; calls` });
+  } catch (err) {
+    row = { actors: n, error: err instanceof Error ? err.message.split('\n')[0] : String(err) };
+    console.log(`  [scaling] ${n} actors: error ${row.error}`);
+  }
+  await Promise.all(actors.map((a) => withTimeout(ray.kill(a, { noRestart: true }), 10_000, 'kill').catch(() => undefined)));
+  await settle(500);
+  return row;
+}
+
+/**
+ * Node rows: { nodes, where, tasks (result) } or { nodes, na }. Inits and shuts down `ray`
+ * itself (call it while ray is not initialized).
+ *
+ * @param {object} ray  the raybus API, not initialized
+ * @param {object} testing  the `raybus/testing` module
+ * @param {number[]} counts  node counts
+ * @param {string} amqpUrl  the broker's address
+ */
+export async function runNodeScaling(ray, testing, counts, amqpUrl) {
+  const Cluster = testing.Cluster;
+  if (typeof Cluster?.start !== 'function') {
+    return { rows: counts.map((nodes) => ({ nodes, na: 'not built yet: raybus/testing has no Cluster' })), where: '' };
+  }
+  // On the broker if the cluster takes an amqp:// address; else its in-process bus.
+  let where = 'RabbitMQ';
+  let amqpNote;
+  try {
+    const probe = await withTimeout(Cluster.start({ address: amqpUrl, nodes: [{ numCpus: 1 }] }), 30_000, 'Cluster on RabbitMQ');
+    await probe.shutdown();
+  } catch (err) {
+    where = 'in-process bus';
+    amqpNote = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  }
+  const rows = [];
+  for (const n of counts) {
+    let row = await nodeRow(ray, Cluster, n, where, amqpUrl);
+    if (row.error && WORKER_START_FAILURE.test(row.error)) {
+      console.log(`  [scaling] ${n} node(s): a worker failed to start; retrying in 10 s`);
+      await settle(10_000);
+      row = { ...(await nodeRow(ray, Cluster, n, where, amqpUrl)), retried: true };
+    }
+    rows.push(row);
+  }
+  return { rows, where, amqpNote };
+}
+
+/** One row of the node table: a cluster of n 1-CPU nodes, tasks with 1,000 in flight. */
+async function nodeRow(ray, Cluster, n, where, amqpUrl) {
+  let cluster;
+  try {
+    const nodes = Array.from({ length: n }, () => ({ numCpus: 1 }));
+    cluster = await withTimeout(Cluster.start(where === 'RabbitMQ' ? { address: amqpUrl, nodes } : { nodes }), 60_000, `Cluster of ${n}`);
+    await withTimeout(ray.init({ address: cluster.address }), 30_000, 'init on the cluster');
+    const small = ray.remote(smallValue);
+    await withTimeout(ray.get(Array.from({ length: 4 * n }, () => small.remote())), 60_000, 'first tasks');
+    const r = await timeit(
+      `${n} node(s), tasks async`,
+      () => {
+        const refs = new Array(1000);
+        for (let i = 0; i < 1000; i++) refs[i] = small.remote();
+        return ray.get(refs);
+      },
+      { multiplier: 1000 },
+    );
+    logResult('[scaling] ', { ...r, name: `${n} node(s) on ${where}: tasks async` });
+    return r.error ? { nodes: n, where, error: r.error } : { nodes: n, where, tasks: r };
+  } catch (err) {
+    const error = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    console.log(`  [scaling] ${n} node(s): error ${error}`);
+    return { nodes: n, where, error };
+  } finally {
+    if (ray.isInitialized()) await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch(() => undefined);
+    if (cluster) await withTimeout(cluster.shutdown(), 30_000, 'cluster shutdown').catch(() => undefined);
+    await settle(300);
+  }
+}

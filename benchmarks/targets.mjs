@@ -1,0 +1,21 @@
+// The speed to reach on a 2-core machine (issue 8, item 4). Embedded: absolute floors.
+// RabbitMQ: fractions of the raw amqplib anchor measured in the same run, and above Moleculer.
+
+/** key -> minimum ops/s on the embedded default. */
+export const embeddedTargets = {
+  single_client_tasks_sync: 5_000,
+  single_client_tasks_async: 30_000,
+  '1_1_actor_calls_sync': 6_000,
+  '1_1_actor_calls_async': 40_000,
+  single_client_get_calls_Plasma_Store: 100_000,
+  single_client_put_calls_Plasma_Store: 50_000,
+  'placement_group_create/removal': 2_000,
+};
+
+/** key -> share of the amqplib anchor of the same kind (sync / 1,000 in flight). */
+export const rabbitTargets = {
+  single_client_tasks_sync: 0.8,
+  single_client_tasks_async: 0.7,
+  '1_1_actor_calls_sync': 0.8,
+  '1_1_actor_calls_async': 0.7,
+};
