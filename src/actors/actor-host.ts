@@ -15,9 +15,15 @@ import { RayActorError, TaskCancelledError } from '../errors/ray-errors';
 import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load, runInContext } from '../node/executor';
 
+/** Calls a sync actor holds ahead of the one it runs. */
+const MAILBOX_PREFETCH = 64;
+
 export class ActorHost {
   private instance: Record<string, unknown> | undefined;
   private exiting = false;
+  /** Delivered calls not started yet, in delivery order. */
+  private readonly waiting: Array<{ msg: CallMsg; d: Delivery }> = [];
+  private running = 0;
   private readonly cancelled = new Set<string>();
 
   constructor(
@@ -65,7 +71,10 @@ export class ActorHost {
     });
     const queue = actorQueue(spec.actorId);
     await this.core.transport.assertQueue(queue);
-    await this.core.transport.consume(queue, (d) => this.onCall(d), { prefetch: spec.maxConcurrency });
+    // Prefetch more than we run at once, so the next call is already here when one finishes
+    // (no ack round trip between calls); `maxConcurrency` is enforced by the local queue.
+    const prefetch = Math.max(spec.maxConcurrency, MAILBOX_PREFETCH);
+    await this.core.transport.consume(queue, (d) => this.onCall(d), { prefetch });
     this.core.sendToBroker({ t: 'actor-ready', actor: spec.actorId, worker: this.core.options.procId });
   }
 
@@ -108,14 +117,37 @@ export class ActorHost {
       d.ack();
       return;
     }
-    void this.run(msg).then(() => d.ack());
+    this.waiting.push({ msg, d });
+    this.pump();
+  }
+
+  /** Start queued calls, in delivery order, while fewer than maxConcurrency run. */
+  private pump(): void {
+    while (this.running < this.spec.maxConcurrency && this.waiting.length > 0 && !this.exiting) {
+      const { msg, d } = this.waiting.shift()!;
+      if (this.cancelled.delete(msg.task)) {
+        d.ack();
+        continue;
+      }
+      this.running += 1;
+      let acked = false;
+      const ack = (): void => {
+        if (!acked) d.ack();
+        acked = true;
+      };
+      void this.run(msg, ack).finally(() => {
+        ack();
+        this.running -= 1;
+        this.pump();
+      });
+    }
   }
 
   private reply(msg: CallMsg, rets: Array<{ e: ReturnType<typeof encodeError> } | { d: Uint8Array }>): void {
     this.core.send(msg.owner, { t: 'result', task: msg.task, rets });
   }
 
-  private async run(msg: CallMsg): Promise<void> {
+  private async run(msg: CallMsg, onSent: () => void): Promise<void> {
     const name = `${this.spec.meta.className}.${msg.method}`;
     const pinned = this.core.receiveArgs(msg.args);
     let exited = false;
@@ -137,6 +169,7 @@ export class ActorHost {
         ...(msg.bp ? { bp: msg.bp } : {}),
         context: this.context(msg.task, msg.ctx.attempt),
         call,
+        onSent,
         transform: (rets) => {
           if (!slot.process!.exitRequested) return rets;
           exited = true;

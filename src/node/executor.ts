@@ -69,6 +69,8 @@ export interface CallSpec {
   readonly call: () => unknown;
   /** This worker exits after this call (maxCalls reached): tell the owner with the result. */
   readonly retire?: boolean;
+  /** Called right after the result is sent: acknowledging here puts both in one IPC batch. */
+  readonly onSent?: () => void;
   /** Rewrite the outcomes before they are sent (an actor that exited replaces them). */
   readonly transform?: (rets: WireOutcome[]) => WireOutcome[];
 }
@@ -85,6 +87,7 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
       let rets = await runInContext(core, ctx, spec.name, spec.nret, spec.call);
       if (spec.transform) rets = spec.transform(rets);
       core.send(spec.owner, { t: 'result', task: spec.taskId, rets, ...(spec.retire ? { retire: true } : {}) });
+      spec.onSent?.();
       return rets;
     }
     const run = await slot.taskContext.run(ctx, async () => {
@@ -109,6 +112,7 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
     }
     const rets = [run.completion];
     core.send(spec.owner, { t: 'result', task: spec.taskId, rets, n: count, ...(spec.retire ? { retire: true } : {}) });
+    spec.onSent?.();
     return rets;
   } finally {
     running.done();

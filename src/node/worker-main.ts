@@ -75,7 +75,12 @@ async function main(): Promise<void> {
         return;
       }
       if (msg.t === 'task') {
-        void runTask(core, msg).finally(() => d.ack());
+        let acked = false;
+        const ack = (): void => {
+          if (!acked) d.ack();
+          acked = true;
+        };
+        void runTask(core, msg, ack).finally(ack);
         return;
       }
       d.nack(false, 'unknown message');
@@ -89,7 +94,7 @@ async function main(): Promise<void> {
 /** Runs of each function in this worker, for maxCalls. */
 const callCounts = new Map<string, number>();
 
-async function runTask(core: CoreWorker, msg: TaskMsg): Promise<void> {
+async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void): Promise<void> {
   const runs = (callCounts.get(msg.fn.id) ?? 0) + 1;
   callCounts.set(msg.fn.id, runs);
   const retire = msg.mc !== undefined && msg.mc > 0 && runs >= msg.mc;
@@ -114,6 +119,7 @@ async function runTask(core: CoreWorker, msg: TaskMsg): Promise<void> {
       nret: msg.nret,
       ...(msg.bp ? { bp: msg.bp } : {}),
       retire,
+      onSent,
       context: {
         taskId: msg.task,
         actorId: null,
