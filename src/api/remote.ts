@@ -94,10 +94,29 @@ function makeRemoteFunction(fn: AnyFn, options: TaskOptions, desc: CodeDescripto
   return remoteFn;
 }
 
+/** What a remote function's options resolve to; the same for every call (cached per options). */
+interface ResolvedSubmission {
+  readonly demand: Record<string, number>;
+  readonly baseKey: string;
+  readonly retryExceptions: boolean | string[];
+}
+const resolvedByOptions = new WeakMap<TaskOptions, ResolvedSubmission>();
+
+function resolveSubmission(options: TaskOptions): ResolvedSubmission {
+  let r = resolvedByOptions.get(options);
+  if (!r) {
+    const demand = { ...resolveTaskResources(options) };
+    r = { demand, baseKey: JSON.stringify(demand), retryExceptions: retryNames(options.retryExceptions) };
+    resolvedByOptions.set(options, r);
+  }
+  return r;
+}
+
 function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, args: unknown[]): unknown {
   const core = requireCore();
   const numReturns = resolveNumReturns(generator, options.numReturns ?? undefined);
-  const demand = resolveTaskResources(options);
+  const resolved = resolveSubmission(options);
+  const demand = resolved.demand;
   const capture = checkStrategy(options.schedulingStrategy, demand);
   const strategy = wireStrategy(options.schedulingStrategy);
   const taskId = core.newId();
@@ -117,13 +136,13 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
       fn: desc,
       nret,
       ...(numReturns === 'streaming' && backpressure > 0 ? { bp: backpressure } : {}),
-      demand: { ...demand },
+      demand,
       strategy,
-      key: `${JSON.stringify(demand)}|${JSON.stringify(strategy)}${env ? `|${env.key}` : ''}`,
+      key: `${resolved.baseKey}|${strategy.kind === 'DEFAULT' ? '' : JSON.stringify(strategy)}${env ? `|${env.key}` : ''}`,
       maxRetries: options.maxRetries ?? DEFAULT_TASK_MAX_RETRIES,
       // GPU tasks default to maxCalls 1 so each run gets a fresh process (ray-spec §1.1).
       maxCalls: options.maxCalls ?? ((demand.GPU ?? 0) > 0 ? 1 : 0),
-      retryExceptions: retryNames(options.retryExceptions),
+      retryExceptions: resolved.retryExceptions,
       attempt: 0,
       ctx: { jobId: core.options.jobId, namespace: core.options.namespace, ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}) },
     },
