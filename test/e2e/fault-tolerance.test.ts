@@ -3,6 +3,7 @@
  * maxCalls and cancel. Ports of the Ray tests named on each case.
  */
 import type * as Ray from '../../src/index';
+import { waitUntil } from '../support/wait-until';
 
 const ray: typeof Ray = require('raybus');
 
@@ -236,10 +237,3 @@ describe('cancel', () => {
   });
 });
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -5,6 +5,7 @@
  */
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import type * as Ray from '../../src/index';
+import { waitUntil } from '../support/wait-until';
 
 const ray: typeof Ray = require('raybus');
 
@@ -211,10 +212,3 @@ describe('dynamic generators', () => {
   });
 });
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -3,6 +3,7 @@
  * `getRuntimeContext().nodeId`, concurrency through timestamps recorded inside tasks.
  */
 import type * as Ray from '../../src/index';
+import { waitUntil } from '../support/wait-until';
 import type * as Testing from '../../src/testing/index';
 
 const ray: typeof Ray = require('raybus');
@@ -102,7 +103,7 @@ describe('scheduling on a two-node cluster', () => {
   // Ray: test_basic.py::test_many_fractional_resources
   it('fractional amounts come back exactly after many tasks', async () => {
     const before = await ray.clusterResources();
-    await waitFor(async () => JSON.stringify(await ray.availableResources()) === JSON.stringify(before));
+    await waitUntil(async () => JSON.stringify(await ray.availableResources()) === JSON.stringify(before));
     let seed = 7;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const refs = Array.from({ length: 120 }, () =>
@@ -110,7 +111,7 @@ describe('scheduling on a two-node cluster', () => {
     );
     await ray.get(refs);
     // Leases go back to the broker just after the last result arrives.
-    await waitFor(async () => JSON.stringify(await ray.availableResources()) === JSON.stringify(before));
+    await waitUntil(async () => JSON.stringify(await ray.availableResources()) === JSON.stringify(before));
     expect(await ray.availableResources()).toEqual(before);
   });
 
@@ -145,7 +146,7 @@ describe('scheduling on a two-node cluster', () => {
     expect(await ray.get(holding.assigned.remote())).toEqual({ CPU: 1, CustomA: 0.5 });
     expect((await ray.availableResources()).CPU).toBe((free.CPU ?? 0) - 1);
     await Promise.all([...plain, holding].map((h) => ray.kill(h)));
-    await waitFor(async () => (await ray.availableResources()).CPU === free.CPU);
+    await waitUntil(async () => (await ray.availableResources()).CPU === free.CPU);
   });
 
   // Ray: test_placement_group.py (pack, strict spread, removal)
@@ -173,7 +174,7 @@ describe('scheduling on a two-node cluster', () => {
     await ray.util.removePlacementGroup(pg);
     await expect(ray.get(actor.node.remote(), { timeoutMs: 20000 })).rejects.toBeInstanceOf(ray.RayActorError);
     expect((await ray.util.placementGroupTable(pg))[pg.id]!.state).toBe('REMOVED');
-    await waitFor(async () => JSON.stringify(await ray.availableResources()) === JSON.stringify(before));
+    await waitUntil(async () => JSON.stringify(await ray.availableResources()) === JSON.stringify(before));
   });
 
   it('bundle validation throws synchronously', () => {
@@ -213,11 +214,3 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Poll a cluster fact until it holds (bounded): resource releases are asynchronous. */
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
