@@ -24,6 +24,7 @@ export const DEATH_QUEUE_HEADER = 'x-raybus-death-queue';
 export function queueArguments(options: QueueOptions): Record<string, unknown> {
   const args: Record<string, unknown> = { 'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE };
   if (options.singleActiveConsumer) args['x-single-active-consumer'] = true;
+  if (options.expiresMs !== undefined) args['x-expires'] = Math.max(1, Math.round(options.expiresMs));
   return args;
 }
 

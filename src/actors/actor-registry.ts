@@ -5,18 +5,29 @@
  * each call with the reason of death).
  */
 import { createActor, type Actor } from 'xstate';
-import type { Subscription } from '../transport/transport';
-import { decodeEnvelope } from '../serialization/serializer';
+import type { Delivery, Subscription } from '../transport/transport';
+import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
 import { encodeError, type WireError } from '../serialization/error-codec';
 import { ActorDiedError, ActorUnschedulableError, RayActorError } from '../errors/ray-errors';
-import { actorQueue, nodeQueue, type ActorSpec, type BrokerMsg, type CallMsg } from '../core/protocol';
+import {
+  BROKER_QUEUE,
+  actorQueue,
+  nodeQueue,
+  type ActorRecordMsg,
+  type ActorSpec,
+  type BrokerMsg,
+  type CallMsg,
+  type ClusterState,
+  type CreateActorMsg,
+} from '../core/protocol';
+import { ActorRecordKeeper, newerParked, type DurableActor, type ParkedActor } from './actor-records';
 import { actorLifecycleMachine, type ActorLifecycleEvent } from './actor-lifecycle.machine';
 import type { Grant, ResourceBroker } from '../scheduling/resource-broker';
 import { formatResources } from '../scheduling/ledger/resource-set';
 
-interface ActorRecord {
+interface ActorRecord extends DurableActor {
   readonly spec: ActorSpec;
-  readonly machine: Actor<typeof actorLifecycleMachine>;
+  machine: Actor<typeof actorLifecycleMachine>;
   grant?: Grant;
   worker?: string;
   deathError?: WireError;
@@ -27,8 +38,14 @@ interface ActorRecord {
 export class ActorRegistry {
   private readonly actors = new Map<string, ActorRecord>();
   private readonly names = new Map<string, string>();
+  /** Cluster mode: actors known from held messages while a new leader rebuilds its state. */
+  private readonly parked = new Map<string, ParkedActor>();
+  /** Cluster mode: the registry's state, held as messages in the broker's queue. */
+  private readonly records?: ActorRecordKeeper;
 
-  constructor(private readonly broker: ResourceBroker) {}
+  constructor(private readonly broker: ResourceBroker) {
+    if (broker.clusterMode) this.records = new ActorRecordKeeper((msg) => broker.transport.publish(BROKER_QUEUE, encodeEnvelope(msg)));
+  }
 
   async stop(): Promise<void> {
     for (const r of this.actors.values()) {
@@ -84,6 +101,11 @@ export class ActorRegistry {
       case 'get-actor': {
         const id = this.names.get(`${msg.namespace}\0${msg.name}`);
         const r = id ? this.actors.get(id) : undefined;
+        const parked = id ? this.parked.get(id) : undefined;
+        if (parked) {
+          this.broker.send(msg.reply, { t: 'actor-info', req: msg.req, meta: parked.spec.meta });
+          return;
+        }
         if (!r || r.machine.getSnapshot().value === 'DEAD') {
           this.broker.send(msg.reply, {
             t: 'actor-info',
@@ -112,35 +134,20 @@ export class ActorRegistry {
     r.machine.send({ type: 'CRASHED', message: `The actor is dead because its worker process has died: ${reason}` });
   }
 
-  private create(spec: ActorSpec, req: string): void {
+  private create(spec: ActorSpec, req: string, delivery?: Delivery): void {
     const nameKey = spec.meta.name !== undefined ? `${spec.meta.namespace}\0${spec.meta.name}` : undefined;
     if (nameKey && spec.getIfExists) {
-      const existing = this.names.get(nameKey);
-      const er = existing ? this.actors.get(existing) : undefined;
-      if (er && er.machine.getSnapshot().value !== 'DEAD') {
-        this.broker.send(spec.owner, { t: 'actor-info', req, meta: er.spec.meta });
+      const existing = this.liveNamed(nameKey);
+      if (existing) {
+        delivery?.ack();
+        this.broker.send(spec.owner, { t: 'actor-info', req, meta: existing.meta });
         return;
       }
     }
-    const record: ActorRecord = {
-      spec,
-      machine: createActor(
-        actorLifecycleMachine.provide({
-          actions: {
-            scheduleCreation: () => queueMicrotask(() => this.place(record, false)),
-            scheduleRestart: () => queueMicrotask(() => this.place(record, true)),
-            onAlive: () => undefined,
-            onDead: () => queueMicrotask(() => this.onDead(record)),
-          },
-        }),
-        { input: { actorId: spec.actorId, maxRestarts: spec.maxRestarts } },
-      ),
-    };
-    this.actors.set(spec.actorId, record);
+    const record = this.newRecord(spec);
+    if (delivery) this.records?.hold(record, delivery, 0);
     if (nameKey) {
-      const taken = this.names.get(nameKey);
-      const tr = taken ? this.actors.get(taken) : undefined;
-      if (tr && tr.machine.getSnapshot().value !== 'DEAD') {
+      if (this.liveNamed(nameKey)) {
         record.deathError = encodeError(
           new RayActorError(
             `The name ${spec.meta.name} (namespace=${spec.meta.namespace}) is already taken. Please use a different name or get the existing actor using ray.getActor('${spec.meta.name}').`,
@@ -188,6 +195,7 @@ export class ActorRegistry {
   }
 
   private onDead(record: ActorRecord): void {
+    this.records?.release(record);
     const snap = record.machine.getSnapshot();
     if (record.grant) {
       this.broker.send(nodeQueue(record.grant.node), { t: 'kill-worker', lease: record.grant.id });
@@ -250,5 +258,201 @@ export class ActorRegistry {
   /** Send an event to an actor's machine (used by kill and tests). */
   send(actorId: string, event: ActorLifecycleEvent): void {
     this.actors.get(actorId)?.machine.send(event);
+  }
+
+  // ------------------------------------------------------------------ cluster mode
+
+  /** A live actor (or one being restored) that holds `nameKey`. */
+  private liveNamed(nameKey: string): { meta: ActorSpec['meta'] } | undefined {
+    const id = this.names.get(nameKey);
+    if (!id) return undefined;
+    const parked = this.parked.get(id);
+    if (parked) return parked.spec;
+    const r = this.actors.get(id);
+    return r && r.machine.getSnapshot().value !== 'DEAD' ? r.spec : undefined;
+  }
+
+  /** A record with its lifecycle machine (not started); `restored` resumes one in that state. */
+  private newRecord(spec: ActorSpec, restored?: { state: 'ALIVE'; numRestarts: number }): ActorRecord {
+    const record: ActorRecord = { spec, version: 0 } as ActorRecord;
+    const logic = actorLifecycleMachine.provide({
+      actions: {
+        scheduleCreation: () => queueMicrotask(() => this.place(record, false)),
+        scheduleRestart: () =>
+          queueMicrotask(() => {
+            this.saveRecord(record, true);
+            this.place(record, true);
+          }),
+        onAlive: () => queueMicrotask(() => this.saveRecord(record, true)),
+        onDead: () => queueMicrotask(() => this.onDead(record)),
+      },
+    });
+    const input = { actorId: spec.actorId, maxRestarts: spec.maxRestarts };
+    record.machine = restored
+      ? createActor(logic, {
+          input,
+          snapshot: logic.resolveState({ value: restored.state, context: { ...input, numRestarts: restored.numRestarts } }),
+        })
+      : createActor(logic, { input });
+    this.actors.set(spec.actorId, record);
+    return record;
+  }
+
+  private saveRecord(record: ActorRecord, alive: boolean): void {
+    const snap = record.machine.getSnapshot();
+    if (snap.value === 'DEAD') return;
+    this.records?.save(record, record.spec, snap.context.numRestarts, alive);
+  }
+
+  /**
+   * Cluster mode: a `create-actor` or `actor-record` message, which the registry holds
+   * unacknowledged for as long as the actor lives (see actor-records.ts).
+   */
+  onDurable(msg: CreateActorMsg | ActorRecordMsg, d: Delivery, restoring: boolean): void {
+    const keeper = this.records;
+    if (!keeper) {
+      d.ack();
+      if (msg.t === 'create-actor') this.create(msg.spec, msg.req);
+      return;
+    }
+    const id = msg.spec.actorId;
+    const v = msg.t === 'create-actor' ? 0 : msg.v;
+    const known = this.actors.get(id);
+    if (known) {
+      keeper.hold(known, d, v);
+      return;
+    }
+    const fresh = msg.t === 'create-actor' && !d.redelivered;
+    if (fresh && !this.parked.has(id)) return this.create(msg.spec, msg.req, d);
+    // Held by a leader that is gone: wait for the nodes' reports before deciding.
+    const parked = newerParked(this.parked.get(id), {
+      spec: msg.spec,
+      restarts: msg.t === 'actor-record' ? msg.restarts : 0,
+      alive: msg.t === 'actor-record' ? msg.alive : false,
+      v,
+      delivery: d,
+    });
+    this.parked.set(id, parked);
+    const nameKey = msg.spec.meta.name !== undefined ? `${msg.spec.meta.namespace}\0${msg.spec.meta.name}` : undefined;
+    if (nameKey && !this.liveNamed(nameKey)) this.names.set(nameKey, id);
+    if (!restoring) this.restoreParked(id);
+  }
+
+  /** A node reports that it hosts this actor (after a broker election): it is alive there. */
+  restoreReported(spec: ActorSpec, grant: Grant, worker: string): void {
+    const known = this.actors.get(spec.actorId);
+    if (known && known.machine.getSnapshot().value !== 'DEAD') {
+      if (known.grant && known.grant.id !== grant.id) {
+        // Restarted elsewhere meanwhile: this incarnation is a leftover.
+        this.broker.send(nodeQueue(grant.node), { t: 'kill-worker', lease: grant.id });
+        this.broker.release(grant);
+        return;
+      }
+      known.grant = grant;
+      known.worker = worker;
+      return;
+    }
+    if (known) {
+      this.broker.send(nodeQueue(grant.node), { t: 'kill-worker', lease: grant.id });
+      this.broker.release(grant);
+      return;
+    }
+    const parked = this.parked.get(spec.actorId);
+    this.parked.delete(spec.actorId);
+    const record = this.newRecord(parked?.spec ?? spec, { state: 'ALIVE', numRestarts: parked?.restarts ?? 0 });
+    record.grant = grant;
+    record.worker = worker;
+    if (parked) this.records?.hold(record, parked.delivery, parked.v);
+    this.claimName(record);
+    record.machine.start();
+    if (!spec.detached) this.broker.watchOwner(spec.owner);
+  }
+
+  /** The new leader's wait for node reports is over: actors nobody reported are restarted (or created). */
+  endRestore(): void {
+    for (const id of [...this.parked.keys()]) this.restoreParked(id);
+  }
+
+  private restoreParked(id: string): void {
+    const p = this.parked.get(id);
+    if (!p) return;
+    this.parked.delete(id);
+    if (!p.spec.detached) this.broker.watchOwner(p.spec.owner);
+    if (!p.alive) {
+      // It was never created (or was being restarted): place it now.
+      const record = this.newRecord(p.spec);
+      this.records?.hold(record, p.delivery, p.v);
+      this.claimName(record);
+      record.machine.start();
+      return;
+    }
+    // It was alive on a node that is gone now (it died with the previous leader).
+    const record = this.newRecord(p.spec, { state: 'ALIVE', numRestarts: p.restarts });
+    this.records?.hold(record, p.delivery, p.v);
+    this.claimName(record);
+    record.machine.start();
+    record.machine.send({ type: 'CRASHED', message: 'The actor died because its node died together with the previous broker leader.' });
+  }
+
+  private claimName(record: ActorRecord): void {
+    const { meta } = record.spec;
+    if (meta.name === undefined) return;
+    const nameKey = `${meta.namespace}\0${meta.name}`;
+    const holder = this.names.get(nameKey);
+    if (holder === undefined || holder === record.spec.actorId || !this.liveNamed(nameKey)) {
+      this.names.set(nameKey, record.spec.actorId);
+      record.nameKey = nameKey;
+    }
+  }
+
+  /** Owners matching `match` died or left: their non-detached actors die with them (Ray's fate sharing). */
+  onOwnersDied(match: (owner: string) => boolean, message: string): void {
+    for (const r of this.actors.values()) {
+      if (r.spec.detached || !match(r.spec.owner)) continue;
+      if (r.machine.getSnapshot().value === 'DEAD') continue;
+      r.machine.send({ type: 'OWNER_DIED', message });
+    }
+  }
+
+  /** Does a live non-detached actor belong to `owner`? */
+  ownsActors(owner: string): boolean {
+    for (const r of this.actors.values()) {
+      if (r.spec.owner === owner && !r.spec.detached && r.machine.getSnapshot().value !== 'DEAD') return true;
+    }
+    return false;
+  }
+
+  /** Every actor, for `raybus status` / `raybus list actors`. */
+  list(): ClusterState['actors'] {
+    const out: ClusterState['actors'] = [];
+    for (const r of this.actors.values()) {
+      const snap = r.machine.getSnapshot();
+      const { meta } = r.spec;
+      out.push({
+        actorId: r.spec.actorId,
+        className: meta.className,
+        ...(meta.name !== undefined ? { name: meta.name } : {}),
+        namespace: meta.namespace,
+        state: String(snap.value),
+        ...(r.grant ? { nodeId: r.grant.node } : {}),
+        ...(r.worker ? { workerId: r.worker } : {}),
+        owner: r.spec.owner,
+        detached: r.spec.detached,
+        restarts: snap.context.numRestarts,
+      });
+    }
+    for (const p of this.parked.values()) {
+      out.push({
+        actorId: p.spec.actorId,
+        className: p.spec.meta.className,
+        ...(p.spec.meta.name !== undefined ? { name: p.spec.meta.name } : {}),
+        namespace: p.spec.meta.namespace,
+        state: 'RESTORING',
+        owner: p.spec.owner,
+        detached: p.spec.detached,
+        restarts: p.restarts,
+      });
+    }
+    return out;
   }
 }

@@ -13,6 +13,9 @@ import { RaySystemError } from '../errors/ray-errors';
 import type { Resources } from '../core/protocol';
 import { nodeResourcesSync } from '../node/node-resources';
 import { findMemoryCluster } from './memory-clusters';
+import { isBrokerAddress, parseClusterAddress } from '../transport/cluster-address';
+import { joinBrokerCluster, leaveBrokerCluster, type JoinedCluster } from './cluster-join';
+import { setClusterKey } from '../serialization/code-shipping';
 
 interface EmbeddedRuntime {
   readonly bus: InMemoryBus;
@@ -23,6 +26,8 @@ interface EmbeddedRuntime {
 
 let runtime: EmbeddedRuntime | undefined;
 let starting: Promise<void> | undefined;
+/** Set while this process is a driver of a cluster on a broker. */
+let joined: JoinedCluster | undefined;
 
 /** What `init` returns: facts about the runtime that started. */
 export interface RuntimeInfo {
@@ -55,13 +60,10 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   }
   const address = opts.address ?? process.env.RAYBUS_ADDRESS;
   if (address?.startsWith('memory://')) return attachToMemoryCluster(address, opts.namespace, opts.runtimeEnv);
-  if (address) {
-    return Promise.reject(
-      new RaySystemError(
-        `raybus: joining a cluster at ${address.replace(/\/\/[^@]*@/, '//***@')} needs the RabbitMQ transport, which this build does not include yet; call init() without an address for the embedded default`,
-      ),
-    );
-  }
+  if (address && isBrokerAddress(address)) return joinCluster(address, opts);
+  if (address) return Promise.reject(new RaySystemError(`raybus: unsupported address '${address.replace(/\/\/[^@]*@/, '//***@')}'`));
+  // The embedded default signs nothing: its workers run what this process ships.
+  setClusterKey(undefined);
   const resources: Resources = nodeResourcesSync({
     ...(opts.numCpus !== undefined && opts.numCpus !== null ? { numCpus: opts.numCpus } : {}),
     ...(opts.numGpus !== undefined && opts.numGpus !== null ? { numGpus: opts.numGpus } : {}),
@@ -103,6 +105,33 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   return starting.then(() => info());
 }
 
+/** Join a cluster on a broker (`raybus start` nodes): this process is only a driver. */
+function joinCluster(address: string, opts: ReturnType<typeof normalizeInitOptions>): Promise<RuntimeInfo> {
+  parseClusterAddress(address); // a malformed address throws synchronously
+  const p = joinBrokerCluster(address, {
+    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+    ...(opts.runtimeEnv ? { runtimeEnv: opts.runtimeEnv } : {}),
+    ...(opts.clusterKey ? { clusterKey: opts.clusterKey } : {}),
+    install: (core, jobId, namespace) => {
+      slot.core = core;
+      slot.process = { jobId, nodeId: null, namespace, workerId: null, assignedResources: {}, gpuIds: [], actorId: null, wasCurrentActorReconstructed: false };
+    },
+  }).then(
+    (j) => {
+      joined = j;
+    },
+    (err: unknown) => {
+      slot.core = undefined;
+      slot.process = undefined;
+      throw err;
+    },
+  );
+  starting = p.finally(() => {
+    starting = undefined;
+  });
+  return starting.then(() => info());
+}
+
 /** Join a raybus/testing Cluster on the in-process bus: this process is only a driver. */
 function attachToMemoryCluster(address: string, ns: string | null | undefined, runtimeEnv: RuntimeEnv | null | undefined): Promise<RuntimeInfo> {
   const cluster = findMemoryCluster(address);
@@ -129,7 +158,8 @@ function jobRuntimeEnv(env: RuntimeEnv | null | undefined): { runtimeEnv?: Runti
 
 function info(): RuntimeInfo {
   const core = slot.core!;
-  return { address: 'embedded', nodeId: core.options.nodeId ?? '', namespace: core.options.namespace, jobId: core.options.jobId };
+  const address = joined ? parseClusterAddress(joined.address).display : 'embedded';
+  return { address, nodeId: core.options.nodeId ?? '', namespace: core.options.namespace, jobId: core.options.jobId };
 }
 
 /** True once `init` was called (and until `shutdown`). */
@@ -147,6 +177,12 @@ export async function shutdown(): Promise<void> {
   runtime = undefined;
   const core = slot.core;
   slot.core = undefined;
+  const j = joined;
+  joined = undefined;
+  if (j) {
+    await leaveBrokerCluster(j, 'raybus was shut down before this completed');
+    return;
+  }
   if (!rt) {
     await core?.stop();
     return;
@@ -163,6 +199,6 @@ export function embeddedNode(): NodeManager | undefined {
 
 /** Start the embedded default when `.remote()` is used before `init()` (as Ray does). */
 slot.autoInit = () => {
-  if (slot.core || process.env.RAYBUS_WORKER_ID) return;
+  if (slot.core || starting || process.env.RAYBUS_WORKER_ID) return;
   init().catch((err: unknown) => process.emitWarning(`raybus: automatic init failed: ${(err as Error).message}`));
 };

@@ -1,22 +1,29 @@
 #!/usr/bin/env node
 /**
- * The `raybus` command line (API.md §10). Every failure prints one clear line and exits
- * non-zero.
+ * The `raybus` command line (API.md §10): `start` runs a node until SIGINT/SIGTERM (which
+ * drain it), `status` and `list` read the live cluster. Long operations print progress; every
+ * failure prints one clear line and exits non-zero.
  */
+import { parseArgs, UsageError, type ParsedArgs } from './args';
+import { runStart } from './start-command';
+import { runList, runStatus } from './status-command';
+
 const USAGE = `raybus — Ray Core's programming model for Node.js
 
 Usage:
   raybus start --address amqp://... [--num-cpus N] [--num-gpus N] [--memory BYTES]
                [--resources '{"X":2}'] [--accelerator-type T] [--import module ...]
+               [--cluster-key-file F] [--drain-timeout SECONDS]
   raybus status --address amqp://...
   raybus list nodes|actors|tasks|placement-groups --address amqp://... [--json]
   raybus --version | --help
 
+The address may also come from RAYBUS_ADDRESS, the cluster key from RAYBUS_CLUSTER_KEY.
 Without a cluster, nothing needs starting: call ray.init() in your program for the
 embedded default.`;
 
-function main(argv: string[]): number {
-  const [cmd] = argv;
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return cmd ? 0 : 1;
@@ -25,12 +32,46 @@ function main(argv: string[]): number {
     process.stdout.write(`${(require('../../../package.json') as { version: string }).version}\n`);
     return 0;
   }
-  if (cmd === 'start' || cmd === 'status' || cmd === 'list') {
-    process.stderr.write(`raybus ${cmd}: cluster mode needs the RabbitMQ transport, which this build does not include yet.\n`);
+  if (cmd !== 'start' && cmd !== 'status' && cmd !== 'list') {
+    process.stderr.write(`raybus: unknown command '${cmd}'. Run 'raybus --help'.\n`);
     return 2;
   }
-  process.stderr.write(`raybus: unknown command '${cmd}'. Run 'raybus --help'.\n`);
-  return 2;
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(cmd, rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`raybus ${cmd}: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  try {
+    if (cmd === 'start') {
+      const code = await runStart(args);
+      if (process.connected) process.disconnect();
+      // Anything still holding the event loop (a worker slow to exit) must not keep the node up.
+      setTimeout(() => process.exit(code), 3000).unref();
+      return code;
+    }
+    if (cmd === 'status') return await runStatus(args);
+    return await runList(args);
+  } catch (err) {
+    process.stderr.write(`raybus ${cmd}: error: ${oneLine(err)}\n`);
+    return 1;
+  }
 }
 
-process.exitCode = main(process.argv.slice(2));
+function oneLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`raybus: error: ${oneLine(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -474,7 +474,7 @@ export interface ClusterStateMsg {
 }
 /** The live cluster as `raybus status` and `raybus list` show it. */
 export interface ClusterState {
-  leader: { epoch: string; electedAt: number };
+  leader: { epoch: string; electedAt: number; nodeId?: string };
   nodes: Array<{ nodeId: string; alive: boolean; draining: boolean; resources: Resources; available: Resources; labels: Record<string, string> }>;
   actors: Array<{ actorId: string; className: string; name?: string; namespace: string; state: string; nodeId?: string; workerId?: string; owner: string; detached: boolean; restarts: number }>;
   leases: Array<{ lease: string; nodeId: string; owner?: string; actorId?: string; demand: Resources }>;

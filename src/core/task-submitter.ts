@@ -256,6 +256,20 @@ export class TaskSubmitter {
     return 'unknown';
   }
 
+  /**
+   * A new broker leader took over: forget lease requests the old one held (their answers are
+   * ignored), ask again where tasks wait, and return the leases still held (id, node) so
+   * the new leader can rebuild its ledger.
+   */
+  resync(): Array<[string, string]> {
+    for (const ks of this.keys.values()) {
+      for (const req of ks.requests) this.requests.delete(req);
+      ks.requests.clear();
+    }
+    for (const ks of [...this.keys.values()]) this.pump(ks);
+    return [...this.leases.values()].map((l): [string, string] => [l.id, l.node]);
+  }
+
   shutdown(): void {
     this.stopped = true;
     this.keys.clear();

@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Delivery, Subscription, Transport } from '../transport/transport';
 import { FrameBatcher, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
+import { workerMessageProblem } from './envelope-check';
 
 export class IpcBridge {
   private readonly out: FrameBatcher<ParentFrame>;
@@ -35,6 +36,31 @@ export class IpcBridge {
       }
     });
   }
+
+  /** Deliveries handed to the worker and not yet acknowledged (work in progress). */
+  unacked(): number {
+    let n = 0;
+    for (const m of this.deliveries.values()) n += m.size;
+    return n;
+  }
+
+  /**
+   * Stop handing the worker messages (its node drains). Call it when `unacked()` is 0: the
+   * consumers are cancelled, which would requeue anything unacknowledged.
+   */
+  async pause(): Promise<void> {
+    this.paused = true;
+    const cancels: Array<Promise<void>> = [];
+    for (const ctag of [...this.deliveries.keys()]) {
+      const sub = this.subs.get(ctag);
+      this.subs.delete(ctag);
+      if (sub) cancels.push(sub.cancel().catch(() => undefined));
+    }
+    await Promise.all(cancels);
+  }
+
+  private paused = false;
+  private malformed = 0;
 
   /** The worker is gone: drop its consumers (their unacked deliveries are requeued). */
   async close(): Promise<void> {
@@ -79,6 +105,14 @@ export class IpcBridge {
             .consume(
               f.queue,
               (d) => {
+                if (this.paused) return;
+                // Malformed messages never reach (or crash) the worker: dead-lettered with a reason.
+                const problem = workerMessageProblem(d.body);
+                if (problem) {
+                  d.nack(false, `malformed: ${problem}`);
+                  if (this.malformed++ % 100 === 0) process.emitWarning(`raybus node: rejected a malformed message on ${d.queue} (${problem}; ${this.malformed} so far)`);
+                  return;
+                }
                 const tag = dtag++;
                 pending.set(tag, d);
                 this.out.push({ op: 'deliver', ctag, dtag: tag, queue: d.queue, body: d.body, headers: d.headers, redelivered: d.redelivered });

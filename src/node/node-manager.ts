@@ -11,7 +11,22 @@ import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
 import { encodeError } from '../serialization/error-codec';
 import { RuntimeEnvSetupError, WorkerCrashedError } from '../errors/ray-errors';
 import type { RuntimeEnv } from '../api/options/runtime-env';
-import { BROKER_QUEUE, nodeQueue, workerQueue, type BrokerMsg, type NodeMsg, type Resources, type HostActorMsg } from '../core/protocol';
+import {
+  BROKER_ELECTED_TOPIC,
+  BROKER_QUEUE,
+  nodePresenceId,
+  nodeQueue,
+  presenceQueue,
+  workerQueue,
+  type BrokerMsg,
+  type ClusterBrokerMsg,
+  type HostActorMsg,
+  type NodeLeaseReport,
+  type NodeMsg,
+  type Resources,
+} from '../core/protocol';
+import type { Subscription as RxSubscription } from 'rxjs';
+import { NODE_IMPORTS_VAR } from './runtime-env-setup';
 import { IpcBridge } from './ipc-bridge';
 import { WorkerPool } from './worker-pool';
 import { buildWorkerEnv } from './worker-env';
@@ -38,6 +53,15 @@ export interface NodeOptions {
   readonly idleWorkerTimeoutMs?: number;
   /** How long a worker may take to start and set up its runtime env (ms; default 600 000). */
   readonly workerStartTimeoutMs?: number;
+  /**
+   * Cluster mode (a node of `raybus start`): keep a presence queue the broker probes, and
+   * register again, with a report of what runs here, after a broker election or a reconnect.
+   */
+  readonly cluster?: boolean;
+  /** Extra environment of every worker (e.g. the cluster key). */
+  readonly workerEnv?: Readonly<Record<string, string>>;
+  /** Modules every worker imports before user code (`raybus start --import`). */
+  readonly imports?: readonly string[];
 }
 
 interface WorkerProc {
@@ -63,6 +87,12 @@ interface WorkerProc {
   retiring?: boolean;
   /** The broker asked for this worker to be killed. */
   killRequested?: boolean;
+  /** What this worker's lease holds, for reports to a new broker leader. */
+  report?: NodeLeaseReport;
+  /** Draining: the worker takes no more messages. */
+  paused?: boolean;
+  /** Why the node stopped the worker (reported as its death). */
+  stopReason?: string;
 }
 
 let seq = 0;
@@ -74,6 +104,10 @@ export class NodeManager {
   private readonly byLease = new Map<string, WorkerProc>();
   private readonly warnedEnvKeys = new Set<string>();
   private stopping = false;
+  private draining = false;
+  private readonly clusterSubs: Array<{ cancel(): Promise<void> }> = [];
+  private statusSub?: RxSubscription;
+  private brokerEpoch?: string;
 
   constructor(private readonly options: NodeOptions) {
     this.pool = new WorkerPool<WorkerProc>({
@@ -99,31 +133,150 @@ export class NodeManager {
     await t.consume(
       q,
       (d) => {
-        d.ack();
         let msg: NodeMsg;
         try {
           msg = decodeEnvelope(d.body) as NodeMsg;
+          if (typeof msg !== 'object' || msg === null || typeof msg.t !== 'string') throw new Error('no message tag');
         } catch (err) {
+          d.nack(false, `malformed envelope: ${(err as Error).message}`);
           process.emitWarning(`raybus node: dropped a malformed message: ${(err as Error).message}`);
           return;
         }
-        this.onMessage(msg);
+        d.ack();
+        try {
+          this.onMessage(msg);
+        } catch (err) {
+          process.emitWarning(`raybus node: failed to handle '${msg.t}': ${(err as Error).stack}`);
+        }
       },
       { prefetch: 0 },
     );
-    this.toBroker({ t: 'node-register', node: this.options.nodeId, resources: this.options.resources, labels: this.options.labels ?? {} });
+    if (this.options.cluster) await this.joinCluster(t);
+    this.register();
     for (let i = 0; i < (this.options.prestart ?? 0); i++) this.pool.put(DEFAULT_ENV_KEY, this.spawn(undefined, []));
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.statusSub?.unsubscribe();
+    for (const s of this.clusterSubs.splice(0)) await s.cancel().catch(() => undefined);
     this.pool.drain();
-    const exits = [...this.workers.values()].map((w) => this.killWorker(w));
+    const stopped = [...this.workers.values()];
+    const exits = stopped.map((w) => this.killWorker(w));
     await Promise.all(exits);
+    if (this.options.cluster && this.transport) {
+      // Durable queues of this node and its workers would otherwise wait for their expiry.
+      const t = this.transport;
+      const queues = [nodeQueue(this.options.nodeId), ...this.spawnedWorkers.map(workerQueue)];
+      await Promise.all(queues.map((q) => t.deleteQueue(q).catch(() => undefined)));
+    }
     await this.transport?.close();
   }
 
-  private toBroker(msg: BrokerMsg): void {
+  /** Ids of every worker this node started (their queues are deleted when it stops). */
+  private readonly spawnedWorkers: string[] = [];
+
+  /** Presence queue (probed by the broker) and the triggers to register again. */
+  private async joinCluster(t: Transport): Promise<void> {
+    const presence = presenceQueue(nodePresenceId(this.options.nodeId));
+    await t.assertQueue(presence, { autoDelete: true });
+    const onNotice = (body: Uint8Array): void => {
+      let msg: { t?: unknown; epoch?: unknown };
+      try {
+        msg = decodeEnvelope(body) as typeof msg;
+      } catch {
+        return;
+      }
+      if (msg?.t !== 'broker-elected' || typeof msg.epoch !== 'string' || msg.epoch === this.brokerEpoch) return;
+      this.brokerEpoch = msg.epoch;
+      this.register();
+    };
+    this.clusterSubs.push(
+      await t.consume(
+        presence,
+        (d) => {
+          d.ack();
+          onNotice(d.body);
+        },
+        { prefetch: 0 },
+      ),
+    );
+    this.clusterSubs.push(await t.subscribe(BROKER_ELECTED_TOPIC, onNotice));
+    let previous: string | undefined;
+    this.statusSub = t.status$.subscribe((s) => {
+      if (s === 'connected' && previous === 'reconnecting') this.register();
+      previous = s;
+    });
+  }
+
+  /** Register with the broker, reporting the leases (tasks and actors) running here. */
+  private register(): void {
+    if (this.stopping) return;
+    const leases: NodeLeaseReport[] = [];
+    for (const w of this.workers.values()) if (!w.dead && w.lease && w.report) leases.push(w.report);
+    this.toBroker({
+      t: 'node-register',
+      node: this.options.nodeId,
+      resources: this.options.resources,
+      labels: this.options.labels ?? {},
+      ...(this.options.cluster ? { leases } : {}),
+      ...(this.draining ? { draining: true } : {}),
+    });
+  }
+
+  /** Leases and actors running here now (for status displays and tests). */
+  leaseReports(): NodeLeaseReport[] {
+    return [...this.workers.values()].filter((w) => !w.dead && w.lease && w.report).map((w) => w.report!);
+  }
+
+  /**
+   * Drain (SIGTERM): take no new work, let running tasks finish, give their leases back (their
+   * owners move queued work elsewhere), stop actors (they restart elsewhere if allowed), then
+   * leave the cluster. Work still running after `timeoutMs` is stopped and fails over.
+   */
+  async drain(timeoutMs = 30_000, progress?: (line: string) => void): Promise<void> {
+    if (this.draining || this.stopping) return;
+    this.draining = true;
+    this.toBroker({ t: 'node-draining', node: this.options.nodeId });
+    for (const w of this.pool.drain()) this.retire(w);
+    const deadline = Date.now() + timeoutMs;
+    let reported = -1;
+    for (;;) {
+      const busy = [...this.workers.values()].filter((w) => !w.dead && !w.retired && w.lease);
+      for (const w of busy) if (!w.paused && w.ready && w.bridge.unacked() === 0) await this.releaseDrained(w);
+      const left = busy.filter((w) => !w.dead && !w.retired && w.lease).length;
+      if (left === 0) break;
+      if (left !== reported) progress?.(`waiting for ${left} worker${left === 1 ? '' : 's'} to finish ${left === 1 ? 'its' : 'their'} current work`);
+      reported = left;
+      if (Date.now() >= deadline) {
+        progress?.(`drain timeout (${timeoutMs} ms): stopping ${left} busy worker${left === 1 ? '' : 's'}; their work fails over`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.toBroker({ t: 'node-gone', node: this.options.nodeId });
+    await this.stop();
+  }
+
+  /** A draining node's worker went idle: it takes no more messages and its lease goes back. */
+  private async releaseDrained(w: WorkerProc): Promise<void> {
+    w.paused = true;
+    await w.bridge.pause();
+    const lease = w.lease;
+    if (!lease || w.dead) return;
+    if (w.actor) {
+      w.stopReason = `its node ${this.options.nodeId} was drained`;
+      void this.killWorker(w);
+      return;
+    }
+    this.byLease.delete(lease);
+    w.lease = undefined;
+    w.report = undefined;
+    this.toBroker({ t: 'lease-revoked', node: this.options.nodeId, lease, reason: `its node ${this.options.nodeId} is draining` });
+    this.retire(w);
+  }
+
+  private toBroker(msg: BrokerMsg | ClusterBrokerMsg): void {
     this.transport?.publish(BROKER_QUEUE, encodeEnvelope(msg)).catch(() => undefined);
   }
 
@@ -137,6 +290,7 @@ export class NodeManager {
         const w = this.acquire(msg.env, msg.gpuIds);
         w.lease = msg.lease;
         w.grantTo = { req: msg.req, owner: msg.owner };
+        w.report = { lease: msg.lease, worker: w.id, demand: msg.demand, gpuIds: msg.gpuIds, owner: msg.owner, req: msg.req };
         this.byLease.set(msg.lease, w);
         void w.started.then((failed) => {
           if (failed || w.dead || w.lease !== msg.lease) return;
@@ -149,6 +303,7 @@ export class NodeManager {
         const w = this.acquire(msg.spec.ctx.env, msg.gpuIds);
         w.lease = msg.lease;
         w.actor = msg.spec.actorId;
+        w.report = { lease: msg.lease, worker: w.id, demand: msg.spec.lifetime, gpuIds: msg.gpuIds, actor: msg.spec };
         this.byLease.set(msg.lease, w);
         const host: HostActorMsg = { t: 'host-actor', spec: msg.spec, restart: msg.restart, nodeId: this.options.nodeId };
         void w.started.then((failed) => {
@@ -162,7 +317,9 @@ export class NodeManager {
         if (!w || w.dead) return;
         w.lease = undefined;
         w.grantTo = undefined;
+        w.report = undefined;
         if (w.actor) return;
+        if (this.draining) return this.retire(w);
         if (w.gpu || w.retiring) return this.retire(w);
         this.pool.put(w.envKey, w);
         return;
@@ -199,6 +356,8 @@ export class NodeManager {
         RAYBUS_NODE_ID: this.options.nodeId,
         RAYBUS_JOB_ID: this.options.jobId,
         RAYBUS_NAMESPACE: this.options.namespace,
+        ...this.options.workerEnv,
+        ...(this.options.imports?.length ? { [NODE_IMPORTS_VAR]: JSON.stringify(this.options.imports) } : {}),
       },
       ...(runtimeEnv ? { runtimeEnv } : {}),
       gpuIds,
@@ -253,6 +412,7 @@ export class NodeManager {
       retired: false,
     };
     this.workers.set(id, w);
+    if (this.options.cluster) this.spawnedWorkers.push(id);
     // Failure handling is attached first, so it runs before any lease or actor continuation.
     void started.then((failed) => failed && this.onStartFailed(w, failed));
     child.on('message', (m: unknown) => {
@@ -326,7 +486,7 @@ export class NodeManager {
     }
     if (this.stopping || w.retired) return;
     if (w.lease) this.byLease.delete(w.lease);
-    this.toBroker({ t: 'worker-died', node: this.options.nodeId, worker: w.id, reason, ...(w.lease ? { lease: w.lease } : {}), ...(w.actor ? { actor: w.actor } : {}) });
+    this.toBroker({ t: 'worker-died', node: this.options.nodeId, worker: w.id, reason: w.stopReason ?? reason, ...(w.lease ? { lease: w.lease } : {}), ...(w.actor ? { actor: w.actor } : {}) });
   }
 
   private killWorker(w: WorkerProc): Promise<void> {

@@ -11,6 +11,8 @@ import { RuntimeEnvSetupError } from '../errors/ray-errors';
 
 /** Environment variable carrying the worker's effective runtime env (JSON). */
 export const RUNTIME_ENV_VAR = 'RAYBUS_RUNTIME_ENV';
+/** Environment variable carrying the node's `--import` modules (JSON array of resolved specifiers). */
+export const NODE_IMPORTS_VAR = 'RAYBUS_NODE_IMPORTS';
 /** Environment variable carrying the worker's GPU ids (comma-separated). */
 export const GPU_IDS_VAR = 'RAYBUS_GPU_IDS';
 
@@ -50,6 +52,7 @@ export function readWorkerGpuIds(environ: NodeJS.ProcessEnv = process.env): numb
  * the cause (the directory, or the module and its error).
  */
 export async function setupRuntimeEnv(env: RuntimeEnv | undefined): Promise<void> {
+  await importNodeModules();
   if (!env) return;
   if (env.workingDir !== undefined) {
     try {
@@ -66,6 +69,20 @@ export async function setupRuntimeEnv(env: RuntimeEnv | undefined): Promise<void
     } catch (err) {
       const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       throw new RuntimeEnvSetupError(`Failed to set up the runtime env: runtimeEnv.modules[${i}] '${spec}' failed to import: ${msg}`, { cause: err });
+    }
+  }
+}
+
+/** The node's `--import` modules (raybus start), imported by every worker first. */
+async function importNodeModules(environ: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const raw = environ[NODE_IMPORTS_VAR];
+  if (!raw) return;
+  for (const spec of JSON.parse(raw) as string[]) {
+    try {
+      await importModule(spec);
+    } catch (err) {
+      const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      throw new RuntimeEnvSetupError(`Failed to set up the worker: the node's --import module '${spec}' failed to import: ${msg}`, { cause: err });
     }
   }
 }

@@ -5,15 +5,19 @@
  * not fit waits in submission order and starts as soon as it fits; infeasible work waits
  * visibly (a warning naming it and its demand, once) without blocking feasible work.
  */
-import type { Subscription, Transport } from '../transport/transport';
+import type { Delivery, Subscription, Transport } from '../transport/transport';
 import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
 import { encodeError } from '../serialization/error-codec';
 import { TaskUnschedulableError } from '../errors/ray-errors';
 import {
   BROKER_QUEUE,
   nodeQueue,
+  replyQueue,
   type BrokerMsg,
+  type ClusterBrokerMsg,
   type ClusterInfo,
+  type ClusterState,
+  type NodeRegisterMsg,
   type RequestLeaseMsg,
   type Resources,
   type WireStrategy,
@@ -24,6 +28,16 @@ import type { PlacementDecision } from './strategies/placement-strategy';
 import { ActorRegistry } from '../actors/actor-registry';
 import { formatResources } from './ledger/resource-set';
 import { PlacementGroupManager } from './placement-group-manager';
+import { ClusterMembership, type BrokerClusterOptions } from './cluster-membership';
+
+/** Options of a {@link ResourceBroker}. */
+export interface ResourceBrokerOptions {
+  readonly random?: () => number;
+  readonly preferredNodeId?: string;
+  readonly warn?: (msg: string) => void;
+  /** Cluster mode (one leader among candidates on a broker): liveness, failover, durable registry. */
+  readonly cluster?: BrokerClusterOptions;
+}
 
 /** A reservation on a node: a task lease or an actor's lifetime resources. */
 export interface Grant {
@@ -48,6 +62,8 @@ export interface PendingPlacement {
   readonly actorCreation: boolean;
   /** The submitter's node, preferred by DEFAULT. */
   readonly pref?: string;
+  /** The process that asked (task lease requests). */
+  readonly owner?: string;
   /** A placement that reserves by itself (placement groups): tried instead of a strategy. */
   attempt?(): 'placed' | 'wait' | 'infeasible';
   /** Called with the node chosen (resources already reserved). */
@@ -68,54 +84,102 @@ export class ResourceBroker {
   readonly placementGroups: PlacementGroupManager;
   private subscription?: Subscription;
   private dispatchScheduled = false;
+  /** Cluster mode: liveness of nodes and drivers, failover after an election. */
+  readonly membership?: ClusterMembership;
+  /** Nodes that stopped taking new work. */
+  private readonly draining = new Set<string>();
 
   constructor(
     readonly transport: Transport,
-    private readonly options: { random?: () => number; preferredNodeId?: string; warn?: (msg: string) => void } = {},
+    private readonly options: ResourceBrokerOptions = {},
   ) {
+    if (options.cluster) this.membership = new ClusterMembership(this, options.cluster);
     this.actors = new ActorRegistry(this);
     this.placementGroups = new PlacementGroupManager(this);
   }
 
+  /** True when this broker is a cluster leader (see broker-election.ts). */
+  get clusterMode(): boolean {
+    return this.options.cluster !== undefined;
+  }
+
   async start(): Promise<void> {
     await this.transport.assertQueue(BROKER_QUEUE, { singleActiveConsumer: true });
-    this.subscription = await this.transport.consume(
-      BROKER_QUEUE,
-      (d) => {
-        d.ack();
-        let msg: BrokerMsg;
-        try {
-          msg = decodeEnvelope(d.body) as BrokerMsg;
-          if (typeof msg?.t !== 'string') throw new Error('no message tag');
-        } catch (err) {
-          process.emitWarning(`raybus broker: rejected a malformed message: ${(err as Error).message}`);
-          return;
-        }
-        try {
-          this.onMessage(msg);
-        } catch (err) {
-          process.emitWarning(`raybus broker: failed to handle '${msg.t}': ${(err as Error).stack}`);
-        }
-      },
-      { prefetch: 0 },
-    );
+    this.subscription = await this.transport.consume(BROKER_QUEUE, (d) => this.onDelivery(d), { prefetch: 0 });
+    this.membership?.start();
   }
 
   async stop(): Promise<void> {
+    this.membership?.stop();
     await this.subscription?.cancel();
     await this.actors.stop();
+  }
+
+  private malformed = 0;
+
+  private onDelivery(d: Delivery): void {
+    let msg: BrokerMsg | ClusterBrokerMsg;
+    try {
+      msg = decodeEnvelope(d.body) as BrokerMsg | ClusterBrokerMsg;
+      if (typeof msg !== 'object' || msg === null || typeof msg.t !== 'string') throw new Error('no message tag');
+    } catch (err) {
+      d.nack(false, `malformed envelope: ${(err as Error).message}`);
+      // One line per 100, not one per message: a flood must not flood the log.
+      if (this.malformed++ % 100 === 0) process.emitWarning(`raybus broker: rejected a malformed message (${this.malformed} so far): ${(err as Error).message}`);
+      return;
+    }
+    if (msg.t === 'create-actor' || msg.t === 'actor-record') {
+      // Held until the actor is dead (cluster mode), so that a new leader learns about it.
+      try {
+        this.actors.onDurable(msg, d, this.membership?.restoring ?? false);
+      } catch (err) {
+        d.ack();
+        process.emitWarning(`raybus broker: failed to handle '${msg.t}': ${(err as Error).stack}`);
+      }
+      return;
+    }
+    d.ack();
+    try {
+      this.onMessage(msg);
+    } catch (err) {
+      process.emitWarning(`raybus broker: failed to handle '${msg.t}': ${(err as Error).stack}`);
+    }
   }
 
   send(queue: string, msg: object): void {
     this.transport.publish(queue, encodeEnvelope(msg)).catch(() => undefined);
   }
 
-  private onMessage(msg: BrokerMsg): void {
+  private onMessage(msg: BrokerMsg | ClusterBrokerMsg): void {
     switch (msg.t) {
       case 'node-register':
-        this.knownNodes.add(msg.node);
-        this.ledger.addNode(msg.node, msg.resources, msg.labels);
-        return this.scheduleDispatch();
+        return this.registerNode(msg);
+      case 'owner-register':
+        this.membership?.watchOwner(msg.owner, msg.presence);
+        return;
+      case 'owner-exit':
+        return this.ownerDied(msg.owner, 'The actor died because its owner (the driver that created it) exited.');
+      case 'leases-held':
+        this.membership?.onLeasesHeld(msg);
+        return;
+      case 'node-draining':
+        this.draining.add(msg.node);
+        // A draining node takes no new work; releases of its running work are still accepted.
+        this.ledger.removeNode(msg.node);
+        return;
+      case 'lease-revoked': {
+        const g = this.grants.get(msg.lease);
+        if (!g) return;
+        this.release(g);
+        if (g.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: msg.reason });
+        return;
+      }
+      case 'cluster-state-request':
+        this.send(msg.reply, { t: 'cluster-state', req: msg.req, state: this.clusterState() });
+        return;
+      case 'actor-record':
+      case 'create-actor':
+        return;
       case 'node-gone':
         return this.onNodeGone(msg.node);
       case 'create-pg':
@@ -137,7 +201,12 @@ export class ResourceBroker {
       }
       case 'return-lease': {
         const g = this.grants.get(msg.lease);
-        if (!g) return;
+        if (!g) {
+          // Granted by an earlier leader and never reported to this one: the node still frees it.
+          const node = leaseNode(msg.lease);
+          if (node) this.send(nodeQueue(node), { t: 'release-lease', lease: msg.lease });
+          return;
+        }
         this.release(g);
         this.send(nodeQueue(g.node), { t: 'release-lease', lease: g.id });
         return;
@@ -147,6 +216,8 @@ export class ResourceBroker {
         if (g) this.release(g);
         if (msg.actor) this.actors.onWorkerDied(msg.actor, msg.reason, msg.lease);
         else if (g?.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: msg.reason });
+        // What the dead worker owned dies with it (actors it created, leases it held).
+        this.ownerDied(replyQueue(msg.worker), `The actor died because its owner (worker ${msg.worker}) died: ${msg.reason}`);
         return;
       }
       case 'cluster-info-request':
@@ -176,7 +247,12 @@ export class ResourceBroker {
   /** A node died or left: its work fails over (leases are lost, actors restart elsewhere). */
   private onNodeGone(node: string): void {
     if (!this.ledger.hasNode(node)) return;
+    this.membership?.unwatchNode(node);
+    this.draining.delete(node);
     this.ledger.removeNode(node);
+    // Actors created by the node's workers die with their owners.
+    const workers = replyQueue(workerIdPrefix(node));
+    this.ownerDied((owner) => owner.startsWith(workers), `The actor died because its owner (a worker on node ${node}) died with its node.`);
     for (const g of [...this.grants.values()]) {
       if (g.node !== node) continue;
       this.release(g);
@@ -184,6 +260,117 @@ export class ResourceBroker {
       else if (g.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: `its node ${node} died` });
     }
     this.scheduleDispatch();
+  }
+
+  // ---------------------------------------------------------------- cluster mode
+
+  /** A node (re-)registers; after an election its report rebuilds the ledger and registry. */
+  private registerNode(msg: NodeRegisterMsg): void {
+    // A node registers again after a reconnect and after an election; the first one counts.
+    if (this.ledger.hasNode(msg.node) && this.ledger.isAlive(msg.node)) return;
+    if (this.ledger.hasNode(msg.node) && this.draining.has(msg.node)) return;
+    // Back after this leader declared it dead: its task leases were already given up (their
+    // owners retried the tasks), so their workers are stopped rather than adopted.
+    const cameBack = this.ledger.hasNode(msg.node);
+    this.knownNodes.add(msg.node);
+    this.ledger.addNode(msg.node, msg.resources, msg.labels);
+    this.membership?.watchNode(msg.node);
+    for (const l of msg.leases ?? []) {
+      if (this.grants.has(l.lease)) continue;
+      if (cameBack && !l.actor) {
+        this.send(nodeQueue(msg.node), { t: 'kill-worker', lease: l.lease });
+        continue;
+      }
+      // Reserve what the lease holds; a report beyond capacity is recorded without a reservation.
+      const a = this.ledger.reserveWithIds(msg.node, l.demand);
+      const g: Grant = {
+        id: l.lease,
+        node: msg.node,
+        demand: a ? l.demand : {},
+        gpuIds: a ? a.gpuIds : [],
+        ...(l.owner ? { owner: l.owner } : {}),
+        ...(l.actor ? { actor: l.actor.actorId } : {}),
+      };
+      this.grants.set(g.id, g);
+      if (l.actor) this.actors.restoreReported(l.actor, g, l.worker);
+      else if (l.owner) this.membership?.watchOwner(l.owner);
+    }
+    if (msg.draining) {
+      this.draining.add(msg.node);
+      this.ledger.removeNode(msg.node);
+    }
+    this.scheduleDispatch();
+  }
+
+  hasGrant(lease: string): boolean {
+    return this.grants.has(lease);
+  }
+
+  /** A node is gone (its presence vanished): its work fails over. */
+  nodeGone(node: string, reason: string): void {
+    if (this.ledger.hasNode(node) && this.ledger.isAlive(node)) {
+      (this.options.warn ?? ((m: string) => process.emitWarning(m)))(`raybus broker: node ${node} is gone: ${reason}`);
+    }
+    this.onNodeGone(node);
+  }
+
+  /** Watch a driver's presence (cluster mode), so that its death is noticed. */
+  watchOwner(owner: string): void {
+    this.membership?.watchOwner(owner);
+  }
+
+  /**
+   * An owner (a driver, or a worker) died or left: its non-detached actors die, its task
+   * leases are released and their workers stopped, its waiting lease requests dropped.
+   */
+  ownerDied(owner: string | ((owner: string) => boolean), message: string): void {
+    const match = typeof owner === 'string' ? (o: string) => o === owner : owner;
+    if (typeof owner === 'string') this.membership?.unwatchOwner(owner);
+    this.actors.onOwnersDied(match, message);
+    for (const g of [...this.grants.values()]) {
+      if (g.actor || !g.owner || !match(g.owner)) continue;
+      this.release(g);
+      this.send(nodeQueue(g.node), { t: 'kill-worker', lease: g.id });
+    }
+    for (const [req, p] of [...this.leaseRequests]) {
+      if (!match(p.owner ?? '')) continue;
+      this.leaseRequests.delete(req);
+      this.removePending(p);
+    }
+  }
+
+  /** The live cluster for `raybus status` / `raybus list`. */
+  clusterState(): ClusterState {
+    const info = this.clusterInfo();
+    return {
+      leader: {
+        epoch: this.membership?.epoch ?? 'embedded',
+        electedAt: this.membership?.electedAt ?? 0,
+        ...(this.options.cluster?.leaderNode ? { nodeId: this.options.cluster.leaderNode } : {}),
+      },
+      nodes: info.nodes.map((n) => ({
+        ...n,
+        alive: n.alive || this.draining.has(n.nodeId),
+        draining: this.draining.has(n.nodeId),
+        available: { ...this.ledger.available(n.nodeId) },
+      })),
+      actors: this.actors.list(),
+      leases: [...this.grants.values()].map((g) => ({
+        lease: g.id,
+        nodeId: g.node,
+        ...(g.owner ? { owner: g.owner } : {}),
+        ...(g.actor ? { actorId: g.actor } : {}),
+        demand: { ...g.demand },
+      })),
+      pending: this.pending.map((p) => ({
+        id: p.id,
+        kind: p.attempt ? 'placement-group' : p.actorCreation ? 'actor' : 'task',
+        description: p.describe,
+        demand: { ...p.demand },
+        infeasible: p.warned === true,
+      })),
+      placementGroups: this.placementGroups.table(),
+    };
   }
 
   /** Remove a placement group: kill its actors, fail its running tasks, free its bundles. */
@@ -214,6 +401,7 @@ export class ResourceBroker {
       ...(msg.pref ? { pref: msg.pref } : {}),
       describe: `a task needing ${formatResources(msg.demand)}${msg.desc ? ` (${msg.desc})` : ''}`,
       actorCreation: false,
+      owner: msg.owner,
       place: (grant) => {
         this.leaseRequests.delete(msg.req);
         this.grants.set(grant.id, { ...grant, owner: msg.owner });
@@ -255,23 +443,25 @@ export class ResourceBroker {
     if (target.bundle) {
       const a = this.placementGroups.bundles.reserveWithIds(target.bundle, demand);
       if (!a) return null;
-      const g: Grant = { id: this.newGrantId(), node: target.node, demand, gpuIds: this.placementGroups.realGpuIds(target.bundle, a.gpuIds), bundle: target.bundle, bundleGpuIds: a.gpuIds, ...extra };
+      const g: Grant = { id: this.newGrantId(target.node), node: target.node, demand, gpuIds: this.placementGroups.realGpuIds(target.bundle, a.gpuIds), bundle: target.bundle, bundleGpuIds: a.gpuIds, ...extra };
       this.grants.set(g.id, g);
       return g;
     }
     const a = this.ledger.reserveWithIds(target.node, demand);
     if (!a) return null;
-    const g: Grant = { id: this.newGrantId(), node: target.node, demand, gpuIds: a.gpuIds, ...extra };
+    const g: Grant = { id: this.newGrantId(target.node), node: target.node, demand, gpuIds: a.gpuIds, ...extra };
     this.grants.set(g.id, g);
     return g;
   }
 
-  newGrantId(): string {
+  /** A new lease id; it names its node, so that any later leader can route its release. */
+  newGrantId(node = ''): string {
     grantSeq += 1;
-    return `g${grantSeq.toString(16)}${Math.random().toString(16).slice(2, 8)}`;
+    return `g${grantSeq.toString(16)}${Math.random().toString(16).slice(2, 8)}${node ? `@${node}` : ''}`;
   }
 
-  private scheduleDispatch(): void {
+  /** Try waiting work again (e.g. once a new leader's rebuild is over). */
+  scheduleDispatch(): void {
     if (this.dispatchScheduled) return;
     this.dispatchScheduled = true;
     queueMicrotask(() => {
@@ -328,7 +518,8 @@ export class ResourceBroker {
   }
 
   private warnInfeasible(p: PendingPlacement): void {
-    if (p.warned) return;
+    // A new leader does not know every node yet: nothing is infeasible before they reported.
+    if (p.warned || this.membership?.restoring) return;
     p.warned = true;
     this.infeasible.add(p.describe);
     (this.options.warn ?? ((m: string) => process.emitWarning(m)))(
@@ -354,4 +545,15 @@ export class ResourceBroker {
         return this.strategies.DEFAULT.pick({ ...base, ...preferred });
     }
   }
+}
+
+/** The node a lease id names (lease ids are `g<n>@<nodeId>`), if any. */
+export function leaseNode(lease: string): string | undefined {
+  const at = lease.lastIndexOf('@');
+  return at >= 0 ? lease.slice(at + 1) : undefined;
+}
+
+/** Worker ids of a node start with this (see NodeManager). */
+export function workerIdPrefix(nodeId: string): string {
+  return `${nodeId.slice(0, 8)}w`;
 }

@@ -5,7 +5,7 @@
  * re-runs that module's top-level `remote()` calls and so registers the same code under the
  * same id.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as acorn from 'acorn';
@@ -25,6 +25,52 @@ export interface CodeDescriptor {
   readonly module?: string;
   /** Free names that forced shipping by reference (for error messages). */
   readonly freeNames?: readonly string[];
+  /** By value over a broker: HMAC-SHA256 of the code with the cluster key (hex). */
+  readonly sig?: string;
+}
+
+// ------------------------------------------------------------------ cluster key
+
+/** Environment variable with the cluster key (drivers, `raybus start`, and the node's workers). */
+export const CLUSTER_KEY_VAR = 'RAYBUS_CLUSTER_KEY';
+/** Set by a node on its workers: by-value code runs only with a valid signature. */
+export const REQUIRE_SIGNED_CODE_VAR = 'RAYBUS_REQUIRE_SIGNED_CODE';
+
+let clusterKey: string | undefined = process.env[CLUSTER_KEY_VAR] || undefined;
+/** By-value descriptors made in this process: signed again when the key changes. */
+const byValueDescriptors = new Set<{ sig?: string } & CodeDescriptor>();
+
+/** The HMAC of a by-value descriptor under `key`. */
+export function signCode(desc: CodeDescriptor, key: string): string {
+  return createHmac('sha256', key)
+    .update(`${desc.id}\0${desc.kind}\0${desc.name}\0${desc.module ?? ''}\0${desc.source ?? ''}`)
+    .digest('hex');
+}
+
+/**
+ * Sign the code this process ships by value with `key` from now on (undefined: unsigned, as in
+ * the embedded default). Code described before is signed again.
+ */
+export function setClusterKey(key: string | undefined): void {
+  clusterKey = key || undefined;
+  for (const desc of byValueDescriptors) {
+    if (clusterKey) desc.sig = signCode(desc, clusterKey);
+    else delete desc.sig;
+  }
+}
+
+/** Throws CodeLoadError unless `desc` (by value) carries a valid signature, when this worker requires one. */
+function checkSignature(desc: CodeDescriptor): void {
+  if (process.env[REQUIRE_SIGNED_CODE_VAR] !== '1') return;
+  const what = `raybus: refused to run ${desc.kind} '${desc.name}' shipped by value`;
+  const fix = 'Drivers and nodes must share one cluster key: init({ clusterKey }) or RAYBUS_CLUSTER_KEY on the driver, raybus start --cluster-key-file (or RAYBUS_CLUSTER_KEY) on the nodes.';
+  if (!clusterKey) throw new CodeLoadError(`${what}: this node has no cluster key, so it cannot verify the code's signature. ${fix}`);
+  if (!desc.sig) throw new CodeLoadError(`${what}: the code is not signed (the driver has no cluster key). ${fix}`);
+  const expected = Buffer.from(signCode(desc, clusterKey), 'hex');
+  const given = Buffer.from(String(desc.sig), 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new CodeLoadError(`${what}: its signature does not match this node's cluster key (cluster key mismatch). ${fix}`);
+  }
 }
 
 /**
@@ -96,7 +142,12 @@ export function describeCode(target: (...args: never[]) => unknown, kind: 'funct
   if (!registry.has(id)) registry.set(id, target);
   const free = source.includes('[native code]') ? undefined : freeNames(source);
   const byValue = free !== undefined && free.every(isAvailableGlobal) && (kind !== 'class' || prototypeInSource(target, source));
-  if (byValue) return { id, name, kind, source, ...(module ? { module } : {}) };
+  if (byValue) {
+    const desc: CodeDescriptor & { sig?: string } = { id, name, kind, source, ...(module ? { module } : {}) };
+    if (clusterKey) desc.sig = signCode(desc, clusterKey);
+    byValueDescriptors.add(desc);
+    return desc;
+  }
   return { id, name, kind, ...(module ? { module } : {}), ...(free ? { freeNames: free.filter((n) => !isAvailableGlobal(n)) } : {}) };
 }
 
@@ -131,6 +182,7 @@ export async function loadCode(desc: CodeDescriptor, scope: { ray: unknown; requ
   const known = registry.get(desc.id);
   if (known) return known;
   if (desc.source !== undefined) {
+    checkSignature(desc);
     try {
       const factory = new Function('ray', 'require', `return (${desc.source}\n);`) as (r: unknown, q: NodeRequire) => (...a: never[]) => unknown;
       const fn = factory(scope.ray, scope.require);

@@ -1,6 +1,8 @@
 /**
  * `Cluster`: several nodes with their own resources on this machine, for tests. By default
- * they share an in-process bus, addressed as `memory://<id>`; give that address to `init`.
+ * they share an in-process bus, addressed as `memory://<id>`; with `address: 'amqp://...'`
+ * each node is a real `raybus start` process on that broker, under a cluster name of its own.
+ * Give `cluster.address` to `init`.
  *
  * @example
  * const cluster = await Cluster.start({ nodes: [{ numCpus: 2 }, { numCpus: 2 }] });
@@ -16,7 +18,10 @@ import { NodeManager } from '../node/node-manager';
 import { BROKER_QUEUE, type Resources } from '../core/protocol';
 import { encodeEnvelope } from '../serialization/serializer';
 import { registerMemoryCluster, unregisterMemoryCluster } from '../api/memory-clusters';
+import { registerClusterKey, unregisterClusterKey } from '../api/cluster-keys';
+import { isBrokerAddress } from '../transport/cluster-address';
 import { nodeResources, type NodeResourceOptions } from '../node/node-resources';
+import { namedClusterAddress, ProcessNodes } from './process-cluster';
 
 /** Resources of one test node. */
 export type ClusterNodeOptions = NodeResourceOptions & { readonly labels?: Record<string, string> };
@@ -30,41 +35,68 @@ export interface ClusterNode {
 /** Options of `Cluster.start`. */
 export interface ClusterOptions {
   readonly nodes?: ClusterNodeOptions[];
-  /** An amqp:// address: not available in this build (the embedded bus is used by default). */
+  /**
+   * An `amqp://` broker address: the nodes run as `raybus start` processes on it. Without
+   * it they share an in-process bus.
+   */
   readonly address?: string;
+}
+
+interface MemoryBackend {
+  readonly kind: 'memory';
+  readonly bus: InMemoryBus;
+  readonly broker: ResourceBroker;
+  readonly managers: Map<string, NodeManager>;
+}
+
+interface ProcessBackend {
+  readonly kind: 'process';
+  readonly nodes: ProcessNodes;
 }
 
 export class Cluster {
   /** Give this to `ray.init({ address })`. */
   readonly address: string;
-  /** The cluster key by-value code is signed with (over a broker). */
+  /** The cluster key by-value code is signed with (over a broker); `init` in this process knows it. */
   readonly clusterKey = randomBytes(32).toString('hex');
-  private readonly managers = new Map<string, NodeManager>();
   private readonly nodeList: ClusterNode[] = [];
   private closed = false;
 
   private constructor(
-    private readonly bus: InMemoryBus,
-    private readonly broker: ResourceBroker,
+    private readonly backend: MemoryBackend | ProcessBackend,
     private readonly id: string,
+    address: string,
   ) {
-    this.address = `memory://${id}`;
+    this.address = address;
   }
 
   /** Start a cluster with the given nodes (default: one node with 1 CPU). */
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
-    if (options.address !== undefined) {
-      throw new RangeError('Cluster.start: clusters on a RabbitMQ address need the AMQP cluster mode, which this build does not include yet');
-    }
     const id = randomBytes(6).toString('hex');
-    const bus = new InMemoryBus();
-    const brokerTransport = bus.connect();
-    await brokerTransport.connect();
-    const broker = new ResourceBroker(brokerTransport);
-    await broker.start();
-    const cluster = new Cluster(bus, broker, id);
-    registerMemoryCluster(id, { bus, headNodeId: () => cluster.nodeList[0]?.nodeId });
-    for (const n of options.nodes ?? [{ numCpus: 1 }]) await cluster.addNode(n);
+    let cluster: Cluster;
+    if (options.address !== undefined) {
+      if (!isBrokerAddress(options.address)) throw new RangeError(`Cluster.start: address must be an amqp:// or amqps:// URL, got '${options.address}'`);
+      const address = namedClusterAddress(options.address, `raybus-test-${id}`);
+      cluster = new Cluster({ kind: 'process', nodes: undefined as unknown as ProcessNodes }, id, address);
+      (cluster.backend as { nodes: ProcessNodes }).nodes = new ProcessNodes(address, cluster.clusterKey, id);
+      registerClusterKey(address, cluster.clusterKey);
+    } else {
+      const bus = new InMemoryBus();
+      const brokerTransport = bus.connect();
+      await brokerTransport.connect();
+      const broker = new ResourceBroker(brokerTransport);
+      await broker.start();
+      cluster = new Cluster({ kind: 'memory', bus, broker, managers: new Map() }, id, `memory://${id}`);
+      registerMemoryCluster(id, { bus, headNodeId: () => cluster.nodeList[0]?.nodeId });
+    }
+    try {
+      // Node processes start in parallel (each takes a second or two to come up).
+      if (cluster.backend.kind === 'process') await Promise.all((options.nodes ?? [{ numCpus: 1 }]).map((n) => cluster.addNode(n)));
+      else for (const n of options.nodes ?? [{ numCpus: 1 }]) await cluster.addNode(n);
+    } catch (err) {
+      await cluster.shutdown().catch(() => undefined);
+      throw err;
+    }
     return cluster;
   }
 
@@ -76,6 +108,13 @@ export class Cluster {
   /** Add a node; resolves once the broker can schedule on it. */
   async addNode(options: ClusterNodeOptions = {}): Promise<ClusterNode> {
     if (this.closed) throw new Error('Cluster is shut down');
+    const b = this.backend;
+    if (b.kind === 'process') {
+      const proc = await b.nodes.add(options);
+      const node = { nodeId: proc.nodeId, resources: proc.resources };
+      this.nodeList.push(node);
+      return node;
+    }
     const nodeId = randomBytes(14).toString('hex');
     const resources = await nodeResources({ numCpus: 1, ...options }, { detectGpus: options.numGpus === undefined ? false : true });
     const manager = new NodeManager({
@@ -85,7 +124,7 @@ export class Cluster {
       jobId: 'cluster',
       namespace: 'default',
       connect: async () => {
-        const t = this.bus.connect();
+        const t = b.bus.connect();
         await t.connect();
         return t;
       },
@@ -93,34 +132,66 @@ export class Cluster {
     });
     await manager.start();
     const node = { nodeId, resources };
-    this.managers.set(nodeId, manager);
+    b.managers.set(nodeId, manager);
     this.nodeList.push(node);
     return node;
   }
 
-  /** Simulate a node failure: its workers are killed and its work fails over. */
+  /** Simulate a node failure: its workers are killed and its work fails over (a node process is SIGKILLed). */
   async removeNode(node: ClusterNode | string): Promise<void> {
     const nodeId = typeof node === 'string' ? node : node.nodeId;
-    const manager = this.managers.get(nodeId);
+    const b = this.backend;
+    if (b.kind === 'process') {
+      await b.nodes.kill(nodeId);
+      this.forget(nodeId);
+      return;
+    }
+    const manager = b.managers.get(nodeId);
     if (!manager) throw new RangeError(`Cluster.removeNode: no node ${nodeId}`);
-    this.managers.delete(nodeId);
-    const i = this.nodeList.findIndex((n) => n.nodeId === nodeId);
-    if (i >= 0) this.nodeList.splice(i, 1);
+    b.managers.delete(nodeId);
+    this.forget(nodeId);
     await manager.stop();
-    await this.bus.connect().publish(BROKER_QUEUE, encodeEnvelope({ t: 'node-gone', node: nodeId }));
+    await b.bus.connect().publish(BROKER_QUEUE, encodeEnvelope({ t: 'node-gone', node: nodeId }));
   }
 
-  /** Pids of the worker processes of a node (to crash them in tests). */
+  private forget(nodeId: string): void {
+    const i = this.nodeList.findIndex((n) => n.nodeId === nodeId);
+    if (i >= 0) this.nodeList.splice(i, 1);
+  }
+
+  /** Pids of the worker processes of a node (in-process nodes only; to crash them in tests). */
   workerPids(node: ClusterNode | string): number[] {
-    return this.managers.get(typeof node === 'string' ? node : node.nodeId)?.workerPids() ?? [];
+    const b = this.backend;
+    if (b.kind !== 'memory') return [];
+    return b.managers.get(typeof node === 'string' ? node : node.nodeId)?.workerPids() ?? [];
+  }
+
+  /** The pid of a node's `raybus start` process (clusters on a broker only). */
+  nodePid(node: ClusterNode | string): number | undefined {
+    const b = this.backend;
+    if (b.kind !== 'process') return undefined;
+    return b.nodes.procs.get(typeof node === 'string' ? node : node.nodeId)?.child.pid;
+  }
+
+  /** Recent output of a node process (clusters on a broker only; for diagnostics). */
+  nodeOutput(node: ClusterNode | string): string[] {
+    const b = this.backend;
+    if (b.kind !== 'process') return [];
+    return [...(b.nodes.procs.get(typeof node === 'string' ? node : node.nodeId)?.output ?? [])];
   }
 
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const b = this.backend;
+    if (b.kind === 'process') {
+      unregisterClusterKey(this.address);
+      await b.nodes.shutdown();
+      return;
+    }
     unregisterMemoryCluster(this.id);
-    for (const m of this.managers.values()) await m.stop();
-    this.managers.clear();
-    await this.broker.stop();
+    for (const m of b.managers.values()) await m.stop();
+    b.managers.clear();
+    await b.broker.stop();
   }
 }

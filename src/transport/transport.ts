@@ -20,6 +20,11 @@ export interface QueueOptions {
   readonly singleActiveConsumer?: boolean;
   /** Survive a broker restart (no meaning for the in-memory transport). */
   readonly durable?: boolean;
+  /**
+   * Delete the queue once it has gone this long (ms) without consumers or declarations, so
+   * queues of processes that died do not pile up (AMQP `x-expires`; ignored in memory).
+   */
+  readonly expiresMs?: number;
 }
 
 /** Options for a publish. */

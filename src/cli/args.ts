@@ -1,0 +1,178 @@
+/**
+ * Argument parsing of the `raybus` commands: `--flag value` and `--flag=value`; `--import`
+ * takes one or more modules. Misuse throws a UsageError with a one-line message.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { isBrokerAddress, parseClusterAddress } from '../transport/cluster-address';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** The options of one command, validated. */
+export interface ParsedArgs {
+  readonly address: string;
+  readonly numCpus?: number;
+  readonly numGpus?: number;
+  readonly memory?: number;
+  readonly resources?: Record<string, number>;
+  readonly acceleratorType?: string;
+  readonly labels?: Record<string, string>;
+  /** Resolved module specifiers (absolute paths or package entry files). */
+  readonly imports: string[];
+  readonly clusterKey?: string;
+  readonly drainTimeoutMs: number;
+  readonly json: boolean;
+  /** `list` only: what to list. */
+  readonly what?: 'nodes' | 'actors' | 'tasks' | 'placement-groups';
+}
+
+const FLAGS: Record<string, readonly string[]> = {
+  start: ['address', 'num-cpus', 'num-gpus', 'memory', 'resources', 'accelerator-type', 'import', 'cluster-key-file', 'drain-timeout', 'labels'],
+  status: ['address', 'json'],
+  list: ['address', 'json'],
+};
+const BOOLEAN = new Set(['json']);
+const LISTABLE = ['nodes', 'actors', 'tasks', 'placement-groups'] as const;
+
+export function parseArgs(cmd: string, argv: readonly string[], cwd = process.cwd()): ParsedArgs {
+  const allowed = FLAGS[cmd] ?? [];
+  const values = new Map<string, string[]>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    if (!allowed.includes(name)) throw new UsageError(`unknown option '--${name}' (options: ${allowed.map((a) => `--${a}`).join(', ')})`);
+    const list = values.get(name) ?? [];
+    values.set(name, list);
+    if (BOOLEAN.has(name)) {
+      list.push('true');
+      continue;
+    }
+    if (eq >= 0) {
+      list.push(arg.slice(eq + 1));
+      continue;
+    }
+    // --import takes every following argument up to the next option.
+    const take = name === 'import' ? Infinity : 1;
+    let taken = 0;
+    while (taken < take && i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) {
+      list.push(argv[++i]!);
+      taken++;
+    }
+    if (taken === 0) throw new UsageError(`option '--${name}' needs a value`);
+  }
+  const one = (name: string): string | undefined => {
+    const v = values.get(name);
+    if (v && v.length > 1) throw new UsageError(`option '--${name}' was given more than once`);
+    return v?.[0];
+  };
+  const address = one('address') ?? process.env.RAYBUS_ADDRESS;
+  if (!address) throw new UsageError(`needs --address amqp://user:pass@host:5672/vhost (or RAYBUS_ADDRESS)`);
+  if (!isBrokerAddress(address)) throw new UsageError(`--address must be an amqp:// or amqps:// URL, got '${address.replace(/\/\/[^@]*@/, '//***@')}'`);
+  try {
+    parseClusterAddress(address);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  let what: ParsedArgs['what'];
+  if (cmd === 'list') {
+    const w = positional.shift();
+    if (!w || !(LISTABLE as readonly string[]).includes(w)) throw new UsageError(`what to list: ${LISTABLE.join(' | ')}${w ? ` (got '${w}')` : ''}`);
+    what = w as ParsedArgs['what'];
+  }
+  if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  const keyFile = one('cluster-key-file');
+  const clusterKey = keyFile !== undefined ? readKeyFile(keyFile, cwd) : process.env.RAYBUS_CLUSTER_KEY || undefined;
+  const numCpus = number(one('num-cpus'), 'num-cpus', { integer: false });
+  const numGpus = number(one('num-gpus'), 'num-gpus', { integer: false });
+  const memory = number(one('memory'), 'memory', { integer: true });
+  const drain = number(one('drain-timeout'), 'drain-timeout', { integer: false });
+  const resources = parseResources(one('resources'));
+  const acceleratorType = one('accelerator-type');
+  const labels = parseLabels(one('labels'));
+  return {
+    address,
+    ...(numCpus !== undefined ? { numCpus } : {}),
+    ...(numGpus !== undefined ? { numGpus } : {}),
+    ...(memory !== undefined ? { memory } : {}),
+    ...(resources ? { resources } : {}),
+    ...(acceleratorType ? { acceleratorType } : {}),
+    ...(labels ? { labels } : {}),
+    imports: (values.get('import') ?? []).map((m) => resolveImport(m, cwd)),
+    ...(clusterKey ? { clusterKey } : {}),
+    drainTimeoutMs: drain !== undefined ? drain * 1000 : 30_000,
+    json: values.has('json'),
+    ...(what ? { what } : {}),
+  };
+}
+
+function number(raw: string | undefined, name: string, o: { integer: boolean }): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || (o.integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be a non-negative ${o.integer ? 'integer' : 'number'}, got '${raw}'`);
+  }
+  return n;
+}
+
+function parseResources(raw: string | undefined): Record<string, number> | undefined {
+  if (raw === undefined) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new UsageError(`--resources must be a JSON object such as '{"X":2}', got '${raw}'`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(`--resources must be a JSON object such as '{"X":2}'`);
+  for (const [k, n] of Object.entries(v)) {
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new UsageError(`--resources: '${k}' must be a non-negative number`);
+    if (k === 'CPU' || k === 'GPU' || k === 'memory') throw new UsageError(`--resources: use --num-cpus, --num-gpus or --memory for '${k}'`);
+  }
+  return v as Record<string, number>;
+}
+
+function parseLabels(raw: string | undefined): Record<string, string> | undefined {
+  if (raw === undefined) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    v = undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
+    throw new UsageError(`--labels must be a JSON object of strings such as '{"zone":"a"}', got '${raw}'`);
+  }
+  return v as Record<string, string>;
+}
+
+function readKeyFile(file: string, cwd: string): string {
+  let key: string;
+  try {
+    key = readFileSync(path.resolve(cwd, file), 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`cannot read --cluster-key-file '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (!key) throw new UsageError(`--cluster-key-file '${file}' is empty`);
+  return key;
+}
+
+/** A module for `--import`: paths against the cwd, package names from the cwd (as Node would). */
+function resolveImport(spec: string, cwd: string): string {
+  if (/^[a-zA-Z][a-zA-Z+.-]*:/.test(spec) && !/^[a-zA-Z]:[\\/]/.test(spec)) return spec;
+  const asPath = spec.startsWith('.') || path.isAbsolute(spec) ? path.resolve(cwd, spec) : undefined;
+  try {
+    return createRequire(path.join(cwd, 'noop.js')).resolve(asPath ?? spec);
+  } catch {
+    if (asPath) throw new UsageError(`--import '${spec}': no such module (looked for ${asPath})`);
+    // Perhaps an ES-module-only package: the workers import it by name from this directory.
+    return spec;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Asking the broker leader a question from outside a driver (the CLI, a starting node, the
+ * test Cluster): a temporary reply queue, one request to `raybus.broker`, one answer.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Transport } from '../transport/transport';
+import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
+import { isNoSuchQueue } from '../transport/transport-factory';
+import { BROKER_QUEUE, replyQueue, type ClusterInfo, type ClusterState } from '../core/protocol';
+
+/** Thrown when no broker leader answered in time. */
+export class NoLeaderError extends Error {
+  override name = 'NoLeaderError';
+}
+
+/**
+ * Send `build(req, reply)` to the broker and resolve with the answer tagged `req`.
+ *
+ * @example
+ * const state = await askBroker<{ state: ClusterState }>(t, (req, reply) => ({ t: 'cluster-state-request', req, reply }), 5000);
+ */
+export async function askBroker<T>(transport: Transport, build: (req: string, reply: string) => object, timeoutMs: number): Promise<T> {
+  const reply = replyQueue(`cli-${randomBytes(6).toString('hex')}`);
+  const req = randomBytes(6).toString('hex');
+  await transport.assertQueue(reply);
+  let timer: NodeJS.Timeout | undefined;
+  let resolveAnswer!: (v: T) => void;
+  const answer = new Promise<T>((resolve) => (resolveAnswer = resolve));
+  const sub = await transport.consume(
+    reply,
+    (d) => {
+      d.ack();
+      try {
+        const msg = decodeEnvelope(d.body) as { req?: unknown };
+        if (msg?.req === req) resolveAnswer(msg as T);
+      } catch {
+        /* not ours */
+      }
+    },
+    { prefetch: 0 },
+  );
+  try {
+    await transport.publish(BROKER_QUEUE, encodeEnvelope(build(req, reply))).catch((err: unknown) => {
+      if (isNoSuchQueue(err)) throw new NoLeaderError(`no raybus cluster at this address (no broker queue): start a node with 'raybus start'`);
+      throw err;
+    });
+    return await Promise.race([
+      answer,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new NoLeaderError(`no broker leader answered within ${timeoutMs} ms (is a node running? start one with 'raybus start')`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    await sub.cancel().catch(() => undefined);
+    await transport.deleteQueue(reply).catch(() => undefined);
+  }
+}
+
+/** The live cluster (`raybus status`, `raybus list`). */
+export async function clusterState(transport: Transport, timeoutMs = 10_000): Promise<ClusterState> {
+  const m = await askBroker<{ state: ClusterState }>(transport, (req, reply) => ({ t: 'cluster-state-request', req, reply }), timeoutMs);
+  return m.state;
+}
+
+/** Nodes and resources (as `ray.nodes()` sees them). */
+export async function clusterInfo(transport: Transport, timeoutMs = 10_000): Promise<ClusterInfo> {
+  const m = await askBroker<{ info: ClusterInfo }>(transport, (req, reply) => ({ t: 'cluster-info-request', req, reply }), timeoutMs);
+  return m.info;
+}

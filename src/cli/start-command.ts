@@ -1,0 +1,66 @@
+/**
+ * `raybus start`: run a node until SIGINT/SIGTERM. The first signal drains the node (no new
+ * work, running work finishes, leases go back, then it leaves the cluster) and exits 0; a
+ * second signal stops it at once.
+ */
+import { parseClusterAddress } from '../transport/cluster-address';
+import { NodeProcess } from '../node/node-process';
+import { formatResources } from '../scheduling/ledger/resource-set';
+import type { ParsedArgs } from './args';
+
+export async function runStart(args: ParsedArgs): Promise<number> {
+  const log = (line: string): void => void process.stdout.write(`raybus start: ${line}\n`);
+  if (!args.clusterKey) log('warning: no cluster key (--cluster-key-file or RAYBUS_CLUSTER_KEY): code shipped by value will be refused');
+  // Signals before the node is up stop the start.
+  let signalled: NodeJS.Signals | undefined;
+  const early = (sig: NodeJS.Signals): void => {
+    signalled = sig;
+  };
+  process.on('SIGINT', early).on('SIGTERM', early);
+  const node = await NodeProcess.start({
+    address: args.address,
+    ...(args.numCpus !== undefined ? { numCpus: args.numCpus } : {}),
+    ...(args.numGpus !== undefined ? { numGpus: args.numGpus } : {}),
+    ...(args.memory !== undefined ? { memory: args.memory } : {}),
+    ...(args.resources ? { resources: args.resources } : {}),
+    ...(args.acceleratorType ? { acceleratorType: args.acceleratorType } : {}),
+    ...(args.labels ? { labels: args.labels } : {}),
+    imports: args.imports,
+    ...(args.clusterKey ? { clusterKey: args.clusterKey } : {}),
+    log,
+  });
+  process.off('SIGINT', early).off('SIGTERM', early);
+  log(`node ${node.nodeId} is up at ${parseClusterAddress(args.address).display} with ${formatResources(node.resources)}${args.imports.length ? `; workers import ${args.imports.join(', ')}` : ''}`);
+  log(`pid ${process.pid}; stop with Ctrl+C or SIGTERM (drains running work)`);
+  return new Promise<number>((resolve) => {
+    let draining = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (draining) {
+        log(`${sig} again: stopping now (running work fails over to other nodes)`);
+        void node.stop().then(() => resolve(1));
+        return;
+      }
+      draining = true;
+      log(`${sig}: draining — taking no new work, waiting for running work to finish`);
+      node.drain(args.drainTimeoutMs, log).then(
+        () => {
+          log('drained; node stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          process.stderr.write(`raybus start: error while draining: ${(err as Error).message}\n`);
+          void node.stop().then(() => resolve(1));
+        },
+      );
+    };
+    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+    // Started by a raybus/testing Cluster (IPC channel): stop when that process goes away.
+    if (process.connected) {
+      process.once('disconnect', () => {
+        log('parent process gone: stopping');
+        void node.stop().then(() => resolve(0));
+      });
+    }
+    if (signalled) onSignal(signalled);
+  });
+}

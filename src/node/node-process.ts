@@ -1,0 +1,124 @@
+/**
+ * A node of a cluster on a broker, as `raybus start` runs it: a NodeManager whose workers each
+ * get a broker connection of their own (through their IpcBridge), and a broker candidate
+ * (broker-election.ts) that runs the resource broker while it is the elected leader.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Transport } from '../transport/transport';
+import { createBrokerTransport } from '../transport/transport-factory';
+import { parseClusterAddress } from '../transport/cluster-address';
+import { BrokerCandidate } from '../scheduling/broker-election';
+import { CLUSTER_KEY_VAR, REQUIRE_SIGNED_CODE_VAR } from '../serialization/code-shipping';
+import type { Resources } from '../core/protocol';
+import { clusterInfo } from '../cli/cluster-query';
+import { NodeManager } from './node-manager';
+import { nodeResources, type NodeResourceOptions } from './node-resources';
+
+/** What `raybus start` was asked for. */
+export interface NodeProcessOptions extends NodeResourceOptions {
+  readonly address: string;
+  /** Resolved module specifiers every worker imports first (`--import`). */
+  readonly imports?: readonly string[];
+  /** The cluster key by-value code must be signed with (absent: by-value code is refused). */
+  readonly clusterKey?: string;
+  readonly labels?: Record<string, string>;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
+  /** How long to wait for the node to show up at the broker leader (ms; default 30 000). */
+  readonly readyTimeoutMs?: number;
+}
+
+export class NodeProcess {
+  private constructor(
+    readonly nodeId: string,
+    readonly resources: Resources,
+    private readonly node: NodeManager,
+    private readonly candidate: BrokerCandidate,
+    private readonly control: Transport,
+  ) {}
+
+  /** Connect, start the node and its broker candidate; resolves once the leader knows the node. */
+  static async start(options: NodeProcessOptions): Promise<NodeProcess> {
+    const log = options.log ?? (() => undefined);
+    const { display } = parseClusterAddress(options.address);
+    const resources = await nodeResources(options, { detectGpus: options.numGpus === undefined });
+    const nodeId = randomBytes(14).toString('hex');
+    const short = nodeId.slice(0, 8);
+    log(`connecting to ${display}`);
+    // The first connection fails fast (wrong address or credentials); later ones wait out outages.
+    const control = createBrokerTransport(options.address, { connectionName: `raybus node ${short} broker candidate`, connectAttempts: 5 });
+    await control.connect();
+    let first = true;
+    const connect = async (): Promise<Transport> => {
+      const role = first ? 'node' : 'worker';
+      first = false;
+      const t = createBrokerTransport(options.address, { connectionName: `raybus node ${short} ${role}`, connectAttempts: 1000 });
+      await t.connect();
+      return t;
+    };
+    const candidate = new BrokerCandidate({ transport: control, candidateId: nodeId, log });
+    const node = new NodeManager({
+      nodeId,
+      resources,
+      labels: options.labels ?? {},
+      jobId: 'cluster',
+      namespace: 'default',
+      connect,
+      prestart: Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0))),
+      cluster: true,
+      workerEnv: {
+        [REQUIRE_SIGNED_CODE_VAR]: '1',
+        ...(options.clusterKey ? { [CLUSTER_KEY_VAR]: options.clusterKey } : {}),
+      },
+      ...(options.imports?.length ? { imports: options.imports } : {}),
+    });
+    try {
+      await candidate.start();
+      await node.start();
+    } catch (err) {
+      await node.stop().catch(() => undefined);
+      await candidate.stop().catch(() => undefined);
+      await control.close().catch(() => undefined);
+      throw err;
+    }
+    const np = new NodeProcess(nodeId, resources, node, candidate, control);
+    await np.awaitRegistered(options.readyTimeoutMs ?? 30_000, log);
+    return np;
+  }
+
+  get isBrokerLeader(): boolean {
+    return this.candidate.isLeader;
+  }
+
+  /** Wait until the broker leader lists this node as alive. */
+  private async awaitRegistered(timeoutMs: number, log: (line: string) => void): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const info = await clusterInfo(this.control, Math.max(1000, Math.min(5000, deadline - Date.now())));
+        if (info.nodes.some((n) => n.nodeId === this.nodeId && n.alive)) return;
+      } catch {
+        /* no leader yet */
+      }
+      if (Date.now() >= deadline) {
+        log(`warning: no broker leader confirmed this node within ${timeoutMs} ms; it keeps trying`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Drain (stop taking work, finish running work), then leave the cluster. */
+  async drain(timeoutMs: number, progress: (line: string) => void): Promise<void> {
+    await this.node.drain(timeoutMs, progress);
+    await this.candidate.stop();
+    await this.control.close();
+  }
+
+  /** Stop now: running work fails over to other nodes. */
+  async stop(): Promise<void> {
+    await this.node.stop().catch(() => undefined);
+    await this.candidate.stop().catch(() => undefined);
+    await this.control.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The resource broker as a singleton on the bus: every node runs a `BrokerCandidate`, and
+ * exactly one of them — the leader — runs the `ResourceBroker` (consumes `raybus.broker`).
+ *
+ * Election: the queue `raybus.broker.election` has a single active consumer. Each candidate
+ * consumes it (prefetch 0, never acknowledging what it keeps) and publishes one token. The
+ * bus delivers every token to the active consumer only, so whoever receives a token is the
+ * leader; it keeps the newest token unacknowledged and acknowledges the others. When the
+ * leader's connection dies, the bus requeues its token and activates the next candidate,
+ * which receives it and takes over, rebuilding the ledger and the actor registry from the
+ * nodes' reports and the records held in the broker queue.
+ *
+ * A leader also sends itself a fresh token every `refreshMs`: it keeps the kept token younger
+ * than the broker's consumer timeout, and a token that does not come back in time means the
+ * leader lost the queue without noticing (it then steps down). A candidate whose connection
+ * drops steps down at once; after reconnecting it publishes a new token and waits in line.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Subscription as RxSubscription } from 'rxjs';
+import type { Delivery, Subscription, Transport } from '../transport/transport';
+import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
+import { BROKER_ELECTION_QUEUE, BROKER_QUEUE } from '../core/protocol';
+import { ResourceBroker } from './resource-broker';
+import type { BrokerClusterOptions } from './cluster-membership';
+
+/** Options of a {@link BrokerCandidate}. */
+export interface BrokerCandidateOptions {
+  /** Connection of this candidate (also used by the broker while leading). */
+  readonly transport: Transport;
+  /** Who this candidate is (a node id), for logs. */
+  readonly candidateId: string;
+  /** Progress lines ("elected", "stepped down"). */
+  readonly log?: (line: string) => void;
+  /** Self-sent token interval while leading (ms; default 30 000). */
+  readonly refreshMs?: number;
+  /** Cluster options of the broker it runs when elected (the epoch is made up per election). */
+  readonly broker?: Omit<BrokerClusterOptions, 'epoch'>;
+}
+
+interface TokenMsg {
+  t: 'election-token';
+  candidate: string;
+  n: number;
+}
+
+export class BrokerCandidate {
+  private broker?: ResourceBroker;
+  private becoming?: Promise<void>;
+  private kept?: Delivery;
+  private subscription?: Subscription;
+  private status?: RxSubscription;
+  private refreshTimer?: NodeJS.Timeout;
+  private awaitedRefresh?: number;
+  private seq = 0;
+  private stopped = false;
+  private lastStatus?: string;
+
+  constructor(private readonly options: BrokerCandidateOptions) {}
+
+  /** True while this candidate runs the broker. */
+  get isLeader(): boolean {
+    return this.broker !== undefined;
+  }
+
+  /** The broker this candidate runs now (tests and status). */
+  get activeBroker(): ResourceBroker | undefined {
+    return this.broker;
+  }
+
+  async start(): Promise<void> {
+    const t = this.options.transport;
+    await t.assertQueue(BROKER_QUEUE, { durable: true, singleActiveConsumer: true });
+    await t.assertQueue(BROKER_ELECTION_QUEUE, { singleActiveConsumer: true });
+    this.subscription = await t.consume(BROKER_ELECTION_QUEUE, (d) => this.onToken(d), { prefetch: 0 });
+    this.status = t.status$.subscribe((s) => {
+      const previous = this.lastStatus;
+      this.lastStatus = s;
+      if (s === 'reconnecting' || s === 'closed') void this.stepDown(s === 'closed' ? 'connection closed' : 'connection to the broker lost');
+      // Back in line after a reconnect (the bus forgot tokens of a non-durable queue on restart).
+      else if (s === 'connected' && previous === 'reconnecting') this.publishToken();
+    });
+    this.publishToken();
+  }
+
+  /**
+   * Leave the election. The broker stops first (what it held goes back to its queue), then the
+   * election consumer is cancelled, which hands the kept token to the next candidate.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.status?.unsubscribe();
+    await this.stepDown('stopping');
+    await this.subscription?.cancel().catch(() => undefined);
+  }
+
+  private publishToken(): void {
+    if (this.stopped) return;
+    this.seq += 1;
+    const token: TokenMsg = { t: 'election-token', candidate: this.options.candidateId, n: this.seq };
+    this.options.transport.publish(BROKER_ELECTION_QUEUE, encodeEnvelope(token)).catch(() => undefined);
+  }
+
+  private onToken(d: Delivery): void {
+    let token: TokenMsg | undefined;
+    try {
+      token = decodeEnvelope(d.body) as TokenMsg;
+    } catch {
+      token = undefined;
+    }
+    // Stopping: leave it unacknowledged, so it goes to the next candidate with our channel.
+    if (this.stopped) return;
+    if (token?.t !== 'election-token') {
+      d.ack();
+      return;
+    }
+    // Keep the newest token; acknowledge the one it replaces.
+    const previous = this.kept;
+    this.kept = d;
+    previous?.ack();
+    if (token.candidate === this.options.candidateId && token.n === this.awaitedRefresh) this.awaitedRefresh = undefined;
+    if (!this.broker && !this.becoming) this.becoming = this.becomeLeader().finally(() => (this.becoming = undefined));
+  }
+
+  private async becomeLeader(): Promise<void> {
+    const epoch = randomBytes(6).toString('hex');
+    const broker = new ResourceBroker(this.options.transport, { cluster: { ...this.options.broker, epoch, leaderNode: this.options.candidateId } });
+    this.broker = broker;
+    try {
+      await broker.start();
+    } catch (err) {
+      if (this.broker === broker) this.broker = undefined;
+      await broker.stop().catch(() => undefined);
+      this.options.log?.(`broker candidate: could not start the broker: ${(err as Error).message}`);
+      return;
+    }
+    if (this.broker !== broker) return;
+    this.options.log?.(`elected broker leader (term ${epoch})`);
+    const refreshMs = this.options.refreshMs ?? 30_000;
+    this.refreshTimer = setInterval(() => {
+      if (this.awaitedRefresh !== undefined) {
+        void this.stepDown('the election queue went to another candidate');
+        return;
+      }
+      this.publishToken();
+      this.awaitedRefresh = this.seq;
+    }, refreshMs);
+    this.refreshTimer.unref();
+  }
+
+  private async stepDown(reason: string): Promise<void> {
+    clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
+    this.awaitedRefresh = undefined;
+    // A kept token goes back to the queue with the election channel (lost connection, or stop()).
+    this.kept = undefined;
+    await this.becoming?.catch(() => undefined);
+    const broker = this.broker;
+    this.broker = undefined;
+    if (!broker) return;
+    this.options.log?.(`stepped down as broker leader: ${reason}`);
+    await broker.stop().catch(() => undefined);
+  }
+}
