@@ -6,7 +6,8 @@
 import { requireCore, slot } from '../core/runtime-state';
 import { actorQueue, NRET_DYNAMIC, NRET_STREAMING, type ActorMeta, type CallMsg, type WireArg } from '../core/protocol';
 import type { ObjectRef } from '../refs/object-ref';
-import { PendingCallsLimitExceeded } from '../errors/ray-errors';
+import { PendingCallsLimitExceeded, RayActorError, RayError } from '../errors/ray-errors';
+import { encodeError } from '../serialization/error-codec';
 import type { WireError } from '../serialization/error-codec';
 import { normalizeMethodOptions, mergeMethodOptions } from '../api/options';
 
@@ -141,7 +142,7 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
     taskId,
   );
   void handle;
-  if (stream && numReturns === 'streaming') return stream.receiver.generator;
+  if (stream && numReturns === 'streaming') return stream.generator;
   if (numReturns === 0) return null;
   return numReturns === 1 || numReturns === 'dynamic' ? refs[0] : refs;
 }
@@ -161,7 +162,11 @@ function flush(state: HandleState): void {
       },
       (err: unknown) => {
         state.flushing = false;
-        for (const call of state.outbox.splice(0)) core.failTask(call.msg.task, { name: 'RayActorError', message: String((err as Error).message ?? err), rayClass: 'RayActorError' });
+        const wire = err instanceof RayError ? encodeError(err) : encodeError(new RayActorError(String((err as Error).message ?? err), state.meta.actorId));
+        for (const call of state.outbox.splice(0)) core.failTask(call.msg.task, wire);
+        // Later calls on this handle fail the same way.
+        state.ready = Promise.reject(err);
+        state.ready.catch(() => undefined);
       },
     );
     return;
@@ -171,6 +176,8 @@ function flush(state: HandleState): void {
     const head = state.outbox[0]!;
     if (!head.args && !head.error) return;
     state.outbox.shift();
+    // Cancelled before it was sent: it never reaches the actor.
+    if (!core.isPending(head.msg.task)) continue;
     if (head.error) {
       core.failTask(head.msg.task, head.error);
       continue;

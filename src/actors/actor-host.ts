@@ -35,6 +35,19 @@ export class ActorHost {
 
   async start(): Promise<void> {
     const { spec } = this;
+    // Cancelled calls: dropped if still queued, aborted if running. Subscribed before the
+    // constructor runs, so a cancel sent while the actor starts is not missed.
+    await this.core.transport.subscribe(CANCEL_TOPIC, (body) => {
+      try {
+        const { task } = decodeEnvelope(body) as { task: string };
+        if (abortRunning(task, new TaskCancelledError(task))) return;
+        this.cancelled.add(task);
+        // Notices for other actors' calls land here too: keep the set bounded.
+        if (this.cancelled.size > 10_000) this.cancelled.delete(this.cancelled.values().next().value!);
+      } catch {
+        /* malformed notice: ignored */
+      }
+    });
     const proc = slot.process as ProcessContext;
     slot.process = { ...proc, actorId: spec.actorId, wasCurrentActorReconstructed: this.restart, assignedResources: { ...spec.lifetime } };
     const pinned = this.core.receiveArgs(spec.args);
@@ -57,18 +70,6 @@ export class ActorHost {
       this.core.sendToBroker({ t: 'actor-failed', actor: spec.actorId, err: failed.e, intentional: false, initFailed: true });
       return;
     }
-    // Cancelled calls: dropped if still queued, aborted if running.
-    await this.core.transport.subscribe(CANCEL_TOPIC, (body) => {
-      try {
-        const { task } = decodeEnvelope(body) as { task: string };
-        if (abortRunning(task, new TaskCancelledError(task))) return;
-        this.cancelled.add(task);
-        // Notices for other actors' calls land here too: keep the set bounded.
-        if (this.cancelled.size > 10_000) this.cancelled.delete(this.cancelled.values().next().value!);
-      } catch {
-        /* malformed notice: ignored */
-      }
-    });
     const queue = actorQueue(spec.actorId);
     await this.core.transport.assertQueue(queue);
     // Prefetch more than we run at once, so the next call is already here when one finishes

@@ -27,6 +27,7 @@ import type { ActorClass, RemoteFunction } from './types';
 import { checkFitsPlacementGroup } from '../scheduling/placement-group';
 import { actorQueue, NRET_DYNAMIC, NRET_STREAMING, type ActorInfoMsg } from '../core/protocol';
 import { decodeError } from '../serialization/error-codec';
+import { ActorDiedError } from '../errors/ray-errors';
 import { effectiveRuntimeEnv } from '../node/runtime-env-resolution';
 
 const METHOD_OPTIONS = Symbol.for('raybus.methodOptions');
@@ -148,7 +149,7 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
     },
     args,
   );
-  if (numReturns === 'streaming') return stream!.receiver.generator;
+  if (numReturns === 'streaming') return stream!.generator;
   if (numReturns === 0) return null;
   return numReturns === 1 || numReturns === 'dynamic' ? refs[0] : (refs as ObjectRef<unknown>[]);
 }
@@ -223,6 +224,14 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
   const capture = checkStrategy(options.schedulingStrategy, placement);
   const maxConcurrency = options.maxConcurrency ?? (isAsync ? 1000 : 1);
   const req = core.newId();
+  // Calls wait for the constructor's arguments: if one of them failed, the actor never
+  // exists and every call fails with ActorDiedError carrying that failure.
+  let argsFailed!: (err: Error) => void;
+  let argsReady!: () => void;
+  const args$ = new Promise<void>((resolve, reject) => {
+    argsReady = resolve;
+    argsFailed = reject;
+  });
   let ready: Promise<void>;
   if (options.getIfExists) {
     // The answer to create-actor tells which actor the handle targets (an existing one, or this).
@@ -234,13 +243,28 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
   } else {
     ready = core.ensureQueue(actorQueue(actorId));
   }
-  const handle = createHandle(meta, ready);
+  const handle = createHandle(
+    meta,
+    Promise.all([ready, args$]).then(() => undefined),
+  );
   const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
   const env = effectiveRuntimeEnv(core.options.runtimeEnv, options.runtimeEnv);
   core.prepareArgs(
     args,
     (parts) => {
-      const argParts = 'error' in parts ? [] : parts;
+      if ('error' in parts) {
+        const cause = decodeError(parts.error);
+        argsFailed(
+          new ActorDiedError(
+            `The actor ${meta.className} (${actorId}) died because of an error raised in its creation task: an argument could not be computed: ${cause.message}`,
+            actorId,
+            true,
+          ),
+        );
+        return;
+      }
+      argsReady();
+      const argParts = parts;
       const send = (): void =>
         core.sendToBroker({
           t: 'create-actor',

@@ -15,6 +15,7 @@ import { GetTimeoutError, OwnerDiedError, RaySystemError } from '../errors/ray-e
 import {
   BROKER_QUEUE,
   CANCEL_TOPIC,
+  OWNER_DIED_TOPIC,
   replyQueue,
   type ActorMeta,
   type BrokerMsg,
@@ -84,6 +85,9 @@ export class CoreWorker {
   private readonly requests = new Map<string, (msg: ReplyMsg) => void>();
   private readonly prefix: string;
   private subscription?: Subscription;
+  private ownerDiedSub?: Subscription;
+  /** Owners known to be gone (bounded): their objects are lost. */
+  private readonly deadOwners = new Set<string>();
   private readonly declared = new Map<string, Promise<void>>();
   private closed = false;
 
@@ -119,6 +123,13 @@ export class CoreWorker {
     });
     setRefResolver({ observe: (ref) => this.observe(ref) });
     await this.transport.assertQueue(this.address, { autoDelete: false });
+    this.ownerDiedSub = await this.transport.subscribe(OWNER_DIED_TOPIC, (body) => {
+      try {
+        this.onOwnerDied((decodeEnvelope(body) as { owner: string }).owner);
+      } catch {
+        /* malformed notice: ignored */
+      }
+    });
     this.subscription = await this.transport.consume(this.address, (d) => this.onReply(d), { prefetch: 0 });
   }
 
@@ -132,6 +143,7 @@ export class CoreWorker {
     for (const [, resolve] of this.requests) resolve({ t: 'ack', req: '', err });
     this.requests.clear();
     await this.subscription?.cancel().catch(() => undefined);
+    await this.ownerDiedSub?.cancel().catch(() => undefined);
     await this.transport.deleteQueue(this.address).catch(() => undefined);
     setRefResolver(undefined);
   }
@@ -184,6 +196,11 @@ export class CoreWorker {
       this.declared.set(queue, p);
     }
     return p;
+  }
+
+  /** Is this task or call still waiting for its results? */
+  isPending(taskId: string): boolean {
+    return this.pending.has(taskId);
   }
 
   registerPending(task: PendingTask): void {
@@ -248,7 +265,7 @@ export class CoreWorker {
   private dispatch(msg: ReplyMsg): void {
     switch (msg.t) {
       case 'result':
-        return this.onResult(msg.task, msg.rets, msg.retire === true);
+        return this.onResult(msg.task, msg.rets, msg.retire === true, msg.n);
       case 'get-object':
         return this.answerGetObject(msg.id, msg.reply);
       case 'object':
@@ -286,9 +303,11 @@ export class CoreWorker {
     }
   }
 
-  private onResult(taskId: string, rets: WireOutcome[], retire = false): void {
+  private onResult(taskId: string, rets: WireOutcome[], retire = false, streamed?: number): void {
     const t = this.pending.get(taskId);
     if (!t) {
+      // Already failed here (cancelled): the worker is done with it all the same.
+      this.submitter.onStrayResult(taskId, retire);
       for (const r of rets) this.releaseOutcomeRefs(r);
       return;
     }
@@ -297,8 +316,10 @@ export class CoreWorker {
     const stream = this.streams.get(taskId);
     if (stream) {
       this.streams.delete(taskId);
-      // The worker already streamed a failure as the last item; a clean end adds nothing.
-      stream.end();
+      // A producer streams its own failure as the last item (and says how many it sent); an
+      // error answered by anyone else (a dead actor's mailbox) is appended here.
+      const first = rets[0];
+      stream.end(streamed === undefined && first && 'e' in first ? first : undefined);
       if (t.dynamic) {
         const out = this.encodeArg(new ObjectRefGenerator({ refs: stream.allRefs() }), 'dynamic generator');
         this.receiveOutcome(t.returnIds[0]!, out);
@@ -396,9 +417,23 @@ export class CoreWorker {
     return this.encodeArg(value, 'value');
   }
 
+  /** A process that owned objects is gone: fail what we borrowed from it and still wait for. */
+  private onOwnerDied(owner: string): void {
+    if (owner === this.address) return;
+    this.deadOwners.add(owner);
+    if (this.deadOwners.size > 10_000) this.deadOwners.delete(this.deadOwners.values().next().value!);
+    for (const id of this.store.pendingFrom(owner)) this.store.fulfil(id, this.ownerDiedOutcome(id, owner));
+  }
+
+  private ownerDiedOutcome(id: string, owner: string): WireOutcome {
+    return { e: encodeError(new OwnerDiedError(`The object ${id} is lost: its owner (${owner}) has died.`)) };
+  }
+
   /** Outcome stream of a ref, fetching it from its owner if borrowed. */
   outcome$(ref: ObjectRef<unknown>): Observable<WireOutcome> {
-    if (ref.owner !== this.address && !this.store.isReady(ref.id) && this.store.markFetch(ref.id)) {
+    if (ref.owner !== this.address && !this.store.isReady(ref.id) && this.deadOwners.has(ref.owner)) {
+      this.store.fulfil(ref.id, this.ownerDiedOutcome(ref.id, ref.owner));
+    } else if (ref.owner !== this.address && !this.store.isReady(ref.id) && this.store.markFetch(ref.id)) {
       this.transport.publish(ref.owner, encodeEnvelope({ t: 'get-object', id: ref.id, reply: this.address })).catch(() => {
         // The owner's queue is gone: the owner died, and its objects with it (Ray: OwnerDiedError).
         this.store.fulfil(ref.id, {
@@ -542,8 +577,12 @@ export class CoreWorker {
         resolved[i] = p;
         return;
       }
+      // The submission holds its arguments: without a pin, dropping the caller's ref could
+      // free the entry before the value arrives, and the task would never be submitted.
+      this.store.pin(p.id);
       firstValueFrom(this.outcome$(p)).then(
         (out) => {
+          this.store.unpin(p.id);
           if (failed) return;
           if ('e' in out) {
             failed = true;
@@ -556,6 +595,7 @@ export class CoreWorker {
           if (left === 0) then(resolved);
         },
         (err: unknown) => {
+          this.store.unpin(p.id);
           if (failed) return;
           failed = true;
           then({ error: encodeError(err) });
@@ -568,12 +608,14 @@ export class CoreWorker {
    * Open the owner side of a generator task: its single return id is the completion ref, and
    * items arrive on the stream. The generator is released when collected (lifts backpressure).
    */
-  openStream(taskId: string, backpressure: number): { receiver: StreamReceiver; returnIds: string[] } {
+  openStream(taskId: string, backpressure: number): { generator: ObjectRefGenerator<unknown>; returnIds: string[] } {
     const completionId = `${taskId}0000`;
     const receiver = new StreamReceiver(this, taskId, this.ownedRef(completionId), backpressure);
     this.streams.set(taskId, receiver);
-    generatorRegistry.register(receiver.generator, receiver);
-    return { receiver, returnIds: [completionId] };
+    // Only the caller holds the generator: once it is collected, the stream is released.
+    const generator = new ObjectRefGenerator<unknown>({ source: receiver });
+    generatorRegistry.register(generator, receiver);
+    return { generator, returnIds: [completionId] };
   }
 
   /** Submit a normal task (resolution of its arguments first). */
@@ -589,6 +631,8 @@ export class CoreWorker {
     this.prepareArgs(
       args,
       (parts) => {
+        // Cancelled while its arguments were resolving: it never runs.
+        if (!this.pending.has(task.taskId)) return;
         if ('error' in parts) return this.failTask(task.taskId, parts.error);
         task.args = parts;
         this.submitter.enqueue(task);

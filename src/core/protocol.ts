@@ -10,6 +10,8 @@ import type { WireError } from '../serialization/error-codec';
 
 export const BROKER_QUEUE = 'raybus.broker';
 export const EVENTS_TOPIC = 'raybus.events';
+/** Broadcast when a process that owns objects is gone: `{ owner }` (its reply queue). */
+export const OWNER_DIED_TOPIC = 'raybus.owner-died';
 /** Broadcast when an actor call is cancelled: `{ task }`. */
 export const CANCEL_TOPIC = 'raybus.cancel';
 export const replyQueue = (procId: string): string => `raybus.reply.${procId}`;

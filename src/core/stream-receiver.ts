@@ -5,7 +5,7 @@
  * backpressure. The stream ends with the task's result.
  */
 import type { ObjectRef } from '../refs/object-ref';
-import { ObjectRefGenerator, type StreamSource } from '../refs/object-ref-generator';
+import type { StreamSource } from '../refs/object-ref-generator';
 import type { WireOutcome } from './protocol';
 import type { CoreWorker } from './core-worker';
 
@@ -13,14 +13,14 @@ import type { CoreWorker } from './core-worker';
 export const streamItemId = (taskId: string, seq: number): string => `${taskId}s${seq.toString(16).padStart(8, '0')}`;
 
 export class StreamReceiver implements StreamSource {
-  private readonly items: Array<ObjectRef<unknown>> = [];
+  /** Items by sequence number; a slot is cleared once handed out, so memory stays bounded. */
+  private readonly items: Array<ObjectRef<unknown> | undefined> = [];
   private consumed = 0;
   private ended = false;
   private waiters: Array<() => void> = [];
   /** The producer's reply address (for acks), learnt from its first item. */
   private producer?: string;
   private released = false;
-  readonly generator: ObjectRefGenerator<unknown>;
 
   constructor(
     private readonly core: CoreWorker,
@@ -28,19 +28,21 @@ export class StreamReceiver implements StreamSource {
     private readonly completionRef: ObjectRef<unknown>,
     /** Backpressure: -1 off, else the most unconsumed items the producer may be ahead. */
     private readonly backpressure: number,
-  ) {
-    this.generator = new ObjectRefGenerator({ source: this });
-  }
+  ) {}
 
-  /** Every ref received so far, in order (for 'dynamic' generators). */
+  /** Every ref received so far, in order (for 'dynamic' generators, which are never pulled). */
   allRefs(): ObjectRef<unknown>[] {
-    return [...this.items];
+    return this.items.filter((r): r is ObjectRef<unknown> => r !== undefined);
   }
 
   /** An item arrived. Returns false for a duplicate (from a retried attempt). */
   onItem(seq: number, out: WireOutcome, from: string): boolean {
+    const first = this.producer === undefined || this.producer !== from;
     this.producer = from;
+    if (first && this.released && !this.ended) this.core.send(from, { t: 'stream-release', task: this.taskId });
     if (seq < this.items.length || this.ended) {
+      // A retried producer starts counting again: tell it how far the caller already is.
+      if (this.backpressure > 0 && !this.ended) this.core.send(from, { t: 'stream-ack', task: this.taskId, consumed: this.consumed });
       // Already delivered by an earlier attempt: the retry re-yields from the start.
       if ('d' in out && out.r) for (const [rid, owner] of out.r) {
         this.core.store.received(rid, owner);
@@ -73,6 +75,7 @@ export class StreamReceiver implements StreamSource {
     const next = this.peek();
     if (next !== 'pending') {
       if (next === 'end') return Promise.resolve(undefined);
+      this.items[this.consumed] = undefined;
       this.consumed += 1;
       this.ack();
       return Promise.resolve(next);
@@ -81,8 +84,7 @@ export class StreamReceiver implements StreamSource {
   }
 
   peek(): ObjectRef<unknown> | 'end' | 'pending' {
-    const ref = this.items[this.consumed];
-    if (ref) return ref;
+    if (this.consumed < this.items.length) return this.items[this.consumed]!;
     return this.ended ? 'end' : 'pending';
   }
 

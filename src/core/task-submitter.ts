@@ -50,6 +50,8 @@ export interface SubmittedTask {
   readonly bp?: number;
   /** maxCalls of the function (0 = unlimited). */
   readonly maxCalls?: number;
+  /** Cancelled while running: its result is ignored and it is never retried. */
+  cancelled?: boolean;
 }
 
 interface Lease {
@@ -186,6 +188,7 @@ export class TaskSubmitter {
     const ks = this.keys.get(lease.key);
     ks?.leases.delete(lease.id);
     for (const task of lease.inflight) {
+      if (task.cancelled) continue;
       if (!msg.fatal && this.canRetry(task)) {
         task.attempt += 1;
         ks?.queue.unshift(task);
@@ -201,7 +204,21 @@ export class TaskSubmitter {
   }
 
   private canRetry(task: SubmittedTask): boolean {
-    return task.maxRetries === -1 || task.attempt < task.maxRetries;
+    return !task.cancelled && (task.maxRetries === -1 || task.attempt < task.maxRetries);
+  }
+
+  /** The result of a task the owner already failed (cancelled) came back: free its slot. */
+  onStrayResult(taskId: string, retire: boolean): void {
+    for (const lease of this.leases.values()) {
+      for (const task of lease.inflight) {
+        if (task.taskId !== taskId) continue;
+        lease.inflight.delete(task);
+        if (retire) this.returnLease(lease);
+        const ks = this.keys.get(lease.key);
+        if (ks) this.pump(ks);
+        return;
+      }
+    }
   }
 
   /** A result arrived: decide on an application-level retry. Returns true if retried. */
@@ -245,10 +262,10 @@ export class TaskSubmitter {
       for (const lease of ks.leases.values()) {
         for (const task of lease.inflight) {
           if (task.taskId !== taskId) continue;
-          lease.inflight.delete(task);
+          // It stays in flight (its worker is busy until it returns or dies) but is never retried.
+          task.cancelled = true;
           this.core.send(replyQueue(lease.worker), { t: 'cancel-task', task: taskId, recursive });
           if (force) this.core.send(nodeQueue(lease.node), { t: 'kill-worker', lease: lease.id });
-          this.pump(ks);
           return 'running';
         }
       }

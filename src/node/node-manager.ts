@@ -12,6 +12,8 @@ import { encodeError } from '../serialization/error-codec';
 import { RuntimeEnvSetupError, WorkerCrashedError } from '../errors/ray-errors';
 import type { RuntimeEnv } from '../api/options/runtime-env';
 import {
+  OWNER_DIED_TOPIC,
+  replyQueue,
   BROKER_ELECTED_TOPIC,
   BROKER_QUEUE,
   nodePresenceId,
@@ -280,6 +282,19 @@ export class NodeManager {
     this.transport?.publish(BROKER_QUEUE, encodeEnvelope(msg)).catch(() => undefined);
   }
 
+  /**
+   * A worker process is gone, and the objects it owned with it: borrowers waiting for one
+   * fail with OwnerDiedError instead of waiting forever; its reply queue goes too.
+   */
+  private announceOwnerGone(workerId: string): void {
+    const t = this.transport;
+    if (!t) return;
+    const owner = replyQueue(workerId);
+    t.broadcast(OWNER_DIED_TOPIC, encodeEnvelope({ owner })).catch(() => undefined);
+    t.deleteQueue(owner).catch(() => undefined);
+    t.deleteQueue(workerQueue(workerId)).catch(() => undefined);
+  }
+
   private send(queue: string, msg: object): void {
     this.transport?.publish(queue, encodeEnvelope(msg)).catch(() => undefined);
   }
@@ -474,6 +489,7 @@ export class NodeManager {
     this.workers.delete(w.id);
     this.pool.remove(w.envKey, w);
     void w.bridge.close();
+    this.announceOwnerGone(w.id);
     const reason = signal ? `worker process ${w.child.pid} was killed by ${signal}` : `worker process ${w.child.pid} exited with code ${code}`;
     if (!w.ready) {
       // Died before it was ready: onStartFailed answers the work it was started for.

@@ -7,6 +7,8 @@ import { requireCore } from '../core/runtime-state';
 import { BROKER_QUEUE, type AckMsg, type PgTableReplyMsg, type PlacementGroupInfo, type Resources } from '../core/protocol';
 import type { ObjectRef } from '../refs/object-ref';
 import { encodeValue } from '../serialization/serializer';
+import { encodeError } from '../serialization/error-codec';
+import { RayValueError } from '../errors/ray-errors';
 import { validateBundles, validatePlacementGroupStrategy, type PlacementGroupStrategy } from './placement/validate-bundles';
 import { formatResources } from './ledger/resource-set';
 
@@ -114,6 +116,7 @@ export function readyRefId(pgId: string): string {
 export function onPlacementGroupReady(pgId: string): void {
   const pg = created.get(pgId);
   if (!pg) return;
+  created.delete(pgId);
   requireCore().store.fulfil(readyRefId(pgId), { d: encodeValue(pg) });
 }
 
@@ -122,7 +125,10 @@ export function removePlacementGroup(pg: PlacementGroup): Promise<void> {
   if (!isPlacementGroup(pg)) throw new TypeError('removePlacementGroup expects a PlacementGroup');
   const core = requireCore();
   created.delete(pg.id);
-  return core.request<AckMsg>(BROKER_QUEUE, (req, reply) => ({ t: 'remove-pg', pg: pg.id, req, reply })).then(() => undefined);
+  return core.request<AckMsg>(BROKER_QUEUE, (req, reply) => ({ t: 'remove-pg', pg: pg.id, req, reply })).then(() => {
+    // Removed before it was ready: ready() rejects instead of waiting forever (no-op if ready).
+    core.store.fulfil(readyRefId(pg.id), { e: encodeError(new RayValueError(`Placement group ${pg.id} was removed before it became ready`)) });
+  });
 }
 
 /** Every placement group the cluster knows, by id (or one group's entry). */

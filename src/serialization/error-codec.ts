@@ -72,7 +72,12 @@ function safeString(v: unknown): string {
   try {
     return typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
   } catch {
-    return String(v);
+    try {
+      return String(v);
+    } catch {
+      // e.g. a null-prototype object: no toString at all.
+      return Object.prototype.toString.call(v);
+    }
   }
 }
 
@@ -151,7 +156,7 @@ export function encodeTaskError(functionName: string, taskId: string, cause: unk
   const inner = c ? (c.cause as Error) : cause;
   return {
     name: 'RayTaskError',
-    message: String((inner as Error | undefined)?.message ?? inner),
+    message: safeString((inner as Error | undefined)?.message ?? inner),
     rayClass: 'RayTaskError',
     props: { functionName: c ? c.functionName : functionName, taskId: c ? c.taskId : taskId },
     cause: encodeError(inner),
