@@ -75,8 +75,16 @@ for (const [id, label, runAnchor] of [
 // 3. raybus on RabbitMQ, when this build can join a broker.
 console.log('\n== raybus on RabbitMQ');
 let rabbitmq;
+// A node of its own on the broker (a `raybus start` process, 2 CPUs, like the embedded runs),
+// unless RAYBUS_BENCH_EXTERNAL_NODES=1 says nodes are already running there.
+let benchCluster;
 try {
-  await withTimeout(ray.init({ address: AMQP_URL }), 30_000, 'init on RabbitMQ');
+  let address = AMQP_URL;
+  if (process.env.RAYBUS_BENCH_EXTERNAL_NODES !== '1' && testing?.Cluster) {
+    benchCluster = await withTimeout(testing.Cluster.start({ address: AMQP_URL, nodes: [{ numCpus: 2 }] }), 60_000, 'starting a node on RabbitMQ');
+    address = benchCluster.address;
+  }
+  await withTimeout(ray.init({ address }), 30_000, 'init on RabbitMQ');
   try {
     const small = ray.remote(smallValue);
     await withTimeout(ray.get(small.remote()), 30_000, 'a first task on RabbitMQ (is a node started, e.g. `raybus start`?)');
@@ -88,6 +96,7 @@ try {
   rabbitmq = { na: /does not include|not built|not yet/i.test(errText(err)) ? `not built yet: init rejected the address: "${errText(err)}"` : `init failed: ${errText(err)}` };
 }
 if (ray.isInitialized()) await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch((err) => notes.push(`RabbitMQ shutdown: ${errText(err)}`));
+if (benchCluster) await withTimeout(benchCluster.shutdown(), 60_000, 'stopping the RabbitMQ node').catch((err) => notes.push(`RabbitMQ node shutdown: ${errText(err)}`));
 if (rabbitmq.na) console.log(`  n/a (${rabbitmq.na})`);
 
 // 4. Scaling: nodes (needs raybus/testing's Cluster).
