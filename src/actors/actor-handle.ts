@@ -182,7 +182,7 @@ function flush(state: HandleState): void {
       core.failTask(head.msg.task, head.error);
       continue;
     }
-    core.send(actorQueue(state.meta.actorId), { ...head.msg, args: head.args });
+    core.send(actorQueue(state.meta.actorId), { ...head.msg, args: head.args }, head.msg.task);
   }
 }
 

@@ -8,7 +8,15 @@ import { firstValueFrom, map, timeout as rxTimeout, type Observable } from 'rxjs
 import type { Delivery, Subscription, Transport } from '../transport/transport';
 import { ObjectRef, isObjectRef, setRefResolver } from '../refs/object-ref';
 import { ObjectStore } from '../refs/object-store';
-import { decodeEnvelope, decodeValue, encodeEnvelope, encodeValue, registerRefClasses, setSerializationHooks } from '../serialization/serializer';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  decodeEnvelope,
+  decodeValue,
+  encodeEnvelope,
+  encodeValue,
+  registerRefClasses,
+  setSerializationHooks,
+} from '../serialization/serializer';
 import { scanValue } from '../serialization/value-check';
 import { decodeError, encodeError, encodeTaskError, type WireError } from '../serialization/error-codec';
 import { GetTimeoutError, OwnerDiedError, RaySystemError } from '../errors/ray-errors';
@@ -41,6 +49,11 @@ export interface CoreWorkerOptions {
   readonly namespace: string;
   readonly nodeId?: string;
   readonly isDriver: boolean;
+  /**
+   * Largest encoded value this process sends (the transport's message limit). Values above it
+   * are refused where they are produced: at `.remote()` / `put`, or as the task's error.
+   */
+  readonly maxPayloadBytes?: number;
   /**
    * The runtime env work submitted from this process inherits: the job's on a driver, the
    * worker's own (its effective env) in a worker.
@@ -160,11 +173,25 @@ export class CoreWorker {
 
   // ---------------------------------------------------------------- messaging
 
-  /** Send an envelope to a queue (fire and forget; failures are logged). */
-  send(queue: string, msg: object): void {
+  /** The message limit in force (see CoreWorkerOptions.maxPayloadBytes). */
+  get maxPayloadBytes(): number {
+    return this.options.maxPayloadBytes ?? (Number(process.env.RAYBUS_MAX_MESSAGE_BYTES) || DEFAULT_MAX_MESSAGE_BYTES);
+  }
+
+  /**
+   * Send an envelope to a queue. Failures are logged, or, with `taskId`, fail that task
+   * (a task whose message cannot be delivered must not wait forever).
+   */
+  send(queue: string, msg: object, taskId?: string, onError?: (err: Error) => void): void {
     if (this.closed && queue !== BROKER_QUEUE) return;
     this.transport.publish(queue, encodeEnvelope(msg)).catch((err: unknown) => {
-      if (!this.closed) process.emitWarning(`raybus: publish to ${queue} failed: ${(err as Error).message}`);
+      if (this.closed) return;
+      if (onError) return onError(err as Error);
+      if (taskId && this.pending.has(taskId)) {
+        this.failTask(taskId, encodeError(new RaySystemError(`raybus: the message for task ${taskId} could not be delivered to ${queue}: ${(err as Error).message}`)));
+        return;
+      }
+      process.emitWarning(`raybus: publish to ${queue} failed: ${(err as Error).message}`);
     });
   }
 
@@ -370,6 +397,12 @@ export class CoreWorker {
   encodeArg(value: unknown, path: string): WireArg {
     const scan = scanValue(value, path, isObjectRef, isWireObject);
     const d = encodeValue(value);
+    if (d.byteLength > this.maxPayloadBytes) {
+      throw new RangeError(
+        `raybus: ${path} is ${d.byteLength} bytes encoded, above this cluster's message limit of ${this.maxPayloadBytes} bytes ` +
+          '(RAYBUS_MAX_MESSAGE_BYTES); pass a smaller value, or split it',
+      );
+    }
     if (scan.refs.length === 0) return { d };
     const r = (scan.refs as ObjectRef<unknown>[]).map((ref): [string, string] => [ref.id, ref.owner]);
     this.noteSent(r);

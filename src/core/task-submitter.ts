@@ -8,6 +8,7 @@ import type { CodeDescriptor } from '../serialization/code-shipping';
 import { encodeError, type WireError } from '../serialization/error-codec';
 import { WorkerCrashedError } from '../errors/ray-errors';
 import {
+  BROKER_QUEUE,
   nodeQueue,
   replyQueue,
   workerQueue,
@@ -28,6 +29,8 @@ import type { CoreWorker } from './core-worker';
  * with the owner, so every lease granted takes a share and CPU work runs in parallel.
  */
 const PIPELINE_DEPTH = 1;
+/** Wait before asking again when a lease request could not be sent. */
+const LEASE_REQUEST_RETRY_MS = 100;
 /** Lease requests outstanding at once per scheduling key. */
 const MAX_PENDING_LEASE_REQUESTS = 4;
 
@@ -103,7 +106,20 @@ export class TaskSubmitter {
       const req = this.core.newId();
       ks.requests.add(req);
       this.requests.set(req, ks);
-      this.core.sendToBroker({
+      this.requestLease(ks, req, env);
+    }
+    if (ks.queue.length === 0) this.scheduleReturn(ks);
+  }
+
+  /**
+   * Ask the broker for a lease. If the request cannot be sent (the bus pushes back, or is
+   * reconnecting), forget it and ask again shortly: a lost request must never leave tasks
+   * waiting forever.
+   */
+  private requestLease(ks: KeyState, req: string, env: TaskContextInfo['env']): void {
+    this.core.send(
+      BROKER_QUEUE,
+      {
         t: 'request-lease',
         req,
         owner: this.core.address,
@@ -112,9 +128,15 @@ export class TaskSubmitter {
         desc: describe(ks),
         ...(this.core.options.nodeId ? { pref: this.core.options.nodeId } : {}),
         ...(env ? { env } : {}),
-      });
-    }
-    if (ks.queue.length === 0) this.scheduleReturn(ks);
+      },
+      undefined,
+      () => {
+        if (!this.requests.delete(req)) return;
+        ks.requests.delete(req);
+        if (this.stopped) return;
+        setTimeout(() => this.pump(ks), LEASE_REQUEST_RETRY_MS).unref();
+      },
+    );
   }
 
   private push(lease: Lease, task: SubmittedTask): void {
@@ -132,7 +154,15 @@ export class TaskSubmitter {
       ...(task.bp !== undefined && task.bp > 0 ? { bp: task.bp } : {}),
       ...(task.maxCalls ? { mc: task.maxCalls } : {}),
     };
-    this.core.send(workerQueue(lease.worker), msg);
+    this.core.send(workerQueue(lease.worker), msg, undefined, () => {
+      // Not delivered (the bus pushed back, or the worker is gone): queue it again and retry
+      // shortly; a worker that died is reported (lease-lost) and its lease dropped meanwhile.
+      if (!lease.inflight.delete(task) || task.cancelled) return;
+      const ks = this.keys.get(lease.key);
+      if (!ks) return this.enqueue(task);
+      ks.queue.unshift(task);
+      setTimeout(() => this.pump(ks), LEASE_REQUEST_RETRY_MS).unref();
+    });
   }
 
   /** Return idle leases once the current burst of work has been handed out. */

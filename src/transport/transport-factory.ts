@@ -26,6 +26,9 @@ interface AmqpAdapter {
 
 let adapter: AmqpAdapter | undefined;
 
+/** Default largest message on a broker (RAYBUS_MAX_MESSAGE_BYTES overrides): 16 MiB. */
+export const BROKER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
 /** The AMQP adapter, loaded on first use (works from src/ under ts-jest and from dist/cjs/src/). */
 function loadAdapter(): AmqpAdapter {
   adapter ??= require(path.join(__dirname, '..', '..', 'adapters', 'amqp')) as AmqpAdapter;
@@ -41,9 +44,13 @@ function loadAdapter(): AmqpAdapter {
  */
 export function createBrokerTransport(address: string, options: BrokerTransportOptions = {}): Transport {
   const parsed = parseClusterAddress(address);
+  // One message limit for the whole process tree on a broker: the core refuses larger values
+  // where they are produced (`.remote()`, `put`, a task's result), workers inherit it.
+  process.env.RAYBUS_MAX_MESSAGE_BYTES ??= String(BROKER_MAX_MESSAGE_BYTES);
   const inner = loadAdapter().createAmqpTransport(parsed.brokerUrl, {
     // A restarted broker should find its clients back within a couple of seconds.
     maxDelayMs: 2000,
+    maxMessageBytes: Number(process.env.RAYBUS_MAX_MESSAGE_BYTES) || BROKER_MAX_MESSAGE_BYTES,
     ...options,
   });
   return new ClusterTransport(inner, parsed);

@@ -110,3 +110,16 @@ test('throwing a null-prototype object is a task error, not a worker crash', asy
   });
   await expect(ray.get(weird.remote(), T)).rejects.toBeInstanceOf(ray.RayTaskError);
 });
+
+test('a value above the message limit is refused at .remote() and put, naming the argument', () => {
+  const saved = process.env.RAYBUS_MAX_MESSAGE_BYTES;
+  process.env.RAYBUS_MAX_MESSAGE_BYTES = '1000';
+  try {
+    const f = ray.remote((b: Uint8Array) => b.length);
+    expect(() => f.remote(new Uint8Array(5000))).toThrow(/args\[0\].*message limit of 1000 bytes/);
+    expect(() => ray.put(new Uint8Array(5000))).toThrow(RangeError);
+  } finally {
+    if (saved === undefined) delete process.env.RAYBUS_MAX_MESSAGE_BYTES;
+    else process.env.RAYBUS_MAX_MESSAGE_BYTES = saved;
+  }
+});
