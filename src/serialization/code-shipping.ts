@@ -6,6 +6,7 @@
  * same id.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as acorn from 'acorn';
@@ -81,7 +82,25 @@ const dynamicImport = new Function('specifier', 'return import(specifier)') as (
 
 const registry = new Map<string, (...args: never[]) => unknown>();
 
-const OWN_ROOT = path.resolve(__dirname, '..', '..');
+/**
+ * The raybus package root (from src/serialization or dist/cjs/src/serialization). Frames in
+ * its src/, dist/ and adapters/ are raybus's own — also when a test runner maps stack traces
+ * of the built files back to their TypeScript sources.
+ */
+const PACKAGE_ROOT = findPackageRoot(__dirname);
+const OWN_DIRS = ['src', 'dist', 'adapters'].map((d) => path.join(PACKAGE_ROOT, d) + path.sep);
+
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (pkg.name === 'raybus') return dir;
+    } catch {
+      /* no package.json here */
+    }
+    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
+  }
+}
 
 /** The file of the first stack frame outside raybus itself: the module calling `remote()`. */
 export function callerModule(): string | undefined {
@@ -97,17 +116,13 @@ export function callerModule(): string | undefined {
     if (file.startsWith('node:') || file.startsWith('internal/')) continue;
     if (file.startsWith('file://')) file = fileURLToPath(file);
     if (!path.isAbsolute(file)) continue;
-    if (file.startsWith(OWN_ROOT + path.sep) && !file.includes(`${path.sep}node_modules${path.sep}`) && !isTestFile(file)) continue;
+    if (OWN_DIRS.some((d) => file.startsWith(d))) continue;
     if (file.includes(`${path.sep}node_modules${path.sep}raybus${path.sep}`)) continue;
     return file;
   }
   return undefined;
 }
 
-function isTestFile(file: string): boolean {
-  const rel = path.relative(OWN_ROOT, file);
-  return rel.startsWith('test') || rel.startsWith('examples') || rel.startsWith('benchmarks');
-}
 
 /** Free (unresolved) identifiers of a function or class source, or undefined if unparsable. */
 export function freeNames(source: string): string[] | undefined {
