@@ -4,7 +4,7 @@
  * borrowers. All of its traffic goes through one Transport.
  */
 import { randomBytes } from 'node:crypto';
-import { firstValueFrom, map, timeout as rxTimeout, type Observable } from 'rxjs';
+import { firstValueFrom, map, type Observable } from 'rxjs';
 import type { Delivery, Subscription, Transport } from '../transport/transport';
 import { ObjectRef, isObjectRef, setRefResolver } from '../refs/object-ref';
 import { ObjectStore } from '../refs/object-store';
@@ -19,7 +19,7 @@ import {
 } from '../serialization/serializer';
 import { scanValue } from '../serialization/value-check';
 import { decodeError, encodeError, encodeTaskError, type WireError } from '../serialization/error-codec';
-import { GetTimeoutError, OwnerDiedError, RaySystemError } from '../errors/ray-errors';
+import { OwnerDiedError, RaySystemError } from '../errors/ray-errors';
 import {
   BROKER_QUEUE,
   CANCEL_TOPIC,
@@ -34,6 +34,7 @@ import {
 } from './protocol';
 import { TaskSubmitter, type SubmittedTask } from './task-submitter';
 import { StreamReceiver } from './stream-receiver';
+import { getValues, waitFor } from './ref-resolution';
 import { onStreamControl } from '../node/generator-runner';
 import { abortRunning } from './running-tasks';
 import { ObjectRefGenerator } from '../refs/object-ref-generator';
@@ -488,108 +489,13 @@ export class CoreWorker {
   }
 
   /** `ray.get` for one ref or an array; rejects on the first error found. */
-  async get(refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number): Promise<unknown> {
-    if (!Array.isArray(refs)) {
-      const out = this.store.outcomeOf(refs.id) ?? (await this.awaitOutcome(refs, timeoutMs));
-      return this.decodeOutcome(out);
-    }
-    const outs = refs.map((r) => this.store.outcomeOf(r.id));
-    if (outs.every((o) => o !== undefined)) {
-      for (const o of outs) if ('e' in o!) throw decodeError((o as { e: WireError }).e);
-      return outs.map((o) => this.decodeOutcome(o!));
-    }
-    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-    return new Promise<unknown[]>((resolve, reject) => {
-      let left = refs.length;
-      const values: WireOutcome[] = new Array(refs.length);
-      let done = false;
-      const subs: Array<{ unsubscribe(): void }> = [];
-      const timer = deadline === undefined ? undefined : setTimeout(() => finish(new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
-      const finish = (err?: Error): void => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        for (const s of subs) s.unsubscribe();
-        if (err) reject(err);
-        else {
-          try {
-            resolve(values.map((o) => this.decodeOutcome(o)));
-          } catch (e) {
-            reject(e as Error);
-          }
-        }
-      };
-      refs.forEach((ref, i) => {
-        if (done) return;
-        subs.push(
-          this.outcome$(ref).subscribe((out) => {
-            values[i] = out;
-            if ('e' in out) return finish(decodeError(out.e));
-            left -= 1;
-            if (left === 0) finish();
-          }),
-        );
-      });
-    });
+  get(refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number): Promise<unknown> {
+    return getValues(this, refs, timeoutMs);
   }
 
-  private awaitOutcome(ref: ObjectRef<unknown>, timeoutMs?: number): Promise<WireOutcome> {
-    const o$ = this.outcome$(ref);
-    if (timeoutMs === undefined) return firstValueFrom(o$);
-    return firstValueFrom(
-      o$.pipe(
-        rxTimeout({
-          first: timeoutMs,
-          with: () => {
-            throw new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms waiting for ${ref.id}`);
-          },
-        }),
-      ),
-    );
-  }
-
-  /**
-   * `ray.wait`: [ready, notReady] in input order. A generator is ready when its next item is
-   * available or it has ended.
-   */
-  async wait<W extends ObjectRef<unknown> | ObjectRefGenerator<unknown>>(refs: W[], numReturns: number, timeoutMs?: number): Promise<[W[], W[]]> {
-    const ready = new Set<number>();
-    const split = (): [W[], W[]] => {
-      const r: W[] = [];
-      const n: W[] = [];
-      refs.forEach((ref, i) => (ready.has(i) && r.length < numReturns ? r : n).push(ref));
-      return [r, n];
-    };
-    const isReadyNow = (w: W): boolean =>
-      w instanceof ObjectRefGenerator ? (w.source ? w.source.peek() !== 'pending' : true) : this.store.isReady((w as ObjectRef<unknown>).id);
-    refs.forEach((ref, i) => {
-      if (isReadyNow(ref)) ready.add(i);
-    });
-    if (ready.size >= numReturns || timeoutMs === 0) return split();
-    return new Promise((resolve) => {
-      const subs: Array<{ unsubscribe(): void }> = [];
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        for (const s of subs) s.unsubscribe();
-        resolve(split());
-      };
-      const mark = (i: number): void => {
-        ready.add(i);
-        if (ready.size >= numReturns) finish();
-      };
-      const timer = timeoutMs === undefined ? undefined : setTimeout(finish, timeoutMs);
-      refs.forEach((ref, i) => {
-        if (ready.has(i) || done) return;
-        if (ref instanceof ObjectRefGenerator) {
-          void ref.source?.whenAvailable().then(() => !done && mark(i));
-          return;
-        }
-        subs.push(this.outcome$(ref as ObjectRef<unknown>).subscribe(() => mark(i)));
-      });
-    });
+  /** `ray.wait`: [ready, notReady] in input order (generators too). */
+  wait<W extends ObjectRef<unknown> | ObjectRefGenerator<unknown>>(refs: W[], numReturns: number, timeoutMs?: number): Promise<[W[], W[]]> {
+    return waitFor(this, refs, numReturns, timeoutMs);
   }
 
   // ---------------------------------------------------------------- tasks

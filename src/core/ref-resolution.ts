@@ -1,0 +1,121 @@
+/**
+ * Resolving refs for the caller: `get` (input order, first error wins, timeout) and `wait`
+ * (ready / not ready in input order; generators are ready when their next item is).
+ */
+import { firstValueFrom, timeout as rxTimeout } from 'rxjs';
+import type { ObjectRef } from '../refs/object-ref';
+import { ObjectRefGenerator } from '../refs/object-ref-generator';
+import { decodeError, type WireError } from '../serialization/error-codec';
+import { GetTimeoutError } from '../errors/ray-errors';
+import type { WireOutcome } from './protocol';
+import type { CoreWorker } from './core-worker';
+
+/** `ray.get` for one ref or an array; rejects on the first error found. */
+export async function getValues(core: CoreWorker, refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number): Promise<unknown> {
+  if (!Array.isArray(refs)) {
+    const out = core.store.outcomeOf(refs.id) ?? (await awaitOutcome(core, refs, timeoutMs));
+    return core.decodeOutcome(out);
+  }
+  const outs = refs.map((r) => core.store.outcomeOf(r.id));
+  if (outs.every((o) => o !== undefined)) {
+    for (const o of outs) if ('e' in o!) throw decodeError((o as { e: WireError }).e);
+    return outs.map((o) => core.decodeOutcome(o!));
+  }
+  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+  return new Promise<unknown[]>((resolve, reject) => {
+    let left = refs.length;
+    const values: WireOutcome[] = new Array(refs.length);
+    let done = false;
+    const subs: Array<{ unsubscribe(): void }> = [];
+    const timer = deadline === undefined ? undefined : setTimeout(() => finish(new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+    const finish = (err?: Error): void => {
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      for (const s of subs) s.unsubscribe();
+      if (err) reject(err);
+      else {
+        try {
+          resolve(values.map((o) => core.decodeOutcome(o)));
+        } catch (e) {
+          reject(e as Error);
+        }
+      }
+    };
+    refs.forEach((ref, i) => {
+      if (done) return;
+      subs.push(
+        core.outcome$(ref).subscribe((out) => {
+          values[i] = out;
+          if ('e' in out) return finish(decodeError(out.e));
+          left -= 1;
+          if (left === 0) finish();
+        }),
+      );
+    });
+  });
+}
+
+function awaitOutcome(core: CoreWorker, ref: ObjectRef<unknown>, timeoutMs?: number): Promise<WireOutcome> {
+  const o$ = core.outcome$(ref);
+  if (timeoutMs === undefined) return firstValueFrom(o$);
+  return firstValueFrom(
+    o$.pipe(
+      rxTimeout({
+        first: timeoutMs,
+        with: () => {
+          throw new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms waiting for ${ref.id}`);
+        },
+      }),
+    ),
+  );
+}
+
+/**
+ * `ray.wait`: [ready, notReady] in input order. A generator is ready when its next item is
+ * available or it has ended.
+ */
+export async function waitFor<W extends ObjectRef<unknown> | ObjectRefGenerator<unknown>>(
+core: CoreWorker,
+refs: W[],
+numReturns: number,
+timeoutMs?: number,
+): Promise<[W[], W[]]> {
+  const ready = new Set<number>();
+  const split = (): [W[], W[]] => {
+    const r: W[] = [];
+    const n: W[] = [];
+    refs.forEach((ref, i) => (ready.has(i) && r.length < numReturns ? r : n).push(ref));
+    return [r, n];
+  };
+  const isReadyNow = (w: W): boolean =>
+    w instanceof ObjectRefGenerator ? (w.source ? w.source.peek() !== 'pending' : true) : core.store.isReady((w as ObjectRef<unknown>).id);
+  refs.forEach((ref, i) => {
+    if (isReadyNow(ref)) ready.add(i);
+  });
+  if (ready.size >= numReturns || timeoutMs === 0) return split();
+  return new Promise((resolve) => {
+    const subs: Array<{ unsubscribe(): void }> = [];
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      for (const s of subs) s.unsubscribe();
+      resolve(split());
+    };
+    const mark = (i: number): void => {
+      ready.add(i);
+      if (ready.size >= numReturns) finish();
+    };
+    const timer = timeoutMs === undefined ? undefined : setTimeout(finish, timeoutMs);
+    refs.forEach((ref, i) => {
+      if (ready.has(i) || done) return;
+      if (ref instanceof ObjectRefGenerator) {
+        void ref.source?.whenAvailable().then(() => !done && mark(i));
+        return;
+      }
+      subs.push(core.outcome$(ref as ObjectRef<unknown>).subscribe(() => mark(i)));
+    });
+  });
+}
