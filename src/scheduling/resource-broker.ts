@@ -11,6 +11,7 @@ import { encodeError } from '../serialization/error-codec';
 import { TaskUnschedulableError } from '../errors/ray-errors';
 import {
   BROKER_QUEUE,
+  OWNER_DIED_TOPIC,
   nodeQueue,
   replyQueue,
   type BrokerMsg,
@@ -83,6 +84,7 @@ export class ResourceBroker {
   readonly actors: ActorRegistry;
   readonly placementGroups: PlacementGroupManager;
   private subscription?: Subscription;
+  private ownerGoneSub?: Subscription;
   private dispatchScheduled = false;
   /** Cluster mode: liveness of nodes and drivers, failover after an election. */
   readonly membership?: ClusterMembership;
@@ -106,11 +108,21 @@ export class ResourceBroker {
   async start(): Promise<void> {
     await this.transport.assertQueue(BROKER_QUEUE, { singleActiveConsumer: true });
     this.subscription = await this.transport.consume(BROKER_QUEUE, (d) => this.onDelivery(d), { prefetch: 0 });
+    // A worker that exited (even on purpose, e.g. after maxCalls) takes its non-detached actors with it.
+    this.ownerGoneSub = await this.transport.subscribe(OWNER_DIED_TOPIC, (body) => {
+      try {
+        const { owner } = decodeEnvelope(body) as { owner: string };
+        this.ownerDied(owner, `The actor died because its owner (${owner}) has died.`);
+      } catch {
+        /* malformed notice: ignored */
+      }
+    });
     this.membership?.start();
   }
 
   async stop(): Promise<void> {
     this.membership?.stop();
+    await this.ownerGoneSub?.cancel().catch(() => undefined);
     await this.subscription?.cancel();
     await this.actors.stop();
   }

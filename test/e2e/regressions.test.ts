@@ -2,6 +2,7 @@
  * Regressions found in review: each case once hung, lost work or crashed a worker.
  */
 import type * as Ray from '../../src/index';
+import { waitUntil } from '../support/wait-until';
 
 const ray: typeof Ray = require('raybus');
 const T = { timeoutMs: 20000 };
@@ -122,4 +123,28 @@ test('a value above the message limit is refused at .remote() and put, naming th
     if (saved === undefined) delete process.env.RAYBUS_MAX_MESSAGE_BYTES;
     else process.env.RAYBUS_MAX_MESSAGE_BYTES = saved;
   }
+});
+
+// ray-spec §5.6: a non-detached actor fate-shares with its owner, here a worker that exits.
+test('an actor created inside a task dies when that worker exits (its owner)', async () => {
+  const makeActor = ray.remote({ maxCalls: 1 })(() => {
+    const Inner = ray.remote(
+      class Inner {
+        ping() {
+          return 'pong';
+        }
+      },
+    );
+    const h = Inner.remote();
+    return ray.get(h.ping.remote()).then(() => [h]);
+  });
+  const [handle] = (await ray.get(makeActor.remote(), T)) as Array<{ ping: Ray.ActorMethod<() => string> }>;
+  // The owner's exit is noticed asynchronously: calls succeed until then, and fail after.
+  let err: Error | undefined;
+  await waitUntil(async () => {
+    err = (await ray.get(handle!.ping.remote(), T).then(() => undefined, (e: Error) => e)) ?? undefined;
+    return err !== undefined;
+  });
+  expect(err).toBeInstanceOf(ray.ActorDiedError);
+  expect(err!.message).toMatch(/owner/);
 });
