@@ -20,18 +20,27 @@ const KILLS = process.env.CHAOS_KILLS !== '0';
 jest.setTimeout(FULL ? 600_000 : 180_000);
 
 /** SIGKILL a random worker (other than `spare`) every `minMs`–`maxMs` until stopped. */
-function startKiller(minMs: number, maxMs: number, spare: () => number[] = () => []): { stop(): number } {
+function startKiller(
+  minMs: number,
+  maxMs: number,
+  spare: () => number[] = () => [],
+  only?: () => number[],
+): { stop(): number; killed: number[] } {
   let kills = 0;
+  const killed: number[] = [];
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const tick = (): void => {
     if (stopped || !KILLS) return;
-    const pids = (embeddedNode()?.workerPids() ?? []).filter((p) => !spare().includes(p));
+    const live = embeddedNode()?.workerPids() ?? [];
+    const targets = only ? only().filter((p) => live.includes(p)) : live;
+    const pids = targets.filter((p) => !spare().includes(p));
     const pid = pids[Math.floor(Math.random() * pids.length)];
     if (pid !== undefined) {
       try {
         process.kill(pid, 'SIGKILL');
         kills += 1;
+        killed.push(pid);
       } catch {
         /* already gone */
       }
@@ -40,6 +49,7 @@ function startKiller(minMs: number, maxMs: number, spare: () => number[] = () =>
   };
   timer = setTimeout(tick, minMs);
   return {
+    killed,
     stop: () => {
       stopped = true;
       if (timer) clearTimeout(timer);
@@ -95,7 +105,8 @@ const Forwarder = ray.remote(
     async forward(ledger: Ray.ActorHandle<{ record(c: number, s: number): boolean }>, caller: number, seq: number, ms: number) {
       // Work before recording, so kills land while calls are in flight.
       await new Promise((r) => setTimeout(r, ms));
-      return ray.get(ledger.record.remote(caller, seq));
+      await ray.get(ledger.record.remote(caller, seq));
+      return process.pid;
     }
   },
 );
@@ -106,12 +117,33 @@ async function runLedgerChaos(maxTaskRetries: number) {
   // maxConcurrency 1: one call at a time, so each caller's calls run in submission order.
   const forwarders = Array.from({ length: 8 }, () => Forwarder.options({ maxRestarts: -1, maxTaskRetries, maxConcurrency: 1 }).remote());
   await ray.get(forwarders.map((f) => f.__ray_ready__.remote()));
-  const killer = startKiller(1000, 2000, () => [ledgerPid]);
+  // Kill only processes known to host a forwarder now (learnt from their answers), never the
+  // ledger or an idle worker: the chaos is aimed at the actors under test.
+  const forwarderPids = new Map<number, number>();
+  const killer = startKiller(1000, 2000, () => [ledgerPid], () => [...forwarderPids.values()]);
   const t0 = Date.now();
+  // Diagnostics for a failed run: which processes were killed, and which one the ledger had.
+  const diag = (): string => `ledger pid ${ledgerPid}; killed ${killer.killed.join(', ')}`;
   const refs = forwarders.map((f, caller) =>
     Array.from({ length: CALLS }, (_, seq) => f.forward.remote(ledger as never, caller, seq, 50 + Math.floor(Math.random() * 100))),
   );
-  const settled = await Promise.all(refs.map((row) => Promise.all(row.map((r) => ray.get(r).then(() => 'ok' as const, (e: Error) => e)))));
+  const settled = await Promise.all(
+    refs.map((row, caller) =>
+      Promise.all(
+        row.map((r) =>
+          ray.get(r).then(
+            (pid) => {
+              forwarderPids.set(caller, pid as number);
+              return 'ok' as const;
+            },
+            (e: Error) => e,
+          ),
+        ),
+      ),
+    ),
+  );
+  const ledgerDeath = settled.flat().find((x) => x !== 'ok' && /Ledger/.test((x as Error).message));
+  if (ledgerDeath) console.log(`chaos: the ledger died (${(ledgerDeath as Error).message}); ${diag()}`);
   const kills = killer.stop();
   const entries = (await ray.get(ledger.dump.remote())) as Array<[number, number]>;
   await Promise.all([ledger, ...forwarders].map((h) => ray.kill(h)));
