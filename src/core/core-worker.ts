@@ -438,7 +438,7 @@ export class CoreWorker {
 
   /** `ray.put`: store a value owned by this process. */
   put<T>(value: T): ObjectRef<T> {
-    const arg = this.encodeArgLocal(value);
+    const arg = this.encodeArg(value, 'value');
     const id = this.newId();
     const ref = this.ownedRef<T>(id);
     if (arg.r) for (const [rid, owner] of arg.r) this.store.received(rid, owner);
@@ -446,10 +446,6 @@ export class CoreWorker {
     return ref;
   }
 
-  /** Encode for our own store: refs inside count as sent-to-self. */
-  private encodeArgLocal(value: unknown): WireArg {
-    return this.encodeArg(value, 'value');
-  }
 
   /** A process that owned objects is gone: fail what we borrowed from it and still wait for. */
   private onOwnerDied(owner: string): void {
@@ -565,7 +561,6 @@ export class CoreWorker {
       functionName: task.fn.name,
       dynamic: task.nret === NRET_DYNAMIC,
       onResult: (rets, retire) => this.submitter.onTaskResult(task, rets, retire),
-      onDone: () => this.submitter.onTaskDone(task),
     });
     this.prepareArgs(
       args,

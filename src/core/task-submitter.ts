@@ -274,9 +274,6 @@ export class TaskSubmitter {
     return false;
   }
 
-  onTaskDone(task: SubmittedTask): void {
-    void task;
-  }
 
   /**
    * Cancel a task this process submitted. A queued task is dropped; a running one is told to
