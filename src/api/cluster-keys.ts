@@ -3,9 +3,9 @@
  * `init({ address: cluster.address })` in the same process signs code without being told the
  * key. Kept on a global symbol so every copy of raybus in the process sees the same map.
  */
-const KEY = Symbol.for('raybus.clusterKeys');
-const g = globalThis as unknown as Record<symbol, Map<string, string> | undefined>;
-const keys: Map<string, string> = (g[KEY] ??= new Map());
+import { processGlobal } from '../core/process-global';
+
+const keys = processGlobal('clusterKeys', () => new Map<string, string>());
 
 export function registerClusterKey(address: string, key: string): void {
   keys.set(address, key);

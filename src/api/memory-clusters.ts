@@ -3,6 +3,7 @@
  * a global symbol so every copy of raybus in the process sees the same registry.
  */
 import type { InMemoryBus } from '../transport/in-memory-transport';
+import { processGlobal } from '../core/process-global';
 
 export interface MemoryCluster {
   readonly bus: InMemoryBus;
@@ -10,9 +11,7 @@ export interface MemoryCluster {
   headNodeId(): string | undefined;
 }
 
-const KEY = Symbol.for('raybus.memoryClusters');
-const g = globalThis as unknown as Record<symbol, Map<string, MemoryCluster> | undefined>;
-const clusters: Map<string, MemoryCluster> = (g[KEY] ??= new Map());
+const clusters = processGlobal('memoryClusters', () => new Map<string, MemoryCluster>());
 
 export function registerMemoryCluster(id: string, c: MemoryCluster): void {
   clusters.set(id, c);

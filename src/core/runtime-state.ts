@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CoreWorker } from './core-worker';
 import type { Resources } from './protocol';
+import { processGlobal } from './process-global';
 
 /** What a running task or actor call can learn about itself. */
 export interface TaskContext {
@@ -43,9 +44,7 @@ interface RuntimeSlot {
   taskContext: AsyncLocalStorage<TaskContext>;
 }
 
-const KEY = Symbol.for('raybus.runtime');
-const g = globalThis as unknown as Record<symbol, RuntimeSlot | undefined>;
-export const slot: RuntimeSlot = (g[KEY] ??= { taskContext: new AsyncLocalStorage<TaskContext>() });
+export const slot: RuntimeSlot = processGlobal<RuntimeSlot>('runtime', () => ({ taskContext: new AsyncLocalStorage<TaskContext>() }));
 
 /** The core worker of this process; starts the embedded default if needed. */
 export function requireCore(): CoreWorker {
