@@ -3,6 +3,7 @@
  * maxCalls and cancel. Ports of the Ray tests named on each case.
  */
 import type * as Ray from '../../src/index';
+import { HitCounter } from '../support/actors';
 import { waitUntil } from '../support/wait-until';
 
 const ray: typeof Ray = require('raybus');
@@ -148,17 +149,7 @@ describe('cancel', () => {
   // Ray: test_cancel.py::test_cancel_chain / basics
   test('a queued task never runs; dependents fail; cancelled tasks are not retried', async () => {
     const busy = [blocker.remote(1500), blocker.remote(1500)];
-    const Marker = ray.remote(
-      class Marker {
-        hits = 0;
-        hit() {
-          return ++this.hits;
-        }
-        count() {
-          return this.hits;
-        }
-      },
-    );
+    const Marker = ray.remote(HitCounter);
     const m = Marker.remote();
     const queued = ray.remote({ maxRetries: 5 })((h: Ray.ActorHandle<{ hit(): number }>) => ray.get(h.hit.remote())).remote(m as never);
     const dependent = ray.remote((x: unknown) => x).remote(queued);

@@ -2,6 +2,7 @@
  * Regressions found in review: each case once hung, lost work or crashed a worker.
  */
 import type * as Ray from '../../src/index';
+import { HitCounter } from '../support/actors';
 import { waitUntil } from '../support/wait-until';
 
 const ray: typeof Ray = require('raybus');
@@ -59,17 +60,7 @@ test("a streaming call to a killed actor ends with the actor's error", async () 
 });
 
 test('a task cancelled while its arguments resolve never runs', async () => {
-  const Marker = ray.remote(
-    class Marker {
-      hits = 0;
-      hit() {
-        return ++this.hits;
-      }
-      count() {
-        return this.hits;
-      }
-    },
-  );
+  const Marker = ray.remote(HitCounter);
   const m = Marker.remote();
   const gate = slow.remote(0);
   const touch = ray.remote((_x: number, h: Ray.ActorHandle<{ hit(): number }>) => ray.get(h.hit.remote()));
