@@ -5,8 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Delivery, Subscription, Transport } from '../transport/transport';
-import { FrameBatcher, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
-import { workerMessageProblem } from './envelope-check';
+import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
 
 export class IpcBridge {
   private readonly out: FrameBatcher<ParentFrame>;
@@ -23,11 +22,18 @@ export class IpcBridge {
     private readonly onRetiring: () => void = () => undefined,
   ) {
     this.out = new FrameBatcher((frames) => {
-      if (!this.closed && this.child.connected) this.child.send(frames, (err) => void err);
+      if (!this.closed && this.child.connected) this.child.send(encodeFrames(frames), (err) => void err);
     });
     child.on('message', (m: unknown) => {
-      if (!Array.isArray(m)) return;
-      for (const f of m as ChildFrame[]) {
+      let frames: ChildFrame[] | undefined;
+      try {
+        frames = decodeFrames<ChildFrame>(m);
+      } catch (err) {
+        process.emitWarning(`raybus: dropped a malformed batch from worker pid ${child.pid}: ${(err as Error).message}`);
+        return;
+      }
+      if (!frames) return;
+      for (const f of frames) {
         try {
           this.onFrame(f);
         } catch (err) {
@@ -60,7 +66,6 @@ export class IpcBridge {
   }
 
   private paused = false;
-  private malformed = 0;
 
   /** The worker is gone: drop its consumers (their unacked deliveries are requeued). */
   async close(): Promise<void> {
@@ -106,13 +111,8 @@ export class IpcBridge {
               f.queue,
               (d) => {
                 if (this.paused) return;
-                // Malformed messages never reach (or crash) the worker: dead-lettered with a reason.
-                const problem = workerMessageProblem(d.body);
-                if (problem) {
-                  d.nack(false, `malformed: ${problem}`);
-                  if (this.malformed++ % 100 === 0) process.emitWarning(`raybus node: rejected a malformed message on ${d.queue} (${problem}; ${this.malformed} so far)`);
-                  return;
-                }
+                // The worker checks what it decodes (node/envelope-check.ts) and dead-letters
+                // anything malformed; the node does not decode messages on its behalf.
                 const tag = dtag++;
                 pending.set(tag, d);
                 this.out.push({ op: 'deliver', ctag, dtag: tag, queue: d.queue, body: d.body, headers: d.headers, redelivered: d.redelivered });

@@ -5,7 +5,7 @@
  */
 import { BehaviorSubject } from 'rxjs';
 import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportStatus } from './transport';
-import { FrameBatcher, type ChildFrame, type ParentFrame } from './ipc-protocol';
+import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from './ipc-protocol';
 
 interface Channel {
   send(message: unknown, sendHandle?: undefined, options?: object, callback?: (err: Error | null) => void): boolean;
@@ -27,10 +27,17 @@ export class IpcTransport implements Transport {
 
   constructor(private readonly channel: Channel) {
     this.out = new FrameBatcher((frames) => {
-      if (this.channel.connected !== false) this.channel.send(frames);
+      if (this.channel.connected !== false) this.channel.send(encodeFrames(frames));
     });
     channel.on('message', (m) => {
-      if (Array.isArray(m)) for (const f of m as ParentFrame[]) this.onFrame(f);
+      let frames: ParentFrame[] | undefined;
+      try {
+        frames = decodeFrames<ParentFrame>(m);
+      } catch (err) {
+        process.emitWarning(`raybus worker: dropped a malformed batch from the node: ${(err as Error).message}`);
+        return;
+      }
+      if (frames) for (const f of frames) this.onFrame(f);
     });
     channel.on('disconnect', () => {
       this.status$.next('closed');
@@ -51,6 +58,11 @@ export class IpcTransport implements Transport {
     this.out.push({ op: 'ready' });
   }
 
+  /** Write what is batched now (a worker does before it starts a task: results never wait behind one). */
+  flush(): void {
+    this.out.flush();
+  }
+
   async close(): Promise<void> {
     this.out.flush();
     this.status$.next('closed');
@@ -61,7 +73,7 @@ export class IpcTransport implements Transport {
     this.out.flush();
     return new Promise((resolve) => {
       if (this.channel.connected === false) return resolve();
-      this.channel.send([], undefined, {}, () => resolve());
+      this.channel.send(encodeFrames([]), undefined, {}, () => resolve());
     });
   }
 
