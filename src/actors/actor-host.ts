@@ -14,9 +14,10 @@ import { encodeError, encodeTaskError } from '../serialization/error-codec';
 import { RayActorError, TaskCancelledError } from '../errors/ray-errors';
 import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load, runInContext } from '../node/executor';
+import { decodeWorkerMessage, rejectMalformed } from '../node/envelope-check';
 
 /** Calls a sync actor holds ahead of the one it runs. */
-const MAILBOX_PREFETCH = 64;
+const MAILBOX_PREFETCH = 1000;
 
 export class ActorHost {
   private instance: Record<string, unknown> | undefined;
@@ -96,11 +97,10 @@ export class ActorHost {
     }
     let msg: CallMsg;
     try {
-      msg = decodeEnvelope(d.body) as CallMsg;
-      if (msg.t !== 'call') throw new Error(`unexpected '${String(msg.t)}'`);
+      msg = decodeWorkerMessage(d.body) as CallMsg;
+      if (msg.t !== 'call') throw new TypeError(`unexpected '${String(msg.t)}' in an actor's mailbox`);
     } catch (err) {
-      process.emitWarning(`raybus actor ${this.spec.actorId}: rejected a malformed message: ${(err as Error).message}`);
-      d.nack(false, 'malformed');
+      rejectMalformed(d, err);
       return;
     }
     if (this.cancelled.delete(msg.task)) {
@@ -131,6 +131,8 @@ export class ActorHost {
         continue;
       }
       this.running += 1;
+      // Results of earlier calls go out before this one runs, however long it runs.
+      this.core.flushOutgoing();
       let acked = false;
       const ack = (): void => {
         if (!acked) d.ack();

@@ -36,7 +36,7 @@ import { TaskSubmitter, type SubmittedTask } from './task-submitter';
 import { StreamReceiver } from './stream-receiver';
 import { getValues, waitFor } from './ref-resolution';
 import { onStreamControl } from '../node/generator-runner';
-import { abortRunning } from './running-tasks';
+import { cancelLocal } from './running-tasks';
 import { ObjectRefGenerator } from '../refs/object-ref-generator';
 import { TaskCancelledError } from '../errors/ray-errors';
 import { ActorHandleBase, isActorHandle, handleFromMeta, handleMeta } from '../actors/actor-handle';
@@ -68,7 +68,7 @@ export interface PendingTask {
   readonly returnIds: string[];
   readonly functionName: string;
   /** Called with the result message; return true to keep waiting (a retry was submitted). */
-  onResult?(rets: WireOutcome[], retire?: boolean): boolean;
+  onResult?(rets: WireOutcome[], retire?: boolean, us?: number): boolean;
   onDone?(): void;
   /** A 'dynamic' generator task: its single return is the generator of its items. */
   readonly dynamic?: boolean;
@@ -196,6 +196,14 @@ export class CoreWorker {
     });
   }
 
+  /**
+   * Write out what the transport batches. A worker calls it before it starts a task or call,
+   * so results already produced never wait behind a long one.
+   */
+  flushOutgoing(): void {
+    (this.transport as Partial<{ flush(): void }>).flush?.();
+  }
+
   sendToBroker(msg: BrokerMsg): void {
     this.send(BROKER_QUEUE, msg);
   }
@@ -293,7 +301,9 @@ export class CoreWorker {
   private dispatch(msg: ReplyMsg): void {
     switch (msg.t) {
       case 'result':
-        return this.onResult(msg.task, msg.rets, msg.retire === true, msg.n);
+        return this.onResult(msg.task, msg.rets, msg.retire === true, msg.n, msg.us);
+      case 'tasks-returned':
+        return this.submitter.onTasksReturned(msg.lease, msg.tasks);
       case 'get-object':
         return this.answerGetObject(msg.id, msg.reply);
       case 'object':
@@ -316,7 +326,7 @@ export class CoreWorker {
       case 'stream-cancel':
         return onStreamControl(msg);
       case 'cancel-task':
-        abortRunning(msg.task, new TaskCancelledError(msg.task));
+        cancelLocal(msg.task, new TaskCancelledError(msg.task));
         // recursive (the default): the children this task submitted are cancelled too.
         if (msg.recursive !== false) for (const child of this.children.get(msg.task) ?? []) this.cancelTask(child, false);
         return;
@@ -331,7 +341,7 @@ export class CoreWorker {
     }
   }
 
-  private onResult(taskId: string, rets: WireOutcome[], retire = false, streamed?: number): void {
+  private onResult(taskId: string, rets: WireOutcome[], retire = false, streamed?: number, us?: number): void {
     const t = this.pending.get(taskId);
     if (!t) {
       // Already failed here (cancelled): the worker is done with it all the same.
@@ -339,7 +349,7 @@ export class CoreWorker {
       for (const r of rets) this.releaseOutcomeRefs(r);
       return;
     }
-    if (t.onResult?.(rets, retire)) return;
+    if (t.onResult?.(rets, retire, us)) return;
     this.pending.delete(taskId);
     const stream = this.streams.get(taskId);
     if (stream) {
@@ -560,7 +570,7 @@ export class CoreWorker {
       returnIds: task.returnIds,
       functionName: task.fn.name,
       dynamic: task.nret === NRET_DYNAMIC,
-      onResult: (rets, retire) => this.submitter.onTaskResult(task, rets, retire),
+      onResult: (rets, retire, us) => this.submitter.onTaskResult(task, rets, retire, us),
     });
     this.prepareArgs(
       args,

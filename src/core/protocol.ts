@@ -67,6 +67,17 @@ export interface ResultMsg {
   n?: number;
   /** The worker reached the task's maxCalls and exits: send it nothing more. */
   retire?: boolean;
+  /** Normal tasks: how long the call ran, in µs (the owner sizes its pipelining by it). */
+  us?: number;
+}
+/**
+ * Worker → owner: tasks pushed on a lease that the worker will not start soon (the one it
+ * runs is waiting), in push order; the owner queues them again. They never started.
+ */
+export interface TasksReturnedMsg {
+  t: 'tasks-returned';
+  lease: string;
+  tasks: string[];
 }
 /** One value yielded by a generator task (item `seq`, from 0), sent to the owner. */
 export interface StreamItemMsg {
@@ -168,7 +179,8 @@ export type ReplyMsg =
   | PgTableReplyMsg
   | StreamItemMsg
   | StreamControlMsg
-  | CancelTaskMsg;
+  | CancelTaskMsg
+  | TasksReturnedMsg;
 
 /** A placement group as `placementGroupTable()` shows it. */
 export interface PlacementGroupInfo {

@@ -2,19 +2,53 @@
  * Tasks running in this process, by id, with the AbortController behind
  * `getRuntimeContext().signal`: `ray.cancel` of a running task aborts it.
  */
-const running = new Map<string, AbortController>();
+/** A running task's abort state; its AbortController is made only when someone asks for the signal. */
+class RunningTask {
+  private controller?: AbortController;
+  private reason?: Error;
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+  abort(reason: Error): void {
+    if (this.controller) this.controller.abort(reason);
+    else this.reason ??= reason;
+  }
+}
 
-/** Register a running task; returns its signal and a function to call when it ends. */
-export function trackRunning(taskId: string): { signal: AbortSignal; done(): void } {
-  const controller = new AbortController();
-  running.set(taskId, controller);
-  return { signal: controller.signal, done: () => running.delete(taskId) };
+const running = new Map<string, RunningTask>();
+
+/** Register a running task; `signal` is its abort signal (made on first use), `done()` ends it. */
+export function trackRunning(taskId: string): { readonly signal: AbortSignal; done(): void } {
+  const task = new RunningTask();
+  running.set(taskId, task);
+  return {
+    get signal() {
+      return task.signal;
+    },
+    done: () => running.delete(taskId),
+  };
 }
 
 /** Abort a running task (no-op when it is not running here). */
 export function abortRunning(taskId: string, reason: Error): boolean {
-  const c = running.get(taskId);
-  if (!c) return false;
-  c.abort(reason);
+  const t = running.get(taskId);
+  if (!t) return false;
+  t.abort(reason);
   return true;
+}
+
+/** Where tasks delivered to this worker wait before they run (set by the worker's task queue). */
+let queuedCanceller: ((taskId: string) => boolean) | undefined;
+
+export function setQueuedTaskCanceller(fn: ((taskId: string) => boolean) | undefined): void {
+  queuedCanceller = fn;
+}
+
+/** `ray.cancel` reached this process: abort the task if it runs, drop it if it waits here. */
+export function cancelLocal(taskId: string, reason: Error): boolean {
+  return abortRunning(taskId, reason) || (queuedCanceller?.(taskId) ?? false);
 }

@@ -25,10 +25,18 @@ import {
 import type { CoreWorker } from './core-worker';
 
 /**
- * Tasks in flight on one worker (Ray's max_tasks_in_flight_per_worker = 1): queued work waits
- * with the owner, so every lease granted takes a share and CPU work runs in parallel.
+ * Tasks in flight on one worker. Ray keeps one (max_tasks_in_flight_per_worker = 1), so that
+ * every lease granted takes a share and CPU work runs in parallel; that also makes every task
+ * one full owner → worker → owner round trip. raybus keeps one until it knows how long the
+ * function's calls run, and pipelines up to PIPELINE_MAX on a worker only while they run
+ * under PIPELINE_FAST_US on average: short calls then travel in batches, long ones still
+ * spread one per worker. A worker whose running task waits (an await) gives the ones queued
+ * behind it back (tasks-returned), so pipelining never holds work behind a blocked task.
  */
-const PIPELINE_DEPTH = 1;
+export const PIPELINE_MAX = 32;
+const PIPELINE_FAST_US = 1000;
+/** Weight of the newest call in the running average of a key's call duration. */
+const DURATION_EWMA_WEIGHT = 0.2;
 /** Wait before asking again when a lease request could not be sent. */
 const LEASE_REQUEST_RETRY_MS = 100;
 /** Lease requests outstanding at once per scheduling key. */
@@ -75,10 +83,15 @@ interface KeyState {
   returnScheduled: boolean;
 }
 
+/** Scheduling keys whose call durations are remembered (oldest forgotten first). */
+const MAX_REMEMBERED_KEYS = 1024;
+
 export class TaskSubmitter {
   private readonly keys = new Map<string, KeyState>();
   private readonly leases = new Map<string, Lease>();
   private readonly requests = new Map<string, KeyState>();
+  /** Running average of how long each key's calls run (µs), kept across bursts of work. */
+  private readonly durations = new Map<string, number>();
   private stopped = false;
 
   constructor(private readonly core: CoreWorker) {}
@@ -95,9 +108,17 @@ export class TaskSubmitter {
     this.pump(ks);
   }
 
+  /** How many tasks like `task` may be in flight on one worker of `ks`. */
+  private depth(ks: KeyState, task: SubmittedTask): number {
+    // Generators and maxCalls tasks go one at a time (a retiring worker takes nothing more).
+    const us = this.durations.get(ks.key);
+    if (task.maxCalls || task.nret < 0 || us === undefined) return 1;
+    return us < PIPELINE_FAST_US ? PIPELINE_MAX : 1;
+  }
+
   private pump(ks: KeyState): void {
     for (const lease of ks.leases.values()) {
-      while (ks.queue.length > 0 && lease.inflight.size < PIPELINE_DEPTH) this.push(lease, ks.queue.shift()!);
+      while (ks.queue.length > 0 && lease.inflight.size < this.depth(ks, ks.queue[0]!)) this.push(lease, ks.queue.shift()!);
     }
     const wanted = Math.min(ks.queue.length, MAX_PENDING_LEASE_REQUESTS);
     // Every task of a key has the same runtime env (the env key is part of the scheduling key).
@@ -210,18 +231,27 @@ export class TaskSubmitter {
     this.pump(ks);
   }
 
-  /** The worker of a lease died: its in-flight tasks are retried or fail. */
+  /**
+   * The worker of a lease died: its in-flight tasks are retried or fail. A worker runs what
+   * it is pushed one at a time in push order, so only the first in flight had started; the
+   * others never ran and are queued again without spending a retry.
+   */
   private onLeaseLost(msg: LeaseLostMsg): void {
     const lease = this.leases.get(msg.lease);
     if (!lease) return;
     this.leases.delete(lease.id);
     const ks = this.keys.get(lease.key);
     ks?.leases.delete(lease.id);
+    const requeue: SubmittedTask[] = [];
+    let first = true;
     for (const task of lease.inflight) {
+      const started = first;
+      first = false;
       if (task.cancelled) continue;
-      if (!msg.fatal && this.canRetry(task)) {
+      if (!started && !msg.fatal) requeue.push(task);
+      else if (!msg.fatal && this.canRetry(task)) {
         task.attempt += 1;
-        ks?.queue.unshift(task);
+        requeue.push(task);
       } else {
         this.core.failTask(
           task.taskId,
@@ -230,7 +260,45 @@ export class TaskSubmitter {
       }
     }
     lease.inflight.clear();
-    if (ks) this.pump(ks);
+    if (ks) {
+      ks.queue.unshift(...requeue);
+      this.pump(ks);
+    } else for (const task of requeue) this.enqueue(task);
+  }
+
+  /**
+   * The worker of a lease will not start these soon (the task it runs is waiting): queue
+   * them again, in order, and stop pipelining this key (its calls do not all run short).
+   */
+  onTasksReturned(leaseId: string, taskIds: string[]): void {
+    const lease = this.leases.get(leaseId);
+    if (!lease) return;
+    const ks = this.keys.get(lease.key);
+    const back: SubmittedTask[] = [];
+    for (const id of taskIds) {
+      for (const task of lease.inflight) {
+        if (task.taskId !== id) continue;
+        lease.inflight.delete(task);
+        if (!task.cancelled) back.push(task);
+        break;
+      }
+    }
+    if (!ks) {
+      for (const task of back) this.enqueue(task);
+      return;
+    }
+    this.noteDuration(ks.key, PIPELINE_FAST_US, true);
+    ks.queue.unshift(...back);
+    this.pump(ks);
+  }
+
+  /** Fold one call's duration into its key's average (`atLeast`: raise it to at least `us`). */
+  private noteDuration(key: string, us: number, atLeast = false): void {
+    const old = this.durations.get(key);
+    const next = old === undefined ? us : atLeast ? Math.max(old, us) : old + DURATION_EWMA_WEIGHT * (us - old);
+    this.durations.delete(key);
+    this.durations.set(key, next);
+    if (this.durations.size > MAX_REMEMBERED_KEYS) this.durations.delete(this.durations.keys().next().value!);
   }
 
   private canRetry(task: SubmittedTask): boolean {
@@ -252,9 +320,10 @@ export class TaskSubmitter {
   }
 
   /** A result arrived: decide on an application-level retry. Returns true if retried. */
-  onTaskResult(task: SubmittedTask, rets: WireOutcome[], retire = false): boolean {
+  onTaskResult(task: SubmittedTask, rets: WireOutcome[], retire = false, us?: number): boolean {
     const lease = task.lease ? this.leases.get(task.lease) : undefined;
     lease?.inflight.delete(task);
+    if (us !== undefined) this.noteDuration(task.key, us);
     if (lease && retire) {
       // The worker reached maxCalls and is exiting: give the lease back, push it nothing more.
       this.returnLease(lease);
@@ -287,12 +356,17 @@ export class TaskSubmitter {
         return 'queued';
       }
       for (const lease of ks.leases.values()) {
+        let first = true;
         for (const task of lease.inflight) {
+          const started = first;
+          first = false;
           if (task.taskId !== taskId) continue;
-          // It stays in flight (its worker is busy until it returns or dies) but is never retried.
+          // It stays in flight (its worker answers for it when it returns, dies, or drops it
+          // unstarted) but is never retried. Only the first in flight runs: killing the worker
+          // for a task queued behind it would kill the one running.
           task.cancelled = true;
           this.core.send(replyQueue(lease.worker), { t: 'cancel-task', task: taskId, recursive });
-          if (force) this.core.send(nodeQueue(lease.node), { t: 'kill-worker', lease: lease.id });
+          if (force && started) this.core.send(nodeQueue(lease.node), { t: 'kill-worker', lease: lease.id });
           return 'running';
         }
       }

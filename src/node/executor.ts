@@ -15,7 +15,15 @@ import { trackRunning } from '../core/running-tasks';
 
 /** Load code with `ray` and a cwd-relative `require` in scope for by-value sources. */
 export function load(desc: CodeDescriptor): Promise<(...args: never[]) => unknown> {
-  return loadCode(desc, { ray: slot.api, require: createRequire(path.join(process.cwd(), 'noop.js')) });
+  return loadCode(desc, { ray: slot.api, require: cwdRequire() });
+}
+
+let requireCache: { cwd: string; require: NodeRequire } | undefined;
+/** A `require` resolving from the working directory (remade if the directory changes). */
+function cwdRequire(): NodeRequire {
+  const cwd = process.cwd();
+  if (requireCache?.cwd !== cwd) requireCache = { cwd, require: createRequire(path.join(cwd, 'noop.js')) };
+  return requireCache.require;
 }
 
 /** Decode arguments that arrived with a task. */
@@ -71,6 +79,8 @@ export interface CallSpec {
   readonly retire?: boolean;
   /** Called right after the result is sent: acknowledging here puts both in one IPC batch. */
   readonly onSent?: () => void;
+  /** Report how long the call ran with its result (normal tasks: the owner sizes pipelining by it). */
+  readonly timed?: boolean;
   /** Rewrite the outcomes before they are sent (an actor that exited replaces them). */
   readonly transform?: (rets: WireOutcome[]) => WireOutcome[];
 }
@@ -81,12 +91,20 @@ export interface CallSpec {
  */
 export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<WireOutcome[]> {
   const running = trackRunning(spec.taskId);
-  const ctx: TaskContext = { ...spec.context, signal: running.signal };
+  // The signal is made only if the task asks for it (getRuntimeContext().signal).
+  const ctx = Object.defineProperty({ ...spec.context }, 'signal', { get: () => running.signal, enumerable: true }) as TaskContext;
   try {
     if (spec.nret >= 0) {
+      const t0 = spec.timed ? performance.now() : 0;
       let rets = await runInContext(core, ctx, spec.name, spec.nret, spec.call);
       if (spec.transform) rets = spec.transform(rets);
-      core.send(spec.owner, { t: 'result', task: spec.taskId, rets, ...(spec.retire ? { retire: true } : {}) });
+      core.send(spec.owner, {
+        t: 'result',
+        task: spec.taskId,
+        rets,
+        ...(spec.retire ? { retire: true } : {}),
+        ...(spec.timed ? { us: Math.round((performance.now() - t0) * 1000) } : {}),
+      });
       spec.onSent?.();
       return rets;
     }

@@ -6,10 +6,12 @@
 import { IpcTransport } from '../transport/ipc-transport';
 import { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
-import { decodeEnvelope } from '../serialization/serializer';
+import { decodeWorkerMessage, rejectMalformed } from './envelope-check';
 import { workerQueue, type WorkerMsg, type TaskMsg } from '../core/protocol';
 import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load } from './executor';
+import { WorkerTaskQueue } from './task-queue';
+import { PIPELINE_MAX } from '../core/task-submitter';
 import { ActorHost } from '../actors/actor-host';
 import { readWorkerGpuIds, readWorkerRuntimeEnv, setupRuntimeEnv, type EnvSetupFailedReport } from './runtime-env-setup';
 
@@ -57,15 +59,15 @@ async function main(): Promise<void> {
   const queue = workerQueue(workerId);
   await transport.assertQueue(queue);
   let host: ActorHost | undefined;
+  const tasks = new WorkerTaskQueue(core, (msg, ack) => runTask(core, msg, ack));
   await transport.consume(
     queue,
     (d: Delivery) => {
       let msg: WorkerMsg;
       try {
-        msg = decodeEnvelope(d.body) as WorkerMsg;
+        msg = decodeWorkerMessage(d.body) as WorkerMsg;
       } catch (err) {
-        process.emitWarning(`raybus worker: rejected a malformed message: ${(err as Error).message}`);
-        d.nack(false, 'malformed');
+        rejectMalformed(d, err);
         return;
       }
       if (msg.t === 'host-actor') {
@@ -74,18 +76,11 @@ async function main(): Promise<void> {
         void host.start();
         return;
       }
-      if (msg.t === 'task') {
-        let acked = false;
-        const ack = (): void => {
-          if (!acked) d.ack();
-          acked = true;
-        };
-        void runTask(core, msg, ack).finally(ack);
-        return;
-      }
+      if (msg.t === 'task') return tasks.push(msg, d);
       d.nack(false, 'unknown message');
     },
-    { prefetch: 1 },
+    // As many as an owner pipelines on one lease; they run one at a time (WorkerTaskQueue).
+    { prefetch: PIPELINE_MAX },
   );
   transport.signalReady();
   void host;
@@ -119,6 +114,7 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void): Prom
       nret: msg.nret,
       ...(msg.bp ? { bp: msg.bp } : {}),
       retire,
+      timed: true,
       onSent,
       context: {
         taskId: msg.task,

@@ -1,0 +1,101 @@
+/**
+ * A worker's queue of leased tasks. The owner may push several tasks on one lease (see
+ * PIPELINE_MAX in core/task-submitter.ts); they run here one at a time, in push order, as
+ * Ray's normal tasks do. A task cancelled while it waits never runs. When the running task
+ * waits (it awaits something) for longer than GIVE_BACK_AFTER_MS, the tasks queued behind
+ * it go back to their owner, so no task is held behind a blocked one.
+ */
+import type { CoreWorker } from '../core/core-worker';
+import type { TaskMsg } from '../core/protocol';
+import type { Delivery } from '../transport/transport';
+import { setQueuedTaskCanceller } from '../core/running-tasks';
+import { encodeError } from '../serialization/error-codec';
+import { TaskCancelledError } from '../errors/ray-errors';
+
+/** How long the running task may wait before the tasks queued behind it are given back. */
+export const GIVE_BACK_AFTER_MS = 20;
+/** A run this long lets the worker read its messages before the next task starts. */
+const LONG_RUN_MS = 2;
+
+interface Queued {
+  readonly msg: TaskMsg;
+  readonly d: Delivery;
+}
+
+export class WorkerTaskQueue {
+  private readonly waiting: Queued[] = [];
+  private readonly cancelled = new Set<string>();
+  private running = false;
+  /** The running task has waited long: what arrives now goes straight back. */
+  private givingBack = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly core: CoreWorker,
+    private readonly run: (msg: TaskMsg, ack: () => void) => Promise<void>,
+  ) {
+    setQueuedTaskCanceller((taskId) => {
+      if (!this.waiting.some((q) => q.msg.task === taskId)) return false;
+      this.cancelled.add(taskId);
+      return true;
+    });
+  }
+
+  push(msg: TaskMsg, d: Delivery): void {
+    this.waiting.push({ msg, d });
+    if (this.givingBack) this.giveBack();
+    else this.pump();
+  }
+
+  private pump(): void {
+    while (!this.running && this.waiting.length > 0) {
+      const { msg, d } = this.waiting.shift()!;
+      if (this.cancelled.delete(msg.task)) {
+        // The owner already failed it; its answer frees the owner's slot on this lease.
+        this.core.send(msg.owner, { t: 'result', task: msg.task, rets: [{ e: encodeError(new TaskCancelledError(msg.task)) }] });
+        d.ack();
+        continue;
+      }
+      this.running = true;
+      // Results (and acks) of earlier tasks go out before this one runs, however long it runs.
+      this.core.flushOutgoing();
+      let acked = false;
+      const ack = (): void => {
+        if (!acked) d.ack();
+        acked = true;
+      };
+      this.timer = setTimeout(() => {
+        this.givingBack = true;
+        this.giveBack();
+      }, GIVE_BACK_AFTER_MS);
+      const started = performance.now();
+      void this.run(msg, ack).finally(() => {
+        ack();
+        clearTimeout(this.timer);
+        this.running = false;
+        this.givingBack = false;
+        // After a long run, read what arrived meanwhile (cancels) before starting the next:
+        // the second setImmediate runs after the event loop's next I/O poll.
+        if (performance.now() - started > LONG_RUN_MS) setImmediate(() => setImmediate(() => this.pump()));
+        else this.pump();
+      });
+    }
+  }
+
+  /** Hand every waiting task back to its owner (grouped per lease, in order). */
+  private giveBack(): void {
+    if (this.waiting.length === 0) return;
+    const byLease = new Map<string, { owner: string; tasks: string[] }>();
+    for (const { msg, d } of this.waiting.splice(0)) {
+      d.ack();
+      if (this.cancelled.delete(msg.task)) {
+        this.core.send(msg.owner, { t: 'result', task: msg.task, rets: [{ e: encodeError(new TaskCancelledError(msg.task)) }] });
+        continue;
+      }
+      let group = byLease.get(msg.lease);
+      if (!group) byLease.set(msg.lease, (group = { owner: msg.owner, tasks: [] }));
+      group.tasks.push(msg.task);
+    }
+    for (const [lease, { owner, tasks }] of byLease) this.core.send(owner, { t: 'tasks-returned', lease, tasks });
+  }
+}

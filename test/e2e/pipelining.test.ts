@@ -1,0 +1,125 @@
+/**
+ * Task pipelining on the embedded default (core/task-submitter.ts, node/task-queue.ts): once a
+ * function's calls are known to run short, an owner pushes several on one worker lease. What a
+ * Ray user relies on must still hold: a task that waits never holds the tasks queued behind it
+ * (they go back to the owner and run elsewhere), a worker runs its tasks one at a time in order,
+ * cancelling a task queued behind a running one does not kill the running one, and a worker
+ * crash spends a retry only for the task that was running.
+ */
+import type * as Ray from '../../src/index';
+
+const ray: typeof Ray = require('raybus');
+
+jest.setTimeout(60_000);
+const T = { timeoutMs: 30_000 };
+
+beforeAll(async () => {
+  await ray.init({ numCpus: 2 });
+});
+
+afterAll(async () => {
+  await ray.shutdown();
+});
+
+/** A gate tasks wait on; the test opens it. */
+const Gate = ray.remote(
+  class Gate {
+    open = false;
+    waiters: Array<() => void> = [];
+    // Async methods make it an async actor: release() runs while wait() calls are pending.
+    async wait(): Promise<boolean> {
+      if (this.open) return true;
+      return new Promise((resolve) => this.waiters.push(() => resolve(true)));
+    }
+    async release(): Promise<boolean> {
+      this.open = true;
+      for (const w of this.waiters.splice(0)) w();
+      return true;
+    }
+  },
+);
+
+/** Enough short calls that the owner knows the function runs short (and pipelines it). */
+async function warmUp(f: { remote(...a: unknown[]): Ray.ObjectRef<unknown> }, ...args: unknown[]): Promise<void> {
+  await ray.get(Array.from({ length: 50 }, () => f.remote(...args)), T);
+}
+
+test('a task that waits gives the tasks pipelined behind it back; they run elsewhere', async () => {
+  const step = ray.remote(async (mode: string, gate: unknown, i: number) => {
+    if (mode === 'wait') await ray.get((gate as { wait: { remote(): Ray.ObjectRef<boolean> } }).wait.remote());
+    return i;
+  });
+  const gate = Gate.remote();
+  await warmUp(step, 'fast', null, 0);
+  const waiting = step.remote('wait', gate, -1);
+  const fast = Array.from({ length: 200 }, (_, i) => step.remote('fast', null, i));
+  // Were any of these stuck behind the waiting task, they would never finish: the gate opens
+  // only after all of them are done.
+  expect(await ray.get(fast, T)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  await ray.get(gate.release.remote(), T);
+  expect(await ray.get(waiting, T)).toBe(-1);
+});
+
+// The two tests below take the whole node (numCpus: 2): one lease, one worker, so every task
+// is pipelined on that worker behind the one it runs.
+test('tasks pipelined on one worker run one at a time, in submission order', async () => {
+  const record = ray.remote({ numCpus: 2 })(async (i: number) => {
+    const g = globalThis as { __seq?: number; __running?: number };
+    g.__running = (g.__running ?? 0) + 1;
+    const overlapped = g.__running > 1;
+    await new Promise((r) => setImmediate(r));
+    g.__running -= 1;
+    g.__seq = (g.__seq ?? 0) + 1;
+    return { i, pid: process.pid, overlapped, seq: g.__seq };
+  });
+  await warmUp(record, -1);
+  const out = (await ray.get(Array.from({ length: 100 }, (_, i) => record.remote(i)), T)) as Array<{ pid: number; overlapped: boolean; seq: number }>;
+  expect(out.some((o) => o.overlapped)).toBe(false);
+  // One worker ran them all, in the order they were submitted.
+  expect(new Set(out.map((o) => o.pid)).size).toBe(1);
+  for (let k = 1; k < out.length; k++) expect(out[k]!.seq).toBeGreaterThan(out[k - 1]!.seq);
+});
+
+test('force-cancelling a task queued behind a running one drops it and spares the running one', async () => {
+  const busy = ray.remote({ numCpus: 2, maxRetries: 0 })((ms: number, tag: string) => {
+    const g = globalThis as { __ran?: string[] };
+    (g.__ran ??= []).push(tag);
+    // Synchronous on purpose: the worker cannot give queued tasks back while this runs.
+    const end = Date.now() + ms;
+    while (Date.now() < end);
+    return { pid: process.pid, ran: [...g.__ran] };
+  });
+  await warmUp(busy, 0, 'warm');
+  // Submitted together, so all are pushed on the one lease: once the short ones are back, the
+  // long one runs and the two after it wait behind it on its worker.
+  const short = Array.from({ length: 10 }, () => busy.remote(0, 'short'));
+  const running = busy.remote(1500, 'running');
+  const queued = busy.remote(0, 'queued');
+  const after = busy.remote(0, 'after');
+  await ray.get(short, T);
+  ray.cancel(queued, { force: true });
+  await expect(ray.get(queued, T)).rejects.toBeInstanceOf(ray.TaskCancelledError);
+  type Ran = { pid: number; ran: string[] };
+  const first = (await ray.get(running, T)) as Ran;
+  const last = (await ray.get(after, T)) as Ran;
+  // Not killed: the same worker ran the task after the cancelled one, which never ran.
+  expect(last.pid).toBe(first.pid);
+  expect(last.ran).not.toContain('queued');
+  expect(last.ran.slice(-2)).toEqual(['running', 'after']);
+});
+
+test('a worker killed mid-pipeline: the running task spends a retry, the queued ones none', async () => {
+  const work = ray.remote({ numCpus: 2, maxRetries: 1 })((mode: string, i: number) => {
+    const ctx = ray.getRuntimeContext();
+    if (mode === 'die' && ctx.attempt === 0) process.kill(process.pid, 'SIGKILL');
+    return { i, attempt: ctx.attempt };
+  });
+  await warmUp(work, 'fast', 0);
+  const dying = work.remote('die', -1);
+  const behind = Array.from({ length: 20 }, (_, i) => work.remote('fast', i));
+  expect(await ray.get(dying, T)).toEqual({ i: -1, attempt: 1 });
+  const out = (await ray.get(behind, T)) as Array<{ i: number; attempt: number }>;
+  expect(out.map((o) => o.i)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  // Those queued behind it never started: they ran as their first attempt.
+  expect(out.every((o) => o.attempt === 0)).toBe(true);
+});
