@@ -32,3 +32,23 @@ console.log(`total sampled: ${(total / 1e6).toFixed(2)} s\n\nself time by functi
 for (const [k, us] of [...fnSelf].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(us)}  ${k}`);
 console.log('\nself time by file:');
 for (const [k, us] of [...fileSelf].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(us)}  ${k}`);
+
+// Inclusive time (the function and everything it called), each function counted once per sample.
+const parent = new Map();
+for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const keyOf = (id) => {
+  const { callFrame: cf } = byId.get(id);
+  return `${cf.functionName || '(anonymous)'}  ${cf.url ? `${short(cf.url)}:${cf.lineNumber + 1}` : '(native)'}`;
+};
+const inclusive = new Map();
+for (const [id, us] of self) {
+  const seen = new Set();
+  for (let n = id; n !== undefined; n = parent.get(n)) {
+    const k = keyOf(n);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    inclusive.set(k, (inclusive.get(k) ?? 0) + us);
+  }
+}
+console.log('\ninclusive time by function:');
+for (const [k, us] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top * 2)) console.log(`${pct(us)}  ${k}`);

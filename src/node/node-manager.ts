@@ -387,7 +387,11 @@ export class NodeManager {
       env,
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--cpu-prof')),
+      execArgv: [
+        ...process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--cpu-prof')),
+        // Profiling the workers (benchmarks/README.md): RAYBUS_WORKER_CPU_PROF=<dir>.
+        ...(process.env.RAYBUS_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RAYBUS_WORKER_CPU_PROF}`] : []),
+      ],
     });
     let settled = false;
     let resolveStarted!: (outcome: Error | undefined) => void;
@@ -513,6 +517,12 @@ export class NodeManager {
       // Close the worker's bus connection before resolving, so its unacknowledged messages
       // are back in their queues (redelivered) by the time the caller goes on.
       w.child.once('exit', () => void w.bridge.close().then(resolve, resolve));
+      if (process.env.RAYBUS_WORKER_CPU_PROF && w.child.connected) {
+        // A profiled worker must exit by itself to write its profile (it exits on disconnect).
+        w.child.disconnect();
+        setTimeout(() => w.child.kill('SIGKILL'), 5000).unref();
+        return;
+      }
       w.child.kill('SIGKILL');
     });
   }

@@ -1,0 +1,64 @@
+// Quick loop over the four headline embedded figures (for iterating on the hot path).
+//   node benchmarks/quick.mjs [address]
+import { readFileSync, readdirSync } from 'node:fs';
+import ray from 'raybus';
+import { smallValue, Actor } from './raybus-remote-code.mjs';
+
+const broker = process.argv[2];
+const only = process.env.QUICK_ONLY ? new RegExp(process.env.QUICK_ONLY) : /./;
+const secs = Number(process.env.QUICK_SECONDS ?? 3);
+// On a broker: one `raybus start` node (2 CPUs) of raybus/testing's Cluster; CPU figures then
+// count the driver only (the node and its workers are not this process's children).
+const { Cluster } = await import('raybus/testing');
+const cluster = broker ? await Cluster.start({ address: broker, nodes: [{ numCpus: 2 }] }) : undefined;
+await ray.init(cluster ? { address: cluster.address } : {});
+const small = ray.remote(smallValue);
+const A = ray.remote(Actor);
+const a = A.remote();
+await ray.get(a.small_value.remote());
+await ray.get(small.remote());
+/** CPU seconds used so far by this process and its children (Linux /proc), driver and workers apart. */
+function cpu() {
+  const tick = 100;
+  const stat = (pid) => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return { ppid: Number(parts[1]), t: (Number(parts[11]) + Number(parts[12])) / tick, sys: Number(parts[12]) / tick };
+    } catch {
+      return undefined;
+    }
+  };
+  let workers = 0;
+  let workersSys = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const s = stat(d);
+    if (s && s.ppid === process.pid) {
+      workers += s.t;
+      workersSys += s.sys;
+    }
+  }
+  const self = stat(process.pid);
+  return { driver: self.t, driverSys: self.sys, workers, workersSys };
+}
+async function measure(name, body, per) {
+  if (!only.test(name)) return;
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < 500) { await body(); }
+  const t1 = performance.now();
+  const c0 = cpu();
+  while (performance.now() - t1 < secs * 1000) { await body(); n += per; }
+  const s = (performance.now() - t1) / 1000;
+  const c1 = cpu();
+  const us = (x) => ((x * 1e6) / n).toFixed(0);
+  console.log(`${name}: ${Math.round(n / s)}/s; CPU µs per call: driver ${us(c1.driver - c0.driver)} (sys ${us(c1.driverSys - c0.driverSys)}), workers ${us(c1.workers - c0.workers)} (sys ${us(c1.workersSys - c0.workersSys)})`);
+}
+const batch = (f) => { const r = new Array(1000); for (let i = 0; i < 1000; i++) r[i] = f(); return r; };
+await measure('tasks sync', () => ray.get(small.remote()), 1);
+await measure('tasks async', () => ray.get(batch(() => small.remote())), 1000);
+await measure('actor sync', () => ray.get(a.small_value.remote()), 1);
+await measure('actor async', () => ray.get(batch(() => a.small_value.remote())), 1000);
+await ray.shutdown();
+await cluster?.shutdown();
