@@ -66,7 +66,9 @@ export class AmqpTransport implements Transport {
   async publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {
     checkQueueName(queue);
     this.checkUsable();
-    await this.publisher.publish({ exchange: '', routingKey: queue, mandatory: true }, body, options?.headers);
+    const target = { exchange: '', routingKey: queue, mandatory: true };
+    if (options?.batch && !options.headers) await this.publisher.publishBatched(target, body);
+    else await this.publisher.publish(target, body, options?.headers);
   }
 
   async consume(queue: string, handler: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {

@@ -9,6 +9,7 @@ import type { Delivery, MessageHeaders, Subscription } from '../../src/transport
 import type { ConnectionManager, Link, LinkParticipant } from './connection-manager';
 import { AmqpTransportError, closeQuietly, describeCause, isIllegalOperation } from './errors';
 import { DEAD_LETTER_EXCHANGE, DEATH_QUEUE_HEADER, DEATH_REASON_HEADER } from './topology';
+import { BATCH_HEADER, decodeBatch } from './publisher';
 
 const MAX_REASON_LENGTH = 1024;
 
@@ -150,12 +151,82 @@ class QueueConsumer {
     }
     // Not handed out after cancel/close: it stays unacked and the broker requeues it.
     if (this.cancelled || this.channel !== ch) return;
+    const batched = msg.properties.headers?.[BATCH_HEADER];
+    if (typeof batched === 'number') return this.onBatch(ch, generation, msg, batched);
     const delivery = this.delivery(ch, generation, msg);
     try {
       this.handler(delivery);
     } catch (err) {
       this.manager.options.onWarning(`raybus amqp: consumer of '${this.queue}' threw: ${describeCause(err)}`);
       delivery.nack(true);
+    }
+  }
+
+  /**
+   * A broker message carrying a batch: each message is delivered, acked and nacked on its own;
+   * the broker message is acked once all are settled. A nack with requeue puts that message
+   * back as a message of its own; a dead-lettered one goes to the dead-letter exchange alone.
+   */
+  private onBatch(ch: Channel, generation: number, msg: ConsumeMessage, count: number): void {
+    let parts: Buffer[];
+    try {
+      parts = decodeBatch(msg.content, count);
+    } catch (err) {
+      this.manager.options.onWarning(`raybus amqp: dead-lettered a malformed batch on '${this.queue}': ${describeCause(err)}`);
+      this.delivery(ch, generation, msg).nack(false, `malformed batch: ${describeCause(err)}`);
+      return;
+    }
+    let left = parts.length;
+    const live = (): boolean => this.channel === ch && this.generation === generation;
+    const send = (op: () => void): void => {
+      try {
+        op();
+      } catch (err) {
+        if (!isIllegalOperation(err)) throw err;
+      }
+    };
+    const settledOne = (): void => {
+      left -= 1;
+      if (left === 0 && live()) send(() => ch.ack(msg));
+    };
+    const queue = this.queue;
+    const headers = fromAmqpHeaders(msg.properties.headers);
+    delete headers[BATCH_HEADER];
+    for (const body of parts) {
+      let settled = false;
+      const delivery: Delivery = {
+        queue,
+        body,
+        headers,
+        redelivered: msg.fields.redelivered,
+        ack: () => {
+          if (settled) return;
+          settled = true;
+          settledOne();
+        },
+        nack: (requeue: boolean, reason?: string) => {
+          if (settled) return;
+          settled = true;
+          if (live()) {
+            send(() => {
+              if (requeue) ch.sendToQueue(queue, body, { deliveryMode: 2 });
+              else {
+                ch.publish(DEAD_LETTER_EXCHANGE, queue, body, {
+                  headers: { [DEATH_REASON_HEADER]: (reason ?? 'rejected').slice(0, MAX_REASON_LENGTH), [DEATH_QUEUE_HEADER]: queue },
+                  deliveryMode: 2,
+                });
+              }
+            });
+          }
+          settledOne();
+        },
+      };
+      try {
+        this.handler(delivery);
+      } catch (err) {
+        this.manager.options.onWarning(`raybus amqp: consumer of '${this.queue}' threw: ${describeCause(err)}`);
+        delivery.nack(true);
+      }
     }
   }
 

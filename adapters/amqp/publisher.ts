@@ -12,6 +12,45 @@ import { AmqpTransportError, isIllegalOperation } from './errors';
 
 /** A message that killed this many channels in a row is rejected instead of sent again. */
 const MAX_SENDS = 5;
+/** Header of a broker message that carries a batch of messages (its value: how many). */
+export const BATCH_HEADER = 'x-raybus-batch';
+/** Largest batch body, in bytes (a batch never exceeds maxMessageBytes either). */
+const MAX_BATCH_BYTES = 256 * 1024;
+
+/** Messages for one queue waiting for the end of the event-loop turn. */
+interface PendingBatch {
+  readonly target: PublishTarget;
+  readonly parts: Uint8Array[];
+  bytes: number;
+  readonly waiters: Array<{ resolve(): void; reject(err: Error): void }>;
+}
+
+/** A batch body: each message as a 4-byte big-endian length and its bytes. */
+export function encodeBatch(parts: readonly Uint8Array[], bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const p of parts) {
+    out.writeUInt32BE(p.byteLength, at);
+    out.set(p, at + 4);
+    at += 4 + p.byteLength;
+  }
+  return out;
+}
+
+/** The messages of a batch body; throws when the body is not `count` well-formed parts. */
+export function decodeBatch(body: Buffer, count: number): Buffer[] {
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at < body.length) {
+    if (at + 4 > body.length) throw new RangeError('truncated batch');
+    const n = body.readUInt32BE(at);
+    if (at + 4 + n > body.length) throw new RangeError('truncated batch');
+    parts.push(body.subarray(at + 4, at + 4 + n));
+    at += 4 + n;
+  }
+  if (parts.length !== count) throw new RangeError(`batch of ${parts.length} messages, header says ${count}`);
+  return parts;
+}
 
 interface Outgoing {
   readonly id: string;
@@ -44,6 +83,9 @@ export class Publisher implements LinkParticipant {
   private waitingDrain = false;
   private blocked = false;
   private nextId = 0;
+  /** Batched publishes per routing key, sent at the end of the event-loop turn. */
+  private readonly batches = new Map<string, PendingBatch>();
+  private batchFlushScheduled = false;
 
   constructor(private readonly manager: ConnectionManager) {
     manager.blocked$.subscribe((blocked) => {
@@ -71,8 +113,56 @@ export class Publisher implements LinkParticipant {
     this.pump();
   }
 
+  /**
+   * Like `publish`, but messages for the same queue published in the same event-loop turn
+   * travel in one broker message (BATCH_HEADER); each promise settles with that message.
+   */
+  publishBatched(target: PublishTarget, body: Uint8Array): Promise<void> {
+    const limit = Math.min(MAX_BATCH_BYTES, this.manager.options.maxMessageBytes);
+    let batch = this.batches.get(target.routingKey);
+    if (batch && batch.bytes + 4 + body.byteLength > limit) {
+      this.flushBatch(batch);
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = { target, parts: [], bytes: 0, waiters: [] };
+      this.batches.set(target.routingKey, batch);
+    }
+    const b = batch;
+    b.parts.push(body);
+    b.bytes += 4 + body.byteLength;
+    if (!this.batchFlushScheduled) {
+      this.batchFlushScheduled = true;
+      setImmediate(() => {
+        this.batchFlushScheduled = false;
+        for (const pending of [...this.batches.values()]) this.flushBatch(pending);
+      });
+    }
+    return new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject }));
+  }
+
+  private flushBatch(batch: PendingBatch): void {
+    if (this.batches.get(batch.target.routingKey) !== batch) return;
+    this.batches.delete(batch.target.routingKey);
+    const sent =
+      batch.parts.length === 1
+        ? this.publish(batch.target, batch.parts[0]!, undefined)
+        : this.publish(batch.target, encodeBatch(batch.parts, batch.bytes), { [BATCH_HEADER]: batch.parts.length });
+    sent.then(
+      () => {
+        for (const w of batch.waiters) w.resolve();
+      },
+      (err: Error) => {
+        for (const w of batch.waiters) w.reject(err);
+      },
+    );
+  }
+
   /** Resolves once the broker confirmed the message; rejects if it was refused or unroutable. */
   publish(target: PublishTarget, body: Uint8Array, headers: MessageHeaders | undefined): Promise<void> {
+    // Per-queue order: a batch waiting for this queue goes first.
+    const waiting = this.batches.get(target.routingKey);
+    if (waiting) this.flushBatch(waiting);
     const max = this.manager.options.maxMessageBytes;
     if (body.byteLength > max) {
       return Promise.reject(
@@ -108,6 +198,7 @@ export class Publisher implements LinkParticipant {
 
   /** Reject everything still waiting (the transport is closing or gave up). */
   failAll(err: Error): void {
+    for (const batch of [...this.batches.values()]) this.flushBatch(batch);
     const pending = [...this.inflight.values(), ...this.unsent.drain()];
     this.inflight.clear();
     for (const entry of pending) entry.reject(err);

@@ -23,3 +23,15 @@ export function brokerQueueOptions(queue: string, requested: QueueOptions = {}):
   if (WORK_QUEUE.test(queue)) return { durable: true, expiresMs: WORK_QUEUE_EXPIRY_MS };
   return requested;
 }
+
+const BATCHED_QUEUE = /^raybus\.(reply|worker)\./;
+
+/**
+ * May messages to `queue` travel batched (PublishOptions.batch)? Worker queues (a dead
+ * worker's tasks are resubmitted by their owners, not redelivered) and reply queues (an owner
+ * ignores a result it already has) tolerate a batch's redelivery; mailboxes and the broker's
+ * queue do not.
+ */
+export function batchableQueue(queue: string): boolean {
+  return BATCHED_QUEUE.test(queue);
+}

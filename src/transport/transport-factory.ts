@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Observable } from 'rxjs';
 import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportStatus } from './transport';
 import { parseClusterAddress, type ClusterAddress } from './cluster-address';
-import { brokerQueueOptions } from './queue-policy';
+import { batchableQueue, brokerQueueOptions } from './queue-policy';
 
 /** Options passed to the broker adapter (see adapters/amqp/options.ts). */
 export interface BrokerTransportOptions {
@@ -62,6 +62,8 @@ export function isNoSuchQueue(err: unknown): boolean {
   return e?.code === 'NO_SUCH_QUEUE' || (typeof e?.message === 'string' && /no queue named/.test(e.message));
 }
 
+const BATCHED: PublishOptions = { batch: true };
+
 /** Prefixes names with the cluster's prefix and declares queues by the broker queue policy. */
 class ClusterTransport implements Transport {
   readonly kind: string;
@@ -94,6 +96,7 @@ class ClusterTransport implements Transport {
   }
 
   publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {
+    if (!options?.headers && batchableQueue(queue)) return this.inner.publish(this.prefix + queue, body, BATCHED);
     return this.inner.publish(this.prefix + queue, body, options);
   }
 

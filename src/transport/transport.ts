@@ -30,6 +30,14 @@ export interface QueueOptions {
 /** Options for a publish. */
 export interface PublishOptions {
   readonly headers?: MessageHeaders;
+  /**
+   * The message may travel in one broker message with others published to the same queue in
+   * the same event-loop turn (each is still delivered, acked and nacked on its own). Only for
+   * queues whose consumers tolerate a redelivery of messages they already acknowledged, should
+   * the group be redelivered (it is acknowledged to the broker once all are). Ignored without
+   * a broker, and with `headers`.
+   */
+  readonly batch?: boolean;
 }
 
 /** One message handed to a consumer. Exactly one of `ack`/`nack` must be called. */
