@@ -131,8 +131,9 @@ export class ActorHost {
         continue;
       }
       this.running += 1;
-      // Results of earlier calls go out before this one runs, however long it runs.
-      this.core.flushOutgoing();
+      // Results of earlier calls go out now unless this method is known to run short.
+      this.core.beforeRun(msg.method);
+      const started = performance.now();
       let acked = false;
       const ack = (): void => {
         if (!acked) d.ack();
@@ -140,6 +141,7 @@ export class ActorHost {
       };
       void this.run(msg, ack).finally(() => {
         ack();
+        this.core.afterRun(msg.method, performance.now() - started);
         this.running -= 1;
         this.pump();
       });

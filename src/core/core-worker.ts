@@ -78,6 +78,10 @@ export interface PendingTask {
 
 let counter = 0;
 
+/** Calls that run at most this long (ms) may have their results batched with the next ones. */
+const SHORT_RUN_MS = 1;
+const RUN_MS_EWMA_WEIGHT = 0.2;
+
 /** A generator the caller dropped releases its stream (no producer stays paused). */
 const generatorRegistry = new FinalizationRegistry<StreamReceiver>((r) => r.release());
 
@@ -196,12 +200,25 @@ export class CoreWorker {
     });
   }
 
+  /** Running average of how long (ms) each function or method ran here, for `beforeRun`. */
+  private readonly runMs = new Map<string, number>();
+
   /**
-   * Write out what the transport batches. A worker calls it before it starts a task or call,
-   * so results already produced never wait behind a long one.
+   * A worker is about to start a call of `key` (a function id, an actor method): write out the
+   * results batched so far, unless calls of `key` here have run under SHORT_RUN_MS on
+   * average. Results then batch behind calls known to run short; one that runs long although
+   * its function usually does not holds back the results produced just before it.
    */
-  flushOutgoing(): void {
-    (this.transport as Partial<{ flush(): void }>).flush?.();
+  beforeRun(key: string): void {
+    const avg = this.runMs.get(key);
+    if (avg === undefined || avg >= SHORT_RUN_MS) (this.transport as Partial<{ flush(): void }>).flush?.();
+  }
+
+  /** A call of `key` ran for `ms`. */
+  afterRun(key: string, ms: number): void {
+    const avg = this.runMs.get(key);
+    if (avg === undefined && this.runMs.size >= 10_000) this.runMs.clear();
+    this.runMs.set(key, avg === undefined ? ms : avg + RUN_MS_EWMA_WEIGHT * (ms - avg));
   }
 
   sendToBroker(msg: BrokerMsg): void {

@@ -57,8 +57,8 @@ export class WorkerTaskQueue {
         continue;
       }
       this.running = true;
-      // Results (and acks) of earlier tasks go out before this one runs, however long it runs.
-      this.core.flushOutgoing();
+      // Results of earlier tasks go out now unless this function is known to run short.
+      this.core.beforeRun(msg.fn.id);
       let acked = false;
       const ack = (): void => {
         if (!acked) d.ack();
@@ -74,9 +74,11 @@ export class WorkerTaskQueue {
         clearTimeout(this.timer);
         this.running = false;
         this.givingBack = false;
+        const ms = performance.now() - started;
+        this.core.afterRun(msg.fn.id, ms);
         // After a long run, read what arrived meanwhile (cancels) before starting the next:
         // the second setImmediate runs after the event loop's next I/O poll.
-        if (performance.now() - started > LONG_RUN_MS) setImmediate(() => setImmediate(() => this.pump()));
+        if (ms > LONG_RUN_MS) setImmediate(() => setImmediate(() => this.pump()));
         else this.pump();
       });
     }

@@ -6,7 +6,11 @@
  * cancelling a task queued behind a running one does not kill the running one, and a worker
  * crash spends a retry only for the task that was running.
  */
+import { existsSync, mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type * as Ray from '../../src/index';
+import { waitUntil } from '../support/wait-until';
 
 const ray: typeof Ray = require('raybus');
 
@@ -81,22 +85,23 @@ test('tasks pipelined on one worker run one at a time, in submission order', asy
 });
 
 test('force-cancelling a task queued behind a running one drops it and spares the running one', async () => {
-  const busy = ray.remote({ numCpus: 2, maxRetries: 0 })((ms: number, tag: string) => {
+  const busy = ray.remote({ numCpus: 2, maxRetries: 0 })((ms: number, tag: string, startedFile?: string) => {
     const g = globalThis as { __ran?: string[] };
     (g.__ran ??= []).push(tag);
+    if (startedFile) (require('node:fs') as typeof import('node:fs')).writeFileSync(startedFile, tag);
     // Synchronous on purpose: the worker cannot give queued tasks back while this runs.
     const end = Date.now() + ms;
     while (Date.now() < end);
     return { pid: process.pid, ran: [...g.__ran] };
   });
   await warmUp(busy, 0, 'warm');
-  // Submitted together, so all are pushed on the one lease: once the short ones are back, the
-  // long one runs and the two after it wait behind it on its worker.
-  const short = Array.from({ length: 10 }, () => busy.remote(0, 'short'));
-  const running = busy.remote(1500, 'running');
+  const startedFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'raybus-pipe-')), 'started');
+  // Submitted together, so all three are pushed on the one lease: while the first runs, the
+  // other two wait behind it on its worker.
+  const running = busy.remote(1500, 'running', startedFile);
   const queued = busy.remote(0, 'queued');
   const after = busy.remote(0, 'after');
-  await ray.get(short, T);
+  await waitUntil(async () => existsSync(startedFile));
   ray.cancel(queued, { force: true });
   await expect(ray.get(queued, T)).rejects.toBeInstanceOf(ray.TaskCancelledError);
   type Ran = { pid: number; ran: string[] };
