@@ -147,6 +147,8 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
   return numReturns === 1 || numReturns === 'dynamic' ? refs[0] : refs;
 }
 
+const BATCH = { batch: true } as const;
+
 /** Publish the calls at the head of the outbox whose arguments are ready, in order. */
 function flush(state: HandleState): void {
   if (!state.readyDone) {
@@ -182,7 +184,11 @@ function flush(state: HandleState): void {
       core.failTask(head.msg.task, head.error);
       continue;
     }
-    core.send(actorQueue(state.meta.actorId), { ...head.msg, args: head.args }, head.msg.task);
+    // Calls that are never retried may travel batched: should a batch come again after the
+    // actor died, the new incarnation answers each call with RayActorError, which an owner
+    // that already has the result ignores. A retried call must never run twice, so it travels
+    // alone (adapters/amqp/README.md, batching).
+    core.send(actorQueue(state.meta.actorId), { ...head.msg, args: head.args }, head.msg.task, undefined, head.msg.retries === 0 ? BATCH : undefined);
   }
 }
 

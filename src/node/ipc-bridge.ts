@@ -7,6 +7,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { Delivery, Subscription, Transport } from '../transport/transport';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
 
+const BATCH = { batch: true } as const;
+
 export class IpcBridge {
   private readonly out: FrameBatcher<ParentFrame>;
   private readonly deliveries = new Map<number, Map<number, Delivery>>();
@@ -95,7 +97,7 @@ export class IpcBridge {
       case 'delete':
         return this.reply(f.id, this.transport.deleteQueue(f.queue));
       case 'pub':
-        this.transport.publish(f.queue, toBytes(f.body), f.headers ? { headers: f.headers } : undefined).catch((err: unknown) => {
+        this.transport.publish(f.queue, toBytes(f.body), f.headers ? { headers: f.headers } : f.batch ? BATCH : undefined).catch((err: unknown) => {
           this.out.push({ op: 'puberr', queue: f.queue, message: (err as Error).message });
         });
         return;

@@ -86,7 +86,9 @@ export class IpcTransport implements Transport {
   }
 
   async publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {
-    this.out.push(options?.headers ? { op: 'pub', queue, body, headers: options.headers } : { op: 'pub', queue, body });
+    if (options?.headers) this.out.push({ op: 'pub', queue, body, headers: options.headers });
+    else if (options?.batch) this.out.push({ op: 'pub', queue, body, batch: true });
+    else this.out.push({ op: 'pub', queue, body });
   }
 
   async consume(queue: string, handler: (d: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {

@@ -96,7 +96,8 @@ class ClusterTransport implements Transport {
   }
 
   publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {
-    if (!options?.headers && batchableQueue(queue)) return this.inner.publish(this.prefix + queue, body, BATCHED);
+    // Worker and reply queues always batch; other queues when the caller says the message may.
+    if (!options?.headers && !options?.batch && batchableQueue(queue)) return this.inner.publish(this.prefix + queue, body, BATCHED);
     return this.inner.publish(this.prefix + queue, body, options);
   }
 

@@ -106,6 +106,35 @@ describeWithBroker('raybus on RabbitMQ: a cluster of raybus start processes', ()
     expect(ray.getRuntimeContext().nodeId).toBeNull();
   });
 
+  // Calls with maxTaskRetries 0 travel batched (adapters/amqp/README.md); when the actor dies
+  // mid-batch the broker redelivers the whole group. Ray's outcome must not change: the calls
+  // that ran keep their results, the others fail with RayActorError, none runs twice.
+  test('an actor killed in the middle of a batch of calls: finished calls keep their results, the rest fail', async () => {
+    const Stepper = ray.remote({ maxRestarts: 1, maxTaskRetries: 0 })(
+      class Stepper {
+        seen: number[] = [];
+        step(i: number, crashAt: number) {
+          if (i === crashAt) process.kill(process.pid, 'SIGKILL');
+          this.seen.push(i);
+          return { i, seen: [...this.seen] };
+        }
+      },
+    );
+    const s = Stepper.remote();
+    await ray.get(s.step.remote(-1, -2), T);
+    const refs = Array.from({ length: 10 }, (_, i) => s.step.remote(i, 5));
+    const settled = await Promise.allSettled(refs.map((r) => ray.get(r, T)));
+    for (let i = 0; i < 5; i++) {
+      expect(settled[i]).toEqual({ status: 'fulfilled', value: { i, seen: [-1, ...Array.from({ length: i + 1 }, (_, k) => k)] } });
+    }
+    for (let i = 5; i < 10; i++) {
+      expect(settled[i]!.status).toBe('rejected');
+      expect((settled[i] as PromiseRejectedResult).reason).toBeInstanceOf(ray.RayActorError);
+    }
+    // The restarted actor ran none of the redelivered calls (its state starts empty).
+    expect(await ray.get(s.step.remote(100, -2), T)).toEqual({ i: 100, seen: [100] });
+  });
+
   test('a named actor is found from a second driver process', async () => {
     const Named = ray.remote({ name: 'shared-counter' })(
       class Shared {
