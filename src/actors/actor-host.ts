@@ -131,9 +131,10 @@ export class ActorHost {
         continue;
       }
       this.running += 1;
-      // Results of earlier calls go out now unless this method is known to run short.
-      this.core.beforeRun(msg.method);
-      const started = performance.now();
+      // Results (and acks) of earlier calls go out before this one runs: should it kill the
+      // process, the calls that finished keep their results (and a retried call is not run
+      // again).
+      this.core.flushOutgoing();
       let acked = false;
       const ack = (): void => {
         if (!acked) d.ack();
@@ -141,7 +142,6 @@ export class ActorHost {
       };
       void this.run(msg, ack).finally(() => {
         ack();
-        this.core.afterRun(msg.method, performance.now() - started);
         this.running -= 1;
         this.pump();
       });

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { firstValueFrom, map, type Observable } from 'rxjs';
-import type { Delivery, Subscription, Transport } from '../transport/transport';
+import type { Delivery, PublishOptions, Subscription, Transport } from '../transport/transport';
 import { ObjectRef, isObjectRef, setRefResolver } from '../refs/object-ref';
 import { ObjectStore } from '../refs/object-store';
 import {
@@ -77,10 +77,6 @@ export interface PendingTask {
 }
 
 let counter = 0;
-
-/** Calls that run at most this long (ms) may have their results batched with the next ones. */
-const SHORT_RUN_MS = 1;
-const RUN_MS_EWMA_WEIGHT = 0.2;
 
 /** A generator the caller dropped releases its stream (no producer stays paused). */
 const generatorRegistry = new FinalizationRegistry<StreamReceiver>((r) => r.release());
@@ -187,9 +183,9 @@ export class CoreWorker {
    * Send an envelope to a queue. Failures are logged, or, with `taskId`, fail that task
    * (a task whose message cannot be delivered must not wait forever).
    */
-  send(queue: string, msg: object, taskId?: string, onError?: (err: Error) => void): void {
+  send(queue: string, msg: object, taskId?: string, onError?: (err: Error) => void, options?: PublishOptions): void {
     if (this.closed && queue !== BROKER_QUEUE) return;
-    this.transport.publish(queue, encodeEnvelope(msg)).catch((err: unknown) => {
+    this.transport.publish(queue, encodeEnvelope(msg), options).catch((err: unknown) => {
       if (this.closed) return;
       if (onError) return onError(err as Error);
       if (taskId && this.pending.has(taskId)) {
@@ -200,25 +196,13 @@ export class CoreWorker {
     });
   }
 
-  /** Running average of how long (ms) each function or method ran here, for `beforeRun`. */
-  private readonly runMs = new Map<string, number>();
-
   /**
-   * A worker is about to start a call of `key` (a function id, an actor method): write out the
-   * results batched so far, unless calls of `key` here have run under SHORT_RUN_MS on
-   * average. Results then batch behind calls known to run short; one that runs long although
-   * its function usually does not holds back the results produced just before it.
+   * Write out what the transport batches now. A worker does before it starts each task or
+   * actor call: should that call kill the process, the calls before it have delivered their
+   * results (and acks), so the owner knows exactly which one was running.
    */
-  beforeRun(key: string): void {
-    const avg = this.runMs.get(key);
-    if (avg === undefined || avg >= SHORT_RUN_MS) (this.transport as Partial<{ flush(): void }>).flush?.();
-  }
-
-  /** A call of `key` ran for `ms`. */
-  afterRun(key: string, ms: number): void {
-    const avg = this.runMs.get(key);
-    if (avg === undefined && this.runMs.size >= 10_000) this.runMs.clear();
-    this.runMs.set(key, avg === undefined ? ms : avg + RUN_MS_EWMA_WEIGHT * (ms - avg));
+  flushOutgoing(): void {
+    (this.transport as Partial<{ flush(): void }>).flush?.();
   }
 
   sendToBroker(msg: BrokerMsg): void {

@@ -57,8 +57,9 @@ export class WorkerTaskQueue {
         continue;
       }
       this.running = true;
-      // Results of earlier tasks go out now unless this function is known to run short.
-      this.core.beforeRun(msg.fn.id);
+      // Results of earlier tasks go out before this one runs (the owner counts only the
+      // first task in flight as started when a worker dies).
+      this.core.flushOutgoing();
       let acked = false;
       const ack = (): void => {
         if (!acked) d.ack();
@@ -75,7 +76,6 @@ export class WorkerTaskQueue {
         this.running = false;
         this.givingBack = false;
         const ms = performance.now() - started;
-        this.core.afterRun(msg.fn.id, ms);
         // After a long run, read what arrived meanwhile (cancels) before starting the next:
         // the second setImmediate runs after the event loop's next I/O poll.
         if (ms > LONG_RUN_MS) setImmediate(() => setImmediate(() => this.pump()));
