@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Delivery, Subscription, Transport } from '../transport/transport';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
+import type { FrameLink } from '../transport/ipc-link';
 
 const BATCH = { batch: true } as const;
 
@@ -18,15 +19,16 @@ export class IpcBridge {
 
   constructor(
     private readonly child: ChildProcess,
+    private readonly link: FrameLink,
     private readonly transport: Transport,
     private readonly onReady: () => void,
     /** The worker reached a task's maxCalls and will exit: hand it no more work. */
     private readonly onRetiring: () => void = () => undefined,
   ) {
     this.out = new FrameBatcher((frames) => {
-      if (!this.closed && this.child.connected) this.child.send(encodeFrames(frames), (err) => void err);
+      if (!this.closed && this.link.open) this.link.send(encodeFrames(frames));
     });
-    child.on('message', (m: unknown) => {
+    link.onMessage((m) => {
       let frames: ChildFrame[] | undefined;
       try {
         frames = decodeFrames<ChildFrame>(m);

@@ -30,6 +30,11 @@ import {
 import type { Subscription as RxSubscription } from 'rxjs';
 import { NODE_IMPORTS_VAR } from './runtime-env-setup';
 import { IpcBridge } from './ipc-bridge';
+import { ChannelLink, IPC_FD_VAR, IPC_PIPE_FD, PipeLink } from '../transport/ipc-link';
+import type { Duplex } from 'node:stream';
+
+/** Frames between node and workers travel on a pipe of their own, except on Windows. */
+const PIPE_LINK = process.platform !== 'win32';
 import { WorkerPool } from './worker-pool';
 import { buildWorkerEnv } from './worker-env';
 import { isEnvSetupFailedReport } from './runtime-env-setup';
@@ -371,6 +376,7 @@ export class NodeManager {
         RAYBUS_NODE_ID: this.options.nodeId,
         RAYBUS_JOB_ID: this.options.jobId,
         RAYBUS_NAMESPACE: this.options.namespace,
+        ...(PIPE_LINK ? { [IPC_FD_VAR]: String(IPC_PIPE_FD) } : {}),
         ...this.options.workerEnv,
         ...(this.options.imports?.length ? { [NODE_IMPORTS_VAR]: JSON.stringify(this.options.imports) } : {}),
       },
@@ -386,7 +392,8 @@ export class NodeManager {
     const child = fork(entry, [], {
       env,
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // fd 4: the frame pipe (ipc-link.ts); Windows keeps frames on the IPC channel.
+      stdio: PIPE_LINK ? ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'] : ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: [
         ...process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--cpu-prof')),
         // Profiling the workers (benchmarks/README.md): RAYBUS_WORKER_CPU_PROF=<dir>.
@@ -410,6 +417,7 @@ export class NodeManager {
       child,
       bridge: new IpcBridge(
         child,
+        PIPE_LINK && child.stdio[IPC_PIPE_FD] ? new PipeLink(child.stdio[IPC_PIPE_FD] as Duplex) : new ChannelLink(child),
         proxy,
         () => w.settle(undefined),
         () => {

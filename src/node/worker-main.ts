@@ -3,7 +3,9 @@
  * transport, takes leased tasks from its worker queue one at a time, and may be dedicated to
  * hosting one actor.
  */
+import { Socket } from 'node:net';
 import { IpcTransport } from '../transport/ipc-transport';
+import { ChannelLink, IPC_FD_VAR, PipeLink, type FrameLink } from '../transport/ipc-link';
 import { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
 import { decodeWorkerMessage, rejectMalformed } from './envelope-check';
@@ -22,7 +24,7 @@ async function main(): Promise<void> {
   const nodeId = process.env.RAYBUS_NODE_ID!;
   // The effective runtime env this worker was started with: child tasks and actors inherit it.
   const runtimeEnv = readWorkerRuntimeEnv();
-  const transport = new IpcTransport(process as unknown as ConstructorParameters<typeof IpcTransport>[0]);
+  const transport = new IpcTransport(process, openNodeLink());
   await transport.connect();
   const core = new CoreWorker({
     procId: workerId,
@@ -134,6 +136,16 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void): Prom
     await (core.transport as IpcTransport).drain();
     process.exit(0);
   }
+}
+
+/** The link to the node: its pipe where it made one, else the IPC channel. */
+function openNodeLink(): FrameLink {
+  const fd = Number(process.env[IPC_FD_VAR]);
+  if (!Number.isInteger(fd) || fd <= 2) return new ChannelLink(process as unknown as ConstructorParameters<typeof ChannelLink>[0]);
+  const socket = new Socket({ fd, readable: true, writable: true });
+  // The IPC channel keeps the worker alive (and ends it on disconnect); the pipe need not.
+  socket.unref();
+  return new PipeLink(socket);
 }
 
 main().catch((err: unknown) => {

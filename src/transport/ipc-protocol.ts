@@ -1,8 +1,6 @@
 /**
- * Frames between a worker process and its node over the Node IPC channel. Frames are
- * batched per tick: each `process.send` carries one msgpack buffer holding the tick's
- * frames, so the IPC channel's own serializer sees one byte array instead of an object
- * graph per frame (about 3× the round trips per second with many in flight).
+ * Frames between a worker process and its node. Frames are batched per event-loop turn: each
+ * message on the link (ipc-link.ts) is one msgpack buffer holding the turn's frames.
  */
 import { Packr } from 'msgpackr';
 import type { MessageHeaders, QueueOptions } from './transport';
@@ -61,7 +59,7 @@ export function encodeFrames<F>(frames: F[]): Uint8Array {
  * The frames of one IPC message, or undefined when the message is not a batch of frames
  * (other messages share the channel). Throws on a malformed batch.
  */
-export function decodeFrames<F>(message: unknown): F[] | undefined {
+export function decodeFrames<F>(message: Uint8Array): F[] | undefined {
   if (!(message instanceof Uint8Array)) return undefined;
   const frames = framePackr.unpack(message) as unknown;
   if (!Array.isArray(frames)) throw new TypeError('an IPC batch is not an array of frames');

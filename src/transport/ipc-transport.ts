@@ -6,12 +6,11 @@
 import { BehaviorSubject } from 'rxjs';
 import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportStatus } from './transport';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from './ipc-protocol';
+import type { FrameLink } from './ipc-link';
 
+/** The worker's end of Node's IPC channel: its disconnect means the node is gone. */
 interface Channel {
-  send(message: unknown, sendHandle?: undefined, options?: object, callback?: (err: Error | null) => void): boolean;
-  on(event: 'message', listener: (m: unknown) => void): unknown;
   on(event: 'disconnect', listener: () => void): unknown;
-  connected?: boolean;
 }
 
 export class IpcTransport implements Transport {
@@ -25,11 +24,12 @@ export class IpcTransport implements Transport {
   private readonly early = new Map<number, Array<Extract<ParentFrame, { op: 'deliver' }>>>();
   private readonly out: FrameBatcher<ChildFrame>;
 
-  constructor(private readonly channel: Channel) {
-    this.out = new FrameBatcher((frames) => {
-      if (this.channel.connected !== false) this.channel.send(encodeFrames(frames));
-    });
-    channel.on('message', (m) => {
+  constructor(
+    channel: Channel,
+    private readonly link: FrameLink,
+  ) {
+    this.out = new FrameBatcher((frames) => this.link.send(encodeFrames(frames)));
+    link.onMessage((m) => {
       let frames: ParentFrame[] | undefined;
       try {
         frames = decodeFrames<ParentFrame>(m);
@@ -71,10 +71,7 @@ export class IpcTransport implements Transport {
   /** Send everything queued and resolve once the IPC channel has written it (before an exit). */
   drain(): Promise<void> {
     this.out.flush();
-    return new Promise((resolve) => {
-      if (this.channel.connected === false) return resolve();
-      this.channel.send(encodeFrames([]), undefined, {}, () => resolve());
-    });
+    return new Promise((resolve) => this.link.send(encodeFrames([]), resolve));
   }
 
   assertQueue(queue: string, opts?: QueueOptions): Promise<void> {

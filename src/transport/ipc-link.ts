@@ -1,0 +1,119 @@
+/**
+ * The byte link between a worker and its node, carrying one encoded batch of frames per
+ * message (see ipc-protocol.ts).
+ *
+ * - `PipeLink`: a dedicated pipe (the child's fd 4, a Unix socket pair), each message a 4-byte
+ *   little-endian length and its bytes. A message costs one write and no serializer; the
+ *   reader takes whatever arrived in one read, however many messages that is.
+ * - `ChannelLink`: Node's IPC channel (`process.send` with advanced serialization), used where
+ *   no such pipe is made (Windows).
+ *
+ * The IPC channel stays in both cases: its disconnect is how a worker learns its node is gone.
+ */
+import type { Duplex } from 'node:stream';
+
+export interface FrameLink {
+  /** Send one message; `written` runs once it was handed to the OS (or could not be). */
+  send(bytes: Uint8Array, written?: () => void): void;
+  /** Receive messages (one handler). */
+  onMessage(handler: (bytes: Uint8Array) => void): void;
+  /** False once the other side is gone. */
+  readonly open: boolean;
+}
+
+/** Environment variable telling a worker which fd its node's pipe is. */
+export const IPC_FD_VAR = 'RAYBUS_IPC_FD';
+/** The fd of that pipe in the worker (stdio index). */
+export const IPC_PIPE_FD = 4;
+/** A message above this length is a broken stream, not a message (2 GiB). */
+const MAX_MESSAGE_BYTES = 0x7fffffff;
+
+export class PipeLink implements FrameLink {
+  private handler: ((bytes: Uint8Array) => void) | undefined;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private closed = false;
+
+  constructor(private readonly socket: Duplex) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => {
+      this.closed = true;
+    });
+    socket.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  get open(): boolean {
+    return !this.closed && this.socket.writable;
+  }
+
+  send(bytes: Uint8Array, written?: () => void): void {
+    if (!this.open) {
+      written?.();
+      return;
+    }
+    const out = Buffer.allocUnsafe(4 + bytes.byteLength);
+    out.writeUInt32LE(bytes.byteLength, 0);
+    out.set(bytes, 4);
+    this.socket.write(out, written ? () => written() : undefined);
+  }
+
+  onMessage(handler: (bytes: Uint8Array) => void): void {
+    this.handler = handler;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered < 4) return;
+    let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    let at = 0;
+    while (buf.length - at >= 4) {
+      const n = buf.readUInt32LE(at);
+      if (n > MAX_MESSAGE_BYTES) {
+        // Not our framing: drop the stream's state rather than misread everything after.
+        process.emitWarning(`raybus: dropped a broken IPC stream (message length ${n})`);
+        this.chunks = [];
+        this.buffered = 0;
+        return;
+      }
+      if (buf.length - at - 4 < n) break;
+      const message = buf.subarray(at + 4, at + 4 + n);
+      at += 4 + n;
+      this.handler?.(message);
+    }
+    buf = buf.subarray(at);
+    this.chunks = buf.length > 0 ? [buf] : [];
+    this.buffered = buf.length;
+  }
+}
+
+/** Node's IPC channel as a link (one `send` per message). */
+interface Channel {
+  send(message: unknown, sendHandle?: undefined, options?: object, callback?: (err: Error | null) => void): boolean;
+  on(event: 'message', listener: (m: unknown) => void): unknown;
+  connected?: boolean;
+}
+
+export class ChannelLink implements FrameLink {
+  constructor(private readonly channel: Channel) {}
+
+  get open(): boolean {
+    return this.channel.connected !== false;
+  }
+
+  send(bytes: Uint8Array, written?: () => void): void {
+    if (!this.open) {
+      written?.();
+      return;
+    }
+    this.channel.send(bytes, undefined, {}, () => written?.());
+  }
+
+  onMessage(handler: (bytes: Uint8Array) => void): void {
+    this.channel.on('message', (m) => {
+      if (m instanceof Uint8Array) handler(m);
+    });
+  }
+}

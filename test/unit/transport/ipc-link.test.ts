@@ -1,0 +1,64 @@
+/**
+ * The worker ↔ node pipe link (src/transport/ipc-link.ts): length-prefixed messages survive
+ * any split of the byte stream into reads, several messages per read, and large messages.
+ */
+import { Duplex } from 'node:stream';
+import { PipeLink } from '../../../src/transport/ipc-link';
+
+/** A duplex whose writes are collected, and whose reads the test feeds chunk by chunk. */
+function fakeSocket(): { socket: Duplex; written: Buffer[]; feed(chunk: Buffer): void } {
+  const written: Buffer[] = [];
+  const socket = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      written.push(Buffer.from(chunk));
+      cb();
+    },
+  });
+  return { socket, written, feed: (chunk) => socket.emit('data', chunk) };
+}
+
+const msg = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+
+test('messages written by one link are read back by another, split at every possible point', () => {
+  const a = fakeSocket();
+  const sender = new PipeLink(a.socket);
+  const messages = [msg(0, 0), msg(1, 1), msg(300, 2), msg(5, 3)];
+  for (const m of messages) sender.send(m);
+  const stream = Buffer.concat(a.written);
+  for (let cut = 0; cut <= stream.length; cut++) {
+    const b = fakeSocket();
+    const got: Uint8Array[] = [];
+    new PipeLink(b.socket).onMessage((m) => got.push(Uint8Array.from(m)));
+    if (cut > 0) b.feed(stream.subarray(0, cut));
+    if (cut < stream.length) b.feed(stream.subarray(cut));
+    expect(got).toEqual(messages.map((m) => Uint8Array.from(m)));
+  }
+});
+
+test('byte-by-byte reads and a 1 MB message', () => {
+  const a = fakeSocket();
+  const sender = new PipeLink(a.socket);
+  const big = msg(1 << 20, 9);
+  sender.send(msg(3, 1));
+  sender.send(big);
+  const stream = Buffer.concat(a.written);
+  const b = fakeSocket();
+  const got: number[] = [];
+  new PipeLink(b.socket).onMessage((m) => got.push(m.byteLength));
+  for (let i = 0; i < 64; i++) b.feed(stream.subarray(i, i + 1));
+  b.feed(stream.subarray(64));
+  expect(got).toEqual([3, big.byteLength]);
+});
+
+test('a closed link drops sends but still calls back (a draining worker does not wait forever)', () => {
+  const a = fakeSocket();
+  const link = new PipeLink(a.socket);
+  a.socket.destroy();
+  let called = false;
+  link.send(msg(1, 1), () => {
+    called = true;
+  });
+  expect(called).toBe(true);
+  expect(link.open).toBe(false);
+});
