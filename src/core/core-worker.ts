@@ -105,7 +105,12 @@ export class CoreWorker {
   private readonly declared = new Map<string, Promise<void>>();
   private closed = false;
 
+  /** The transport's synchronous publish, where it has one (in-memory bus, IPC link). */
+  private readonly publishSync: ((queue: string, body: Uint8Array, options?: PublishOptions) => void) | undefined;
+
   constructor(readonly options: CoreWorkerOptions) {
+    const sync = (options.transport as Partial<{ publishSync(q: string, b: Uint8Array, o?: PublishOptions): void }>).publishSync;
+    this.publishSync = typeof sync === 'function' ? sync.bind(options.transport) : undefined;
     this.address = replyQueue(options.procId);
     this.prefix = randomBytes(6).toString('hex');
     this.store = new ObjectStore(this.address, {
@@ -185,7 +190,7 @@ export class CoreWorker {
    */
   send(queue: string, msg: object, taskId?: string, onError?: (err: Error) => void, options?: PublishOptions): void {
     if (this.closed && queue !== BROKER_QUEUE) return;
-    this.transport.publish(queue, encodeEnvelope(msg), options).catch((err: unknown) => {
+    const failed = (err: unknown): void => {
       if (this.closed) return;
       if (onError) return onError(err as Error);
       if (taskId && this.pending.has(taskId)) {
@@ -193,7 +198,19 @@ export class CoreWorker {
         return;
       }
       process.emitWarning(`raybus: publish to ${queue} failed: ${(err as Error).message}`);
-    });
+    };
+    const body = encodeEnvelope(msg);
+    if (this.publishSync) {
+      // In-process transports take the message at once: no promise per message. A failure is
+      // still reported asynchronously, as a rejected publish would be.
+      try {
+        this.publishSync(queue, body, options);
+      } catch (err) {
+        queueMicrotask(() => failed(err));
+      }
+      return;
+    }
+    this.transport.publish(queue, body, options).catch(failed);
   }
 
   /**

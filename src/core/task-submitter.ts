@@ -85,6 +85,8 @@ interface KeyState {
 
 /** Scheduling keys whose call durations are remembered (oldest forgotten first). */
 const MAX_REMEMBERED_KEYS = 1024;
+/** Workers whose received code this owner remembers (oldest forgotten first: sent whole again). */
+const MAX_REMEMBERED_WORKERS = 1024;
 
 export class TaskSubmitter {
   private readonly keys = new Map<string, KeyState>();
@@ -92,6 +94,8 @@ export class TaskSubmitter {
   private readonly requests = new Map<string, KeyState>();
   /** Running average of how long each key's calls run (µs), kept across bursts of work. */
   private readonly durations = new Map<string, number>();
+  /** Code descriptors sent whole to each worker (by code id). */
+  private readonly sentCode = new Map<string, Set<string>>();
   private stopped = false;
 
   constructor(private readonly core: CoreWorker) {}
@@ -163,18 +167,19 @@ export class TaskSubmitter {
   private push(lease: Lease, task: SubmittedTask): void {
     task.lease = lease.id;
     lease.inflight.add(task);
+    const ctx = Object.assign({}, task.ctx, { attempt: task.attempt, res: task.demand }) as TaskContextInfo;
     const msg: TaskMsg = {
       t: 'task',
       task: task.taskId,
-      fn: task.fn,
+      fn: this.describeFor(lease.worker, task.fn),
       args: task.args ?? [],
       nret: task.nret,
       owner: this.core.address,
-      ctx: { ...task.ctx, attempt: task.attempt, res: task.demand },
+      ctx,
       lease: lease.id,
-      ...(task.bp !== undefined && task.bp > 0 ? { bp: task.bp } : {}),
-      ...(task.maxCalls ? { mc: task.maxCalls } : {}),
     };
+    if (task.bp !== undefined && task.bp > 0) msg.bp = task.bp;
+    if (task.maxCalls) msg.mc = task.maxCalls;
     this.core.send(workerQueue(lease.worker), msg, undefined, () => {
       // Not delivered (the bus pushed back, or the worker is gone): queue it again and retry
       // shortly; a worker that died is reported (lease-lost) and its lease dropped meanwhile.
@@ -184,6 +189,22 @@ export class TaskSubmitter {
       ks.queue.unshift(task);
       setTimeout(() => this.pump(ks), LEASE_REQUEST_RETRY_MS).unref();
     });
+  }
+
+  /**
+   * The code descriptor to send `worker`: the whole of it the first time, then only its id
+   * and name (the worker keeps descriptors it received, node/task-queue.ts), so the source
+   * of a function is not encoded and decoded again with every task.
+   */
+  private describeFor(worker: string, fn: CodeDescriptor): CodeDescriptor {
+    let sent = this.sentCode.get(worker);
+    if (!sent) {
+      if (this.sentCode.size >= MAX_REMEMBERED_WORKERS) this.sentCode.delete(this.sentCode.keys().next().value!);
+      this.sentCode.set(worker, (sent = new Set()));
+    }
+    if (sent.has(fn.id)) return { id: fn.id, name: fn.name, kind: fn.kind };
+    sent.add(fn.id);
+    return fn;
   }
 
   /** Return idle leases once the current burst of work has been handed out. */

@@ -7,6 +7,7 @@
  */
 import type { CoreWorker } from '../core/core-worker';
 import type { TaskMsg } from '../core/protocol';
+import type { CodeDescriptor } from '../serialization/code-shipping';
 import type { Delivery } from '../transport/transport';
 import { setQueuedTaskCanceller } from '../core/running-tasks';
 import { encodeError } from '../serialization/error-codec';
@@ -29,6 +30,8 @@ export class WorkerTaskQueue {
   /** The running task has waited long: what arrives now goes straight back. */
   private givingBack = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Code descriptors received whole, by id. */
+  private readonly code = new Map<string, CodeDescriptor>();
 
   constructor(
     private readonly core: CoreWorker,
@@ -42,6 +45,12 @@ export class WorkerTaskQueue {
   }
 
   push(msg: TaskMsg, d: Delivery): void {
+    // An owner sends a function's code whole once per worker, then only its id and name.
+    if (msg.fn.source !== undefined || msg.fn.module !== undefined) this.code.set(msg.fn.id, msg.fn);
+    else {
+      const known = this.code.get(msg.fn.id);
+      if (known) msg.fn = known;
+    }
     this.waiting.push({ msg, d });
     if (this.givingBack) this.giveBack();
     else this.pump();

@@ -83,6 +83,11 @@ export class IpcTransport implements Transport {
   }
 
   async publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {
+    this.publishSync(queue, body, options);
+  }
+
+  /** Queue a publish for the node (for hot paths: no promise). */
+  publishSync(queue: string, body: Uint8Array, options?: PublishOptions): void {
     if (options?.headers) this.out.push({ op: 'pub', queue, body, headers: options.headers });
     else if (options?.batch) this.out.push({ op: 'pub', queue, body, batch: true });
     else this.out.push({ op: 'pub', queue, body });
