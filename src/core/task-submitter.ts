@@ -33,7 +33,7 @@ import type { CoreWorker } from './core-worker';
  * spread one per worker. A worker whose running task waits (an await) gives the ones queued
  * behind it back (tasks-returned), so pipelining never holds work behind a blocked task.
  */
-export const PIPELINE_MAX = 32;
+export const PIPELINE_MAX = 128;
 const PIPELINE_FAST_US = 1000;
 /** Weight of the newest call in the running average of a key's call duration. */
 const DURATION_EWMA_WEIGHT = 0.2;
