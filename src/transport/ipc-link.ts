@@ -63,10 +63,28 @@ export class PipeLink implements FrameLink {
     this.handler = handler;
   }
 
+  /** Length of the message being received, once its 4-byte header is in. */
+  private need = -1;
+
   private onData(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     if (this.buffered < 4) return;
+    if (this.need < 0) {
+      const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+      this.need = head.readUInt32LE(0);
+      if (this.need > MAX_MESSAGE_BYTES) {
+        // Not our framing: drop the stream's state rather than misread everything after.
+        process.emitWarning(`raybus: dropped a broken IPC stream (message length ${this.need})`);
+        this.chunks = [];
+        this.buffered = 0;
+        this.need = -1;
+        return;
+      }
+    }
+    // A large message arrives in many reads: join them once it is complete, not at every read.
+    if (this.buffered < 4 + this.need) return;
+    this.need = -1;
     let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
     let at = 0;
     while (buf.length - at >= 4) {
