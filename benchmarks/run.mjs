@@ -130,6 +130,8 @@ console.log(`\n${markdown}`);
 if (process.env.BENCH_NO_WRITE !== '1' && !ONLY) {
   const out = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
   await writeFile(out, markdown);
+  // The measurements themselves: `node benchmarks/report.mjs` renders RESULTS.md from them again.
+  await writeFile(fileURLToPath(new URL('./results.json', import.meta.url)), `${JSON.stringify(data, null, 1)}\n`);
   console.log(`wrote ${out}`);
 }
 // Everything started was stopped above; if a library still holds a handle, do not hang on it.
