@@ -102,7 +102,7 @@ test('force-cancelling a task queued behind a running one drops it and spares th
   const queued = busy.remote(0, 'queued');
   const after = busy.remote(0, 'after');
   await waitUntil(async () => existsSync(startedFile));
-  ray.cancel(queued, { force: true });
+  await ray.cancel(queued, { force: true });
   await expect(ray.get(queued, T)).rejects.toBeInstanceOf(ray.TaskCancelledError);
   type Ran = { pid: number; ran: string[] };
   const first = (await ray.get(running, T)) as Ran;

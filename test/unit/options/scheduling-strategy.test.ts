@@ -115,7 +115,6 @@ describe('brand checks', () => {
 
   it('recognises instances built by another copy of the module', () => {
     jest.isolateModules(() => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const other = require('../../../src/scheduling/scheduling-strategy') as typeof import('../../../src/scheduling/scheduling-strategy');
       expect(other.NodeAffinitySchedulingStrategy).not.toBe(NodeAffinitySchedulingStrategy);
       const foreign = new other.NodeAffinitySchedulingStrategy({ nodeId: 'a' });
