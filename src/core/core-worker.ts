@@ -489,6 +489,22 @@ export class CoreWorker {
 
   /** Outcome stream of a ref, fetching it from its owner if borrowed. */
   outcome$(ref: ObjectRef<unknown>): Observable<WireOutcome> {
+    this.fetchIfBorrowed(ref);
+    return this.store.outcome$(ref.id);
+  }
+
+  /**
+   * Call `cb` once with the outcome of `ref` (at once if it is here), fetching it from its
+   * owner if borrowed; returns a function that cancels the wait. Cheaper than `outcome$` where
+   * many refs are awaited at once (`get` of a list).
+   */
+  onOutcome(ref: ObjectRef<unknown>, cb: (out: WireOutcome) => void): () => void {
+    this.fetchIfBorrowed(ref);
+    return this.store.onOutcome(ref.id, cb);
+  }
+
+  /** A borrowed ref that is not here yet: ask its owner once (or fail it if the owner died). */
+  private fetchIfBorrowed(ref: ObjectRef<unknown>): void {
     if (ref.owner !== this.address && !this.store.isReady(ref.id) && this.deadOwners.has(ref.owner)) {
       this.store.fulfil(ref.id, this.ownerDiedOutcome(ref.id, ref.owner));
     } else if (ref.owner !== this.address && !this.store.isReady(ref.id) && this.store.markFetch(ref.id)) {
@@ -499,7 +515,6 @@ export class CoreWorker {
         });
       });
     }
-    return this.store.outcome$(ref.id);
   }
 
   /** Decode an outcome into a value, or throw its error. */

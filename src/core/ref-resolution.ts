@@ -26,13 +26,13 @@ export async function getValues(core: CoreWorker, refs: ObjectRef<unknown> | Obj
     let left = refs.length;
     const values: WireOutcome[] = new Array(refs.length);
     let done = false;
-    const subs: Array<{ unsubscribe(): void }> = [];
+    const cancels: Array<() => void> = [];
     const timer = deadline === undefined ? undefined : setTimeout(() => finish(new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
     const finish = (err?: Error): void => {
       if (done) return;
       done = true;
       if (timer) clearTimeout(timer);
-      for (const s of subs) s.unsubscribe();
+      for (const cancel of cancels) cancel();
       if (err) reject(err);
       else {
         try {
@@ -44,8 +44,8 @@ export async function getValues(core: CoreWorker, refs: ObjectRef<unknown> | Obj
     };
     refs.forEach((ref, i) => {
       if (done) return;
-      subs.push(
-        core.outcome$(ref).subscribe((out) => {
+      cancels.push(
+        core.onOutcome(ref, (out) => {
           values[i] = out;
           if ('e' in out) return finish(decodeError(out.e));
           left -= 1;

@@ -10,6 +10,8 @@ import type { WireOutcome } from '../core/protocol';
 interface Entry {
   outcome?: WireOutcome;
   subject?: ReplaySubject<WireOutcome>;
+  /** Callbacks waiting for the outcome (`onOutcome`). */
+  waiters?: Array<(out: WireOutcome) => void>;
   /** Live ObjectRef instances in this process. */
   local: number;
   /** Tokens handed to other processes (owner) / received from the owner (borrower). */
@@ -27,6 +29,8 @@ export interface ObjectStoreEvents {
   /** A borrowed object lost its last local ref: return `n` tokens to its owner. */
   releaseBorrow(id: string, owner: string, n: number): void;
 }
+
+const noop = (): void => undefined;
 
 export class ObjectStore {
   private readonly entries = new Map<string, Entry>();
@@ -111,7 +115,26 @@ export class ObjectStore {
     if (contained?.length) e.contained = contained;
     e.subject?.next(outcome);
     e.subject?.complete();
+    const waiters = e.waiters;
+    if (waiters) {
+      e.waiters = undefined;
+      for (const cb of waiters) cb(outcome);
+    }
     return true;
+  }
+
+  /** Call `cb` once with the outcome of `id` (now if it is here); returns a cancel function. */
+  onOutcome(id: string, cb: (out: WireOutcome) => void): () => void {
+    const e = this.entries.get(id) ?? this.entry(id, false);
+    if (e.outcome) {
+      cb(e.outcome);
+      return noop;
+    }
+    (e.waiters ??= []).push(cb);
+    return () => {
+      const i = e.waiters?.indexOf(cb) ?? -1;
+      if (i >= 0) e.waiters!.splice(i, 1);
+    };
   }
 
   has(id: string): boolean {
