@@ -83,7 +83,7 @@ interface KeyState {
   returnScheduled: boolean;
 }
 
-/** Scheduling keys whose call durations are remembered (oldest forgotten first). */
+/** Scheduling keys whose call durations are remembered (first seen, first forgotten). */
 const MAX_REMEMBERED_KEYS = 1024;
 /** Workers whose received code this owner remembers (oldest forgotten first: sent whole again). */
 const MAX_REMEMBERED_WORKERS = 1024;
@@ -264,12 +264,10 @@ export class TaskSubmitter {
     const ks = this.keys.get(lease.key);
     ks?.leases.delete(lease.id);
     const requeue: SubmittedTask[] = [];
-    let first = true;
+    const running = runningTask(lease);
     for (const task of lease.inflight) {
-      const started = first;
-      first = false;
       if (task.cancelled) continue;
-      if (!started && !msg.fatal) requeue.push(task);
+      if (task !== running && !msg.fatal) requeue.push(task);
       else if (!msg.fatal && this.canRetry(task)) {
         task.attempt += 1;
         requeue.push(task);
@@ -317,9 +315,8 @@ export class TaskSubmitter {
   private noteDuration(key: string, us: number, atLeast = false): void {
     const old = this.durations.get(key);
     const next = old === undefined ? us : atLeast ? Math.max(old, us) : old + DURATION_EWMA_WEIGHT * (us - old);
-    this.durations.delete(key);
+    if (old === undefined && this.durations.size >= MAX_REMEMBERED_KEYS) this.durations.delete(this.durations.keys().next().value!);
     this.durations.set(key, next);
-    if (this.durations.size > MAX_REMEMBERED_KEYS) this.durations.delete(this.durations.keys().next().value!);
   }
 
   private canRetry(task: SubmittedTask): boolean {
@@ -377,17 +374,14 @@ export class TaskSubmitter {
         return 'queued';
       }
       for (const lease of ks.leases.values()) {
-        let first = true;
         for (const task of lease.inflight) {
-          const started = first;
-          first = false;
           if (task.taskId !== taskId) continue;
           // It stays in flight (its worker answers for it when it returns, dies, or drops it
           // unstarted) but is never retried. Only the first in flight runs: killing the worker
           // for a task queued behind it would kill the one running.
           task.cancelled = true;
           this.core.send(replyQueue(lease.worker), { t: 'cancel-task', task: taskId, recursive });
-          if (force && started) this.core.send(nodeQueue(lease.node), { t: 'kill-worker', lease: lease.id });
+          if (force && task === runningTask(lease)) this.core.send(nodeQueue(lease.node), { t: 'kill-worker', lease: lease.id });
           return 'running';
         }
       }
@@ -415,6 +409,15 @@ export class TaskSubmitter {
     this.leases.clear();
     this.requests.clear();
   }
+}
+
+/**
+ * The task a lease's worker is running (or about to): it runs what it is pushed one at a
+ * time in push order and writes each result before the next starts, so it is the first in
+ * flight; the others have not started.
+ */
+function runningTask(lease: Lease): SubmittedTask | undefined {
+  return lease.inflight.values().next().value;
 }
 
 function describe(ks: KeyState): string {

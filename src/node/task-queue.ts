@@ -59,12 +59,7 @@ export class WorkerTaskQueue {
   private pump(): void {
     while (!this.running && this.waiting.length > 0) {
       const { msg, d } = this.waiting.shift()!;
-      if (this.cancelled.delete(msg.task)) {
-        // The owner already failed it; its answer frees the owner's slot on this lease.
-        this.core.send(msg.owner, { t: 'result', task: msg.task, rets: [{ e: encodeError(new TaskCancelledError(msg.task)) }] });
-        d.ack();
-        continue;
-      }
+      if (this.dropIfCancelled(msg, d)) continue;
       this.running = true;
       // Results of earlier tasks go out before this one runs (the owner counts only the
       // first task in flight as started when a worker dies).
@@ -93,16 +88,24 @@ export class WorkerTaskQueue {
     }
   }
 
+  /**
+   * A task cancelled while it waited here never runs: answer it as cancelled (the owner has
+   * already failed it; the answer frees its slot on the lease) and take it off the queue.
+   */
+  private dropIfCancelled(msg: TaskMsg, d: Delivery): boolean {
+    if (!this.cancelled.delete(msg.task)) return false;
+    this.core.send(msg.owner, { t: 'result', task: msg.task, rets: [{ e: encodeError(new TaskCancelledError(msg.task)) }] });
+    d.ack();
+    return true;
+  }
+
   /** Hand every waiting task back to its owner (grouped per lease, in order). */
   private giveBack(): void {
     if (this.waiting.length === 0) return;
     const byLease = new Map<string, { owner: string; tasks: string[] }>();
     for (const { msg, d } of this.waiting.splice(0)) {
+      if (this.dropIfCancelled(msg, d)) continue;
       d.ack();
-      if (this.cancelled.delete(msg.task)) {
-        this.core.send(msg.owner, { t: 'result', task: msg.task, rets: [{ e: encodeError(new TaskCancelledError(msg.task)) }] });
-        continue;
-      }
       let group = byLease.get(msg.lease);
       if (!group) byLease.set(msg.lease, (group = { owner: msg.owner, tasks: [] }));
       group.tasks.push(msg.task);

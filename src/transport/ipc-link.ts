@@ -73,14 +73,7 @@ export class PipeLink implements FrameLink {
     if (this.need < 0) {
       const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
       this.need = head.readUInt32LE(0);
-      if (this.need > MAX_MESSAGE_BYTES) {
-        // Not our framing: drop the stream's state rather than misread everything after.
-        process.emitWarning(`raybus: dropped a broken IPC stream (message length ${this.need})`);
-        this.chunks = [];
-        this.buffered = 0;
-        this.need = -1;
-        return;
-      }
+      if (this.need > MAX_MESSAGE_BYTES) return this.dropBrokenStream(this.need);
     }
     // A large message arrives in many reads: join them once it is complete, not at every read.
     if (this.buffered < 4 + this.need) return;
@@ -89,13 +82,7 @@ export class PipeLink implements FrameLink {
     let at = 0;
     while (buf.length - at >= 4) {
       const n = buf.readUInt32LE(at);
-      if (n > MAX_MESSAGE_BYTES) {
-        // Not our framing: drop the stream's state rather than misread everything after.
-        process.emitWarning(`raybus: dropped a broken IPC stream (message length ${n})`);
-        this.chunks = [];
-        this.buffered = 0;
-        return;
-      }
+      if (n > MAX_MESSAGE_BYTES) return this.dropBrokenStream(n);
       if (buf.length - at - 4 < n) break;
       const message = buf.subarray(at + 4, at + 4 + n);
       at += 4 + n;
@@ -104,6 +91,14 @@ export class PipeLink implements FrameLink {
     buf = buf.subarray(at);
     this.chunks = buf.length > 0 ? [buf] : [];
     this.buffered = buf.length;
+  }
+
+  /** Not our framing: drop what is buffered rather than misread everything after it. */
+  private dropBrokenStream(length: number): void {
+    process.emitWarning(`raybus: dropped a broken IPC stream (message length ${length})`);
+    this.chunks = [];
+    this.buffered = 0;
+    this.need = -1;
   }
 }
 
