@@ -10,6 +10,7 @@ import { PendingCallsLimitExceeded, RayActorError, RayError } from '../errors/ra
 import { encodeError } from '../serialization/error-codec';
 import type { WireError } from '../serialization/error-codec';
 import { normalizeMethodOptions, mergeMethodOptions } from '../api/options';
+import { resolveArgs } from '../core/ref-resolution';
 
 const HANDLE_MARKER = Symbol.for('raybus.ActorHandle');
 const STATE = Symbol('raybus.handleState');
@@ -131,7 +132,8 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
     },
   };
   state.outbox.push(call);
-  core.prepareArgs(
+  resolveArgs(
+    core,
     args,
     (parts) => {
       if ('error' in parts) call.error = parts.error;

@@ -29,6 +29,7 @@ import { actorQueue, NRET_DYNAMIC, NRET_STREAMING, type ActorInfoMsg } from '../
 import { decodeError } from '../serialization/error-codec';
 import { ActorDiedError } from '../errors/ray-errors';
 import { effectiveRuntimeEnv } from '../node/runtime-env-resolution';
+import { resolveArgs } from '../core/ref-resolution';
 
 const METHOD_OPTIONS = Symbol.for('raybus.methodOptions');
 /** Metadata key under which a capturing placement group travels to child tasks. */
@@ -249,7 +250,8 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
   );
   const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
   const env = effectiveRuntimeEnv(core.options.runtimeEnv, options.runtimeEnv);
-  core.prepareArgs(
+  resolveArgs(
+    core,
     args,
     (parts) => {
       if ('error' in parts) {

@@ -18,7 +18,7 @@ import {
   setSerializationHooks,
 } from '../serialization/serializer';
 import { scanValue } from '../serialization/value-check';
-import { decodeError, encodeError, encodeTaskError, type WireError } from '../serialization/error-codec';
+import { decodeError, encodeError, type WireError } from '../serialization/error-codec';
 import { OwnerDiedError, RaySystemError } from '../errors/ray-errors';
 import {
   BROKER_QUEUE,
@@ -34,7 +34,7 @@ import {
 } from './protocol';
 import { TaskSubmitter, type SubmittedTask } from './task-submitter';
 import { StreamReceiver } from './stream-receiver';
-import { getValues, waitFor } from './ref-resolution';
+import { getValues, resolveArgs, waitFor } from './ref-resolution';
 import { onStreamControl } from '../node/generator-runner';
 import { cancelLocal } from './running-tasks';
 import { ObjectRefGenerator } from '../refs/object-ref-generator';
@@ -190,15 +190,6 @@ export class CoreWorker {
    */
   send(queue: string, msg: object, taskId?: string, onError?: (err: Error) => void, options?: PublishOptions): void {
     if (this.closed && queue !== BROKER_QUEUE) return;
-    const failed = (err: unknown): void => {
-      if (this.closed) return;
-      if (onError) return onError(err as Error);
-      if (taskId && this.pending.has(taskId)) {
-        this.failTask(taskId, encodeError(new RaySystemError(`raybus: the message for task ${taskId} could not be delivered to ${queue}: ${(err as Error).message}`)));
-        return;
-      }
-      process.emitWarning(`raybus: publish to ${queue} failed: ${(err as Error).message}`);
-    };
     const body = encodeEnvelope(msg);
     if (this.publishSync) {
       // In-process transports take the message at once: no promise per message. A failure is
@@ -206,11 +197,22 @@ export class CoreWorker {
       try {
         this.publishSync(queue, body, options);
       } catch (err) {
-        queueMicrotask(() => failed(err));
+        queueMicrotask(() => this.sendFailed(err as Error, queue, taskId, onError));
       }
       return;
     }
-    this.transport.publish(queue, body, options).catch(failed);
+    this.transport.publish(queue, body, options).catch((err: unknown) => this.sendFailed(err as Error, queue, taskId, onError));
+  }
+
+  /** A send failed: tell `onError`, else fail the task it was for, else warn. */
+  private sendFailed(err: Error, queue: string, taskId?: string, onError?: (err: Error) => void): void {
+    if (this.closed) return;
+    if (onError) return onError(err);
+    if (taskId && this.pending.has(taskId)) {
+      this.failTask(taskId, encodeError(new RaySystemError(`raybus: the message for task ${taskId} could not be delivered to ${queue}: ${err.message}`)));
+      return;
+    }
+    process.emitWarning(`raybus: publish to ${queue} failed: ${err.message}`);
   }
 
   /**
@@ -540,49 +542,6 @@ export class CoreWorker {
   // ---------------------------------------------------------------- tasks
 
   /**
-   * Resolve top-level ObjectRef arguments to their bytes; encode the rest now (arguments
-   * are copied at submission). Calls `then` synchronously when no argument is a ref.
-   */
-  prepareArgs(args: unknown[], then: (parts: WireArg[] | { error: WireError }) => void, functionName: string, taskId: string): void {
-    const parts: Array<WireArg | ObjectRef<unknown>> = args.map((a, i) => (isObjectRef(a) ? a : this.encodeArg(a, `args[${i}]`)));
-    const deps = parts.filter(isObjectRef) as ObjectRef<unknown>[];
-    if (deps.length === 0) return then(parts as WireArg[]);
-    let left = deps.length;
-    let failed = false;
-    const resolved: WireArg[] = new Array(parts.length);
-    parts.forEach((p, i) => {
-      if (!isObjectRef(p)) {
-        resolved[i] = p;
-        return;
-      }
-      // The submission holds its arguments: without a pin, dropping the caller's ref could
-      // free the entry before the value arrives, and the task would never be submitted.
-      this.store.pin(p.id);
-      firstValueFrom(this.outcome$(p)).then(
-        (out) => {
-          this.store.unpin(p.id);
-          if (failed) return;
-          if ('e' in out) {
-            failed = true;
-            const upstream = decodeError(out.e);
-            return then({ error: encodeTaskError(functionName, taskId, upstream) });
-          }
-          this.noteSent(out.r);
-          resolved[i] = out.r ? { d: out.d, r: out.r } : { d: out.d };
-          left -= 1;
-          if (left === 0) then(resolved);
-        },
-        (err: unknown) => {
-          this.store.unpin(p.id);
-          if (failed) return;
-          failed = true;
-          then({ error: encodeError(err) });
-        },
-      );
-    });
-  }
-
-  /**
    * Open the owner side of a generator task: its single return id is the completion ref, and
    * items arrive on the stream. The generator is released when collected (lifts backpressure).
    */
@@ -605,7 +564,8 @@ export class CoreWorker {
       dynamic: task.nret === NRET_DYNAMIC,
       onResult: (rets, retire, us) => this.submitter.onTaskResult(task, rets, retire, us),
     });
-    this.prepareArgs(
+    resolveArgs(
+      this,
       args,
       (parts) => {
         // Cancelled while its arguments were resolving: it never runs.

@@ -1,13 +1,14 @@
 /**
- * Resolving refs for the caller: `get` (input order, first error wins, timeout) and `wait`
- * (ready / not ready in input order; generators are ready when their next item is).
+ * Resolving refs for the caller: `get` (input order, first error wins, timeout), `wait`
+ * (ready / not ready in input order; generators are ready when their next item is), and a
+ * task's or call's arguments before it is sent.
  */
 import { firstValueFrom, timeout as rxTimeout } from 'rxjs';
-import type { ObjectRef } from '../refs/object-ref';
+import { isObjectRef, type ObjectRef } from '../refs/object-ref';
 import { ObjectRefGenerator } from '../refs/object-ref-generator';
-import { decodeError, type WireError } from '../serialization/error-codec';
+import { decodeError, encodeTaskError, type WireError } from '../serialization/error-codec';
 import { GetTimeoutError } from '../errors/ray-errors';
-import type { WireOutcome } from './protocol';
+import type { WireArg, WireOutcome } from './protocol';
 import type { CoreWorker } from './core-worker';
 
 /** `ray.get` for one ref or an array; rejects on the first error found. */
@@ -116,6 +117,47 @@ timeoutMs?: number,
         return;
       }
       subs.push(core.outcome$(ref as ObjectRef<unknown>).subscribe(() => mark(i)));
+    });
+  });
+}
+
+/**
+ * Resolve the top-level ObjectRef arguments of a task or actor call to their bytes and encode
+ * the rest now (arguments are copied at submission). Calls `then` synchronously when no
+ * argument is a ref; a failed ref fails the call with a RayTaskError naming it.
+ */
+export function resolveArgs(
+  core: CoreWorker,
+  args: unknown[],
+  then: (parts: WireArg[] | { error: WireError }) => void,
+  functionName: string,
+  taskId: string,
+): void {
+  const parts: Array<WireArg | ObjectRef<unknown>> = args.map((a, i) => (isObjectRef(a) ? a : core.encodeArg(a, `args[${i}]`)));
+  const deps = parts.filter(isObjectRef) as ObjectRef<unknown>[];
+  if (deps.length === 0) return then(parts as WireArg[]);
+  let left = deps.length;
+  let failed = false;
+  const resolved: WireArg[] = new Array(parts.length);
+  parts.forEach((p, i) => {
+    if (!isObjectRef(p)) {
+      resolved[i] = p;
+      return;
+    }
+    // The submission holds its arguments: without a pin, dropping the caller's ref could
+    // free the entry before the value arrives, and the task would never be submitted.
+    core.store.pin(p.id);
+    core.onOutcome(p, (out) => {
+      core.store.unpin(p.id);
+      if (failed) return;
+      if ('e' in out) {
+        failed = true;
+        return then({ error: encodeTaskError(functionName, taskId, decodeError(out.e)) });
+      }
+      core.noteSent(out.r);
+      resolved[i] = out.r ? { d: out.d, r: out.r } : { d: out.d };
+      left -= 1;
+      if (left === 0) then(resolved);
     });
   });
 }
