@@ -27,7 +27,7 @@ import {
 } from './api/core-api';
 import { ObjectRef } from './refs/object-ref';
 import { ObjectRefGenerator } from './refs/object-ref-generator';
-import { NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy } from './scheduling/scheduling-strategy';
+import { NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy } from './api/scheduling-strategy';
 import {
   RayError,
   RayTaskError,
@@ -48,7 +48,7 @@ import {
 } from './errors/ray-errors';
 import { slot } from './core/runtime-state';
 import { accelerators } from './api/accelerators';
-import { PlacementGroup, placementGroup, removePlacementGroup, placementGroupTable } from './scheduling/placement-group';
+import { PlacementGroup, placementGroup, removePlacementGroup, placementGroupTable } from './api/placement-group';
 
 export { init, shutdown, isInitialized, remote, method, get, put, wait, kill, cancel, getActor, exitActor, getGpuIds, getRuntimeContext };
 export { ObjectRefGenerator } from './refs/object-ref-generator';
@@ -75,12 +75,12 @@ export type { RuntimeInfo } from './api/init';
 export type { GetOptions, WaitOptions, RuntimeContext, CancelOptions } from './api/core-api';
 export type { RemoteFunction, ActorClass, ActorHandle, ActorMethod, RefOr, RemoteArgs } from './api/types';
 export type { RemoteFunctionOptions, ActorClassOptions, ActorMethodOptions, InitOptions, RuntimeEnvOptions } from './api/options';
-export type { SchedulingStrategy } from './scheduling/scheduling-strategy';
+export type { SchedulingStrategy } from './api/scheduling-strategy';
 
 /** `ray.util`: accelerator names and placement groups. */
 export const util = { accelerators, placementGroup, removePlacementGroup, placementGroupTable, PlacementGroup };
 export { PlacementGroup, placementGroup, removePlacementGroup, placementGroupTable };
-export type { PlacementGroupOptions } from './scheduling/placement-group';
+export type { PlacementGroupOptions } from './api/placement-group';
 
 /** The whole API as one object: `import ray from 'raybus'`. */
 const ray = {

@@ -2,13 +2,16 @@
  * get / put / wait / kill / getActor / runtime context: the functions users call on refs and
  * handles. Misuse visible from the arguments throws synchronously (API.md §2).
  */
+import { completionId, type TaskId, type NodeId, type WorkerId, type ActorId } from '../protocol/ids';
 import { requireCore, slot } from '../core/runtime-state';
 import { ObjectRef, isObjectRef } from '../refs/object-ref';
 import { isObjectRefGenerator, type ObjectRefGenerator } from '../refs/object-ref-generator';
-import { createHandle, handleMeta, isActorHandle } from '../actors/actor-handle';
+import { createHandle, handleMeta, isActorHandle } from './actor-handle';
 import { decodeError } from '../serialization/error-codec';
 import { RayValueError } from '../errors/ray-errors';
-import { BROKER_QUEUE, actorQueue, type AckMsg, type ActorInfoMsg, type ClusterInfo, type ClusterInfoMsg, type Resources } from '../core/protocol';
+import { BROKER_QUEUE, actorQueue } from '../protocol/queues';
+import type { AckMsg, ActorInfoMsg, ClusterInfoMsg } from '../protocol/messages/reply';
+import type { ClusterInfo, Resources } from '../protocol/wire';
 import type { ActorHandle } from './types';
 
 /** Options of `get`. */
@@ -121,7 +124,7 @@ export function cancel(target: ObjectRef<unknown> | ObjectRefGenerator<unknown>,
   const core = requireCore();
   const taskId = isObjectRefGenerator(target) ? target.taskId : core.pendingTaskOf(target.id)?.taskId;
   if (!taskId) return Promise.resolve();
-  const pending = core.pendingTaskOf(`${taskId}0000`);
+  const pending = core.pendingTaskOf(completionId(taskId));
   if (force && pending?.actorCall) throw new RayValueError('force=true is not supported for actor tasks.');
   core.cancelTask(taskId, force, options.recursive ?? true);
   return Promise.resolve();
@@ -174,15 +177,15 @@ export function getGpuIds(): number[] {
 /** Facts about where the caller runs. */
 export interface RuntimeContext {
   readonly jobId: string;
-  readonly nodeId: string | null;
-  readonly taskId: string | null;
-  readonly actorId: string | null;
+  readonly nodeId: NodeId | null;
+  readonly taskId: TaskId | null;
+  readonly actorId: ActorId | null;
   readonly namespace: string;
   readonly attempt: number;
   readonly wasCurrentActorReconstructed: boolean;
   readonly signal: AbortSignal | null;
   readonly metadata: Record<string, unknown>;
-  readonly workerId: string | null;
+  readonly workerId: WorkerId | null;
   getAssignedResources(): Resources;
 }
 

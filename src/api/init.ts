@@ -2,27 +2,19 @@
  * init / shutdown: starting the embedded default (in-process bus, resource broker, one local
  * node with worker processes) and stopping it without leaving open handles.
  */
-import { randomBytes } from 'node:crypto';
-import { InMemoryBus } from '../transport/in-memory-transport';
-import { CoreWorker } from '../core/core-worker';
+import type { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
-import { ResourceBroker } from '../scheduling/resource-broker';
-import { NodeManager } from '../node/node-manager';
+import type { NodeManager } from '../node/node-manager';
+import type { JobId, NodeId } from '../protocol/ids';
 import { normalizeInitOptions, type InitOptions, type RuntimeEnv } from './options';
 import { RaySystemError } from '../errors/ray-errors';
-import type { Resources } from '../core/protocol';
+import type { Resources } from '../protocol/wire';
 import { nodeResourcesSync } from '../node/node-resources';
-import { findMemoryCluster } from './memory-clusters';
+import { attachMemoryDriver } from '../runtimes/memory-clusters';
+import { startEmbeddedRuntime, type EmbeddedRuntime } from '../runtimes/embedded-runtime';
 import { isBrokerAddress, parseClusterAddress } from '../transport/cluster-address';
-import { joinBrokerCluster, leaveBrokerCluster, type JoinedCluster } from './cluster-join';
+import { joinBrokerCluster, leaveBrokerCluster, type JoinedCluster } from '../runtimes/driver-runtime';
 import { setClusterKey } from '../serialization/code-shipping';
-
-interface EmbeddedRuntime {
-  readonly bus: InMemoryBus;
-  readonly broker: ResourceBroker;
-  readonly node: NodeManager;
-  readonly core: CoreWorker;
-}
 
 let runtime: EmbeddedRuntime | undefined;
 let starting: Promise<void> | undefined;
@@ -71,38 +63,21 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
     ...(opts.resources ? { resources: opts.resources } : {}),
     ...(opts.acceleratorType ? { acceleratorType: opts.acceleratorType } : {}),
   });
-  const jobId = randomBytes(4).toString('hex');
-  const namespace = opts.namespace ?? `anonymous-${jobId}`;
-  const nodeId = randomBytes(14).toString('hex');
-  const bus = new InMemoryBus();
-  const broker = new ResourceBroker(bus.connect(), { preferredNodeId: nodeId });
-  const node = new NodeManager({
-    nodeId,
-    resources,
-    jobId,
-    namespace,
-    connect: async () => {
-      const t = bus.connect();
-      await t.connect();
-      return t;
-    },
-    prestart: Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0))),
-  });
-  const driverTransport = bus.connect();
-  const core = new CoreWorker({ procId: `driver-${jobId}`, transport: driverTransport, jobId, namespace, nodeId, isDriver: true, ...jobRuntimeEnv(opts.runtimeEnv) });
-  // The in-memory transport does its work synchronously, so everything below is usable as soon
-  // as this function returns (this is what lets `.remote()` before `init()` work).
-  slot.core = core;
-  slot.process = { jobId, nodeId, namespace, workerId: null, assignedResources: {}, gpuIds: [], actorId: null, wasCurrentActorReconstructed: false };
-  runtime = { bus, broker, node, core };
-  // Each start() declares its queues before its first await, so the broker queue and the
-  // driver's reply queue exist when this function returns.
-  starting = Promise.all([driverTransport.connect(), broker.start(), core.start(), node.start()])
-    .then(() => undefined)
-    .finally(() => {
+  const rt = startEmbeddedRuntime({ resources, namespace: opts.namespace, runtimeEnv: opts.runtimeEnv });
+  // The in-memory transport does its work synchronously, so the runtime is usable as soon as
+  // this function returns (this is what lets `.remote()` before `init()` work).
+  install(rt.core, rt.jobId, rt.namespace, rt.nodeId);
+  runtime = rt;
+  starting = rt.started.finally(() => {
     starting = undefined;
   });
   return starting.then(() => info());
+}
+
+/** Make `core` this process's runtime (what the API functions reach through `requireCore`). */
+function install(core: CoreWorker, jobId: JobId, namespace: string, nodeId: NodeId | null): void {
+  slot.core = core;
+  slot.process = { jobId, nodeId, namespace, workerId: null, assignedResources: {}, gpuIds: [], actorId: null, wasCurrentActorReconstructed: false };
 }
 
 /** Join a cluster on a broker (`raybus start` nodes): this process is only a driver. */
@@ -112,10 +87,7 @@ function joinCluster(address: string, opts: ReturnType<typeof normalizeInitOptio
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
     ...(opts.runtimeEnv ? { runtimeEnv: opts.runtimeEnv } : {}),
     ...(opts.clusterKey ? { clusterKey: opts.clusterKey } : {}),
-    install: (core, jobId, namespace) => {
-      slot.core = core;
-      slot.process = { jobId, nodeId: null, namespace, workerId: null, assignedResources: {}, gpuIds: [], actorId: null, wasCurrentActorReconstructed: false };
-    },
+    install: (core, jobId, namespace) => install(core, jobId, namespace, null),
   }).then(
     (j) => {
       joined = j;
@@ -134,26 +106,13 @@ function joinCluster(address: string, opts: ReturnType<typeof normalizeInitOptio
 
 /** Join a raybus/testing Cluster on the in-process bus: this process is only a driver. */
 function attachToMemoryCluster(address: string, ns: string | null | undefined, runtimeEnv: RuntimeEnv | null | undefined): Promise<RuntimeInfo> {
-  const cluster = findMemoryCluster(address);
-  if (!cluster) return Promise.reject(new RaySystemError(`raybus: no test cluster at ${address} (it was shut down, or started in another process)`));
-  const jobId = randomBytes(4).toString('hex');
-  const namespace = ns ?? `anonymous-${jobId}`;
-  const transport = cluster.bus.connect();
-  const nodeId = cluster.headNodeId();
-  const core = new CoreWorker({ procId: `driver-${jobId}`, transport, jobId, namespace, ...(nodeId ? { nodeId } : {}), isDriver: true, ...jobRuntimeEnv(runtimeEnv) });
-  slot.core = core;
-  slot.process = { jobId, nodeId: nodeId ?? null, namespace, workerId: null, assignedResources: {}, gpuIds: [], actorId: null, wasCurrentActorReconstructed: false };
-  starting = Promise.all([transport.connect(), core.start()])
-    .then(() => undefined)
-    .finally(() => {
-      starting = undefined;
-    });
+  const driver = attachMemoryDriver(address, { namespace: ns, runtimeEnv });
+  if (!driver) return Promise.reject(new RaySystemError(`raybus: no test cluster at ${address} (it was shut down, or started in another process)`));
+  install(driver.core, driver.jobId, driver.namespace, driver.nodeId ?? null);
+  starting = driver.started.finally(() => {
+    starting = undefined;
+  });
   return starting.then(() => ({ ...info(), address }));
-}
-
-/** The job-level runtime env as a CoreWorker option (work submitted by this driver inherits it). */
-function jobRuntimeEnv(env: RuntimeEnv | null | undefined): { runtimeEnv?: RuntimeEnv } {
-  return env ? { runtimeEnv: env } : {};
 }
 
 function info(): RuntimeInfo {
@@ -187,9 +146,7 @@ export async function shutdown(): Promise<void> {
     await core?.stop();
     return;
   }
-  await rt.core.stop('raybus was shut down before this completed');
-  await rt.node.stop();
-  await rt.broker.stop();
+  await rt.stop('raybus was shut down before this completed');
 }
 
 /** @internal The embedded runtime's node (tests use it to find worker pids). */

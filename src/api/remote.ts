@@ -4,9 +4,10 @@
  */
 import { requireCore, slot } from '../core/runtime-state';
 import { describeCode, callerModule, type CodeDescriptor } from '../serialization/code-shipping';
-import type { ActorMeta, MethodMeta, WireStrategy } from '../core/protocol';
+import type { ActorMeta, MethodMeta, WireStrategy } from '../protocol/wire';
+import { returnId, type ActorId, type NodeId, type PlacementGroupId, type RequestId, type TaskId } from '../protocol/ids';
 import type { ObjectRef } from '../refs/object-ref';
-import { createHandle, retargetHandle } from '../actors/actor-handle';
+import { createHandle, retargetHandle } from './actor-handle';
 import {
   DEFAULT_TASK_MAX_RETRIES,
   mergeActorOptions,
@@ -22,13 +23,15 @@ import {
   type MethodOptions,
   type TaskOptions,
 } from './options';
-import { NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy } from '../scheduling/scheduling-strategy';
+import { NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy } from './scheduling-strategy';
 import type { ActorClass, RemoteFunction } from './types';
-import { checkFitsPlacementGroup } from '../scheduling/placement-group';
-import { actorQueue, NRET_DYNAMIC, NRET_STREAMING, type ActorInfoMsg } from '../core/protocol';
+import { checkFitsPlacementGroup } from './placement-group';
+import { actorQueue } from '../protocol/queues';
+import { NRET_DYNAMIC, NRET_STREAMING } from '../protocol/wire';
+import type { ActorInfoMsg } from '../protocol/messages/reply';
 import { decodeError } from '../serialization/error-codec';
 import { ActorDiedError } from '../errors/ray-errors';
-import { effectiveRuntimeEnv } from '../node/runtime-env-resolution';
+import { effectiveRuntimeEnv } from '../protocol/runtime-env';
 import { resolveArgs } from '../core/ref-resolution';
 
 const METHOD_OPTIONS = Symbol.for('raybus.methodOptions');
@@ -64,11 +67,11 @@ function isAsyncFn(fn: unknown): boolean {
 export function wireStrategy(s: unknown): WireStrategy {
   if (s === undefined || s === null) {
     // Child work inherits a placement group that captures child tasks (Ray semantics).
-    const pg = slot.taskContext.getStore()?.metadata?.[PG_CAPTURE_KEY] as { pg: string } | undefined;
+    const pg = slot.taskContext.getStore()?.metadata?.[PG_CAPTURE_KEY] as { pg: PlacementGroupId } | undefined;
     if (pg) return { kind: 'PLACEMENT_GROUP', pg: pg.pg, bundle: -1 };
   }
-  if (s instanceof NodeAffinitySchedulingStrategy) return { kind: 'NODE_AFFINITY', nodeId: s.nodeId, soft: s.soft };
-  if (s instanceof PlacementGroupSchedulingStrategy) return { kind: 'PLACEMENT_GROUP', pg: s.placementGroup.id, bundle: s.placementGroupBundleIndex };
+  if (s instanceof NodeAffinitySchedulingStrategy) return { kind: 'NODE_AFFINITY', nodeId: s.nodeId as NodeId, soft: s.soft };
+  if (s instanceof PlacementGroupSchedulingStrategy) return { kind: 'PLACEMENT_GROUP', pg: s.placementGroup.id as PlacementGroupId, bundle: s.placementGroupBundleIndex };
   if (s === 'SPREAD') return { kind: 'SPREAD' };
   return { kind: 'DEFAULT' };
 }
@@ -121,12 +124,12 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
   const demand = resolved.demand;
   const capture = checkStrategy(options.schedulingStrategy, demand);
   const strategy = wireStrategy(options.schedulingStrategy);
-  const taskId = core.newId();
+  const taskId = core.newId<TaskId>();
   core.addChild(slot.taskContext.getStore()?.taskId, taskId);
   const backpressure = options.backpressure ?? -1;
   const stream = typeof numReturns === 'number' ? undefined : core.openStream(taskId, numReturns === 'streaming' ? backpressure : -1);
   const nret = numReturns === 'streaming' ? NRET_STREAMING : numReturns === 'dynamic' ? NRET_DYNAMIC : numReturns;
-  const returnIds = stream?.returnIds ?? Array.from({ length: nret }, (_, i) => `${taskId}${i.toString(16).padStart(4, '0')}`);
+  const returnIds = stream?.returnIds ?? Array.from({ length: nret }, (_, i) => returnId(taskId, i));
   const refs = numReturns === 'streaming' ? [] : returnIds.map((id) => core.ownedRef(id));
   const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
   // Inherits the job's env (driver) or this worker's env; leases are per env (scheduling key).
@@ -208,7 +211,7 @@ function makeActorClass(cls: AnyClass, options: ActorOptions, desc: CodeDescript
 function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescriptor, args: unknown[]): unknown {
   const core = requireCore();
   const { methods, isAsync } = methodMetas(cls);
-  const actorId = core.newId();
+  const actorId = core.newId<ActorId>();
   if (options.name === '') throw new RangeError('Actor name cannot be an empty string.');
   const namespace = options.namespace ?? core.options.namespace;
   const meta: ActorMeta = {
@@ -224,7 +227,7 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
   const { placement, lifetime } = resolveActorResources(options);
   const capture = checkStrategy(options.schedulingStrategy, placement);
   const maxConcurrency = options.maxConcurrency ?? (isAsync ? 1000 : 1);
-  const req = core.newId();
+  const req = core.newId<RequestId>();
   // Calls wait for the constructor's arguments: if one of them failed, the actor never
   // exists and every call fails with ActorDiedError carrying that failure.
   let argsFailed!: (err: Error) => void;

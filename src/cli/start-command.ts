@@ -4,7 +4,7 @@
  * second signal stops it at once.
  */
 import { parseClusterAddress } from '../transport/cluster-address';
-import { NodeProcess } from '../node/node-process';
+import { NodeProcess } from '../runtimes/node-runtime';
 import { formatResources } from '../scheduling/ledger/resource-set';
 import type { ParsedArgs } from './args';
 

@@ -4,11 +4,11 @@
  * the broker schedules: worker leases (running work) and requests waiting for resources —
  * owners push the tasks themselves over their leases, as in Ray.
  */
-import type { ClusterState, Resources } from '../core/protocol';
+import type { ClusterState, Resources } from '../protocol/wire';
 import { createBrokerTransport } from '../transport/transport-factory';
 import { parseClusterAddress } from '../transport/cluster-address';
 import type { Transport } from '../transport/transport';
-import { clusterState } from './cluster-query';
+import { clusterState } from '../broker/broker-query';
 import type { ParsedArgs } from './args';
 
 /** How long to wait for the broker leader (ms); RAYBUS_QUERY_TIMEOUT_MS overrides. */

@@ -3,7 +3,6 @@
  * the objects it creates, submits tasks and actor calls, resolves ObjectRefs and answers
  * borrowers. All of its traffic goes through one Transport.
  */
-import { randomBytes } from 'node:crypto';
 import { firstValueFrom, map, type Observable } from 'rxjs';
 import type { Delivery, PublishOptions, Subscription, Transport } from '../transport/transport';
 import { ObjectRef, isObjectRef, setRefResolver } from '../refs/object-ref';
@@ -18,37 +17,32 @@ import {
   setSerializationHooks,
 } from '../serialization/serializer';
 import { scanValue } from '../serialization/value-check';
-import { decodeError, encodeError, type WireError } from '../serialization/error-codec';
+import { decodeError, encodeError } from '../serialization/error-codec';
 import { OwnerDiedError, RaySystemError } from '../errors/ray-errors';
-import {
-  BROKER_QUEUE,
-  CANCEL_TOPIC,
-  OWNER_DIED_TOPIC,
-  replyQueue,
-  type ActorMeta,
-  type BrokerMsg,
-  type ReplyMsg,
-  NRET_DYNAMIC,
-  type WireArg,
-  type WireOutcome,
-} from './protocol';
+import { BROKER_QUEUE, CANCEL_TOPIC, OWNER_DIED_TOPIC, replyQueue, type QueueKind, type QueueMessages } from '../protocol/queues';
+import { type ActorMeta, NRET_DYNAMIC, type WireArg, type WireError, type WireOutcome, type WireRef } from '../protocol/wire';
+import type { BrokerMsg } from '../protocol/messages/broker';
+import type { ReplyMsg } from '../protocol/messages/reply';
 import { TaskSubmitter, type SubmittedTask } from './task-submitter';
 import { StreamReceiver } from './stream-receiver';
 import { getValues, resolveArgs, waitFor } from './ref-resolution';
-import { onStreamControl } from '../node/generator-runner';
+import { onStreamControl } from '../worker/generator-runner';
 import { cancelLocal } from './running-tasks';
 import { ObjectRefGenerator } from '../refs/object-ref-generator';
 import { TaskCancelledError } from '../errors/ray-errors';
-import { ActorHandleBase, isActorHandle, handleFromMeta, handleMeta } from '../actors/actor-handle';
-import { isPlacementGroup, onPlacementGroupReady } from '../scheduling/placement-group';
+import { ActorHandleBase, isActorHandle, handleFromMeta, handleMeta } from '../api/actor-handle';
+import { isPlacementGroup, onPlacementGroupReady } from '../api/placement-group';
+
+import { completionId as completionIdOf, newIdSource, taskOfObject, type ActorId, type JobId, type NodeId, type ObjectId, type PlacementGroupId, type ProcId, type QueueName, type ReplyQueue, type RequestId, type TaskId, type WorkerId } from '../protocol/ids';
+import type { RuntimeEnv } from '../protocol/runtime-env';
 
 /** Identity and collaborators of one process's runtime. */
 export interface CoreWorkerOptions {
-  readonly procId: string;
+  readonly procId: ProcId | WorkerId;
   readonly transport: Transport;
-  readonly jobId: string;
+  readonly jobId: JobId;
   readonly namespace: string;
-  readonly nodeId?: string;
+  readonly nodeId?: NodeId;
   readonly isDriver: boolean;
   /**
    * Largest encoded value this process sends (the transport's message limit). Values above it
@@ -59,13 +53,13 @@ export interface CoreWorkerOptions {
    * The runtime env work submitted from this process inherits: the job's on a driver, the
    * worker's own (its effective env) in a worker.
    */
-  readonly runtimeEnv?: import('../api/options/runtime-env').RuntimeEnv;
+  readonly runtimeEnv?: RuntimeEnv;
 }
 
 /** A task or actor call whose results this process is waiting for. */
 export interface PendingTask {
-  readonly taskId: string;
-  readonly returnIds: string[];
+  readonly taskId: TaskId;
+  readonly returnIds: ObjectId[];
   readonly functionName: string;
   /** Called with the result message; return true to keep waiting (a retry was submitted). */
   onResult?(rets: WireOutcome[], retire?: boolean, us?: number): boolean;
@@ -75,8 +69,6 @@ export interface PendingTask {
   /** An actor method call (not a normal task). */
   readonly actorCall?: boolean;
 }
-
-let counter = 0;
 
 /** A generator the caller dropped releases its stream (no producer stays paused). */
 const generatorRegistry = new FinalizationRegistry<StreamReceiver>((r) => r.release());
@@ -88,20 +80,20 @@ function isWireObject(v: object): boolean {
 
 /** Runtime of this process. */
 export class CoreWorker {
-  readonly address: string;
+  readonly address: ReplyQueue;
   readonly store: ObjectStore;
   readonly submitter: TaskSubmitter;
-  private readonly pending = new Map<string, PendingTask>();
+  private readonly pending = new Map<TaskId, PendingTask>();
   /** Tasks and actor calls submitted from inside each running task (for recursive cancel). */
-  readonly children = new Map<string, Set<string>>();
+  readonly children = new Map<TaskId, Set<TaskId>>();
   /** Generator tasks this process owns, by task id. */
-  readonly streams = new Map<string, StreamReceiver>();
-  private readonly requests = new Map<string, (msg: ReplyMsg) => void>();
-  private readonly prefix: string;
+  readonly streams = new Map<TaskId, StreamReceiver>();
+  private readonly requests = new Map<RequestId, (msg: ReplyMsg) => void>();
+  private readonly ids = newIdSource();
   private subscription?: Subscription;
   private ownerDiedSub?: Subscription;
   /** Owners known to be gone (bounded): their objects are lost. */
-  private readonly deadOwners = new Set<string>();
+  private readonly deadOwners = new Set<ReplyQueue>();
   private readonly declared = new Map<string, Promise<void>>();
   private closed = false;
 
@@ -112,7 +104,6 @@ export class CoreWorker {
     const sync = (options.transport as Partial<{ publishSync(q: string, b: Uint8Array, o?: PublishOptions): void }>).publishSync;
     this.publishSync = typeof sync === 'function' ? sync.bind(options.transport) : undefined;
     this.address = replyQueue(options.procId);
-    this.prefix = randomBytes(6).toString('hex');
     this.store = new ObjectStore(this.address, {
       releaseBorrow: (id, owner, n) => this.send(owner, { t: 'borrow', id, n: -n }),
     });
@@ -132,7 +123,7 @@ export class CoreWorker {
         return [r.id, r.owner];
       },
       decodeRef: (data) => {
-        const [id, owner] = data as [string, string];
+        const [id, owner] = data as WireRef;
         const ref = new ObjectRef(id, owner);
         this.store.track(ref, id, owner);
         return ref;
@@ -144,7 +135,7 @@ export class CoreWorker {
     await this.transport.assertQueue(this.address, { autoDelete: false });
     this.ownerDiedSub = await this.transport.subscribe(OWNER_DIED_TOPIC, (body) => {
       try {
-        this.onOwnerDied((decodeEnvelope(body) as { owner: string }).owner);
+        this.onOwnerDied((decodeEnvelope(body) as { owner: ReplyQueue }).owner);
       } catch {
         /* malformed notice: ignored */
       }
@@ -159,7 +150,7 @@ export class CoreWorker {
     this.submitter.shutdown();
     const err = encodeError(new RaySystemError(reason));
     this.store.failPending(() => ({ e: err }));
-    for (const [, resolve] of this.requests) resolve({ t: 'ack', req: '', err });
+    for (const [, resolve] of this.requests) resolve({ t: 'ack', req: '' as RequestId, err });
     this.requests.clear();
     await this.subscription?.cancel().catch(() => undefined);
     await this.ownerDiedSub?.cancel().catch(() => undefined);
@@ -171,10 +162,9 @@ export class CoreWorker {
     return this.closed;
   }
 
-  /** A new unique id (hex). */
-  newId(): string {
-    counter += 1;
-    return `${this.prefix}${counter.toString(16).padStart(10, '0')}`;
+  /** A new unique id (hex) of the kind the caller needs. */
+  newId<T extends TaskId | ObjectId | ActorId | RequestId | PlacementGroupId>(): T {
+    return this.ids.next<T>();
   }
 
   // ---------------------------------------------------------------- messaging
@@ -188,7 +178,7 @@ export class CoreWorker {
    * Send an envelope to a queue. Failures are logged, or, with `taskId`, fail that task
    * (a task whose message cannot be delivered must not wait forever).
    */
-  send(queue: string, msg: object, taskId?: string, onError?: (err: Error) => void, options?: PublishOptions): void {
+  send<K extends QueueKind>(queue: QueueName<K>, msg: QueueMessages[K], taskId?: TaskId, onError?: (err: Error) => void, options?: PublishOptions): void {
     if (this.closed && queue !== BROKER_QUEUE) return;
     const body = encodeEnvelope(msg);
     if (this.publishSync) {
@@ -205,7 +195,7 @@ export class CoreWorker {
   }
 
   /** A send failed: tell `onError`, else fail the task it was for, else warn. */
-  private sendFailed(err: Error, queue: string, taskId?: string, onError?: (err: Error) => void): void {
+  private sendFailed(err: Error, queue: string, taskId?: TaskId, onError?: (err: Error) => void): void {
     if (this.closed) return;
     if (onError) return onError(err);
     if (taskId && this.pending.has(taskId)) {
@@ -229,9 +219,9 @@ export class CoreWorker {
   }
 
   /** Send a request whose answer comes back to our reply queue tagged with `req`. */
-  request<T extends ReplyMsg>(queue: string, build: (req: string, reply: string) => object): Promise<T> {
+  request<T extends ReplyMsg, K extends QueueKind = QueueKind>(queue: QueueName<K>, build: (req: RequestId, reply: ReplyQueue) => QueueMessages[K]): Promise<T> {
     if (this.closed) return Promise.reject(new RaySystemError('raybus is not running'));
-    const req = this.newId();
+    const req = this.newId<RequestId>();
     return new Promise<T>((resolve) => {
       this.requests.set(req, resolve as (m: ReplyMsg) => void);
       this.send(queue, build(req, this.address));
@@ -239,7 +229,7 @@ export class CoreWorker {
   }
 
   /** Wait for an answer tagged `req` (the request was sent by other means). */
-  awaitRequest<T extends ReplyMsg>(req: string): Promise<T> {
+  awaitRequest<T extends ReplyMsg>(req: RequestId): Promise<T> {
     if (this.closed) return Promise.reject(new RaySystemError('raybus is not running'));
     return new Promise<T>((resolve) => this.requests.set(req, resolve as (m: ReplyMsg) => void));
   }
@@ -255,7 +245,7 @@ export class CoreWorker {
   }
 
   /** Is this task or call still waiting for its results? */
-  isPending(taskId: string): boolean {
+  isPending(taskId: TaskId): boolean {
     return this.pending.has(taskId);
   }
 
@@ -264,7 +254,7 @@ export class CoreWorker {
   }
 
   /** Record that the running task `parent` submitted `child`. */
-  addChild(parent: string | undefined, child: string): void {
+  addChild(parent: TaskId | undefined, child: TaskId): void {
     if (!parent) return;
     let set = this.children.get(parent);
     if (!set) this.children.set(parent, (set = new Set()));
@@ -272,15 +262,15 @@ export class CoreWorker {
   }
 
   /** The pending task that produces `objectId` (a return or a stream's completion), if any. */
-  pendingTaskOf(objectId: string): PendingTask | undefined {
-    return this.pending.get(objectId.slice(0, -4));
+  pendingTaskOf(objectId: ObjectId): PendingTask | undefined {
+    return this.pending.get(taskOfObject(objectId));
   }
 
   /**
    * `ray.cancel`: a queued task never runs, a running one sees its AbortSignal fire (with
    * `force`, its worker is killed); its refs reject with TaskCancelledError, never retried.
    */
-  cancelTask(taskId: string, force: boolean, recursive = true): void {
+  cancelTask(taskId: TaskId, force: boolean, recursive = true): void {
     const t = this.pending.get(taskId);
     if (!t) return;
     this.streams.get(taskId)?.cancel();
@@ -291,7 +281,7 @@ export class CoreWorker {
   }
 
   /** Fail every return of a pending task with `err` and forget it. */
-  failTask(taskId: string, err: WireError): void {
+  failTask(taskId: TaskId, err: WireError): void {
     const t = this.pending.get(taskId);
     if (!t) return;
     this.pending.delete(taskId);
@@ -351,7 +341,7 @@ export class CoreWorker {
         if (msg.recursive !== false) for (const child of this.children.get(msg.task) ?? []) this.cancelTask(child, false);
         return;
       default: {
-        const req = (msg as { req?: string }).req;
+        const req = (msg as { req?: RequestId }).req;
         const resolve = req ? this.requests.get(req) : undefined;
         if (resolve) {
           this.requests.delete(req!);
@@ -361,7 +351,7 @@ export class CoreWorker {
     }
   }
 
-  private onResult(taskId: string, rets: WireOutcome[], retire = false, streamed?: number, us?: number): void {
+  private onResult(taskId: TaskId, rets: WireOutcome[], retire = false, streamed?: number, us?: number): void {
     const t = this.pending.get(taskId);
     if (!t) {
       // Already failed here (cancelled): the worker is done with it all the same.
@@ -390,7 +380,7 @@ export class CoreWorker {
   }
 
   /** Store an outcome that arrived from another process, taking its contained refs. */
-  receiveOutcome(id: string, out: WireOutcome): void {
+  receiveOutcome(id: ObjectId, out: WireOutcome): void {
     if ('d' in out && out.r?.length) {
       for (const [rid, owner] of out.r) this.store.received(rid, owner);
       this.store.fulfil(id, out, out.r.map(([rid]) => rid));
@@ -406,7 +396,7 @@ export class CoreWorker {
     }
   }
 
-  private answerGetObject(id: string, reply: string): void {
+  private answerGetObject(id: ObjectId, reply: ReplyQueue): void {
     if (!this.store.has(id)) {
       this.send(reply, { t: 'object', id, out: { e: encodeError(new RaySystemError(`object ${id} was freed or never existed on its owner`)) } });
       return;
@@ -435,13 +425,13 @@ export class CoreWorker {
       );
     }
     if (scan.refs.length === 0) return { d };
-    const r = (scan.refs as ObjectRef<unknown>[]).map((ref): [string, string] => [ref.id, ref.owner]);
+    const r = (scan.refs as ObjectRef<unknown>[]).map((ref): WireRef => [ref.id, ref.owner]);
     this.noteSent(r);
     return { d, r };
   }
 
   /** Bytes carrying refs are leaving this process: one borrow token per ref. */
-  noteSent(refs: Array<[string, string]> | undefined): void {
+  noteSent(refs: WireRef[] | undefined): void {
     if (!refs) return;
     for (const [id, owner] of refs) {
       if (owner === this.address) this.store.addBorrower(id, 1);
@@ -450,8 +440,8 @@ export class CoreWorker {
   }
 
   /** Take the refs inside received argument bytes; returns the ids to unpin afterwards. */
-  receiveArgs(args: WireArg[]): string[] {
-    const pinned: string[] = [];
+  receiveArgs(args: WireArg[]): ObjectId[] {
+    const pinned: ObjectId[] = [];
     for (const a of args) if (a.r) for (const [id, owner] of a.r) {
       this.store.received(id, owner);
       pinned.push(id);
@@ -460,7 +450,7 @@ export class CoreWorker {
   }
 
   /** Create a ref owned by this process (a task return or a put). */
-  ownedRef<T>(id: string): ObjectRef<T> {
+  ownedRef<T>(id: ObjectId): ObjectRef<T> {
     const ref = new ObjectRef<T>(id, this.address);
     this.store.track(ref, id, this.address);
     return ref;
@@ -469,7 +459,7 @@ export class CoreWorker {
   /** `ray.put`: store a value owned by this process. */
   put<T>(value: T): ObjectRef<T> {
     const arg = this.encodeArg(value, 'value');
-    const id = this.newId();
+    const id = this.newId<ObjectId>();
     const ref = this.ownedRef<T>(id);
     if (arg.r) for (const [rid, owner] of arg.r) this.store.received(rid, owner);
     this.store.fulfil(id, arg, arg.r?.map(([rid]) => rid));
@@ -478,14 +468,14 @@ export class CoreWorker {
 
 
   /** A process that owned objects is gone: fail what we borrowed from it and still wait for. */
-  private onOwnerDied(owner: string): void {
+  private onOwnerDied(owner: ReplyQueue): void {
     if (owner === this.address) return;
     this.deadOwners.add(owner);
     if (this.deadOwners.size > 10_000) this.deadOwners.delete(this.deadOwners.values().next().value!);
     for (const id of this.store.pendingFrom(owner)) this.store.fulfil(id, this.ownerDiedOutcome(id, owner));
   }
 
-  private ownerDiedOutcome(id: string, owner: string): WireOutcome {
+  private ownerDiedOutcome(id: ObjectId, owner: ReplyQueue): WireOutcome {
     return { e: encodeError(new OwnerDiedError(`The object ${id} is lost: its owner (${owner}) has died.`)) };
   }
 
@@ -545,8 +535,8 @@ export class CoreWorker {
    * Open the owner side of a generator task: its single return id is the completion ref, and
    * items arrive on the stream. The generator is released when collected (lifts backpressure).
    */
-  openStream(taskId: string, backpressure: number): { generator: ObjectRefGenerator<unknown>; returnIds: string[] } {
-    const completionId = `${taskId}0000`;
+  openStream(taskId: TaskId, backpressure: number): { generator: ObjectRefGenerator<unknown>; returnIds: ObjectId[] } {
+    const completionId = completionIdOf(taskId);
     const receiver = new StreamReceiver(this, taskId, this.ownedRef(completionId), backpressure);
     this.streams.set(taskId, receiver);
     // Only the caller holds the generator: once it is collected, the stream is released.

@@ -15,7 +15,9 @@
 import type { Subscription as RxSubscription } from 'rxjs';
 import type { Subscription, Transport } from '../transport/transport';
 import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
-import { BROKER_ELECTED_TOPIC, BROKER_QUEUE, presenceQueue, type BrokerElectedMsg, type ClusterBrokerMsg } from './protocol';
+import { BROKER_ELECTED_TOPIC, BROKER_QUEUE, presenceQueue } from '../protocol/queues';
+import type { BrokerElectedMsg } from '../protocol/messages/presence';
+import type { BrokerMsg } from '../protocol/messages/broker';
 import type { CoreWorker } from './core-worker';
 
 export class OwnerSession {
@@ -59,7 +61,7 @@ export class OwnerSession {
     if (this.closed) return;
     this.closed = true;
     this.status?.unsubscribe();
-    const sent = this.transport.publish(BROKER_QUEUE, encodeEnvelope({ t: 'owner-exit', owner: this.core.address } satisfies ClusterBrokerMsg));
+    const sent = this.transport.publish(BROKER_QUEUE, encodeEnvelope({ t: 'owner-exit', owner: this.core.address } satisfies BrokerMsg));
     await Promise.race([sent.catch(() => undefined), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
     for (const s of this.subs.splice(0)) await s.cancel().catch(() => undefined);
   }
@@ -88,7 +90,7 @@ export class OwnerSession {
     if (leases.length > 0) this.send({ t: 'leases-held', owner: this.core.address, leases });
   }
 
-  private send(msg: ClusterBrokerMsg): void {
+  private send(msg: BrokerMsg): void {
     this.transport.publish(BROKER_QUEUE, encodeEnvelope(msg)).catch(() => undefined);
   }
 }

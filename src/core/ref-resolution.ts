@@ -3,12 +3,13 @@
  * (ready / not ready in input order; generators are ready when their next item is), and a
  * task's or call's arguments before it is sent.
  */
+import type { ActorId, TaskId } from '../protocol/ids';
 import { firstValueFrom, timeout as rxTimeout } from 'rxjs';
 import { isObjectRef, type ObjectRef } from '../refs/object-ref';
 import { ObjectRefGenerator } from '../refs/object-ref-generator';
 import { decodeError, encodeTaskError, type WireError } from '../serialization/error-codec';
 import { GetTimeoutError } from '../errors/ray-errors';
-import type { WireArg, WireOutcome } from './protocol';
+import type { WireArg, WireOutcome } from '../protocol/wire';
 import type { CoreWorker } from './core-worker';
 
 /** `ray.get` for one ref or an array; rejects on the first error found. */
@@ -131,7 +132,7 @@ export function resolveArgs(
   args: unknown[],
   then: (parts: WireArg[] | { error: WireError }) => void,
   functionName: string,
-  taskId: string,
+  taskId: TaskId | ActorId,
 ): void {
   const parts: Array<WireArg | ObjectRef<unknown>> = args.map((a, i) => (isObjectRef(a) ? a : core.encodeArg(a, `args[${i}]`)));
   const deps = parts.filter(isObjectRef) as ObjectRef<unknown>[];

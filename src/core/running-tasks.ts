@@ -2,6 +2,7 @@
  * Tasks running in this process, by id, with the AbortController behind
  * `getRuntimeContext().signal`: `ray.cancel` of a running task aborts it.
  */
+import type { TaskId } from '../protocol/ids';
 /** A running task's abort state; its AbortController is made only when someone asks for the signal. */
 class RunningTask {
   private controller?: AbortController;
@@ -22,7 +23,7 @@ class RunningTask {
 const running = new Map<string, RunningTask>();
 
 /** Register a running task; `signal` is its abort signal (made on first use), `done()` ends it. */
-export function trackRunning(taskId: string): { readonly signal: AbortSignal; done(): void } {
+export function trackRunning(taskId: TaskId): { readonly signal: AbortSignal; done(): void } {
   const task = new RunningTask();
   running.set(taskId, task);
   return {
@@ -34,7 +35,7 @@ export function trackRunning(taskId: string): { readonly signal: AbortSignal; do
 }
 
 /** Abort a running task (no-op when it is not running here). */
-export function abortRunning(taskId: string, reason: Error): boolean {
+export function abortRunning(taskId: TaskId, reason: Error): boolean {
   const t = running.get(taskId);
   if (!t) return false;
   t.abort(reason);
@@ -42,13 +43,13 @@ export function abortRunning(taskId: string, reason: Error): boolean {
 }
 
 /** Where tasks delivered to this worker wait before they run (set by the worker's task queue). */
-let queuedCanceller: ((taskId: string) => boolean) | undefined;
+let queuedCanceller: ((taskId: TaskId) => boolean) | undefined;
 
-export function setQueuedTaskCanceller(fn: ((taskId: string) => boolean) | undefined): void {
+export function setQueuedTaskCanceller(fn: ((taskId: TaskId) => boolean) | undefined): void {
   queuedCanceller = fn;
 }
 
 /** `ray.cancel` reached this process: abort the task if it runs, drop it if it waits here. */
-export function cancelLocal(taskId: string, reason: Error): boolean {
+export function cancelLocal(taskId: TaskId, reason: Error): boolean {
   return abortRunning(taskId, reason) || (queuedCanceller?.(taskId) ?? false);
 }

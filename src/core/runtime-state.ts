@@ -3,15 +3,16 @@
  * Kept on a global symbol so that every copy of raybus loaded in a process (ESM and CJS,
  * or a nested install) shares it.
  */
+import type { TaskId, NodeId, WorkerId, ActorId } from '../protocol/ids';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CoreWorker } from './core-worker';
-import type { Resources } from './protocol';
-import { processGlobal } from './process-global';
+import type { Resources } from '../protocol/wire';
+import { processGlobal } from '../util/process-global';
 
 /** What a running task or actor call can learn about itself. */
 export interface TaskContext {
-  readonly taskId: string;
-  readonly actorId: string | null;
+  readonly taskId: TaskId;
+  readonly actorId: ActorId | null;
   readonly attempt: number;
   readonly signal: AbortSignal;
   readonly metadata: Record<string, unknown>;
@@ -23,12 +24,12 @@ export interface TaskContext {
 /** The process-level part of the runtime context. */
 export interface ProcessContext {
   readonly jobId: string;
-  readonly nodeId: string | null;
+  readonly nodeId: NodeId | null;
   readonly namespace: string;
-  readonly workerId: string | null;
+  readonly workerId: WorkerId | null;
   readonly assignedResources: Resources;
   readonly gpuIds: number[];
-  readonly actorId: string | null;
+  readonly actorId: ActorId | null;
   /** Set by exitActor() so the host can tell the call that invoked it. */
   exitRequested?: boolean;
   wasCurrentActorReconstructed: boolean;

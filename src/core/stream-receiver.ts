@@ -4,13 +4,13 @@
  * twice), are handed out in order, and consumption is acknowledged to the producer for
  * backpressure. The stream ends with the task's result.
  */
+import { streamItemId, type ReplyQueue, type TaskId } from '../protocol/ids';
 import type { ObjectRef } from '../refs/object-ref';
 import type { StreamSource } from '../refs/object-ref-generator';
-import type { WireOutcome } from './protocol';
+import type { WireOutcome } from '../protocol/wire';
 import type { CoreWorker } from './core-worker';
 
 /** Item ref ids: the task id then the sequence number (return ids use 4 hex digits, items 8). */
-export const streamItemId = (taskId: string, seq: number): string => `${taskId}s${seq.toString(16).padStart(8, '0')}`;
 
 export class StreamReceiver implements StreamSource {
   /** Items by sequence number; a slot is cleared once handed out, so memory stays bounded. */
@@ -19,12 +19,12 @@ export class StreamReceiver implements StreamSource {
   private ended = false;
   private waiters: Array<() => void> = [];
   /** The producer's reply address (for acks), learnt from its first item. */
-  private producer?: string;
+  private producer?: ReplyQueue;
   private released = false;
 
   constructor(
     private readonly core: CoreWorker,
-    readonly taskId: string,
+    readonly taskId: TaskId,
     private readonly completionRef: ObjectRef<unknown>,
     /** Backpressure: -1 off, else the most unconsumed items the producer may be ahead. */
     private readonly backpressure: number,
@@ -36,7 +36,7 @@ export class StreamReceiver implements StreamSource {
   }
 
   /** An item arrived. Returns false for a duplicate (from a retried attempt). */
-  onItem(seq: number, out: WireOutcome, from: string): boolean {
+  onItem(seq: number, out: WireOutcome, from: ReplyQueue): boolean {
     const first = this.producer === undefined || this.producer !== from;
     this.producer = from;
     if (first && this.released && !this.ended) this.core.send(from, { t: 'stream-release', task: this.taskId });

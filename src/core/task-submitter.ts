@@ -4,24 +4,14 @@
  * broker; each lease is one worker that this owner pushes tasks to directly, pipelined. A lease
  * is returned once its key has no queued work left.
  */
+import type { ObjectId, TaskId, LeaseId, NodeId, WorkerId, RequestId } from '../protocol/ids';
 import type { CodeDescriptor } from '../serialization/code-shipping';
 import { encodeError, type WireError } from '../serialization/error-codec';
 import { WorkerCrashedError } from '../errors/ray-errors';
-import {
-  BROKER_QUEUE,
-  nodeQueue,
-  replyQueue,
-  workerQueue,
-  type LeaseFailedMsg,
-  type LeaseGrantedMsg,
-  type LeaseLostMsg,
-  type Resources,
-  type TaskContextInfo,
-  type TaskMsg,
-  type WireArg,
-  type WireOutcome,
-  type WireStrategy,
-} from './protocol';
+import { BROKER_QUEUE, nodeQueue, replyQueue, workerQueue } from '../protocol/queues';
+import type { LeaseFailedMsg, LeaseGrantedMsg, LeaseLostMsg } from '../protocol/messages/reply';
+import type { Resources, TaskContextInfo, WireArg, WireOutcome, WireStrategy } from '../protocol/wire';
+import type { TaskMsg } from '../protocol/messages/worker';
 import type { CoreWorker } from './core-worker';
 
 /**
@@ -44,8 +34,8 @@ const MAX_PENDING_LEASE_REQUESTS = 4;
 
 /** A task as the submitter tracks it. */
 export interface SubmittedTask {
-  readonly taskId: string;
-  readonly returnIds: string[];
+  readonly taskId: TaskId;
+  readonly returnIds: ObjectId[];
   readonly fn: CodeDescriptor;
   args?: WireArg[];
   readonly nret: number;
@@ -56,7 +46,7 @@ export interface SubmittedTask {
   readonly retryExceptions: boolean | string[];
   attempt: number;
   readonly ctx: Omit<TaskContextInfo, 'attempt'>;
-  lease?: string;
+  lease?: LeaseId;
   /** Generator backpressure (items ahead of the consumer). */
   readonly bp?: number;
   /** maxCalls of the function (0 = unlimited). */
@@ -66,9 +56,9 @@ export interface SubmittedTask {
 }
 
 interface Lease {
-  readonly id: string;
-  readonly worker: string;
-  readonly node: string;
+  readonly id: LeaseId;
+  readonly worker: WorkerId;
+  readonly node: NodeId;
   readonly key: string;
   readonly inflight: Set<SubmittedTask>;
 }
@@ -78,8 +68,8 @@ interface KeyState {
   readonly demand: Resources;
   readonly strategy: WireStrategy;
   readonly queue: SubmittedTask[];
-  readonly leases: Map<string, Lease>;
-  readonly requests: Set<string>;
+  readonly leases: Map<LeaseId, Lease>;
+  readonly requests: Set<RequestId>;
   returnScheduled: boolean;
 }
 
@@ -128,7 +118,7 @@ export class TaskSubmitter {
     // Every task of a key has the same runtime env (the env key is part of the scheduling key).
     const env = ks.queue[0]?.ctx.env;
     while (ks.requests.size < wanted) {
-      const req = this.core.newId();
+      const req = this.core.newId<RequestId>();
       ks.requests.add(req);
       this.requests.set(req, ks);
       this.requestLease(ks, req, env);
@@ -141,7 +131,7 @@ export class TaskSubmitter {
    * reconnecting), forget it and ask again shortly: a lost request must never leave tasks
    * waiting forever.
    */
-  private requestLease(ks: KeyState, req: string, env: TaskContextInfo['env']): void {
+  private requestLease(ks: KeyState, req: RequestId, env: TaskContextInfo['env']): void {
     this.core.send(
       BROKER_QUEUE,
       {
@@ -196,7 +186,7 @@ export class TaskSubmitter {
    * and name (the worker keeps descriptors it received, node/task-queue.ts), so the source
    * of a function is not encoded and decoded again with every task.
    */
-  private describeFor(worker: string, fn: CodeDescriptor): CodeDescriptor {
+  private describeFor(worker: WorkerId, fn: CodeDescriptor): CodeDescriptor {
     let sent = this.sentCode.get(worker);
     if (!sent) {
       if (this.sentCode.size >= MAX_REMEMBERED_WORKERS) this.sentCode.delete(this.sentCode.keys().next().value!);
@@ -289,7 +279,7 @@ export class TaskSubmitter {
    * The worker of a lease will not start these soon (the task it runs is waiting): queue
    * them again, in order, and stop pipelining this key (its calls do not all run short).
    */
-  onTasksReturned(leaseId: string, taskIds: string[]): void {
+  onTasksReturned(leaseId: LeaseId, taskIds: string[]): void {
     const lease = this.leases.get(leaseId);
     if (!lease) return;
     const ks = this.keys.get(lease.key);
@@ -324,7 +314,7 @@ export class TaskSubmitter {
   }
 
   /** The result of a task the owner already failed (cancelled) came back: free its slot. */
-  onStrayResult(taskId: string, retire: boolean): void {
+  onStrayResult(taskId: TaskId, retire: boolean): void {
     for (const lease of this.leases.values()) {
       for (const task of lease.inflight) {
         if (task.taskId !== taskId) continue;
@@ -366,7 +356,7 @@ export class TaskSubmitter {
    * Cancel a task this process submitted. A queued task is dropped; a running one is told to
    * abort (and with `force` its worker is killed). Either way it is never retried.
    */
-  cancel(taskId: string, force: boolean, recursive = true): 'queued' | 'running' | 'unknown' {
+  cancel(taskId: TaskId, force: boolean, recursive = true): 'queued' | 'running' | 'unknown' {
     for (const ks of this.keys.values()) {
       const i = ks.queue.findIndex((t) => t.taskId === taskId);
       if (i >= 0) {
@@ -394,13 +384,13 @@ export class TaskSubmitter {
    * ignored), ask again where tasks wait, and return the leases still held (id, node) so
    * the new leader can rebuild its ledger.
    */
-  resync(): Array<[string, string]> {
+  resync(): Array<[LeaseId, NodeId]> {
     for (const ks of this.keys.values()) {
       for (const req of ks.requests) this.requests.delete(req);
       ks.requests.clear();
     }
     for (const ks of [...this.keys.values()]) this.pump(ks);
-    return [...this.leases.values()].map((l): [string, string] => [l.id, l.node]);
+    return [...this.leases.values()].map((l): [LeaseId, NodeId] => [l.id, l.node]);
   }
 
   shutdown(): void {

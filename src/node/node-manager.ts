@@ -4,31 +4,20 @@
  * their deaths. A worker sets up its runtime env when it starts; if that fails, the work it was
  * started for fails with RuntimeEnvSetupError and the worker is stopped, never reused.
  */
+import { newWorkerId, type ActorId, type JobId, type LeaseId, type NodeId, type ReplyQueue, type RequestId, type WorkerId } from '../protocol/ids';
 import { fork, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
 import type { Transport } from '../transport/transport';
 import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
 import { encodeError } from '../serialization/error-codec';
 import { RuntimeEnvSetupError, WorkerCrashedError } from '../errors/ray-errors';
-import type { RuntimeEnv } from '../api/options/runtime-env';
-import {
-  OWNER_DIED_TOPIC,
-  replyQueue,
-  BROKER_ELECTED_TOPIC,
-  BROKER_QUEUE,
-  nodePresenceId,
-  nodeQueue,
-  presenceQueue,
-  workerQueue,
-  type BrokerMsg,
-  type ClusterBrokerMsg,
-  type HostActorMsg,
-  type NodeLeaseReport,
-  type NodeMsg,
-  type Resources,
-} from '../core/protocol';
+import type { RuntimeEnv } from '../protocol/runtime-env';
+import { OWNER_DIED_TOPIC, replyQueue, BROKER_ELECTED_TOPIC, BROKER_QUEUE, nodePresenceId, nodeQueue, presenceQueue, workerQueue } from '../protocol/queues';
+import type { BrokerMsg } from '../protocol/messages/broker';
+import type { HostActorMsg } from '../protocol/messages/worker';
+import type { NodeLeaseReport, Resources } from '../protocol/wire';
+import type { NodeMsg } from '../protocol/messages/node';
 import type { Subscription as RxSubscription } from 'rxjs';
-import { NODE_IMPORTS_VAR } from './runtime-env-setup';
+import { NODE_IMPORTS_VAR, isEnvSetupFailedReport, workerIdentityEnv } from '../protocol/worker-process';
 import { IpcBridge } from './ipc-bridge';
 import { ChannelLink, IPC_FD_VAR, IPC_PIPE_FD, PipeLink } from '../transport/ipc-link';
 import type { Duplex } from 'node:stream';
@@ -37,8 +26,7 @@ import type { Duplex } from 'node:stream';
 const PIPE_LINK = process.platform !== 'win32';
 import { WorkerPool } from './worker-pool';
 import { buildWorkerEnv } from './worker-env';
-import { isEnvSetupFailedReport } from './runtime-env-setup';
-import { DEFAULT_ENV_KEY, canonicalRuntimeEnv, runtimeEnvKey } from './runtime-env-resolution';
+import { DEFAULT_ENV_KEY, canonicalRuntimeEnv, runtimeEnvKey } from '../protocol/runtime-env';
 
 /** Default for {@link NodeOptions.idleWorkerTimeoutMs}. */
 export const DEFAULT_IDLE_WORKER_TIMEOUT_MS = 60_000;
@@ -47,10 +35,10 @@ export const DEFAULT_WORKER_START_TIMEOUT_MS = 600_000;
 
 /** How a node is set up. */
 export interface NodeOptions {
-  readonly nodeId: string;
+  readonly nodeId: NodeId;
   readonly resources: Resources;
   readonly labels?: Record<string, string>;
-  readonly jobId: string;
+  readonly jobId: JobId;
   readonly namespace: string;
   /** Opens a transport connection (one for the node, one per worker). */
   readonly connect: () => Promise<Transport>;
@@ -69,10 +57,12 @@ export interface NodeOptions {
   readonly workerEnv?: Readonly<Record<string, string>>;
   /** Modules every worker imports before user code (`raybus start --import`). */
   readonly imports?: readonly string[];
+  /** The script a worker process runs (the composition root supplies `src/bin/worker`). */
+  readonly workerEntry: string;
 }
 
 interface WorkerProc {
-  readonly id: string;
+  readonly id: WorkerId;
   readonly child: ChildProcess;
   readonly bridge: IpcBridge;
   /** Pool key of the worker's runtime env. */
@@ -83,10 +73,10 @@ interface WorkerProc {
   readonly started: Promise<Error | undefined>;
   readonly settle: (outcome: Error | undefined) => void;
   ready: boolean;
-  lease?: string;
-  actor?: string;
+  lease?: LeaseId;
+  actor?: ActorId;
   /** The owner to answer once a task lease's worker is ready (or failed to start). */
-  grantTo?: { readonly req: string; readonly owner: string };
+  grantTo?: { readonly req: RequestId; readonly owner: ReplyQueue };
   dead: boolean;
   /** Stopped by the node on purpose (reaped, GPU lease over, start failed): not reported. */
   retired: boolean;
@@ -106,7 +96,7 @@ let seq = 0;
 
 export class NodeManager {
   private transport?: Transport;
-  private readonly workers = new Map<string, WorkerProc>();
+  private readonly workers = new Map<WorkerId, WorkerProc>();
   private readonly pool: WorkerPool<WorkerProc>;
   private readonly byLease = new Map<string, WorkerProc>();
   private readonly warnedEnvKeys = new Set<string>();
@@ -181,7 +171,7 @@ export class NodeManager {
   }
 
   /** Ids of every worker this node started (their queues are deleted when it stops). */
-  private readonly spawnedWorkers: string[] = [];
+  private readonly spawnedWorkers: WorkerId[] = [];
 
   /** Presence queue (probed by the broker) and the triggers to register again. */
   private async joinCluster(t: Transport): Promise<void> {
@@ -283,7 +273,7 @@ export class NodeManager {
     this.retire(w);
   }
 
-  private toBroker(msg: BrokerMsg | ClusterBrokerMsg): void {
+  private toBroker(msg: BrokerMsg): void {
     this.transport?.publish(BROKER_QUEUE, encodeEnvelope(msg)).catch(() => undefined);
   }
 
@@ -291,7 +281,7 @@ export class NodeManager {
    * A worker process is gone, and the objects it owned with it: borrowers waiting for one
    * fail with OwnerDiedError instead of waiting forever; its reply queue goes too.
    */
-  private announceOwnerGone(workerId: string): void {
+  private announceOwnerGone(workerId: WorkerId): void {
     const t = this.transport;
     if (!t) return;
     const owner = replyQueue(workerId);
@@ -367,15 +357,12 @@ export class NodeManager {
 
   private spawn(runtimeEnv: RuntimeEnv | undefined, gpuIds: readonly number[]): WorkerProc {
     seq += 1;
-    const id = `${this.options.nodeId.slice(0, 8)}w${seq.toString(16)}${Math.random().toString(16).slice(2, 8)}`;
+    const id = newWorkerId(this.options.nodeId, seq);
     const envKey = runtimeEnvKey(runtimeEnv);
     const { env, warning } = buildWorkerEnv({
       base: process.env,
       identity: {
-        RAYBUS_WORKER_ID: id,
-        RAYBUS_NODE_ID: this.options.nodeId,
-        RAYBUS_JOB_ID: this.options.jobId,
-        RAYBUS_NAMESPACE: this.options.namespace,
+        ...workerIdentityEnv({ workerId: id, nodeId: this.options.nodeId, jobId: this.options.jobId, namespace: this.options.namespace }),
         ...(PIPE_LINK ? { [IPC_FD_VAR]: String(IPC_PIPE_FD) } : {}),
         ...this.options.workerEnv,
         ...(this.options.imports?.length ? { [NODE_IMPORTS_VAR]: JSON.stringify(this.options.imports) } : {}),
@@ -388,7 +375,7 @@ export class NodeManager {
       this.warnedEnvKeys.add(envKey);
       process.emitWarning(warning);
     }
-    const entry = path.join(__dirname, 'worker-main.js');
+    const entry = this.options.workerEntry;
     const child = fork(entry, [], {
       env,
       serialization: 'advanced',

@@ -4,7 +4,7 @@
  * accelerator type (advertised as `accelerator_type:<T>`).
  */
 import * as os from 'node:os';
-import type { Resources } from '../core/protocol';
+import type { Resources } from '../protocol/wire';
 import { detectGpus, detectGpusSync, type DetectedGpus } from './gpu-detect';
 
 export interface NodeResourceOptions {

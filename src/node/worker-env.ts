@@ -3,8 +3,8 @@
  * its runtime env (env vars, and the whole env as JSON for the worker to set up), and the GPU
  * assignment (`CUDA_VISIBLE_DEVICES`), which wins over a user's env var of the same name.
  */
-import type { RuntimeEnv } from '../api/options/runtime-env';
-import { GPU_IDS_VAR, RUNTIME_ENV_VAR } from './runtime-env-setup';
+import type { RuntimeEnv } from '../protocol/runtime-env';
+import { GPU_IDS_VAR, RUNTIME_ENV_VAR } from '../protocol/worker-process';
 
 /** What a worker is forked for. */
 export interface WorkerEnvInput {

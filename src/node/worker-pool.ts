@@ -3,7 +3,7 @@
  * worker started with its env. Idle workers of a non-default env are reaped after a timeout;
  * the default env's idle workers stay (they are the prestarted ones and cheap to keep).
  */
-import { DEFAULT_ENV_KEY } from './runtime-env-resolution';
+import { DEFAULT_ENV_KEY } from '../protocol/runtime-env';
 
 /** The timer functions the pool uses (tests pass fakes). */
 export interface PoolTimers {

@@ -3,6 +3,7 @@
  * the value a `'dynamic'` task resolves to. Items arrive as refs in yield order; an error
  * raised after k yields is ref k+1, then the stream ends. Values are an RxJS stream too.
  */
+import type { TaskId } from '../protocol/ids';
 import { Observable, concatMap, from, defer } from 'rxjs';
 import type { ObjectRef } from './object-ref';
 
@@ -20,7 +21,7 @@ export interface StreamSource {
   completed(): ObjectRef<unknown>;
   /** The caller is done with the stream (cancel or garbage collection). */
   release(): void;
-  readonly taskId: string;
+  readonly taskId: TaskId;
 }
 
 /**
@@ -43,8 +44,8 @@ export class ObjectRefGenerator<T = unknown> implements AsyncIterable<ObjectRef<
   }
 
   /** The id of the task producing the items. */
-  get taskId(): string {
-    return this.source?.taskId ?? '';
+  get taskId(): TaskId {
+    return this.source?.taskId ?? ('' as TaskId);
   }
 
   /** The next ref (`done` once the generator finished). */

@@ -3,6 +3,7 @@
  * refs pass through async code unresolved. Resolution is an RxJS stream (`asObservable`).
  */
 import type { Observable } from 'rxjs';
+import type { ObjectId, ReplyQueue } from '../protocol/ids';
 
 const REF_MARKER = Symbol.for('raybus.ObjectRef');
 
@@ -28,12 +29,12 @@ export class ObjectRef<T = unknown> {
   /** Type-level only: the value type. */
   declare readonly __valueType?: T;
   /** @internal */
-  readonly id: string;
+  readonly id: ObjectId;
   /** @internal The owner's address (its reply queue). */
-  readonly owner: string;
+  readonly owner: ReplyQueue;
 
   /** @internal Refs are created by raybus, never by users. */
-  constructor(id: string, owner: string) {
+  constructor(id: ObjectId, owner: ReplyQueue) {
     this.id = id;
     this.owner = owner;
   }

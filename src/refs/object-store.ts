@@ -4,8 +4,9 @@
  * (copy semantics, as Ray's object store). An entry is freed once no ObjectRef to it is
  * reachable in this process and no borrower holds it.
  */
+import type { ObjectId, ReplyQueue } from '../protocol/ids';
 import { ReplaySubject, type Observable } from 'rxjs';
-import type { WireOutcome } from '../core/protocol';
+import type { WireOutcome } from '../protocol/wire';
 
 interface Entry {
   outcome?: WireOutcome;
@@ -21,24 +22,24 @@ interface Entry {
   pins: number;
   fetchRequested: boolean;
   /** Refs inside this entry's value, pinned while it lives. */
-  contained?: string[];
+  contained?: ObjectId[];
 }
 
 /** Callbacks the store uses to talk to the rest of the runtime. */
 export interface ObjectStoreEvents {
   /** A borrowed object lost its last local ref: return `n` tokens to its owner. */
-  releaseBorrow(id: string, owner: string, n: number): void;
+  releaseBorrow(id: ObjectId, owner: ReplyQueue, n: number): void;
 }
 
 const noop = (): void => undefined;
 
 export class ObjectStore {
-  private readonly entries = new Map<string, Entry>();
-  private readonly owners = new Map<string, string>();
-  private readonly registry = new FinalizationRegistry<string>((id) => this.dropLocal(id));
+  private readonly entries = new Map<ObjectId, Entry>();
+  private readonly owners = new Map<ObjectId, ReplyQueue>();
+  private readonly registry = new FinalizationRegistry<ObjectId>((id) => this.dropLocal(id));
 
   constructor(
-    private readonly self: string,
+    private readonly self: ReplyQueue,
     private readonly events: ObjectStoreEvents,
   ) {}
 
@@ -47,7 +48,7 @@ export class ObjectStore {
   }
 
   /** Count a new ObjectRef instance for `id` (call for every instance created). */
-  track(ref: object, id: string, owner: string): void {
+  track(ref: object, id: ObjectId, owner: ReplyQueue): void {
     const e = this.entry(id, owner === this.self);
     e.local += 1;
     if (owner !== this.self) this.owners.set(id, owner);
@@ -55,7 +56,7 @@ export class ObjectStore {
   }
 
   /** Owner: a ref to `id` was serialized towards another process. */
-  addBorrower(id: string, n = 1): void {
+  addBorrower(id: ObjectId, n = 1): void {
     const e = this.entries.get(id);
     if (e) e.borrowers += n;
   }
@@ -65,7 +66,7 @@ export class ObjectStore {
    * (we own `id`) or makes us a borrower. The ref is pinned until `unpin` (by whatever holds
    * the encoded message: a stored value, a running task's arguments).
    */
-  received(id: string, owner: string): void {
+  received(id: ObjectId, owner: ReplyQueue): void {
     const owned = owner === this.self;
     const e = this.entry(id, owned);
     if (owned) e.borrowers -= 1;
@@ -77,24 +78,24 @@ export class ObjectStore {
   }
 
   /** True if this process owns `id` (it created it). */
-  owns(ref: { owner: string }): boolean {
+  owns(ref: { owner: ReplyQueue }): boolean {
     return ref.owner === this.self;
   }
 
   /** Owner: a borrower returned tokens. */
-  removeBorrower(id: string, n: number): void {
+  removeBorrower(id: ObjectId, n: number): void {
     const e = this.entries.get(id);
     if (!e) return;
     e.borrowers -= n;
     this.maybeFree(id, e);
   }
 
-  pin(id: string): void {
+  pin(id: ObjectId): void {
     const e = this.entries.get(id);
     if (e) e.pins += 1;
   }
 
-  unpin(id: string): void {
+  unpin(id: ObjectId): void {
     const e = this.entries.get(id);
     if (!e) return;
     e.pins -= 1;
@@ -105,7 +106,7 @@ export class ObjectStore {
    * Store the outcome of `id` (ignored when nobody holds a ref any more). `contained` lists
    * the refs inside the value, already `received`: they stay pinned while this entry lives.
    */
-  fulfil(id: string, outcome: WireOutcome, contained?: string[]): boolean {
+  fulfil(id: ObjectId, outcome: WireOutcome, contained?: ObjectId[]): boolean {
     const e = this.entries.get(id);
     if (!e || e.outcome) {
       if (contained) for (const c of contained) this.unpin(c);
@@ -124,7 +125,7 @@ export class ObjectStore {
   }
 
   /** Call `cb` once with the outcome of `id` (now if it is here); returns a cancel function. */
-  onOutcome(id: string, cb: (out: WireOutcome) => void): () => void {
+  onOutcome(id: ObjectId, cb: (out: WireOutcome) => void): () => void {
     const e = this.entries.get(id) ?? this.entry(id, false);
     if (e.outcome) {
       cb(e.outcome);
@@ -137,20 +138,20 @@ export class ObjectStore {
     };
   }
 
-  has(id: string): boolean {
+  has(id: ObjectId): boolean {
     return this.entries.has(id);
   }
 
-  outcomeOf(id: string): WireOutcome | undefined {
+  outcomeOf(id: ObjectId): WireOutcome | undefined {
     return this.entries.get(id)?.outcome;
   }
 
-  isReady(id: string): boolean {
+  isReady(id: ObjectId): boolean {
     return this.entries.get(id)?.outcome !== undefined;
   }
 
   /** Stream of the outcome: emits once and completes. */
-  outcome$(id: string): Observable<WireOutcome> {
+  outcome$(id: ObjectId): Observable<WireOutcome> {
     const e = this.entries.get(id) ?? this.entry(id, false);
     if (!e.subject) {
       e.subject = new ReplaySubject<WireOutcome>(1);
@@ -163,7 +164,7 @@ export class ObjectStore {
   }
 
   /** Borrower: mark that a fetch was sent, so it is sent once. Returns true the first time. */
-  markFetch(id: string): boolean {
+  markFetch(id: ObjectId): boolean {
     const e = this.entries.get(id);
     if (!e || e.fetchRequested || e.owned) return false;
     e.fetchRequested = true;
@@ -171,18 +172,18 @@ export class ObjectStore {
   }
 
   /** Fail every pending entry (shutdown, owner death). */
-  failPending(make: (id: string) => WireOutcome): void {
+  failPending(make: (id: ObjectId) => WireOutcome): void {
     for (const [id, e] of this.entries) if (!e.outcome) this.fulfil(id, make(id));
   }
 
   /** Borrowed ids whose owner is `owner` and which are still pending. */
-  pendingFrom(owner: string): string[] {
-    const out: string[] = [];
+  pendingFrom(owner: ReplyQueue): ObjectId[] {
+    const out: ObjectId[] = [];
     for (const [id, o] of this.owners) if (o === owner && !this.entries.get(id)?.outcome) out.push(id);
     return out;
   }
 
-  private entry(id: string, owned: boolean): Entry {
+  private entry(id: ObjectId, owned: boolean): Entry {
     let e = this.entries.get(id);
     if (!e) {
       e = { local: 0, borrowers: 0, owned, pins: 0, fetchRequested: false };
@@ -191,14 +192,14 @@ export class ObjectStore {
     return e;
   }
 
-  private dropLocal(id: string): void {
+  private dropLocal(id: ObjectId): void {
     const e = this.entries.get(id);
     if (!e) return;
     e.local -= 1;
     this.maybeFree(id, e);
   }
 
-  private maybeFree(id: string, e: Entry): void {
+  private maybeFree(id: ObjectId, e: Entry): void {
     if (e.local > 0 || e.pins > 0) return;
     if (e.owned) {
       if (e.borrowers > 0) return;

@@ -11,24 +11,12 @@ import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as acorn from 'acorn';
 import * as eslintScope from 'eslint-scope';
+import type { CodeDescriptor } from '../protocol/wire';
 
 /** Names every by-value function may use besides globals. */
 const INJECTED = new Set(['ray', 'require', 'arguments', 'undefined', 'globalThis']);
 
-/** What the worker needs to find the code. */
-export interface CodeDescriptor {
-  readonly id: string;
-  readonly name: string;
-  readonly kind: 'function' | 'class';
-  /** Source text, when shipped by value. */
-  readonly source?: string;
-  /** Absolute path or file URL of the defining module, when known. */
-  readonly module?: string;
-  /** Free names that forced shipping by reference (for error messages). */
-  readonly freeNames?: readonly string[];
-  /** By value over a broker: HMAC-SHA256 of the code with the cluster key (hex). */
-  readonly sig?: string;
-}
+export type { CodeDescriptor } from '../protocol/wire';
 
 // ------------------------------------------------------------------ cluster key
 

@@ -3,18 +3,9 @@
  * rebuilt with the same name, message and stack; raybus errors are rebuilt as their class.
  */
 import { RayError, RayTaskError, WIRE_ERROR_CLASSES } from '../errors/ray-errors';
+import type { WireError } from '../protocol/wire';
 
-/** An error as it travels. */
-export interface WireError {
-  readonly name: string;
-  readonly message: string;
-  readonly stack?: string;
-  /** raybus class name, when the error is one of ours. */
-  readonly rayClass?: string;
-  /** Extra own enumerable fields (primitives only). */
-  readonly props?: Record<string, string | number | boolean | null>;
-  readonly cause?: WireError;
-}
+export type { WireError } from '../protocol/wire';
 
 const BUILTIN_ERRORS: Record<string, ErrorConstructor> = {
   Error,

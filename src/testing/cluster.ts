@@ -12,13 +12,16 @@
  * await cluster.shutdown();
  */
 import { randomBytes } from 'node:crypto';
+import { newNodeId, type JobId, type NodeId } from '../protocol/ids';
 import { InMemoryBus } from '../transport/in-memory-transport';
-import { ResourceBroker } from '../scheduling/resource-broker';
+import { ResourceBroker } from '../broker/resource-broker';
 import { NodeManager } from '../node/node-manager';
-import { BROKER_QUEUE, type Resources } from '../core/protocol';
+import { WORKER_ENTRY } from '../runtimes/worker-entry';
+import { BROKER_QUEUE } from '../protocol/queues';
+import type { Resources } from '../protocol/wire';
 import { encodeEnvelope } from '../serialization/serializer';
-import { registerMemoryCluster, unregisterMemoryCluster } from '../api/memory-clusters';
-import { registerClusterKey, unregisterClusterKey } from '../api/cluster-keys';
+import { registerMemoryCluster, unregisterMemoryCluster } from '../runtimes/memory-clusters';
+import { registerClusterKey, unregisterClusterKey } from '../runtimes/cluster-keys';
 import { isBrokerAddress } from '../transport/cluster-address';
 import { nodeResources, type NodeResourceOptions } from '../node/node-resources';
 import { namedClusterAddress, ProcessNodes } from './process-cluster';
@@ -28,7 +31,7 @@ export type ClusterNodeOptions = NodeResourceOptions & { readonly labels?: Recor
 
 /** A node of a test cluster. */
 export interface ClusterNode {
-  readonly nodeId: string;
+  readonly nodeId: NodeId;
   readonly resources: Resources;
 }
 
@@ -115,13 +118,13 @@ export class Cluster {
       this.nodeList.push(node);
       return node;
     }
-    const nodeId = randomBytes(14).toString('hex');
+    const nodeId = newNodeId();
     const resources = await nodeResources({ numCpus: 1, ...options }, { detectGpus: options.numGpus === undefined ? false : true });
     const manager = new NodeManager({
       nodeId,
       resources,
       labels: options.labels ?? {},
-      jobId: 'cluster',
+      jobId: 'cluster' as JobId,
       namespace: 'default',
       connect: async () => {
         const t = b.bus.connect();
@@ -129,6 +132,7 @@ export class Cluster {
         return t;
       },
       prestart: 0,
+      workerEntry: WORKER_ENTRY,
     });
     await manager.start();
     const node = { nodeId, resources };

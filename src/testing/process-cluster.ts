@@ -3,16 +3,17 @@
  * machine, under a cluster name of their own (`?cluster=<name>` in the address), so that test
  * clusters sharing a broker do not see each other.
  */
+import type { NodeId } from '../protocol/ids';
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Resources } from '../core/protocol';
+import type { Resources } from '../protocol/wire';
 import { nodeResources, type NodeResourceOptions } from '../node/node-resources';
 
 /** A node process of the cluster. */
 export interface NodeProc {
-  readonly nodeId: string;
+  readonly nodeId: NodeId;
   readonly resources: Resources;
   readonly child: ChildProcess;
   /** Recent output lines, for error messages. */
@@ -73,7 +74,7 @@ export class ProcessNodes {
       return lines;
     };
     child.stderr!.on('data', keep);
-    const nodeId = await new Promise<string>((resolve, reject) => {
+    const nodeId = await new Promise<NodeId>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new Error(`raybus/testing: a node did not start within ${startTimeoutMs} ms:\n${output.join('\n')}`));
@@ -83,7 +84,7 @@ export class ProcessNodes {
           const m = /node ([0-9a-f]{28}) is up/.exec(line);
           if (m) {
             clearTimeout(timer);
-            resolve(m[1]!);
+            resolve(m[1]! as NodeId);
           }
         }
       });

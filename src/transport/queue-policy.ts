@@ -8,7 +8,7 @@
  * that died expire once unused. Presence queues vanish with their process's connection.
  */
 import type { QueueOptions } from './transport';
-import { BROKER_ELECTION_QUEUE, BROKER_QUEUE } from '../core/protocol';
+import { BROKER_ELECTION_QUEUE, BROKER_QUEUE } from '../protocol/queues';
 
 /** Unused work queues (their process died) are deleted after this long. */
 export const WORK_QUEUE_EXPIRY_MS = 6 * 60 * 60 * 1000;

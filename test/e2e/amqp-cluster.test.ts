@@ -11,7 +11,7 @@ import type * as Testing from '../../src/testing/index';
 import { spawnSync } from 'node:child_process';
 import { AMQP_TEST_URL, describeWithBroker, RABBITMQCTL, rabbitmqctl } from '../conformance/amqp-broker';
 import { createBrokerTransport } from '../../src/transport/transport-factory';
-import { clusterState } from '../../src/cli/cluster-query';
+import { clusterState } from '../../src/broker/broker-query';
 import { encodeEnvelope } from '../../src/serialization/serializer';
 import type { Transport } from '../../src/transport/transport';
 import { eventually, lockAmqpSuites, spawnDriver } from './amqp-e2e-helpers';

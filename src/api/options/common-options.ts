@@ -1,7 +1,7 @@
 /**
  * Option table rows shared by several kinds of options, and the resource fields they share.
  */
-import type { SchedulingStrategy } from '../../scheduling/scheduling-strategy';
+import type { SchedulingStrategy } from '../scheduling-strategy';
 import { option } from './option-table';
 import {
   checkAcceleratorType,

@@ -5,16 +5,9 @@
  */
 import { childName, describeType, isPlainObject, optionTypeError, quotedName, type OptionName } from './option-name';
 import { normalizeOptionBag, option, type SnakeNamesOf, type WithSnakeAliases } from './option-table';
+import type { RuntimeEnv } from '../../protocol/runtime-env';
 
-/** A normalized runtime environment (camelCase keys only, frozen). */
-export interface RuntimeEnv {
-  /** Environment variables set in the worker process (string values only). */
-  readonly envVars?: Readonly<Record<string, string>>;
-  /** The worker's working directory. */
-  readonly workingDir?: string;
-  /** Package names or file paths imported before user code runs (relative paths resolve against the driver's cwd). */
-  readonly modules?: readonly string[];
-}
+export { mergeRuntimeEnv, type RuntimeEnv } from '../../protocol/runtime-env';
 
 const RUNTIME_ENV_FIELDS = {
   envVars: option('env_vars', checkEnvVars),
@@ -58,27 +51,6 @@ export function normalizeRuntimeEnv(input: unknown): RuntimeEnv {
     }
   }
   return Object.freeze(bag) as RuntimeEnv;
-}
-
-/**
- * The effective runtime env of a task or actor: `taskLevel` fields override `jobLevel`
- * fields one by one; `envVars` merge key by key with the task winning.
- *
- * @example
- * mergeRuntimeEnv({ envVars: { A: 'a', B: 'b' }, workingDir: '/job' }, { envVars: { B: 'new' } });
- * // → { envVars: { A: 'a', B: 'new' }, workingDir: '/job' }
- */
-export function mergeRuntimeEnv(
-  jobLevel: RuntimeEnv | null | undefined,
-  taskLevel: RuntimeEnv | null | undefined,
-): RuntimeEnv {
-  const job = jobLevel ?? {};
-  const task = taskLevel ?? {};
-  const merged: { -readonly [K in keyof RuntimeEnv]: RuntimeEnv[K] } = { ...job, ...task };
-  if (job.envVars !== undefined && task.envVars !== undefined) {
-    merged.envVars = Object.freeze({ ...job.envVars, ...task.envVars });
-  }
-  return Object.freeze(merged);
 }
 
 /** The `runtimeEnv` option of tasks, actors and `init`: a plain object, normalized. */

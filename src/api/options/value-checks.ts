@@ -8,7 +8,7 @@ import {
   isSchedulingStrategy,
   SCHEDULING_STRATEGY_NAMES,
   type SchedulingStrategy,
-} from '../../scheduling/scheduling-strategy';
+} from '../scheduling-strategy';
 import {
   childName,
   describeType,

@@ -6,7 +6,7 @@ import {
   resolveModuleSpecifier,
   resolveRuntimeEnvPaths,
   runtimeEnvKey,
-} from '../../../src/node/runtime-env-resolution';
+} from '../../../src/protocol/runtime-env';
 import { normalizeRuntimeEnv } from '../../../src/api/options';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');

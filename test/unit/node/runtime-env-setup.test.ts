@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RuntimeEnvSetupError } from '../../../src/errors/ray-errors';
-import { GPU_IDS_VAR, RUNTIME_ENV_VAR, isEnvSetupFailedReport, readWorkerGpuIds, readWorkerRuntimeEnv, setupRuntimeEnv } from '../../../src/node/runtime-env-setup';
+import { GPU_IDS_VAR, RUNTIME_ENV_VAR, isEnvSetupFailedReport, readWorkerGpuIds, readWorkerRuntimeEnv, setupRuntimeEnv } from '../../../src/worker/runtime-env-setup';
 
 describe('worker start-up facts', () => {
   it('reads the runtime env and GPU ids the node set', () => {

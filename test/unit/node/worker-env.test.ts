@@ -1,5 +1,5 @@
 import { buildWorkerEnv } from '../../../src/node/worker-env';
-import { GPU_IDS_VAR, RUNTIME_ENV_VAR } from '../../../src/node/runtime-env-setup';
+import { GPU_IDS_VAR, RUNTIME_ENV_VAR } from '../../../src/worker/runtime-env-setup';
 
 const identity = { RAYBUS_WORKER_ID: 'w1' };
 

@@ -1,5 +1,5 @@
 import { WorkerPool, type PoolTimers } from '../../../src/node/worker-pool';
-import { DEFAULT_ENV_KEY } from '../../../src/node/runtime-env-resolution';
+import { DEFAULT_ENV_KEY } from '../../../src/protocol/runtime-env';
 
 interface FakeWorker {
   readonly id: string;

@@ -3,7 +3,7 @@ import {
   normalizeActorOptions,
   type ActorClassOptions,
 } from '../../../src/api/options';
-import { NodeAffinitySchedulingStrategy } from '../../../src/scheduling/scheduling-strategy';
+import { NodeAffinitySchedulingStrategy } from '../../../src/api/scheduling-strategy';
 
 /** [camelCase, snake_case, a valid value, its normalized form]. */
 const ACTOR_CASES: ReadonlyArray<readonly [string, string, unknown, unknown]> = [

@@ -7,7 +7,7 @@ import {
 import {
   NodeAffinitySchedulingStrategy,
   PlacementGroupSchedulingStrategy,
-} from '../../../src/scheduling/scheduling-strategy';
+} from '../../../src/api/scheduling-strategy';
 
 class RetryableError extends Error {}
 

@@ -4,10 +4,13 @@
  * leader rebuilds its ledger and actor registry from node reports and held actor records.
  */
 import { InMemoryBus } from '../../../src/transport/in-memory-transport';
-import { BrokerCandidate } from '../../../src/scheduling/broker-election';
-import { BROKER_QUEUE, type ActorSpec, type NodeRegisterMsg } from '../../../src/core/protocol';
+import { BrokerCandidate } from '../../../src/broker/broker-election';
+import { BROKER_QUEUE } from '../../../src/protocol/queues';
+import type { ActorSpec } from '../../../src/protocol/wire';
+import type { NodeRegisterMsg } from '../../../src/protocol/messages/broker';
 import { encodeEnvelope } from '../../../src/serialization/serializer';
 import type { Transport } from '../../../src/transport/transport';
+import type { ActorId, JobId, LeaseId, NodeId, ReplyQueue, WorkerId } from '../../../src/protocol/ids';
 
 const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -16,7 +19,7 @@ async function candidates(bus: InMemoryBus, n: number): Promise<Array<{ c: Broke
   for (let i = 0; i < n; i++) {
     const t = bus.connect();
     await t.connect();
-    const c = new BrokerCandidate({ transport: t, candidateId: `node${i}`, broker: { restoreGraceMs: 100, probeIntervalMs: 50 } });
+    const c = new BrokerCandidate({ transport: t, candidateId: `node${i}` as NodeId, broker: { restoreGraceMs: 100, probeIntervalMs: 50 } });
     await c.start();
     out.push({ c, t });
   }
@@ -24,12 +27,13 @@ async function candidates(bus: InMemoryBus, n: number): Promise<Array<{ c: Broke
   return out;
 }
 
-function spec(actorId: string, name: string): ActorSpec {
+function spec(id: string, name: string): ActorSpec {
+  const actorId = id as ActorId;
   return {
     actorId,
     cls: { id: 'cls', name: 'Box', kind: 'class', source: 'class Box {}' },
     args: [],
-    owner: 'raybus.reply.driver-x',
+    owner: 'raybus.reply.driver-x' as ReplyQueue,
     meta: { actorId, className: 'Box', methods: {}, isAsync: false, maxTaskRetries: 0, maxPendingCalls: -1, namespace: 'ns', name },
     placement: { CPU: 1 },
     lifetime: {},
@@ -37,7 +41,7 @@ function spec(actorId: string, name: string): ActorSpec {
     maxRestarts: 1,
     detached: true,
     maxConcurrency: 1,
-    ctx: { jobId: 'j', namespace: 'ns', attempt: 0 },
+    ctx: { jobId: 'j' as JobId, namespace: 'ns', attempt: 0 },
     getIfExists: false,
   };
 }
@@ -75,14 +79,14 @@ test('a new leader rebuilds the ledger and the actor registry from node reports 
   await node.connect();
   const send = (msg: object): Promise<void> => node.publish(BROKER_QUEUE, encodeEnvelope(msg));
   // Two actors known to the first leader: one alive on node n1, one on a node that dies with it.
-  await send({ t: 'node-register', node: 'n1', resources: { CPU: 4 }, labels: {} } satisfies NodeRegisterMsg);
+  await send({ t: 'node-register', node: 'n1' as NodeId, resources: { CPU: 4 }, labels: {} } satisfies NodeRegisterMsg);
   await send({ t: 'create-actor', req: 'r1', spec: spec('a1', 'alive-one') });
   await send({ t: 'create-actor', req: 'r2', spec: spec('a2', 'orphan') });
   await tick(200);
   const before = leader.c.activeBroker!.clusterState();
   expect(before.actors.map((a) => a.actorId).sort()).toEqual(['a1', 'a2']);
-  const leaseOf = (id: string): string => before.leases.find((l) => l.actorId === id)!.lease;
-  await send({ t: 'actor-ready', actor: 'a1', worker: 'w1' });
+  const leaseOf = (id: string): LeaseId => before.leases.find((l) => l.actorId === id)!.lease;
+  await send({ t: 'actor-ready', actor: 'a1' as ActorId, worker: 'w1' as WorkerId });
   await tick();
 
   await leader.t.close();
@@ -91,10 +95,10 @@ test('a new leader rebuilds the ledger and the actor registry from node reports 
   // n1 reports what runs there (a1); a2's node never reports.
   await send({
     t: 'node-register',
-    node: 'n1',
+    node: 'n1' as NodeId,
     resources: { CPU: 4 },
     labels: {},
-    leases: [{ lease: leaseOf('a1'), worker: 'w1', demand: {}, gpuIds: [], actor: spec('a1', 'alive-one') }],
+    leases: [{ lease: leaseOf('a1'), worker: 'w1' as WorkerId, demand: {}, gpuIds: [], actor: spec('a1', 'alive-one') }],
   } satisfies NodeRegisterMsg);
   await tick(300);
   const after = standby.c.activeBroker!.clusterState();

@@ -2,15 +2,18 @@
  * `ray.util.placementGroup` and friends: reserve bundles of resources atomically across the
  * cluster, then schedule tasks and actors into them with `PlacementGroupSchedulingStrategy`.
  */
+import { placementGroupReadyId, type PlacementGroupId } from '../protocol/ids';
 import { addExtension } from 'msgpackr';
 import { requireCore } from '../core/runtime-state';
-import { BROKER_QUEUE, type AckMsg, type PgTableReplyMsg, type PlacementGroupInfo, type Resources } from '../core/protocol';
+import { BROKER_QUEUE } from '../protocol/queues';
+import type { AckMsg, PgTableReplyMsg } from '../protocol/messages/reply';
+import type { PlacementGroupInfo, Resources } from '../protocol/wire';
 import type { ObjectRef } from '../refs/object-ref';
 import { encodeValue } from '../serialization/serializer';
 import { encodeError } from '../serialization/error-codec';
 import { RayValueError } from '../errors/ray-errors';
-import { validateBundles, validatePlacementGroupStrategy, type PlacementGroupStrategy } from './placement/validate-bundles';
-import { formatResources } from './ledger/resource-set';
+import { validateBundles, validatePlacementGroupStrategy, type PlacementGroupStrategy } from '../scheduling/placement/validate-bundles';
+import { formatResources } from '../scheduling/ledger/resource-set';
 
 const PG_MARKER = Symbol.for('raybus.PlacementGroup');
 const EXT_PLACEMENT_GROUP = 0x54;
@@ -32,7 +35,7 @@ export class PlacementGroup {
 
   /** @internal Created by `placementGroup()` or received from another process. */
   constructor(
-    readonly id: string,
+    readonly id: PlacementGroupId,
     readonly bundleSpecs: ReadonlyArray<Readonly<Resources>>,
     readonly strategy: PlacementGroupStrategy,
     readonly name: string,
@@ -66,7 +69,7 @@ addExtension({
   Class: PlacementGroup,
   type: EXT_PLACEMENT_GROUP,
   write: (pg: PlacementGroup) => [pg.id, pg.bundleSpecs, pg.strategy, pg.name],
-  read: ([id, bundles, strategy, name]: [string, Resources[], PlacementGroupStrategy, string]) => new PlacementGroup(id, bundles, strategy, name),
+  read: ([id, bundles, strategy, name]: [PlacementGroupId, Resources[], PlacementGroupStrategy, string]) => new PlacementGroup(id, bundles, strategy, name),
 });
 
 /** True for placement groups from any copy of raybus. */
@@ -95,9 +98,9 @@ export function placementGroup(bundles: Array<Record<string, number>>, options: 
     throw new RangeError("placementGroup: lifetime must be 'detached' or null");
   }
   const core = requireCore();
-  const id = core.newId();
+  const id = core.newId<PlacementGroupId>();
   const pg = new PlacementGroup(id, bundles.map((b) => ({ ...b })), strategy, options.name ?? '');
-  pg.readyRef = core.ownedRef<PlacementGroup>(readyRefId(id));
+  pg.readyRef = core.ownedRef<PlacementGroup>(placementGroupReadyId(id));
   created.set(id, pg);
   core.sendToBroker({
     t: 'create-pg',
@@ -107,17 +110,13 @@ export function placementGroup(bundles: Array<Record<string, number>>, options: 
   return pg;
 }
 
-/** @internal The ref id that `pg.ready()` resolves. */
-export function readyRefId(pgId: string): string {
-  return `${pgId}ready`;
-}
 
 /** @internal The broker reserved every bundle of `pgId`. */
-export function onPlacementGroupReady(pgId: string): void {
+export function onPlacementGroupReady(pgId: PlacementGroupId): void {
   const pg = created.get(pgId);
   if (!pg) return;
   created.delete(pgId);
-  requireCore().store.fulfil(readyRefId(pgId), { d: encodeValue(pg) });
+  requireCore().store.fulfil(placementGroupReadyId(pgId), { d: encodeValue(pg) });
 }
 
 /** Remove a placement group: kills its actors, fails its running tasks, frees its resources. */
@@ -127,7 +126,7 @@ export function removePlacementGroup(pg: PlacementGroup): Promise<void> {
   created.delete(pg.id);
   return core.request<AckMsg>(BROKER_QUEUE, (req, reply) => ({ t: 'remove-pg', pg: pg.id, req, reply })).then(() => {
     // Removed before it was ready: ready() rejects instead of waiting forever (no-op if ready).
-    core.store.fulfil(readyRefId(pg.id), { e: encodeError(new RayValueError(`Placement group ${pg.id} was removed before it became ready`)) });
+    core.store.fulfil(placementGroupReadyId(pg.id), { e: encodeError(new RayValueError(`Placement group ${pg.id} was removed before it became ready`)) });
   });
 }
 

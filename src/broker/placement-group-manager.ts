@@ -4,19 +4,21 @@
  * bundles, removal (kills the group's actors, fails its running tasks, frees its resources),
  * and the table `placementGroupTable()` reads.
  */
-import { ResourceLedger } from './ledger/resource-ledger';
-import { planPlacementGroup } from './placement/plan-placement-group';
-import { reserveBundles, releaseBundles, type ReservedBundle } from './placement/reserve-bundles';
-import type { PlacementGroupStrategy } from './placement/validate-bundles';
-import type { PlacementDecision } from './strategies/placement-strategy';
-import { formatResources } from './ledger/resource-set';
-import type { CreatePgMsg, PlacementGroupInfo, Resources } from '../core/protocol';
+import type { NodeId, PlacementGroupId, ReplyQueue } from '../protocol/ids';
+import { ResourceLedger } from '../scheduling/ledger/resource-ledger';
+import { planPlacementGroup } from '../scheduling/placement/plan-placement-group';
+import { reserveBundles, releaseBundles, type ReservedBundle } from '../scheduling/placement/reserve-bundles';
+import type { PlacementGroupStrategy } from '../scheduling/placement/validate-bundles';
+import type { PlacementDecision } from '../scheduling/strategies/placement-strategy';
+import { formatResources } from '../scheduling/ledger/resource-set';
+import type { CreatePgMsg } from '../protocol/messages/broker';
+import type { PlacementGroupInfo, Resources } from '../protocol/wire';
 import type { PendingPlacement, ResourceBroker } from './resource-broker';
 
 interface PgRecord {
-  readonly id: string;
+  readonly id: PlacementGroupId;
   readonly name: string;
-  readonly owner: string;
+  readonly owner: ReplyQueue;
   readonly strategy: PlacementGroupStrategy;
   readonly bundles: Resources[];
   state: 'PENDING' | 'CREATED' | 'REMOVED';
@@ -125,7 +127,7 @@ export class PlacementGroupManager {
         strategy: r.strategy,
         state: r.state,
         bundles: Object.fromEntries(r.bundles.map((b, i) => [i, { ...b }])),
-        bundlesToNodeId: r.reserved ? Object.fromEntries(r.reserved.map((b, i) => [i, b.nodeId])) : {},
+        bundlesToNodeId: r.reserved ? Object.fromEntries(r.reserved.map((b, i) => [i, b.nodeId as NodeId])) : {},
       };
     }
     return out;

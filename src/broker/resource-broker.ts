@@ -5,29 +5,19 @@
  * not fit waits in submission order and starts as soon as it fits; infeasible work waits
  * visibly (a warning naming it and its demand, once) without blocking feasible work.
  */
+import { leaseId, nodeOfLease, workerIdPrefix, type ActorId, type LeaseId, type NodeId, type ReplyQueue, type WorkerId } from '../protocol/ids';
 import type { Delivery, Subscription, Transport } from '../transport/transport';
 import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
 import { encodeError } from '../serialization/error-codec';
 import { TaskUnschedulableError } from '../errors/ray-errors';
-import {
-  BROKER_QUEUE,
-  OWNER_DIED_TOPIC,
-  nodeQueue,
-  replyQueue,
-  type BrokerMsg,
-  type ClusterBrokerMsg,
-  type ClusterInfo,
-  type ClusterState,
-  type NodeRegisterMsg,
-  type RequestLeaseMsg,
-  type Resources,
-  type WireStrategy,
-} from '../core/protocol';
-import { ResourceLedger } from './ledger/resource-ledger';
-import { createStrategies, type StrategyByName } from './strategies/strategy-registry';
-import type { PlacementDecision } from './strategies/placement-strategy';
-import { ActorRegistry } from '../actors/actor-registry';
-import { formatResources } from './ledger/resource-set';
+import { BROKER_QUEUE, OWNER_DIED_TOPIC, nodeQueue, replyQueue } from '../protocol/queues';
+import type { BrokerMsg, NodeRegisterMsg, RequestLeaseMsg } from '../protocol/messages/broker';
+import type { ClusterInfo, ClusterState, Resources, WireStrategy } from '../protocol/wire';
+import { ResourceLedger } from '../scheduling/ledger/resource-ledger';
+import { createStrategies, type StrategyByName } from '../scheduling/strategies/strategy-registry';
+import type { PlacementDecision } from '../scheduling/strategies/placement-strategy';
+import { ActorRegistry } from './actor-registry';
+import { formatResources } from '../scheduling/ledger/resource-set';
 import { PlacementGroupManager } from './placement-group-manager';
 import { ClusterMembership, type BrokerClusterOptions } from './cluster-membership';
 
@@ -42,12 +32,12 @@ export interface ResourceBrokerOptions {
 
 /** A reservation on a node: a task lease or an actor's lifetime resources. */
 export interface Grant {
-  readonly id: string;
-  readonly node: string;
+  readonly id: LeaseId;
+  readonly node: NodeId;
   readonly demand: Resources;
   readonly gpuIds: number[];
-  readonly owner?: string;
-  readonly actor?: string;
+  readonly owner?: ReplyQueue;
+  readonly actor?: ActorId;
   /** Set when reserved from a placement-group bundle (pseudo-node of the bundle ledger). */
   readonly bundle?: string;
   /** GPU ids within the bundle (the bundle ledger's own numbering). */
@@ -64,7 +54,7 @@ export interface PendingPlacement {
   /** The submitter's node, preferred by DEFAULT. */
   readonly pref?: string;
   /** The process that asked (task lease requests). */
-  readonly owner?: string;
+  readonly owner?: ReplyQueue;
   /** A placement that reserves by itself (placement groups): tried instead of a strategy. */
   attempt?(): 'placed' | 'wait' | 'infeasible';
   /** Called with the node chosen (resources already reserved). */
@@ -111,7 +101,7 @@ export class ResourceBroker {
     // A worker that exited (even on purpose, e.g. after maxCalls) takes its non-detached actors with it.
     this.ownerGoneSub = await this.transport.subscribe(OWNER_DIED_TOPIC, (body) => {
       try {
-        const { owner } = decodeEnvelope(body) as { owner: string };
+        const { owner } = decodeEnvelope(body) as { owner: ReplyQueue };
         this.ownerDied(owner, `The actor died because its owner (${owner}) has died.`);
       } catch {
         /* malformed notice: ignored */
@@ -130,9 +120,9 @@ export class ResourceBroker {
   private malformed = 0;
 
   private onDelivery(d: Delivery): void {
-    let msg: BrokerMsg | ClusterBrokerMsg;
+    let msg: BrokerMsg;
     try {
-      msg = decodeEnvelope(d.body) as BrokerMsg | ClusterBrokerMsg;
+      msg = decodeEnvelope(d.body) as BrokerMsg;
       if (typeof msg !== 'object' || msg === null || typeof msg.t !== 'string') throw new Error('no message tag');
     } catch (err) {
       d.nack(false, `malformed envelope: ${(err as Error).message}`);
@@ -162,7 +152,7 @@ export class ResourceBroker {
     this.transport.publish(queue, encodeEnvelope(msg)).catch(() => undefined);
   }
 
-  private onMessage(msg: BrokerMsg | ClusterBrokerMsg): void {
+  private onMessage(msg: BrokerMsg): void {
     switch (msg.t) {
       case 'node-register':
         return this.registerNode(msg);
@@ -215,7 +205,7 @@ export class ResourceBroker {
         const g = this.grants.get(msg.lease);
         if (!g) {
           // Granted by an earlier leader and never reported to this one: the node still frees it.
-          const node = leaseNode(msg.lease);
+          const node = nodeOfLease(msg.lease);
           if (node) this.send(nodeQueue(node), { t: 'release-lease', lease: msg.lease });
           return;
         }
@@ -241,7 +231,7 @@ export class ResourceBroker {
   }
 
   /** Every node that ever registered (dead ones are listed with alive: false, as in Ray). */
-  private readonly knownNodes = new Set<string>();
+  private readonly knownNodes = new Set<NodeId>();
 
   clusterInfo(): ClusterInfo {
     return {
@@ -257,13 +247,13 @@ export class ResourceBroker {
   }
 
   /** A node died or left: its work fails over (leases are lost, actors restart elsewhere). */
-  private onNodeGone(node: string): void {
+  private onNodeGone(node: NodeId): void {
     if (!this.ledger.hasNode(node)) return;
     this.membership?.unwatchNode(node);
     this.draining.delete(node);
     this.ledger.removeNode(node);
     // Actors created by the node's workers die with their owners.
-    const workers = replyQueue(workerIdPrefix(node));
+    const workers = replyQueue(workerIdPrefix(node) as WorkerId);
     this.ownerDied((owner) => owner.startsWith(workers), `The actor died because its owner (a worker on node ${node}) died with its node.`);
     for (const g of [...this.grants.values()]) {
       if (g.node !== node) continue;
@@ -314,12 +304,12 @@ export class ResourceBroker {
     this.scheduleDispatch();
   }
 
-  hasGrant(lease: string): boolean {
+  hasGrant(lease: LeaseId): boolean {
     return this.grants.has(lease);
   }
 
   /** A node is gone (its presence vanished): its work fails over. */
-  nodeGone(node: string, reason: string): void {
+  nodeGone(node: NodeId, reason: string): void {
     if (this.ledger.hasNode(node) && this.ledger.isAlive(node)) {
       (this.options.warn ?? ((m: string) => process.emitWarning(m)))(`raybus broker: node ${node} is gone: ${reason}`);
     }
@@ -327,7 +317,7 @@ export class ResourceBroker {
   }
 
   /** Watch a driver's presence (cluster mode), so that its death is noticed. */
-  watchOwner(owner: string): void {
+  watchOwner(owner: ReplyQueue): void {
     this.membership?.watchOwner(owner);
   }
 
@@ -335,7 +325,7 @@ export class ResourceBroker {
    * An owner (a driver, or a worker) died or left: its non-detached actors die, its task
    * leases are released and their workers stopped, its waiting lease requests dropped.
    */
-  ownerDied(owner: string | ((owner: string) => boolean), message: string): void {
+  ownerDied(owner: ReplyQueue | ((owner: ReplyQueue) => boolean), message: string): void {
     const match = typeof owner === 'string' ? (o: string) => o === owner : owner;
     if (typeof owner === 'string') this.membership?.unwatchOwner(owner);
     this.actors.onOwnersDied(match, message);
@@ -345,7 +335,7 @@ export class ResourceBroker {
       this.send(nodeQueue(g.node), { t: 'kill-worker', lease: g.id });
     }
     for (const [req, p] of [...this.leaseRequests]) {
-      if (!match(p.owner ?? '')) continue;
+      if (!p.owner || !match(p.owner)) continue;
       this.leaseRequests.delete(req);
       this.removePending(p);
     }
@@ -467,9 +457,9 @@ export class ResourceBroker {
   }
 
   /** A new lease id; it names its node, so that any later leader can route its release. */
-  newGrantId(node = ''): string {
+  newGrantId(node: NodeId | '' = ''): LeaseId {
     grantSeq += 1;
-    return `g${grantSeq.toString(16)}${Math.random().toString(16).slice(2, 8)}${node ? `@${node}` : ''}`;
+    return leaseId(node, grantSeq);
   }
 
   /** Try waiting work again (e.g. once a new leader's rebuild is over). */
@@ -506,7 +496,7 @@ export class ResourceBroker {
       const decision = this.decide(p);
       if (decision.kind === 'node') {
         const bundle = (decision as { bundle?: string }).bundle;
-        const grant = this.reserveLike({ id: '', node: decision.nodeId, demand: {}, gpuIds: [], ...(bundle ? { bundle } : {}) }, p.demand);
+        const grant = this.reserveLike({ id: '' as LeaseId, node: decision.nodeId as NodeId, demand: {}, gpuIds: [], ...(bundle ? { bundle } : {}) }, p.demand);
         if (!grant) {
           blockedShapes.add(shape);
           i++;
@@ -559,13 +549,3 @@ export class ResourceBroker {
   }
 }
 
-/** The node a lease id names (lease ids are `g<n>@<nodeId>`), if any. */
-export function leaseNode(lease: string): string | undefined {
-  const at = lease.lastIndexOf('@');
-  return at >= 0 ? lease.slice(at + 1) : undefined;
-}
-
-/** Worker ids of a node start with this (see NodeManager). */
-export function workerIdPrefix(nodeId: string): string {
-  return `${nodeId.slice(0, 8)}w`;
-}

@@ -6,46 +6,14 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { RuntimeEnv } from '../api/options/runtime-env';
+import type { RuntimeEnv } from '../protocol/runtime-env';
+import { NODE_IMPORTS_VAR } from '../protocol/worker-process';
 import { RuntimeEnvSetupError } from '../errors/ray-errors';
 
-/** Environment variable carrying the worker's effective runtime env (JSON). */
-export const RUNTIME_ENV_VAR = 'RAYBUS_RUNTIME_ENV';
-/** Environment variable carrying the node's `--import` modules (JSON array of resolved specifiers). */
-export const NODE_IMPORTS_VAR = 'RAYBUS_NODE_IMPORTS';
-/** Environment variable carrying the worker's GPU ids (comma-separated). */
-export const GPU_IDS_VAR = 'RAYBUS_GPU_IDS';
-
-/** IPC message from a worker whose env could not be set up (it then takes no work). */
-export interface EnvSetupFailedReport {
-  readonly raybus: 'env-setup-failed';
-  readonly message: string;
-}
-
-export function isEnvSetupFailedReport(m: unknown): m is EnvSetupFailedReport {
-  return typeof m === 'object' && m !== null && (m as { raybus?: unknown }).raybus === 'env-setup-failed';
-}
+export { GPU_IDS_VAR, NODE_IMPORTS_VAR, RUNTIME_ENV_VAR, isEnvSetupFailedReport, readWorkerGpuIds, readWorkerRuntimeEnv, type EnvSetupFailedReport } from '../protocol/worker-process';
 
 /** A real dynamic `import()` (the CommonJS build would compile `import()` into `require()`). */
 const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
-
-/** The env this worker was started with (undefined for the default env). */
-export function readWorkerRuntimeEnv(environ: NodeJS.ProcessEnv = process.env): RuntimeEnv | undefined {
-  const raw = environ[RUNTIME_ENV_VAR];
-  if (!raw) return undefined;
-  return JSON.parse(raw) as RuntimeEnv;
-}
-
-/** The GPU ids this worker was started with. */
-export function readWorkerGpuIds(environ: NodeJS.ProcessEnv = process.env): number[] {
-  const raw = environ[GPU_IDS_VAR];
-  if (!raw) return [];
-  return raw
-    .split(',')
-    .filter((s) => s.trim() !== '')
-    .map(Number)
-    .filter((n) => Number.isInteger(n));
-}
 
 /**
  * Enter `env.workingDir` and import `env.modules` in order. Throws RuntimeEnvSetupError naming

@@ -4,12 +4,15 @@
  * earlier call waits for its ObjectRef arguments (Ray's per-caller ordering).
  */
 import { requireCore, slot } from '../core/runtime-state';
-import { actorQueue, NRET_DYNAMIC, NRET_STREAMING, type ActorMeta, type CallMsg, type WireArg } from '../core/protocol';
+import { actorQueue } from '../protocol/queues';
+import { returnId, type TaskId } from '../protocol/ids';
+import { NRET_DYNAMIC, NRET_STREAMING, type ActorMeta, type WireArg } from '../protocol/wire';
+import type { CallMsg } from '../protocol/messages/mailbox';
 import type { ObjectRef } from '../refs/object-ref';
 import { PendingCallsLimitExceeded, RayActorError, RayError } from '../errors/ray-errors';
 import { encodeError } from '../serialization/error-codec';
 import type { WireError } from '../serialization/error-codec';
-import { normalizeMethodOptions, mergeMethodOptions } from '../api/options';
+import { normalizeMethodOptions, mergeMethodOptions } from './options';
 import { resolveArgs } from '../core/ref-resolution';
 
 const HANDLE_MARKER = Symbol.for('raybus.ActorHandle');
@@ -100,12 +103,12 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
   }
   const mm = meta.methods[method];
   const numReturns = options.numReturns ?? mm?.numReturns ?? (mm?.isGenerator ? 'streaming' : 1);
-  const taskId = core.newId();
+  const taskId = core.newId<TaskId>();
   core.addChild(slot.taskContext.getStore()?.taskId, taskId);
   const backpressure = options.backpressure ?? mm?.backpressure ?? -1;
   const stream = typeof numReturns === 'number' ? undefined : core.openStream(taskId, numReturns === 'streaming' ? backpressure : -1);
   const nret = numReturns === 'streaming' ? NRET_STREAMING : numReturns === 'dynamic' ? NRET_DYNAMIC : numReturns;
-  const returnIds = stream?.returnIds ?? Array.from({ length: nret }, (_, i) => `${taskId}${i.toString(16).padStart(4, '0')}`);
+  const returnIds = stream?.returnIds ?? Array.from({ length: nret }, (_, i) => returnId(taskId, i));
   const refs = numReturns === 'streaming' ? [] : returnIds.map((id) => core.ownedRef(id));
   state.pendingCalls += 1;
   core.registerPending({
@@ -190,7 +193,7 @@ function flush(state: HandleState): void {
     // actor died, the new incarnation answers each call with RayActorError, which an owner
     // that already has the result ignores. A retried call must never run twice, so it travels
     // alone (adapters/amqp/README.md, batching).
-    core.send(actorQueue(state.meta.actorId), { ...head.msg, args: head.args }, head.msg.task, undefined, head.msg.retries === 0 ? BATCH : undefined);
+    core.send(actorQueue(state.meta.actorId), { ...head.msg, args: head.args! }, head.msg.task, undefined, head.msg.retries === 0 ? BATCH : undefined);
   }
 }
 

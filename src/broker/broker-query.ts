@@ -3,10 +3,13 @@
  * test Cluster): a temporary reply queue, one request to `raybus.broker`, one answer.
  */
 import { randomBytes } from 'node:crypto';
+import type { ProcId, ReplyQueue, RequestId } from '../protocol/ids';
+import type { BrokerMsg } from '../protocol/messages/broker';
 import type { Transport } from '../transport/transport';
 import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
 import { isNoSuchQueue } from '../transport/transport-factory';
-import { BROKER_QUEUE, replyQueue, type ClusterInfo, type ClusterState } from '../core/protocol';
+import { BROKER_QUEUE, replyQueue } from '../protocol/queues';
+import type { ClusterInfo, ClusterState } from '../protocol/wire';
 
 /** Thrown when no broker leader answered in time. */
 export class NoLeaderError extends Error {
@@ -19,9 +22,9 @@ export class NoLeaderError extends Error {
  * @example
  * const state = await askBroker<{ state: ClusterState }>(t, (req, reply) => ({ t: 'cluster-state-request', req, reply }), 5000);
  */
-export async function askBroker<T>(transport: Transport, build: (req: string, reply: string) => object, timeoutMs: number): Promise<T> {
-  const reply = replyQueue(`cli-${randomBytes(6).toString('hex')}`);
-  const req = randomBytes(6).toString('hex');
+export async function askBroker<T>(transport: Transport, build: (req: RequestId, reply: ReplyQueue) => BrokerMsg, timeoutMs: number): Promise<T> {
+  const reply = replyQueue(`cli-${randomBytes(6).toString('hex')}` as ProcId);
+  const req = randomBytes(6).toString('hex') as RequestId;
   await transport.assertQueue(reply);
   let timer: NodeJS.Timeout | undefined;
   let resolveAnswer!: (v: T) => void;

@@ -4,32 +4,26 @@
  * and the answering of calls to dead actors (it consumes a dead actor's mailbox and fails
  * each call with the reason of death).
  */
+import type { ReplyQueue, LeaseId, WorkerId, ActorId, RequestId } from '../protocol/ids';
 import { createActor, type Actor } from 'xstate';
 import type { Delivery, Subscription } from '../transport/transport';
 import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
 import { encodeError, type WireError } from '../serialization/error-codec';
 import { ActorDiedError, ActorUnschedulableError, RayActorError } from '../errors/ray-errors';
-import {
-  BROKER_QUEUE,
-  actorQueue,
-  nodeQueue,
-  type ActorRecordMsg,
-  type ActorSpec,
-  type BrokerMsg,
-  type CallMsg,
-  type ClusterState,
-  type CreateActorMsg,
-} from '../core/protocol';
+import { BROKER_QUEUE, actorQueue, nodeQueue } from '../protocol/queues';
+import type { ActorRecordMsg, BrokerMsg, CreateActorMsg } from '../protocol/messages/broker';
+import type { ActorSpec, ClusterState } from '../protocol/wire';
+import type { CallMsg } from '../protocol/messages/mailbox';
 import { ActorRecordKeeper, newerParked, type DurableActor, type ParkedActor } from './actor-records';
-import { actorLifecycleMachine, type ActorLifecycleEvent } from './actor-lifecycle.machine';
-import type { Grant, ResourceBroker } from '../scheduling/resource-broker';
+import { actorLifecycleMachine, type ActorLifecycleEvent } from '../actors/actor-lifecycle.machine';
+import type { Grant, ResourceBroker } from './resource-broker';
 import { formatResources } from '../scheduling/ledger/resource-set';
 
 interface ActorRecord extends DurableActor {
   readonly spec: ActorSpec;
   machine: Actor<typeof actorLifecycleMachine>;
   grant?: Grant;
-  worker?: string;
+  worker?: WorkerId;
   deathError?: WireError;
   responder?: Subscription;
   nameKey?: string;
@@ -37,9 +31,9 @@ interface ActorRecord extends DurableActor {
 
 export class ActorRegistry {
   private readonly actors = new Map<string, ActorRecord>();
-  private readonly names = new Map<string, string>();
+  private readonly names = new Map<string, ActorId>();
   /** Cluster mode: actors known from held messages while a new leader rebuilds its state. */
-  private readonly parked = new Map<string, ParkedActor>();
+  private readonly parked = new Map<ActorId, ParkedActor>();
   /** Cluster mode: the registry's state, held as messages in the broker's queue. */
   private readonly records?: ActorRecordKeeper;
 
@@ -123,7 +117,7 @@ export class ActorRegistry {
   }
 
   /** The worker hosting `actorId` died. */
-  onWorkerDied(actorId: string, reason: string, lease?: string): void {
+  onWorkerDied(actorId: ActorId, reason: string, lease?: LeaseId): void {
     const r = this.actors.get(actorId);
     if (!r) return;
     // The death of an earlier incarnation (killed on purpose, already replaced) is old news.
@@ -134,7 +128,7 @@ export class ActorRegistry {
     r.machine.send({ type: 'CRASHED', message: `The actor is dead because its worker process has died: ${reason}` });
   }
 
-  private create(spec: ActorSpec, req: string, delivery?: Delivery): void {
+  private create(spec: ActorSpec, req: RequestId, delivery?: Delivery): void {
     const nameKey = spec.meta.name !== undefined ? `${spec.meta.namespace}\0${spec.meta.name}` : undefined;
     if (nameKey && spec.getIfExists) {
       const existing = this.liveNamed(nameKey);
@@ -256,7 +250,7 @@ export class ActorRegistry {
   }
 
   /** Send an event to an actor's machine (used by kill and tests). */
-  send(actorId: string, event: ActorLifecycleEvent): void {
+  send(actorId: ActorId, event: ActorLifecycleEvent): void {
     this.actors.get(actorId)?.machine.send(event);
   }
 
@@ -339,7 +333,7 @@ export class ActorRegistry {
   }
 
   /** A node reports that it hosts this actor (after a broker election): it is alive there. */
-  restoreReported(spec: ActorSpec, grant: Grant, worker: string): void {
+  restoreReported(spec: ActorSpec, grant: Grant, worker: WorkerId): void {
     const known = this.actors.get(spec.actorId);
     if (known && known.machine.getSnapshot().value !== 'DEAD') {
       if (known.grant && known.grant.id !== grant.id) {
@@ -373,7 +367,7 @@ export class ActorRegistry {
     for (const id of [...this.parked.keys()]) this.restoreParked(id);
   }
 
-  private restoreParked(id: string): void {
+  private restoreParked(id: ActorId): void {
     const p = this.parked.get(id);
     if (!p) return;
     this.parked.delete(id);
@@ -406,7 +400,7 @@ export class ActorRegistry {
   }
 
   /** Owners matching `match` died or left: their non-detached actors die with them (Ray's fate sharing). */
-  onOwnersDied(match: (owner: string) => boolean, message: string): void {
+  onOwnersDied(match: (owner: ReplyQueue) => boolean, message: string): void {
     for (const r of this.actors.values()) {
       if (r.spec.detached || !match(r.spec.owner)) continue;
       if (r.machine.getSnapshot().value === 'DEAD') continue;
@@ -415,7 +409,7 @@ export class ActorRegistry {
   }
 
   /** Does a live non-detached actor belong to `owner`? */
-  ownsActors(owner: string): boolean {
+  ownsActors(owner: ReplyQueue): boolean {
     for (const r of this.actors.values()) {
       if (r.spec.owner === owner && !r.spec.detached && r.machine.getSnapshot().value !== 'DEAD') return true;
     }

@@ -6,16 +6,12 @@
  * together with the previous leader), and ends the rebuild of the actor registry once nodes
  * had time to report.
  */
+import type { LeaseId, NodeId, ReplyQueue } from '../protocol/ids';
 import { encodeEnvelope } from '../serialization/serializer';
 import { isNoSuchQueue } from '../transport/transport-factory';
-import {
-  BROKER_ELECTED_TOPIC,
-  nodePresenceId,
-  nodeQueue,
-  presenceQueue,
-  type BrokerElectedMsg,
-  type LeasesHeldMsg,
-} from '../core/protocol';
+import { BROKER_ELECTED_TOPIC, nodePresenceId, nodeQueue, presenceQueue, nodeOfPresenceId } from '../protocol/queues';
+import type { BrokerElectedMsg } from '../protocol/messages/presence';
+import type { LeasesHeldMsg } from '../protocol/messages/broker';
 import { LivenessMonitor, type LivenessClock, type ProbeResult } from './liveness';
 import type { ResourceBroker } from './resource-broker';
 
@@ -24,7 +20,7 @@ export interface BrokerClusterOptions {
   /** This leader's term (new on every election). */
   readonly epoch: string;
   /** The node whose candidate leads. */
-  readonly leaderNode?: string;
+  readonly leaderNode?: NodeId;
   /** How long after the election node reports are awaited before the rebuild is final (ms). */
   readonly restoreGraceMs?: number;
   /** Probe interval (ms; default 1000). */
@@ -38,7 +34,7 @@ const PROBE = encodeEnvelope({ t: 'probe' });
 const DRIVER_REPLY_PREFIX = 'raybus.reply.driver-';
 
 /** The presence id of a driver, from its reply queue (undefined for workers, which have none). */
-export function ownerPresenceId(owner: string): string | undefined {
+export function ownerPresenceId(owner: ReplyQueue): string | undefined {
   return owner.startsWith(DRIVER_REPLY_PREFIX) ? owner.slice('raybus.reply.'.length) : undefined;
 }
 
@@ -47,9 +43,9 @@ export class ClusterMembership {
   readonly electedAt = Date.now();
   private readonly monitor: LivenessMonitor;
   /** Presence id → owner reply queue, for watched drivers. */
-  private readonly owners = new Map<string, string>();
+  private readonly owners = new Map<string, ReplyQueue>();
   /** Leases owners hold that this leader does not know: lease → owner and node. */
-  private readonly orphans = new Map<string, { owner: string; node: string }>();
+  private readonly orphans = new Map<LeaseId, { owner: ReplyQueue; node: NodeId }>();
   private restoreTimer?: NodeJS.Timeout;
   private orphanTimer?: NodeJS.Timeout;
   restoring = true;
@@ -90,22 +86,22 @@ export class ClusterMembership {
     clearInterval(this.orphanTimer);
   }
 
-  watchNode(node: string): void {
+  watchNode(node: NodeId): void {
     this.monitor.watch(nodePresenceId(node));
   }
 
-  unwatchNode(node: string): void {
+  unwatchNode(node: NodeId): void {
     this.monitor.unwatch(nodePresenceId(node));
   }
 
   /** Watch a driver (by its reply queue) so that its death is noticed. */
-  watchOwner(owner: string, presence = ownerPresenceId(owner)): void {
+  watchOwner(owner: ReplyQueue, presence = ownerPresenceId(owner)): void {
     if (!presence) return;
     this.owners.set(presence, owner);
     this.monitor.watch(presence);
   }
 
-  unwatchOwner(owner: string): void {
+  unwatchOwner(owner: ReplyQueue): void {
     const presence = ownerPresenceId(owner);
     if (!presence) return;
     this.owners.delete(presence);
@@ -150,8 +146,8 @@ export class ClusterMembership {
   }
 
   private onDead(id: string): void {
-    if (id.startsWith('node-')) {
-      const node = id.slice('node-'.length);
+    const node = nodeOfPresenceId(id);
+    if (node) {
       for (const [lease, o] of this.orphans) {
         if (o.node !== node) continue;
         this.orphans.delete(lease);

@@ -5,7 +5,10 @@
  * again only when the call allows task retries; otherwise it fails with RayActorError
  * (at-most-once).
  */
-import { CANCEL_TOPIC, actorQueue, type ActorSpec, type CallMsg } from '../core/protocol';
+import { actorCreationTaskId, type TaskId, type NodeId, type WorkerId } from '../protocol/ids';
+import { CANCEL_TOPIC, actorQueue } from '../protocol/queues';
+import type { ActorSpec } from '../protocol/wire';
+import type { CallMsg } from '../protocol/messages/mailbox';
 import { abortRunning } from '../core/running-tasks';
 import type { CoreWorker } from '../core/core-worker';
 import { slot, type ProcessContext } from '../core/runtime-state';
@@ -13,8 +16,8 @@ import { decodeEnvelope } from '../serialization/serializer';
 import { encodeError, encodeTaskError } from '../serialization/error-codec';
 import { RayActorError, TaskCancelledError } from '../errors/ray-errors';
 import type { Delivery } from '../transport/transport';
-import { decodeArgs, executeCall, load, runInContext } from '../node/executor';
-import { decodeWorkerMessage, rejectMalformed } from '../node/envelope-check';
+import { decodeArgs, executeCall, load, runInContext } from './executor';
+import { decodeWorkerMessage, rejectMalformed } from './envelope-check';
 
 /** Calls a sync actor holds ahead of the one it runs. */
 const MAILBOX_PREFETCH = 1000;
@@ -31,7 +34,7 @@ export class ActorHost {
     private readonly core: CoreWorker,
     private readonly spec: ActorSpec,
     private readonly restart: boolean,
-    private readonly nodeId: string,
+    private readonly nodeId: NodeId,
   ) {}
 
   async start(): Promise<void> {
@@ -40,7 +43,7 @@ export class ActorHost {
     // constructor runs, so a cancel sent while the actor starts is not missed.
     await this.core.transport.subscribe(CANCEL_TOPIC, (body) => {
       try {
-        const { task } = decodeEnvelope(body) as { task: string };
+        const { task } = decodeEnvelope(body) as { task: TaskId };
         if (abortRunning(task, new TaskCancelledError(task))) return;
         this.cancelled.add(task);
         // Notices for other actors' calls land here too: keep the set bounded.
@@ -56,7 +59,7 @@ export class ActorHost {
       try {
         const cls = (await load(spec.cls)) as unknown as new (...a: unknown[]) => Record<string, unknown>;
         const args = decodeArgs(spec.args);
-        return await runInContext(this.core, { ...this.context(spec.actorId, 0), signal: new AbortController().signal }, `${spec.meta.className}.constructor`, 1, () => {
+        return await runInContext(this.core, { ...this.context(actorCreationTaskId(spec.actorId), 0), signal: new AbortController().signal }, `${spec.meta.className}.constructor`, 1, () => {
           this.instance = new cls(...args);
           return null;
         });
@@ -77,10 +80,10 @@ export class ActorHost {
     // (no ack round trip between calls); `maxConcurrency` is enforced by the local queue.
     const prefetch = Math.max(spec.maxConcurrency, MAILBOX_PREFETCH);
     await this.core.transport.consume(queue, (d) => this.onCall(d), { prefetch });
-    this.core.sendToBroker({ t: 'actor-ready', actor: spec.actorId, worker: this.core.options.procId });
+    this.core.sendToBroker({ t: 'actor-ready', actor: spec.actorId, worker: this.core.options.procId as WorkerId });
   }
 
-  private context(taskId: string, attempt: number): Omit<Parameters<typeof runInContext>[1], 'signal'> {
+  private context(taskId: TaskId, attempt: number): Omit<Parameters<typeof runInContext>[1], 'signal'> {
     return {
       taskId,
       actorId: this.spec.actorId,

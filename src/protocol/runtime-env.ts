@@ -1,12 +1,42 @@
 /**
- * The effective runtime env of a task or actor as it travels (API.md §9, ray-spec §8): merged
+ * The effective runtime env of a task or actor as it travels (Ray's runtime_env): merged
  * over the parent's (the job's on a driver, the worker's own inside a worker), paths resolved
  * against the submitter's working directory, canonical, and keyed for worker pools.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { mergeRuntimeEnv, type RuntimeEnv } from '../api/options/runtime-env';
+
+/** A normalized runtime environment (camelCase keys only, frozen). */
+export interface RuntimeEnv {
+  /** Environment variables set in the worker process (string values only). */
+  readonly envVars?: Readonly<Record<string, string>>;
+  /** The worker's working directory. */
+  readonly workingDir?: string;
+  /** Package names or file paths imported before user code runs (relative paths resolve against the driver's cwd). */
+  readonly modules?: readonly string[];
+}
+
+/**
+ * The effective runtime env of a task or actor: `taskLevel` fields override `jobLevel`
+ * fields one by one; `envVars` merge key by key with the task winning.
+ *
+ * @example
+ * mergeRuntimeEnv({ envVars: { A: 'a', B: 'b' }, workingDir: '/job' }, { envVars: { B: 'new' } });
+ * // → { envVars: { A: 'a', B: 'new' }, workingDir: '/job' }
+ */
+export function mergeRuntimeEnv(
+  jobLevel: RuntimeEnv | null | undefined,
+  taskLevel: RuntimeEnv | null | undefined,
+): RuntimeEnv {
+  const job = jobLevel ?? {};
+  const task = taskLevel ?? {};
+  const merged: { -readonly [K in keyof RuntimeEnv]: RuntimeEnv[K] } = { ...job, ...task };
+  if (job.envVars !== undefined && task.envVars !== undefined) {
+    merged.envVars = Object.freeze({ ...job.envVars, ...task.envVars });
+  }
+  return Object.freeze(merged);
+}
 
 /** Pool key of the default env (no env vars, no working dir, no modules). */
 export const DEFAULT_ENV_KEY = '';

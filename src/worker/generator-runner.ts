@@ -5,8 +5,9 @@
  * away never leaves the producer paused: releasing the stream (or the owner's generator being
  * collected) lifts backpressure.
  */
+import type { ReplyQueue, TaskId } from '../protocol/ids';
 import type { CoreWorker } from '../core/core-worker';
-import type { WireOutcome } from '../core/protocol';
+import type { WireOutcome } from '../protocol/wire';
 import { encodeError, encodeTaskError } from '../serialization/error-codec';
 import { TaskCancelledError } from '../errors/ray-errors';
 
@@ -20,7 +21,7 @@ interface ActiveStream {
 const active = new Map<string, ActiveStream>();
 
 /** Route stream control messages (from the owner) to the running producer. */
-export function onStreamControl(msg: { t: string; task: string; consumed?: number }): void {
+export function onStreamControl(msg: { t: string; task: TaskId; consumed?: number }): void {
   const s = active.get(msg.task);
   if (!s) return;
   if (msg.t === 'stream-ack') s.consumed = Math.max(s.consumed, msg.consumed ?? 0);
@@ -45,7 +46,7 @@ export function isIterator(v: unknown): v is AsyncIterator<unknown> | Iterator<u
 /** Drive `iter`, streaming each value to `owner`. */
 export async function runGenerator(
   core: CoreWorker,
-  opts: { taskId: string; owner: string; name: string; backpressure: number },
+  opts: { taskId: TaskId; owner: ReplyQueue; name: string; backpressure: number },
   iter: AsyncIterator<unknown> | Iterator<unknown>,
 ): Promise<GeneratorRun> {
   const state: ActiveStream = { consumed: 0, released: false, cancelled: false };

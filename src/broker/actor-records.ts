@@ -7,7 +7,8 @@
  * is acknowledged (dropped) once a newer one arrives or the actor is dead.
  */
 import type { Delivery } from '../transport/transport';
-import type { ActorRecordMsg, ActorSpec } from '../core/protocol';
+import type { ActorRecordMsg } from '../protocol/messages/broker';
+import type { ActorSpec } from '../protocol/wire';
 
 /** The durable side of one actor. */
 export interface DurableActor {

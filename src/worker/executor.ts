@@ -2,12 +2,13 @@
  * Runs user code in a worker: loads the function or class, decodes arguments, runs the call
  * inside its runtime context, and encodes the return values (or the error).
  */
+import type { ReplyQueue, TaskId } from '../protocol/ids';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { loadCode, type CodeDescriptor } from '../serialization/code-shipping';
 import { decodeValue } from '../serialization/serializer';
 import { encodeTaskError } from '../serialization/error-codec';
-import type { WireArg, WireOutcome } from '../core/protocol';
+import type { WireArg, WireOutcome } from '../protocol/wire';
 import { slot, type TaskContext } from '../core/runtime-state';
 import type { CoreWorker } from '../core/core-worker';
 import { isIterator, runGenerator } from './generator-runner';
@@ -32,7 +33,7 @@ export function decodeArgs(args: WireArg[]): unknown[] {
 }
 
 /** Encode what a call returned into `nret` outcomes (errors go into every slot). */
-export function packReturns(core: CoreWorker, value: unknown, nret: number, name: string, taskId: string): WireOutcome[] {
+export function packReturns(core: CoreWorker, value: unknown, nret: number, name: string, taskId: TaskId): WireOutcome[] {
   if (nret === 0) return [];
   try {
     if (nret === 1) return [core.encodeArg(value, 'return value')];
@@ -67,8 +68,8 @@ export async function runInContext(
 
 /** One call to execute: a task, or an actor method (with its context and its function). */
 export interface CallSpec {
-  readonly taskId: string;
-  readonly owner: string;
+  readonly taskId: TaskId;
+  readonly owner: ReplyQueue;
   readonly name: string;
   /** Number of returns, or NRET_STREAMING / NRET_DYNAMIC (negative) for generators. */
   readonly nret: number;

@@ -3,16 +3,17 @@
  * get a broker connection of their own (through their IpcBridge), and a broker candidate
  * (broker-election.ts) that runs the resource broker while it is the elected leader.
  */
-import { randomBytes } from 'node:crypto';
+import { newNodeId, type JobId, type NodeId } from '../protocol/ids';
 import type { Transport } from '../transport/transport';
 import { createBrokerTransport } from '../transport/transport-factory';
 import { parseClusterAddress } from '../transport/cluster-address';
-import { BrokerCandidate } from '../scheduling/broker-election';
+import { BrokerCandidate } from '../broker/broker-election';
 import { CLUSTER_KEY_VAR, REQUIRE_SIGNED_CODE_VAR } from '../serialization/code-shipping';
-import type { Resources } from '../core/protocol';
-import { clusterInfo } from '../cli/cluster-query';
-import { NodeManager } from './node-manager';
-import { nodeResources, type NodeResourceOptions } from './node-resources';
+import type { Resources } from '../protocol/wire';
+import { clusterInfo } from '../broker/broker-query';
+import { NodeManager } from '../node/node-manager';
+import { WORKER_ENTRY } from './worker-entry';
+import { nodeResources, type NodeResourceOptions } from '../node/node-resources';
 
 /** What `raybus start` was asked for. */
 export interface NodeProcessOptions extends NodeResourceOptions {
@@ -30,7 +31,7 @@ export interface NodeProcessOptions extends NodeResourceOptions {
 
 export class NodeProcess {
   private constructor(
-    readonly nodeId: string,
+    readonly nodeId: NodeId,
     readonly resources: Resources,
     private readonly node: NodeManager,
     private readonly candidate: BrokerCandidate,
@@ -42,7 +43,7 @@ export class NodeProcess {
     const log = options.log ?? (() => undefined);
     const { display } = parseClusterAddress(options.address);
     const resources = await nodeResources(options, { detectGpus: options.numGpus === undefined });
-    const nodeId = randomBytes(14).toString('hex');
+    const nodeId = newNodeId();
     const short = nodeId.slice(0, 8);
     log(`connecting to ${display}`);
     // The first connection fails fast (wrong address or credentials); later ones wait out outages.
@@ -61,11 +62,12 @@ export class NodeProcess {
       nodeId,
       resources,
       labels: options.labels ?? {},
-      jobId: 'cluster',
+      jobId: 'cluster' as JobId,
       namespace: 'default',
       connect,
       prestart: Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0))),
       cluster: true,
+      workerEntry: WORKER_ENTRY,
       workerEnv: {
         [REQUIRE_SIGNED_CODE_VAR]: '1',
         ...(options.clusterKey ? { [CLUSTER_KEY_VAR]: options.clusterKey } : {}),

@@ -8,20 +8,24 @@ import { IpcTransport } from '../transport/ipc-transport';
 import { ChannelLink, IPC_FD_VAR, PipeLink, type FrameLink } from '../transport/ipc-link';
 import { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
-import { decodeWorkerMessage, rejectMalformed } from './envelope-check';
-import { workerQueue, type WorkerMsg, type TaskMsg } from '../core/protocol';
+import { decodeWorkerMessage, rejectMalformed } from '../worker/envelope-check';
+import { workerQueue } from '../protocol/queues';
+import type { WorkerMsg, TaskMsg } from '../protocol/messages/worker';
 import type { Delivery } from '../transport/transport';
-import { decodeArgs, executeCall, load } from './executor';
-import { WorkerTaskQueue } from './task-queue';
+import { decodeArgs, executeCall, load } from '../worker/executor';
+import { WorkerTaskQueue } from '../worker/task-queue';
 import { PIPELINE_MAX } from '../core/task-submitter';
-import { ActorHost } from '../actors/actor-host';
-import { readWorkerGpuIds, readWorkerRuntimeEnv, setupRuntimeEnv, type EnvSetupFailedReport } from './runtime-env-setup';
+import { ActorHost } from '../worker/actor-host';
+import { setupRuntimeEnv } from '../worker/runtime-env-setup';
+import { readWorkerGpuIds, readWorkerIdentity, readWorkerRuntimeEnv, type EnvSetupFailedReport } from '../protocol/worker-process';
 
-async function main(): Promise<void> {
+/** Run this process as a worker of the node that forked it (see src/bin/worker.ts). */
+export async function runWorker(): Promise<void> {
   // The node is gone (or let this worker go): nothing left to do.
   process.on('disconnect', () => process.exit(0));
-  const workerId = process.env.RAYBUS_WORKER_ID!;
-  const nodeId = process.env.RAYBUS_NODE_ID!;
+  const identity = readWorkerIdentity();
+  if (!identity) throw new Error('raybus: this process was not started as a worker by a raybus node');
+  const { workerId, nodeId } = identity;
   // The effective runtime env this worker was started with: child tasks and actors inherit it.
   const runtimeEnv = readWorkerRuntimeEnv();
   const transport = new IpcTransport(process, openNodeLink());
@@ -29,8 +33,8 @@ async function main(): Promise<void> {
   const core = new CoreWorker({
     procId: workerId,
     transport,
-    jobId: process.env.RAYBUS_JOB_ID ?? 'job',
-    namespace: process.env.RAYBUS_NAMESPACE ?? 'default',
+    jobId: identity.jobId,
+    namespace: identity.namespace,
     nodeId,
     isDriver: false,
     ...(runtimeEnv ? { runtimeEnv } : {}),
@@ -46,8 +50,6 @@ async function main(): Promise<void> {
     actorId: null,
     wasCurrentActorReconstructed: false,
   };
-  // The API object by-value code sees as `ray` (loaded lazily to keep start-up small).
-  slot.api = (require('../index') as { default: unknown }).default;
   await core.start();
   try {
     // Before the worker takes any work: working directory, then modules (user code may use both).
@@ -148,7 +150,3 @@ function openNodeLink(): FrameLink {
   return new PipeLink(socket);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`raybus worker failed to start: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});

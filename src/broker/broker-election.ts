@@ -15,11 +15,12 @@
  * leader lost the queue without noticing (it then steps down). A candidate whose connection
  * drops steps down at once; after reconnecting it publishes a new token and waits in line.
  */
+import type { NodeId } from '../protocol/ids';
 import { randomBytes } from 'node:crypto';
 import type { Subscription as RxSubscription } from 'rxjs';
 import type { Delivery, Subscription, Transport } from '../transport/transport';
 import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
-import { BROKER_ELECTION_QUEUE, BROKER_QUEUE } from '../core/protocol';
+import { BROKER_ELECTION_QUEUE, BROKER_QUEUE } from '../protocol/queues';
 import { ResourceBroker } from './resource-broker';
 import type { BrokerClusterOptions } from './cluster-membership';
 
@@ -28,7 +29,7 @@ export interface BrokerCandidateOptions {
   /** Connection of this candidate (also used by the broker while leading). */
   readonly transport: Transport;
   /** Who this candidate is (a node id), for logs. */
-  readonly candidateId: string;
+  readonly candidateId: NodeId;
   /** Progress lines ("elected", "stepped down"). */
   readonly log?: (line: string) => void;
   /** Self-sent token interval while leading (ms; default 30 000). */

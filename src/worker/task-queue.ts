@@ -5,8 +5,9 @@
  * waits (it awaits something) for longer than GIVE_BACK_AFTER_MS, the tasks queued behind
  * it go back to their owner, so no task is held behind a blocked one.
  */
+import type { LeaseId, ReplyQueue, TaskId } from '../protocol/ids';
 import type { CoreWorker } from '../core/core-worker';
-import type { TaskMsg } from '../core/protocol';
+import type { TaskMsg } from '../protocol/messages/worker';
 import type { CodeDescriptor } from '../serialization/code-shipping';
 import type { Delivery } from '../transport/transport';
 import { setQueuedTaskCanceller } from '../core/running-tasks';
@@ -25,7 +26,7 @@ interface Queued {
 
 export class WorkerTaskQueue {
   private readonly waiting: Queued[] = [];
-  private readonly cancelled = new Set<string>();
+  private readonly cancelled = new Set<TaskId>();
   private running = false;
   /** The running task has waited long: what arrives now goes straight back. */
   private givingBack = false;
@@ -102,7 +103,7 @@ export class WorkerTaskQueue {
   /** Hand every waiting task back to its owner (grouped per lease, in order). */
   private giveBack(): void {
     if (this.waiting.length === 0) return;
-    const byLease = new Map<string, { owner: string; tasks: string[] }>();
+    const byLease = new Map<LeaseId, { owner: ReplyQueue; tasks: TaskId[] }>();
     for (const { msg, d } of this.waiting.splice(0)) {
       if (this.dropIfCancelled(msg, d)) continue;
       d.ack();

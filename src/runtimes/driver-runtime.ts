@@ -5,15 +5,17 @@
  * with the cluster key. There is no local broker or node: work runs on `raybus start` nodes.
  */
 import { randomBytes } from 'node:crypto';
+import { driverProcId, newJobId, type JobId } from '../protocol/ids';
 import { CoreWorker } from '../core/core-worker';
 import { OwnerSession } from '../core/owner-session';
-import { BROKER_QUEUE, type ClusterInfoMsg } from '../core/protocol';
+import { BROKER_QUEUE } from '../protocol/queues';
+import type { ClusterInfoMsg } from '../protocol/messages/reply';
 import { RaySystemError } from '../errors/ray-errors';
 import { CLUSTER_KEY_VAR, setClusterKey } from '../serialization/code-shipping';
 import { parseClusterAddress } from '../transport/cluster-address';
 import { createBrokerTransport } from '../transport/transport-factory';
 import type { Transport } from '../transport/transport';
-import type { RuntimeEnv } from './options';
+import type { RuntimeEnv } from '../protocol/runtime-env';
 import { clusterKeyFor } from './cluster-keys';
 
 /** How long `init` waits for a broker leader to answer (ms); RAYBUS_JOIN_TIMEOUT_MS overrides. */
@@ -32,7 +34,7 @@ export interface JoinOptions {
   readonly runtimeEnv?: RuntimeEnv | null;
   readonly clusterKey?: string | null;
   /** Called with the CoreWorker once it is usable (installs it as this process's runtime). */
-  readonly install: (core: CoreWorker, jobId: string, namespace: string) => void;
+  readonly install: (core: CoreWorker, jobId: JobId, namespace: string) => void;
 }
 
 /** Connect, start the driver's runtime, and wait until the broker leader answers. */
@@ -40,7 +42,7 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
   const parsed = parseClusterAddress(address);
   // The key given to init, else that of a test Cluster at this address, else the environment's.
   setClusterKey(options.clusterKey ?? clusterKeyFor(address) ?? (process.env[CLUSTER_KEY_VAR] || undefined));
-  const jobId = randomBytes(4).toString('hex');
+  const jobId = newJobId();
   const namespace = options.namespace ?? `anonymous-${jobId}`;
   const transport = createBrokerTransport(address, {
     connectionName: `raybus driver pid ${process.pid}`,
@@ -56,7 +58,7 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
     throw new RaySystemError(`raybus: cannot join the cluster at ${parsed.display}${hint}: ${message}`);
   }
   const core = new CoreWorker({
-    procId: `driver-${jobId}${randomBytes(3).toString('hex')}`,
+    procId: driverProcId(jobId, randomBytes(3).toString('hex')),
     transport,
     jobId,
     namespace,

@@ -3,7 +3,7 @@
  * `init({ address: cluster.address })` in the same process signs code without being told the
  * key. Kept on a global symbol so every copy of raybus in the process sees the same map.
  */
-import { processGlobal } from '../core/process-global';
+import { processGlobal } from '../util/process-global';
 
 const keys = processGlobal('clusterKeys', () => new Map<string, string>());
 

@@ -1,0 +1,128 @@
+/**
+ * Every id format raybus puts on the wire, in one place, as branded string types with the
+ * helpers that make and read them. A brand is a compile-time tag only: at run time an id is a
+ * plain string, so ids travel and compare as strings.
+ *
+ * Formats:
+ * - a unique id: 12 hex chars of process prefix + 10 hex chars of a counter (`newIdSource`);
+ * - a task's return `i` (an object id): the task id + 4 hex digits of `i`; a generator task's
+ *   completion is its return 0;
+ * - a worker id: the first 8 chars of its node id, `w`, a counter and random hex;
+ * - a lease id: `g`, a counter and random hex, `@` and the node it was granted on.
+ */
+import { randomBytes } from 'node:crypto';
+
+declare const brand: unique symbol;
+/** `T` tagged with `B` at compile time. */
+export type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type TaskId = Brand<string, 'TaskId'>;
+export type ObjectId = Brand<string, 'ObjectId'>;
+export type ActorId = Brand<string, 'ActorId'>;
+export type NodeId = Brand<string, 'NodeId'>;
+export type WorkerId = Brand<string, 'WorkerId'>;
+export type LeaseId = Brand<string, 'LeaseId'>;
+export type JobId = Brand<string, 'JobId'>;
+export type PlacementGroupId = Brand<string, 'PlacementGroupId'>;
+/** Correlates a request with its answer (`req` fields). */
+export type RequestId = Brand<string, 'RequestId'>;
+/** A process's identity on the bus: its reply queue is `raybus.reply.<ProcId>`. */
+export type ProcId = Brand<string, 'ProcId'>;
+
+/** Hex digits of a return index in an object id. */
+const RETURN_INDEX_DIGITS = 4;
+
+/** The object id of return `index` of `task`. */
+export function returnId(task: TaskId, index: number): ObjectId {
+  return `${task}${index.toString(16).padStart(RETURN_INDEX_DIGITS, '0')}` as ObjectId;
+}
+
+/** The task that produces `object` (a return of it, or its stream's completion). */
+export function taskOfObject(object: ObjectId | string): TaskId {
+  return object.slice(0, -RETURN_INDEX_DIGITS) as TaskId;
+}
+
+/** The object of item `seq` of a generator task's stream. */
+export function streamItemId(task: TaskId, seq: number): ObjectId {
+  return `${task}s${seq.toString(16).padStart(8, '0')}` as ObjectId;
+}
+
+/** The completion object of a generator task (its return 0). */
+export function completionId(task: TaskId): ObjectId {
+  return returnId(task, 0);
+}
+
+/** The task id of an actor's creation task (its constructor call): the actor's id. */
+export function actorCreationTaskId(actor: ActorId): TaskId {
+  return actor as string as TaskId;
+}
+
+/** The object that `pg.ready()` resolves once placement group `pg` is created. */
+export function placementGroupReadyId(pg: PlacementGroupId): ObjectId {
+  return `${pg}ready` as ObjectId;
+}
+
+/** Makes the unique ids of one process: a random prefix and a counter. */
+export interface IdSource {
+  next<T extends TaskId | ObjectId | ActorId | RequestId | PlacementGroupId>(): T;
+}
+
+export function newIdSource(prefix = randomBytes(6).toString('hex')): IdSource {
+  let counter = 0;
+  return {
+    next<T>() {
+      counter += 1;
+      return `${prefix}${counter.toString(16).padStart(10, '0')}` as T;
+    },
+  };
+}
+
+/** A new node id (28 hex chars). */
+export function newNodeId(): NodeId {
+  return randomBytes(14).toString('hex') as NodeId;
+}
+
+/** A new job id (8 hex chars). */
+export function newJobId(): JobId {
+  return randomBytes(4).toString('hex') as JobId;
+}
+
+const WORKER_NODE_CHARS = 8;
+
+/** The id of worker number `seq` of `node`. */
+export function newWorkerId(node: NodeId, seq: number): WorkerId {
+  return `${node.slice(0, WORKER_NODE_CHARS)}w${seq.toString(16)}${randomBytes(3).toString('hex')}` as WorkerId;
+}
+
+/** The start every worker id of `node` shares. */
+export function workerIdPrefix(node: NodeId | string): string {
+  return `${node.slice(0, WORKER_NODE_CHARS)}w`;
+}
+
+/** Lease number `n` granted on `node`. */
+export function leaseId(node: NodeId | string, n: number): LeaseId {
+  return `g${n.toString(16)}${randomBytes(3).toString('hex')}@${node}` as LeaseId;
+}
+
+/** The node a lease was granted on (undefined for ids of another form). */
+export function nodeOfLease(lease: LeaseId | string): NodeId | undefined {
+  const at = lease.lastIndexOf('@');
+  return at >= 0 ? (lease.slice(at + 1) as NodeId) : undefined;
+}
+
+/** The proc id of a driver of job `job` (`driver-<job><random>`). */
+export function driverProcId(job: JobId, unique = ''): ProcId {
+  return `driver-${job}${unique}` as ProcId;
+}
+
+/** True for the proc ids of drivers (workers are named by their worker id). */
+export function isDriverProcId(proc: string): boolean {
+  return proc.startsWith('driver-');
+}
+
+/** The name of a queue of kind `K` (see queues.ts): what may be sent there is typed by `K`. */
+export type QueueName<K extends string = string> = Brand<string, `queue:${K}`>;
+/** A process's reply queue, which is also its address as an owner of objects. */
+export type ReplyQueue = QueueName<'reply'>;
+/** The name of a broadcast topic of kind `K`. */
+export type TopicName<K extends string = string> = Brand<string, `topic:${K}`>;

@@ -1,0 +1,35 @@
+/** Messages to a node's queue (`raybus.node.<nodeId>`), from the broker and task owners. */
+import type { LeaseId, ReplyQueue, RequestId } from '../ids';
+import type { RuntimeEnv } from '../runtime-env';
+import type { ActorSpec, Resources } from '../wire';
+
+export interface StartLeaseMsg {
+  t: 'start-lease';
+  lease: LeaseId;
+  req: RequestId;
+  owner: ReplyQueue;
+  demand: Resources;
+  gpuIds: number[];
+  /** The runtime env the leased worker must have (forwarded from RequestLeaseMsg.env). */
+  env?: RuntimeEnv;
+}
+export interface StartActorMsg {
+  t: 'start-actor';
+  lease: LeaseId;
+  spec: ActorSpec;
+  gpuIds: number[];
+  restart: boolean;
+}
+export interface ReleaseLeaseMsg {
+  t: 'release-lease';
+  lease: LeaseId;
+}
+export interface KillWorkerMsg {
+  t: 'kill-worker';
+  lease: LeaseId;
+  /** Acknowledge to `reply` (tagged `req`) once the worker is dead and its calls requeued. */
+  reply?: ReplyQueue;
+  req?: RequestId;
+}
+
+export type NodeMsg = StartLeaseMsg | StartActorMsg | ReleaseLeaseMsg | KillWorkerMsg;

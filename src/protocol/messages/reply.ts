@@ -1,0 +1,133 @@
+/**
+ * Messages to a process's reply queue (`raybus.reply.<procId>`): results and stream items of
+ * the work it submitted, lease answers, object requests and answers, borrow tokens, answers to
+ * its requests, and control of the tasks and streams it runs.
+ */
+import type { LeaseId, NodeId, ObjectId, PlacementGroupId, ReplyQueue, RequestId, TaskId, WorkerId } from '../ids';
+import type { ActorMeta, ClusterInfo, ClusterState, PlacementGroupInfo, WireError, WireOutcome } from '../wire';
+
+export interface ResultMsg {
+  t: 'result';
+  task: TaskId;
+  rets: WireOutcome[];
+  /** Generator tasks: how many stream items were sent before this result. */
+  n?: number;
+  /** The worker reached the task's maxCalls and exits: send it nothing more. */
+  retire?: boolean;
+  /** Normal tasks: how long the call ran, in µs (the owner sizes its pipelining by it). */
+  us?: number;
+}
+/**
+ * Worker → owner: tasks pushed on a lease that the worker will not start soon (the one it
+ * runs is waiting), in push order; the owner queues them again. They never started.
+ */
+export interface TasksReturnedMsg {
+  t: 'tasks-returned';
+  lease: LeaseId;
+  tasks: TaskId[];
+}
+/** One value yielded by a generator task (item `seq`, from 0), sent to the owner. */
+export interface StreamItemMsg {
+  t: 'stream-item';
+  task: TaskId;
+  seq: number;
+  out: WireOutcome;
+  /** The producer's reply queue, for acks, release and cancel. */
+  from: ReplyQueue;
+}
+/** Owner → producer: consumption progress, release, or cancel of a stream. */
+export interface StreamControlMsg {
+  t: 'stream-ack' | 'stream-release' | 'stream-cancel';
+  task: TaskId;
+  consumed?: number;
+}
+/** Owner → worker running a task: cancel it (its AbortSignal fires). */
+export interface CancelTaskMsg {
+  t: 'cancel-task';
+  task: TaskId;
+  /** Also cancel the tasks it submitted (default true). */
+  recursive?: boolean;
+}
+export interface LeaseGrantedMsg {
+  t: 'lease-granted';
+  req: RequestId;
+  lease: LeaseId;
+  worker: WorkerId;
+  node: NodeId;
+}
+export interface LeaseFailedMsg {
+  t: 'lease-failed';
+  req: RequestId;
+  err: WireError;
+}
+export interface LeaseLostMsg {
+  t: 'lease-lost';
+  lease: LeaseId;
+  reason: string;
+  /** Do not retry the tasks (their placement group was removed). */
+  fatal?: boolean;
+}
+export interface PgReadyMsg {
+  t: 'pg-ready';
+  pg: PlacementGroupId;
+}
+export interface PgTableReplyMsg {
+  t: 'pg-table-reply';
+  req: RequestId;
+  table: Record<string, PlacementGroupInfo>;
+}
+/** A borrower asks the owner for an object's value. */
+export interface GetObjectMsg {
+  t: 'get-object';
+  id: ObjectId;
+  reply: ReplyQueue;
+}
+/** The owner's answer to `get-object`. */
+export interface ObjectMsg {
+  t: 'object';
+  id: ObjectId;
+  out: WireOutcome;
+}
+/** `n` borrow tokens for an object (negative: returned). */
+export interface BorrowMsg {
+  t: 'borrow';
+  id: ObjectId;
+  n: number;
+}
+export interface ActorInfoMsg {
+  t: 'actor-info';
+  req: RequestId;
+  meta?: ActorMeta;
+  err?: WireError;
+}
+export interface ClusterInfoMsg {
+  t: 'cluster-info';
+  req: RequestId;
+  info: ClusterInfo;
+}
+export interface ClusterStateMsg {
+  t: 'cluster-state';
+  req: RequestId;
+  state: ClusterState;
+}
+export interface AckMsg {
+  t: 'ack';
+  req: RequestId;
+  err?: WireError;
+}
+
+/** Answers correlated with a request by `req`. */
+export type RequestAnswerMsg = LeaseGrantedMsg | LeaseFailedMsg | ActorInfoMsg | ClusterInfoMsg | ClusterStateMsg | AckMsg | PgTableReplyMsg;
+
+export type ReplyMsg =
+  | ResultMsg
+  | TasksReturnedMsg
+  | StreamItemMsg
+  | StreamControlMsg
+  | CancelTaskMsg
+  | LeaseLostMsg
+  | PgReadyMsg
+  | GetObjectMsg
+  | ObjectMsg
+  | BorrowMsg
+  | RequestAnswerMsg;

@@ -1,0 +1,30 @@
+/**
+ * Messages to a worker's queue (`raybus.worker.<workerId>`): tasks pushed on a lease, and the
+ * node's order to host an actor.
+ */
+import type { LeaseId, NodeId, ReplyQueue, TaskId } from '../ids';
+import type { ActorSpec, CodeDescriptor, TaskContextInfo, WireArg } from '../wire';
+
+export interface TaskMsg {
+  t: 'task';
+  task: TaskId;
+  fn: CodeDescriptor;
+  args: WireArg[];
+  nret: number;
+  owner: ReplyQueue;
+  ctx: TaskContextInfo;
+  lease: LeaseId;
+  /** Generator backpressure (items ahead of the consumer); absent = off. */
+  bp?: number;
+  /** The function's maxCalls: the worker exits after running it that many times. */
+  mc?: number;
+}
+
+export interface HostActorMsg {
+  t: 'host-actor';
+  spec: ActorSpec;
+  restart: boolean;
+  nodeId: NodeId;
+}
+
+export type WorkerMsg = TaskMsg | HostActorMsg;
