@@ -3,20 +3,18 @@
  * cluster, then schedule tasks and actors into them with `PlacementGroupSchedulingStrategy`.
  */
 import { placementGroupReadyId, type PlacementGroupId } from '../protocol/ids';
-import { addExtension } from 'msgpackr';
 import { requireCore } from '../core/runtime-state';
 import { BROKER_QUEUE } from '../protocol/queues';
 import type { AckMsg, PgTableReplyMsg } from '../protocol/messages/reply';
 import type { PlacementGroupInfo, Resources } from '../protocol/wire';
 import type { ObjectRef } from '../refs/object-ref';
-import { encodeValue } from '../serialization/serializer';
+import { EXT_PLACEMENT_GROUP, encodeValue, serializer } from '../serialization/serializer';
 import { encodeError } from '../serialization/error-codec';
 import { RayValueError } from '../errors/ray-errors';
 import { validateBundles, validatePlacementGroupStrategy, type PlacementGroupStrategy } from '../scheduling/placement/validate-bundles';
 import { formatResources } from '../scheduling/ledger/resource-set';
 
 const PG_MARKER = Symbol.for('raybus.PlacementGroup');
-const EXT_PLACEMENT_GROUP = 0x54;
 
 /** Placement groups created by this process, so `pg-ready` can resolve their refs. */
 const created = new Map<string, PlacementGroup>();
@@ -65,11 +63,14 @@ export class PlacementGroup {
 }
 Object.defineProperty(PlacementGroup.prototype, PG_MARKER, { value: true });
 
-addExtension({
+serializer.registerExtension({
   Class: PlacementGroup,
   type: EXT_PLACEMENT_GROUP,
   write: (pg: PlacementGroup) => [pg.id, pg.bundleSpecs, pg.strategy, pg.name],
-  read: ([id, bundles, strategy, name]: [PlacementGroupId, Resources[], PlacementGroupStrategy, string]) => new PlacementGroup(id, bundles, strategy, name),
+  read: (data: unknown) => {
+    const [id, bundles, strategy, name] = data as [PlacementGroupId, Resources[], PlacementGroupStrategy, string];
+    return new PlacementGroup(id, bundles, strategy, name);
+  },
 });
 
 /** True for placement groups from any copy of raybus. */

@@ -1,17 +1,161 @@
 /**
- * The value serializer: one configured msgpackr `Packr` with structured-clone semantics
- * (cycles, Map, Set, Date, RegExp, Error, BigInt, undefined, typed arrays), extended with
- * ObjectRefs and actor handles, and hardened for untrusted input (size limit on decode).
+ * The serializer: raybus's own msgpackr (serialization/msgpackr-instance.ts) with two
+ * configurations — user values with structured-clone semantics (cycles, Map, Set, Date,
+ * RegExp, Error, BigInt, undefined, typed arrays), extended with ObjectRefs, actor handles,
+ * generators and placement groups; and wire envelopes (plain data, faster settings) — and one
+ * set of limits that every decode is held to before msgpackr sees the bytes
+ * (msgpack-bounds.ts), so a hostile message is refused instead of allocated.
  */
-import { Packr, addExtension } from 'msgpackr';
+import { privateMsgpackr } from './msgpackr-instance';
+import { checkMsgpack, type DecodeLimits } from './msgpack-bounds';
 
-/** Largest payload accepted by `decode` (and by default by `encode`): 512 MiB. */
+export { MalformedMessageError, type DecodeLimits } from './msgpack-bounds';
+
+/** Largest user value accepted by default: 512 MiB. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
 
-/** Extension types used on the wire. */
+/** Extension types raybus writes (all introduce the value that follows them). */
 export const EXT_OBJECT_REF = 0x52;
 export const EXT_ACTOR_HANDLE = 0x53;
+export const EXT_PLACEMENT_GROUP = 0x54;
 export const EXT_REF_GENERATOR = 0x55;
+
+/** The limits of a serializer; every field has a default. */
+export interface SerializerLimits {
+  /** Largest user value (encoded bytes). */
+  readonly maxValueBytes: number;
+  /** Largest envelope: the transport's largest message. */
+  readonly maxEnvelopeBytes: number;
+  /** Deepest nesting of arrays, maps and extensions in a value or envelope. */
+  readonly maxDepth: number;
+  /** Arrays, maps and extensions allowed per byte of message (beyond `minContainers`). */
+  readonly containersPerByte: number;
+  /** Arrays, maps and extensions always allowed. */
+  readonly minContainers: number;
+}
+
+export const DEFAULT_LIMITS: SerializerLimits = {
+  maxValueBytes: DEFAULT_MAX_MESSAGE_BYTES,
+  maxEnvelopeBytes: DEFAULT_MAX_MESSAGE_BYTES,
+  maxDepth: 512,
+  containersPerByte: 0.25,
+  minContainers: 65_536,
+};
+
+/** A class that travels as itself: written as `write(instance)`, rebuilt by `read`. */
+export interface SerializerExtension<T extends object> {
+  readonly type: number;
+  readonly Class: abstract new (...args: never[]) => T;
+  write(instance: T): unknown;
+  read(data: unknown): T;
+}
+
+/** Encodes and decodes values and envelopes within configured limits. */
+export class Serializer {
+  private limits: SerializerLimits;
+  private valueLimits!: DecodeLimits;
+  private envelopeLimits!: DecodeLimits;
+  private readonly values: InstanceType<ReturnType<typeof privateMsgpackr>['Packr']>;
+  private readonly envelopes: InstanceType<ReturnType<typeof privateMsgpackr>['Packr']>;
+  /** Extension types whose decoder reads the following value (msgpackr's, then ours). */
+  private readonly readsNext = new Set([0x65, 0x69, 0x73, 0x78]);
+  private readonly registered = new Map<number, SerializerExtension<object>>();
+
+  constructor(limits: Partial<SerializerLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.deriveLimits();
+    const { Packr } = privateMsgpackr();
+    // Records tell plain objects from Maps; ids stay one byte (at most 64 own structures).
+    this.values = new Packr({ structuredClone: true, useRecords: true, maxOwnStructures: 64, maxSharedStructures: 0 });
+    this.envelopes = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+  }
+
+  /** The limits in force. */
+  get currentLimits(): SerializerLimits {
+    return this.limits;
+  }
+
+  /** Change some limits (the runtime sets the envelope limit from its transport). */
+  configure(limits: Partial<SerializerLimits>): void {
+    this.limits = { ...this.limits, ...limits };
+    this.deriveLimits();
+  }
+
+  /**
+   * Make instances of `ext.Class` travel as themselves. Registered on raybus's own msgpackr
+   * instance, never on the process-wide one. Registering a type again replaces its handlers.
+   */
+  registerExtension<T extends object>(ext: SerializerExtension<T>): void {
+    const known = this.registered.get(ext.type);
+    if (known) {
+      // Same class: swap the handlers in place (msgpackr keeps the first registration's object).
+      Object.assign(known, { write: ext.write, read: ext.read });
+      return;
+    }
+    const entry = { type: ext.type, Class: ext.Class, write: ext.write, read: ext.read } as SerializerExtension<object>;
+    this.registered.set(ext.type, entry);
+    this.readsNext.add(ext.type);
+    privateMsgpackr().addExtension({
+      type: ext.type,
+      Class: ext.Class as unknown as new () => object,
+      write: (v: object) => entry.write(v),
+      read: (data: unknown) => entry.read(data),
+    });
+  }
+
+  /** Encode a user value (check it with value-check.ts first for path-precise errors). */
+  encodeValue(value: unknown): Uint8Array {
+    return this.values.pack(value);
+  }
+
+  /** Decode a user value; throws MalformedMessageError for bytes outside the limits. */
+  decodeValue(bytes: Uint8Array): unknown {
+    checkMsgpack(bytes, this.valueLimits, this.readsNext);
+    return this.values.unpack(bytes);
+  }
+
+  /** Encode an envelope (plain objects, strings, numbers, Uint8Array). */
+  encodeEnvelope(value: unknown): Uint8Array {
+    return this.envelopes.pack(value);
+  }
+
+  /** Decode an envelope; throws on malformed input (callers reject the message). */
+  decodeEnvelope(bytes: Uint8Array): unknown {
+    checkMsgpack(bytes, this.envelopeLimits, this.readsNext);
+    return this.envelopes.unpack(bytes);
+  }
+
+  private deriveLimits(): void {
+    const { maxDepth, containersPerByte, minContainers } = this.limits;
+    this.valueLimits = { maxBytes: this.limits.maxValueBytes, maxDepth, containersPerByte, minContainers };
+    this.envelopeLimits = { maxBytes: this.limits.maxEnvelopeBytes, maxDepth, containersPerByte, minContainers };
+  }
+}
+
+/** The serializer of this copy of raybus (the runtime configures its limits). */
+export const serializer = new Serializer();
+
+/** Encode a user value with the process's serializer. */
+export function encodeValue(value: unknown): Uint8Array {
+  return serializer.encodeValue(value);
+}
+
+/** Decode a user value with the process's serializer. */
+export function decodeValue(bytes: Uint8Array): unknown {
+  return serializer.decodeValue(bytes);
+}
+
+/** Encode a wire envelope with the process's serializer. */
+export function encodeEnvelope(value: unknown): Uint8Array {
+  return serializer.encodeEnvelope(value);
+}
+
+/** Decode a wire envelope with the process's serializer; throws on malformed input. */
+export function decodeEnvelope(bytes: Uint8Array): unknown {
+  return serializer.decodeEnvelope(bytes);
+}
+
+// ------------------------------------------------------------------ refs and handles
 
 /** How a process turns wire records back into live refs and handles. */
 export interface SerializationHooks {
@@ -33,17 +177,14 @@ function requireHooks(): SerializationHooks {
   return hooks;
 }
 
-let registered = false;
-/** Register the ObjectRef / ActorHandle extensions for the given classes (once per process). */
+/** Register the ObjectRef / ActorHandle / generator extensions for the given classes. */
 export function registerRefClasses(
-  refClass: new (...a: never[]) => object,
-  handleClass: new (...a: never[]) => object,
-  generatorClass: new (...a: never[]) => object,
+  refClass: abstract new (...a: never[]) => object,
+  handleClass: abstract new (...a: never[]) => object,
+  generatorClass: abstract new (...a: never[]) => object,
 ): void {
-  if (registered) return;
-  registered = true;
   // A finished 'dynamic' generator travels as the list of its refs.
-  addExtension({
+  serializer.registerExtension({
     Class: generatorClass,
     type: EXT_REF_GENERATOR,
     write: (g: object) => {
@@ -51,44 +192,8 @@ export function registerRefClasses(
       if (!refs) throw new TypeError('raybus: a streaming ObjectRefGenerator cannot be passed to another task or actor');
       return refs;
     },
-    read: (refs: unknown[]) => new (generatorClass as unknown as new (init: { refs: unknown[] }) => object)({ refs }),
+    read: (refs: unknown) => new (generatorClass as unknown as new (init: { refs: unknown }) => object)({ refs }),
   });
-  addExtension({
-    Class: refClass,
-    type: EXT_OBJECT_REF,
-    write: (ref: object) => requireHooks().encodeRef(ref),
-    read: (data: unknown) => requireHooks().decodeRef(data),
-  });
-  addExtension({
-    Class: handleClass,
-    type: EXT_ACTOR_HANDLE,
-    write: (h: object) => requireHooks().encodeHandle(h),
-    read: (data: unknown) => requireHooks().decodeHandle(data),
-  });
-}
-
-const packr = new Packr({ structuredClone: true, useRecords: true });
-/** Wire envelopes (plain data, no cycles): faster settings. */
-const envelopePackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
-
-/** Encode a user value. Call `assertSerializable` first to get path-precise errors. */
-export function encodeValue(value: unknown): Uint8Array {
-  return packr.pack(value);
-}
-
-/** Decode a user value. */
-export function decodeValue(bytes: Uint8Array): unknown {
-  if (bytes.byteLength > DEFAULT_MAX_MESSAGE_BYTES) throw new RangeError(`raybus: payload of ${bytes.byteLength} bytes exceeds the limit`);
-  return packr.unpack(bytes);
-}
-
-/** Encode an internal envelope (plain objects, strings, numbers, Uint8Array). */
-export function encodeEnvelope(value: unknown): Uint8Array {
-  return envelopePackr.pack(value);
-}
-
-/** Decode an internal envelope; throws on malformed input (callers reject the message). */
-export function decodeEnvelope(bytes: Uint8Array): unknown {
-  if (bytes.byteLength > DEFAULT_MAX_MESSAGE_BYTES) throw new RangeError(`raybus: payload of ${bytes.byteLength} bytes exceeds the limit`);
-  return envelopePackr.unpack(bytes);
+  serializer.registerExtension({ Class: refClass, type: EXT_OBJECT_REF, write: (ref) => requireHooks().encodeRef(ref), read: (data) => requireHooks().decodeRef(data) });
+  serializer.registerExtension({ Class: handleClass, type: EXT_ACTOR_HANDLE, write: (h) => requireHooks().encodeHandle(h), read: (data) => requireHooks().decodeHandle(data) });
 }
