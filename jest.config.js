@@ -8,6 +8,7 @@ module.exports = {
   moduleNameMapper: {
     '^raybus$': '<rootDir>/dist/cjs/src/index.js',
     '^raybus/testing$': '<rootDir>/dist/cjs/src/testing/index.js',
+    '^raybus/amqp$': '<rootDir>/dist/cjs/adapters/amqp/index.js',
   },
   testTimeout: 30000,
   maxWorkers: process.env.CI ? 1 : 2,

@@ -49,6 +49,7 @@ import {
 import { slot } from './core/runtime-state';
 import { accelerators } from './api/accelerators';
 import { PlacementGroup, placementGroup, removePlacementGroup, placementGroupTable } from './api/placement-group';
+import { registerTransport, createTransport } from './transport/transport-registry';
 
 export { init, shutdown, isInitialized, remote, method, get, put, wait, kill, cancel, getActor, exitActor, getGpuIds, getRuntimeContext };
 export { ObjectRefGenerator } from './refs/object-ref-generator';
@@ -76,6 +77,22 @@ export type { GetOptions, WaitOptions, RuntimeContext, CancelOptions } from './a
 export type { RemoteFunction, ActorClass, ActorHandle, ActorMethod, RefOr, RemoteArgs } from './api/types';
 export type { RemoteFunctionOptions, ActorClassOptions, ActorMethodOptions, InitOptions, RuntimeEnvOptions } from './api/options';
 export type { SchedulingStrategy } from './api/scheduling-strategy';
+export { registerTransport, createTransport, registeredSchemes } from './transport/transport-registry';
+export { FULL_CAPABILITIES, NO_SUCH_QUEUE, isNoSuchQueue, capabilitiesOf } from './transport/transport';
+export type {
+  Transport,
+  TransportFactory,
+  TransportOptions,
+  TransportCapabilities,
+  TransportLease,
+  TransportStatus,
+  Delivery,
+  MessageHeaders,
+  QueueOptions,
+  PublishOptions,
+  ConsumeOptions,
+  Subscription,
+} from './transport/transport';
 
 /** `ray.util`: accelerator names and placement groups. */
 export const util = { accelerators, placementGroup, removePlacementGroup, placementGroupTable, PlacementGroup };
@@ -101,6 +118,8 @@ const ray = {
   clusterResources,
   availableResources,
   nodes,
+  registerTransport,
+  createTransport,
   util,
   ObjectRef,
   ObjectRefGenerator,

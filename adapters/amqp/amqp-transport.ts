@@ -11,6 +11,7 @@ import type {
   QueueOptions,
   Subscription,
   Transport,
+  TransportCapabilities,
   TransportStatus,
 } from '../../src/transport/transport';
 import { ConnectionManager } from './connection-manager';
@@ -24,6 +25,8 @@ import { checkQueueName, EVENTS_EXCHANGE, Topology } from './topology';
 export class AmqpTransport implements Transport {
   readonly kind = 'amqp';
   readonly status$: Observable<TransportStatus>;
+  /** RabbitMQ has single active consumers, requeue at the head and queue expiry (x-expires). */
+  readonly capabilities: TransportCapabilities;
   private readonly manager: ConnectionManager;
   private readonly topology: Topology;
   private readonly publisher: Publisher;
@@ -32,7 +35,9 @@ export class AmqpTransport implements Transport {
   private closing: Promise<void> | undefined;
 
   constructor(url: string, options?: AmqpTransportOptions) {
-    this.manager = new ConnectionManager(url, resolveAmqpOptions(options));
+    const resolved = resolveAmqpOptions(options);
+    this.manager = new ConnectionManager(url, resolved);
+    this.capabilities = Object.freeze({ singleActiveConsumer: true, requeueAtHead: true, queueExpiry: true, maxMessageBytes: resolved.maxMessageBytes, leases: false });
     this.status$ = this.manager.status$.asObservable();
     this.topology = new Topology(this.manager);
     this.publisher = new Publisher(this.manager);

@@ -157,6 +157,8 @@ export class ConnectionManager {
       noDelay: true,
       timeout: this.options.connectTimeoutMs,
       clientProperties: { connection_name: this.options.connectionName },
+      // amqps://: trust these certificate authorities (besides the system's, when none given).
+      ...(this.options.ca ? { ca: [this.options.ca] } : {}),
     });
     if (this.closing) {
       await closeQuietly(model);

@@ -2,6 +2,7 @@
  * The errors the AMQP transport rejects with. One class with a `code`, so callers can branch
  * without importing amqplib; `instanceof` holds across duplicated module copies.
  */
+import { redactAddress } from '../../src/transport/transport';
 
 const MARKER = Symbol.for('raybus.AmqpTransportError');
 
@@ -53,13 +54,7 @@ export function describeCause(err: unknown): string {
 
 /** The URL with its password hidden, for messages. */
 export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<unparseable url>';
-  }
+  return redactAddress(url);
 }
 
 /** True for amqplib's "channel/connection is closed or closing" error. */

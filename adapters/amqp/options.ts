@@ -1,6 +1,7 @@
 /**
  * User options of the AMQP transport, their defaults and their validation.
  */
+import { readFileSync } from 'node:fs';
 
 /** Options of {@link createAmqpTransport}. Every field is optional. */
 export interface AmqpTransportOptions {
@@ -28,6 +29,8 @@ export interface AmqpTransportOptions {
   readonly connectionName?: string;
   /** Where non-fatal problems go (a consumer lost its queue, a re-declare failed). Default `process.emitWarning`. */
   readonly onWarning?: (message: string, error?: unknown) => void;
+  /** `amqps://`: a PEM file of the certificate authorities to trust (e.g. a self-signed broker's CA). */
+  readonly caFile?: string;
 }
 
 /** {@link AmqpTransportOptions} after defaults. */
@@ -44,6 +47,8 @@ export interface ResolvedAmqpTransportOptions {
   readonly maxPendingPublishes: number;
   readonly connectionName: string;
   readonly onWarning: (message: string, error?: unknown) => void;
+  /** The contents of `caFile`, read once. */
+  readonly ca?: Buffer;
 }
 
 const NUMERIC: Record<string, { min: number; max: number; integer: boolean; infinite?: boolean }> = {
@@ -59,7 +64,7 @@ const NUMERIC: Record<string, { min: number; max: number; integer: boolean; infi
   maxPendingPublishes: { min: 1, max: Infinity, integer: true, infinite: true },
 };
 
-const KNOWN = new Set([...Object.keys(NUMERIC), 'connectionName', 'onWarning']);
+const KNOWN = new Set([...Object.keys(NUMERIC), 'connectionName', 'onWarning', 'caFile']);
 
 function defaultWarning(message: string, error?: unknown): void {
   process.emitWarning(error === undefined ? message : `${message}: ${String(error)}`, 'RaybusAmqpWarning');
@@ -95,6 +100,17 @@ export function resolveAmqpOptions(options: AmqpTransportOptions = {}): Resolved
   if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
     throw new TypeError("raybus amqp: option 'onWarning' must be a function");
   }
+  if (options.caFile !== undefined && (typeof options.caFile !== 'string' || options.caFile === '')) {
+    throw new TypeError("raybus amqp: option 'caFile' must be a file path");
+  }
+  let ca: Buffer | undefined;
+  if (options.caFile !== undefined) {
+    try {
+      ca = readFileSync(options.caFile);
+    } catch (err) {
+      throw new RangeError(`raybus amqp: option 'caFile': cannot read ${options.caFile}: ${(err as Error).message}`);
+    }
+  }
   const initialDelayMs = options.initialDelayMs ?? 100;
   const maxDelayMs = options.maxDelayMs ?? 10_000;
   if (maxDelayMs < initialDelayMs) {
@@ -113,6 +129,7 @@ export function resolveAmqpOptions(options: AmqpTransportOptions = {}): Resolved
     maxPendingPublishes: options.maxPendingPublishes ?? 10_000,
     connectionName: options.connectionName ?? `raybus:${process.pid}`,
     onWarning: options.onWarning ?? defaultWarning,
+    ...(ca ? { ca } : {}),
   };
 }
 

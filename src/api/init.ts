@@ -12,7 +12,7 @@ import type { Resources } from '../protocol/wire';
 import { nodeResourcesSync } from '../node/node-resources';
 import { attachMemoryDriver } from '../runtimes/memory-clusters';
 import { startEmbeddedRuntime, type EmbeddedRuntime } from '../runtimes/embedded-runtime';
-import { isBrokerAddress, parseClusterAddress } from '../transport/cluster-address';
+import { parseClusterAddress } from '../transport/cluster-address';
 import { joinBrokerCluster, leaveBrokerCluster, type JoinedCluster } from '../runtimes/driver-runtime';
 import { setClusterKey } from '../serialization/code-shipping';
 
@@ -52,8 +52,8 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   }
   const address = opts.address ?? process.env.RAYBUS_ADDRESS;
   if (address?.startsWith('memory://')) return attachToMemoryCluster(address, opts.namespace, opts.runtimeEnv);
-  if (address && isBrokerAddress(address)) return joinCluster(address, opts);
-  if (address) return Promise.reject(new RaySystemError(`raybus: unsupported address '${address.replace(/\/\/[^@]*@/, '//***@')}'`));
+  if (opts.transport) return joinCluster(address ?? `${opts.transport.kind}://given-transport`, opts);
+  if (address) return joinCluster(address, opts);
   // The embedded default signs nothing: its workers run what this process ships.
   setClusterKey(undefined);
   const resources: Resources = nodeResourcesSync({
@@ -84,6 +84,7 @@ function install(core: CoreWorker, jobId: JobId, namespace: string, nodeId: Node
 function joinCluster(address: string, opts: ReturnType<typeof normalizeInitOptions>): Promise<RuntimeInfo> {
   parseClusterAddress(address); // a malformed address throws synchronously
   const p = joinBrokerCluster(address, {
+    ...(opts.transport ? { transport: opts.transport } : {}),
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
     ...(opts.runtimeEnv ? { runtimeEnv: opts.runtimeEnv } : {}),
     ...(opts.clusterKey ? { clusterKey: opts.clusterKey } : {}),

@@ -7,7 +7,7 @@ import type { ProcId, ReplyQueue, RequestId } from '../protocol/ids';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { Transport } from '../transport/transport';
 import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
-import { isNoSuchQueue } from '../transport/transport-factory';
+import { isNoSuchQueue } from '../transport/transport';
 import { BROKER_QUEUE, replyQueue } from '../protocol/queues';
 import type { ClusterInfo, ClusterState } from '../protocol/wire';
 

@@ -8,7 +8,7 @@
  */
 import type { LeaseId, NodeId, ReplyQueue } from '../protocol/ids';
 import { encodeEnvelope } from '../serialization/serializer';
-import { isNoSuchQueue } from '../transport/transport-factory';
+import { isNoSuchQueue } from '../transport/transport';
 import { BROKER_ELECTED_TOPIC, nodePresenceId, nodeQueue, presenceQueue, nodeOfPresenceId } from '../protocol/queues';
 import type { BrokerElectedMsg } from '../protocol/messages/presence';
 import type { LeasesHeldMsg } from '../protocol/messages/broker';

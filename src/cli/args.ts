@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { isBrokerAddress, parseClusterAddress } from '../transport/cluster-address';
+import { parseClusterAddress, redactAddress } from '../transport/cluster-address';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -75,8 +75,10 @@ export function parseArgs(cmd: string, argv: readonly string[], cwd = process.cw
     return v?.[0];
   };
   const address = one('address') ?? process.env.RAYBUS_ADDRESS;
-  if (!address) throw new UsageError(`needs --address amqp://user:pass@host:5672/vhost (or RAYBUS_ADDRESS)`);
-  if (!isBrokerAddress(address)) throw new UsageError(`--address must be an amqp:// or amqps:// URL, got '${address.replace(/\/\/[^@]*@/, '//***@')}'`);
+  if (!address) throw new UsageError(`needs --address amqp://user:pass@host:5672/vhost, nats://host:4222, ... (or RAYBUS_ADDRESS)`);
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(address) || /^memory:/i.test(address)) {
+    throw new UsageError(`--address must be the URL of a message bus (amqp://, amqps://, nats://, or a scheme registered by an --import module), got '${redactAddress(address)}'`);
+  }
   try {
     parseClusterAddress(address);
   } catch (err) {

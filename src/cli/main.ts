@@ -4,6 +4,7 @@
  * drain it), `status` and `list` read the live cluster. Long operations print progress; every
  * failure prints one clear line and exits non-zero.
  */
+import { packageVersion } from '../util/package-info';
 import { parseArgs, UsageError, type ParsedArgs } from './args';
 import { runStart } from './start-command';
 import { runList, runStatus } from './status-command';
@@ -29,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
     return cmd ? 0 : 1;
   }
   if (cmd === '--version' || cmd === '-v') {
-    process.stdout.write(`${(require('../../../package.json') as { version: string }).version}\n`);
+    process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
   if (cmd !== 'start' && cmd !== 'status' && cmd !== 'list') {

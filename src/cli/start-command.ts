@@ -3,10 +3,19 @@
  * work, running work finishes, leases go back, then it leaves the cluster) and exits 0; a
  * second signal stops it at once.
  */
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseClusterAddress } from '../transport/cluster-address';
 import { NodeProcess } from '../runtimes/node-runtime';
 import { formatResources } from '../scheduling/ledger/resource-set';
 import type { ParsedArgs } from './args';
+
+/** A real dynamic import (the CommonJS build would turn `import()` into `require()`). */
+const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
+
+function importModule(spec: string): Promise<unknown> {
+  return dynamicImport(path.isAbsolute(spec) ? pathToFileURL(spec).href : spec);
+}
 
 export async function runStart(args: ParsedArgs): Promise<number> {
   const log = (line: string): void => void process.stdout.write(`raybus start: ${line}\n`);
@@ -17,6 +26,8 @@ export async function runStart(args: ParsedArgs): Promise<number> {
     signalled = sig;
   };
   process.on('SIGINT', early).on('SIGTERM', early);
+  // Modules first (a transport adapter registers its scheme with registerTransport here).
+  for (const spec of args.imports) await importModule(spec);
   const node = await NodeProcess.start({
     address: args.address,
     ...(args.numCpus !== undefined ? { numCpus: args.numCpus } : {}),

@@ -5,7 +5,7 @@
  * owners push the tasks themselves over their leases, as in Ray.
  */
 import type { ClusterState, Resources } from '../protocol/wire';
-import { createBrokerTransport } from '../transport/transport-factory';
+import { openClusterTransport } from '../runtimes/open-transport';
 import { parseClusterAddress } from '../transport/cluster-address';
 import type { Transport } from '../transport/transport';
 import { clusterState } from '../broker/broker-query';
@@ -15,7 +15,7 @@ import type { ParsedArgs } from './args';
 const queryTimeoutMs = (): number => Number(process.env.RAYBUS_QUERY_TIMEOUT_MS) || 10_000;
 
 async function withCluster<T>(args: ParsedArgs, fn: (t: Transport) => Promise<T>): Promise<T> {
-  const t = createBrokerTransport(args.address, { connectionName: 'raybus cli', connectAttempts: 3, connectTimeoutMs: 5000 });
+  const t = openClusterTransport(args.address, { connectionName: 'raybus cli', connectAttempts: 3, connectTimeoutMs: 5000 });
   await t.connect();
   try {
     return await fn(t);

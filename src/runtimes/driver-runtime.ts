@@ -13,7 +13,7 @@ import type { ClusterInfoMsg } from '../protocol/messages/reply';
 import { RaySystemError } from '../errors/ray-errors';
 import { CLUSTER_KEY_VAR, setClusterKey } from '../serialization/code-shipping';
 import { parseClusterAddress } from '../transport/cluster-address';
-import { createBrokerTransport } from '../transport/transport-factory';
+import { openClusterTransport } from './open-transport';
 import type { Transport } from '../transport/transport';
 import type { RuntimeEnv } from '../protocol/runtime-env';
 import { clusterKeyFor } from './cluster-keys';
@@ -33,6 +33,8 @@ export interface JoinOptions {
   readonly namespace?: string | null;
   readonly runtimeEnv?: RuntimeEnv | null;
   readonly clusterKey?: string | null;
+  /** A ready transport to use instead of opening one for `address` (tests). */
+  readonly transport?: Transport;
   /** Called with the CoreWorker once it is usable (installs it as this process's runtime). */
   readonly install: (core: CoreWorker, jobId: JobId, namespace: string) => void;
 }
@@ -44,7 +46,7 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
   setClusterKey(options.clusterKey ?? clusterKeyFor(address) ?? (process.env[CLUSTER_KEY_VAR] || undefined));
   const jobId = newJobId();
   const namespace = options.namespace ?? `anonymous-${jobId}`;
-  const transport = createBrokerTransport(address, {
+  const transport = options.transport ?? openClusterTransport(address, {
     connectionName: `raybus driver pid ${process.pid}`,
     // Refused or unreachable: a clear error within seconds, after a few spaced attempts.
     connectAttempts: 4,

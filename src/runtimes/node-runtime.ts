@@ -5,7 +5,7 @@
  */
 import { newNodeId, type JobId, type NodeId } from '../protocol/ids';
 import type { Transport } from '../transport/transport';
-import { createBrokerTransport } from '../transport/transport-factory';
+import { openClusterTransport } from './open-transport';
 import { parseClusterAddress } from '../transport/cluster-address';
 import { BrokerCandidate } from '../broker/broker-election';
 import { CLUSTER_KEY_VAR, REQUIRE_SIGNED_CODE_VAR } from '../serialization/code-shipping';
@@ -47,13 +47,13 @@ export class NodeProcess {
     const short = nodeId.slice(0, 8);
     log(`connecting to ${display}`);
     // The first connection fails fast (wrong address or credentials); later ones wait out outages.
-    const control = createBrokerTransport(options.address, { connectionName: `raybus node ${short} broker candidate`, connectAttempts: 5 });
+    const control = openClusterTransport(options.address, { connectionName: `raybus node ${short} broker candidate`, connectAttempts: 5 });
     await control.connect();
     let first = true;
     const connect = async (): Promise<Transport> => {
       const role = first ? 'node' : 'worker';
       first = false;
-      const t = createBrokerTransport(options.address, { connectionName: `raybus node ${short} ${role}`, connectAttempts: 1000 });
+      const t = openClusterTransport(options.address, { connectionName: `raybus node ${short} ${role}`, connectAttempts: 1000 });
       await t.connect();
       return t;
     };

@@ -6,12 +6,12 @@
  * same id.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as acorn from 'acorn';
 import * as eslintScope from 'eslint-scope';
 import type { CodeDescriptor } from '../protocol/wire';
+import { packageRoot } from '../util/package-info';
 
 /** Names every by-value function may use besides globals. */
 const INJECTED = new Set(['ray', 'require', 'arguments', 'undefined', 'globalThis']);
@@ -75,20 +75,9 @@ const registry = new Map<string, (...args: never[]) => unknown>();
  * its src/, dist/ and adapters/ are raybus's own — also when a test runner maps stack traces
  * of the built files back to their TypeScript sources.
  */
-const PACKAGE_ROOT = findPackageRoot(__dirname);
+const PACKAGE_ROOT = packageRoot();
 const OWN_DIRS = ['src', 'dist', 'adapters'].map((d) => path.join(PACKAGE_ROOT, d) + path.sep);
 
-function findPackageRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
-      if (pkg.name === 'raybus') return dir;
-    } catch {
-      /* no package.json here */
-    }
-    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
-  }
-}
 
 /** The file of the first stack frame outside raybus itself: the module calling `remote()`. */
 export function callerModule(): string | undefined {

@@ -22,7 +22,8 @@ import type { Resources } from '../protocol/wire';
 import { encodeEnvelope } from '../serialization/serializer';
 import { registerMemoryCluster, unregisterMemoryCluster } from '../runtimes/memory-clusters';
 import { registerClusterKey, unregisterClusterKey } from '../runtimes/cluster-keys';
-import { isBrokerAddress } from '../transport/cluster-address';
+import { isTransportAddress, registeredSchemes } from '../transport/transport-registry';
+import { redactAddress } from '../transport/cluster-address';
 import { nodeResources, type NodeResourceOptions } from '../node/node-resources';
 import { namedClusterAddress, ProcessNodes } from './process-cluster';
 
@@ -39,10 +40,15 @@ export interface ClusterNode {
 export interface ClusterOptions {
   readonly nodes?: ClusterNodeOptions[];
   /**
-   * An `amqp://` broker address: the nodes run as `raybus start` processes on it. Without
-   * it they share an in-process bus.
+   * The address of a message bus (`amqp://`, `nats://`, or a registered scheme): the nodes run
+   * as `raybus start` processes on it. Without it they share an in-process bus.
    */
   readonly address?: string;
+  /**
+   * Modules every node process imports first, as `raybus start --import` does (a transport
+   * adapter that registers its scheme, say); their workers import them too.
+   */
+  readonly import?: readonly string[];
 }
 
 interface MemoryBackend {
@@ -78,10 +84,18 @@ export class Cluster {
     const id = randomBytes(6).toString('hex');
     let cluster: Cluster;
     if (options.address !== undefined) {
-      if (!isBrokerAddress(options.address)) throw new RangeError(`Cluster.start: address must be an amqp:// or amqps:// URL, got '${options.address}'`);
+      const imports = [...(options.import ?? [])];
+      if (imports.length === 0 && !isTransportAddress(options.address)) {
+        throw new RangeError(
+          `Cluster.start: address must be the URL of a message bus (${registeredSchemes()
+            .filter((s) => s !== 'memory')
+            .map((s) => `${s}://`)
+            .join(', ')}), got '${redactAddress(options.address)}'`,
+        );
+      }
       const address = namedClusterAddress(options.address, `raybus-test-${id}`);
       cluster = new Cluster({ kind: 'process', nodes: undefined as unknown as ProcessNodes }, id, address);
-      (cluster.backend as { nodes: ProcessNodes }).nodes = new ProcessNodes(address, cluster.clusterKey, id);
+      (cluster.backend as { nodes: ProcessNodes }).nodes = new ProcessNodes(address, cluster.clusterKey, id, imports);
       registerClusterKey(address, cluster.clusterKey);
     } else {
       const bus = new InMemoryBus();

@@ -42,6 +42,8 @@ export class ProcessNodes {
     readonly address: string,
     key: string,
     id: string,
+    /** Modules each node imports (`raybus start --import`), resolved against this process's cwd. */
+    private readonly imports: readonly string[] = [],
   ) {
     this.keyFile = path.join(os.tmpdir(), `raybus-cluster-${id}.key`);
     writeFileSync(this.keyFile, key, { mode: 0o600 });
@@ -57,6 +59,8 @@ export class ProcessNodes {
     if (opts.resources && Object.keys(opts.resources).length > 0) args.push('--resources', JSON.stringify(opts.resources));
     if (opts.acceleratorType) args.push('--accelerator-type', opts.acceleratorType);
     if (opts.labels && Object.keys(opts.labels).length > 0) args.push('--labels', JSON.stringify(opts.labels));
+    // --import takes every argument up to the next option: keep it last.
+    if (this.imports.length > 0) args.push('--import', ...this.imports);
     const child = fork(cliEntry(), args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, RAYBUS_CLUSTER_KEY: '' },

@@ -1,7 +1,8 @@
 /**
- * Cluster addresses: `amqp://user:pass@host:5672/vhost`, optionally with `?cluster=<name>`,
- * which puts every raybus queue and topic of that cluster under the prefix `<name>:` so that
- * several clusters (test clusters, say) share one broker and vhost without seeing each other.
+ * Cluster addresses: `<scheme>://…` of a registered transport (`amqp://user:pass@host:5672/vhost`,
+ * `nats://host:4222`), optionally with `?cluster=<name>`, which puts every raybus queue and
+ * topic of that cluster under the prefix `<name>:` so that several clusters (test clusters,
+ * say) share one broker without seeing each other.
  */
 
 /** A parsed broker address. */
@@ -14,12 +15,9 @@ export interface ClusterAddress {
   readonly display: string;
 }
 
-const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+import { redactAddress } from './transport';
 
-/** True for the addresses of a cluster on a broker (`amqp://`, `amqps://`). */
-export function isBrokerAddress(address: string): boolean {
-  return /^amqps?:\/\//i.test(address);
-}
+const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /**
  * @example
@@ -30,10 +28,7 @@ export function parseClusterAddress(address: string): ClusterAddress {
   try {
     url = new URL(address);
   } catch {
-    throw new RangeError(`raybus: '${redactAddress(address)}' is not a valid amqp:// address`);
-  }
-  if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') {
-    throw new RangeError(`raybus: expected an amqp:// or amqps:// address, got '${redactAddress(address)}'`);
+    throw new RangeError(`raybus: '${redactAddress(address)}' is not a valid cluster address (<scheme>://host...)`);
   }
   const name = url.searchParams.get('cluster');
   if (name !== null && !CLUSTER_NAME.test(name)) {
@@ -43,7 +38,4 @@ export function parseClusterAddress(address: string): ClusterAddress {
   return { brokerUrl: url.toString(), prefix: name ? `${name}:` : '', display: redactAddress(address) };
 }
 
-/** The address with `user:password@` reduced to `user:***@`. */
-export function redactAddress(address: string): string {
-  return address.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@');
-}
+export { redactAddress } from './transport';

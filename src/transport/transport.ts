@@ -5,7 +5,9 @@
  * acknowledgements, as in AMQP 0-9-1) and broadcast topics (fire-and-forget fan-out).
  * Routing, correlation and encoding live in the core; a transport only moves bytes.
  * Implementations: the in-memory transport (embedded default, product code), the IPC
- * client transport (a worker process talking to its node) and `adapters/amqp` (RabbitMQ).
+ * client transport (a worker process talking to its node), `adapters/amqp` (RabbitMQ) and
+ * `adapters/nats` (NATS JetStream). Users add their own with `registerTransport`
+ * (transport-registry.ts); `raybus/testing` exports the conformance suite they must pass.
  */
 import type { Observable } from 'rxjs';
 
@@ -72,14 +74,78 @@ export interface Subscription {
 export type TransportStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
 /**
+ * What a transport can do; raybus adapts where something is missing (docs/ARCHITECTURE.md,
+ * "Transports"). A transport without `capabilities` is taken to have them all, as the
+ * in-memory bus and RabbitMQ do.
+ */
+export interface TransportCapabilities {
+  /** A queue declared `singleActiveConsumer` delivers to one consumer at a time; a standby takes over. */
+  readonly singleActiveConsumer: boolean;
+  /** `nack(true)` puts a message back at the head of its queue (else it comes back later). */
+  readonly requeueAtHead: boolean;
+  /** Queues declared with `expiresMs` vanish once unused for that long. */
+  readonly queueExpiry: boolean;
+  /** Largest message body `publish` and `broadcast` take, in bytes. */
+  readonly maxMessageBytes: number;
+  /** `acquireLease` is available (leader election where there is no single active consumer). */
+  readonly leases: boolean;
+}
+
+/** The capabilities of the in-memory bus and of RabbitMQ. */
+export const FULL_CAPABILITIES: TransportCapabilities = Object.freeze({
+  singleActiveConsumer: true,
+  requeueAtHead: true,
+  queueExpiry: true,
+  maxMessageBytes: 2 ** 31 - 1,
+  leases: false,
+});
+
+/** A lease held through a transport: at most one holder per name until it expires or is released. */
+export interface TransportLease {
+  readonly name: string;
+  /** Extend the lease; false when it was lost (expired and taken by another). */
+  renew(): Promise<boolean>;
+  release(): Promise<void>;
+}
+
+/**
+ * The error code a publish rejects with when the queue does not exist (a presence probe of
+ * a process that is gone). Adapters set `code` to it on the error they reject with.
+ */
+export const NO_SUCH_QUEUE = 'NO_SUCH_QUEUE';
+
+/** True for errors that mean "no such queue" (a publish the bus could not route). */
+export function isNoSuchQueue(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  return e?.code === NO_SUCH_QUEUE || (typeof e?.message === 'string' && /no queue named/.test(e.message));
+}
+
+/**
+ * The address with its credentials hidden: `user:password@` becomes `user:***@`, a bare
+ * token (`nats://token@host`) becomes `***@`. The one redaction raybus uses everywhere.
+ */
+export function redactAddress(address: string): string {
+  return String(address)
+    .replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@')
+    .replace(/\/\/([^/@:]+)@/, '//***@');
+}
+
+/** The capabilities of `t` (all of them when it does not say). */
+export function capabilitiesOf(t: Transport): TransportCapabilities {
+  return t.capabilities ?? FULL_CAPABILITIES;
+}
+
+/**
  * A message bus connection as raybus needs it.
  *
  * Ordering: messages published by one transport to one queue are delivered in publish
  * order. A payload is never modified in flight.
  */
 export interface Transport {
-  /** Short name for logs: `memory`, `ipc`, `amqp`. */
+  /** Short name for logs: `memory`, `ipc`, `amqp`, `nats`. */
   readonly kind: string;
+  /** What this transport can do (absent: everything, as {@link FULL_CAPABILITIES}). */
+  readonly capabilities?: TransportCapabilities;
   /** Current status, replayed to new subscribers. */
   readonly status$: Observable<TransportStatus>;
   connect(): Promise<void>;
@@ -96,4 +162,33 @@ export interface Transport {
   /** Fan a payload out to every current subscriber of `topic` (no acks, no persistence). */
   broadcast(topic: string, body: Uint8Array): Promise<void>;
   subscribe(topic: string, handler: (body: Uint8Array) => void): Promise<Subscription>;
+  /**
+   * Try to hold the lease `name` for `ttlMs` (transports with `capabilities.leases`); resolves
+   * with the lease, or null while someone else holds it.
+   */
+  acquireLease?(name: string, ttlMs: number): Promise<TransportLease | null>;
 }
+
+/** Options raybus passes when it opens a transport to an address. */
+export interface TransportOptions {
+  /** Shown by the broker for this connection (e.g. `raybus node 1a2b3c4d`). */
+  readonly connectionName?: string;
+  /** Attempts made by `connect()` before it rejects. */
+  readonly connectAttempts?: number;
+  /** Timeout of one connection attempt, in ms. */
+  readonly connectTimeoutMs?: number;
+  /** Longest delay between reconnection attempts, in ms. */
+  readonly maxDelayMs?: number;
+  /** Largest message this process sends (values above it travel in chunks). */
+  readonly maxMessageBytes?: number;
+  /** TLS: a PEM file of the certificate authorities to trust (`amqps://`, `tls://`). */
+  readonly caFile?: string;
+  /** Where non-fatal problems go. */
+  readonly onWarning?: (message: string, error?: unknown) => void;
+}
+
+/**
+ * Makes a transport, not yet connected, for an address of its scheme (`amqp://…`). Register
+ * it with `registerTransport(scheme, factory)`.
+ */
+export type TransportFactory = (address: string, options: TransportOptions) => Transport;

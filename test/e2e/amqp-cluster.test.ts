@@ -10,7 +10,7 @@ import type * as Ray from '../../src/index';
 import type * as Testing from '../../src/testing/index';
 import { spawnSync } from 'node:child_process';
 import { AMQP_TEST_URL, describeWithBroker, RABBITMQCTL, rabbitmqctl } from '../conformance/amqp-broker';
-import { createBrokerTransport } from '../../src/transport/transport-factory';
+import { openClusterTransport as createBrokerTransport } from '../../src/runtimes/open-transport';
 import { clusterState } from '../../src/broker/broker-query';
 import { encodeEnvelope } from '../../src/serialization/serializer';
 import type { Transport } from '../../src/transport/transport';

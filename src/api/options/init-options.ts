@@ -7,14 +7,22 @@ import { optionTypeError, quotedName, type OptionName } from './option-name';
 import { normalizeOptionBag, option, type SnakeNamesOf, type WithSnakeAliases } from './option-table';
 import { checkRuntimeEnvOption, type RuntimeEnv, type RuntimeEnvOptions } from './runtime-env';
 import { checkBoolean, checkNonEmptyString, oneOf } from './value-checks';
+import { redactAddress, type Transport } from '../../transport/transport';
+import { isTransportAddress, registeredSchemes } from '../../transport/transport-registry';
 
 /** Log levels `init({ logLevel })` accepts. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 /** `init` options with camelCase keys; `Env` is the runtime env shape (input or normalized). */
 export interface InitOptionFields<Env> extends ResourceOptionFields {
-  /** `amqp://` or `amqps://` URL of the cluster's broker; absent: start the embedded default. */
+  /**
+   * The cluster's bus: `amqp://`/`amqps://` (RabbitMQ), `nats://` (NATS JetStream), a scheme a
+   * module registered with `registerTransport`, or a raybus/testing Cluster's `memory://` address.
+   * Absent: start the embedded default.
+   */
   readonly address?: string | null;
+  /** A ready transport instance to join a cluster on (tests); instead of `address`. */
+  readonly transport?: Transport | null;
   /** The job's namespace (named actors live in one). */
   readonly namespace?: string | null;
   /** Job-level runtime env; task-level fields override it. */
@@ -38,6 +46,7 @@ const INIT_OPTIONS = {
   logLevel: option('log_level', oneOf<LogLevel>(['debug', 'info', 'warn', 'error', 'silent'])),
   ...RESOURCE_OPTIONS,
   clusterKey: option('cluster_key', checkNonEmptyString),
+  transport: option('transport', checkTransport),
 } as const;
 
 /** Options of `init()` as users write them: camelCase or snake_case (`ignore_reinit_error`, ...). */
@@ -57,16 +66,21 @@ export function normalizeInitOptions(input: unknown): NormalizedInitOptions {
 function checkAddress(value: unknown, name: OptionName): string {
   if (typeof value !== 'string') throw optionTypeError(name, 'string', value);
   // memory://<id> addresses a test Cluster on the in-process bus (raybus/testing).
-  if (!/^(amqps?|memory):\/\/./i.test(value)) {
-    throw new RangeError(
-      `The option ${quotedName(name)} must be an amqp:// or amqps:// URL (or the memory:// address of a raybus/testing Cluster) ` +
-        `(leave it out to start the embedded default), but received '${redactCredentials(value)}'`,
-    );
-  }
-  return value;
+  if (/^memory:\/\/./i.test(value) || isTransportAddress(value)) return value;
+  throw new RangeError(
+    `The option ${quotedName(name)} must be the URL of a cluster's bus, one of ${registeredSchemes()
+      .map((s) => `${s}://`)
+      .join(', ')} (register other schemes with registerTransport; leave it out to start the embedded default), ` +
+      `but received '${redactAddress(value)}'`,
+  );
 }
 
-/** Hides `user:password@` so a mistyped address does not put a password into logs. */
-function redactCredentials(address: string): string {
-  return address.replace(/\/\/[^/@]*@/, '//***@');
+function checkTransport(value: unknown, name: OptionName): Transport {
+  const t = value as Partial<Transport> | null;
+  if (typeof t !== 'object' || t === null || typeof t.publish !== 'function' || typeof t.consume !== 'function' || typeof t.connect !== 'function') {
+    throw optionTypeError(name, 'Transport (an object with connect, publish, consume, ...)', value);
+  }
+  return t as Transport;
 }
+
+

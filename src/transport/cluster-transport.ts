@@ -1,0 +1,72 @@
+/**
+ * The transport of a cluster on a bus: queue and topic names carry the cluster's prefix
+ * (`?cluster=<name>` in the address) and queues are declared by the broker queue policy
+ * (queue-policy.ts), whatever adapter is underneath.
+ */
+import type { Observable } from 'rxjs';
+import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportCapabilities, TransportLease, TransportStatus } from './transport';
+import type { ClusterAddress } from './cluster-address';
+import { batchableQueue, brokerQueueOptions } from './queue-policy';
+
+const BATCHED: PublishOptions = { batch: true };
+
+/** Prefixes names with the cluster's prefix and declares queues by the broker queue policy. */
+export class ClusterTransport implements Transport {
+  readonly kind: string;
+  readonly status$: Observable<TransportStatus>;
+  readonly capabilities?: TransportCapabilities;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly inner: Transport,
+    readonly address: ClusterAddress,
+  ) {
+    this.kind = inner.kind;
+    this.status$ = inner.status$;
+    if (inner.capabilities) this.capabilities = inner.capabilities;
+    if (inner.acquireLease) this.acquireLease = (name, ttlMs) => inner.acquireLease!(this.prefix + name, ttlMs);
+    this.prefix = address.prefix;
+  }
+
+  connect(): Promise<void> {
+    return this.inner.connect();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  assertQueue(queue: string, options?: QueueOptions): Promise<void> {
+    return this.inner.assertQueue(this.prefix + queue, brokerQueueOptions(queue, options));
+  }
+
+  deleteQueue(queue: string): Promise<void> {
+    return this.inner.deleteQueue(this.prefix + queue);
+  }
+
+  publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {
+    // Worker and reply queues always batch; other queues when the caller says the message may.
+    if (!options?.headers && !options?.batch && batchableQueue(queue)) return this.inner.publish(this.prefix + queue, body, BATCHED);
+    return this.inner.publish(this.prefix + queue, body, options);
+  }
+
+  consume(queue: string, handler: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {
+    if (!this.prefix) return this.inner.consume(queue, handler, options);
+    // Deliveries name the queue as the caller knows it (ack/nack are closures: no `this`).
+    return this.inner.consume(
+      this.prefix + queue,
+      (d) => handler({ queue, body: d.body, headers: d.headers, redelivered: d.redelivered, ack: d.ack, nack: d.nack }),
+      options,
+    );
+  }
+
+  broadcast(topic: string, body: Uint8Array): Promise<void> {
+    return this.inner.broadcast(this.prefix + topic, body);
+  }
+
+  subscribe(topic: string, handler: (body: Uint8Array) => void): Promise<Subscription> {
+    return this.inner.subscribe(this.prefix + topic, handler);
+  }
+
+  acquireLease?: (name: string, ttlMs: number) => Promise<TransportLease | null>;
+}
