@@ -1,0 +1,171 @@
+/**
+ * What a well-formed message looks like, for every queue and topic (queues.ts): receivers
+ * check each decoded message against its destination's schema before acting on it, and
+ * dead-letter it with the problem when it does not match. Kept beside the message types in
+ * messages/*.ts; a field added there is added here.
+ */
+import type { QueueKind, TopicKind } from './queues';
+import { any, arr, bool, bytes, dict, int, lit, name, num, obj, opt, str, tagged, text, tuple, type Check } from './validate';
+
+const BIG = 1_000_000_000;
+/** Returns of one task: generators use -1 (streaming) and -2 (dynamic). */
+const nret = int(-2, 10_000);
+const path = str(4096);
+const nonNegative: Check = (v, p) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? undefined : `${p} must be a number >= 0`);
+const resources = dict(nonNegative, 10_000);
+const labels = dict(str(4096), 10_000);
+const gpuIds = arr(int(0, 1_000_000), 1024);
+
+const wireRef = tuple(name, name);
+const wireArg = obj({ d: bytes, r: opt(arr(wireRef)) });
+const prim: Check = (v, p) => (v === null || ['string', 'number', 'boolean'].includes(typeof v) ? undefined : `${p} must be a string, number, boolean or null`);
+const wireError: Check = (v, p) =>
+  obj({ name: name, message: text, stack: opt(text), rayClass: opt(name), props: opt(dict(prim, 1000)), cause: opt(wireError) })(v, p);
+const wireOutcome: Check = (v, p) =>
+  typeof v === 'object' && v !== null && 'e' in v ? obj({ e: wireError })(v, p) : obj({ d: bytes, r: opt(arr(wireRef)) })(v, p);
+
+const code = obj({
+  id: name,
+  name: name,
+  kind: lit('function', 'class'),
+  source: opt(text),
+  module: opt(path),
+  freeNames: opt(arr(name, 10_000)),
+  sig: opt(name),
+});
+
+const runtimeEnv = obj({ envVars: opt(dict(str(1_000_000), 10_000)), workingDir: opt(path), modules: opt(arr(path, 1000)) });
+
+const strategy = tagged({
+  DEFAULT: obj({}),
+  SPREAD: obj({}),
+  NODE_AFFINITY: obj({ nodeId: name, soft: bool }),
+  PLACEMENT_GROUP: obj({ pg: name, bundle: int(-1, 1_000_000) }),
+});
+/** Strategies carry `kind`, not `t`. */
+const wireStrategy: Check = (v, p) => {
+  if (typeof v !== 'object' || v === null) return `${p} must be an object`;
+  return strategy({ ...v, t: (v as { kind?: unknown }).kind }, p);
+};
+
+const numReturns: Check = (v, p) => (v === 'dynamic' || v === 'streaming' ? undefined : int(0, 10_000)(v, p));
+const retryExceptions: Check = (v, p) => (typeof v === 'boolean' ? undefined : arr(name, 1000)(v, p));
+const methodMeta = obj({
+  numReturns: opt(numReturns),
+  maxTaskRetries: opt(int(-1, BIG)),
+  retryExceptions: opt(retryExceptions),
+  isGenerator: opt(bool),
+  backpressure: opt(int(-1, BIG)),
+});
+const actorMeta = obj({
+  actorId: name,
+  className: name,
+  methods: dict(methodMeta, 10_000),
+  isAsync: bool,
+  maxTaskRetries: int(-1, BIG),
+  maxPendingCalls: int(-1, BIG),
+  namespace: name,
+  name: opt(name),
+});
+const taskContext = obj({ jobId: name, namespace: name, attempt: int(0, BIG), metadata: opt(any), env: opt(runtimeEnv), res: opt(resources) });
+const actorSpec = obj({
+  actorId: name,
+  cls: code,
+  args: arr(wireArg, 10_000),
+  owner: name,
+  meta: actorMeta,
+  placement: resources,
+  lifetime: resources,
+  strategy: wireStrategy,
+  maxRestarts: int(-1, BIG),
+  detached: bool,
+  maxConcurrency: int(1, 1_000_000),
+  ctx: taskContext,
+  getIfExists: bool,
+});
+const leaseReport = obj({ lease: name, worker: name, demand: resources, gpuIds, owner: opt(name), req: opt(name), actor: opt(actorSpec) });
+const pgInfo = obj({ placementGroupId: name, name: str(), strategy: name, state: lit('PENDING', 'CREATED', 'REMOVED'), bundles: dict(resources, 10_000), bundlesToNodeId: dict(name, 10_000) });
+const clusterInfo = obj({
+  nodes: arr(obj({ nodeId: name, alive: bool, resources, labels }), 100_000),
+  total: resources,
+  available: resources,
+});
+const clusterState = obj({
+  leader: obj({ epoch: name, electedAt: num, nodeId: opt(name) }),
+  nodes: arr(obj({ nodeId: name, alive: bool, draining: bool, resources, available: resources, labels })),
+  actors: arr(obj({ actorId: name, className: name, namespace: name, state: name, owner: name, detached: bool, restarts: int(0, BIG) })),
+  leases: arr(obj({ lease: name, nodeId: name, demand: resources })),
+  pending: arr(obj({ id: name, kind: lit('task', 'actor', 'placement-group'), description: text, demand: resources, infeasible: bool })),
+  placementGroups: dict(pgInfo),
+});
+
+/** Every message each kind of queue may carry. */
+export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
+  broker: tagged({
+    'request-lease': obj({ req: name, owner: name, demand: resources, strategy: wireStrategy, desc: text, pref: opt(name), env: opt(runtimeEnv) }),
+    'return-lease': obj({ lease: name }),
+    'cancel-lease-request': obj({ req: name }),
+    'create-actor': obj({ req: name, spec: actorSpec }),
+    'kill-actor': obj({ actor: name, noRestart: bool, req: name, reply: name }),
+    'get-actor': obj({ req: name, reply: name, name: name, namespace: name }),
+    'actor-ready': obj({ actor: name, worker: name }),
+    'actor-failed': obj({ actor: name, err: wireError, intentional: bool, initFailed: bool }),
+    'node-register': obj({ node: name, resources, labels, leases: opt(arr(leaseReport)), draining: opt(bool) }),
+    'node-gone': obj({ node: name }),
+    'worker-died': obj({ node: name, worker: name, lease: opt(name), actor: opt(name), reason: text }),
+    'cluster-info-request': obj({ req: name, reply: name }),
+    'create-pg': obj({ owner: name, pg: obj({ id: name, bundles: arr(resources, 10_000), strategy: name, name: str(), detached: bool }) }),
+    'remove-pg': obj({ pg: name, req: name, reply: name }),
+    'pg-table': obj({ req: name, reply: name }),
+    'owner-register': obj({ owner: name, presence: name }),
+    'owner-exit': obj({ owner: name }),
+    'leases-held': obj({ owner: name, leases: arr(tuple(name, name)) }),
+    'node-draining': obj({ node: name }),
+    'lease-revoked': obj({ node: name, lease: name, reason: text }),
+    'actor-record': obj({ spec: actorSpec, restarts: int(0, BIG), alive: bool, v: int(0, Number.MAX_SAFE_INTEGER) }),
+    'cluster-state-request': obj({ req: name, reply: name }),
+  }),
+  election: tagged({ 'election-token': obj({ candidate: name, n: int(0, Number.MAX_SAFE_INTEGER) }) }),
+  node: tagged({
+    'start-lease': obj({ lease: name, req: name, owner: name, demand: resources, gpuIds, env: opt(runtimeEnv) }),
+    'start-actor': obj({ lease: name, spec: actorSpec, gpuIds, restart: bool }),
+    'release-lease': obj({ lease: name }),
+    'kill-worker': obj({ lease: name, reply: opt(name), req: opt(name) }),
+  }),
+  worker: tagged({
+    task: obj({ task: name, fn: code, args: arr(wireArg, 10_000), nret, owner: name, ctx: taskContext, lease: name, bp: opt(int(-1, BIG)), mc: opt(int(0, BIG)) }),
+    'host-actor': obj({ spec: actorSpec, restart: bool, nodeId: name }),
+  }),
+  mailbox: tagged({
+    call: obj({ task: name, method: name, args: arr(wireArg, 10_000), nret, owner: name, ctx: taskContext, retries: int(-1, BIG), bp: opt(int(-1, BIG)) }),
+  }),
+  reply: tagged({
+    result: obj({ task: name, rets: arr(wireOutcome, 10_001), n: opt(int(0, Number.MAX_SAFE_INTEGER)), retire: opt(bool), us: opt(num) }),
+    'tasks-returned': obj({ lease: name, tasks: arr(name, 10_000) }),
+    'stream-item': obj({ task: name, seq: int(0, Number.MAX_SAFE_INTEGER), out: wireOutcome, from: name }),
+    'stream-ack': obj({ task: name, consumed: opt(int(0, Number.MAX_SAFE_INTEGER)) }),
+    'stream-release': obj({ task: name }),
+    'stream-cancel': obj({ task: name }),
+    'cancel-task': obj({ task: name, recursive: opt(bool) }),
+    'lease-granted': obj({ req: name, lease: name, worker: name, node: name }),
+    'lease-failed': obj({ req: name, err: wireError }),
+    'lease-lost': obj({ lease: name, reason: text, fatal: opt(bool) }),
+    'pg-ready': obj({ pg: name }),
+    'pg-table-reply': obj({ req: name, table: dict(pgInfo) }),
+    'get-object': obj({ id: name, reply: name }),
+    object: obj({ id: name, out: wireOutcome }),
+    borrow: obj({ id: name, n: int(-BIG, BIG) }),
+    'actor-info': obj({ req: name, meta: opt(actorMeta), err: opt(wireError) }),
+    'cluster-info': obj({ req: name, info: clusterInfo }),
+    'cluster-state': obj({ req: name, state: clusterState }),
+    ack: obj({ req: name, err: opt(wireError) }),
+  }),
+  presence: tagged({ 'broker-elected': obj({ epoch: name }), probe: obj({}) }),
+};
+
+/** What each topic carries. */
+export const TOPIC_SCHEMAS: Record<TopicKind, Check> = {
+  'owner-died': obj({ owner: name }),
+  cancel: obj({ task: name }),
+  'broker-elected': obj({ t: lit('broker-elected'), epoch: name }),
+};

@@ -1,0 +1,42 @@
+/**
+ * Messages as they leave and arrive: encoded as envelopes by the serializer, and on arrival
+ * decoded within the serializer's limits, then checked against their destination's schema
+ * (protocol/schemas.ts). A message that fails either is refused with the reason and never
+ * reaches a handler.
+ */
+import type { QueueKind, QueueMessages, TopicKind, TopicMessages } from '../protocol/queues';
+import { QUEUE_SCHEMAS, TOPIC_SCHEMAS } from '../protocol/schemas';
+import { decodeEnvelope, encodeEnvelope, MalformedMessageError } from './serializer';
+
+/** Encode a message for a queue of kind `K` (typed: it must belong there). */
+export function encodeMessage<K extends QueueKind>(_kind: K, msg: QueueMessages[K]): Uint8Array {
+  return encodeEnvelope(msg);
+}
+
+/** Decode and check a message that arrived on a queue of kind `kind`; throws MalformedMessageError. */
+export function decodeMessage<K extends QueueKind>(kind: K, body: Uint8Array): QueueMessages[K] {
+  const msg = decodeChecked(body);
+  const problem = QUEUE_SCHEMAS[kind](msg, '');
+  if (problem) throw new MalformedMessageError(problem);
+  return msg as QueueMessages[K];
+}
+
+/** Decode and check a message that arrived on a topic of kind `kind`; throws MalformedMessageError. */
+export function decodeTopicMessage<K extends TopicKind>(kind: K, body: Uint8Array): TopicMessages[K] {
+  const msg = decodeChecked(body);
+  const problem = TOPIC_SCHEMAS[kind](msg, '');
+  if (problem) throw new MalformedMessageError(problem);
+  return msg as TopicMessages[K];
+}
+
+function decodeChecked(body: Uint8Array): unknown {
+  const b = body[0];
+  // Every raybus envelope is a msgpack map (fixmap, map16, map32).
+  if (b === undefined || !((b >= 0x80 && b <= 0x8f) || b === 0xde || b === 0xdf)) throw new MalformedMessageError('not a raybus envelope');
+  try {
+    return decodeEnvelope(body);
+  } catch (err) {
+    if (err instanceof MalformedMessageError) throw err;
+    throw new MalformedMessageError(`undecodable: ${(err as Error).message}`);
+  }
+}
