@@ -1,0 +1,294 @@
+/**
+ * Every message on a cluster's bus, authenticated with the cluster key: a transport wrapper
+ * that seals what it publishes and opens what it receives. A sealed message carries who sent
+ * it (a random id per connection), a sequence number and a timestamp, and an HMAC-SHA256
+ * under a key derived from the cluster key over all of that, the destination's name and the
+ * payload — or, with `encrypt`, the payload in AES-256-GCM under another derived key, the
+ * header and destination as associated data.
+ *
+ * What it refuses, never handing it on: a message without a valid seal (no key, another key,
+ * altered, sent to another queue than it was sealed for), one seen before from the same sender
+ * on the same queue (a replay), and one older than `maxAgeMs` (a replay from long ago) — unless
+ * the bus says it is a redelivery, which raybus's handlers tolerate as at-least-once delivery.
+ * A refused queue message is dead-lettered with the reason; refusals are counted and reported
+ * once per sender.
+ */
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Observable } from 'rxjs';
+import { systemClock, type Clock } from '../util/clock';
+import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportCapabilities, TransportLease, TransportStatus } from './transport';
+
+/** Options of {@link createAuthTransport}. */
+export interface AuthOptions {
+  /** The cluster key (any string; `raybus keygen` makes 64 hex characters). */
+  readonly key: string;
+  /** Encrypt payloads too (AES-256-GCM). */
+  readonly encrypt?: boolean;
+  /** Oldest first delivery accepted, in ms (clock skew and queueing included). Default 15 minutes. */
+  readonly maxAgeMs?: number;
+  readonly clock?: Clock;
+  /** Told about each refusal: `first` is true for the first refusal from that sender. */
+  readonly onReject?: (reason: string, where: string, first: boolean) => void;
+}
+
+/** Refusals so far, by reason (for `raybus status` and metrics). */
+export interface AuthStats {
+  readonly accepted: number;
+  readonly rejected: Readonly<Record<string, number>>;
+}
+
+/** A header marking a delivery the wrapper opened (the node tells its workers so). */
+export const AUTHENTICATED_HEADER = 'x-raybus-auth';
+
+const MAGIC0 = 0x52; // 'R'
+const MAGIC1 = 0x42; // 'B'
+const VERSION = 1;
+const FLAG_ENCRYPTED = 1;
+const SENDER_BYTES = 8;
+/** magic(2) version(1) flags(1) sender(8) seq(8) time(8) */
+const HEADER_BYTES = 28;
+const MAC_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const DEFAULT_MAX_AGE_MS = 15 * 60_000;
+/** How far in the future a timestamp may be (clock skew between machines). */
+const MAX_FUTURE_MS = 5 * 60_000;
+/** Sequence numbers remembered per sender and queue, to spot replays. */
+const SEEN_WINDOW = 4096;
+/** Senders remembered (oldest forgotten first). */
+const MAX_SENDERS = 20_000;
+
+/** The keys derived from a cluster key (one for MACs, one for encryption). */
+interface Keys {
+  readonly mac: Buffer;
+  readonly enc: Buffer;
+}
+
+function deriveKeys(key: string): Keys {
+  const ikm = Buffer.from(key, 'utf8');
+  const salt = Buffer.from('raybus cluster key v1');
+  return {
+    mac: Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('message authentication'), 32)),
+    enc: Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('message encryption'), 32)),
+  };
+}
+
+/** Replay state of one sender on one queue or topic. */
+interface SeenWindow {
+  max: number;
+  readonly seen: Set<number>;
+}
+
+/**
+ * Wrap `inner` so that everything it publishes is sealed and everything it delivers was
+ * opened. Both ends of a conversation must be wrapped with the same key.
+ */
+export function createAuthTransport(inner: Transport, options: AuthOptions): AuthTransport {
+  return new AuthTransport(inner, options);
+}
+
+export class AuthTransport implements Transport {
+  readonly kind: string;
+  readonly status$: Observable<TransportStatus>;
+  readonly capabilities?: TransportCapabilities;
+  private readonly keys: Keys;
+  private readonly sender = randomBytes(SENDER_BYTES);
+  private seq = 0;
+  private readonly clock: Clock;
+  private readonly maxAgeMs: number;
+  private readonly windows = new Map<string, SeenWindow>();
+  private readonly warned = new Set<string>();
+  private accepted = 0;
+  private readonly rejected: Record<string, number> = {};
+
+  constructor(
+    private readonly inner: Transport,
+    private readonly options: AuthOptions,
+  ) {
+    if (typeof options.key !== 'string' || options.key.length === 0) throw new TypeError('raybus: the cluster key must be a non-empty string');
+    this.kind = inner.kind;
+    this.status$ = inner.status$;
+    if (inner.capabilities) {
+      // The seal takes room in every message.
+      const overhead = HEADER_BYTES + Math.max(MAC_BYTES, IV_BYTES + TAG_BYTES);
+      this.capabilities = { ...inner.capabilities, maxMessageBytes: inner.capabilities.maxMessageBytes - overhead };
+    }
+    if (inner.acquireLease) this.acquireLease = (name, ttl) => inner.acquireLease!(name, ttl);
+    this.keys = deriveKeys(options.key);
+    this.clock = options.clock ?? systemClock;
+    this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+  }
+
+  acquireLease?: (name: string, ttlMs: number) => Promise<TransportLease | null>;
+
+  /** Messages opened and refused so far. */
+  stats(): AuthStats {
+    return { accepted: this.accepted, rejected: { ...this.rejected } };
+  }
+
+  connect(): Promise<void> {
+    return this.inner.connect();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  assertQueue(queue: string, options?: QueueOptions): Promise<void> {
+    return this.inner.assertQueue(queue, options);
+  }
+
+  deleteQueue(queue: string): Promise<void> {
+    return this.inner.deleteQueue(queue);
+  }
+
+  publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {
+    return this.inner.publish(queue, this.seal(queue, body), options);
+  }
+
+  /** The inner transport's synchronous publish, sealed (in-process buses have one). */
+  get publishSync(): ((queue: string, body: Uint8Array, options?: PublishOptions) => void) | undefined {
+    const sync = (this.inner as Partial<{ publishSync(q: string, b: Uint8Array, o?: PublishOptions): void }>).publishSync;
+    return typeof sync === 'function' ? (q, b, o) => sync.call(this.inner, q, this.seal(q, b), o) : undefined;
+  }
+
+  /** Write out what the inner transport batches now. */
+  flush(): void {
+    (this.inner as Partial<{ flush(): void }>).flush?.();
+  }
+
+  consume(queue: string, handler: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {
+    return this.inner.consume(
+      queue,
+      (d) => {
+        const opened = this.open(queue, d.body, d.redelivered);
+        if (typeof opened === 'string') {
+          d.nack(false, `unauthenticated: ${opened}`);
+          return;
+        }
+        handler({
+          queue: d.queue,
+          body: opened.payload,
+          headers: { ...d.headers, [AUTHENTICATED_HEADER]: opened.sender },
+          redelivered: d.redelivered,
+          ack: d.ack,
+          nack: d.nack,
+        });
+      },
+      options,
+    );
+  }
+
+  broadcast(topic: string, body: Uint8Array): Promise<void> {
+    return this.inner.broadcast(topic, this.seal(topic, body));
+  }
+
+  subscribe(topic: string, handler: (body: Uint8Array) => void): Promise<Subscription> {
+    return this.inner.subscribe(topic, (body) => {
+      const opened = this.open(topic, body, false);
+      if (typeof opened !== 'string') handler(opened.payload);
+    });
+  }
+
+  // ---------------------------------------------------------------- sealing
+
+  private seal(destination: string, payload: Uint8Array): Uint8Array {
+    this.seq += 1;
+    const encrypt = this.options.encrypt === true;
+    const header = Buffer.allocUnsafe(HEADER_BYTES);
+    header[0] = MAGIC0;
+    header[1] = MAGIC1;
+    header[2] = VERSION;
+    header[3] = encrypt ? FLAG_ENCRYPTED : 0;
+    this.sender.copy(header, 4);
+    header.writeBigUInt64BE(BigInt(this.seq), 12);
+    header.writeDoubleBE(this.clock.now(), 20);
+    if (encrypt) {
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', this.keys.enc, iv);
+      cipher.setAAD(this.associated(destination, header));
+      const sealed = Buffer.concat([cipher.update(payload), cipher.final()]);
+      return Buffer.concat([header, iv, sealed, cipher.getAuthTag()]);
+    }
+    const mac = this.mac(destination, header, payload);
+    return Buffer.concat([header, payload, mac]);
+  }
+
+  private mac(destination: string, header: Uint8Array, payload: Uint8Array): Buffer {
+    return createHmac('sha256', this.keys.mac).update(destination).update('\0').update(header).update(payload).digest();
+  }
+
+  private associated(destination: string, header: Uint8Array): Buffer {
+    return Buffer.concat([Buffer.from(`${destination}\0`), header]);
+  }
+
+  /** The payload and sender of a sealed message, or why it is refused. */
+  private open(destination: string, body: Uint8Array, redelivered: boolean): { payload: Uint8Array; sender: string } | string {
+    const reason = (why: string, sender?: string): string => this.refuse(why, destination, sender);
+    const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    if (buf.length < HEADER_BYTES + TAG_BYTES || buf[0] !== MAGIC0 || buf[1] !== MAGIC1) return reason('not sealed with a cluster key');
+    if (buf[2] !== VERSION) return reason(`unknown seal version ${buf[2]}`);
+    const header = buf.subarray(0, HEADER_BYTES);
+    const sender = buf.subarray(4, 12).toString('hex');
+    let payload: Uint8Array;
+    if ((buf[3]! & FLAG_ENCRYPTED) !== 0) {
+      if (buf.length < HEADER_BYTES + IV_BYTES + TAG_BYTES) return reason('truncated', sender);
+      const iv = buf.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES);
+      const tag = buf.subarray(buf.length - TAG_BYTES);
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', this.keys.enc, iv);
+        decipher.setAAD(this.associated(destination, header));
+        decipher.setAuthTag(tag);
+        payload = Buffer.concat([decipher.update(buf.subarray(HEADER_BYTES + IV_BYTES, buf.length - TAG_BYTES)), decipher.final()]);
+      } catch {
+        return reason('bad seal (another cluster key, or altered)', sender);
+      }
+    } else {
+      if (this.options.encrypt) return reason('not encrypted, but this cluster encrypts', sender);
+      if (buf.length < HEADER_BYTES + MAC_BYTES) return reason('truncated', sender);
+      payload = buf.subarray(HEADER_BYTES, buf.length - MAC_BYTES);
+      const given = buf.subarray(buf.length - MAC_BYTES);
+      if (!timingSafeEqual(given, this.mac(destination, header, payload))) return reason('bad seal (another cluster key, or altered)', sender);
+    }
+    if (!redelivered) {
+      const sentAt = header.readDoubleBE(20);
+      const now = this.clock.now();
+      if (!(sentAt >= now - this.maxAgeMs)) return reason('too old (a replay?)', sender);
+      if (sentAt > now + MAX_FUTURE_MS) return reason('timestamp in the future', sender);
+      const seq = Number(header.readBigUInt64BE(12));
+      if (!this.firstTime(`${sender}\0${destination}`, seq)) return reason('seen before (a replay)', sender);
+    }
+    this.accepted += 1;
+    return { payload, sender };
+  }
+
+  /** Record `seq` from a sender on a destination; false when it was seen (or is too far behind). */
+  private firstTime(key: string, seq: number): boolean {
+    let w = this.windows.get(key);
+    if (!w) {
+      if (this.windows.size >= MAX_SENDERS) this.windows.delete(this.windows.keys().next().value!);
+      w = { max: 0, seen: new Set() };
+      this.windows.set(key, w);
+    }
+    if (seq <= w.max - SEEN_WINDOW || w.seen.has(seq)) return false;
+    w.seen.add(seq);
+    if (seq > w.max) w.max = seq;
+    if (w.seen.size > SEEN_WINDOW * 2) for (const s of w.seen) if (s <= w.max - SEEN_WINDOW) w.seen.delete(s);
+    return true;
+  }
+
+  private refuse(why: string, where: string, sender = 'unknown'): string {
+    this.rejected[why] = (this.rejected[why] ?? 0) + 1;
+    const first = !this.warned.has(sender);
+    if (first) {
+      if (this.warned.size >= MAX_SENDERS) this.warned.clear();
+      this.warned.add(sender);
+    }
+    (this.options.onReject ?? defaultReject)(`${why} (sender ${sender})`, where, first);
+    return why;
+  }
+}
+
+function defaultReject(reason: string, where: string, first: boolean): void {
+  if (first) process.emitWarning(`raybus: refused a message on ${where}: ${reason}; further refusals from this sender are counted, not logged`);
+}

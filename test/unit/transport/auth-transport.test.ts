@@ -1,0 +1,107 @@
+import { InMemoryBus } from '../../../src/transport/in-memory-transport';
+import { AUTHENTICATED_HEADER, createAuthTransport } from '../../../src/transport/auth-transport';
+import { SimulatedClock } from '../../../src/util/simulated-clock';
+import type { Delivery, Transport } from '../../../src/transport/transport';
+
+const KEY = 'a'.repeat(64);
+
+/** A receiver on queue `q` with key KEY, a sender, a raw (unkeyed) bus user, and a sealer that captures bytes. */
+async function setup(opts: { encrypt?: boolean } = {}) {
+  const bus = new InMemoryBus();
+  const clock = new SimulatedClock(1_000_000);
+  const rejects: string[] = [];
+  const raw = bus.connect();
+  const sender = createAuthTransport(bus.connect(), { key: KEY, encrypt: opts.encrypt, clock });
+  const receiver = createAuthTransport(bus.connect(), { key: KEY, encrypt: opts.encrypt, clock, onReject: (r) => rejects.push(r) });
+  await Promise.all([raw.connect(), sender.connect(), receiver.connect()]);
+  await raw.assertQueue('q');
+  const got: Delivery[] = [];
+  await receiver.consume('q', (d) => {
+    got.push(d);
+    d.ack();
+  }, { prefetch: 0 });
+  /** The bytes a key holder would put on the bus for `queue` (captured, not delivered). */
+  const sealFor = async (queue: string, payload: string, key = KEY): Promise<Uint8Array> => {
+    let captured: Uint8Array | undefined;
+    const capture = { kind: 'capture', publish: async (_q: string, b: Uint8Array) => void (captured = b) } as unknown as Transport;
+    await createAuthTransport(capture, { key, encrypt: opts.encrypt, clock }).publish(queue, Buffer.from(payload));
+    return captured!;
+  };
+  return { bus, raw, sender, receiver, got, rejects, clock, sealFor };
+}
+
+const text = (d: Delivery): string => Buffer.from(d.body).toString();
+
+describe('AuthTransport', () => {
+  it('delivers what a key holder sends, marked authenticated, and nothing else', async () => {
+    const { raw, sender, got, rejects, receiver } = await setup();
+    await sender.publish('q', Buffer.from('hello'));
+    await raw.publish('q', Buffer.from('forged, no seal'));
+    expect(got.map(text)).toEqual(['hello']);
+    expect(got[0]!.headers[AUTHENTICATED_HEADER]).toMatch(/^[0-9a-f]{16}$/);
+    expect(rejects).toEqual([expect.stringMatching(/not sealed with a cluster key/)]);
+    expect(receiver.stats()).toEqual({ accepted: 1, rejected: { 'not sealed with a cluster key': 1 } });
+  });
+
+  it('refuses another key, an altered payload, and a message sealed for another queue', async () => {
+    const s = await setup();
+    await s.raw.publish('q', await s.sealFor('q', 'other key', 'b'.repeat(64)));
+    const altered = Buffer.from(await s.sealFor('q', 'pay 10'));
+    altered[28] = 'P'.charCodeAt(0);
+    await s.raw.publish('q', altered);
+    await s.raw.publish('q', await s.sealFor('another-queue', 'meant elsewhere'));
+    expect(s.got).toHaveLength(0);
+    expect(s.rejects).toHaveLength(3);
+    expect(s.rejects.every((r) => /bad seal/.test(r))).toBe(true);
+  });
+
+  it('refuses a replay and an old message, unless the bus itself redelivers it', async () => {
+    const s = await setup();
+    const once = await s.sealFor('q', 'run once');
+    await s.raw.publish('q', once);
+    await s.raw.publish('q', once);
+    expect(s.got.map(text)).toEqual(['run once']);
+    expect(s.rejects).toEqual([expect.stringMatching(/seen before \(a replay\)/)]);
+    const stale = await s.sealFor('q', 'stale');
+    await s.clock.advance(16 * 60_000);
+    await s.raw.publish('q', stale);
+    expect(s.got).toHaveLength(1);
+    expect(s.rejects[1]).toMatch(/too old/);
+    // A delivery the bus marks redelivered (its consumer died before acking) still counts.
+    const second = createAuthTransport(s.bus.connect(), { key: KEY, clock: s.clock });
+    await second.connect();
+    await s.raw.assertQueue('r');
+    await s.sender.publish('r', Buffer.from('work'));
+    const firstTry = s.bus.connect();
+    await firstTry.connect();
+    await new Promise<void>((resolve) => void firstTry.consume('r', () => resolve(), { prefetch: 1 }));
+    await firstTry.close(); // unacked: requeued, marked redelivered
+    const again: string[] = [];
+    await second.consume('r', (d) => {
+      again.push(`${text(d)} redelivered=${d.redelivered}`);
+      d.ack();
+    }, { prefetch: 0 });
+    expect(again).toEqual(['work redelivered=true']);
+  });
+
+  it('encrypts payloads so the bus cannot read them, and refuses plain ones where a cluster encrypts', async () => {
+    const s = await setup({ encrypt: true });
+    await s.sender.publish('q', Buffer.from('secret value 42'));
+    expect(s.got.map(text)).toEqual(['secret value 42']);
+    expect(Buffer.from(await s.sealFor('q', 'secret value 42')).includes(Buffer.from('secret value'))).toBe(false);
+    const plain = createAuthTransport(s.bus.connect(), { key: KEY, clock: s.clock });
+    await plain.connect();
+    await plain.publish('q', Buffer.from('plain'));
+    expect(s.got).toHaveLength(1);
+    expect(s.rejects).toEqual([expect.stringMatching(/not encrypted, but this cluster encrypts/)]);
+  });
+
+  it('authenticates broadcasts too', async () => {
+    const s = await setup();
+    const heard: string[] = [];
+    await s.receiver.subscribe('topic', (b) => heard.push(Buffer.from(b).toString()));
+    await s.sender.broadcast('topic', Buffer.from('owner died'));
+    await s.raw.broadcast('topic', Buffer.from('forged owner died'));
+    expect(heard).toEqual(['owner died']);
+  });
+});
