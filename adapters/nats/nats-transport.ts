@@ -91,7 +91,7 @@ export class NatsTransport implements Transport {
     checkName('queue', queue);
     const unusable = this.manager.unusableReason();
     if (unusable) throw unusable;
-    this.presence.delete(queue);
+    await this.presence.delete(queue);
     await this.topology.deleteQueue(queue);
   }
 

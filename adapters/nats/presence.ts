@@ -70,12 +70,13 @@ export class PresenceQueues {
     }
   }
 
-  delete(queue: string): void {
-    this.queues.get(queue)?.destroy();
+  async delete(queue: string): Promise<void> {
+    await this.queues.get(queue)?.destroy();
   }
 
   stopAll(): void {
-    for (const q of [...this.queues.values()]) q.destroy();
+    // The connection closes next, which removes the subscriptions on the server anyway.
+    for (const q of [...this.queues.values()]) void q.destroy();
   }
 }
 
@@ -83,6 +84,7 @@ class PresenceQueue {
   private readonly items: Item[] = [];
   private readonly holders: Holder[] = [];
   private readonly sub: NatsSubscription;
+  private readonly link: Link;
   private cursor = 0;
   private scheduled = false;
   private destroyed = false;
@@ -94,6 +96,7 @@ class PresenceQueue {
     private readonly manager: ConnectionManager,
     private readonly onDestroyed: () => void,
   ) {
+    this.link = link;
     this.sub = link.nc.subscribe(subject, { queue: QUEUE_GROUP, callback: (err, msg) => (err ? undefined : this.onMessage(msg)) });
   }
 
@@ -101,17 +104,21 @@ class PresenceQueue {
     const holder: Holder = { handler, prefetch, unacked: new Set(), cancelled: false };
     this.holders.push(holder);
     this.schedule();
-    return { cancel: async () => this.removeConsumer(holder) };
+    return { cancel: () => this.removeConsumer(holder) };
   }
 
-  destroy(): void {
+  /** Delete the queue; resolves once the server knows (a publish from anywhere then gets no responders). */
+  async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const h of this.holders) h.cancelled = true;
     this.holders.length = 0;
     this.items.length = 0;
-    if (!this.sub.isClosed()) this.sub.unsubscribe();
     this.onDestroyed();
+    const nc = this.link.nc;
+    if (this.sub.isClosed() || nc.isClosed()) return;
+    this.sub.unsubscribe();
+    await nc.flush().catch(() => undefined);
   }
 
   private onMessage(msg: Msg): void {
@@ -127,7 +134,7 @@ class PresenceQueue {
   }
 
   /** Its unacknowledged messages go back to the head; the last consumer gone deletes the queue. */
-  private removeConsumer(holder: Holder): void {
+  private async removeConsumer(holder: Holder): Promise<void> {
     if (holder.cancelled) return;
     holder.cancelled = true;
     const i = this.holders.indexOf(holder);
@@ -138,7 +145,7 @@ class PresenceQueue {
       item.redelivered = true;
       this.items.unshift(item);
     }
-    if (this.holders.length === 0) this.destroy();
+    if (this.holders.length === 0) await this.destroy();
     else this.schedule();
   }
 
