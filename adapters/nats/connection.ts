@@ -115,7 +115,7 @@ export class ConnectionManager {
       let nc: NatsConnection | undefined;
       try {
         nc = await natsConnect({
-          servers: this.url.split(',').map((s) => s.trim()),
+          ...serversAndCredentials(this.url),
           name: o.connectionName,
           timeout: o.connectTimeoutMs,
           reconnect: true,
@@ -230,6 +230,27 @@ export class ConnectionManager {
     this.setStatus('closed');
     this.status$.complete();
   }
+}
+
+/**
+ * The client reads credentials from options only: take `user:pass@` (or `token@`) out of the
+ * URL(s) and pass them as options.
+ */
+export function serversAndCredentials(url: string): { servers: string[]; user?: string; pass?: string; token?: string } {
+  const out: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
+  for (const raw of url.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z]+:\/\/)?(?:([^@/]*)@)?(.*)$/i.exec(raw)!;
+    const [, scheme = '', auth, rest = ''] = m;
+    out.servers.push(scheme + rest);
+    if (!auth || out.user !== undefined || out.token !== undefined) continue;
+    const colon = auth.indexOf(':');
+    if (colon < 0) out.token = decodeURIComponent(auth);
+    else {
+      out.user = decodeURIComponent(auth.slice(0, colon));
+      out.pass = decodeURIComponent(auth.slice(colon + 1));
+    }
+  }
+  return out;
 }
 
 export function sleep(ms: number): Promise<void> {

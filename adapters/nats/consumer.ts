@@ -60,6 +60,11 @@ export class ConsumerSet implements LinkParticipant {
     return { cancel: () => consumer.cancel() };
   }
 
+  /** Stop this transport's consumers of `queue`, which is being deleted (no warning, nothing to requeue). */
+  forget(queue: string): void {
+    for (const c of this.consumers) if (c.queue === queue) c.forget();
+  }
+
   /** Cancel every consumer: pull requests withdrawn, unacknowledged deliveries requeued. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.cancel()));
@@ -144,6 +149,13 @@ class QueueConsumer {
     for (const reply of this.unacked.keys()) nc.publish(reply, NAK);
     this.unacked.clear();
     await withTimeout(Promise.all([drained, ...this.deadLettering]), this.manager.options.apiTimeoutMs).catch(() => sub?.unsubscribe());
+  }
+
+  forget(): void {
+    this.stop();
+    this.sub?.unsubscribe();
+    this.sub = undefined;
+    this.unacked.clear();
   }
 
   private stop(): void {
@@ -329,10 +341,7 @@ class QueueConsumer {
         if (this.cancelled || this.link !== link) return;
         if (!info) {
           this.manager.options.onWarning(`raybus nats: queue '${this.queue}' no longer exists; its consumer stopped`);
-          this.stop();
-          this.sub?.unsubscribe();
-          this.sub = undefined;
-          this.unacked.clear();
+          this.forget();
           return;
         }
         this.openInbox(link);

@@ -92,6 +92,7 @@ export class NatsTransport implements Transport {
     const unusable = this.manager.unusableReason();
     if (unusable) throw unusable;
     await this.presence.delete(queue);
+    this.consumers.forget(queue);
     await this.topology.deleteQueue(queue);
   }
 
