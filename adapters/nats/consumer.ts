@@ -128,7 +128,7 @@ class QueueConsumer {
     this.link = link;
     this.down = false;
     // Bounded: a server whose JetStream is not back yet must not hold up the reconnect.
-    await withTimeout(this.recheck(link), this.manager.options.apiTimeoutMs).catch(() => undefined);
+    await withTimeout(this.recheck(link, 0, true), this.manager.options.apiTimeoutMs).catch(() => undefined);
   }
 
   cancel(): Promise<void> {
@@ -320,10 +320,10 @@ class QueueConsumer {
   }
 
   /** Make sure the consumer still exists (recreate it if only it is gone) and start pulling afresh. */
-  private recheck(link = this.link, delayMs = 0): Promise<void> {
+  private recheck(link = this.link, delayMs = 0, warnIfGone = false): Promise<void> {
     if (this.checking && this.checkingLink === link) return this.checking;
     // A check for an older link ends at its next step; this one runs after it.
-    const run = (this.checking ?? Promise.resolve()).then(() => this.check(link, delayMs));
+    const run = (this.checking ?? Promise.resolve()).then(() => this.check(link, delayMs, warnIfGone));
     this.checking = run;
     this.checkingLink = link;
     void run.finally(() => {
@@ -332,7 +332,8 @@ class QueueConsumer {
     return run;
   }
 
-  private async check(link: Link | undefined, delayMs: number): Promise<void> {
+  /** A queue deleted under a running consumer ends it quietly (as on AMQP); one gone across a reconnect, with a warning. */
+  private async check(link: Link | undefined, delayMs: number, warnIfGone: boolean): Promise<void> {
     for (let attempt = 0; !this.cancelled; attempt++) {
       if (delayMs > 0 || attempt > 0) await new Promise((r) => setTimeout(r, Math.max(delayMs, Math.min(5000, 250 * 2 ** attempt))).unref());
       if (this.cancelled || this.down || !link || this.link !== link) return;
@@ -340,7 +341,7 @@ class QueueConsumer {
         const info = await this.topology.consumerOf(link, this.queue);
         if (this.cancelled || this.link !== link) return;
         if (!info) {
-          this.manager.options.onWarning(`raybus nats: queue '${this.queue}' no longer exists; its consumer stopped`);
+          if (warnIfGone) this.manager.options.onWarning(`raybus nats: queue '${this.queue}' no longer exists; its consumer stopped`);
           this.forget();
           return;
         }

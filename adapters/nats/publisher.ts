@@ -88,6 +88,15 @@ export class Publisher implements LinkParticipant {
       this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS);
       const link = this.manager.current;
       if (link && !this.down) this.write(link, id, p);
+      else if (!link) {
+        // connect() is still under way: write once it is done (waiters resolve in call order).
+        this.manager.ready().then(
+          (l) => {
+            if (this.pending.get(id) === p && !p.sent && !this.down) this.write(l, id, p);
+          },
+          () => undefined,
+        );
+      }
     });
   }
 

@@ -227,6 +227,24 @@ describeWithNats('NATS transport: crashes, presence, restarts, dead letters', ()
     60_000,
   );
 
+  test('a publish made while connect() is still under way goes out once connected', async () => {
+    const a = await transport('raybus-test-early-a');
+    const q = uniqueName('early');
+    await a.assertQueue(q);
+    const inbox = new Inbox<string>();
+    await a.consume(q, (d) => {
+      inbox.push(str(d.body));
+      d.ack();
+    }, { prefetch: 10 });
+    const late = createNatsTransport(NATS_TEST_URL, { namespace, connectionName: 'raybus-test-early-b' });
+    open.push(late);
+    const connecting = late.connect();
+    const published = Promise.all([late.publish(q, text('e0')), late.publish(q, text('e1'))]);
+    await connecting;
+    await published;
+    expect(await inbox.waitFor(2, 'deliveries')).toEqual(['e0', 'e1']);
+  });
+
   test('nack(false, reason) keeps a copy with the reason in the dead-letter stream', async () => {
     const a = await transport('raybus-test-dead-letter');
     const q = uniqueName('dead-letter');
