@@ -26,7 +26,8 @@ const MAX_LEASE_TTL_MS = 24 * 60 * 60 * 1000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-type Written = { ok: true; seq: number } | { ok: false };
+/** `missing`: no stream stores the subject (the bucket was deleted). */
+type Written = { ok: true; seq: number } | { ok: false; missing?: boolean };
 
 export class Leases {
   private readonly buckets = new Map<number, Promise<void>>();
@@ -48,6 +49,12 @@ export class Leases {
     const subject = kvSubject(bucket, name);
     const id = randomUUID();
     let written = await this.write(link, subject, id, 0);
+    if (!written.ok && written.missing) {
+      // The bucket was deleted since this transport made it: make it again.
+      this.buckets.delete(ttlMs);
+      await this.bucket(link, bucket, ttlMs);
+      written = await this.write(link, subject, id, 0);
+    }
     if (!written.ok) {
       // Create fails on a delete marker too (a released lease): take it over at its revision.
       const last = await link.jsm.streams.getMessage(kvStream(bucket), { last_by_subj: subject });
@@ -55,6 +62,7 @@ export class Leases {
       if (last === null) written = await this.write(link, subject, id, 0);
       else if (op === 'DEL' || op === 'PURGE') written = await this.write(link, subject, id, last.seq);
     }
+    if (!written.ok && written.missing) throw new NatsTransportError('BROKER_REFUSED', `raybus nats: the lease bucket '${bucket}' is missing`, { retryable: true });
     if (!written.ok) return null;
     const lease = new KvLease(this.manager, subject, id, written.seq, (l, s, v, e, del) => this.write(l, s, v, e, del), () => this.held.delete(lease));
     this.held.add(lease);
@@ -101,7 +109,13 @@ export class Leases {
     const h = natsHeaders();
     h.set('Nats-Expected-Last-Subject-Sequence', String(expected));
     if (del) h.set('KV-Operation', 'DEL');
-    const reply = await link.nc.request(subject, del ? new Uint8Array(0) : encoder.encode(value), { headers: h, timeout: this.manager.options.apiTimeoutMs });
+    let reply;
+    try {
+      reply = await link.nc.request(subject, del ? new Uint8Array(0) : encoder.encode(value), { headers: h, timeout: this.manager.options.apiTimeoutMs });
+    } catch (err) {
+      if ((err as { isNoResponders?: () => boolean }).isNoResponders?.() || (err as Error).name === 'NoRespondersError') return { ok: false, missing: true };
+      throw err;
+    }
     const ack = JSON.parse(decoder.decode(reply.data)) as { seq?: number; error?: { err_code?: number; description?: string } };
     if (ack.error) {
       if (ack.error.err_code === JS_ERR.WRONG_LAST_SEQUENCE) return { ok: false };
