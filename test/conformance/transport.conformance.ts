@@ -8,6 +8,14 @@
  * The factory returns two not-yet-connected transports to the same bus (two connections);
  * the suite connects them, and closes them after each test. Negative checks ("nothing more
  * arrives") are made after a sentinel message or a broker round trip, never after a sleep.
+ *
+ * Capabilities: a transport may say what it can do (`transport.capabilities`, see
+ * {@link SuiteCapabilities}); one without that property is taken to have the in-memory bus's
+ * (and RabbitMQ's) full set. Cases that need a capability run only where it is declared; where
+ * it is missing, a case checks what the transport does instead (it refuses, or redelivers
+ * later). Jest declares cases before any transport exists, so a test file whose transport has
+ * `capabilities` passes them in the options, and a case checks the connected transports
+ * report the same.
  */
 import { randomBytes } from 'node:crypto';
 import type { Delivery, Subscription, Transport, TransportStatus } from '../../src/transport/transport';
@@ -94,8 +102,54 @@ function extraHandles(baseline: Map<string, number>): string[] {
   return extra;
 }
 
+/** What a transport can do, as it reports in its optional `capabilities` property. */
+export interface SuiteCapabilities {
+  /** `singleActiveConsumer` queues are honoured (otherwise declaring one must be refused). */
+  readonly singleActiveConsumer: boolean;
+  /** A message nacked with requeue comes back before the messages queued behind it. */
+  readonly requeueAtHead: boolean;
+  /** `expiresMs` deletes unused queues. */
+  readonly queueExpiry: boolean;
+  /** Largest body accepted; larger ones are refused. */
+  readonly maxMessageBytes: number;
+  /** The transport has `acquireLease(name, ttlMs)`. */
+  readonly leases?: boolean;
+}
+
+/** The in-memory bus's (and RabbitMQ's) capabilities: what a transport without `capabilities` is taken to have. */
+export const FULL_CAPABILITIES: SuiteCapabilities = {
+  singleActiveConsumer: true,
+  requeueAtHead: true,
+  queueExpiry: true,
+  maxMessageBytes: Infinity,
+  leases: false,
+};
+
+/** The capabilities `t` reports, or the full set. */
+export function capabilitiesOf(t: Transport): SuiteCapabilities {
+  return (t as { capabilities?: SuiteCapabilities }).capabilities ?? FULL_CAPABILITIES;
+}
+
+/** A lease handle, as a transport with `capabilities.leases` hands out. */
+interface SuiteLease {
+  readonly id: string;
+  renew(): Promise<boolean>;
+  release(): Promise<void>;
+}
+
+function acquireLease(t: Transport, name: string, ttlMs: number): Promise<SuiteLease | null> {
+  const acquire = (t as { acquireLease?: (name: string, ttlMs: number) => Promise<SuiteLease | null> }).acquireLease;
+  if (typeof acquire !== 'function') throw new Error(`transport '${t.kind}' declares leases but has no acquireLease()`);
+  return acquire.call(t, name, ttlMs);
+}
+
 /** Options of {@link describeTransport}. */
 export interface ConformanceOptions {
+  /**
+   * What the transport reports as `transport.capabilities` (omit for a transport without
+   * that property: the full set). Decides which capability-specific cases run.
+   */
+  readonly capabilities?: SuiteCapabilities;
   /**
    * Titles of cases this transport is known to fail. They run as `test.failing`, so the gate
    * stays green while the defect is recorded, and turns red once the defect is fixed (then
@@ -107,9 +161,15 @@ export interface ConformanceOptions {
 /** Run the conformance suite against the transports `factory` makes. */
 export function describeTransport(name: string, factory: () => Promise<TransportPair>, options: ConformanceOptions = {}): void {
   const known = new Set(options.knownFailures ?? []);
+  const declared = options.capabilities ?? FULL_CAPABILITIES;
   const test = (title: string, fn: () => Promise<void>): void => {
     if (known.has(title)) jestTest.failing(title, fn, TEST_TIMEOUT_MS);
     else jestTest(title, fn, TEST_TIMEOUT_MS);
+  };
+  /** A case that runs only where `needed` holds (skipped, visibly, elsewhere). */
+  const testWhen = (needed: boolean, title: string, fn: () => Promise<void>): void => {
+    if (needed) test(title, fn);
+    else jestTest.skip(title, fn);
   };
   describe(`Transport conformance: ${name}`, () => {
 
@@ -168,7 +228,8 @@ export function describeTransport(name: string, factory: () => Promise<Transport
       const q = await queue('roundtrip');
       const all = Uint8Array.from({ length: 256 }, (_, i) => i);
       const view = new Uint8Array(all.buffer, 10, 20);
-      const big = new Uint8Array(randomBytes(1 << 20));
+      // 1 MiB, or the largest body the transport accepts if that is less.
+      const big = new Uint8Array(randomBytes(Math.min(1 << 20, capabilitiesOf(a).maxMessageBytes)));
       const headers = { s: 'text', n: 42, neg: -7, f: 1.5, t: true, no: false, empty: '' };
       const inbox = new Inbox<Delivery>();
       await consume(b, q, (d) => {
@@ -333,6 +394,39 @@ export function describeTransport(name: string, factory: () => Promise<Transport
       expect(second!.headers).toEqual({ k: 'v' });
     });
 
+    testWhen(declared.requeueAtHead, 'nack(requeue) puts the message back at the head, before the messages queued behind it', async () => {
+      const q = await queue('nack-head');
+      for (const m of ['m0', 'm1', 'm2']) await a.publish(q, text(m));
+      const inbox = new Inbox<Delivery>();
+      await consume(b, q, (d) => {
+        inbox.push(d);
+        if (str(d.body) === 'm0' && !d.redelivered) d.nack(true);
+        else d.ack();
+      }, 1);
+      const got = await inbox.waitFor(4, 'deliveries');
+      expect(got.map((d) => `${str(d.body)}${d.redelivered ? '*' : ''}`)).toEqual(['m0', 'm0*', 'm1', 'm2']);
+    });
+
+    testWhen(!declared.requeueAtHead, 'nack(requeue) redelivers later: marked redelivered, the other messages in their order', async () => {
+      const q = await queue('nack-later');
+      for (const m of ['m0', 'm1', 'm2', 'm3']) await a.publish(q, text(m));
+      const inbox = new Inbox<Delivery>();
+      await consume(b, q, (d) => {
+        inbox.push(d);
+        if (str(d.body) === 'm0' && !d.redelivered) d.nack(true);
+        else d.ack();
+      }, 1);
+      await inbox.waitFor(5, 'deliveries');
+      await a.publish(q, text('sentinel'));
+      await inbox.waitFor(6, 'deliveries');
+      await roundTrips(b, q);
+      const seen = inbox.items.map((d) => `${str(d.body)}${d.redelivered ? '*' : ''}`);
+      // Where m0 comes back is not promised; that it comes back once, marked, is.
+      expect(seen[0]).toBe('m0');
+      expect(seen.filter((m) => m.startsWith('m0'))).toEqual(['m0', 'm0*']);
+      expect(seen.filter((m) => !m.startsWith('m0'))).toEqual(['m1', 'm2', 'm3', 'sentinel']);
+    });
+
     test('nack(false) drops the message', async () => {
       const q = await queue('nack-drop');
       await a.publish(q, text('doomed'));
@@ -426,7 +520,7 @@ export function describeTransport(name: string, factory: () => Promise<Transport
       expect([...one.items, ...two.items].sort((x, y) => x - y)).toEqual(Array.from({ length: n }, (_, i) => i));
     });
 
-    test('single-active consumer: only the first consumer receives; the standby takes over when it is cancelled', async () => {
+    testWhen(declared.singleActiveConsumer, 'single-active consumer: only the first consumer receives; the standby takes over when it is cancelled', async () => {
       const q = await queue('single-active', { singleActiveConsumer: true });
       await b.assertQueue(q, { singleActiveConsumer: true });
       const active = new Inbox<Delivery>();
@@ -453,6 +547,86 @@ export function describeTransport(name: string, factory: () => Promise<Transport
       await standby.waitFor(3, 'deliveries to the new active consumer');
       expect(standby.items.map((d) => readU32(d.body))).toEqual([5, 6, 7]);
       expect(active.items).toHaveLength(6);
+    });
+
+    test('reports the capabilities this suite was declared with', async () => {
+      for (const t of [a, b]) {
+        const reported = capabilitiesOf(t);
+        expect({
+          singleActiveConsumer: reported.singleActiveConsumer,
+          requeueAtHead: reported.requeueAtHead,
+          queueExpiry: reported.queueExpiry,
+          leases: reported.leases ?? false,
+        }).toEqual({
+          singleActiveConsumer: declared.singleActiveConsumer,
+          requeueAtHead: declared.requeueAtHead,
+          queueExpiry: declared.queueExpiry,
+          leases: declared.leases ?? false,
+        });
+        expect(reported.maxMessageBytes).toBeGreaterThan(0);
+      }
+    });
+
+    testWhen(Number.isFinite(declared.maxMessageBytes), 'refuses a message above maxMessageBytes with a clear error, and stays usable', async () => {
+      const q = await queue('too-large');
+      const max = capabilitiesOf(a).maxMessageBytes;
+      await expect(a.publish(q, new Uint8Array(max + 1))).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+      await expect(a.publish(q, new Uint8Array(max + 1))).rejects.toThrow(/maxMessageBytes/);
+      await expect(a.broadcast(uniqueName('too-large'), new Uint8Array(max + 1))).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+      const inbox = new Inbox<number>();
+      await consume(b, q, (d) => {
+        inbox.push(d.body.byteLength);
+        d.ack();
+      }, 1);
+      await a.publish(q, new Uint8Array(max));
+      expect(await inbox.waitFor(1, 'delivery')).toEqual([max]);
+    });
+
+    testWhen(declared.leases === true, 'lease: one holder at a time; renewing keeps it', async () => {
+      const name = uniqueName('lease-one');
+      const held = await acquireLease(a, name, 5_000);
+      expect(held).not.toBeNull();
+      expect(await acquireLease(b, name, 5_000)).toBeNull();
+      expect(await acquireLease(a, name, 5_000)).toBeNull();
+      expect(await held!.renew()).toBe(true);
+      expect(await acquireLease(b, name, 5_000)).toBeNull();
+      const other = await acquireLease(b, uniqueName('lease-other'), 5_000);
+      expect(other).not.toBeNull();
+      expect(other!.id).not.toBe(held!.id);
+      await held!.release();
+      await other!.release();
+    });
+
+    testWhen(declared.leases === true, 'lease: once it expires unrenewed, another candidate takes it and the old holder learns it lost it', async () => {
+      const name = uniqueName('lease-expiry');
+      const ttl = 1_000;
+      const first = await acquireLease(a, name, ttl);
+      expect(first).not.toBeNull();
+      const start = Date.now();
+      let second: SuiteLease | null = null;
+      while (!second && Date.now() - start < ttl * 5) {
+        second = await acquireLease(b, name, ttl);
+        if (!second) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(second).not.toBeNull();
+      expect(Date.now() - start).toBeGreaterThanOrEqual(ttl * 0.8);
+      expect(await first!.renew()).toBe(false);
+      expect(await second!.renew()).toBe(true);
+      await second!.release();
+    });
+
+    testWhen(declared.leases === true, 'lease: release hands it over at once', async () => {
+      const name = uniqueName('lease-release');
+      const first = await acquireLease(a, name, 60_000);
+      expect(first).not.toBeNull();
+      expect(await acquireLease(b, name, 60_000)).toBeNull();
+      await first!.release();
+      await first!.release();
+      const second = await acquireLease(b, name, 60_000);
+      expect(second).not.toBeNull();
+      expect(await first!.renew()).toBe(false);
+      expect(await acquireLease(a, name, 60_000)).toBeNull();
+      await second!.release();
     });
 
     test('broadcast reaches every subscriber on both connections, and cancel stops it', async () => {
@@ -485,15 +659,34 @@ export function describeTransport(name: string, factory: () => Promise<Transport
       await b.assertQueue(q, {});
       await a.publish(q, text('kept'));
       await b.assertQueue(q);
-      const q2 = await queue('idempotent-sac', { singleActiveConsumer: true });
-      await a.assertQueue(q2, { singleActiveConsumer: true });
-      await b.assertQueue(q2, { singleActiveConsumer: true });
       const inbox = new Inbox<string>();
       await consume(b, q, (d) => {
         inbox.push(str(d.body));
         d.ack();
       }, 1);
       expect(await inbox.waitFor(1, 'delivery')).toEqual(['kept']);
+    });
+
+    testWhen(declared.singleActiveConsumer, 'assertQueue is idempotent for a single-active queue', async () => {
+      const q2 = await queue('idempotent-sac', { singleActiveConsumer: true });
+      await a.assertQueue(q2, { singleActiveConsumer: true });
+      await b.assertQueue(q2, { singleActiveConsumer: true });
+      await a.publish(q2, text('kept'));
+      const inbox = new Inbox<string>();
+      await consume(b, q2, (d) => {
+        inbox.push(str(d.body));
+        d.ack();
+      }, 1);
+      expect(await inbox.waitFor(1, 'delivery')).toEqual(['kept']);
+    });
+
+    testWhen(!declared.singleActiveConsumer, 'without single-active consumers, declaring such a queue is refused, not faked', async () => {
+      const q = uniqueName('no-sac');
+      queues.push(q);
+      await expect(a.assertQueue(q, { singleActiveConsumer: true })).rejects.toThrow(/single active consumer/i);
+      await expect(a.assertQueue(q, { singleActiveConsumer: true })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+      // Nothing was declared: publishing to it still fails.
+      await expect(a.publish(q, text('x'))).rejects.toMatchObject({ code: 'NO_SUCH_QUEUE' });
     });
 
     test('publishing to or consuming from a missing queue rejects; the transport stays usable', async () => {
