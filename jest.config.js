@@ -9,6 +9,7 @@ module.exports = {
     '^raybus$': '<rootDir>/dist/cjs/src/index.js',
     '^raybus/testing$': '<rootDir>/dist/cjs/src/testing/index.js',
     '^raybus/amqp$': '<rootDir>/dist/cjs/adapters/amqp/index.js',
+    '^raybus/nats$': '<rootDir>/dist/cjs/adapters/nats/index.js',
   },
   testTimeout: 30000,
   maxWorkers: process.env.CI ? 1 : 2,

@@ -18,6 +18,7 @@ for (const [name, cjs] of [
   ['index', '../cjs/src/index.js'],
   ['testing', '../cjs/src/testing/index.js'],
   ['amqp', '../cjs/adapters/amqp/index.js'],
+  ['nats', '../cjs/adapters/nats/index.js'],
 ]) {
   const mod = require(path.join(esm, cjs));
   const names = Object.keys(mod).filter((k) => k !== 'default' && k !== '__esModule' && /^[A-Za-z_$][\w$]*$/.test(k));

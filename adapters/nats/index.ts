@@ -23,7 +23,7 @@ export function createNatsTransport(url: string, options?: NatsTransportOptions)
 
 export type { NatsTransport } from './nats-transport';
 export type { NatsTransportOptions } from './options';
-export type { TransportCapabilities, TransportLease } from './port-extensions';
+export type { TransportCapabilities, TransportLease } from '../../src/transport/transport';
 export { NatsTransportError, type NatsTransportErrorCode } from './errors';
 export { DEATH_QUEUE_HEADER, DEATH_REASON_HEADER } from './consumer';
 export { escapeName } from './naming';

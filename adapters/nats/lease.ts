@@ -17,7 +17,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { ConnectionManager, Link } from './connection';
 import { apiErrorCode, JS_ERR, NatsTransportError } from './errors';
 import { kvStream, kvSubject, type Naming } from './naming';
-import type { TransportLease } from './port-extensions';
+import type { TransportLease } from '../../src/transport/transport';
 import { refused } from './topology';
 
 /** Shortest TTL: the server's smallest `max_age` (100 ms). */

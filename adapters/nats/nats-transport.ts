@@ -11,7 +11,7 @@ import { NatsTransportError } from './errors';
 import { Leases } from './lease';
 import { Naming } from './naming';
 import { resolveNatsOptions, type NatsTransportOptions } from './options';
-import type { TransportCapabilities, TransportLease } from './port-extensions';
+import type { TransportCapabilities, TransportLease } from '../../src/transport/transport';
 import { PresenceQueues } from './presence';
 import { Publisher } from './publisher';
 import { Subscriber } from './subscriber';

@@ -102,9 +102,14 @@ export const FULL_CAPABILITIES: TransportCapabilities = Object.freeze({
 
 /** A lease held through a transport: at most one holder per name until it expires or is released. */
 export interface TransportLease {
-  readonly name: string;
-  /** Extend the lease; false when it was lost (expired and taken by another). */
+  /** Unique to this holding (a new one per acquisition). */
+  readonly id: string;
+  /**
+   * Extend the lease by its TTL from now. Resolves false when it was lost (expired, or taken
+   * by someone else); rejects when the bus could not be asked (it may then still expire).
+   */
   renew(): Promise<boolean>;
+  /** Give the lease up now, so that another candidate can take it at once. Idempotent. */
   release(): Promise<void>;
 }
 
