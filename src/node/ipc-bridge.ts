@@ -19,6 +19,7 @@ export interface IpcBridgeEvents {
   readonly onIdle?: () => void;
 }
 
+/** One worker's side of the link, on the node. */
 export class IpcBridge {
   private readonly out: FrameBatcher<ParentFrame>;
   private readonly deliveries = new Map<number, Map<number, Delivery>>();

@@ -62,6 +62,7 @@ export interface NodeOptions {
   readonly clock?: Clock;
 }
 
+/** One node: reads `raybus.node.<id>` and runs the work it is given on its worker processes. */
 export class NodeManager {
   private transport?: Transport;
   private readonly outbox = new NodeOutbox();

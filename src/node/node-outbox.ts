@@ -9,6 +9,7 @@ import type { BrokerMsg } from '../protocol/messages/broker';
 import { encodeEnvelope } from '../serialization/serializer';
 import type { Transport } from '../transport/transport';
 
+/** The node's typed sends over its (current) connection. */
 export class NodeOutbox {
   private transport?: Transport;
 

@@ -42,6 +42,7 @@ export interface ActorAssignment {
   readonly report: NodeLeaseReport;
 }
 
+/** The work a worker holds: a task lease or an actor. */
 export type WorkerAssignment = TaskAssignment | ActorAssignment;
 
 /** What the machine is started with. */
@@ -58,6 +59,7 @@ export interface WorkerProcessInput {
   readonly assignment?: WorkerAssignment;
 }
 
+/** The machine's context: its input, and what changes as it lives. */
 export interface WorkerProcessContext extends Omit<WorkerProcessInput, 'assignment'> {
   assignment?: WorkerAssignment;
   /** The node drains: work released or finished here is not taken again. */
@@ -66,6 +68,7 @@ export interface WorkerProcessContext extends Omit<WorkerProcessInput, 'assignme
   stopReason?: string;
 }
 
+/** What the node tells a worker's machine (from its queue, the process, or its own decisions). */
 export type WorkerProcessEvent =
   /** start-lease: a task lease on this worker. */
   | { type: 'LEASE'; assignment: TaskAssignment }

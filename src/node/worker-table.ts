@@ -85,6 +85,7 @@ export class NodeWorker {
 /** States in which a worker runs work it was given (a drain waits for them to go idle). */
 const SERVING: ReadonlySet<WorkerProcessState> = new Set(['leased', 'retiring', 'hostingActor']);
 
+/** The workers of one node, the idle pool and the lease table. */
 export class WorkerTable {
   private readonly workers = new Map<WorkerId, NodeWorker>();
   private readonly byLease = new Map<LeaseId, NodeWorker>();
@@ -188,11 +189,6 @@ export class WorkerTable {
   /** Pids of live workers. */
   pids(): number[] {
     return [...this.workers.values()].filter((w) => !w.dead && w.handle.pid !== undefined).map((w) => w.handle.pid!);
-  }
-
-  /** Workers by id (live, or stopping). */
-  get(id: WorkerId): NodeWorker | undefined {
-    return this.workers.get(id);
   }
 
   /** Call `listener` after any worker changes; returns its removal. */

@@ -336,6 +336,22 @@ describe('NodeManager', () => {
       expect(h.of('worker-died')).toEqual([]);
     });
 
+    it('a worker still starting when the drain begins is granted, then gives its lease back once idle', async () => {
+      const h = await startNode();
+      const { msg, lease, req } = startLease();
+      await h.send(msg);
+      const w = h.spawner.workers[0]!;
+      let done = false;
+      const drained = h.node.drain(5_000).then(() => (done = true));
+      await h.settle();
+      expect(done).toBe(false);
+      w.ready();
+      await drained;
+      expect(h.owner).toEqual([{ t: 'lease-granted', req, lease, worker: w.spec.workerId, node: NODE }]);
+      expect(h.of('lease-revoked').map((m) => m.lease)).toEqual([lease]);
+      expect(w.paused).toBe(true);
+    });
+
     it('stops an actor once it is idle; its death is reported as drained', async () => {
       const h = await startNode();
       const spec = { actorId: 'actor3' as ActorId, lifetime: { CPU: 1 }, ctx: {} } as unknown as ActorSpec;
