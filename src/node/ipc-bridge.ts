@@ -3,13 +3,23 @@
  * transport connection of its own, so that when the worker dies, closing that connection
  * requeues exactly the worker's unacknowledged deliveries (marked redelivered).
  */
-import type { ChildProcess } from 'node:child_process';
 import type { Delivery, Subscription, Transport } from '../transport/transport';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
 import type { FrameLink } from '../transport/ipc-link';
 
 const BATCH = { batch: true } as const;
 
+/** What the bridge tells its node about the worker. */
+export interface IpcBridgeEvents {
+  /** The worker set up its runtime env and consumes its queue. */
+  readonly onReady: () => void;
+  /** The worker reached a task's maxCalls and will exit: hand it no more work. */
+  readonly onRetiring?: () => void;
+  /** Every delivery handed to the worker is acknowledged (it is between tasks). */
+  readonly onIdle?: () => void;
+}
+
+/** One worker's side of the link, on the node. */
 export class IpcBridge {
   private readonly out: FrameBatcher<ParentFrame>;
   private readonly deliveries = new Map<number, Map<number, Delivery>>();
@@ -17,13 +27,15 @@ export class IpcBridge {
   private nextTag = 1;
   private closed = false;
 
+  /**
+   * @param worker names the worker in warnings (e.g. `worker pid 123`).
+   * @param transport a connection of the worker's own: closing it requeues exactly its deliveries.
+   */
   constructor(
-    private readonly child: ChildProcess,
+    private readonly worker: string,
     private readonly link: FrameLink,
     private readonly transport: Transport,
-    private readonly onReady: () => void,
-    /** The worker reached a task's maxCalls and will exit: hand it no more work. */
-    private readonly onRetiring: () => void = () => undefined,
+    private readonly events: IpcBridgeEvents,
   ) {
     this.out = new FrameBatcher((frames) => {
       if (!this.closed && this.link.open) this.link.send(encodeFrames(frames));
@@ -33,7 +45,7 @@ export class IpcBridge {
       try {
         frames = decodeFrames<ChildFrame>(m);
       } catch (err) {
-        process.emitWarning(`raybus: dropped a malformed batch from worker pid ${child.pid}: ${(err as Error).message}`);
+        process.emitWarning(`raybus: dropped a malformed batch from ${worker}: ${(err as Error).message}`);
         return;
       }
       if (!frames) return;
@@ -41,7 +53,7 @@ export class IpcBridge {
         try {
           this.onFrame(f);
         } catch (err) {
-          process.emitWarning(`raybus: bad frame from worker pid ${child.pid}: ${(err as Error).message}`);
+          process.emitWarning(`raybus: bad frame from ${worker}: ${(err as Error).message}`);
         }
       }
     });
@@ -91,9 +103,9 @@ export class IpcBridge {
     if (this.closed) return;
     switch (f.op) {
       case 'ready':
-        return this.onReady();
+        return this.events.onReady();
       case 'retiring':
-        return this.onRetiring();
+        return this.events.onRetiring?.();
       case 'assert':
         return this.reply(f.id, this.transport.assertQueue(f.queue, f.opts));
       case 'delete':
@@ -143,6 +155,7 @@ export class IpcBridge {
         m!.delete(f.dtag);
         if (f.op === 'ack') d.ack();
         else d.nack(f.requeue);
+        if (m!.size === 0 && this.events.onIdle && this.unacked() === 0) this.events.onIdle();
         return;
       }
       case 'bcast':

@@ -4,34 +4,24 @@
  * the default env's idle workers stay (they are the prestarted ones and cheap to keep).
  */
 import { DEFAULT_ENV_KEY } from '../protocol/runtime-env';
-
-/** The timer functions the pool uses (tests pass fakes). */
-export interface PoolTimers {
-  set(fn: () => void, ms: number): unknown;
-  clear(handle: unknown): void;
-}
-
-/** Real timers, unref'd: an idle worker's reaping never holds the process open. */
-export const unrefTimers: PoolTimers = {
-  set: (fn, ms) => setTimeout(fn, ms).unref(),
-  clear: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+import { systemClock, type Clock, type Timer } from '../util/clock';
 
 export interface WorkerPoolOptions<W> {
   /** How long an idle worker of a non-default env is kept. */
   readonly idleTimeoutMs: number;
   /** Called with a worker that stayed idle too long (already out of the pool). */
   readonly reap: (worker: W) => void;
-  readonly timers?: PoolTimers;
+  /** The clock reaping runs on (default: real time; its timers never hold the process open). */
+  readonly clock?: Clock;
 }
 
 export class WorkerPool<W extends { readonly dead: boolean }> {
   private readonly idle = new Map<string, W[]>();
-  private readonly reapTimers = new Map<W, unknown>();
-  private readonly timers: PoolTimers;
+  private readonly reapTimers = new Map<W, Timer>();
+  private readonly clock: Clock;
 
   constructor(private readonly options: WorkerPoolOptions<W>) {
-    this.timers = options.timers ?? unrefTimers;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** An idle live worker of env `key` (the most recently used), or undefined. */
@@ -49,16 +39,17 @@ export class WorkerPool<W extends { readonly dead: boolean }> {
     return undefined;
   }
 
-  /** A worker of env `key` became idle. */
+  /** A worker of env `key` became idle (putting a worker that is already idle changes nothing). */
   put(key: string, w: W): void {
     if (w.dead) return;
     let list = this.idle.get(key);
     if (!list) this.idle.set(key, (list = []));
+    if (list.includes(w)) return;
     list.push(w);
     if (key !== DEFAULT_ENV_KEY) {
       this.reapTimers.set(
         w,
-        this.timers.set(() => {
+        this.clock.setTimeout(() => {
           this.reapTimers.delete(w);
           if (this.removeIdle(key, w)) this.options.reap(w);
         }, this.options.idleTimeoutMs),
@@ -79,7 +70,7 @@ export class WorkerPool<W extends { readonly dead: boolean }> {
 
   /** Empty the pool (node stopping): cancels reaping and returns every idle worker. */
   drain(): W[] {
-    for (const h of this.reapTimers.values()) this.timers.clear(h);
+    for (const h of this.reapTimers.values()) this.clock.clear(h);
     this.reapTimers.clear();
     const all = [...this.idle.values()].flat();
     this.idle.clear();
@@ -90,7 +81,7 @@ export class WorkerPool<W extends { readonly dead: boolean }> {
     const h = this.reapTimers.get(w);
     if (h === undefined) return;
     this.reapTimers.delete(w);
-    this.timers.clear(h);
+    this.clock.clear(h);
   }
 
   private removeIdle(key: string, w: W): boolean {

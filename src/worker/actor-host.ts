@@ -18,9 +18,12 @@ import { RayActorError, TaskCancelledError } from '../errors/ray-errors';
 import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load, runInContext } from './executor';
 import { decodeWorkerMessage, rejectMalformed } from './envelope-check';
+import { systemClock, type Clock } from '../util/clock';
 
 /** Calls a sync actor holds ahead of the one it runs. */
 const MAILBOX_PREFETCH = 1000;
+/** How long an exiting actor's process waits for its last IPC batch to flush. */
+const EXIT_FLUSH_MS = 20;
 
 export class ActorHost {
   private instance: Record<string, unknown> | undefined;
@@ -35,6 +38,7 @@ export class ActorHost {
     private readonly spec: ActorSpec,
     private readonly restart: boolean,
     private readonly nodeId: NodeId,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async start(): Promise<void> {
@@ -214,6 +218,6 @@ export class ActorHost {
       initFailed: false,
     });
     // Give the IPC batch (result + notice) a turn to flush before exiting.
-    setTimeout(() => process.exit(0), 20);
+    this.clock.setTimeout(() => process.exit(0), EXIT_FLUSH_MS).ref();
   }
 }

@@ -13,6 +13,7 @@ import type { Delivery } from '../transport/transport';
 import { setQueuedTaskCanceller } from '../core/running-tasks';
 import { encodeError } from '../serialization/error-codec';
 import { TaskCancelledError } from '../errors/ray-errors';
+import { systemClock, type Clock, type Timer } from '../util/clock';
 
 /** How long the running task may wait before the tasks queued behind it are given back. */
 export const GIVE_BACK_AFTER_MS = 20;
@@ -30,13 +31,18 @@ export class WorkerTaskQueue {
   private running = false;
   /** The running task has waited long: what arrives now goes straight back. */
   private givingBack = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   /** Code descriptors received whole, by id. */
   private readonly code = new Map<string, CodeDescriptor>();
 
+  /**
+   * @param run runs one task; `ack` acknowledges its delivery (called at the latest when it settles).
+   * @param clock the clock of the give-back timer and of run durations.
+   */
   constructor(
     private readonly core: CoreWorker,
     private readonly run: (msg: TaskMsg, ack: () => void) => Promise<void>,
+    private readonly clock: Clock = systemClock,
   ) {
     setQueuedTaskCanceller((taskId) => {
       if (!this.waiting.some((q) => q.msg.task === taskId)) return false;
@@ -70,17 +76,18 @@ export class WorkerTaskQueue {
         if (!acked) d.ack();
         acked = true;
       };
-      this.timer = setTimeout(() => {
+      this.timer = this.clock.setTimeout(() => {
         this.givingBack = true;
         this.giveBack();
       }, GIVE_BACK_AFTER_MS);
-      const started = performance.now();
+      const started = this.clock.now();
       void this.run(msg, ack).finally(() => {
         ack();
-        clearTimeout(this.timer);
+        this.clock.clear(this.timer);
+        this.timer = undefined;
         this.running = false;
         this.givingBack = false;
-        const ms = performance.now() - started;
+        const ms = this.clock.now() - started;
         // After a long run, read what arrived meanwhile (cancels) before starting the next:
         // the second setImmediate runs after the event loop's next I/O poll.
         if (ms > LONG_RUN_MS) setImmediate(() => setImmediate(() => this.pump()));

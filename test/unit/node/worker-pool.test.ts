@@ -1,4 +1,5 @@
-import { WorkerPool, type PoolTimers } from '../../../src/node/worker-pool';
+import { WorkerPool } from '../../../src/node/worker-pool';
+import { SimulatedClock } from '../../../src/util/simulated-clock';
 import { DEFAULT_ENV_KEY } from '../../../src/protocol/runtime-env';
 
 interface FakeWorker {
@@ -6,39 +7,11 @@ interface FakeWorker {
   dead: boolean;
 }
 
-/** Timers driven by hand. */
-function fakeTimers(): PoolTimers & { now: number; advance(ms: number): void; pending(): number } {
-  let now = 0;
-  let next = 1;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  return {
-    get now() {
-      return now;
-    },
-    set: (fn, ms) => {
-      const h = next++;
-      timers.set(h, { at: now + ms, fn });
-      return h;
-    },
-    clear: (h) => void timers.delete(h as number),
-    advance(ms) {
-      now += ms;
-      for (const [h, t] of [...timers]) {
-        if (t.at <= now) {
-          timers.delete(h);
-          t.fn();
-        }
-      }
-    },
-    pending: () => timers.size,
-  };
-}
-
 const w = (id: string): FakeWorker => ({ id, dead: false });
 
 describe('WorkerPool', () => {
-  it('hands out idle workers of the same env only, most recently used first', () => {
-    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: () => undefined, timers: fakeTimers() });
+  it('hands out idle workers of the same env only, most recently used first', async () => {
+    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: () => undefined, clock: new SimulatedClock() });
     const [a, b, c] = [w('a'), w('b'), w('c')];
     pool.put('env1', a);
     pool.put('env1', b);
@@ -50,8 +23,8 @@ describe('WorkerPool', () => {
     expect(pool.take('env2')).toBe(c);
   });
 
-  it('skips dead workers', () => {
-    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: () => undefined, timers: fakeTimers() });
+  it('skips dead workers', async () => {
+    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: () => undefined, clock: new SimulatedClock() });
     const [a, b] = [w('a'), w('b')];
     pool.put(DEFAULT_ENV_KEY, a);
     pool.put(DEFAULT_ENV_KEY, b);
@@ -62,43 +35,43 @@ describe('WorkerPool', () => {
     expect(pool.size(DEFAULT_ENV_KEY)).toBe(0);
   });
 
-  it('reaps idle workers of a non-default env after the timeout; the default env is kept', () => {
-    const timers = fakeTimers();
+  it('reaps idle workers of a non-default env after the timeout; the default env is kept', async () => {
+    const clock = new SimulatedClock();
     const reaped: string[] = [];
-    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: (x) => reaped.push(x.id), timers });
+    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: (x) => reaped.push(x.id), clock });
     pool.put(DEFAULT_ENV_KEY, w('d'));
     pool.put('env', w('e'));
-    timers.advance(999);
+    await clock.advance(999);
     expect(reaped).toEqual([]);
-    timers.advance(1);
+    await clock.advance(1);
     expect(reaped).toEqual(['e']);
     expect(pool.size('env')).toBe(0);
-    timers.advance(60_000);
+    await clock.advance(60_000);
     expect(reaped).toEqual(['e']);
     expect(pool.size(DEFAULT_ENV_KEY)).toBe(1);
   });
 
-  it('taking a worker cancels its reaping; putting it back restarts the clock', () => {
-    const timers = fakeTimers();
+  it('taking a worker cancels its reaping; putting it back restarts the clock', async () => {
+    const clock = new SimulatedClock();
     const reaped: string[] = [];
-    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: (x) => reaped.push(x.id), timers });
+    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: (x) => reaped.push(x.id), clock });
     const e = w('e');
     pool.put('env', e);
-    timers.advance(800);
+    await clock.advance(800);
     expect(pool.take('env')).toBe(e);
-    expect(timers.pending()).toBe(0);
-    timers.advance(800);
+    expect(clock.pending).toBe(0);
+    await clock.advance(800);
     pool.put('env', e);
-    timers.advance(800);
+    await clock.advance(800);
     expect(reaped).toEqual([]);
-    timers.advance(200);
+    await clock.advance(200);
     expect(reaped).toEqual(['e']);
   });
 
-  it('remove() forgets a worker and its timer; drain() empties the pool', () => {
-    const timers = fakeTimers();
+  it('remove() forgets a worker and its timer; drain() empties the pool', async () => {
+    const clock = new SimulatedClock();
     const reaped: string[] = [];
-    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: (x) => reaped.push(x.id), timers });
+    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: (x) => reaped.push(x.id), clock });
     const [a, b, c] = [w('a'), w('b'), w('c')];
     pool.put('env', a);
     pool.put('env', b);
@@ -106,13 +79,29 @@ describe('WorkerPool', () => {
     pool.remove('env', a);
     expect(pool.size('env')).toBe(1);
     expect(pool.drain().map((x) => x.id).sort()).toEqual(['b', 'c']);
-    expect(timers.pending()).toBe(0);
-    timers.advance(5000);
+    expect(clock.pending).toBe(0);
+    await clock.advance(5000);
     expect(reaped).toEqual([]);
     expect(pool.take('env')).toBeUndefined();
   });
 
-  it('uses unref()d real timers by default (nothing holds the process open)', () => {
+  it('putting a worker that is already idle changes nothing (a prestarted worker pooled while it starts)', async () => {
+    const clock = new SimulatedClock();
+    const reaped: string[] = [];
+    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: (x) => reaped.push(x.id), clock });
+    const e = w('e');
+    pool.put('env', e);
+    await clock.advance(600);
+    pool.put('env', e);
+    expect(pool.size('env')).toBe(1);
+    expect(clock.pending).toBe(1);
+    // The first put's timer still runs: being pooled again does not extend an idle worker's life.
+    await clock.advance(400);
+    expect(reaped).toEqual(['e']);
+    expect(pool.take('env')).toBeUndefined();
+  });
+
+  it('uses unref()d real timers by default (nothing holds the process open)', async () => {
     jest.useFakeTimers();
     try {
       const reaped: string[] = [];

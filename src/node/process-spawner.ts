@@ -1,0 +1,154 @@
+/**
+ * Forks worker processes: their environment (worker-env.ts), the frame pipe to the node
+ * (transport/ipc-link.ts), and an IpcBridge on a bus connection of each worker's own, so that
+ * closing it when the worker dies requeues exactly that worker's unacknowledged messages.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+import type { JobId, NodeId } from '../protocol/ids';
+import type { Resources } from '../protocol/wire';
+import type { Transport } from '../transport/transport';
+import { ChannelLink, IPC_FD_VAR, IPC_PIPE_FD, PipeLink } from '../transport/ipc-link';
+import { NODE_IMPORTS_VAR, isEnvSetupFailedReport, workerIdentityEnv } from '../protocol/worker-process';
+import { runtimeEnvKey } from '../protocol/runtime-env';
+import type { Clock } from '../util/clock';
+import { IpcBridge } from './ipc-bridge';
+import { buildWorkerEnv } from './worker-env';
+import type { WorkerHandle, WorkerProcessEvents, WorkerSpawnSpec, WorkerSpawner } from './worker-spawner';
+
+/** Frames between node and workers travel on a pipe of their own, except on Windows. */
+const PIPE_LINK = process.platform !== 'win32';
+/** How long a profiled worker may take to write its profile and exit before it is killed. */
+const PROFILED_EXIT_MS = 5000;
+
+/** What every worker of a node is forked with. */
+export interface ProcessSpawnerOptions {
+  readonly nodeId: NodeId;
+  readonly jobId: JobId;
+  readonly namespace: string;
+  /** The node's resources: workers without GPUs on a GPU node see none. */
+  readonly resources: Resources;
+  /** The script a worker process runs. */
+  readonly workerEntry: string;
+  /** Opens the bus connection a worker's operations run on. */
+  readonly connect: () => Promise<Transport>;
+  /** Extra environment of every worker. */
+  readonly workerEnv?: Readonly<Record<string, string>>;
+  /** Modules every worker imports before user code. */
+  readonly imports?: readonly string[];
+  readonly clock: Clock;
+}
+
+/** Forks real worker processes. */
+export class ProcessSpawner implements WorkerSpawner {
+  private readonly warnedEnvKeys = new Set<string>();
+
+  constructor(private readonly options: ProcessSpawnerOptions) {}
+
+  spawn(spec: WorkerSpawnSpec, events: WorkerProcessEvents): WorkerHandle {
+    const o = this.options;
+    const { env, warning } = buildWorkerEnv({
+      base: process.env,
+      identity: {
+        ...workerIdentityEnv({ workerId: spec.workerId, nodeId: o.nodeId, jobId: o.jobId, namespace: o.namespace }),
+        ...(PIPE_LINK ? { [IPC_FD_VAR]: String(IPC_PIPE_FD) } : {}),
+        ...o.workerEnv,
+        ...(o.imports?.length ? { [NODE_IMPORTS_VAR]: JSON.stringify(o.imports) } : {}),
+      },
+      ...(spec.runtimeEnv ? { runtimeEnv: spec.runtimeEnv } : {}),
+      gpuIds: spec.gpuIds,
+      nodeHasGpus: (o.resources.GPU ?? 0) > 0,
+    });
+    const envKey = runtimeEnvKey(spec.runtimeEnv);
+    if (warning && !this.warnedEnvKeys.has(envKey)) {
+      this.warnedEnvKeys.add(envKey);
+      process.emitWarning(warning);
+    }
+    let exited = false;
+    const exit = (reason: string): void => {
+      if (exited) return;
+      exited = true;
+      events.exited(reason);
+    };
+    let child: ChildProcess;
+    try {
+      child = fork(o.workerEntry, [], {
+        env,
+        serialization: 'advanced',
+        // fd 4: the frame pipe (ipc-link.ts); Windows keeps frames on the IPC channel.
+        stdio: PIPE_LINK ? ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'] : ['ignore', 'inherit', 'inherit', 'ipc'],
+        execArgv: [
+          ...process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--cpu-prof')),
+          // Profiling the workers (benchmarks/README.md): RAYBUS_WORKER_CPU_PROF=<dir>.
+          ...(process.env.RAYBUS_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RAYBUS_WORKER_CPU_PROF}`] : []),
+        ],
+      });
+    } catch (err) {
+      setImmediate(() => {
+        events.error(err as Error);
+        exit(`worker process could not be forked: ${(err as Error).message}`);
+      });
+      return { pid: undefined, unacked: () => 0, pause: () => Promise.resolve(), kill: () => undefined, close: () => Promise.resolve() };
+    }
+    const pipe = PIPE_LINK ? (child.stdio[IPC_PIPE_FD] as Duplex | null) : null;
+    const bridge = new IpcBridge(
+      `worker pid ${child.pid}`,
+      pipe ? new PipeLink(pipe) : new ChannelLink(child),
+      createDeferredTransport(o.connect()),
+      { onReady: () => events.ready(), onRetiring: () => events.retiring(), onIdle: () => events.idle() },
+    );
+    child.on('message', (m: unknown) => {
+      if (isEnvSetupFailedReport(m)) events.envSetupFailed(m.message);
+    });
+    child.on('exit', (code, signal) => {
+      const reason = signal ? `worker process ${child.pid} was killed by ${signal}` : `worker process ${child.pid} exited with code ${code}`;
+      // Let frames the worker sent before dying be handled first.
+      setImmediate(() => exit(reason));
+    });
+    child.on('error', (err) => {
+      events.error(err);
+      // A process that never started has no 'exit' to wait for.
+      if (child.pid === undefined) setImmediate(() => exit(`worker process could not be started: ${err.message}`));
+    });
+    return {
+      pid: child.pid,
+      unacked: () => bridge.unacked(),
+      pause: () => bridge.pause(),
+      close: () => bridge.close(),
+      kill: () => {
+        if (exited || child.exitCode !== null || child.signalCode !== null) return;
+        if (process.env.RAYBUS_WORKER_CPU_PROF && child.connected) {
+          // A profiled worker must exit by itself to write its profile (it exits on disconnect).
+          child.disconnect();
+          o.clock.setTimeout(() => child.kill('SIGKILL'), PROFILED_EXIT_MS);
+          return;
+        }
+        child.kill('SIGKILL');
+      },
+    };
+  }
+}
+
+/** A Transport that waits for its connection to open before every operation. */
+function createDeferredTransport(p: Promise<Transport>): Transport {
+  let t: Transport | undefined;
+  void p.then((x) => (t = x));
+  const wrap =
+    <K extends keyof Transport>(k: K) =>
+    (...args: unknown[]): unknown =>
+      t ? (t[k] as (...a: unknown[]) => unknown)(...args) : p.then((x) => (x[k] as (...a: unknown[]) => unknown)(...args));
+  return {
+    kind: 'deferred',
+    get status$() {
+      return t!.status$;
+    },
+    connect: wrap('connect'),
+    close: wrap('close'),
+    assertQueue: wrap('assertQueue'),
+    deleteQueue: wrap('deleteQueue'),
+    publish: wrap('publish'),
+    consume: wrap('consume'),
+    broadcast: wrap('broadcast'),
+    subscribe: wrap('subscribe'),
+  } as unknown as Transport;
+}

@@ -1,0 +1,361 @@
+/**
+ * A node's worker processes and the work on them: one worker-process machine per process
+ * (worker-process.machine.ts) whose effects are supplied here, the idle pool by runtime env
+ * (worker-pool.ts), and the lease table (which worker holds which lease or actor). The node
+ * manager turns its queue's messages into calls here; processes come from a WorkerSpawner.
+ */
+import { createActor, type Actor } from 'xstate';
+import { newWorkerId, type LeaseId, type NodeId, type WorkerId } from '../protocol/ids';
+import { OWNER_DIED_TOPIC, replyQueue, workerQueue } from '../protocol/queues';
+import type { StartActorMsg, StartLeaseMsg } from '../protocol/messages/node';
+import type { NodeLeaseReport } from '../protocol/wire';
+import { DEFAULT_ENV_KEY, canonicalRuntimeEnv, runtimeEnvKey, type RuntimeEnv } from '../protocol/runtime-env';
+import { RuntimeEnvSetupError, WorkerCrashedError } from '../errors/ray-errors';
+import { encodeError } from '../serialization/error-codec';
+import type { Clock } from '../util/clock';
+import { WorkerPool } from './worker-pool';
+import type { NodeOutbox } from './node-outbox';
+import type { WorkerHandle, WorkerProcessEvents, WorkerSpawner } from './worker-spawner';
+import {
+  machineClock,
+  workerProcessMachine,
+  type ActorAssignment,
+  type StartFailure,
+  type TaskAssignment,
+  type WorkerAssignment,
+  type WorkerDeath,
+  type WorkerProcessEvent,
+  type WorkerProcessState,
+} from './worker-process.machine';
+
+/** What the table needs of its node. */
+export interface WorkerTableOptions {
+  readonly nodeId: NodeId;
+  readonly spawner: WorkerSpawner;
+  readonly outbox: NodeOutbox;
+  /** Runs idle reaping and start timeouts. */
+  readonly clock: Clock;
+  /** How long an idle worker of a non-default runtime env is kept (ms). */
+  readonly idleTimeoutMs: number;
+  /** How long a worker may take to start and set up its runtime env (ms). */
+  readonly startTimeoutMs: number;
+  /** Keep the ids of every worker started (a cluster node deletes their queues when it stops). */
+  readonly rememberSpawned?: boolean;
+}
+
+/** One worker process: its handle and its lifecycle machine. */
+export class NodeWorker {
+  /** Set right after the process is spawned. */
+  handle!: WorkerHandle;
+  /** Set right after the handle. */
+  actor!: Actor<typeof workerProcessMachine>;
+  /** The lease this worker was last given (its key in the lease table). */
+  leaseKey?: LeaseId;
+  /** Resolves once the process is gone and its bus connection closed (its messages requeued). */
+  readonly gone: Promise<void>;
+  /** @internal */
+  markGone!: () => void;
+
+  constructor(
+    readonly id: WorkerId,
+    /** Pool key of its runtime env. */
+    readonly envKey: string,
+  ) {
+    this.gone = new Promise((resolve) => (this.markGone = resolve));
+  }
+
+  get state(): WorkerProcessState {
+    const v = this.actor.getSnapshot().value;
+    return (typeof v === 'string' ? v : Object.keys(v)[0]) as WorkerProcessState;
+  }
+
+  get assignment(): WorkerAssignment | undefined {
+    return this.actor.getSnapshot().context.assignment;
+  }
+
+  get dead(): boolean {
+    return this.actor.getSnapshot().status !== 'active';
+  }
+
+  send(event: WorkerProcessEvent): void {
+    if (this.actor && !this.dead) this.actor.send(event);
+  }
+}
+
+/** States in which a worker runs work it was given (a drain waits for them to go idle). */
+const SERVING: ReadonlySet<WorkerProcessState> = new Set(['leased', 'retiring', 'hostingActor']);
+
+/** The workers of one node, the idle pool and the lease table. */
+export class WorkerTable {
+  private readonly workers = new Map<WorkerId, NodeWorker>();
+  private readonly byLease = new Map<LeaseId, NodeWorker>();
+  private readonly pool: WorkerPool<NodeWorker>;
+  private readonly listeners = new Set<() => void>();
+  private seq = 0;
+  private draining = false;
+  /** Ids of every worker started (with `rememberSpawned`). */
+  readonly spawned: WorkerId[] = [];
+
+  constructor(private readonly options: WorkerTableOptions) {
+    this.pool = new WorkerPool<NodeWorker>({
+      idleTimeoutMs: options.idleTimeoutMs,
+      clock: options.clock,
+      reap: (w) => w.send({ type: 'STOP' }),
+    });
+  }
+
+  /** Start `n` workers of the default runtime env ahead of demand (pooled while they start). */
+  prestart(n: number): void {
+    for (let i = 0; i < n; i++) this.pool.put(DEFAULT_ENV_KEY, this.spawn(undefined, []));
+  }
+
+  /** start-lease: a worker of the lease's env (idle or new) is granted to the owner once ready. */
+  startLease(msg: StartLeaseMsg): void {
+    this.assign(msg.env, msg.gpuIds, (worker) => ({
+      kind: 'lease',
+      lease: msg.lease,
+      owner: msg.owner,
+      req: msg.req,
+      report: { lease: msg.lease, worker, demand: msg.demand, gpuIds: msg.gpuIds, owner: msg.owner, req: msg.req },
+    }));
+  }
+
+  /** start-actor: a worker of the actor's env hosts it once ready. */
+  startActor(msg: StartActorMsg): void {
+    const { spec } = msg;
+    this.assign(spec.ctx.env, msg.gpuIds, (worker) => ({
+      kind: 'actor',
+      lease: msg.lease,
+      actor: spec.actorId,
+      host: { t: 'host-actor', spec, restart: msg.restart, nodeId: this.options.nodeId },
+      report: { lease: msg.lease, worker, demand: spec.lifetime, gpuIds: msg.gpuIds, actor: spec },
+    }));
+  }
+
+  /** release-lease: the lease's worker goes back to the pool (or is stopped). */
+  release(lease: LeaseId): void {
+    const w = this.holder(lease);
+    this.byLease.delete(lease);
+    w?.send({ type: 'RELEASE' });
+  }
+
+  /** kill-worker: resolves once the lease's worker is gone and its messages requeued. */
+  kill(lease: LeaseId): Promise<void> {
+    const w = this.holder(lease);
+    if (!w) return Promise.resolve();
+    w.send({ type: 'KILL' });
+    return w.gone;
+  }
+
+  /** The node drains: idle workers stop, working ones stop taking work once between tasks. */
+  drain(): void {
+    this.draining = true;
+    for (const w of [...this.workers.values()]) w.send({ type: 'DRAIN' });
+    for (const w of [...this.workers.values()]) this.probeIdle(w);
+  }
+
+  /** Stop every worker quietly (the node stops); resolves once all are gone. */
+  async stopAll(): Promise<void> {
+    this.pool.drain();
+    const all = [...this.workers.values()];
+    for (const w of all) w.send({ type: 'STOP' });
+    await Promise.all(all.map((w) => w.gone));
+  }
+
+  /** Workers holding work (a lease or an actor) that is not given back yet. */
+  holding(): number {
+    let n = 0;
+    for (const w of this.workers.values()) if (!w.dead && w.assignment) n++;
+    return n;
+  }
+
+  /** Of those, the workers still starting or running work (not pausing or stopping). */
+  working(): number {
+    let n = 0;
+    for (const w of this.workers.values()) if (!w.dead && w.assignment && (w.state === 'starting' || SERVING.has(w.state))) n++;
+    return n;
+  }
+
+  /** Leases and actors running here now (for registration with a broker leader). */
+  leaseReports(): NodeLeaseReport[] {
+    const out: NodeLeaseReport[] = [];
+    for (const w of this.workers.values()) {
+      const a = w.dead ? undefined : w.assignment;
+      if (a) out.push(a.report);
+    }
+    return out;
+  }
+
+  /** Pids of live workers. */
+  pids(): number[] {
+    return [...this.workers.values()].filter((w) => !w.dead && w.handle.pid !== undefined).map((w) => w.handle.pid!);
+  }
+
+  /** Call `listener` after any worker changes; returns its removal. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The worker holding `lease` now. */
+  private holder(lease: LeaseId): NodeWorker | undefined {
+    const w = this.byLease.get(lease);
+    return w && !w.dead && w.assignment?.lease === lease ? w : undefined;
+  }
+
+  /** Give work to an idle worker of its env, or to a new one. */
+  private assign(env: RuntimeEnv | undefined, gpuIds: readonly number[], make: (worker: WorkerId) => WorkerAssignment): void {
+    const canonical = canonicalRuntimeEnv(env);
+    // A worker with GPUs gets its own process (its CUDA_VISIBLE_DEVICES is fixed at start).
+    const idle = gpuIds.length === 0 ? this.pool.take(runtimeEnvKey(canonical)) : undefined;
+    let w = idle;
+    if (idle) {
+      const a = make(idle.id);
+      this.track(idle, a.lease);
+      idle.send(a.kind === 'lease' ? { type: 'LEASE', assignment: a } : { type: 'HOST_ACTOR', assignment: a });
+    } else {
+      w = this.spawn(canonical, gpuIds, make);
+    }
+    // Work that reached a draining node (sent before the broker heard of the drain) goes back too.
+    if (this.draining) w!.send({ type: 'DRAIN' });
+  }
+
+  private track(w: NodeWorker, lease: LeaseId): void {
+    w.leaseKey = lease;
+    this.byLease.set(lease, w);
+  }
+
+  private spawn(
+    runtimeEnv: RuntimeEnv | undefined,
+    gpuIds: readonly number[],
+    make?: (id: WorkerId) => WorkerAssignment,
+  ): NodeWorker {
+    const o = this.options;
+    const id = newWorkerId(o.nodeId, ++this.seq);
+    const w = new NodeWorker(id, runtimeEnvKey(runtimeEnv));
+    w.handle = o.spawner.spawn({ workerId: id, ...(runtimeEnv ? { runtimeEnv } : {}), gpuIds }, this.eventsOf(w));
+    const work = make?.(id);
+    w.actor = createActor(this.machineFor(w), {
+      input: {
+        workerId: id,
+        nodeId: o.nodeId,
+        defaultEnv: w.envKey === DEFAULT_ENV_KEY,
+        dedicated: gpuIds.length > 0,
+        startTimeoutMs: o.startTimeoutMs,
+        ...(work ? { assignment: work } : {}),
+      },
+      clock: machineClock(o.clock),
+    });
+    w.actor.subscribe({
+      next: () => this.changed(w),
+      error: (err) => process.emitWarning(`raybus node: worker ${id}'s lifecycle failed: ${(err as Error).stack}`),
+    });
+    this.workers.set(id, w);
+    if (o.rememberSpawned) this.spawned.push(id);
+    if (work) this.track(w, work.lease);
+    w.actor.start();
+    return w;
+  }
+
+  /** What the process tells the node, as machine events. */
+  private eventsOf(w: NodeWorker): WorkerProcessEvents {
+    return {
+      ready: () => w.send({ type: 'READY' }),
+      retiring: () => w.send({ type: 'RETIRING' }),
+      envSetupFailed: (message) => w.send({ type: 'START_FAILED', error: new RuntimeEnvSetupError(message) }),
+      idle: () => {
+        if (this.draining) w.send({ type: 'IDLE' });
+      },
+      error: (err) => {
+        if (w.state === 'starting') w.send({ type: 'START_FAILED', error: new WorkerCrashedError(`The worker process could not be started: ${err.message}`) });
+        else process.emitWarning(`raybus node: worker ${w.id}: ${err.message}`);
+      },
+      exited: (reason) => w.send({ type: 'EXITED', reason }),
+    };
+  }
+
+  /** The machine of worker `w`, with the node's effects. */
+  private machineFor(w: NodeWorker) {
+    const { outbox, nodeId } = this.options;
+    return workerProcessMachine.provide({
+      actions: {
+        grantLease: (_, a: TaskAssignment) => outbox.send(a.owner, { t: 'lease-granted', req: a.req, lease: a.lease, worker: w.id, node: nodeId }),
+        hostActor: (_, a: ActorAssignment) => outbox.send(workerQueue(w.id), a.host),
+        returnToPool: () => this.pool.put(w.envKey, w),
+        leavePool: () => this.pool.remove(w.envKey, w),
+        pauseIntake: () => {
+          void w.handle
+            .pause()
+            .catch(() => undefined)
+            .then(() => w.send({ type: 'PAUSED' }));
+        },
+        revokeLease: (_, a: TaskAssignment) => outbox.toBroker({ t: 'lease-revoked', node: nodeId, lease: a.lease, reason: `its node ${nodeId} is draining` }),
+        kill: () => w.handle.kill(),
+        reportStartFailed: (_, f: StartFailure) => this.reportStartFailed(f),
+        reportDied: (_, d: WorkerDeath) => this.reportDied(d),
+        released: () => this.released(w),
+      },
+    });
+  }
+
+  /**
+   * A worker could not start: answer the work it was started for and release that work's
+   * resources. An actor whose runtime env failed is dead without restarts (initFailed: every
+   * call fails with the cause). A task lease's owner hears first (lease-failed fails its queued
+   * tasks of this key); it never saw the lease, so it ignores the lease-lost the broker answers
+   * the worker-died with; worker-died is what releases the lease's resources.
+   */
+  private reportStartFailed({ workerId, assignment: a, error }: StartFailure): void {
+    if (!a) return;
+    const { outbox, nodeId: node } = this.options;
+    if (a.kind === 'actor') {
+      if (error instanceof RuntimeEnvSetupError) outbox.toBroker({ t: 'actor-failed', actor: a.actor, err: encodeError(error), intentional: false, initFailed: true });
+      else outbox.toBroker({ t: 'worker-died', node, worker: workerId, lease: a.lease, actor: a.actor, reason: error.message });
+      return;
+    }
+    outbox.send(a.owner, { t: 'lease-failed', req: a.req, err: encodeError(error) });
+    outbox.toBroker({ t: 'worker-died', node, worker: workerId, lease: a.lease, reason: error.message });
+  }
+
+  private reportDied({ workerId, assignment: a, reason }: WorkerDeath): void {
+    this.options.outbox.toBroker({
+      t: 'worker-died',
+      node: this.options.nodeId,
+      worker: workerId,
+      reason,
+      ...(a ? { lease: a.lease } : {}),
+      ...(a?.kind === 'actor' ? { actor: a.actor } : {}),
+    });
+  }
+
+  /**
+   * The process is gone, and the objects it owned with it: borrowers waiting for one fail
+   * with OwnerDiedError instead of waiting forever; its queues go too.
+   */
+  private released(w: NodeWorker): void {
+    this.workers.delete(w.id);
+    if (w.leaseKey && this.byLease.get(w.leaseKey) === w) this.byLease.delete(w.leaseKey);
+    void w.handle.close().then(w.markGone, w.markGone);
+    const { outbox } = this.options;
+    const owner = replyQueue(w.id);
+    outbox.broadcast(OWNER_DIED_TOPIC, { owner });
+    outbox.deleteQueue(owner);
+    outbox.deleteQueue(workerQueue(w.id));
+  }
+
+  /** After every transition: keep the lease table current, nudge a drain, tell listeners. */
+  private changed(w: NodeWorker): void {
+    const key = w.leaseKey;
+    if (key && w.assignment?.lease !== key && !w.dead) {
+      if (this.byLease.get(key) === w) this.byLease.delete(key);
+      w.leaseKey = undefined;
+    }
+    if (this.draining) this.probeIdle(w);
+    for (const l of [...this.listeners]) l();
+  }
+
+  /** Draining: a worker between tasks stops taking work. */
+  private probeIdle(w: NodeWorker): void {
+    if (!w.dead && SERVING.has(w.state) && w.handle.unacked() === 0) w.send({ type: 'IDLE' });
+  }
+}

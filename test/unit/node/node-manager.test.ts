@@ -1,0 +1,367 @@
+/**
+ * NodeManager on the in-memory bus with a fake spawner and simulated time: what the node
+ * answers the broker and task owners as its workers start, fail, crash, retire and drain.
+ * Ray's counterparts: worker_pool_test.cc (pooling by runtime env, idle worker killing,
+ * start failures) and the raylet's node drain tests (test_draining.py).
+ */
+import { InMemoryBus } from '../../../src/transport/in-memory-transport';
+import type { Transport } from '../../../src/transport/transport';
+import { NodeManager, type NodeOptions } from '../../../src/node/node-manager';
+import { SimulatedClock } from '../../../src/util/simulated-clock';
+import { decodeEnvelope, encodeEnvelope } from '../../../src/serialization/serializer';
+import { BROKER_QUEUE, nodeQueue, workerQueue } from '../../../src/protocol/queues';
+import type { ActorId, JobId, LeaseId, NodeId, ReplyQueue, RequestId } from '../../../src/protocol/ids';
+import type { NodeMsg } from '../../../src/protocol/messages/node';
+import type { BrokerMsg } from '../../../src/protocol/messages/broker';
+import type { ReplyMsg } from '../../../src/protocol/messages/reply';
+import type { ActorSpec } from '../../../src/protocol/wire';
+import type { RuntimeEnv } from '../../../src/protocol/runtime-env';
+import { FakeSpawner, type FakeWorker } from './fake-spawner';
+
+const NODE = 'node0000aaaa' as NodeId;
+const OWNER = 'raybus.reply.driver-test' as ReplyQueue;
+const ACK_TO = 'raybus.reply.driver-acks' as ReplyQueue;
+const IDLE_TIMEOUT_MS = 60_000;
+
+interface Harness {
+  node: NodeManager;
+  spawner: FakeSpawner;
+  clock: SimulatedClock;
+  broker: BrokerMsg[];
+  owner: ReplyMsg[];
+  acks: ReplyMsg[];
+  /** The test's own bus connection. */
+  test: Transport;
+  send(msg: NodeMsg): Promise<void>;
+  /** Let the bus and the node's promise chains run (event-loop turns, no real time). */
+  settle(): Promise<void>;
+  of<T extends BrokerMsg['t']>(t: T): Array<Extract<BrokerMsg, { t: T }>>;
+}
+
+let open: Harness[] = [];
+
+async function startNode(options: Partial<NodeOptions> = {}): Promise<Harness> {
+  const bus = new InMemoryBus();
+  const clock = new SimulatedClock();
+  const spawner = new FakeSpawner();
+  const connect = async (): Promise<Transport> => {
+    const t = bus.connect();
+    await t.connect();
+    return t;
+  };
+  const test = await connect();
+  const broker: BrokerMsg[] = [];
+  const owner: ReplyMsg[] = [];
+  const acks: ReplyMsg[] = [];
+  const collect = async (queue: string, into: unknown[]): Promise<void> => {
+    await test.assertQueue(queue);
+    await test.consume(
+      queue,
+      (d) => {
+        d.ack();
+        into.push(decodeEnvelope(d.body));
+      },
+      { prefetch: 0 },
+    );
+  };
+  await collect(BROKER_QUEUE, broker);
+  await collect(OWNER, owner);
+  await collect(ACK_TO, acks);
+  const node = new NodeManager({
+    nodeId: NODE,
+    resources: { CPU: 4 },
+    jobId: 'job1' as JobId,
+    namespace: 'default',
+    connect,
+    workerEntry: 'unused: the fake spawner starts no process',
+    spawner,
+    clock,
+    idleWorkerTimeoutMs: IDLE_TIMEOUT_MS,
+    workerStartTimeoutMs: 10_000,
+    ...options,
+  });
+  await node.start();
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  };
+  const h: Harness = {
+    node,
+    spawner,
+    clock,
+    broker,
+    owner,
+    acks,
+    test,
+    settle,
+    async send(msg) {
+      await test.publish(nodeQueue(NODE), encodeEnvelope(msg));
+      await settle();
+    },
+    of: <T extends BrokerMsg['t']>(t: T) => broker.filter((m): m is Extract<BrokerMsg, { t: T }> => m.t === t),
+  };
+  open.push(h);
+  await settle();
+  return h;
+}
+
+afterEach(async () => {
+  for (const h of open) await h.node.stop();
+  open = [];
+});
+
+let n = 0;
+function startLease(env?: RuntimeEnv, gpuIds: number[] = []): { msg: NodeMsg; lease: LeaseId; req: RequestId } {
+  n += 1;
+  const lease = `g${n}@${NODE}` as LeaseId;
+  const req = `req${n}` as RequestId;
+  return { lease, req, msg: { t: 'start-lease', lease, req, owner: OWNER, demand: { CPU: 1 }, gpuIds, ...(env ? { env } : {}) } };
+}
+
+/** A lease on a new worker that is ready and granted. */
+async function leased(h: Harness, env?: RuntimeEnv): Promise<{ lease: LeaseId; w: FakeWorker }> {
+  const { msg, lease } = startLease(env);
+  const before = h.spawner.workers.length;
+  await h.send(msg);
+  const w = h.spawner.workers[h.spawner.workers.length - 1]!;
+  if (h.spawner.workers.length > before) w.ready();
+  await h.settle();
+  return { lease, w };
+}
+
+describe('NodeManager', () => {
+  it('registers with the broker on start', async () => {
+    const h = await startNode();
+    expect(h.of('node-register')).toEqual([{ t: 'node-register', node: NODE, resources: { CPU: 4 }, labels: {} }]);
+  });
+
+  it('start-lease: starts a worker and grants the lease to the owner once it is ready', async () => {
+    const h = await startNode();
+    const { msg, lease, req } = startLease();
+    await h.send(msg);
+    expect(h.spawner.workers).toHaveLength(1);
+    expect(h.owner).toEqual([]);
+    const w = h.spawner.workers[0]!;
+    w.ready();
+    await h.settle();
+    expect(h.owner).toEqual([{ t: 'lease-granted', req, lease, worker: w.spec.workerId, node: NODE }]);
+    expect(h.node.leaseReports()).toEqual([{ lease, worker: w.spec.workerId, demand: { CPU: 1 }, gpuIds: [], owner: OWNER, req }]);
+  });
+
+  it('start failure: the owner gets lease-failed, the broker worker-died (once), the worker is stopped', async () => {
+    const h = await startNode();
+    const { msg, lease, req } = startLease();
+    await h.send(msg);
+    const w = h.spawner.workers[0]!;
+    w.failToStart(new Error('spawn EAGAIN'));
+    await h.settle();
+    expect(h.owner).toEqual([{ t: 'lease-failed', req, err: expect.objectContaining({ name: 'WorkerCrashedError', message: 'The worker process could not be started: spawn EAGAIN' }) }]);
+    expect(h.of('worker-died')).toEqual([{ t: 'worker-died', node: NODE, worker: w.spec.workerId, lease, reason: 'The worker process could not be started: spawn EAGAIN' }]);
+    expect(w.killed).toBe(1);
+    expect(w.exited).toBe(true);
+    expect(w.closed).toBe(true);
+    expect(h.of('worker-died')).toHaveLength(1);
+  });
+
+  it('runtime env setup failure: the lease fails with RuntimeEnvSetupError; an actor is dead without restarts', async () => {
+    const h = await startNode();
+    const env = { envVars: { A: '1' } };
+    const { msg, req } = startLease(env);
+    await h.send(msg);
+    h.spawner.workers[0]!.failEnvSetup('Failed to set up the runtime env: no module x');
+    await h.settle();
+    expect(h.owner).toEqual([{ t: 'lease-failed', req, err: expect.objectContaining({ name: 'RuntimeEnvSetupError' }) }]);
+    expect(h.spawner.workers[0]!.spec.runtimeEnv).toEqual(env);
+
+    const spec = { actorId: 'actor1' as ActorId, lifetime: { CPU: 0 }, ctx: { env } } as unknown as ActorSpec;
+    await h.send({ t: 'start-actor', lease: `ga@${NODE}` as LeaseId, spec, gpuIds: [], restart: false });
+    h.spawner.workers[1]!.failEnvSetup('no module y');
+    await h.settle();
+    expect(h.of('actor-failed')).toEqual([
+      { t: 'actor-failed', actor: 'actor1', err: expect.objectContaining({ name: 'RuntimeEnvSetupError', message: 'no module y' }), intentional: false, initFailed: true },
+    ]);
+  });
+
+  it('a start that times out (simulated time) fails the lease', async () => {
+    const h = await startNode();
+    const { msg, req } = startLease();
+    await h.send(msg);
+    await h.clock.advance(9_999);
+    expect(h.owner).toEqual([]);
+    await h.clock.advance(1);
+    await h.settle();
+    expect(h.owner).toEqual([{ t: 'lease-failed', req, err: expect.objectContaining({ message: 'The worker process did not start within 10000 ms.' }) }]);
+  });
+
+  it('release-lease: the worker goes back to the pool and is reused for the same env', async () => {
+    const h = await startNode();
+    const { lease, w } = await leased(h);
+    await h.send({ t: 'release-lease', lease });
+    const next = startLease();
+    await h.send(next.msg);
+    expect(h.spawner.workers).toHaveLength(1);
+    expect(h.owner.at(-1)).toEqual({ t: 'lease-granted', req: next.req, lease: next.lease, worker: w.spec.workerId, node: NODE });
+    // A different env needs its own worker.
+    await leased(h, { envVars: { B: '2' } });
+    expect(h.spawner.workers).toHaveLength(2);
+  });
+
+  it('idle workers of a non-default env are reaped after the idle timeout; the default env is kept', async () => {
+    const h = await startNode();
+    const d = await leased(h);
+    const e = await leased(h, { envVars: { B: '2' } });
+    await h.send({ t: 'release-lease', lease: d.lease });
+    await h.send({ t: 'release-lease', lease: e.lease });
+    await h.clock.advance(IDLE_TIMEOUT_MS - 1);
+    expect(e.w.killed).toBe(0);
+    await h.clock.advance(1);
+    await h.settle();
+    expect(e.w.killed).toBe(1);
+    expect(e.w.exited).toBe(true);
+    await h.clock.advance(10 * IDLE_TIMEOUT_MS);
+    expect(d.w.killed).toBe(0);
+    // Stopped on purpose: not a death the broker hears of.
+    expect(h.of('worker-died')).toEqual([]);
+  });
+
+  it('kill-worker: acknowledged only once the worker has exited; its death is reported with the lease', async () => {
+    const h = await startNode();
+    const { lease, w } = await leased(h);
+    w.holdExit = true;
+    await h.send({ t: 'kill-worker', lease, reply: ACK_TO, req: 'kill1' as RequestId });
+    expect(w.killed).toBe(1);
+    expect(h.acks).toEqual([]);
+    w.exit('worker process was killed by SIGKILL');
+    await h.settle();
+    expect(h.acks).toEqual([{ t: 'ack', req: 'kill1' }]);
+    expect(w.closed).toBe(true);
+    expect(h.of('worker-died')).toEqual([{ t: 'worker-died', node: NODE, worker: w.spec.workerId, lease, reason: 'worker process was killed by SIGKILL' }]);
+    // A lease nobody holds is acknowledged at once.
+    await h.send({ t: 'kill-worker', lease: 'gnone@x' as LeaseId, reply: ACK_TO, req: 'kill2' as RequestId });
+    expect(h.acks.at(-1)).toEqual({ t: 'ack', req: 'kill2' });
+  });
+
+  it('a crash reports worker-died with its lease, or its actor, exactly once', async () => {
+    const h = await startNode();
+    const { lease, w } = await leased(h);
+    w.exit();
+    await h.settle();
+    w.exit('again');
+    await h.settle();
+    expect(h.of('worker-died')).toEqual([{ t: 'worker-died', node: NODE, worker: w.spec.workerId, lease, reason: `worker process ${w.pid} exited with code 1` }]);
+
+    const spec = { actorId: 'actor2' as ActorId, lifetime: { CPU: 1 }, ctx: {} } as unknown as ActorSpec;
+    const actorLease = `gb@${NODE}` as LeaseId;
+    await h.send({ t: 'start-actor', lease: actorLease, spec, gpuIds: [], restart: false });
+    const a = h.spawner.workers.at(-1)!;
+    const hosted: unknown[] = [];
+    // A worker declares and consumes its queue before it says it is ready.
+    const queue = workerQueue(a.spec.workerId);
+    await h.test.assertQueue(queue);
+    await h.test.consume(queue, (d) => (d.ack(), hosted.push(decodeEnvelope(d.body))), { prefetch: 0 });
+    a.ready();
+    await h.settle();
+    expect(hosted).toEqual([{ t: 'host-actor', spec, restart: false, nodeId: NODE }]);
+    a.exit();
+    await h.settle();
+    expect(h.of('worker-died').slice(1)).toEqual([{ t: 'worker-died', node: NODE, worker: a.spec.workerId, lease: actorLease, actor: 'actor2', reason: `worker process ${a.pid} exited with code 1` }]);
+  });
+
+  it('maxCalls: a retiring worker is stopped when its lease is released, and the next lease gets a new one', async () => {
+    const h = await startNode();
+    const { lease, w } = await leased(h);
+    w.retire();
+    await h.send({ t: 'release-lease', lease });
+    expect(w.killed).toBe(1);
+    await leased(h);
+    expect(h.spawner.workers).toHaveLength(2);
+    expect(h.of('worker-died')).toEqual([]);
+  });
+
+  it('prestarted workers serve the first leases even before they are ready', async () => {
+    const h = await startNode({ prestart: 2 });
+    expect(h.spawner.workers).toHaveLength(2);
+    const { msg, req, lease } = startLease();
+    await h.send(msg);
+    expect(h.spawner.workers).toHaveLength(2);
+    for (const w of h.spawner.workers) w.ready();
+    await h.settle();
+    expect(h.owner).toEqual([{ t: 'lease-granted', req, lease, worker: expect.any(String), node: NODE }]);
+  });
+
+  describe('drain', () => {
+    it('gives back idle leases at once, waits for busy workers, then leaves', async () => {
+      const h = await startNode();
+      const idle = await leased(h);
+      const busy = await leased(h);
+      busy.w.inFlight = 1;
+      const pooled = await leased(h);
+      await h.send({ t: 'release-lease', lease: pooled.lease });
+      const lines: string[] = [];
+      let done = false;
+      const drained = h.node.drain(5_000, (l) => lines.push(l)).then(() => (done = true));
+      await h.settle();
+      expect(h.of('node-draining')).toHaveLength(1);
+      expect(pooled.w.killed).toBe(1);
+      expect(idle.w.paused).toBe(true);
+      expect(h.of('lease-revoked')).toEqual([{ t: 'lease-revoked', node: NODE, lease: idle.lease, reason: `its node ${NODE} is draining` }]);
+      expect(idle.w.killed).toBe(1);
+      expect(busy.w.paused).toBe(false);
+      expect(lines).toEqual(['waiting for 1 worker to finish its current work']);
+      expect(done).toBe(false);
+      busy.w.finishWork();
+      await drained;
+      expect(h.of('lease-revoked').map((m) => m.lease)).toEqual([idle.lease, busy.lease]);
+      expect(h.of('node-gone')).toHaveLength(1);
+      expect(h.of('worker-died')).toEqual([]);
+      expect(h.spawner.workers.every((w) => w.exited)).toBe(true);
+    });
+
+    it('stops work still running at the timeout (simulated time)', async () => {
+      const h = await startNode();
+      const busy = await leased(h);
+      busy.w.inFlight = 2;
+      const lines: string[] = [];
+      let done = false;
+      const drained = h.node.drain(5_000, (l) => lines.push(l)).then(() => (done = true));
+      await h.settle();
+      await h.clock.advance(4_999);
+      expect(done).toBe(false);
+      expect(busy.w.killed).toBe(0);
+      await h.clock.advance(1);
+      await drained;
+      expect(lines).toEqual(['waiting for 1 worker to finish its current work', 'drain timeout (5000 ms): stopping 1 busy worker; their work fails over']);
+      expect(busy.w.killed).toBe(1);
+      expect(h.of('node-gone')).toHaveLength(1);
+      // The node stopped: the busy worker's lease fails over through node-gone, not worker-died.
+      expect(h.of('worker-died')).toEqual([]);
+    });
+
+    it('a worker still starting when the drain begins is granted, then gives its lease back once idle', async () => {
+      const h = await startNode();
+      const { msg, lease, req } = startLease();
+      await h.send(msg);
+      const w = h.spawner.workers[0]!;
+      let done = false;
+      const drained = h.node.drain(5_000).then(() => (done = true));
+      await h.settle();
+      expect(done).toBe(false);
+      w.ready();
+      await drained;
+      expect(h.owner).toEqual([{ t: 'lease-granted', req, lease, worker: w.spec.workerId, node: NODE }]);
+      expect(h.of('lease-revoked').map((m) => m.lease)).toEqual([lease]);
+      expect(w.paused).toBe(true);
+    });
+
+    it('stops an actor once it is idle; its death is reported as drained', async () => {
+      const h = await startNode();
+      const spec = { actorId: 'actor3' as ActorId, lifetime: { CPU: 1 }, ctx: {} } as unknown as ActorSpec;
+      const lease = `gc@${NODE}` as LeaseId;
+      await h.send({ t: 'start-actor', lease, spec, gpuIds: [], restart: false });
+      const a = h.spawner.workers[0]!;
+      a.ready();
+      await h.settle();
+      await h.node.drain(5_000);
+      expect(h.of('worker-died')).toEqual([{ t: 'worker-died', node: NODE, worker: a.spec.workerId, lease, actor: 'actor3', reason: `its node ${NODE} was drained` }]);
+    });
+  });
+});
