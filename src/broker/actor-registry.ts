@@ -28,6 +28,7 @@ export class ActorRegistry {
 
   constructor(private readonly deps: ActorRegistryDeps) {}
 
+  /** Stop answering dead mailboxes and stop every lifecycle machine. */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const r of this.table.records.values()) {

@@ -24,7 +24,7 @@ import { BROKER_ELECTION_QUEUE, BROKER_QUEUE } from '../protocol/queues';
 import type { ElectionTokenMsg } from '../protocol/messages/presence';
 import { systemClock, type Clock, type Timer } from '../util/clock';
 import { BrokerServer } from './broker-server';
-import type { BrokerClusterOptions } from './cluster-membership';
+import { checkDurationOption, type BrokerClusterOptions } from './cluster-membership';
 import { typedSender, type Send } from './typed-send';
 
 /** Options of a {@link BrokerCandidate}. */
@@ -61,6 +61,11 @@ export class BrokerCandidate {
   private readonly send: Send;
 
   constructor(private readonly options: BrokerCandidateOptions) {
+    checkDurationOption('refreshMs', options.refreshMs, 1);
+    checkDurationOption('broker.restoreGraceMs', options.broker?.restoreGraceMs);
+    checkDurationOption('broker.probeIntervalMs', options.broker?.probeIntervalMs, 1);
+    checkDurationOption('broker.failWindowMs', options.broker?.failWindowMs);
+    checkDurationOption('broker.probeTimeoutMs', options.broker?.probeTimeoutMs, 1);
     this.clock = options.clock ?? systemClock;
     this.send = typedSender(options.transport);
   }
@@ -75,6 +80,7 @@ export class BrokerCandidate {
     return this.broker;
   }
 
+  /** Join the election: consume the election queue and publish a token. */
   async start(): Promise<void> {
     const t = this.options.transport;
     await t.assertQueue(BROKER_QUEUE, { durable: true, singleActiveConsumer: true });

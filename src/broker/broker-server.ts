@@ -44,6 +44,15 @@ export interface BrokerServerOptions {
 /** A malformed message is reported once per this many. */
 const MALFORMED_REPORT_EVERY = 100;
 
+/**
+ * The broker: composes its parts and serves `raybus.broker`.
+ *
+ * @example
+ * const broker = new BrokerServer(bus.connect(), { preferredNodeId: nodeId });
+ * await broker.start();
+ * // ... later
+ * await broker.stop();
+ */
 export class BrokerServer {
   private readonly ledger = new ResourceLedger();
   private readonly nodes = new NodeDirectory(this.ledger);
@@ -116,6 +125,7 @@ export class BrokerServer {
     }
   }
 
+  /** Consume `raybus.broker` and the owner-died topic; in cluster mode, start watching and announce the election. */
   async start(): Promise<void> {
     await this.transport.assertQueue(BROKER_QUEUE, { singleActiveConsumer: true });
     this.subscription = await this.transport.consume(BROKER_QUEUE, (d) => this.onDelivery(d), { prefetch: 0 });
@@ -131,6 +141,7 @@ export class BrokerServer {
     this.membership?.start();
   }
 
+  /** Stop consuming (what is held goes back to the queue) and stop every timer. */
   async stop(): Promise<void> {
     this.membership?.stop();
     await this.ownerGoneSub?.cancel().catch(() => undefined);

@@ -54,6 +54,17 @@ export interface MembershipDeps {
 
 const PROBE = encodeEnvelope({ t: 'probe' } satisfies PresenceProbeMsg);
 
+/**
+ * Check a duration option: a finite number of ms, at least `min`.
+ * @throws RangeError naming the option.
+ */
+export function checkDurationOption(name: string, value: number | undefined, min = 0): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new RangeError(`${name} must be a finite number of milliseconds >= ${min}, got ${String(value)}`);
+  }
+}
+
 /** Liveness of nodes and drivers, and the end of a new leader's rebuild. */
 export class ClusterMembership {
   readonly epoch: string;
@@ -72,6 +83,10 @@ export class ClusterMembership {
     private readonly deps: MembershipDeps,
     private readonly options: BrokerClusterOptions,
   ) {
+    checkDurationOption('restoreGraceMs', options.restoreGraceMs);
+    checkDurationOption('probeIntervalMs', options.probeIntervalMs, 1);
+    checkDurationOption('failWindowMs', options.failWindowMs);
+    checkDurationOption('probeTimeoutMs', options.probeTimeoutMs, 1);
     this.epoch = options.epoch;
     this.electedAt = deps.clock.now();
     this.monitor = new LivenessMonitor({
@@ -84,6 +99,7 @@ export class ClusterMembership {
     });
   }
 
+  /** Start probing, start the restore grace and the orphan checks, announce the election. */
   start(): void {
     const { clock } = this.deps;
     this.monitor.start();
@@ -96,6 +112,7 @@ export class ClusterMembership {
     this.deps.transport.broadcast(BROKER_ELECTED_TOPIC, encodeEnvelope(hello)).catch(() => undefined);
   }
 
+  /** Stop every timer. */
   stop(): void {
     this.monitor.stop();
     this.deps.clock.clear(this.restoreTimer);

@@ -43,6 +43,7 @@ export interface LeaseDispatcherOptions {
   readonly preferredNodeId?: string;
 }
 
+/** Task leases, the grants behind them, and the queue of work waiting for resources. */
 export class LeaseDispatcher {
   private readonly strategies: StrategyByName = createStrategies();
   private readonly book: GrantBook;

@@ -42,11 +42,13 @@ export class LivenessMonitor {
     this.clock = options.clock ?? systemClock;
   }
 
+  /** Probe every `intervalMs`; the grace starts now. */
   start(): void {
     this.startedAt = this.clock.now();
     this.timer = this.clock.setInterval(() => this.tick(), this.options.intervalMs ?? 1000);
   }
 
+  /** Stop probing and forget every watched process. */
   stop(): void {
     this.clock.clear(this.timer);
     this.timer = undefined;

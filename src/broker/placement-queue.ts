@@ -24,6 +24,7 @@ export interface PlacementQueueOptions {
   warn(message: string): void;
 }
 
+/** Waiting placements in submission order, tried again after every change. */
 export class PlacementQueue {
   private readonly pending: PendingPlacement[] = [];
   private dispatchScheduled = false;

@@ -7,6 +7,7 @@
  */
 import type { ActorId, LeaseId, NodeId, ReplyQueue, WorkerId } from '../../../src/protocol/ids';
 import type { BrokerClusterOptions } from '../../../src/broker/cluster-membership';
+import { BrokerServer } from '../../../src/broker/broker-server';
 import { BrokerHarness, actorSpec } from './broker-harness';
 
 let h: BrokerHarness;
@@ -100,4 +101,11 @@ test('after an election, a lease an owner holds that no node reported is declare
   expect(a.inbox.of('lease-lost')).toHaveLength(1);
   await h.advance(1);
   expect(a.inbox.of('lease-lost')).toEqual([expect.anything(), { t: 'lease-lost', lease: onN9, reason: 'its node n9 died' }]);
+});
+
+test('invalid timing options throw at once, naming the option', async () => {
+  h = await BrokerHarness.start();
+  expect(() => new BrokerServer(h.bus.connect(), { cluster: cluster({ probeIntervalMs: 0 }) })).toThrow(/probeIntervalMs/);
+  expect(() => new BrokerServer(h.bus.connect(), { cluster: cluster({ failWindowMs: Number.NaN }) })).toThrow(/failWindowMs/);
+  expect(() => new BrokerServer(h.bus.connect(), { cluster: cluster({ restoreGraceMs: -1 }) })).toThrow(/restoreGraceMs/);
 });
