@@ -28,6 +28,7 @@ export interface ParkedActor {
   readonly delivery: Delivery;
 }
 
+/** Holds one message per live actor in the broker queue and sends newer records to it. */
 export class ActorRecordKeeper {
   constructor(private readonly sendToSelf: (msg: ActorRecordMsg) => Promise<void>) {}
 

@@ -1,6 +1,6 @@
 /**
- * The resource broker as a singleton on the bus: every node runs a `BrokerCandidate`, and
- * exactly one of them — the leader — runs the `ResourceBroker` (consumes `raybus.broker`).
+ * The broker as a singleton on the bus: every node runs a `BrokerCandidate`, and exactly one
+ * of them — the leader — runs the `BrokerServer` (consumes `raybus.broker`).
  *
  * Election: the queue `raybus.broker.election` has a single active consumer. Each candidate
  * consumes it (prefetch 0, never acknowledging what it keeps) and publishes one token. The
@@ -19,10 +19,13 @@ import type { NodeId } from '../protocol/ids';
 import { randomBytes } from 'node:crypto';
 import type { Subscription as RxSubscription } from 'rxjs';
 import type { Delivery, Subscription, Transport } from '../transport/transport';
-import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
+import { decodeEnvelope } from '../serialization/serializer';
 import { BROKER_ELECTION_QUEUE, BROKER_QUEUE } from '../protocol/queues';
-import { ResourceBroker } from './resource-broker';
-import type { BrokerClusterOptions } from './cluster-membership';
+import type { ElectionTokenMsg } from '../protocol/messages/presence';
+import { systemClock, type Clock, type Timer } from '../util/clock';
+import { BrokerServer } from './broker-server';
+import { checkDurationOption, type BrokerClusterOptions } from './cluster-membership';
+import { typedSender, type Send } from './typed-send';
 
 /** Options of a {@link BrokerCandidate}. */
 export interface BrokerCandidateOptions {
@@ -36,27 +39,36 @@ export interface BrokerCandidateOptions {
   readonly refreshMs?: number;
   /** Cluster options of the broker it runs when elected (the epoch is made up per election). */
   readonly broker?: Omit<BrokerClusterOptions, 'epoch'>;
+  /** Time for the refresh and for every timer of the broker it runs (default systemClock). */
+  readonly clock?: Clock;
+  /** Where the broker's warnings go (default process.emitWarning). */
+  readonly warn?: (msg: string) => void;
 }
 
-interface TokenMsg {
-  t: 'election-token';
-  candidate: string;
-  n: number;
-}
-
+/** One node's place in the election; runs the broker server while it leads. */
 export class BrokerCandidate {
-  private broker?: ResourceBroker;
+  private broker?: BrokerServer;
   private becoming?: Promise<void>;
   private kept?: Delivery;
   private subscription?: Subscription;
   private status?: RxSubscription;
-  private refreshTimer?: NodeJS.Timeout;
+  private refreshTimer?: Timer;
   private awaitedRefresh?: number;
   private seq = 0;
   private stopped = false;
   private lastStatus?: string;
+  private readonly clock: Clock;
+  private readonly send: Send;
 
-  constructor(private readonly options: BrokerCandidateOptions) {}
+  constructor(private readonly options: BrokerCandidateOptions) {
+    checkDurationOption('refreshMs', options.refreshMs, 1);
+    checkDurationOption('broker.restoreGraceMs', options.broker?.restoreGraceMs);
+    checkDurationOption('broker.probeIntervalMs', options.broker?.probeIntervalMs, 1);
+    checkDurationOption('broker.failWindowMs', options.broker?.failWindowMs);
+    checkDurationOption('broker.probeTimeoutMs', options.broker?.probeTimeoutMs, 1);
+    this.clock = options.clock ?? systemClock;
+    this.send = typedSender(options.transport);
+  }
 
   /** True while this candidate runs the broker. */
   get isLeader(): boolean {
@@ -64,10 +76,11 @@ export class BrokerCandidate {
   }
 
   /** The broker this candidate runs now (tests and status). */
-  get activeBroker(): ResourceBroker | undefined {
+  get activeBroker(): BrokerServer | undefined {
     return this.broker;
   }
 
+  /** Join the election: consume the election queue and publish a token. */
   async start(): Promise<void> {
     const t = this.options.transport;
     await t.assertQueue(BROKER_QUEUE, { durable: true, singleActiveConsumer: true });
@@ -97,14 +110,13 @@ export class BrokerCandidate {
   private publishToken(): void {
     if (this.stopped) return;
     this.seq += 1;
-    const token: TokenMsg = { t: 'election-token', candidate: this.options.candidateId, n: this.seq };
-    this.options.transport.publish(BROKER_ELECTION_QUEUE, encodeEnvelope(token)).catch(() => undefined);
+    this.send(BROKER_ELECTION_QUEUE, { t: 'election-token', candidate: this.options.candidateId, n: this.seq });
   }
 
   private onToken(d: Delivery): void {
-    let token: TokenMsg | undefined;
+    let token: ElectionTokenMsg | undefined;
     try {
-      token = decodeEnvelope(d.body) as TokenMsg;
+      token = decodeEnvelope(d.body) as ElectionTokenMsg;
     } catch {
       token = undefined;
     }
@@ -124,7 +136,11 @@ export class BrokerCandidate {
 
   private async becomeLeader(): Promise<void> {
     const epoch = randomBytes(6).toString('hex');
-    const broker = new ResourceBroker(this.options.transport, { cluster: { ...this.options.broker, epoch, leaderNode: this.options.candidateId } });
+    const broker = new BrokerServer(this.options.transport, {
+      cluster: { ...this.options.broker, epoch, leaderNode: this.options.candidateId },
+      clock: this.clock,
+      ...(this.options.warn ? { warn: this.options.warn } : {}),
+    });
     this.broker = broker;
     try {
       await broker.start();
@@ -137,7 +153,7 @@ export class BrokerCandidate {
     if (this.broker !== broker) return;
     this.options.log?.(`elected broker leader (term ${epoch})`);
     const refreshMs = this.options.refreshMs ?? 30_000;
-    this.refreshTimer = setInterval(() => {
+    this.refreshTimer = this.clock.setInterval(() => {
       if (this.awaitedRefresh !== undefined) {
         void this.stepDown('the election queue went to another candidate');
         return;
@@ -145,11 +161,10 @@ export class BrokerCandidate {
       this.publishToken();
       this.awaitedRefresh = this.seq;
     }, refreshMs);
-    this.refreshTimer.unref();
   }
 
   private async stepDown(reason: string): Promise<void> {
-    clearInterval(this.refreshTimer);
+    this.clock.clear(this.refreshTimer);
     this.refreshTimer = undefined;
     this.awaitedRefresh = undefined;
     // A kept token goes back to the queue with the election channel (lost connection, or stop()).

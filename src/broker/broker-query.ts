@@ -10,6 +10,7 @@ import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
 import { isNoSuchQueue } from '../transport/transport';
 import { BROKER_QUEUE, replyQueue } from '../protocol/queues';
 import type { ClusterInfo, ClusterState } from '../protocol/wire';
+import { systemClock, type Clock, type Timer } from '../util/clock';
 
 /** Thrown when no broker leader answered in time. */
 export class NoLeaderError extends Error {
@@ -22,11 +23,11 @@ export class NoLeaderError extends Error {
  * @example
  * const state = await askBroker<{ state: ClusterState }>(t, (req, reply) => ({ t: 'cluster-state-request', req, reply }), 5000);
  */
-export async function askBroker<T>(transport: Transport, build: (req: RequestId, reply: ReplyQueue) => BrokerMsg, timeoutMs: number): Promise<T> {
+export async function askBroker<T>(transport: Transport, build: (req: RequestId, reply: ReplyQueue) => BrokerMsg, timeoutMs: number, clock: Clock = systemClock): Promise<T> {
   const reply = replyQueue(`cli-${randomBytes(6).toString('hex')}` as ProcId);
   const req = randomBytes(6).toString('hex') as RequestId;
   await transport.assertQueue(reply);
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timer | undefined;
   let resolveAnswer!: (v: T) => void;
   const answer = new Promise<T>((resolve) => (resolveAnswer = resolve));
   const sub = await transport.consume(
@@ -50,11 +51,12 @@ export async function askBroker<T>(transport: Transport, build: (req: RequestId,
     return await Promise.race([
       answer,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new NoLeaderError(`no broker leader answered within ${timeoutMs} ms (is a node running? start one with 'raybus start')`)), timeoutMs);
+        // Held open (ref): a CLI waiting for the answer has nothing else to wait on.
+        timer = clock.setTimeout(() => reject(new NoLeaderError(`no broker leader answered within ${timeoutMs} ms (is a node running? start one with 'raybus start')`)), timeoutMs).ref();
       }),
     ]);
   } finally {
-    clearTimeout(timer);
+    clock.clear(timer);
     await sub.cancel().catch(() => undefined);
     await transport.deleteQueue(reply).catch(() => undefined);
   }

@@ -8,12 +8,13 @@
  */
 import type { LeaseId, NodeId, ReplyQueue } from '../protocol/ids';
 import { encodeEnvelope } from '../serialization/serializer';
-import { isNoSuchQueue } from '../transport/transport';
-import { BROKER_ELECTED_TOPIC, nodePresenceId, nodeQueue, presenceQueue, nodeOfPresenceId } from '../protocol/queues';
-import type { BrokerElectedMsg } from '../protocol/messages/presence';
+import { isNoSuchQueue, type Transport } from '../transport/transport';
+import { BROKER_ELECTED_TOPIC, nodePresenceId, nodeQueue, presenceQueue, nodeOfPresenceId, ownerPresenceId } from '../protocol/queues';
+import type { BrokerElectedMsg, PresenceProbeMsg } from '../protocol/messages/presence';
 import type { LeasesHeldMsg } from '../protocol/messages/broker';
-import { LivenessMonitor, type LivenessClock, type ProbeResult } from './liveness';
-import type { ResourceBroker } from './resource-broker';
+import type { Clock, Timer } from '../util/clock';
+import { LivenessMonitor, type ProbeResult } from './liveness';
+import type { Send } from './typed-send';
 
 /** How a broker leader runs in cluster mode. */
 export interface BrokerClusterOptions {
@@ -21,69 +22,100 @@ export interface BrokerClusterOptions {
   readonly epoch: string;
   /** The node whose candidate leads. */
   readonly leaderNode?: NodeId;
-  /** How long after the election node reports are awaited before the rebuild is final (ms). */
+  /** How long after the election node reports are awaited before the rebuild is final (ms; default 4000). */
   readonly restoreGraceMs?: number;
   /** Probe interval (ms; default 1000). */
   readonly probeIntervalMs?: number;
   /** A presence queue must be missing this long before its process is dead (ms; default 2000). */
   readonly failWindowMs?: number;
-  readonly clock?: LivenessClock;
+  /** A probe that has not answered after this long tells nothing (ms; default 5000). */
+  readonly probeTimeoutMs?: number;
 }
 
-const PROBE = encodeEnvelope({ t: 'probe' });
-const DRIVER_REPLY_PREFIX = 'raybus.reply.driver-';
-
-/** The presence id of a driver, from its reply queue (undefined for workers, which have none). */
-export function ownerPresenceId(owner: ReplyQueue): string | undefined {
-  return owner.startsWith(DRIVER_REPLY_PREFIX) ? owner.slice('raybus.reply.'.length) : undefined;
+/** What {@link ClusterMembership} needs of the server and the bus. */
+export interface MembershipDeps {
+  /** Probes presence queues and announces the election. */
+  readonly transport: Pick<Transport, 'publish' | 'broadcast'>;
+  readonly clock: Clock;
+  readonly send: Send;
+  /** This leader knows lease `lease`. */
+  hasGrant(lease: LeaseId): boolean;
+  /** Node `node` registered with this leader (alive or not). */
+  knowsNode(node: NodeId): boolean;
+  isAlive(node: NodeId): boolean;
+  /** A node is gone (its presence vanished): its work fails over. */
+  nodeGone(node: NodeId, reason: string): void;
+  /** A driver is gone: its non-detached actors die, its leases are released. */
+  ownerDied(owner: ReplyQueue, message: string): void;
+  /** The wait for node reports after the election is over. */
+  endRestore(): void;
 }
 
+const PROBE = encodeEnvelope({ t: 'probe' } satisfies PresenceProbeMsg);
+
+/**
+ * Check a duration option: a finite number of ms, at least `min`.
+ * @throws RangeError naming the option.
+ */
+export function checkDurationOption(name: string, value: number | undefined, min = 0): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new RangeError(`${name} must be a finite number of milliseconds >= ${min}, got ${String(value)}`);
+  }
+}
+
+/** Liveness of nodes and drivers, and the end of a new leader's rebuild. */
 export class ClusterMembership {
   readonly epoch: string;
-  readonly electedAt = Date.now();
+  readonly electedAt: number;
   private readonly monitor: LivenessMonitor;
   /** Presence id → owner reply queue, for watched drivers. */
   private readonly owners = new Map<string, ReplyQueue>();
   /** Leases owners hold that this leader does not know: lease → owner and node. */
   private readonly orphans = new Map<LeaseId, { owner: ReplyQueue; node: NodeId }>();
-  private restoreTimer?: NodeJS.Timeout;
-  private orphanTimer?: NodeJS.Timeout;
+  private restoreTimer?: Timer;
+  private orphanTimer?: Timer;
+  /** Node reports are still awaited (no one is infeasible or dead yet). */
   restoring = true;
 
   constructor(
-    private readonly broker: ResourceBroker,
+    private readonly deps: MembershipDeps,
     private readonly options: BrokerClusterOptions,
   ) {
+    checkDurationOption('restoreGraceMs', options.restoreGraceMs);
+    checkDurationOption('probeIntervalMs', options.probeIntervalMs, 1);
+    checkDurationOption('failWindowMs', options.failWindowMs);
+    checkDurationOption('probeTimeoutMs', options.probeTimeoutMs, 1);
     this.epoch = options.epoch;
-    const graceMs = options.restoreGraceMs ?? 4000;
+    this.electedAt = deps.clock.now();
     this.monitor = new LivenessMonitor({
       probe: (id) => this.probe(id),
       onDead: (id) => this.onDead(id),
       intervalMs: options.probeIntervalMs ?? 1000,
       failWindowMs: options.failWindowMs ?? 2000,
-      graceMs,
-      ...(options.clock ? { clock: options.clock } : {}),
+      graceMs: options.restoreGraceMs ?? 4000,
+      clock: deps.clock,
     });
   }
 
+  /** Start probing, start the restore grace and the orphan checks, announce the election. */
   start(): void {
+    const { clock } = this.deps;
     this.monitor.start();
-    this.restoreTimer = setTimeout(() => {
+    this.restoreTimer = clock.setTimeout(() => {
       this.restoring = false;
-      this.broker.actors.endRestore();
-      this.broker.scheduleDispatch();
+      this.deps.endRestore();
     }, this.options.restoreGraceMs ?? 4000);
-    this.restoreTimer.unref();
-    this.orphanTimer = setInterval(() => this.checkOrphans(), this.options.probeIntervalMs ?? 1000);
-    this.orphanTimer.unref();
+    this.orphanTimer = clock.setInterval(() => this.checkOrphans(), this.options.probeIntervalMs ?? 1000);
     const hello: BrokerElectedMsg = { t: 'broker-elected', epoch: this.epoch };
-    this.broker.transport.broadcast(BROKER_ELECTED_TOPIC, encodeEnvelope(hello)).catch(() => undefined);
+    this.deps.transport.broadcast(BROKER_ELECTED_TOPIC, encodeEnvelope(hello)).catch(() => undefined);
   }
 
+  /** Stop every timer. */
   stop(): void {
     this.monitor.stop();
-    clearTimeout(this.restoreTimer);
-    clearInterval(this.orphanTimer);
+    this.deps.clock.clear(this.restoreTimer);
+    this.deps.clock.clear(this.orphanTimer);
   }
 
   watchNode(node: NodeId): void {
@@ -111,38 +143,38 @@ export class ClusterMembership {
   /** An owner's leases after an election: those this leader does not know are checked. */
   onLeasesHeld(msg: LeasesHeldMsg): void {
     for (const [lease, node] of msg.leases) {
-      if (this.broker.hasGrant(lease)) continue;
+      if (this.deps.hasGrant(lease)) continue;
       this.orphans.set(lease, { owner: msg.owner, node });
-      if (!this.broker.ledger.hasNode(node)) this.watchNode(node);
+      if (!this.deps.knowsNode(node)) this.watchNode(node);
     }
   }
 
   private checkOrphans(): void {
     for (const [lease, o] of this.orphans) {
-      if (this.broker.hasGrant(lease)) {
+      if (this.deps.hasGrant(lease)) {
         this.orphans.delete(lease);
         continue;
       }
-      if (!this.broker.ledger.hasNode(o.node)) continue;
+      if (!this.deps.knowsNode(o.node)) continue;
       // The node is known and did not report the lease (or is dead): it is gone.
       this.orphans.delete(lease);
-      this.broker.send(o.owner, { t: 'lease-lost', lease, reason: `its node ${o.node} no longer has it` });
-      if (this.broker.ledger.isAlive(o.node)) this.broker.send(nodeQueue(o.node), { t: 'release-lease', lease });
+      this.deps.send(o.owner, { t: 'lease-lost', lease, reason: `its node ${o.node} no longer has it` });
+      if (this.deps.isAlive(o.node)) this.deps.send(nodeQueue(o.node), { t: 'release-lease', lease });
     }
   }
 
   private probe(id: string): Promise<ProbeResult> {
-    let timer: NodeJS.Timeout | undefined;
-    const probe = this.broker.transport.publish(presenceQueue(id), PROBE).then(
+    const { clock } = this.deps;
+    let timer: Timer | undefined;
+    const probe = this.deps.transport.publish(presenceQueue(id), PROBE).then(
       (): ProbeResult => 'alive',
       (err: unknown): ProbeResult => (isNoSuchQueue(err) ? 'missing' : 'unknown'),
     );
     // A publish that hangs (broker blocked) tells nothing.
     const timeout = new Promise<ProbeResult>((resolve) => {
-      timer = setTimeout(() => resolve('unknown'), 5000);
-      timer.unref();
+      timer = clock.setTimeout(() => resolve('unknown'), this.options.probeTimeoutMs ?? 5000);
     });
-    return Promise.race([probe, timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([probe, timeout]).finally(() => clock.clear(timer));
   }
 
   private onDead(id: string): void {
@@ -151,13 +183,13 @@ export class ClusterMembership {
       for (const [lease, o] of this.orphans) {
         if (o.node !== node) continue;
         this.orphans.delete(lease);
-        this.broker.send(o.owner, { t: 'lease-lost', lease, reason: `its node ${node} died` });
+        this.deps.send(o.owner, { t: 'lease-lost', lease, reason: `its node ${node} died` });
       }
-      this.broker.nodeGone(node, `its node ${node} died (its connection to the broker is gone)`);
+      this.deps.nodeGone(node, `its node ${node} died (its connection to the broker is gone)`);
       return;
     }
     const owner = this.owners.get(id);
     this.owners.delete(id);
-    if (owner) this.broker.ownerDied(owner, `The actor's owner (driver ${id}) died: its connection to the broker is gone.`);
+    if (owner) this.deps.ownerDied(owner, `The actor's owner (driver ${id}) died: its connection to the broker is gone.`);
   }
 }

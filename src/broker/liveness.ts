@@ -8,25 +8,12 @@
  * broker restart) clients may still be reconnecting, so no one is declared dead before
  * `graceMs` has passed.
  */
+import { systemClock, type Clock, type Timer } from '../util/clock';
 
 /** What a probe found. */
 export type ProbeResult = 'alive' | 'missing' | 'unknown';
 
-/** The clock and timers the monitor uses (tests pass fakes). */
-export interface LivenessClock {
-  now(): number;
-  every(ms: number, fn: () => void): () => void;
-}
-
-export const realClock: LivenessClock = {
-  now: () => Date.now(),
-  every: (ms, fn) => {
-    const h = setInterval(fn, ms);
-    h.unref();
-    return () => clearInterval(h);
-  },
-};
-
+/** Options of a {@link LivenessMonitor}. */
 export interface LivenessOptions {
   /** Look for the presence queue of `id`. */
   probe(id: string): Promise<ProbeResult>;
@@ -35,7 +22,8 @@ export interface LivenessOptions {
   readonly intervalMs?: number;
   readonly failWindowMs?: number;
   readonly graceMs?: number;
-  readonly clock?: LivenessClock;
+  /** Time for the probe interval, the fail window and the grace (default systemClock). */
+  readonly clock?: Clock;
 }
 
 interface Watched {
@@ -43,24 +31,27 @@ interface Watched {
   probing: boolean;
 }
 
+/** Probes watched processes on an interval and reports those whose presence stays missing. */
 export class LivenessMonitor {
   private readonly watched = new Map<string, Watched>();
-  private readonly clock: LivenessClock;
-  private stopTimer?: () => void;
+  private readonly clock: Clock;
+  private timer?: Timer;
   private startedAt = 0;
 
   constructor(private readonly options: LivenessOptions) {
-    this.clock = options.clock ?? realClock;
+    this.clock = options.clock ?? systemClock;
   }
 
+  /** Probe every `intervalMs`; the grace starts now. */
   start(): void {
     this.startedAt = this.clock.now();
-    this.stopTimer = this.clock.every(this.options.intervalMs ?? 1000, () => this.tick());
+    this.timer = this.clock.setInterval(() => this.tick(), this.options.intervalMs ?? 1000);
   }
 
+  /** Stop probing and forget every watched process. */
   stop(): void {
-    this.stopTimer?.();
-    this.stopTimer = undefined;
+    this.clock.clear(this.timer);
+    this.timer = undefined;
     this.watched.clear();
   }
 

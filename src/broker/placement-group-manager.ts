@@ -5,7 +5,7 @@
  * and the table `placementGroupTable()` reads.
  */
 import type { NodeId, PlacementGroupId, ReplyQueue } from '../protocol/ids';
-import { ResourceLedger } from '../scheduling/ledger/resource-ledger';
+import type { ResourceLedger } from '../scheduling/ledger/resource-ledger';
 import { planPlacementGroup } from '../scheduling/placement/plan-placement-group';
 import { reserveBundles, releaseBundles, type ReservedBundle } from '../scheduling/placement/reserve-bundles';
 import type { PlacementGroupStrategy } from '../scheduling/placement/validate-bundles';
@@ -13,7 +13,19 @@ import type { PlacementDecision } from '../scheduling/strategies/placement-strat
 import { formatResources } from '../scheduling/ledger/resource-set';
 import type { CreatePgMsg } from '../protocol/messages/broker';
 import type { PlacementGroupInfo, Resources } from '../protocol/wire';
-import type { PendingPlacement, ResourceBroker } from './resource-broker';
+import type { PendingPlacement } from './grants';
+import type { Send } from './typed-send';
+
+/** What a {@link PlacementGroupManager} needs: the node ledger, the bundle ledger and the placement queue. */
+export interface PlacementGroupManagerDeps {
+  /** The node ledger, where bundles are reserved. */
+  readonly nodes: ResourceLedger;
+  /** Bundles as pseudo-nodes: tasks in a group reserve here, not on the node ledger. */
+  readonly bundles: ResourceLedger;
+  enqueue(p: PendingPlacement): void;
+  removePending(p: PendingPlacement): void;
+  readonly send: Send;
+}
 
 interface PgRecord {
   readonly id: PlacementGroupId;
@@ -29,12 +41,14 @@ interface PgRecord {
 /** Pseudo-node id of bundle `i` of group `pg` in the bundle ledger. */
 export const bundleKey = (pg: string, i: number): string => `${pg}#${i}`;
 
+/** Placement groups by id: their bundles, state and reservations. */
 export class PlacementGroupManager {
-  /** Bundles as pseudo-nodes: tasks in a group reserve here, not on the node ledger. */
-  readonly bundles = new ResourceLedger();
   private readonly groups = new Map<string, PgRecord>();
+  private readonly bundles: ResourceLedger;
 
-  constructor(private readonly broker: ResourceBroker) {}
+  constructor(private readonly deps: PlacementGroupManagerDeps) {
+    this.bundles = deps.bundles;
+  }
 
   create(msg: CreatePgMsg): void {
     const { pg } = msg;
@@ -59,20 +73,20 @@ export class PlacementGroupManager {
       fail: () => undefined,
     };
     record.pending = pending;
-    this.broker.enqueue(pending);
+    this.deps.enqueue(pending);
   }
 
   private tryReserve(record: PgRecord): 'placed' | 'wait' | 'infeasible' {
     if (record.state !== 'PENDING') return 'placed';
-    const plan = planPlacementGroup(this.broker.ledger, record.bundles, record.strategy);
+    const plan = planPlacementGroup(this.deps.nodes, record.bundles, record.strategy);
     if (plan.kind !== 'placed') return plan.kind;
-    const reserved = reserveBundles(this.broker.ledger, record.bundles, plan.nodeIds);
+    const reserved = reserveBundles(this.deps.nodes, record.bundles, plan.nodeIds);
     if (!reserved) return 'wait';
     record.reserved = reserved;
     record.state = 'CREATED';
     record.pending = undefined;
     record.bundles.forEach((b, i) => this.bundles.addNode(bundleKey(record.id, i), b));
-    this.broker.send(record.owner, { t: 'pg-ready', pg: record.id });
+    this.deps.send(record.owner, { t: 'pg-ready', pg: record.id });
     return 'placed';
   }
 
@@ -104,14 +118,14 @@ export class PlacementGroupManager {
     return ids.map((k) => reserved?.gpuIds[k] ?? k);
   }
 
-  /** Remove a group; returns false if unknown. The broker kills what runs in it. */
+  /** Remove a group and free its bundles; returns false if unknown. The server kills what runs in it. */
   remove(pg: string): boolean {
     const record = this.groups.get(pg);
     if (!record) return false;
     if (record.state === 'REMOVED') return true;
-    if (record.pending) this.broker.removePending(record.pending);
+    if (record.pending) this.deps.removePending(record.pending);
     if (record.state === 'CREATED' && record.reserved) {
-      releaseBundles(this.broker.ledger, record.bundles, record.reserved);
+      releaseBundles(this.deps.nodes, record.bundles, record.reserved);
       record.bundles.forEach((_, i) => this.bundles.removeNode(bundleKey(pg, i)));
     }
     record.state = 'REMOVED';

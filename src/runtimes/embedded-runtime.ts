@@ -4,7 +4,7 @@
  */
 import { InMemoryBus } from '../transport/in-memory-transport';
 import { CoreWorker } from '../core/core-worker';
-import { ResourceBroker } from '../broker/resource-broker';
+import { BrokerServer } from '../broker/broker-server';
 import { NodeManager } from '../node/node-manager';
 import type { Resources } from '../protocol/wire';
 import { driverProcId, newJobId, newNodeId, type JobId, type NodeId } from '../protocol/ids';
@@ -14,7 +14,7 @@ import { WORKER_ENTRY } from './worker-entry';
 /** What `init()` without an address starts. */
 export interface EmbeddedRuntime {
   readonly bus: InMemoryBus;
-  readonly broker: ResourceBroker;
+  readonly broker: BrokerServer;
   readonly node: NodeManager;
   readonly core: CoreWorker;
   readonly jobId: JobId;
@@ -42,7 +42,7 @@ export function startEmbeddedRuntime(options: EmbeddedRuntimeOptions): EmbeddedR
   const namespace = options.namespace ?? `anonymous-${jobId}`;
   const nodeId = newNodeId();
   const bus = new InMemoryBus();
-  const broker = new ResourceBroker(bus.connect(), { preferredNodeId: nodeId });
+  const broker = new BrokerServer(bus.connect(), { preferredNodeId: nodeId });
   const node = new NodeManager({
     nodeId,
     resources,

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { newNodeId, type JobId, type NodeId } from '../protocol/ids';
 import { InMemoryBus } from '../transport/in-memory-transport';
-import { ResourceBroker } from '../broker/resource-broker';
+import { BrokerServer } from '../broker/broker-server';
 import { NodeManager } from '../node/node-manager';
 import { WORKER_ENTRY } from '../runtimes/worker-entry';
 import { BROKER_QUEUE } from '../protocol/queues';
@@ -54,7 +54,7 @@ export interface ClusterOptions {
 interface MemoryBackend {
   readonly kind: 'memory';
   readonly bus: InMemoryBus;
-  readonly broker: ResourceBroker;
+  readonly broker: BrokerServer;
   readonly managers: Map<string, NodeManager>;
 }
 
@@ -101,7 +101,7 @@ export class Cluster {
       const bus = new InMemoryBus();
       const brokerTransport = bus.connect();
       await brokerTransport.connect();
-      const broker = new ResourceBroker(brokerTransport);
+      const broker = new BrokerServer(brokerTransport);
       await broker.start();
       cluster = new Cluster({ kind: 'memory', bus, broker, managers: new Map() }, id, `memory://${id}`);
       registerMemoryCluster(id, { bus, headNodeId: () => cluster.nodeList[0]?.nodeId });

@@ -1,0 +1,101 @@
+/**
+ * The actor registry's tables: every actor record by id (with its lifecycle machine), the
+ * names per namespace, and the actors a new leader knows only from held messages (parked)
+ * until nodes have reported. Also the list `raybus list actors` shows.
+ */
+import type { Actor } from 'xstate';
+import type { ActorId, WorkerId } from '../protocol/ids';
+import type { ActorMeta, ActorSpec, ClusterState } from '../protocol/wire';
+import type { WireError } from '../serialization/error-codec';
+import type { Subscription } from '../transport/transport';
+import type { actorLifecycleMachine } from '../actors/actor-lifecycle.machine';
+import type { DurableActor, ParkedActor } from './actor-records';
+import type { Grant } from './grants';
+
+/** One actor as the registry tracks it. */
+export interface ActorRecord extends DurableActor {
+  readonly spec: ActorSpec;
+  machine: Actor<typeof actorLifecycleMachine>;
+  /** Its lifetime resources on its node (none while it is being placed). */
+  grant?: Grant;
+  worker?: WorkerId;
+  /** The error reported with its death, if any. */
+  deathError?: WireError;
+  /** Answers its mailbox once it is dead. */
+  responder?: Subscription;
+  /** The name it holds (`namespace\0name`). */
+  nameKey?: string;
+}
+
+/** The key of an actor's name in its namespace (undefined for an unnamed actor). */
+export function nameKeyOf(meta: Pick<ActorMeta, 'name' | 'namespace'>): string | undefined {
+  return meta.name !== undefined ? `${meta.namespace}\0${meta.name}` : undefined;
+}
+
+/** True once the actor's machine reached DEAD. */
+export function isDead(record: ActorRecord): boolean {
+  return record.machine.getSnapshot().value === 'DEAD';
+}
+
+/** Records, names and parked actors of one registry. */
+export class ActorTable {
+  readonly records = new Map<ActorId, ActorRecord>();
+  readonly names = new Map<string, ActorId>();
+  /** Cluster mode: actors known from held messages while a new leader rebuilds its state. */
+  readonly parked = new Map<ActorId, ParkedActor>();
+
+  /** A live actor (or one being restored) that holds `nameKey`. */
+  liveNamed(nameKey: string): { meta: ActorMeta } | undefined {
+    const id = this.names.get(nameKey);
+    if (!id) return undefined;
+    const parked = this.parked.get(id);
+    if (parked) return parked.spec;
+    const r = this.records.get(id);
+    return r && !isDead(r) ? r.spec : undefined;
+  }
+
+  /** Give `record` its name unless a live actor holds it. */
+  claimName(record: ActorRecord): void {
+    const nameKey = nameKeyOf(record.spec.meta);
+    if (nameKey === undefined) return;
+    const holder = this.names.get(nameKey);
+    if (holder === undefined || holder === record.spec.actorId || !this.liveNamed(nameKey)) {
+      this.names.set(nameKey, record.spec.actorId);
+      record.nameKey = nameKey;
+    }
+  }
+
+  /** `record` is dead: its name is free again. */
+  releaseName(record: ActorRecord): void {
+    if (record.nameKey && this.names.get(record.nameKey) === record.spec.actorId) this.names.delete(record.nameKey);
+  }
+
+  /** Every actor, for `raybus status` / `raybus list actors`. */
+  list(): ClusterState['actors'] {
+    const out: ClusterState['actors'] = [];
+    for (const r of this.records.values()) {
+      const snap = r.machine.getSnapshot();
+      out.push({
+        ...describe(r.spec),
+        state: String(snap.value),
+        ...(r.grant ? { nodeId: r.grant.node } : {}),
+        ...(r.worker ? { workerId: r.worker } : {}),
+        restarts: snap.context.numRestarts,
+      });
+    }
+    for (const p of this.parked.values()) out.push({ ...describe(p.spec), state: 'RESTORING', restarts: p.restarts });
+    return out;
+  }
+}
+
+function describe(spec: ActorSpec): Pick<ClusterState['actors'][number], 'actorId' | 'className' | 'name' | 'namespace' | 'owner' | 'detached'> {
+  const { meta } = spec;
+  return {
+    actorId: spec.actorId,
+    className: meta.className,
+    ...(meta.name !== undefined ? { name: meta.name } : {}),
+    namespace: meta.namespace,
+    owner: spec.owner,
+    detached: spec.detached,
+  };
+}

@@ -1,0 +1,317 @@
+/**
+ * The broker server (Ray's GCS): the single consumer of `raybus.broker`. It composes the
+ * broker's parts — lease dispatch and the ledger (lease-dispatcher.ts), the actor registry,
+ * placement groups, the node directory and, in cluster mode, membership (liveness, failover,
+ * the rebuild after an election) — owns the transport subscription, and routes each message
+ * by its tag. The parts never see the server or each other: each receives the narrow
+ * interface and callbacks it needs, wired here.
+ *
+ * Malformed messages are rejected (nack with a reason, a counted warning once per 100); a
+ * handler that throws is reported and the broker goes on.
+ */
+import { workerIdPrefix, type NodeId, type ReplyQueue, type WorkerId } from '../protocol/ids';
+import type { Delivery, Subscription, Transport } from '../transport/transport';
+import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
+import { BROKER_QUEUE, OWNER_DIED_TOPIC, nodeQueue, replyQueue } from '../protocol/queues';
+import type { BrokerMsg, NodeRegisterMsg } from '../protocol/messages/broker';
+import type { ClusterInfo, ClusterState } from '../protocol/wire';
+import { ResourceLedger } from '../scheduling/ledger/resource-ledger';
+import { systemClock, type Clock } from '../util/clock';
+import { ActorRecordKeeper } from './actor-records';
+import { ActorRegistry } from './actor-registry';
+import { ClusterMembership, type BrokerClusterOptions } from './cluster-membership';
+import { clusterInfo, clusterState } from './cluster-views';
+import { answerDeadMailbox } from './dead-actor-mailbox';
+import { LeaseDispatcher } from './lease-dispatcher';
+import { NodeDirectory } from './node-directory';
+import { PlacementGroupManager } from './placement-group-manager';
+import { typedSender, type Send } from './typed-send';
+
+/** Options of a {@link BrokerServer}. */
+export interface BrokerServerOptions {
+  /** Uniform in [0, 1) for the placement strategies (default Math.random). */
+  readonly random?: () => number;
+  /** The node DEFAULT prefers when a request names none. */
+  readonly preferredNodeId?: string;
+  /** Where warnings go (infeasible work, nodes gone, rejected messages; default process.emitWarning). */
+  readonly warn?: (msg: string) => void;
+  /** Cluster mode (one leader among candidates on a broker): liveness, failover, durable registry. */
+  readonly cluster?: BrokerClusterOptions;
+  /** Time for every timer of the broker (default systemClock). */
+  readonly clock?: Clock;
+}
+
+/** A malformed message is reported once per this many. */
+const MALFORMED_REPORT_EVERY = 100;
+
+/**
+ * The broker: composes its parts and serves `raybus.broker`.
+ *
+ * @example
+ * const broker = new BrokerServer(bus.connect(), { preferredNodeId: nodeId });
+ * await broker.start();
+ * // ... later
+ * await broker.stop();
+ */
+export class BrokerServer {
+  private readonly ledger = new ResourceLedger();
+  private readonly nodes = new NodeDirectory(this.ledger);
+  private readonly send: Send;
+  private readonly warn: (msg: string) => void;
+  private readonly dispatcher: LeaseDispatcher;
+  private readonly actors: ActorRegistry;
+  private readonly placementGroups: PlacementGroupManager;
+  /** Cluster mode: liveness of nodes and drivers, failover after an election. */
+  private readonly membership?: ClusterMembership;
+  private subscription?: Subscription;
+  private ownerGoneSub?: Subscription;
+  private malformed = 0;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly options: BrokerServerOptions = {},
+  ) {
+    const send = (this.send = typedSender(transport));
+    this.warn = options.warn ?? ((m: string) => process.emitWarning(m));
+    const bundles = new ResourceLedger();
+    this.dispatcher = new LeaseDispatcher({
+      nodes: this.ledger,
+      bundles,
+      placementGroups: {
+        decide: (pg, index, demand) => this.placementGroups.decide(pg, index, demand),
+        realGpuIds: (bundle, ids) => this.placementGroups.realGpuIds(bundle, ids),
+      },
+      send,
+      warn: this.warn,
+      restoring: () => this.membership?.restoring ?? false,
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.preferredNodeId ? { preferredNodeId: options.preferredNodeId } : {}),
+    });
+    const dispatcher = this.dispatcher;
+    this.placementGroups = new PlacementGroupManager({
+      nodes: this.ledger,
+      bundles,
+      enqueue: (p) => dispatcher.enqueue(p),
+      removePending: (p) => dispatcher.removePending(p),
+      send,
+    });
+    this.actors = new ActorRegistry({
+      enqueue: (p) => dispatcher.enqueue(p),
+      release: (g) => dispatcher.release(g),
+      reserveLike: (target, demand, extra) => dispatcher.reserveLike(target, demand, extra),
+      send,
+      watchOwner: (owner) => this.membership?.watchOwner(owner),
+      answerDeadMailbox: (actor, err) => answerDeadMailbox(transport, send, actor, err),
+      ...(options.cluster ? { records: new ActorRecordKeeper((msg) => transport.publish(BROKER_QUEUE, encodeEnvelope(msg))) } : {}),
+    });
+    if (options.cluster) {
+      this.membership = new ClusterMembership(
+        {
+          transport,
+          clock: options.clock ?? systemClock,
+          send,
+          hasGrant: (lease) => dispatcher.hasGrant(lease),
+          knowsNode: (node) => this.ledger.hasNode(node),
+          isAlive: (node) => this.ledger.isAlive(node),
+          nodeGone: (node, reason) => this.nodeGone(node, reason),
+          ownerDied: (owner, message) => this.ownerDied(owner, message),
+          endRestore: () => {
+            this.actors.endRestore();
+            dispatcher.scheduleDispatch();
+          },
+        },
+        options.cluster,
+      );
+    }
+  }
+
+  /** Consume `raybus.broker` and the owner-died topic; in cluster mode, start watching and announce the election. */
+  async start(): Promise<void> {
+    await this.transport.assertQueue(BROKER_QUEUE, { singleActiveConsumer: true });
+    this.subscription = await this.transport.consume(BROKER_QUEUE, (d) => this.onDelivery(d), { prefetch: 0 });
+    // A worker that exited (even on purpose, e.g. after maxCalls) takes its non-detached actors with it.
+    this.ownerGoneSub = await this.transport.subscribe(OWNER_DIED_TOPIC, (body) => {
+      try {
+        const { owner } = decodeEnvelope(body) as { owner: ReplyQueue };
+        if (typeof owner === 'string') this.ownerDied(owner, `The actor died because its owner (${owner}) has died.`);
+      } catch {
+        /* malformed notice: ignored */
+      }
+    });
+    this.membership?.start();
+  }
+
+  /** Stop consuming (what is held goes back to the queue) and stop every timer. */
+  async stop(): Promise<void> {
+    this.membership?.stop();
+    await this.ownerGoneSub?.cancel().catch(() => undefined);
+    await this.subscription?.cancel();
+    await this.actors.stop();
+  }
+
+  /** Nodes and resources (as `ray.nodes()` sees them). */
+  clusterInfo(): ClusterInfo {
+    return clusterInfo(this.ledger, this.nodes);
+  }
+
+  /** The live cluster for `raybus status` / `raybus list`. */
+  clusterState(): ClusterState {
+    const { membership, dispatcher } = this;
+    const leaderNode = this.options.cluster?.leaderNode;
+    return clusterState({
+      ledger: this.ledger,
+      nodes: this.nodes,
+      leader: { epoch: membership?.epoch ?? 'embedded', electedAt: membership?.electedAt ?? 0, ...(leaderNode ? { nodeId: leaderNode } : {}) },
+      grants: () => dispatcher.grants(),
+      pending: () => dispatcher.pendingList(),
+      actors: () => this.actors.list(),
+      placementGroups: () => this.placementGroups.table(),
+    });
+  }
+
+  private onDelivery(d: Delivery): void {
+    let msg: BrokerMsg;
+    try {
+      msg = decodeEnvelope(d.body) as BrokerMsg;
+      if (typeof msg !== 'object' || msg === null || typeof msg.t !== 'string') throw new Error('no message tag');
+    } catch (err) {
+      d.nack(false, `malformed envelope: ${(err as Error).message}`);
+      // One line per 100, not one per message: a flood must not flood the log.
+      if (this.malformed++ % MALFORMED_REPORT_EVERY === 0) this.warn(`raybus broker: rejected a malformed message (${this.malformed} so far): ${(err as Error).message}`);
+      return;
+    }
+    if (msg.t === 'create-actor' || msg.t === 'actor-record') {
+      // Held until the actor is dead (cluster mode), so that a new leader learns about it.
+      try {
+        this.actors.onDurable(msg, d, this.membership?.restoring ?? false);
+      } catch (err) {
+        d.ack();
+        this.warn(`raybus broker: failed to handle '${msg.t}': ${(err as Error).stack}`);
+      }
+      return;
+    }
+    d.ack();
+    try {
+      this.onMessage(msg);
+    } catch (err) {
+      this.warn(`raybus broker: failed to handle '${msg.t}': ${(err as Error).stack}`);
+    }
+  }
+
+  private onMessage(msg: BrokerMsg): void {
+    const { dispatcher, send } = this;
+    switch (msg.t) {
+      case 'node-register':
+        return this.registerNode(msg);
+      case 'node-draining':
+        this.nodes.drain(msg.node);
+        return;
+      case 'node-gone':
+        return this.onNodeGone(msg.node);
+      case 'owner-register':
+        this.membership?.watchOwner(msg.owner, msg.presence);
+        return;
+      case 'owner-exit':
+        return this.ownerDied(msg.owner, 'The actor died because its owner (the driver that created it) exited.');
+      case 'leases-held':
+        this.membership?.onLeasesHeld(msg);
+        return;
+      case 'request-lease':
+        return dispatcher.requestLease(msg);
+      case 'cancel-lease-request':
+        return dispatcher.cancelLeaseRequest(msg.req);
+      case 'return-lease':
+        return dispatcher.returnLease(msg.lease);
+      case 'lease-revoked':
+        return dispatcher.revokeLease(msg.lease, msg.reason);
+      case 'worker-died': {
+        const g = dispatcher.releaseLease(msg.lease);
+        if (msg.actor) this.actors.onWorkerDied(msg.actor, msg.reason, msg.lease);
+        else if (g?.owner) send(g.owner, { t: 'lease-lost', lease: g.id, reason: msg.reason });
+        // What the dead worker owned dies with it (actors it created, leases it held).
+        this.ownerDied(replyQueue(msg.worker), `The actor died because its owner (worker ${msg.worker}) died: ${msg.reason}`);
+        return;
+      }
+      case 'create-pg':
+        return this.placementGroups.create(msg);
+      case 'remove-pg':
+        this.removePlacementGroup(msg.pg);
+        send(msg.reply, { t: 'ack', req: msg.req });
+        return;
+      case 'pg-table':
+        send(msg.reply, { t: 'pg-table-reply', req: msg.req, table: this.placementGroups.table() });
+        return;
+      case 'cluster-info-request':
+        send(msg.reply, { t: 'cluster-info', req: msg.req, info: this.clusterInfo() });
+        return;
+      case 'cluster-state-request':
+        send(msg.reply, { t: 'cluster-state', req: msg.req, state: this.clusterState() });
+        return;
+      case 'actor-record':
+      case 'create-actor':
+        return;
+      default:
+        return this.actors.onMessage(msg);
+    }
+  }
+
+  /** A node (re-)registers; after an election its report rebuilds the ledger and registry. */
+  private registerNode(msg: NodeRegisterMsg): void {
+    const registration = this.nodes.register(msg);
+    if (registration === 'ignored') return;
+    this.membership?.watchNode(msg.node);
+    for (const l of msg.leases ?? []) {
+      // Back after this leader declared it dead: its task leases were already given up (their
+      // owners retried the tasks), so their workers are stopped rather than adopted.
+      if (registration === 'back' && !l.actor) {
+        if (!this.dispatcher.hasGrant(l.lease)) this.send(nodeQueue(msg.node), { t: 'kill-worker', lease: l.lease });
+        continue;
+      }
+      const g = this.dispatcher.adoptReported(msg.node, l);
+      if (!g) continue;
+      if (l.actor) this.actors.restoreReported(l.actor, g, l.worker);
+      else if (l.owner) this.membership?.watchOwner(l.owner);
+    }
+    if (msg.draining) this.nodes.drain(msg.node);
+    this.dispatcher.scheduleDispatch();
+  }
+
+  /** A node is gone (its presence vanished): its work fails over. */
+  private nodeGone(node: NodeId, reason: string): void {
+    if (this.ledger.hasNode(node) && this.ledger.isAlive(node)) this.warn(`raybus broker: node ${node} is gone: ${reason}`);
+    this.onNodeGone(node);
+  }
+
+  /** A node died or left: its work fails over (leases are lost, actors restart elsewhere). */
+  private onNodeGone(node: NodeId): void {
+    if (!this.nodes.remove(node)) return;
+    this.membership?.unwatchNode(node);
+    // Actors created by the node's workers die with their owners.
+    const workers = replyQueue(workerIdPrefix(node) as WorkerId);
+    this.ownerDied((owner) => owner.startsWith(workers), `The actor died because its owner (a worker on node ${node}) died with its node.`);
+    for (const g of this.dispatcher.releaseNode(node)) {
+      if (g.actor) this.actors.onWorkerDied(g.actor, `The actor died because its node ${node} has died.`, g.id);
+      else if (g.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: `its node ${node} died` });
+    }
+  }
+
+  /**
+   * An owner (a driver, or a worker) died or left: its non-detached actors die, its task
+   * leases are released and their workers stopped, its waiting lease requests dropped.
+   */
+  private ownerDied(owner: ReplyQueue | ((owner: ReplyQueue) => boolean), message: string): void {
+    const match = typeof owner === 'string' ? (o: string) => o === owner : owner;
+    if (typeof owner === 'string') this.membership?.unwatchOwner(owner);
+    this.actors.onOwnersDied(match, message);
+    this.dispatcher.dropOwners(match);
+  }
+
+  /** Remove a placement group: kill its actors, fail its running tasks, free its bundles. */
+  private removePlacementGroup(pg: string): void {
+    // Its actors die first (killed), so that a placement of theirs still waiting fails as dead.
+    this.actors.killPlacementGroupActors(pg);
+    this.dispatcher.dropPlacementGroup(pg);
+    this.placementGroups.remove(pg);
+    this.dispatcher.scheduleDispatch();
+  }
+}

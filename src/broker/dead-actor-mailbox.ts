@@ -1,0 +1,63 @@
+/**
+ * A dead actor's mailbox: the registry consumes it once the actor is dead and answers every
+ * call that reaches it, now and later, with the reason of death (`ActorDiedError`, or the
+ * error that killed it: a name already taken, a runtime env that failed to set up).
+ */
+import type { ActorId } from '../protocol/ids';
+import { actorQueue } from '../protocol/queues';
+import type { CallMsg } from '../protocol/messages/mailbox';
+import type { ActorSpec } from '../protocol/wire';
+import { decodeEnvelope } from '../serialization/serializer';
+import { encodeError, type WireError } from '../serialization/error-codec';
+import { ActorDiedError } from '../errors/ray-errors';
+import type { DeathCause } from '../actors/actor-lifecycle.machine';
+import type { Subscription, Transport } from '../transport/transport';
+import type { Send } from './typed-send';
+
+/** A forged call must not make the registry allocate without bound. */
+const MAX_ANSWERED_RETURNS = 10_000;
+
+/** How an actor died, as its lifecycle machine recorded it. */
+export interface ActorDeath {
+  readonly cause?: DeathCause;
+  readonly message?: string;
+  /** The error reported with the death (creation task failure, name taken, runtime env). */
+  readonly error?: WireError;
+}
+
+/** The error every call to a dead actor fails with. */
+export function deathError(spec: ActorSpec, death: ActorDeath): WireError {
+  const cause = death.error;
+  if (cause && (death.cause === 'name_taken' || cause.rayClass === 'RuntimeEnvSetupError')) return cause;
+  const initFailed = death.cause === 'init_failed';
+  const { className } = spec.meta;
+  const message = initFailed
+    ? `The actor ${className} (${spec.actorId}) died because of an error raised in its creation task: ${cause?.cause?.message ?? cause?.message ?? ''}`
+    : `The actor ${className} (${spec.actorId}) is dead: ${death.message ?? 'The actor died.'}`;
+  return encodeError(new ActorDiedError(message, spec.actorId, initFailed));
+}
+
+/**
+ * Consume the mailbox of dead actor `actor` and answer each call with `err` (malformed
+ * messages are dropped). Cancel the subscription to stop.
+ */
+export async function answerDeadMailbox(transport: Pick<Transport, 'assertQueue' | 'consume'>, send: Send, actor: ActorId, err: WireError): Promise<Subscription> {
+  const queue = actorQueue(actor);
+  await transport.assertQueue(queue);
+  return transport.consume(
+    queue,
+    (d) => {
+      d.ack();
+      try {
+        const call = decodeEnvelope(d.body) as CallMsg;
+        if (call?.t !== 'call' || typeof call.task !== 'string' || typeof call.owner !== 'string' || typeof call.nret !== 'number') return;
+        const n = Number.isInteger(call.nret) ? Math.min(Math.max(1, call.nret), MAX_ANSWERED_RETURNS) : 1;
+        const rets = Array.from({ length: n }, () => ({ e: err }));
+        send(call.owner, { t: 'result', task: call.task, rets });
+      } catch {
+        /* malformed: dropped */
+      }
+    },
+    { prefetch: 0 },
+  );
+}

@@ -1,0 +1,55 @@
+/**
+ * The nodes a broker leader knows: every node that ever registered (Ray lists dead nodes too,
+ * with alive: false), which of them are draining (they take no new work), and their entries
+ * in the node ledger (added on registration, marked dead when they drain or go).
+ */
+import type { NodeId } from '../protocol/ids';
+import type { NodeRegisterMsg } from '../protocol/messages/broker';
+import type { ResourceLedger } from '../scheduling/ledger/resource-ledger';
+
+/** What a registration did: `joined` (new), `back` (after this leader declared it dead) or `ignored`. */
+export type Registration = 'joined' | 'back' | 'ignored';
+
+/** Known nodes and their draining state, kept in step with the node ledger. */
+export class NodeDirectory {
+  private readonly known = new Set<NodeId>();
+  private readonly draining = new Set<NodeId>();
+
+  constructor(private readonly ledger: ResourceLedger) {}
+
+  /**
+   * A node (re-)registers: it registers again after a reconnect and after an election, and the
+   * first one counts. The caller marks it draining (`drain`) once its report is adopted.
+   */
+  register(msg: NodeRegisterMsg): Registration {
+    const { node } = msg;
+    if (this.ledger.hasNode(node) && (this.ledger.isAlive(node) || this.draining.has(node))) return 'ignored';
+    const cameBack = this.ledger.hasNode(node);
+    this.known.add(node);
+    this.ledger.addNode(node, msg.resources, msg.labels);
+    return cameBack ? 'back' : 'joined';
+  }
+
+  /** A node stops taking new work; releases of its running work are still accepted. */
+  drain(node: NodeId): void {
+    this.draining.add(node);
+    this.ledger.removeNode(node);
+  }
+
+  /** A node died or left; false if it never registered. */
+  remove(node: NodeId): boolean {
+    if (!this.ledger.hasNode(node)) return false;
+    this.draining.delete(node);
+    this.ledger.removeNode(node);
+    return true;
+  }
+
+  isDraining(node: NodeId): boolean {
+    return this.draining.has(node);
+  }
+
+  /** Every node that ever registered, in order of first registration. */
+  all(): NodeId[] {
+    return [...this.known];
+  }
+}
