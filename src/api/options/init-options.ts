@@ -66,7 +66,7 @@ export function normalizeInitOptions(input: unknown): NormalizedInitOptions {
 function checkAddress(value: unknown, name: OptionName): string {
   if (typeof value !== 'string') throw optionTypeError(name, 'string', value);
   // memory://<id> addresses a test Cluster on the in-process bus (raybus/testing).
-  if (/^memory:\/\/./i.test(value) || isTransportAddress(value)) return value;
+  if (/^[a-z][a-z0-9+.-]*:\/\/./i.test(value) && (/^memory:/i.test(value) || isTransportAddress(value))) return value;
   throw new RangeError(
     `The option ${quotedName(name)} must be the URL of a cluster's bus, one of ${registeredSchemes()
       .map((s) => `${s}://`)

@@ -36,16 +36,17 @@ describe('normalizeInitOptions', () => {
     expect(act).toThrow(/clusterKey \(cluster_key\)/);
   });
 
-  it('accepts amqp:// and amqps:// addresses only', () => {
+  it('accepts the addresses of registered transports only, and lists them', () => {
     expect(normalizeInitOptions({ address: 'amqps://broker' })).toEqual({ address: 'amqps://broker' });
+    expect(normalizeInitOptions({ address: 'nats://127.0.0.1:4222' })).toEqual({ address: 'nats://127.0.0.1:4222' });
     expect(() => normalizeInitOptions({ address: 'localhost:5672' })).toThrow(RangeError);
-    expect(() => normalizeInitOptions({ address: 'http://x' })).toThrow(/must be an amqp:\/\/ or amqps:\/\/ URL/);
+    expect(() => normalizeInitOptions({ address: 'http://x' })).toThrow(/must be the URL of a cluster's bus, one of amqp:\/\/, amqps:\/\/, memory:\/\/, nats:\/\//);
     expect(() => normalizeInitOptions({ address: 'amqp://' })).toThrow(RangeError);
     expect(() => normalizeInitOptions({ address: 5672 })).toThrow(TypeError);
   });
 
   it('does not echo credentials of a bad address', () => {
-    expect(() => normalizeInitOptions({ address: 'http://user:hunter2@host' })).toThrow(/http:\/\/\*\*\*@host/);
+    expect(() => normalizeInitOptions({ address: 'http://user:hunter2@host' })).toThrow(/http:\/\/user:\*\*\*@host/);
     expect(() => normalizeInitOptions({ address: 'http://user:hunter2@host' })).not.toThrow(/hunter2/);
   });
 
