@@ -116,7 +116,7 @@ describe('scheduling on a two-node cluster', () => {
     expect(await ray.availableResources()).toEqual(before);
   });
 
-  // Ray: ray-spec §4.4 (test_submit_api with NonexistentCustom)
+  // Ray: test_basic.py::test_submit_api with NonexistentCustom (infeasible work)
   it('infeasible work waits visibly without blocking feasible work, and runs when a node that fits joins', async () => {
     expectWarnings(/^raybus: a task needing \{Nonexistent: 1\b.* is infeasible/);
     // jest's sandboxed `process` does not forward 'warning' events: watch emitWarning itself.
@@ -136,7 +136,7 @@ describe('scheduling on a two-node cluster', () => {
     }
   });
 
-  // ray-spec §4.1: 1 CPU to place, 0 to run; naming a resource holds 1 CPU for life.
+  // Ray's actor resource defaults: 1 CPU to place, 0 to run; naming a resource holds 1 CPU for life.
   it('actor resource defaults', async () => {
     const free = await ray.availableResources();
     const plain = Array.from({ length: 6 }, () => Where.remote());
