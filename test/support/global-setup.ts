@@ -55,12 +55,12 @@ export default async function globalSetup(): Promise<void> {
       await createVhost(base, vhost);
       process.env.RAYBUS_TEST_AMQP_URL = vhostUrl(base, vhost);
       process.env.RAYBUS_TEST_AMQP_VHOST = vhost;
+      await sweepStaleVhosts().catch((err: Error) => say(`test setup: could not sweep stale test vhosts: ${err.message}`));
     } catch (err) {
       const why = `could not create the vhost ${vhost} of this run on ${redact(base)}: ${(err as Error).message}`;
       if (process.env.CI === 'true') throw new Error(`${why} (CI=true: tests must not fall back to the shared vhost; set RAYBUS_TEST_RABBITMQCTL)`);
       say(`RabbitMQ suites use ${redact(base)} as given: ${why} (set RAYBUS_TEST_RABBITMQCTL)`);
     }
-    await sweepStaleVhosts().catch((err: Error) => say(`test setup: could not sweep stale test vhosts: ${err.message}`));
   }
 
   if (process.env.CI !== 'true') {
