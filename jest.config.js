@@ -1,5 +1,9 @@
 /** Unit and conformance tests run from source; e2e tests drive the built package (`raybus`
- * resolves to dist/, built by `pretest`), the way a user meets it. */
+ * resolves to dist/, built by `pretest`), the way a user meets it.
+ *
+ * The global setup gives the run a RabbitMQ vhost of its own (deleted by the global teardown)
+ * and says once which broker suites cannot run and why; the setup file keeps raybus warnings a
+ * test declared as expected out of the output (test/support/expected-warnings.ts). */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
@@ -11,6 +15,9 @@ module.exports = {
     '^raybus/amqp$': '<rootDir>/dist/cjs/adapters/amqp/index.js',
     '^raybus/nats$': '<rootDir>/dist/cjs/adapters/nats/index.js',
   },
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  setupFilesAfterEnv: ['<rootDir>/test/support/expected-warnings.ts'],
   testTimeout: 30000,
   maxWorkers: process.env.CI ? 1 : 2,
 };

@@ -1,7 +1,8 @@
 // raybus over RabbitMQ next to raw amqplib request/reply, in one run on one broker: trivial
 // tasks and actor calls, one round trip at a time (sync) and 1,000 in flight (async), on a
 // raybus/testing Cluster of `raybus start` processes (one node, 2 CPUs). Optionally
-// (BENCH_RESTART=1, needs rabbitmqctl) the recovery time after a broker restart.
+// (BENCH_RESTART=1, needs rabbitmqctl) the recovery time after a broker restart: it runs
+// `rabbitmqctl stop_app` / `start_app`, so use it only on a broker of your own, never a shared one.
 //
 //   npm run build && node benchmarks/amqp-cluster.mjs
 //

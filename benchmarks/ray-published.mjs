@@ -1,4 +1,4 @@
-// Ray's published microbenchmark figures (ray-spec §10.2: release/perf_metrics/microbenchmark.json,
+// Ray's published microbenchmark figures (Ray's release/perf_metrics/microbenchmark.json,
 // stored versions A and B; mean and std, operations per second, GB/s for *_gigabytes), measured
 // on one m5.16xlarge (64 vCPU). The report compares with A.
 export const RAY_MACHINE = 'Ray, 64-vCPU machine';
@@ -30,5 +30,5 @@ export const rayPublished = {
   'placement_group_create/removal': { a: [764.6, 11.5], b: [790.9, 11.3] },
 };
 
-/** Ray's figures from many_actors.json (ray-spec §10.3), for the scaling table. */
+/** Ray's figures from release/perf_metrics/benchmarks/many_actors.json, for the scaling table. */
 export const rayManyActorsPerS = 550.7;

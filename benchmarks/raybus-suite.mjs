@@ -1,5 +1,5 @@
 // Ray's `ray microbenchmark` metrics (python/ray/_private/ray_perf.py), ported to raybus,
-// plus the with-argument variants of issue 8 (100 B and 100 KB Uint8Array arguments).
+// plus with-argument variants (100 B and 100 KB Uint8Array arguments).
 //
 // Each metric: a setup that returns the benchmark body (one operation = one call of the body
 // times `multiplier`, as in ray_perf.py) and the actors to kill afterwards. Sizes that make a

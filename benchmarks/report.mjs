@@ -1,5 +1,5 @@
 // The report: each raybus figure with its ratio to the matching anchor and to Ray's published
-// figure, the issue 8 targets, the scaling table and the machine facts, as Markdown (printed,
+// figure, the speed targets (targets.mjs), the scaling table and the machine facts, as Markdown (printed,
 // and written to benchmarks/RESULTS.md).
 import { rayPublished, RAY_MACHINE, rayManyActorsPerS } from './ray-published.mjs';
 import { embeddedTargets, rabbitTargets } from './targets.mjs';
@@ -59,7 +59,7 @@ function targetCell(key, r, mode, anchors) {
 export function raybusTable(results, anchors, mode) {
   const header = ['metric', 'raybus (mean ± std)', 'unit', 'p50 / p99 per body call'];
   for (const a of anchors) header.push(`${a.label}`, `× ${a.id}`);
-  header.push(`${RAY_MACHINE} (A)`, '× Ray', 'issue 8 target');
+  header.push(`${RAY_MACHINE} (A)`, '× Ray', 'target');
   const rows = results.map((r) => {
     const cells = [`${r.name}${r.extra ? ' †' : ''}${r.retried ? ' (retried)' : ''}`, value(r), r.unit, ok(r) ? `${ms(r.p50Ms)} / ${ms(r.p99Ms)}` : ''];
     for (const a of anchors) {
@@ -141,14 +141,14 @@ function headline(data) {
 const anyRetried = (data) =>
   [...data.embedded, ...(data.rabbitmq.results ?? []), ...data.scaling.actors, ...data.scaling.nodes.rows].some((r) => r.retried);
 
-/** What bounds the figures that miss issue 8's targets (measured with benchmarks/quick.mjs and --cpu-prof). */
+/** What bounds the figures that miss their targets (measured with benchmarks/quick.mjs and --cpu-prof). */
 const BOUNDS = [
   'What bounds *sync* figures: one call is two wake-ups of another process (owner → worker → owner), as in the raw IPC anchor\'s sync figure, plus the work on each side; on this machine a wake-up costs 100–300 µs, so sync figures follow the anchor (see the × columns), not the CPU. On RabbitMQ a task crosses the broker twice and the node ↔ worker pipe twice, where amqplib\'s request/reply crosses the broker twice.',
   'What bounds figures with many in flight (embedded): CPU per trivial call, about 50 µs in the driver and 50–70 µs in a worker (`node benchmarks/quick.mjs`: envelope encoding and decoding, the in-process bus, ObjectRef bookkeeping, garbage collection); the driver and two workers share 2 cores. Tasks are pipelined on a worker (up to 128 while a function\'s calls run under 1 ms) and frames travel in batches, so the IPC round trip no longer bounds them.',
   'What bounds figures with many in flight (RabbitMQ): the broker, the busiest process. raybus\'s messages are persistent on durable queues, with publisher confirms and acknowledgements, so that a broker restart loses no task, call or result (tested); the amqplib and Moleculer anchors use transient messages without confirms. Messages to one worker or reply queue (and actor calls that are never retried) travel batched, one broker message per queue and event-loop turn.',
 ];
 
-/** One line per issue 8 target this run missed. */
+/** One line per target (targets.mjs) this run missed. */
 function missedTargets(data) {
   const out = [];
   for (const r of data.embedded) {
@@ -195,7 +195,7 @@ export function renderReport(data) {
     '',
     '## Method',
     '',
-    `As Ray's ray_perf.py (\`timeit\`): warm-up ${t.warmupMs} ms, then ${t.rounds} timed rounds of ≥ ${t.roundMs} ms; each round's rate = multiplier × calls / seconds; the figure is the mean of the round rates ± their std (Ray: 1 s warm-up, 4 rounds of 2 s, after a 10 s sleep; set BENCH_WARMUP_MS=1000 BENCH_ROUND_MS=2000 for Ray's timing). Rounds stop at ${fmt(t.maxCallsPerRound)} calls or at the round time; each metric has a deadline. p50 / p99 are the latencies of one call of the body (one round trip for *sync*, one batch of 1,000 for *async*). ${data.full ? 'Sizes: Ray\'s (BENCH_FULL=1).' : 'Sizes scaled down for 2 cores (BENCH_FULL=1 for Ray\'s): multi client tasks 4 × 1,000 (Ray 4 × 10,000), 1:n and n:n 1,000 calls per actor/task (Ray 5,000), n:n with arg 250 per client (Ray 1,000); the multiplier follows, so the unit is unchanged.'} Ray's figures are from a 64-vCPU machine (m5.16xlarge), version A of release/perf_metrics/microbenchmark.json (ray-spec §10.2). † marks metrics added for issue 8 (with-arg variants), not in Ray's list. Placement groups: 100 groups of one \`{ CPU: 0.001 }\` bundle per operation (Ray: \`{ custom: 0.001 }\`, which needs a custom resource at init). Not ported: multi client put gigabytes (10 × 10 × 80 MB per operation does not fit this machine's budget). Anchors: a raybus figure with one round trip at a time is compared with the anchor's *sync* figure, one with many in flight with its *async* (1,000 in flight) figure; the embedded default is compared with raw child-process IPC with \`advanced\` serialization (the worker pool a Node user would build instead; raybus's node and workers exchange length-prefixed msgpack batches on a pipe of their own, \`src/transport/ipc-link.ts\`), RabbitMQ figures with raw amqplib and Moleculer on the same broker in the same run.`,
+    `As Ray's ray_perf.py (\`timeit\`): warm-up ${t.warmupMs} ms, then ${t.rounds} timed rounds of ≥ ${t.roundMs} ms; each round's rate = multiplier × calls / seconds; the figure is the mean of the round rates ± their std (Ray: 1 s warm-up, 4 rounds of 2 s, after a 10 s sleep; set BENCH_WARMUP_MS=1000 BENCH_ROUND_MS=2000 for Ray's timing). Rounds stop at ${fmt(t.maxCallsPerRound)} calls or at the round time; each metric has a deadline. p50 / p99 are the latencies of one call of the body (one round trip for *sync*, one batch of 1,000 for *async*). ${data.full ? 'Sizes: Ray\'s (BENCH_FULL=1).' : 'Sizes scaled down for 2 cores (BENCH_FULL=1 for Ray\'s): multi client tasks 4 × 1,000 (Ray 4 × 10,000), 1:n and n:n 1,000 calls per actor/task (Ray 5,000), n:n with arg 250 per client (Ray 1,000); the multiplier follows, so the unit is unchanged.'} Ray's figures are from a 64-vCPU machine (m5.16xlarge), version A of Ray's release/perf_metrics/microbenchmark.json. † marks metrics raybus adds (with-arg variants), not in Ray's list. Placement groups: 100 groups of one \`{ CPU: 0.001 }\` bundle per operation (Ray: \`{ custom: 0.001 }\`, which needs a custom resource at init). Not ported: multi client put gigabytes (10 × 10 × 80 MB per operation does not fit this machine's budget). Anchors: a raybus figure with one round trip at a time is compared with the anchor's *sync* figure, one with many in flight with its *async* (1,000 in flight) figure; the embedded default is compared with raw child-process IPC with \`advanced\` serialization (the worker pool a Node user would build instead; raybus's node and workers exchange length-prefixed msgpack batches on a pipe of their own, \`src/transport/ipc-link.ts\`), RabbitMQ figures with raw amqplib and Moleculer on the same broker in the same run.`,
     '',
     '## raybus, embedded default (`await ray.init()`)',
     '',
@@ -209,7 +209,7 @@ export function renderReport(data) {
     '',
     anchorTable(data.anchors),
     '',
-    '## Scaling (issue 8, item 5)',
+    '## Scaling',
     '',
     scalingTables(data.scaling),
     '',

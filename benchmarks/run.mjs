@@ -46,7 +46,7 @@ console.log(`raybus benchmarks: warm-up ${timing.warmupMs} ms, ${timing.rounds} 
 console.log('\n== raybus, embedded default');
 await ray.init();
 const embedded = await runRaybusSuite(ray, { full: FULL, label: 'embedded', only: ONLY });
-// Issue 8's sizes; a size whose worker processes would not fit in memory is reported n/a.
+// Actor counts of the scaling table; a size whose worker processes would not fit in memory is reported n/a.
 const actorSizes = [10, 100, 1000];
 console.log('\n== scaling: actors');
 const actorRows = await runActorScaling(ray, actorSizes);

@@ -1,4 +1,4 @@
-// Scaling table (issue 8, item 5): how cost grows with work.
+// Scaling table: how cost grows with work.
 //
 // Actors: create N actors (each a worker process on the embedded default), then calls/s with
 // all of them busy (every actor gets ceil(1000 / N) calls per operation, all in flight).

@@ -1,4 +1,4 @@
-// Scheduling micro-benchmarks (issue 3): broker grant decisions per second with 10 and 100
+// Scheduling micro-benchmarks: broker grant decisions per second with 10 and 100
 // nodes registered, and placement-group create+remove per second end to end on the embedded
 // default. Run: npm run build && node benchmarks/scheduling.mjs   (bounded by count and time)
 import { createRequire } from 'node:module';

@@ -1,4 +1,4 @@
-// The speed to reach on a 2-core machine (issue 8, item 4). Embedded: absolute floors.
+// The speed to reach on a 2-core machine. Embedded: absolute floors.
 // RabbitMQ: fractions of the raw amqplib anchor measured in the same run, and above Moleculer.
 
 /** key -> minimum ops/s on the embedded default. */

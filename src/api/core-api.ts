@@ -1,6 +1,6 @@
 /**
  * get / put / wait / kill / getActor / runtime context: the functions users call on refs and
- * handles. Misuse visible from the arguments throws synchronously (API.md §2).
+ * handles. Misuse visible from the arguments throws synchronously.
  */
 import { completionId, type TaskId, type NodeId, type WorkerId, type ActorId } from '../protocol/ids';
 import { requireCore, slot } from '../core/runtime-state';

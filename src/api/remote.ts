@@ -145,7 +145,7 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
       strategy,
       key: `${resolved.baseKey}|${strategy.kind === 'DEFAULT' ? '' : JSON.stringify(strategy)}${env ? `|${env.key}` : ''}`,
       maxRetries: options.maxRetries ?? DEFAULT_TASK_MAX_RETRIES,
-      // GPU tasks default to maxCalls 1 so each run gets a fresh process (ray-spec §1.1).
+      // GPU tasks default to maxCalls 1 so each run gets a fresh process (as Ray's `max_calls` default).
       maxCalls: options.maxCalls ?? ((demand.GPU ?? 0) > 0 ? 1 : 0),
       retryExceptions: resolved.retryExceptions,
       attempt: 0,

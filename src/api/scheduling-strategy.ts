@@ -1,5 +1,5 @@
 /**
- * Scheduling strategies a task or actor can ask for (ray-spec §7, API.md §8).
+ * Scheduling strategies a task or actor can ask for (Ray's "Scheduling" docs).
  *
  * `'DEFAULT'` and `'SPREAD'` are plain strings; node affinity and placement-group placement
  * are small immutable data classes that validate their fields when constructed, so a bad
@@ -43,7 +43,7 @@ export type PlacementGroupSchedulingStrategyInit =
 /**
  * Run only on the node `nodeId` while it is alive and feasible. When it is not: `soft: true`
  * schedules elsewhere, `soft: false` (default) fails the work with
- * `TaskUnschedulableError` / `ActorUnschedulableError` (ray-spec §7.3).
+ * `TaskUnschedulableError` / `ActorUnschedulableError` (Ray's `NodeAffinitySchedulingStrategy`).
  *
  * @example
  * const pinned = f.options({ schedulingStrategy: new NodeAffinitySchedulingStrategy({ nodeId, soft: true }) });
@@ -91,7 +91,7 @@ export class NodeAffinitySchedulingStrategy {
 /**
  * Run inside a placement group's reserved resources: in bundle `placementGroupBundleIndex`
  * (-1, the default, means any bundle with room). With `placementGroupCaptureChildTasks`
- * the work's own children default to the same group (ray-spec §7.5).
+ * the work's own children default to the same group (Ray's `PlacementGroupSchedulingStrategy`).
  *
  * @example
  * new PlacementGroupSchedulingStrategy({ placementGroup: pg, placementGroupBundleIndex: 0 });

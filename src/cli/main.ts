@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `raybus` command line (API.md §10): `start` runs a node until SIGINT/SIGTERM (which
+ * The `raybus` command line (README.md, "Commands"): `start` runs a node until SIGINT/SIGTERM (which
  * drain it), `status` and `list` read the live cluster. Long operations print progress; every
  * failure prints one clear line and exits non-zero.
  */

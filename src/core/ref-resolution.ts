@@ -139,12 +139,10 @@ export function resolveArgs(
   if (deps.length === 0) return then(parts as WireArg[]);
   let left = deps.length;
   let failed = false;
-  const resolved: WireArg[] = new Array(parts.length);
+  // Plain arguments first: a ref whose value is here already calls back synchronously.
+  const resolved = parts.map((p) => (isObjectRef(p) ? undefined : p)) as WireArg[];
   parts.forEach((p, i) => {
-    if (!isObjectRef(p)) {
-      resolved[i] = p;
-      return;
-    }
+    if (!isObjectRef(p)) return;
     // The submission holds its arguments: without a pin, dropping the caller's ref could
     // free the entry before the value arrives, and the task would never be submitted.
     core.store.pin(p.id);

@@ -119,8 +119,9 @@ const cache = new WeakMap<object, WeakMap<object, CacheEntry>>();
 
 /**
  * The effective env of work submitted now: `own` (the task's or actor's `runtimeEnv` option)
- * merged over `parent` (the job's env on a driver, the worker's env inside a worker; ray-spec
- * §8: fields override, `envVars` merge key by key), paths resolved against `cwd`, canonical.
+ * merged over `parent` (the job's env on a driver, the worker's env inside a worker; as Ray's
+ * "Runtime Environments" docs: fields override, `envVars` merge key by key), paths resolved
+ * against `cwd`, canonical.
  * Undefined for the default env. Cached per (own, parent, cwd), so repeated submissions of one
  * remote function do no file-system work.
  */

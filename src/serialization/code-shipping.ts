@@ -1,5 +1,5 @@
 /**
- * How code reaches workers (API.md §9). A function or class that only uses its arguments,
+ * How code reaches workers (docs/ARCHITECTURE.md, "Code shipping"). A function or class that only uses its arguments,
  * globals, `ray` and `require` is shipped by value (its source). Anything else is shipped by
  * reference: the module that called `remote()` is recorded and the worker imports it, which
  * re-runs that module's top-level `remote()` calls and so registers the same code under the

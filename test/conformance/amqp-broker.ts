@@ -1,12 +1,20 @@
 /**
- * Test helpers for suites that need a RabbitMQ broker: its address, a reachability probe, and
- * `describeWithBroker`, which skips (with a warning) when no broker answers, or fails when
- * `CI=true`, because CI always provides one.
+ * Test helpers for suites that need a RabbitMQ broker: its address, a reachability probe,
+ * `describeWithBroker`, which skips when no broker answers (or fails when `CI=true`, because CI
+ * always provides one), rabbitmqctl, and vhosts of a test's own.
+ *
+ * Every jest run works in a vhost of its own, `raybus-test-<run id>`: the global setup
+ * (test/support/global-setup.ts) creates it and points `RAYBUS_TEST_AMQP_URL` at it, the global
+ * teardown deletes it, and every queue in it with it. Nothing is created in the broker's `/`.
  */
+import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 
-/** The broker the AMQP tests use. */
+/** The broker (and vhost) the AMQP tests use. */
 export const AMQP_TEST_URL = process.env.RAYBUS_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** The vhost of this run, when the global setup made one. */
+export const AMQP_TEST_VHOST: string | undefined = process.env.RAYBUS_TEST_AMQP_VHOST;
 
 /** The command that runs rabbitmqctl against that broker (e.g. `docker exec rabbit rabbitmqctl`). */
 export const RABBITMQCTL = (process.env.RAYBUS_TEST_RABBITMQCTL ?? 'rabbitmqctl').split(/\s+/).filter(Boolean);
@@ -54,26 +62,87 @@ export function probeBroker(url: string = AMQP_TEST_URL): string | undefined {
 }
 
 /**
+ * Why the AMQP suites cannot use a broker, or undefined when one answers. The global setup
+ * probes once per run (and prints the reason once); without it, every caller probes.
+ */
+export function amqpUnavailable(): string | undefined {
+  if (process.env.RAYBUS_TEST_RUN_ID !== undefined) return process.env.RAYBUS_TEST_AMQP_UNAVAILABLE || undefined;
+  const problem = probeBroker();
+  return problem === undefined ? undefined : `no broker at ${redact(AMQP_TEST_URL)} (${problem})`;
+}
+
+/** The one line that says why RabbitMQ suites are skipped (or fail with `CI=true`). */
+export function amqpSkipLine(why: string): string {
+  return process.env.CI === 'true'
+    ? `RabbitMQ suites fail: ${why} (CI=true; CI must provide RabbitMQ, set RAYBUS_TEST_AMQP_URL to its address)`
+    : `RabbitMQ suites skipped: ${why} (set RAYBUS_TEST_AMQP_URL, or CI=true to fail instead)`;
+}
+
+/**
  * `describe` when the broker answers. Otherwise: with `CI=true`, a suite with one failing test
- * that says why; elsewhere a skipped suite and a console warning.
+ * that says why; elsewhere a skipped suite (the global setup printed why, once per run).
  */
 export function describeWithBroker(title: string, body: () => void): void {
-  const problem = probeBroker();
-  if (problem === undefined) {
+  const why = amqpUnavailable();
+  if (why === undefined) {
     describe(title, body);
     return;
   }
-  const why = `no AMQP broker answers at ${redact(AMQP_TEST_URL)} (${problem})`;
   if (process.env.CI === 'true') {
     describe(title, () => {
       test('needs a RabbitMQ broker', () => {
-        throw new Error(`${why}. CI must provide RabbitMQ; set RAYBUS_TEST_AMQP_URL to its address.`);
+        throw new Error(amqpSkipLine(why));
       });
     });
     return;
   }
-  console.warn(`Skipping "${title}": ${why}. Start RabbitMQ or set RAYBUS_TEST_AMQP_URL (with CI=true this fails instead).`);
+  if (process.env.RAYBUS_TEST_RUN_ID === undefined) process.stderr.write(`${amqpSkipLine(why)}\n`);
   describe.skip(title, body);
+}
+
+/** `url` with its vhost (the path) set to `vhost`. */
+export function vhostUrl(url: string, vhost: string): string {
+  const u = new URL(url);
+  u.pathname = `/${encodeURIComponent(vhost)}`;
+  return u.toString();
+}
+
+/** The user name in `url` (guest when it names none). */
+export function amqpUser(url: string): string {
+  return decodeURIComponent(new URL(url).username) || 'guest';
+}
+
+/** Create `vhost` (if missing) and give the user of `url` every permission in it. */
+export async function createVhost(url: string, vhost: string): Promise<void> {
+  await rabbitmqctl(['add_vhost', vhost]).catch((err: Error) => {
+    if (!/already exists/.test(err.message)) throw err;
+  });
+  await rabbitmqctl(['set_permissions', '-p', vhost, amqpUser(url), '.*', '.*', '.*']);
+}
+
+/** Delete `vhost` and everything in it; a vhost that is gone already is fine. */
+export async function deleteVhost(vhost: string): Promise<void> {
+  await rabbitmqctl(['delete_vhost', vhost]).catch((err: Error) => {
+    if (!/not.found|does not exist|no_such_vhost/i.test(err.message)) throw err;
+  });
+}
+
+/** A vhost a test made for itself (to disturb nothing else), with its address. */
+export interface ScratchVhost {
+  readonly vhost: string;
+  readonly url: string;
+  /** Delete it, with its queues and connections. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Create a vhost of this test's own, `<run vhost>-<suffix>` (the global teardown deletes any
+ * such vhost a test left behind). Needs rabbitmqctl.
+ */
+export async function createScratchVhost(suffix: string): Promise<ScratchVhost> {
+  const vhost = `${AMQP_TEST_VHOST ?? `raybus-test-${randomBytes(4).toString('hex')}`}-${suffix}`;
+  await createVhost(AMQP_TEST_URL, vhost);
+  return { vhost, url: vhostUrl(AMQP_TEST_URL, vhost), remove: () => deleteVhost(vhost) };
 }
 
 /** Run rabbitmqctl with `args`; resolves with its output, rejects on a non-zero exit. */

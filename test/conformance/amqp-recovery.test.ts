@@ -2,24 +2,16 @@
  * AMQP-only behaviour: recovery after the broker drops every connection, bounded connect
  * retries, the message size limit and dead-lettering with a reason.
  *
- * The recovery case runs in its own vhost (`raybus-test-recovery`, created if missing) so that
- * `close_all_connections --vhost` cannot disturb suites running in parallel on the default
- * vhost. It needs rabbitmqctl (`RAYBUS_TEST_RABBITMQCTL` may name another command, e.g.
+ * The recovery case runs in a vhost of its own (`<run vhost>-recovery`, deleted at its end) so
+ * that `close_all_connections --vhost` cannot disturb suites running in parallel in the run's
+ * vhost, nor anything else on the broker. It needs rabbitmqctl (`RAYBUS_TEST_RABBITMQCTL` may name another command, e.g.
  * `docker exec rabbitmq rabbitmqctl`); without it the case is skipped, or fails when CI=true.
  */
 import { spawnSync } from 'node:child_process';
 import { AmqpTransportError, createAmqpTransport, DEAD_LETTER_QUEUE, DEATH_QUEUE_HEADER, DEATH_REASON_HEADER } from '../../adapters/amqp';
 import type { Delivery, Transport, TransportStatus } from '../../src/transport/transport';
-import { AMQP_TEST_URL, describeWithBroker, RABBITMQCTL, rabbitmqctl } from './amqp-broker';
+import { AMQP_TEST_URL, createScratchVhost, describeWithBroker, RABBITMQCTL, rabbitmqctl } from './amqp-broker';
 import { Inbox, readU32, text, u32, uniqueName } from './transport.conformance';
-
-const VHOST = 'raybus-test-recovery';
-
-function vhostUrl(vhost: string): string {
-  const u = new URL(AMQP_TEST_URL);
-  u.pathname = `/${encodeURIComponent(vhost)}`;
-  return u.toString();
-}
 
 /** Resolves once `statuses` has contained `first` and, later, `then`. */
 function sawTransition(t: Transport, first: TransportStatus, then: TransportStatus): Promise<void> {
@@ -40,21 +32,17 @@ const ctlAvailable = spawnSync(RABBITMQCTL[0]!, [...RABBITMQCTL.slice(1), 'help'
 describeWithBroker('AMQP transport: recovery and limits', () => {
   const recoveryTest = ctlAvailable || process.env.CI === 'true' ? test : test.skip;
   if (!ctlAvailable && process.env.CI !== 'true') {
-    console.warn(`Skipping the close_all_connections case: '${RABBITMQCTL.join(' ')}' is not available (set RAYBUS_TEST_RABBITMQCTL).`);
+    process.stderr.write(`AMQP recovery case skipped: '${RABBITMQCTL.join(' ')}' is not available (set RAYBUS_TEST_RABBITMQCTL, or CI=true to fail instead).\n`);
   }
 
   recoveryTest(
     'reconnects after close_all_connections: re-declares, re-consumes, loses no message',
     async () => {
-      await rabbitmqctl(['add_vhost', VHOST]).catch((err: Error) => {
-        if (!/already exists/.test(err.message)) throw err;
-      });
-      const user = new URL(AMQP_TEST_URL).username || 'guest';
-      await rabbitmqctl(['set_permissions', '-p', VHOST, decodeURIComponent(user), '.*', '.*', '.*']);
+      const scratch = await createScratchVhost('recovery');
 
       const options = { initialDelayMs: 50, maxDelayMs: 1000, onWarning: () => undefined };
-      const pub = createAmqpTransport(vhostUrl(VHOST), { ...options, connectionName: 'raybus-test-recovery-pub' });
-      const sub = createAmqpTransport(vhostUrl(VHOST), { ...options, connectionName: 'raybus-test-recovery-sub' });
+      const pub = createAmqpTransport(scratch.url, { ...options, connectionName: 'raybus-test-recovery-pub' });
+      const sub = createAmqpTransport(scratch.url, { ...options, connectionName: 'raybus-test-recovery-sub' });
       const pubStatuses: TransportStatus[] = [];
       pub.status$.subscribe((s) => pubStatuses.push(s));
       const pubBack = sawTransition(pub, 'reconnecting', 'connected');
@@ -81,7 +69,7 @@ describeWithBroker('AMQP transport: recovery and limits', () => {
           { prefetch: 50 },
         );
 
-        const killed = rabbitmqctl(['close_all_connections', '--vhost', VHOST, 'raybus recovery test']);
+        const killed = rabbitmqctl(['close_all_connections', '--vhost', scratch.vhost, 'raybus recovery test']);
         let published = 0;
         let afterRecovery = 0;
         // Publish until both transports came back and 200 more messages went through.
@@ -99,6 +87,7 @@ describeWithBroker('AMQP transport: recovery and limits', () => {
         await pub.deleteQueue(q).catch(() => undefined);
         await pub.close();
         await sub.close();
+        await scratch.remove();
       }
     },
     60_000,

@@ -1,7 +1,8 @@
 /**
  * Helpers of the end-to-end suites on RabbitMQ: driver scripts in child processes, a lock that
- * keeps these suites from running at the same time (one of them restarts the broker), and
- * waiting for a condition without fixed sleeps.
+ * keeps these suites from running at the same time, and waiting for a condition without fixed
+ * sleeps. Their broker: `AMQP_TEST_URL` (the run's vhost on the shared broker) or a node of
+ * their own (test/support/private-rabbitmq.ts) for cases that restart it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmdirSync, statSync } from 'node:fs';
@@ -94,7 +95,8 @@ const LOCK = path.join(os.tmpdir(), 'raybus-amqp-e2e.lock');
 
 /**
  * Take the lock of the RabbitMQ end-to-end suites (a directory; a stale one, older than ten
- * minutes, is taken over). One suite restarts the broker, which the others would not survive.
+ * minutes, is taken over), so that one `raybus start` cluster at a time runs on this machine,
+ * also across jest runs: each starts several node processes and their workers.
  */
 export async function lockAmqpSuites(timeoutMs = 300_000): Promise<() => void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,5 +1,5 @@
 /**
- * Generators over RabbitMQ (issue 6 item 6): streaming order, errors, backpressure, dynamic,
+ * Generators over RabbitMQ (Ray's "Ray Generators" docs): streaming order, errors, backpressure, dynamic,
  * and actor generator methods, on a test Cluster of real `raybus start` processes.
  */
 import type * as Ray from '../../src/index';

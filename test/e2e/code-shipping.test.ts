@@ -1,5 +1,5 @@
 /**
- * How code reaches workers (API.md §9) on the embedded default: self-contained code by value,
+ * How code reaches workers (docs/ARCHITECTURE.md, "Code shipping") on the embedded default: self-contained code by value,
  * code that uses its module's imports by reference (the worker imports the defining module),
  * and a clear error — never a hang — when a worker cannot find the code.
  */

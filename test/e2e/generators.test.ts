@@ -139,7 +139,7 @@ describe('streaming generators', () => {
       process.exit(1);
     });
     const out = await drain(crashy.remote());
-    // ray-spec §3.3: a system failure surfaces at an arbitrary point (the item in flight may be
+    // As Ray's streaming generators: a system failure surfaces at an arbitrary point (the item in flight may be
     // lost with the process), so N yields give 1..N+1 refs, the last one the error.
     expect(out[out.length - 1]).toMatch(/^error:WorkerCrashedError/);
     expect(out.slice(0, -1)).toEqual(['first'].slice(0, out.length - 1));

@@ -8,6 +8,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as Ray from '../../src/index';
+import { expectWarnings } from '../support/expected-warnings';
 
 const ray: typeof Ray = require('raybus');
 
@@ -66,6 +67,7 @@ test('fractional GPU requests can share one id; amounts above 1 must be whole', 
 test('acceleratorType places only on nodes of that type', async () => {
   const [, ids] = (await ray.get(gpuInfo.options({ numGpus: 1, acceleratorType: ray.util.accelerators.NVIDIA_A100 }).remote())) as [string, number[]];
   expect(ids).toHaveLength(1);
+  expectWarnings(/^raybus: a task needing \{GPU: 1, accelerator_type:H100\b.* is infeasible/);
   const elsewhere = gpuInfo.options({ numGpus: 1, acceleratorType: ray.util.accelerators.NVIDIA_H100 }).remote();
   const [ready] = await ray.wait([elsewhere], { timeoutMs: 200 });
   expect(ready).toEqual([]);

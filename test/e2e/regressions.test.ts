@@ -116,7 +116,8 @@ test('a value above the message limit is refused at .remote() and put, naming th
   }
 });
 
-// ray-spec §5.6: a non-detached actor fate-shares with its owner, here a worker that exits.
+// Ray's "Actor Fault Tolerance" docs: a non-detached actor fate-shares with its owner, here a
+// worker that exits.
 test('an actor created inside a task dies when that worker exits (its owner)', async () => {
   const makeActor = ray.remote({ maxCalls: 1 })(() => {
     const Inner = ray.remote(

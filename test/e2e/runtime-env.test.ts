@@ -1,6 +1,6 @@
 /**
- * runtimeEnv end to end on the embedded default, with real worker processes (API.md §9,
- * ray-spec §8): env vars in the worker's process.env, the working directory, modules imported
+ * runtimeEnv end to end on the embedded default, with real worker processes (Ray's "Runtime
+ * Environments" docs): env vars in the worker's process.env, the working directory, modules imported
  * before user code, merging over the job-level env, inheritance by child tasks, worker pools
  * per env, setup errors, and the GPU assignment winning over CUDA_VISIBLE_DEVICES.
  *

@@ -4,6 +4,7 @@
  */
 import type * as Ray from '../../src/index';
 import { waitUntil } from '../support/wait-until';
+import { expectWarnings } from '../support/expected-warnings';
 import type * as Testing from '../../src/testing/index';
 
 const ray: typeof Ray = require('raybus');
@@ -115,8 +116,9 @@ describe('scheduling on a two-node cluster', () => {
     expect(await ray.availableResources()).toEqual(before);
   });
 
-  // Ray: ray-spec §4.4 (test_submit_api with NonexistentCustom)
+  // Ray: test_basic.py::test_submit_api with NonexistentCustom (infeasible work)
   it('infeasible work waits visibly without blocking feasible work, and runs when a node that fits joins', async () => {
+    expectWarnings(/^raybus: a task needing \{Nonexistent: 1\b.* is infeasible/);
     // jest's sandboxed `process` does not forward 'warning' events: watch emitWarning itself.
     const spy = jest.spyOn(process, 'emitWarning');
     const warnings = () => spy.mock.calls.map((c) => String(c[0]));
@@ -134,7 +136,7 @@ describe('scheduling on a two-node cluster', () => {
     }
   });
 
-  // ray-spec §4.1: 1 CPU to place, 0 to run; naming a resource holds 1 CPU for life.
+  // Ray's actor resource defaults: 1 CPU to place, 0 to run; naming a resource holds 1 CPU for life.
   it('actor resource defaults', async () => {
     const free = await ray.availableResources();
     const plain = Array.from({ length: 6 }, () => Where.remote());
@@ -167,6 +169,7 @@ describe('scheduling on a two-node cluster', () => {
     );
     const actor = Where.options({ schedulingStrategy: new ray.PlacementGroupSchedulingStrategy({ placementGroup: pg, placementGroupBundleIndex: 0 }) }).remote();
     expect(await ray.get(actor.node.remote())).toBe(entry.bundlesToNodeId[0]);
+    expectWarnings(/^raybus: placement group \w+ with bundles \{CPU: 1\}, \{CPU: 1\}, \{CPU: 1\} \(STRICT_SPREAD\) is infeasible/);
     const tooWide = ray.util.placementGroup([{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }], { strategy: 'STRICT_SPREAD' });
     expect(await tooWide.wait(200)).toBe(false);
     expect((await ray.util.placementGroupTable(tooWide))[tooWide.id]!.state).toBe('PENDING');

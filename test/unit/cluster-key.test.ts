@@ -1,5 +1,5 @@
 /**
- * The cluster key (API.md §9): code shipped by value is HMAC-signed with it, and a node's
+ * The cluster key (docs/ARCHITECTURE.md, "Code shipping"): code shipped by value is HMAC-signed with it, and a node's
  * workers (RAYBUS_REQUIRE_SIGNED_CODE=1) run it only when the signature verifies.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,5 +1,6 @@
 /**
- * Options of actor classes (API.md §2, §5; ray-spec §2.2 actor rows).
+ * Options of actor classes (Ray's `ray.remote` / `.options()` actor options, as validated by
+ * `python/ray/_private/ray_option_utils.py`).
  */
 import {
   MAX_TASK_RETRIES_OPTION,

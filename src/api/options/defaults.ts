@@ -1,8 +1,9 @@
 /**
- * Default values and constants of the option model (API.md §2, ray-spec §2.2, §4).
+ * Default values and constants of the option model (Ray's option defaults in
+ * `python/ray/_private/ray_option_utils.py` and its resource defaults).
  */
 
-/** Task retries on system failure when `maxRetries` is unset. API.md §2 says 4 (Ray uses 3). */
+/** Task retries on system failure when `maxRetries` is unset: raybus uses 4 (Ray uses 3). */
 export const DEFAULT_TASK_MAX_RETRIES = 4;
 
 /** CPUs a task holds when `numCpus` is unset. */

@@ -1,6 +1,6 @@
 /**
  * Option normalization and validation for remote functions, actors, actor methods, `init`
- * and runtime envs (API.md §2): pure functions, no I/O.
+ * and runtime envs: pure functions, no I/O.
  */
 export {
   normalizeTaskOptions,

@@ -1,5 +1,5 @@
 /**
- * Options of `init()` (API.md §3, §9): where to connect, the job's namespace and runtime env,
+ * Options of `init()` (Ray's `ray.init`): where to connect, the job's namespace and runtime env,
  * and the resources of the embedded default node.
  */
 import { RESOURCE_OPTIONS, type ResourceOptionFields } from './common-options';

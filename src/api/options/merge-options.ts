@@ -1,5 +1,5 @@
 /**
- * `.options()` merging (ray-spec §2.3, §9): a shallow merge where the override wins, except
+ * `.options()` merging (Ray's `ray_option_utils.update_options`): a shallow merge where the override wins, except
  * `_metadata`, which merges per top-level key the way Ray's `update_options` does.
  */
 import { isPlainObject } from './option-name';

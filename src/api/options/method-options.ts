@@ -1,6 +1,6 @@
 /**
  * Options of actor methods, for `ray.method(options)` and `handle.m.options(...)`
- * (API.md §5, ray-spec §2.3).
+ * (Ray's `ray.method` and actor method `.options()`).
  */
 import { CALL_OPTIONS, MAX_TASK_RETRIES_OPTION } from './common-options';
 import { mergeOptionBags } from './merge-options';

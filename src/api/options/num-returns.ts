@@ -1,5 +1,6 @@
 /**
- * `numReturns` against the kind of function it is used with (ray-spec §2.1 newest, §3).
+ * `numReturns` against the kind of function it is used with (Ray's `num_returns`: an integer,
+ * or 'streaming' / 'dynamic' for generators; see Ray's "Ray Generators" docs).
  */
 import type { NumReturns } from './value-checks';
 

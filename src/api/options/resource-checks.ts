@@ -1,5 +1,5 @@
 /**
- * The resource rule of ray-spec §2.1 and §4.2: quantities are finite, non-negative numbers
+ * Ray's resource rule (`ray_option_utils.py`, "Accelerator Support" docs): quantities are finite, non-negative numbers
  * with at most 1/10000 precision; GPU amounts above 1 must be whole.
  *
  * Booleans are not numbers here: Python accepts `num_cpus=True` because `bool` subclasses

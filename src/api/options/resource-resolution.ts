@@ -1,5 +1,5 @@
 /**
- * From options to the resource amounts a task or actor reserves (ray-spec §4.1–4.3), as
+ * From options to the resource amounts a task or actor reserves (Ray's "Resources" docs), as
  * Ray's `resources_from_ray_options` and `ActorClass._remote` compute them.
  */
 import type { ResourceOptionFields } from './common-options';
@@ -53,7 +53,7 @@ export function resolveTaskResources(opts: ResourceOptionFields): ResourceSet {
 }
 
 /**
- * An actor's resources, exactly as ray-spec §4.1:
+ * An actor's resources, exactly as Ray's "Resources" docs give them:
  * - nothing but `memory` named → placement needs 1 CPU more than the lifetime request, and
  *   the live actor holds 0 CPU (`{ placement: { CPU: 1 }, lifetime: {} }` by default);
  * - any of `numCpus`, `numGpus`, `resources` (with at least one key) or `acceleratorType`

@@ -1,5 +1,5 @@
 /**
- * `runtimeEnv` (API.md §9, ray-spec §8): environment variables, a working directory and
+ * `runtimeEnv` (Ray's "Runtime Environments" docs): environment variables, a working directory and
  * modules to import before user code runs. Task-level fields override job-level ones;
  * `envVars` merge key by key.
  */

@@ -1,5 +1,6 @@
 /**
- * Options of remote functions (API.md §2, §4; ray-spec §2.2 task rows).
+ * Options of remote functions (Ray's `ray.remote` / `.options()` task options, as validated by
+ * `python/ray/_private/ray_option_utils.py`).
  */
 import {
   CALL_OPTIONS,

@@ -1,5 +1,5 @@
 /**
- * Checks for the non-resource options (ray-spec §2.1, §2.2). Each returns the normalized
+ * Checks for the non-resource options (Ray's `ray_option_utils.py`). Each returns the normalized
  * value or throws: TypeError for a wrong type, RangeError for a value out of range, with a
  * message naming the option. Booleans are never accepted as numbers (Python accepts them,
  * since `bool` subclasses `int`; raybus is stricter on purpose).
@@ -19,7 +19,7 @@ import {
   type OptionName,
 } from './option-name';
 
-/** `numReturns`: a count of return values, or a generator mode (ray-spec §3). */
+/** `numReturns`: a count of return values, or a generator mode (Ray's "Ray Generators" docs). */
 export type NumReturns = number | 'dynamic' | 'streaming';
 
 /** Any error class: `Error` itself or a subclass. */
@@ -28,7 +28,7 @@ export type ErrorClass = abstract new (...args: never[]) => Error;
 /** `retryExceptions`: retry on every user error, on none, or on those of the given classes or names. */
 export type RetryExceptions = boolean | ReadonlyArray<ErrorClass | string>;
 
-/** `_metadata`: an opaque bag for libraries, keyed by library namespace (ray-spec §9). */
+/** `_metadata`: an opaque bag for libraries, keyed by library namespace (Ray's `_metadata` option). */
 export type OptionMetadata = Readonly<Record<string, unknown>>;
 
 /** `lifetime` of an actor: detached actors outlive their creator. */

@@ -16,7 +16,7 @@ import {
 export type { ResourceSet } from './resource-set';
 
 /**
- * Ray's critical resources for the hybrid policy score (ray-spec §7.1): GPU and custom
+ * Ray's critical resources for the hybrid policy score (`hybrid_scheduling_policy.cc`): GPU and custom
  * resources decide feasibility and availability, not utilization.
  */
 export const CRITICAL_RESOURCES: readonly string[] = ['CPU', 'memory', 'object_store_memory'];
@@ -141,7 +141,7 @@ export class ResourceLedger {
     return node !== undefined && node.alive && fitsIn(node, node.totals, toUnitDemand(demand), true);
   }
 
-  /** Whether some alive node's totals fit the demand (ray-spec §4.4: else it is infeasible). */
+  /** Whether some alive node's totals fit the demand (else it is infeasible, in Ray's "Resources" docs' terms). */
   isFeasible(demand: ResourceSet): boolean {
     const unit = toUnitDemand(demand);
     for (const node of this.nodes.values()) {
@@ -233,7 +233,7 @@ export class ResourceLedger {
   /**
    * Critical resource utilization in [0, 1]: the max over CPU, memory and
    * object_store_memory that the node has of used/total — Ray's hybrid score before its
-   * threshold clamp (ray-spec §7.1). 0 for a node with none of them.
+   * threshold clamp (`hybrid_scheduling_policy.cc`). 0 for a node with none of them.
    * @throws Error for an unknown node.
    */
   utilization(nodeId: string): number {

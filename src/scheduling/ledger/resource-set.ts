@@ -24,7 +24,7 @@ const demandCache = new WeakMap<ResourceSet, UnitDemand>();
 
 /**
  * Converts and validates a demand. Amounts must be finite and >= 0; `GPU` above 1 must be
- * whole (ray-spec §4.2). The result is cached per demand object: do not mutate demands.
+ * whole (Ray's "Accelerator Support" docs). The result is cached per demand object: do not mutate demands.
  *
  * @throws TypeError for a non-number amount; RangeError for a negative, non-finite or
  *   fractional-above-one GPU amount.

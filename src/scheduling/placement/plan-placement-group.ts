@@ -1,5 +1,5 @@
 /**
- * Placement group planning (ray-spec §7.4): where each bundle goes, or why not now.
+ * Placement group planning (Ray's "Placement Groups" docs): where each bundle goes, or why not now.
  * Planning never changes the ledger: it works on a `clone()`, and a second plan against a
  * clone with everything free tells `wait` (fits once work finishes) from `infeasible`
  * (no current node could ever hold the group; it stays pending, as in Ray).

@@ -1,6 +1,6 @@
 /**
  * Synchronous validation of placement group arguments, with Ray's messages
- * (`python/ray/util/placement_group.py::_validate_bundles`, ray-spec §7.4). Ray raises
+ * (`python/ray/util/placement_group.py::_validate_bundles`). Ray raises
  * ValueError for all of them; here a wrong type is a TypeError and a wrong value a RangeError.
  */
 import { toUnitDemand, type ResourceSet } from '../ledger/resource-set';

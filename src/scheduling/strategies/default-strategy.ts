@@ -1,5 +1,5 @@
 /**
- * DEFAULT: Ray's hybrid policy (ray-spec §7.1, §12 item 10; `hybrid_scheduling_policy.cc`).
+ * DEFAULT: Ray's hybrid policy (Ray's "Scheduling" docs; `hybrid_scheduling_policy.cc`).
  *
  * Score = critical resource utilization (`ledger.utilization`, measured before placing),
  * clamped to 0 while below `spreadThreshold`. The preferred (local) node wins when it fits

@@ -1,5 +1,5 @@
 /**
- * NODE_AFFINITY: run on one named node (ray-spec §7.3, `NodeAffinitySchedulingStrategy`).
+ * NODE_AFFINITY: run on one named node (Ray's `NodeAffinitySchedulingStrategy`).
  *
  * - Node alive and feasible: only there, waiting for resources if need be — soft or not.
  *   `spillOnUnavailable` (soft only) falls back to DEFAULT when it is merely busy;

@@ -10,7 +10,7 @@ import type { ResourceLedger, ResourceSet } from '../ledger/resource-ledger';
  * - `node`: place on `nodeId` now (the demand fits there);
  * - `wait`: feasible, but nothing fits now — keep it queued and retry on the next release;
  * - `infeasible`: no alive node's totals could ever fit — keep it pending and warn once
- *   (ray-spec §4.4), without blocking other work;
+ *   (as Ray does for infeasible work), without blocking other work;
  * - `unschedulable`: fail the work (`TaskUnschedulableError` / `ActorUnschedulableError`).
  */
 export type PlacementDecision =

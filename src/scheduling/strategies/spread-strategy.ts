@@ -1,5 +1,5 @@
 /**
- * SPREAD: best-effort round-robin over the nodes that fit now (ray-spec §7.2; Ray's
+ * SPREAD: best-effort round-robin over the nodes that fit now (Ray's "Scheduling" docs; Ray's
  * `SpreadSchedulingPolicy`). The cursor lives in the instance, so one instance should serve
  * all SPREAD requests of a broker.
  */

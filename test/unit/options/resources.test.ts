@@ -108,7 +108,7 @@ describe('resolveTaskResources', () => {
   });
 });
 
-describe('resolveActorResources (ray-spec §4.1)', () => {
+describe("resolveActorResources (Ray's actor resource defaults)", () => {
   it('no resource named: 1 CPU to place, 0 to run', () => {
     expect(resolveActorResources({})).toEqual({ placement: { CPU: 1 }, lifetime: {} });
   });

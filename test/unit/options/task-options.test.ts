@@ -219,7 +219,7 @@ describe('normalizeTaskOptions: errors', () => {
 });
 
 describe('defaults', () => {
-  it('DEFAULT_TASK_MAX_RETRIES is 4 (API.md §2)', () => {
+  it("DEFAULT_TASK_MAX_RETRIES is 4 (raybus's default; Ray's is 3)", () => {
     expect(DEFAULT_TASK_MAX_RETRIES).toBe(4);
   });
 });

@@ -117,7 +117,7 @@ describe('DEFAULT (hybrid) strategy', () => {
     expect(strategy.pick({ ledger: new ResourceLedger(), demand: { CPU: 1 }, random })).toEqual({ kind: 'infeasible' });
   });
 
-  it('places zero-resource actors on a random node (ray-spec §7.1)', () => {
+  it('places zero-resource actors on a random node (as Ray\'s hybrid policy does)', () => {
     const ledger = cluster(4, { CPU: 1 });
     const strategy = new DefaultStrategy();
     const random = mulberry32(5);

@@ -14,7 +14,7 @@ function pick(ledger: ResourceLedger, demand: Record<string, number>, affinity: 
   return new NodeAffinityStrategy().pick({ ledger, demand, affinity, random: mulberry32(1), preferredNodeId: 'a' });
 }
 
-// Ported from test_scheduling_2.py::test_node_affinity_scheduling_strategy (ray-spec §7.3).
+// Ported from test_scheduling_2.py::test_node_affinity_scheduling_strategy.
 describe('NODE_AFFINITY strategy', () => {
   it('runs only on the named node when it is alive and fits, soft or not', () => {
     const ledger = setup();

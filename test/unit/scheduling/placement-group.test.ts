@@ -15,7 +15,7 @@ function placed(plan: ReturnType<typeof planPlacementGroup>): string[] {
   return plan.nodeIds;
 }
 
-// Strategies after ray-spec §7.4 and test_placement_group.py::test_placement_group_pack,
+// Strategies after Ray's "Placement Groups" docs and test_placement_group.py::test_placement_group_pack,
 // test_placement_group_strict_pack, test_placement_group_spread, test_placement_group_strict_spread.
 describe('planPlacementGroup', () => {
   it('PACK puts bundles on one node when one holds them all', () => {

@@ -4,7 +4,7 @@ import {
   validatePlacementGroupStrategy,
 } from '../../../src/scheduling/placement/validate-bundles';
 
-// Messages from python/ray/util/placement_group.py::_validate_bundles (ray-spec §7.4).
+// Messages from python/ray/util/placement_group.py::_validate_bundles.
 describe('validateBundles', () => {
   it('accepts a list of non-empty resource objects', () => {
     expect(() => validateBundles([{ CPU: 1 }, { GPU: 1, CPU: 0 }, { memory: 1e9, Custom: 0.5 }])).not.toThrow();
