@@ -125,6 +125,7 @@ export class ConnectionManager {
           maxPingOut: 2,
           // A stack trace per request costs more than the request on a hot path.
           noAsyncTraces: true,
+          ...(o.caFile !== undefined ? { tls: { caFile: o.caFile } } : {}),
         });
         const jsm = await jetstreamManager(nc, { timeout: o.apiTimeoutMs }).catch((err: unknown) => {
           throw new NatsTransportError('CONNECT_FAILED', `raybus nats: JetStream is not enabled on ${redactServers(this.url)} (start nats-server with -js): ${describeCause(err)}`, {

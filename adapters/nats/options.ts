@@ -1,6 +1,7 @@
 /**
  * User options of the NATS transport, their defaults and their validation.
  */
+import { existsSync } from 'node:fs';
 
 /** Options of {@link createNatsTransport}. Every field is optional. */
 export interface NatsTransportOptions {
@@ -18,6 +19,8 @@ export interface NatsTransportOptions {
   readonly connectTimeoutMs?: number;
   /** Wait between reconnection attempts, in ms. Default 500. */
   readonly reconnectTimeWaitMs?: number;
+  /** Longest wait between reconnection attempts (raybus's generic option): caps `reconnectTimeWaitMs`. */
+  readonly maxDelayMs?: number;
   /** Attempts made after a lost connection before the transport closes itself. Default: unbounded. */
   readonly reconnectAttempts?: number;
   /** Client ping interval in ms; a silent server is noticed after about two. Default 10 000. */
@@ -43,6 +46,12 @@ export interface NatsTransportOptions {
   readonly maxMessageBytes?: number;
   /** Where non-fatal problems go (a consumer lost its queue, a dead-letter copy failed). Default `process.emitWarning`. */
   readonly onWarning?: (message: string, error?: unknown) => void;
+  /**
+   * TLS: a PEM file of the certificate authorities to trust; the connection then requires TLS
+   * (a server started with `--tls`). Without it the client uses TLS when the server requires it,
+   * trusting the system's authorities.
+   */
+  readonly caFile?: string;
 }
 
 /** Bytes of a server's `max_payload` kept for headers: a body may use the rest. */
@@ -67,12 +76,14 @@ export interface ResolvedNatsTransportOptions {
   readonly unboundedPullBatch: number;
   readonly maxMessageBytes: number | undefined;
   readonly onWarning: (message: string, error?: unknown) => void;
+  readonly caFile?: string;
 }
 
 const NUMERIC: Record<string, { min: number; max: number; infinite?: boolean }> = {
   connectAttempts: { min: 1, max: 1000 },
   connectTimeoutMs: { min: 1, max: 3_600_000 },
   reconnectTimeWaitMs: { min: 1, max: 3_600_000 },
+  maxDelayMs: { min: 1, max: 3_600_000 },
   reconnectAttempts: { min: 1, max: Infinity, infinite: true },
   pingIntervalMs: { min: 100, max: 3_600_000 },
   ackWaitMs: { min: 500, max: 3_600_000 },
@@ -83,7 +94,7 @@ const NUMERIC: Record<string, { min: number; max: number; infinite?: boolean }> 
   maxMessageBytes: { min: 1, max: 64 * 1024 * 1024 },
 };
 
-const KNOWN = new Set([...Object.keys(NUMERIC), 'namespace', 'connectionName', 'onWarning']);
+const KNOWN = new Set([...Object.keys(NUMERIC), 'namespace', 'connectionName', 'onWarning', 'caFile']);
 
 /** Letters, digits and '-': safe in subjects and stream names, and '_' stays a separator. */
 const NAMESPACE = /^[A-Za-z0-9-]{1,32}$/;
@@ -119,12 +130,16 @@ export function resolveNatsOptions(options: NatsTransportOptions = {}): Resolved
   if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
     throw new TypeError("raybus nats: option 'onWarning' must be a function");
   }
+  if (options.caFile !== undefined) {
+    if (typeof options.caFile !== 'string' || options.caFile === '') throw new TypeError("raybus nats: option 'caFile' must be a file path");
+    if (!existsSync(options.caFile)) throw new RangeError(`raybus nats: option 'caFile': no such file ${options.caFile}`);
+  }
   return {
     namespace: options.namespace ?? 'raybus',
     connectionName: options.connectionName ?? `raybus:${process.pid}`,
     connectAttempts: options.connectAttempts ?? 5,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-    reconnectTimeWaitMs: options.reconnectTimeWaitMs ?? 500,
+    reconnectTimeWaitMs: Math.min(options.reconnectTimeWaitMs ?? 500, options.maxDelayMs ?? Infinity),
     reconnectAttempts: options.reconnectAttempts ?? Infinity,
     pingIntervalMs: options.pingIntervalMs ?? 10_000,
     ackWaitMs: options.ackWaitMs ?? 5_000,
@@ -134,5 +149,6 @@ export function resolveNatsOptions(options: NatsTransportOptions = {}): Resolved
     unboundedPullBatch: options.unboundedPullBatch ?? 256,
     maxMessageBytes: options.maxMessageBytes,
     onWarning: options.onWarning ?? defaultWarning,
+    ...(options.caFile !== undefined ? { caFile: options.caFile } : {}),
   };
 }

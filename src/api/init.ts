@@ -14,7 +14,6 @@ import { attachMemoryDriver } from '../runtimes/memory-clusters';
 import { startEmbeddedRuntime, type EmbeddedRuntime } from '../runtimes/embedded-runtime';
 import { parseClusterAddress } from '../transport/cluster-address';
 import { joinBrokerCluster, leaveBrokerCluster, type JoinedCluster } from '../runtimes/driver-runtime';
-import { setClusterKey } from '../serialization/code-shipping';
 
 let runtime: EmbeddedRuntime | undefined;
 let starting: Promise<void> | undefined;
@@ -54,8 +53,6 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   if (address?.startsWith('memory://')) return attachToMemoryCluster(address, opts.namespace, opts.runtimeEnv);
   if (opts.transport) return joinCluster(address ?? `${opts.transport.kind}://given-transport`, opts);
   if (address) return joinCluster(address, opts);
-  // The embedded default signs nothing: its workers run what this process ships.
-  setClusterKey(undefined);
   const resources: Resources = nodeResourcesSync({
     ...(opts.numCpus !== undefined && opts.numCpus !== null ? { numCpus: opts.numCpus } : {}),
     ...(opts.numGpus !== undefined && opts.numGpus !== null ? { numGpus: opts.numGpus } : {}),
@@ -88,6 +85,9 @@ function joinCluster(address: string, opts: ReturnType<typeof normalizeInitOptio
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
     ...(opts.runtimeEnv ? { runtimeEnv: opts.runtimeEnv } : {}),
     ...(opts.clusterKey ? { clusterKey: opts.clusterKey } : {}),
+    ...(opts.encrypt ? { encrypt: true } : {}),
+    ...(opts.insecure ? { insecure: true } : {}),
+    ...(opts.caFile ? { caFile: opts.caFile } : {}),
     install: (core, jobId, namespace) => install(core, jobId, namespace, null),
   }).then(
     (j) => {

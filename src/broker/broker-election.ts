@@ -19,7 +19,7 @@ import type { NodeId } from '../protocol/ids';
 import { randomBytes } from 'node:crypto';
 import type { Subscription as RxSubscription } from 'rxjs';
 import type { Delivery, Subscription, Transport } from '../transport/transport';
-import { decodeEnvelope } from '../serialization/serializer';
+import { decodeMessage, RejectionCounter } from '../serialization/message-codec';
 import { BROKER_ELECTION_QUEUE, BROKER_QUEUE } from '../protocol/queues';
 import type { ElectionTokenMsg } from '../protocol/messages/presence';
 import { systemClock, type Clock, type Timer } from '../util/clock';
@@ -59,6 +59,7 @@ export class BrokerCandidate {
   private lastStatus?: string;
   private readonly clock: Clock;
   private readonly send: Send;
+  private readonly malformed: RejectionCounter;
 
   constructor(private readonly options: BrokerCandidateOptions) {
     checkDurationOption('refreshMs', options.refreshMs, 1);
@@ -68,6 +69,7 @@ export class BrokerCandidate {
     checkDurationOption('broker.probeTimeoutMs', options.broker?.probeTimeoutMs, 1);
     this.clock = options.clock ?? systemClock;
     this.send = typedSender(options.transport);
+    this.malformed = new RejectionCounter('raybus broker candidate', options.warn);
   }
 
   /** True while this candidate runs the broker. */
@@ -114,18 +116,16 @@ export class BrokerCandidate {
   }
 
   private onToken(d: Delivery): void {
-    let token: ElectionTokenMsg | undefined;
+    let token: ElectionTokenMsg;
     try {
-      token = decodeEnvelope(d.body) as ElectionTokenMsg;
-    } catch {
-      token = undefined;
+      token = decodeMessage('election', d.body);
+    } catch (err) {
+      // Dead-lettered, never kept: junk on the election queue must not make anyone leader.
+      this.malformed.reject(d, err);
+      return;
     }
     // Stopping: leave it unacknowledged, so it goes to the next candidate with our channel.
     if (this.stopped) return;
-    if (token?.t !== 'election-token') {
-      d.ack();
-      return;
-    }
     // Keep the newest token; acknowledge the one it replaces.
     const previous = this.kept;
     this.kept = d;

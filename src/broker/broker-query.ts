@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { ProcId, ReplyQueue, RequestId } from '../protocol/ids';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { Transport } from '../transport/transport';
-import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
+import { encodeEnvelope } from '../serialization/serializer';
+import { decodeMessage } from '../serialization/message-codec';
 import { isNoSuchQueue } from '../transport/transport';
 import { BROKER_QUEUE, replyQueue } from '../protocol/queues';
 import type { ClusterInfo, ClusterState } from '../protocol/wire';
@@ -33,13 +34,15 @@ export async function askBroker<T>(transport: Transport, build: (req: RequestId,
   const sub = await transport.consume(
     reply,
     (d) => {
-      d.ack();
+      let msg: { req?: unknown };
       try {
-        const msg = decodeEnvelope(d.body) as { req?: unknown };
-        if (msg?.req === req) resolveAnswer(msg as T);
-      } catch {
-        /* not ours */
+        msg = decodeMessage('reply', d.body) as { req?: unknown };
+      } catch (err) {
+        d.nack(false, `malformed: ${(err as Error).message}`);
+        return;
       }
+      d.ack();
+      if (msg.req === req) resolveAnswer(msg as T);
     },
     { prefetch: 0 },
   );
@@ -52,7 +55,16 @@ export async function askBroker<T>(transport: Transport, build: (req: RequestId,
       answer,
       new Promise<never>((_, reject) => {
         // Held open (ref): a CLI waiting for the answer has nothing else to wait on.
-        timer = clock.setTimeout(() => reject(new NoLeaderError(`no broker leader answered within ${timeoutMs} ms (is a node running? start one with 'raybus start')`)), timeoutMs).ref();
+        timer = clock.setTimeout(
+          () =>
+            reject(
+              new NoLeaderError(
+                `no broker leader answered within ${timeoutMs} ms (is a node running? start one with 'raybus start'; ` +
+                  'do the nodes use a cluster key, or encrypt? give this process the same: a message with another key, or none, is refused)',
+              ),
+            ),
+          timeoutMs,
+        ).ref();
       }),
     ]);
   } finally {

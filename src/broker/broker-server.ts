@@ -11,9 +11,10 @@
  */
 import { workerIdPrefix, type NodeId, type ReplyQueue, type WorkerId } from '../protocol/ids';
 import type { Delivery, Subscription, Transport } from '../transport/transport';
-import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
+import { encodeEnvelope } from '../serialization/serializer';
+import { decodeMessage, decodeTopicMessage, RejectionCounter } from '../serialization/message-codec';
 import { BROKER_QUEUE, OWNER_DIED_TOPIC, nodeQueue, replyQueue } from '../protocol/queues';
-import type { BrokerMsg, NodeRegisterMsg } from '../protocol/messages/broker';
+import type { BrokerMsg, LeasesReportMsg, NodeRegisterMsg } from '../protocol/messages/broker';
 import type { ClusterInfo, ClusterState } from '../protocol/wire';
 import { ResourceLedger } from '../scheduling/ledger/resource-ledger';
 import { systemClock, type Clock } from '../util/clock';
@@ -41,9 +42,6 @@ export interface BrokerServerOptions {
   readonly clock?: Clock;
 }
 
-/** A malformed message is reported once per this many. */
-const MALFORMED_REPORT_EVERY = 100;
-
 /**
  * The broker: composes its parts and serves `raybus.broker`.
  *
@@ -65,7 +63,7 @@ export class BrokerServer {
   private readonly membership?: ClusterMembership;
   private subscription?: Subscription;
   private ownerGoneSub?: Subscription;
-  private malformed = 0;
+  private readonly malformed: RejectionCounter;
 
   constructor(
     private readonly transport: Transport,
@@ -73,6 +71,7 @@ export class BrokerServer {
   ) {
     const send = (this.send = typedSender(transport));
     this.warn = options.warn ?? ((m: string) => process.emitWarning(m));
+    this.malformed = new RejectionCounter('raybus broker', this.warn);
     const bundles = new ResourceLedger();
     this.dispatcher = new LeaseDispatcher({
       nodes: this.ledger,
@@ -131,11 +130,17 @@ export class BrokerServer {
     this.subscription = await this.transport.consume(BROKER_QUEUE, (d) => this.onDelivery(d), { prefetch: 0 });
     // A worker that exited (even on purpose, e.g. after maxCalls) takes its non-detached actors with it.
     this.ownerGoneSub = await this.transport.subscribe(OWNER_DIED_TOPIC, (body) => {
+      let owner: ReplyQueue;
       try {
-        const { owner } = decodeEnvelope(body) as { owner: ReplyQueue };
-        if (typeof owner === 'string') this.ownerDied(owner, `The actor died because its owner (${owner}) has died.`);
-      } catch {
-        /* malformed notice: ignored */
+        owner = decodeTopicMessage('owner-died', body).owner;
+      } catch (err) {
+        this.malformed.drop(OWNER_DIED_TOPIC, err);
+        return;
+      }
+      try {
+        this.ownerDied(owner, `The actor died because its owner (${owner}) has died.`);
+      } catch (err) {
+        this.warn(`raybus broker: failed to handle an owner-died notice: ${(err as Error).stack}`);
       }
     });
     this.membership?.start();
@@ -161,7 +166,12 @@ export class BrokerServer {
     return clusterState({
       ledger: this.ledger,
       nodes: this.nodes,
-      leader: { epoch: membership?.epoch ?? 'embedded', electedAt: membership?.electedAt ?? 0, ...(leaderNode ? { nodeId: leaderNode } : {}) },
+      leader: {
+        epoch: membership?.epoch ?? 'embedded',
+        electedAt: membership?.electedAt ?? 0,
+        ...(leaderNode ? { nodeId: leaderNode } : {}),
+        ...(this.malformed.count > 0 ? { malformed: this.malformed.count } : {}),
+      },
       grants: () => dispatcher.grants(),
       pending: () => dispatcher.pendingList(),
       actors: () => this.actors.list(),
@@ -172,12 +182,10 @@ export class BrokerServer {
   private onDelivery(d: Delivery): void {
     let msg: BrokerMsg;
     try {
-      msg = decodeEnvelope(d.body) as BrokerMsg;
-      if (typeof msg !== 'object' || msg === null || typeof msg.t !== 'string') throw new Error('no message tag');
+      msg = decodeMessage('broker', d.body);
     } catch (err) {
-      d.nack(false, `malformed envelope: ${(err as Error).message}`);
-      // One line per 100, not one per message: a flood must not flood the log.
-      if (this.malformed++ % MALFORMED_REPORT_EVERY === 0) this.warn(`raybus broker: rejected a malformed message (${this.malformed} so far): ${(err as Error).message}`);
+      // Dead-lettered: a poison message never comes back to this leader or the next.
+      this.malformed.reject(d, err);
       return;
     }
     if (msg.t === 'create-actor' || msg.t === 'actor-record') {
@@ -247,6 +255,8 @@ export class BrokerServer {
       case 'cluster-state-request':
         send(msg.reply, { t: 'cluster-state', req: msg.req, state: this.clusterState() });
         return;
+      case 'leases-report':
+        return this.reconcileLeases(msg);
       case 'actor-record':
       case 'create-actor':
         return;
@@ -274,6 +284,22 @@ export class BrokerServer {
     }
     if (msg.draining) this.nodes.drain(msg.node);
     this.dispatcher.scheduleDispatch();
+  }
+
+  /**
+   * A node's periodic lease report: workers of leases this leader does not know (never granted,
+   * or given up) are stopped. Not while the registry is rebuilt after an election, when the
+   * nodes' registrations are still being adopted.
+   */
+  private reconcileLeases(msg: LeasesReportMsg): void {
+    if (!this.membership || this.membership.restoring) return;
+    if (!this.ledger.hasNode(msg.node)) return;
+    this.nodes.recordRefusals(msg.node, msg.refused, msg.malformed);
+    // Draining and dead nodes stop their workers themselves.
+    if (!this.ledger.isAlive(msg.node)) return;
+    for (const lease of msg.leases) {
+      if (!this.dispatcher.hasGrant(lease)) this.send(nodeQueue(msg.node), { t: 'kill-worker', lease });
+    }
   }
 
   /** A node is gone (its presence vanished): its work fails over. */

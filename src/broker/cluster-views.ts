@@ -13,6 +13,8 @@ export interface NodeView {
   /** Every node that ever registered. */
   all(): NodeId[];
   isDraining(node: NodeId): boolean;
+  /** What the node process refused (unauthenticated, malformed), when it reported it. */
+  refusalsOf?(node: NodeId): { readonly refused?: Record<string, number>; readonly malformed?: number } | undefined;
 }
 
 /** Everything `clusterState` reads. */
@@ -50,6 +52,7 @@ export function clusterState(src: ClusterStateSource): ClusterState {
       alive: n.alive || src.nodes.isDraining(n.nodeId),
       draining: src.nodes.isDraining(n.nodeId),
       available: { ...src.ledger.available(n.nodeId) },
+      ...src.nodes.refusalsOf?.(n.nodeId),
     })),
     actors: src.actors(),
     leases: src.grants().map((g) => ({

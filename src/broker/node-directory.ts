@@ -10,10 +10,19 @@ import type { ResourceLedger } from '../scheduling/ledger/resource-ledger';
 /** What a registration did: `joined` (new), `back` (after this leader declared it dead) or `ignored`. */
 export type Registration = 'joined' | 'back' | 'ignored';
 
-/** Known nodes and their draining state, kept in step with the node ledger. */
+/** What a node process refused, as its last lease report said. */
+export interface NodeRefusals {
+  /** Unauthenticated messages, by reason. */
+  readonly refused?: Record<string, number>;
+  /** Malformed messages. */
+  readonly malformed?: number;
+}
+
+/** Known nodes, their draining state and refusals, kept in step with the node ledger. */
 export class NodeDirectory {
   private readonly known = new Set<NodeId>();
   private readonly draining = new Set<NodeId>();
+  private readonly refusals = new Map<NodeId, NodeRefusals>();
 
   constructor(private readonly ledger: ResourceLedger) {}
 
@@ -46,6 +55,17 @@ export class NodeDirectory {
 
   isDraining(node: NodeId): boolean {
     return this.draining.has(node);
+  }
+
+  /** Remember what node `node` reported it refused (for `raybus status`). */
+  recordRefusals(node: NodeId, refused: Record<string, number> | undefined, malformed: number | undefined): void {
+    if (!this.known.has(node)) return;
+    this.refusals.set(node, { ...(refused ? { refused } : {}), ...(malformed ? { malformed } : {}) });
+  }
+
+  /** What node `node` last reported it refused. */
+  refusalsOf(node: NodeId): NodeRefusals | undefined {
+    return this.refusals.get(node);
   }
 
   /** Every node that ever registered, in order of first registration. */

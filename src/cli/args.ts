@@ -2,7 +2,7 @@
  * Argument parsing of the `raybus` commands: `--flag value` and `--flag=value`; `--import`
  * takes one or more modules. Misuse throws a UsageError with a one-line message.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { parseClusterAddress, redactAddress } from '../transport/cluster-address';
@@ -23,18 +23,27 @@ export interface ParsedArgs {
   /** Resolved module specifiers (absolute paths or package entry files). */
   readonly imports: string[];
   readonly clusterKey?: string;
+  /** The key file is readable by other users (start warns). */
+  readonly keyFileShared?: boolean;
+  /** Encrypt every message (`--encrypt`). */
+  readonly encrypt: boolean;
+  /** Run without a key on a bus that is not on this machine (`--insecure`). */
+  readonly insecure: boolean;
+  /** TLS: a PEM file of the certificate authorities to trust (`--ca-file`, RAYBUS_CA_FILE). */
+  readonly caFile?: string;
   readonly drainTimeoutMs: number;
   readonly json: boolean;
   /** `list` only: what to list. */
   readonly what?: 'nodes' | 'actors' | 'tasks' | 'placement-groups';
 }
 
+const SECURITY = ['cluster-key-file', 'encrypt', 'insecure', 'ca-file'];
 const FLAGS: Record<string, readonly string[]> = {
-  start: ['address', 'num-cpus', 'num-gpus', 'memory', 'resources', 'accelerator-type', 'import', 'cluster-key-file', 'drain-timeout', 'labels'],
-  status: ['address', 'json'],
-  list: ['address', 'json'],
+  start: ['address', 'num-cpus', 'num-gpus', 'memory', 'resources', 'accelerator-type', 'import', 'drain-timeout', 'labels', ...SECURITY],
+  status: ['address', 'json', ...SECURITY],
+  list: ['address', 'json', ...SECURITY],
 };
-const BOOLEAN = new Set(['json']);
+const BOOLEAN = new Set(['json', 'encrypt', 'insecure']);
 const LISTABLE = ['nodes', 'actors', 'tasks', 'placement-groups'] as const;
 
 export function parseArgs(cmd: string, argv: readonly string[], cwd = process.cwd()): ParsedArgs {
@@ -92,7 +101,11 @@ export function parseArgs(cmd: string, argv: readonly string[], cwd = process.cw
   }
   if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
   const keyFile = one('cluster-key-file');
-  const clusterKey = keyFile !== undefined ? readKeyFile(keyFile, cwd) : process.env.RAYBUS_CLUSTER_KEY || undefined;
+  const fromFile = keyFile !== undefined ? readKeyFile(keyFile, cwd) : undefined;
+  const clusterKey = fromFile?.key ?? (process.env.RAYBUS_CLUSTER_KEY || undefined);
+  const encrypt = values.has('encrypt');
+  if (encrypt && !clusterKey) throw new UsageError('--encrypt needs a cluster key (--cluster-key-file or RAYBUS_CLUSTER_KEY): the encryption key is derived from it');
+  const caFile = one('ca-file') ?? (process.env.RAYBUS_CA_FILE || undefined);
   const numCpus = number(one('num-cpus'), 'num-cpus', { integer: false });
   const numGpus = number(one('num-gpus'), 'num-gpus', { integer: false });
   const memory = number(one('memory'), 'memory', { integer: true });
@@ -110,6 +123,10 @@ export function parseArgs(cmd: string, argv: readonly string[], cwd = process.cw
     ...(labels ? { labels } : {}),
     imports: (values.get('import') ?? []).map((m) => resolveImport(m, cwd)),
     ...(clusterKey ? { clusterKey } : {}),
+    ...(fromFile?.shared ? { keyFileShared: true } : {}),
+    encrypt,
+    insecure: values.has('insecure'),
+    ...(caFile ? { caFile: path.resolve(cwd, caFile) } : {}),
     drainTimeoutMs: drain !== undefined ? drain * 1000 : 30_000,
     json: values.has('json'),
     ...(what ? { what } : {}),
@@ -155,15 +172,24 @@ function parseLabels(raw: string | undefined): Record<string, string> | undefine
   return v as Record<string, string>;
 }
 
-function readKeyFile(file: string, cwd: string): string {
-  let key: string;
+/**
+ * A key file holds the cluster key on one line (`raybus keygen` writes 64 hex characters);
+ * `shared` when other users may read it.
+ */
+function readKeyFile(file: string, cwd: string): { key: string; shared: boolean } {
+  const full = path.resolve(cwd, file);
+  let text: string;
+  let mode: number;
   try {
-    key = readFileSync(path.resolve(cwd, file), 'utf8').trim();
+    text = readFileSync(full, 'utf8');
+    mode = statSync(full).mode;
   } catch (err) {
     throw new UsageError(`cannot read --cluster-key-file '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (!key) throw new UsageError(`--cluster-key-file '${file}' is empty`);
-  return key;
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw new UsageError(`--cluster-key-file '${file}' is empty`);
+  if (lines.length > 1) throw new UsageError(`--cluster-key-file '${file}' must hold the key on one line (it has ${lines.length})`);
+  return { key: lines[0]!.trim(), shared: process.platform !== 'win32' && (mode & 0o077) !== 0 };
 }
 
 /** A module for `--import`: paths against the cwd, package names from the cwd (as Node would). */

@@ -1,25 +1,32 @@
 #!/usr/bin/env node
 /**
  * The `raybus` command line (README.md, "Commands"): `start` runs a node until SIGINT/SIGTERM (which
- * drain it), `status` and `list` read the live cluster. Long operations print progress; every
- * failure prints one clear line and exits non-zero.
+ * drain it), `status` and `list` read the live cluster, `keygen` makes a cluster key. Long
+ * operations print progress; every failure prints one clear line and exits non-zero.
  */
 import { packageVersion } from '../util/package-info';
 import { parseArgs, UsageError, type ParsedArgs } from './args';
 import { runStart } from './start-command';
 import { runList, runStatus } from './status-command';
+import { runKeygen } from './keygen-command';
+import { CLUSTER_KEY_VAR } from '../runtimes/cluster-security';
 
 const USAGE = `raybus — Ray Core's programming model for Node.js
 
 Usage:
   raybus start --address amqp://... [--num-cpus N] [--num-gpus N] [--memory BYTES]
                [--resources '{"X":2}'] [--accelerator-type T] [--import module ...]
-               [--cluster-key-file F] [--drain-timeout SECONDS]
-  raybus status --address amqp://...
+               [--cluster-key-file F] [--encrypt] [--insecure] [--ca-file PEM]
+               [--drain-timeout SECONDS]
+  raybus status --address amqp://... [--cluster-key-file F] [--encrypt] [--json]
   raybus list nodes|actors|tasks|placement-groups --address amqp://... [--json]
+  raybus keygen [--out FILE]
   raybus --version | --help
 
-The address may also come from RAYBUS_ADDRESS, the cluster key from RAYBUS_CLUSTER_KEY.
+Every message is authenticated with the cluster key (a file of one line, made by
+'raybus keygen'); a bus that is not on this machine needs one, or --insecure.
+The address may also come from RAYBUS_ADDRESS, the cluster key from RAYBUS_CLUSTER_KEY,
+the CA file from RAYBUS_CA_FILE.
 Without a cluster, nothing needs starting: call ray.init() in your program for the
 embedded default.`;
 
@@ -32,6 +39,14 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === '--version' || cmd === '-v') {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
+  }
+  if (cmd === 'keygen') {
+    try {
+      return runKeygen(rest);
+    } catch (err) {
+      process.stderr.write(`raybus keygen: ${err instanceof UsageError ? '' : 'error: '}${oneLine(err)}\n`);
+      return err instanceof UsageError ? 2 : 1;
+    }
   }
   if (cmd !== 'start' && cmd !== 'status' && cmd !== 'list') {
     process.stderr.write(`raybus: unknown command '${cmd}'. Run 'raybus --help'.\n`);
@@ -47,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  // Read once: no child process (a worker, an --import module's) inherits the key.
+  delete process.env[CLUSTER_KEY_VAR];
   try {
     if (cmd === 'start') {
       const code = await runStart(args);

@@ -9,6 +9,7 @@ import { parseClusterAddress } from '../transport/cluster-address';
 import { NodeProcess } from '../runtimes/node-runtime';
 import { formatResources } from '../scheduling/ledger/resource-set';
 import type { ParsedArgs } from './args';
+import { checkClusterSecurity } from '../runtimes/cluster-security';
 
 /** A real dynamic import (the CommonJS build would turn `import()` into `require()`). */
 const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
@@ -19,7 +20,11 @@ function importModule(spec: string): Promise<unknown> {
 
 export async function runStart(args: ParsedArgs): Promise<number> {
   const log = (line: string): void => void process.stdout.write(`raybus start: ${line}\n`);
-  if (!args.clusterKey) log('warning: no cluster key (--cluster-key-file or RAYBUS_CLUSTER_KEY): code shipped by value will be refused');
+  // Refuses to start without a key on a network bus (unless --insecure): one clear line.
+  const warning = checkClusterSecurity(args.address, args);
+  if (warning) log(warning.replace(/^raybus: /, 'warning: '));
+  if (args.keyFileShared) log('warning: the cluster key file is readable by other users of this machine (chmod 600 it)');
+  if (args.clusterKey) log(`every message is authenticated with the cluster key${args.encrypt ? ' and encrypted' : ''}`);
   // Signals before the node is up stop the start.
   let signalled: NodeJS.Signals | undefined;
   const early = (sig: NodeJS.Signals): void => {
@@ -38,6 +43,9 @@ export async function runStart(args: ParsedArgs): Promise<number> {
     ...(args.labels ? { labels: args.labels } : {}),
     imports: args.imports,
     ...(args.clusterKey ? { clusterKey: args.clusterKey } : {}),
+    ...(args.encrypt ? { encrypt: true } : {}),
+    ...(args.insecure ? { insecure: true } : {}),
+    ...(args.caFile ? { caFile: args.caFile } : {}),
     log,
   });
   process.off('SIGINT', early).off('SIGTERM', early);

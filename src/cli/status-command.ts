@@ -15,7 +15,15 @@ import type { ParsedArgs } from './args';
 const queryTimeoutMs = (): number => Number(process.env.RAYBUS_QUERY_TIMEOUT_MS) || 10_000;
 
 async function withCluster<T>(args: ParsedArgs, fn: (t: Transport) => Promise<T>): Promise<T> {
-  const t = openClusterTransport(args.address, { connectionName: 'raybus cli', connectAttempts: 3, connectTimeoutMs: 5000 });
+  const t = openClusterTransport(args.address, {
+    connectionName: 'raybus cli',
+    connectAttempts: 3,
+    connectTimeoutMs: 5000,
+    ...(args.clusterKey ? { clusterKey: args.clusterKey } : {}),
+    ...(args.encrypt ? { encrypt: true } : {}),
+    ...(args.insecure ? { insecure: true } : {}),
+    ...(args.caFile ? { caFile: args.caFile } : {}),
+  });
   await t.connect();
   try {
     return await fn(t);
@@ -95,7 +103,7 @@ export function formatStatus(state: ClusterState, display: string): string {
   const draining = state.nodes.filter((n) => n.draining);
   const dead = state.nodes.filter((n) => !n.alive && !n.draining);
   lines.push('', `Nodes: ${alive.length} alive, ${draining.length} draining, ${dead.length} dead`);
-  for (const n of state.nodes) lines.push(`  ${n.nodeId}  ${n.draining ? 'DRAINING' : n.alive ? 'ALIVE' : 'DEAD'}  ${fmt(n.resources)}`);
+  for (const n of state.nodes) lines.push(`  ${n.nodeId}  ${n.draining ? 'DRAINING' : n.alive ? 'ALIVE' : 'DEAD'}  ${fmt(n.resources)}${refusals(n)}`);
   const total: Resources = {};
   const free: Resources = {};
   for (const n of alive) {
@@ -114,7 +122,20 @@ export function formatStatus(state: ClusterState, display: string): string {
   const infeasible = state.pending.filter((p) => p.infeasible);
   lines.push('', `Work: ${running} worker lease${running === 1 ? '' : 's'} running; pending: ${pendingTasks.length} task lease request${pendingTasks.length === 1 ? '' : 's'}, ${pendingActors.length} actor${pendingActors.length === 1 ? '' : 's'}, ${pendingPgs.length} placement group${pendingPgs.length === 1 ? '' : 's'}; ${infeasible.length} infeasible`);
   for (const p of infeasible) lines.push(`  infeasible: ${p.description}`);
+  const refused = state.nodes.reduce((n, x) => n + Object.values(x.refused ?? {}).reduce((a, b) => a + b, 0), 0);
+  const malformed = state.nodes.reduce((n, x) => n + (x.malformed ?? 0), 0) + (state.leader.malformed ?? 0);
+  lines.push('', `Refused messages: ${refused} unauthenticated, ${malformed} malformed${refused + malformed > 0 ? ' (by node above; see their logs)' : ''}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** `  refused 12 (bad seal 10, seen before 2), malformed 3` for a node that refused anything. */
+function refusals(n: ClusterState['nodes'][number]): string {
+  const entries = Object.entries(n.refused ?? {});
+  const total = entries.reduce((a, [, v]) => a + v, 0);
+  const parts: string[] = [];
+  if (total > 0) parts.push(`refused ${total} unauthenticated (${entries.map(([k, v]) => `${k}: ${v}`).join(', ')})`);
+  if (n.malformed) parts.push(`${n.malformed} malformed`);
+  return parts.length ? `  ${parts.join(', ')}` : '';
 }
 
 function fmt(r: Record<string, unknown>): string {

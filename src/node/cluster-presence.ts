@@ -6,7 +6,7 @@
  */
 import type { NodeId } from '../protocol/ids';
 import { BROKER_ELECTED_TOPIC, nodePresenceId, presenceQueue } from '../protocol/queues';
-import { decodeEnvelope } from '../serialization/serializer';
+import { decodeMessage, decodeTopicMessage, type RejectionCounter } from '../serialization/message-codec';
 import type { Subscription, Transport } from '../transport/transport';
 
 /** A node's hold on its presence; `leave()` ends it. */
@@ -16,21 +16,16 @@ export interface ClusterPresence {
 
 /**
  * Declare and consume node `nodeId`'s presence queue, and call `register` whenever the node
- * must register again (each new leader once, and after a reconnect).
+ * must register again (each new leader once, and after a reconnect). Malformed notices are
+ * refused and counted by `rejections`.
  */
-export async function joinCluster(t: Transport, nodeId: NodeId, register: () => void): Promise<ClusterPresence> {
+export async function joinCluster(t: Transport, nodeId: NodeId, register: () => void, rejections: RejectionCounter): Promise<ClusterPresence> {
   const presence = presenceQueue(nodePresenceId(nodeId));
   await t.assertQueue(presence, { autoDelete: true });
   let epoch: string | undefined;
-  const onNotice = (body: Uint8Array): void => {
-    let msg: { t?: unknown; epoch?: unknown };
-    try {
-      msg = decodeEnvelope(body) as typeof msg;
-    } catch {
-      return;
-    }
-    if (msg?.t !== 'broker-elected' || typeof msg.epoch !== 'string' || msg.epoch === epoch) return;
-    epoch = msg.epoch;
+  const onElected = (elected: string): void => {
+    if (elected === epoch) return;
+    epoch = elected;
     register();
   };
   const subs: Subscription[] = [];
@@ -38,13 +33,28 @@ export async function joinCluster(t: Transport, nodeId: NodeId, register: () => 
     await t.consume(
       presence,
       (d) => {
+        let msg;
+        try {
+          msg = decodeMessage('presence', d.body);
+        } catch (err) {
+          rejections.reject(d, err);
+          return;
+        }
         d.ack();
-        onNotice(d.body);
+        if (msg.t === 'broker-elected') onElected(msg.epoch);
       },
       { prefetch: 0 },
     ),
   );
-  subs.push(await t.subscribe(BROKER_ELECTED_TOPIC, onNotice));
+  subs.push(
+    await t.subscribe(BROKER_ELECTED_TOPIC, (body) => {
+      try {
+        onElected(decodeTopicMessage('broker-elected', body).epoch);
+      } catch (err) {
+        rejections.drop(BROKER_ELECTED_TOPIC, err);
+      }
+    }),
+  );
   let previous: string | undefined;
   const status = t.status$.subscribe((s) => {
     if (s === 'connected' && previous === 'reconnecting') register();

@@ -127,7 +127,7 @@ export class IpcBridge {
               f.queue,
               (d) => {
                 if (this.paused) return;
-                // The worker checks what it decodes (node/envelope-check.ts) and dead-letters
+                // The worker checks what it decodes (worker/delivery-check.ts) and dead-letters
                 // anything malformed; the node does not decode messages on its behalf.
                 const tag = dtag++;
                 pending.set(tag, d);
@@ -154,7 +154,7 @@ export class IpcBridge {
         if (!d) return;
         m!.delete(f.dtag);
         if (f.op === 'ack') d.ack();
-        else d.nack(f.requeue);
+        else d.nack(f.requeue === true, typeof f.reason === 'string' ? f.reason : undefined);
         if (m!.size === 0 && this.events.onIdle && this.unacked() === 0) this.events.onIdle();
         return;
       }

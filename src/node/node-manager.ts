@@ -11,11 +11,11 @@
  */
 import type { JobId, NodeId } from '../protocol/ids';
 import type { Transport } from '../transport/transport';
-import { decodeEnvelope } from '../serialization/serializer';
+import { decodeMessage, RejectionCounter } from '../serialization/message-codec';
 import { nodeQueue, workerQueue } from '../protocol/queues';
 import type { NodeLeaseReport, Resources } from '../protocol/wire';
 import type { NodeMsg } from '../protocol/messages/node';
-import { systemClock, type Clock } from '../util/clock';
+import { systemClock, type Clock, type Timer } from '../util/clock';
 import { NodeOutbox } from './node-outbox';
 import { WorkerTable } from './worker-table';
 import { ProcessSpawner } from './process-spawner';
@@ -29,6 +29,8 @@ export const DEFAULT_IDLE_WORKER_TIMEOUT_MS = 60_000;
 export const DEFAULT_WORKER_START_TIMEOUT_MS = 600_000;
 /** Default drain timeout (ms). */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+/** Default for {@link NodeOptions.leaseReportMs}. */
+export const DEFAULT_LEASE_REPORT_MS = 10_000;
 
 /** How a node is set up. */
 export interface NodeOptions {
@@ -60,6 +62,13 @@ export interface NodeOptions {
   readonly spawner?: WorkerSpawner;
   /** The clock of idle reaping, start timeouts and drains (default: real time). */
   readonly clock?: Clock;
+  /**
+   * Cluster mode: how often the node reports its leases to the broker, which answers those it
+   * does not know with `kill-worker` (ms; default 10 000).
+   */
+  readonly leaseReportMs?: number;
+  /** Unauthenticated messages this node process refused so far, by reason (sent with the lease report). */
+  readonly refusals?: () => Record<string, number>;
 }
 
 /** One node: reads `raybus.node.<id>` and runs the work it is given on its worker processes. */
@@ -71,6 +80,8 @@ export class NodeManager {
   private presence?: ClusterPresence;
   private stopping = false;
   private draining = false;
+  private reportTimer?: Timer;
+  private readonly malformed = new RejectionCounter('raybus node');
 
   constructor(private readonly options: NodeOptions) {
     const positive = (name: string, v: number | undefined): void => {
@@ -79,6 +90,7 @@ export class NodeManager {
     positive('prestart', options.prestart);
     positive('idleWorkerTimeoutMs', options.idleWorkerTimeoutMs);
     positive('workerStartTimeoutMs', options.workerStartTimeoutMs);
+    positive('leaseReportMs', options.leaseReportMs);
     this.clock = options.clock ?? systemClock;
     this.workers = new WorkerTable({
       nodeId: options.nodeId,
@@ -111,11 +123,9 @@ export class NodeManager {
       (d) => {
         let msg: NodeMsg;
         try {
-          msg = decodeEnvelope(d.body) as NodeMsg;
-          if (typeof msg !== 'object' || msg === null || typeof msg.t !== 'string') throw new Error('no message tag');
+          msg = decodeMessage('node', d.body);
         } catch (err) {
-          d.nack(false, `malformed envelope: ${(err as Error).message}`);
-          process.emitWarning(`raybus node: dropped a malformed message: ${(err as Error).message}`);
+          this.malformed.reject(d, err);
           return;
         }
         d.ack();
@@ -127,9 +137,30 @@ export class NodeManager {
       },
       { prefetch: 0 },
     );
-    if (this.options.cluster) this.presence = await joinCluster(t, this.options.nodeId, () => this.register());
+    if (this.options.cluster) {
+      this.presence = await joinCluster(t, this.options.nodeId, () => this.register(), this.malformed);
+      this.reportTimer = this.clock.setInterval(() => this.reportLeases(), this.options.leaseReportMs ?? DEFAULT_LEASE_REPORT_MS);
+    }
     this.register();
     this.workers.prestart(this.options.prestart ?? 0);
+  }
+
+  /** Messages this node refused as malformed so far. */
+  get malformedCount(): number {
+    return this.malformed.count;
+  }
+
+  /** Tell the broker which leases run here (it kills what it does not know) and what was refused. */
+  private reportLeases(): void {
+    if (this.stopping) return;
+    const refused = this.options.refusals?.();
+    this.outbox.toBroker({
+      t: 'leases-report',
+      node: this.options.nodeId,
+      leases: this.workers.leaseReports().map((l) => l.lease),
+      ...(refused && Object.keys(refused).length > 0 ? { refused } : {}),
+      ...(this.malformed.count > 0 ? { malformed: this.malformed.count } : {}),
+    });
   }
 
   /** Stop every worker (their work fails over) and close the node's connection. */
@@ -142,6 +173,8 @@ export class NodeManager {
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
+    this.clock.clear(this.reportTimer);
+    this.reportTimer = undefined;
     await this.presence?.leave();
     await this.workers.stopAll();
     if (this.options.cluster && this.transport) {

@@ -1,10 +1,11 @@
 /**
  * The process environment a node forks a worker with: the node's own, the worker's identity,
  * its runtime env (env vars, and the whole env as JSON for the worker to set up), and the GPU
- * assignment (`CUDA_VISIBLE_DEVICES`), which wins over a user's env var of the same name.
+ * assignment (`CUDA_VISIBLE_DEVICES`), which wins over a user's env var of the same name. The
+ * cluster key never reaches a worker: user code runs there.
  */
 import type { RuntimeEnv } from '../protocol/runtime-env';
-import { GPU_IDS_VAR, RUNTIME_ENV_VAR } from '../protocol/worker-process';
+import { CLUSTER_KEY_VAR, GPU_IDS_VAR, REQUIRE_SIGNED_CODE_VAR, RUNTIME_ENV_VAR } from '../protocol/worker-process';
 
 /** What a worker is forked for. */
 export interface WorkerEnvInput {
@@ -32,7 +33,11 @@ export interface WorkerEnv {
  */
 export function buildWorkerEnv(input: WorkerEnvInput): WorkerEnv {
   const user = input.runtimeEnv?.envVars ?? {};
-  const env: NodeJS.ProcessEnv = { ...input.base, ...user, ...input.identity };
+  const env: NodeJS.ProcessEnv = { ...input.base, ...user };
+  // Whether the worker trusts only authenticated messages is the node's call alone.
+  delete env[REQUIRE_SIGNED_CODE_VAR];
+  Object.assign(env, input.identity);
+  delete env[CLUSTER_KEY_VAR];
   delete env[RUNTIME_ENV_VAR];
   delete env[GPU_IDS_VAR];
   if (input.runtimeEnv) env[RUNTIME_ENV_VAR] = JSON.stringify(input.runtimeEnv);

@@ -31,7 +31,6 @@ const code = obj({
   source: opt(text),
   module: opt(path),
   freeNames: opt(arr(name, 10_000)),
-  sig: opt(name),
 });
 
 const runtimeEnv = obj({ envVars: opt(dict(str(1_000_000), 10_000)), workingDir: opt(path), modules: opt(arr(path, 1000)) });
@@ -90,9 +89,11 @@ const clusterInfo = obj({
   total: resources,
   available: resources,
 });
+const count = int(0, Number.MAX_SAFE_INTEGER);
+const refusals = dict(count, 1000);
 const clusterState = obj({
-  leader: obj({ epoch: name, electedAt: num, nodeId: opt(name) }),
-  nodes: arr(obj({ nodeId: name, alive: bool, draining: bool, resources, available: resources, labels })),
+  leader: obj({ epoch: name, electedAt: num, nodeId: opt(name), malformed: opt(count) }),
+  nodes: arr(obj({ nodeId: name, alive: bool, draining: bool, resources, available: resources, labels, refused: opt(refusals), malformed: opt(count) })),
   actors: arr(obj({ actorId: name, className: name, namespace: name, state: name, owner: name, detached: bool, restarts: int(0, BIG) })),
   leases: arr(obj({ lease: name, nodeId: name, demand: resources })),
   pending: arr(obj({ id: name, kind: lit('task', 'actor', 'placement-group'), description: text, demand: resources, infeasible: bool })),
@@ -124,6 +125,7 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'lease-revoked': obj({ node: name, lease: name, reason: text }),
     'actor-record': obj({ spec: actorSpec, restarts: int(0, BIG), alive: bool, v: int(0, Number.MAX_SAFE_INTEGER) }),
     'cluster-state-request': obj({ req: name, reply: name }),
+    'leases-report': obj({ node: name, leases: arr(name), refused: opt(refusals), malformed: opt(count) }),
   }),
   election: tagged({ 'election-token': obj({ candidate: name, n: int(0, Number.MAX_SAFE_INTEGER) }) }),
   node: tagged({

@@ -43,8 +43,6 @@ export interface CodeDescriptor {
   readonly module?: string;
   /** Free names that forced shipping by reference (for error messages). */
   readonly freeNames?: readonly string[];
-  /** By value over a broker: HMAC-SHA256 of the code with the cluster key (hex). */
-  readonly sig?: string;
 }
 
 /** Scheduling strategy as it travels. */
@@ -140,8 +138,19 @@ export interface ClusterInfo {
 
 /** The live cluster as `raybus status` and `raybus list` show it. */
 export interface ClusterState {
-  leader: { epoch: string; electedAt: number; nodeId?: NodeId };
-  nodes: Array<{ nodeId: NodeId; alive: boolean; draining: boolean; resources: Resources; available: Resources; labels: Record<string, string> }>;
+  /** `malformed`: messages the broker refused as malformed in this term. */
+  leader: { epoch: string; electedAt: number; nodeId?: NodeId; malformed?: number };
+  /** `refused`/`malformed`: what each node process refused, from its last report (cluster mode). */
+  nodes: Array<{
+    nodeId: NodeId;
+    alive: boolean;
+    draining: boolean;
+    resources: Resources;
+    available: Resources;
+    labels: Record<string, string>;
+    refused?: Record<string, number>;
+    malformed?: number;
+  }>;
   actors: Array<{
     actorId: ActorId;
     className: string;

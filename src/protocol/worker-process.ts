@@ -17,6 +17,13 @@ export const RUNTIME_ENV_VAR = 'RAYBUS_RUNTIME_ENV';
 export const NODE_IMPORTS_VAR = 'RAYBUS_NODE_IMPORTS';
 /** The worker's GPU ids (comma-separated). */
 export const GPU_IDS_VAR = 'RAYBUS_GPU_IDS';
+/**
+ * Set to `1` by a node that authenticates its bus: the worker takes only deliveries the node
+ * opened with the cluster key, and loads code only from them.
+ */
+export const REQUIRE_SIGNED_CODE_VAR = 'RAYBUS_REQUIRE_SIGNED_CODE';
+/** The cluster key of drivers, nodes and the CLI; never in a worker's environment. */
+export const CLUSTER_KEY_VAR = 'RAYBUS_CLUSTER_KEY';
 
 /** Who a worker is: set by its node, read by the worker at start. */
 export interface WorkerIdentity {

@@ -1,21 +1,29 @@
 /**
- * Cluster keys of the raybus/testing Clusters started in this process, by address, so that
- * `init({ address: cluster.address })` in the same process signs code without being told the
- * key. Kept on a global symbol so every copy of raybus in the process sees the same map.
+ * How to join the raybus/testing Clusters started in this process, by address — their cluster
+ * key, whether they encrypt, the CA file of a TLS broker — so that `init({ address:
+ * cluster.address })` in the same process joins without being told. Kept on a global symbol
+ * so every copy of raybus in the process sees the same map. Worker processes never hold it.
  */
 import { processGlobal } from '../util/process-global';
 
-const keys = processGlobal('clusterKeys', () => new Map<string, string>());
-
-export function registerClusterKey(address: string, key: string): void {
-  keys.set(address, key);
+/** What a driver needs to join a test Cluster. */
+export interface ClusterJoinSettings {
+  readonly clusterKey?: string;
+  readonly encrypt?: boolean;
+  readonly caFile?: string;
 }
 
-export function unregisterClusterKey(address: string): void {
-  keys.delete(address);
+const clusters = processGlobal('clusterJoinSettings', () => new Map<string, ClusterJoinSettings>());
+
+export function registerClusterSettings(address: string, settings: ClusterJoinSettings): void {
+  clusters.set(address, settings);
 }
 
-/** The key of a Cluster started in this process at `address`, if any. */
-export function clusterKeyFor(address: string): string | undefined {
-  return keys.get(address);
+export function unregisterClusterSettings(address: string): void {
+  clusters.delete(address);
+}
+
+/** The settings of a Cluster started in this process at `address`, if any. */
+export function clusterSettingsFor(address: string): ClusterJoinSettings | undefined {
+  return clusters.get(address);
 }

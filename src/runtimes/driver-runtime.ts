@@ -1,8 +1,9 @@
 /**
  * `init({ address: 'amqp://...' })`: this process joins a cluster on a broker as a driver. It
- * opens one broker connection, starts its CoreWorker on it, keeps an owner session with the
- * broker leader (presence, failover; see owner-session.ts) and signs code shipped by value
- * with the cluster key. There is no local broker or node: work runs on `raybus start` nodes.
+ * opens one broker connection — every message on it authenticated with the cluster key, when
+ * there is one (open-transport.ts) — starts its CoreWorker on it and keeps an owner session
+ * with the broker leader (presence, failover; see owner-session.ts). There is no local broker
+ * or node: work runs on `raybus start` nodes.
  */
 import { randomBytes } from 'node:crypto';
 import { driverProcId, newJobId, type JobId } from '../protocol/ids';
@@ -11,12 +12,12 @@ import { OwnerSession } from '../core/owner-session';
 import { BROKER_QUEUE } from '../protocol/queues';
 import type { ClusterInfoMsg } from '../protocol/messages/reply';
 import { RaySystemError } from '../errors/ray-errors';
-import { CLUSTER_KEY_VAR, setClusterKey } from '../serialization/code-shipping';
 import { parseClusterAddress } from '../transport/cluster-address';
 import { openClusterTransport } from './open-transport';
 import type { Transport } from '../transport/transport';
 import type { RuntimeEnv } from '../protocol/runtime-env';
-import { clusterKeyFor } from './cluster-keys';
+import { clusterSettingsFor } from './cluster-keys';
+import { CLUSTER_KEY_VAR, checkClusterSecurity } from './cluster-security';
 
 /** How long `init` waits for a broker leader to answer (ms); RAYBUS_JOIN_TIMEOUT_MS overrides. */
 const DEFAULT_JOIN_TIMEOUT_MS = 15_000;
@@ -33,6 +34,12 @@ export interface JoinOptions {
   readonly namespace?: string | null;
   readonly runtimeEnv?: RuntimeEnv | null;
   readonly clusterKey?: string | null;
+  /** Encrypt every message (AES-256-GCM; needs the key). */
+  readonly encrypt?: boolean | null;
+  /** Join without a key a bus that is not on this machine. */
+  readonly insecure?: boolean | null;
+  /** TLS (`amqps://`): a PEM file of the certificate authorities to trust. */
+  readonly caFile?: string | null;
   /** A ready transport to use instead of opening one for `address` (tests). */
   readonly transport?: Transport;
   /** Called with the CoreWorker once it is usable (installs it as this process's runtime). */
@@ -42,16 +49,27 @@ export interface JoinOptions {
 /** Connect, start the driver's runtime, and wait until the broker leader answers. */
 export async function joinBrokerCluster(address: string, options: JoinOptions): Promise<JoinedCluster> {
   const parsed = parseClusterAddress(address);
-  // The key given to init, else that of a test Cluster at this address, else the environment's.
-  setClusterKey(options.clusterKey ?? clusterKeyFor(address) ?? (process.env[CLUSTER_KEY_VAR] || undefined));
+  // What init was given, else what a test Cluster at this address uses, else the environment's.
+  const known = clusterSettingsFor(address);
+  const clusterKey = options.clusterKey ?? known?.clusterKey ?? (process.env[CLUSTER_KEY_VAR] || undefined);
+  const encrypt = options.encrypt ?? known?.encrypt ?? false;
+  const caFile = options.caFile ?? known?.caFile ?? (process.env.RAYBUS_CA_FILE || undefined);
+  const security = { ...(clusterKey ? { clusterKey } : {}), ...(encrypt ? { encrypt } : {}), ...(options.insecure ? { insecure: true } : {}) };
   const jobId = newJobId();
   const namespace = options.namespace ?? `anonymous-${jobId}`;
-  const transport = options.transport ?? openClusterTransport(address, {
-    connectionName: `raybus driver pid ${process.pid}`,
-    // Refused or unreachable: a clear error within seconds, after a few spaced attempts.
-    connectAttempts: 4,
-    connectTimeoutMs: 3000,
-  });
+  let transport = options.transport;
+  if (!transport) {
+    const warning = checkClusterSecurity(address, security);
+    if (warning && options.insecure) process.emitWarning(warning);
+    transport = openClusterTransport(address, {
+      connectionName: `raybus driver pid ${process.pid}`,
+      // Refused or unreachable: a clear error within seconds, after a few spaced attempts.
+      connectAttempts: 4,
+      connectTimeoutMs: 3000,
+      ...(caFile ? { caFile } : {}),
+      ...security,
+    });
+  }
   try {
     await transport.connect();
   } catch (err) {
@@ -99,7 +117,8 @@ async function waitForLeader(core: CoreWorker, display: string): Promise<void> {
         reject(
           new RaySystemError(
             `raybus: the broker at ${display} answers, but no raybus cluster does (no broker leader replied within ${timeoutMs} ms). ` +
-              'Start nodes with `raybus start --address <address>`.',
+              'Start nodes with `raybus start --address <address>`; if they run, this driver may not have their cluster key ' +
+              '(messages with another key, or none, are refused): give it the same key (clusterKey, RAYBUS_CLUSTER_KEY) and encrypt setting.',
           ),
         ),
       timeoutMs,

@@ -1,14 +1,17 @@
 /**
  * A node of a cluster on a broker, as `raybus start` runs it: a NodeManager whose workers each
  * get a broker connection of their own (through their IpcBridge), and a broker candidate
- * (broker-election.ts) that runs the resource broker while it is the elected leader.
+ * (broker-election.ts) that runs the resource broker while it is the elected leader. With a
+ * cluster key every one of these connections authenticates every message (open-transport.ts);
+ * the workers never see the key: they take only what the node's connections opened.
  */
 import { newNodeId, type JobId, type NodeId } from '../protocol/ids';
 import type { Transport } from '../transport/transport';
 import { openClusterTransport } from './open-transport';
 import { parseClusterAddress } from '../transport/cluster-address';
 import { BrokerCandidate } from '../broker/broker-election';
-import { CLUSTER_KEY_VAR, REQUIRE_SIGNED_CODE_VAR } from '../serialization/code-shipping';
+import { REQUIRE_SIGNED_CODE_VAR } from '../protocol/worker-process';
+import { RefusalLog } from './refusal-log';
 import type { Resources } from '../protocol/wire';
 import { clusterInfo } from '../broker/broker-query';
 import { NodeManager } from '../node/node-manager';
@@ -20,8 +23,14 @@ export interface NodeProcessOptions extends NodeResourceOptions {
   readonly address: string;
   /** Resolved module specifiers every worker imports first (`--import`). */
   readonly imports?: readonly string[];
-  /** The cluster key by-value code must be signed with (absent: by-value code is refused). */
+  /** The cluster key every message must be sealed with (absent: nothing is authenticated). */
   readonly clusterKey?: string;
+  /** Encrypt every message (needs the key). */
+  readonly encrypt?: boolean;
+  /** Run without a key on a bus that is not on this machine. */
+  readonly insecure?: boolean;
+  /** TLS: a PEM file of the certificate authorities to trust. */
+  readonly caFile?: string;
   readonly labels?: Record<string, string>;
   /** Progress lines. */
   readonly log?: (line: string) => void;
@@ -46,14 +55,22 @@ export class NodeProcess {
     const nodeId = newNodeId();
     const short = nodeId.slice(0, 8);
     log(`connecting to ${display}`);
+    const refusals = new RefusalLog((line) => log(line));
+    const secured = {
+      ...(options.clusterKey ? { clusterKey: options.clusterKey } : {}),
+      ...(options.encrypt ? { encrypt: true } : {}),
+      ...(options.insecure ? { insecure: true } : {}),
+      ...(options.caFile ? { caFile: options.caFile } : {}),
+      refusals,
+    };
     // The first connection fails fast (wrong address or credentials); later ones wait out outages.
-    const control = openClusterTransport(options.address, { connectionName: `raybus node ${short} broker candidate`, connectAttempts: 5 });
+    const control = openClusterTransport(options.address, { connectionName: `raybus node ${short} broker candidate`, connectAttempts: 5, ...secured });
     await control.connect();
     let first = true;
     const connect = async (): Promise<Transport> => {
       const role = first ? 'node' : 'worker';
       first = false;
-      const t = openClusterTransport(options.address, { connectionName: `raybus node ${short} ${role}`, connectAttempts: 1000 });
+      const t = openClusterTransport(options.address, { connectionName: `raybus node ${short} ${role}`, connectAttempts: 1000, ...secured });
       await t.connect();
       return t;
     };
@@ -68,10 +85,9 @@ export class NodeProcess {
       prestart: Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0))),
       cluster: true,
       workerEntry: WORKER_ENTRY,
-      workerEnv: {
-        [REQUIRE_SIGNED_CODE_VAR]: '1',
-        ...(options.clusterKey ? { [CLUSTER_KEY_VAR]: options.clusterKey } : {}),
-      },
+      // Its workers take work and code only from messages the node's connections opened.
+      workerEnv: options.clusterKey ? { [REQUIRE_SIGNED_CODE_VAR]: '1' } : {},
+      refusals: () => refusals.snapshot(),
       ...(options.imports?.length ? { imports: options.imports } : {}),
     });
     try {

@@ -1,14 +1,18 @@
 /**
  * Entry point of a worker process, forked by its node. It reaches the bus through the IPC
  * transport, takes leased tasks from its worker queue one at a time, and may be dedicated to
- * hosting one actor.
+ * hosting one actor. On a node that authenticates its bus (RAYBUS_REQUIRE_SIGNED_CODE=1) it
+ * takes only deliveries the node opened with the cluster key; it never holds the key.
  */
 import { Socket } from 'node:net';
 import { IpcTransport } from '../transport/ipc-transport';
 import { ChannelLink, IPC_FD_VAR, PipeLink, type FrameLink } from '../transport/ipc-link';
 import { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
-import { decodeWorkerMessage, rejectMalformed } from '../worker/envelope-check';
+import { decodeMessage } from '../serialization/message-codec';
+import { AUTHENTICATED_HEADER } from '../transport/auth-transport';
+import { REQUIRE_SIGNED_CODE_VAR, type CodeOrigin } from '../serialization/code-shipping';
+import { originOf, workerRejections } from '../worker/delivery-check';
 import { workerQueue } from '../protocol/queues';
 import type { WorkerMsg, TaskMsg } from '../protocol/messages/worker';
 import type { Delivery } from '../transport/transport';
@@ -28,7 +32,8 @@ export async function runWorker(): Promise<void> {
   const { workerId, nodeId } = identity;
   // The effective runtime env this worker was started with: child tasks and actors inherit it.
   const runtimeEnv = readWorkerRuntimeEnv();
-  const transport = new IpcTransport(process, openNodeLink());
+  const authenticated = process.env[REQUIRE_SIGNED_CODE_VAR] === '1';
+  const transport = new IpcTransport(process, openNodeLink(), authenticated ? { requireHeader: AUTHENTICATED_HEADER } : {});
   await transport.connect();
   const core = new CoreWorker({
     procId: workerId,
@@ -63,25 +68,26 @@ export async function runWorker(): Promise<void> {
   const queue = workerQueue(workerId);
   await transport.assertQueue(queue);
   let host: ActorHost | undefined;
-  const tasks = new WorkerTaskQueue(core, (msg, ack) => runTask(core, msg, ack));
+  const tasks = new WorkerTaskQueue(core, (msg, ack, origin) => runTask(core, msg, ack, origin));
   await transport.consume(
     queue,
     (d: Delivery) => {
       let msg: WorkerMsg;
       try {
-        msg = decodeWorkerMessage(d.body) as WorkerMsg;
+        msg = decodeMessage('worker', d.body);
       } catch (err) {
-        rejectMalformed(d, err);
-        return;
-      }
-      if (msg.t === 'host-actor') {
-        host = new ActorHost(core, msg.spec, msg.restart, nodeId);
-        d.ack();
-        void host.start();
+        workerRejections.reject(d, err);
         return;
       }
       if (msg.t === 'task') return tasks.push(msg, d);
-      d.nack(false, 'unknown message');
+      // One actor per worker, the one its node started it for.
+      if (host || msg.nodeId !== nodeId) {
+        workerRejections.reject(d, new Error(host ? 'this worker already hosts an actor' : `'host-actor' for another node`));
+        return;
+      }
+      host = new ActorHost(core, msg.spec, msg.restart, nodeId, originOf(d));
+      d.ack();
+      void host.start();
     },
     // As many as an owner pipelines on one lease; they run one at a time (WorkerTaskQueue).
     { prefetch: PIPELINE_MAX },
@@ -93,7 +99,7 @@ export async function runWorker(): Promise<void> {
 /** Runs of each function in this worker, for maxCalls. */
 const callCounts = new Map<string, number>();
 
-async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void): Promise<void> {
+async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void, origin: CodeOrigin): Promise<void> {
   const runs = (callCounts.get(msg.fn.id) ?? 0) + 1;
   callCounts.set(msg.fn.id, runs);
   const retire = msg.mc !== undefined && msg.mc > 0 && runs >= msg.mc;
@@ -103,7 +109,7 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void): Prom
   try {
     let call: () => unknown;
     try {
-      const fn = await load(msg.fn);
+      const fn = await load(msg.fn, origin);
       const args = decodeArgs(msg.args);
       call = () => (fn as (...a: unknown[]) => unknown)(...args);
     } catch (err) {

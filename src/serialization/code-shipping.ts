@@ -5,12 +5,13 @@
  * re-runs that module's top-level `remote()` calls and so registers the same code under the
  * same id.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as acorn from 'acorn';
 import * as eslintScope from 'eslint-scope';
 import type { CodeDescriptor } from '../protocol/wire';
+import { REQUIRE_SIGNED_CODE_VAR } from '../protocol/worker-process';
 import { packageRoot } from '../util/package-info';
 
 /** Names every by-value function may use besides globals. */
@@ -18,48 +19,30 @@ const INJECTED = new Set(['ray', 'require', 'arguments', 'undefined', 'globalThi
 
 export type { CodeDescriptor } from '../protocol/wire';
 
-// ------------------------------------------------------------------ cluster key
+// ------------------------------------------------------------------ who may ship code
 
-/** Environment variable with the cluster key (drivers, `raybus start`, and the node's workers). */
-export const CLUSTER_KEY_VAR = 'RAYBUS_CLUSTER_KEY';
-/** Set by a node on its workers: by-value code runs only with a valid signature. */
-export const REQUIRE_SIGNED_CODE_VAR = 'RAYBUS_REQUIRE_SIGNED_CODE';
+export { CLUSTER_KEY_VAR, REQUIRE_SIGNED_CODE_VAR } from '../protocol/worker-process';
 
-let clusterKey: string | undefined = process.env[CLUSTER_KEY_VAR] || undefined;
-/** By-value descriptors made in this process: signed again when the key changes. */
-const byValueDescriptors = new Set<{ sig?: string } & CodeDescriptor>();
-
-/** The HMAC of a by-value descriptor under `key`. */
-export function signCode(desc: CodeDescriptor, key: string): string {
-  return createHmac('sha256', key)
-    .update(`${desc.id}\0${desc.kind}\0${desc.name}\0${desc.module ?? ''}\0${desc.source ?? ''}`)
-    .digest('hex');
+/** Where the descriptor being loaded came from. */
+export interface CodeOrigin {
+  /**
+   * It arrived in a message the node opened with the cluster key (transport/auth-transport.ts),
+   * which covers the whole message: the code, the arguments and the task it came with.
+   */
+  readonly authenticated: boolean;
 }
 
 /**
- * Sign the code this process ships by value with `key` from now on (undefined: unsigned, as in
- * the embedded default). Code described before is signed again.
+ * Throws CodeLoadError when this worker's node authenticates its bus (RAYBUS_REQUIRE_SIGNED_CODE=1)
+ * and the descriptor did not come in an authenticated message: by value or by reference, code
+ * is loaded only on the word of a cluster key holder.
  */
-export function setClusterKey(key: string | undefined): void {
-  clusterKey = key || undefined;
-  for (const desc of byValueDescriptors) {
-    if (clusterKey) desc.sig = signCode(desc, clusterKey);
-    else delete desc.sig;
-  }
-}
-
-/** Throws CodeLoadError unless `desc` (by value) carries a valid signature, when this worker requires one. */
-function checkSignature(desc: CodeDescriptor): void {
-  if (process.env[REQUIRE_SIGNED_CODE_VAR] !== '1') return;
-  const what = `raybus: refused to run ${desc.kind} '${desc.name}' shipped by value`;
-  const fix = 'Drivers and nodes must share one cluster key: init({ clusterKey }) or RAYBUS_CLUSTER_KEY on the driver, raybus start --cluster-key-file (or RAYBUS_CLUSTER_KEY) on the nodes.';
-  if (!clusterKey) throw new CodeLoadError(`${what}: this node has no cluster key, so it cannot verify the code's signature. ${fix}`);
-  if (!desc.sig) throw new CodeLoadError(`${what}: the code is not signed (the driver has no cluster key). ${fix}`);
-  const expected = Buffer.from(signCode(desc, clusterKey), 'hex');
-  const given = Buffer.from(String(desc.sig), 'hex');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new CodeLoadError(`${what}: its signature does not match this node's cluster key (cluster key mismatch). ${fix}`);
-  }
+function checkOrigin(desc: CodeDescriptor, origin: CodeOrigin): void {
+  if (process.env[REQUIRE_SIGNED_CODE_VAR] !== '1' || origin.authenticated) return;
+  throw new CodeLoadError(
+    `raybus: refused to load ${desc.kind} '${desc.name}': it did not come in a message authenticated with the cluster key. ` +
+      'Drivers and nodes must share one cluster key: init({ clusterKey }) or RAYBUS_CLUSTER_KEY on the driver, raybus start --cluster-key-file on the nodes.',
+  );
 }
 
 /**
@@ -134,12 +117,7 @@ export function describeCode(target: (...args: never[]) => unknown, kind: 'funct
   if (!registry.has(id)) registry.set(id, target);
   const free = source.includes('[native code]') ? undefined : freeNames(source);
   const byValue = free !== undefined && free.every(isAvailableGlobal) && (kind !== 'class' || prototypeInSource(target, source));
-  if (byValue) {
-    const desc: CodeDescriptor & { sig?: string } = { id, name, kind, source, ...(module ? { module } : {}) };
-    if (clusterKey) desc.sig = signCode(desc, clusterKey);
-    byValueDescriptors.add(desc);
-    return desc;
-  }
+  if (byValue) return { id, name, kind, source, ...(module ? { module } : {}) };
   return { id, name, kind, ...(module ? { module } : {}), ...(free ? { freeNames: free.filter((n) => !isAvailableGlobal(n)) } : {}) };
 }
 
@@ -168,13 +146,13 @@ export class CodeLoadError extends Error {
 
 /**
  * Load the code a descriptor names, in a worker. `scope` supplies `ray` and `require` to
- * by-value code.
+ * by-value code; `origin` says whether the message it came in was authenticated.
  */
-export async function loadCode(desc: CodeDescriptor, scope: { ray: unknown; require: NodeRequire }): Promise<(...args: never[]) => unknown> {
+export async function loadCode(desc: CodeDescriptor, scope: { ray: unknown; require: NodeRequire }, origin: CodeOrigin = { authenticated: false }): Promise<(...args: never[]) => unknown> {
+  checkOrigin(desc, origin);
   const known = registry.get(desc.id);
   if (known) return known;
   if (desc.source !== undefined) {
-    checkSignature(desc);
     try {
       const factory = new Function('ray', 'require', `return (${desc.source}\n);`) as (r: unknown, q: NodeRequire) => (...a: never[]) => unknown;
       const fn = factory(scope.ray, scope.require);

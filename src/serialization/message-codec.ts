@@ -40,3 +40,49 @@ function decodeChecked(body: Uint8Array): unknown {
     throw new MalformedMessageError(`undecodable: ${(err as Error).message}`);
   }
 }
+
+/** A delivery that can be dead-lettered (the part of transport's Delivery a rejection needs). */
+interface Rejectable {
+  readonly queue: string;
+  nack(requeue: boolean, reason?: string): void;
+}
+
+/**
+ * The malformed messages one receiver refused: each is dead-lettered (queues) or dropped
+ * (topics) with its reason and counted; the first and every `every`-th are reported, so that
+ * a flood of junk does not flood the log.
+ */
+export class RejectionCounter {
+  /** Messages refused so far. */
+  count = 0;
+
+  /**
+   * @param who names the receiver in reports (e.g. `raybus node`).
+   * @param warn where reports go (default process.emitWarning).
+   */
+  constructor(
+    private readonly who: string,
+    private readonly warn: (line: string) => void = (line) => process.emitWarning(line),
+    private readonly every = 100,
+  ) {}
+
+  /** Dead-letter `d` with the reason `err` gives, and count it. */
+  reject(d: Rejectable, err: unknown): void {
+    const problem = problemOf(err);
+    d.nack(false, `malformed: ${problem}`);
+    this.counted(d.queue, problem);
+  }
+
+  /** Count a topic message that was dropped. */
+  drop(topic: string, err: unknown): void {
+    this.counted(topic, problemOf(err));
+  }
+
+  private counted(where: string, problem: string): void {
+    if (this.count++ % this.every === 0) this.warn(`${this.who}: rejected a malformed message on ${where} (${this.count} so far): ${problem}`);
+  }
+}
+
+function problemOf(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 300);
+}

@@ -21,7 +21,7 @@ import { BROKER_QUEUE } from '../protocol/queues';
 import type { Resources } from '../protocol/wire';
 import { encodeEnvelope } from '../serialization/serializer';
 import { registerMemoryCluster, unregisterMemoryCluster } from '../runtimes/memory-clusters';
-import { registerClusterKey, unregisterClusterKey } from '../runtimes/cluster-keys';
+import { registerClusterSettings, unregisterClusterSettings } from '../runtimes/cluster-keys';
 import { isTransportAddress, registeredSchemes } from '../transport/transport-registry';
 import { redactAddress } from '../transport/cluster-address';
 import { nodeResources, type NodeResourceOptions } from '../node/node-resources';
@@ -49,6 +49,18 @@ export interface ClusterOptions {
    * adapter that registers its scheme, say); their workers import them too.
    */
   readonly import?: readonly string[];
+  /**
+   * On a bus: the cluster key every message is authenticated with. Default: a random one
+   * (`init` in this process knows it); `null`: none, nothing is authenticated (a bus on this
+   * machine only, unless `insecure`).
+   */
+  readonly clusterKey?: string | null;
+  /** On a bus: encrypt every message too (AES-256-GCM). */
+  readonly encrypt?: boolean;
+  /** On a bus that is not on this machine: run without a key. */
+  readonly insecure?: boolean;
+  /** TLS (`amqps://`): a PEM file of the certificate authorities the nodes and `init` trust. */
+  readonly caFile?: string;
 }
 
 interface MemoryBackend {
@@ -66,8 +78,11 @@ interface ProcessBackend {
 export class Cluster {
   /** Give this to `ray.init({ address })`. */
   readonly address: string;
-  /** The cluster key by-value code is signed with (over a broker); `init` in this process knows it. */
-  readonly clusterKey = randomBytes(32).toString('hex');
+  /**
+   * The key every message of a cluster on a bus is authenticated with (`init` in this process
+   * knows it); undefined when started with `clusterKey: null` (and for in-process clusters).
+   */
+  readonly clusterKey: string | undefined;
   private readonly nodeList: ClusterNode[] = [];
   private closed = false;
 
@@ -75,8 +90,10 @@ export class Cluster {
     private readonly backend: MemoryBackend | ProcessBackend,
     private readonly id: string,
     address: string,
+    clusterKey?: string,
   ) {
     this.address = address;
+    this.clusterKey = clusterKey;
   }
 
   /** Start a cluster with the given nodes (default: one node with 1 CPU). */
@@ -94,9 +111,15 @@ export class Cluster {
         );
       }
       const address = namedClusterAddress(options.address, `raybus-test-${id}`);
-      cluster = new Cluster({ kind: 'process', nodes: undefined as unknown as ProcessNodes }, id, address);
-      (cluster.backend as { nodes: ProcessNodes }).nodes = new ProcessNodes(address, cluster.clusterKey, id, imports);
-      registerClusterKey(address, cluster.clusterKey);
+      const clusterKey = options.clusterKey === null ? undefined : (options.clusterKey ?? randomBytes(32).toString('hex'));
+      const security = {
+        ...(clusterKey ? { clusterKey } : {}),
+        ...(options.encrypt ? { encrypt: true } : {}),
+        ...(options.insecure ? { insecure: true } : {}),
+        ...(options.caFile ? { caFile: options.caFile } : {}),
+      };
+      cluster = new Cluster({ kind: 'process', nodes: new ProcessNodes(address, security, id, imports) }, id, address, clusterKey);
+      registerClusterSettings(address, security);
     } else {
       const bus = new InMemoryBus();
       const brokerTransport = bus.connect();
@@ -203,7 +226,7 @@ export class Cluster {
     this.closed = true;
     const b = this.backend;
     if (b.kind === 'process') {
-      unregisterClusterKey(this.address);
+      unregisterClusterSettings(this.address);
       await b.nodes.shutdown();
       return;
     }

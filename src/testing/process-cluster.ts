@@ -34,19 +34,29 @@ export function namedClusterAddress(base: string, name: string): string {
   return u.toString();
 }
 
+/** How the node processes secure their connections (`raybus start` options). */
+export interface ProcessNodeSecurity {
+  readonly clusterKey?: string;
+  readonly encrypt?: boolean;
+  readonly insecure?: boolean;
+  readonly caFile?: string;
+}
+
 export class ProcessNodes {
-  private readonly keyFile: string;
+  private readonly keyFile?: string;
   readonly procs = new Map<string, NodeProc>();
 
   constructor(
     readonly address: string,
-    key: string,
+    private readonly security: ProcessNodeSecurity,
     id: string,
     /** Modules each node imports (`raybus start --import`), resolved against this process's cwd. */
     private readonly imports: readonly string[] = [],
   ) {
-    this.keyFile = path.join(os.tmpdir(), `raybus-cluster-${id}.key`);
-    writeFileSync(this.keyFile, key, { mode: 0o600 });
+    if (security.clusterKey) {
+      this.keyFile = path.join(os.tmpdir(), `raybus-cluster-${id}.key`);
+      writeFileSync(this.keyFile, `${security.clusterKey}\n`, { mode: 0o600 });
+    }
   }
 
   /** Start a node process; resolves once the broker leader lists it. */
@@ -54,7 +64,11 @@ export class ProcessNodes {
     // Resolved here as the node resolves them (GPUs only when asked for), to report them.
     const opts = { numCpus: 1, numGpus: 0, ...options };
     const resources = await nodeResources(opts, { detectGpus: false });
-    const args = ['start', '--address', this.address, '--cluster-key-file', this.keyFile, '--num-cpus', String(opts.numCpus), '--num-gpus', String(opts.numGpus)];
+    const args = ['start', '--address', this.address, '--num-cpus', String(opts.numCpus), '--num-gpus', String(opts.numGpus)];
+    if (this.keyFile) args.push('--cluster-key-file', this.keyFile);
+    if (this.security.encrypt) args.push('--encrypt');
+    if (this.security.insecure) args.push('--insecure');
+    if (this.security.caFile) args.push('--ca-file', this.security.caFile);
     if (opts.memory !== undefined) args.push('--memory', String(opts.memory));
     if (opts.resources && Object.keys(opts.resources).length > 0) args.push('--resources', JSON.stringify(opts.resources));
     if (opts.acceleratorType) args.push('--accelerator-type', opts.acceleratorType);
@@ -115,7 +129,7 @@ export class ProcessNodes {
     const all = [...this.procs.values()];
     this.procs.clear();
     await Promise.all(all.map((p) => stopChild(p.child, 'SIGTERM', 20_000)));
-    rmSync(this.keyFile, { force: true });
+    if (this.keyFile) rmSync(this.keyFile, { force: true });
   }
 }
 

@@ -27,8 +27,16 @@ export interface AuthOptions {
   /** Oldest first delivery accepted, in ms (clock skew and queueing included). Default 15 minutes. */
   readonly maxAgeMs?: number;
   readonly clock?: Clock;
-  /** Told about each refusal: `first` is true for the first refusal from that sender. */
-  readonly onReject?: (reason: string, where: string, first: boolean) => void;
+  /**
+   * Largest message accepted, in bytes: anything bigger is refused before its seal is even
+   * checked. Default: the inner transport's `capabilities.maxMessageBytes` (no limit without).
+   */
+  readonly maxMessageBytes?: number;
+  /**
+   * Told about each refusal: `reason` names the sender, `kind` is the reason alone (for
+   * counting), `first` is true for the first refusal from that sender.
+   */
+  readonly onReject?: (reason: string, where: string, first: boolean, kind: string) => void;
 }
 
 /** Refusals so far, by reason (for `raybus status` and metrics). */
@@ -96,6 +104,7 @@ export class AuthTransport implements Transport {
   private seq = 0;
   private readonly clock: Clock;
   private readonly maxAgeMs: number;
+  private readonly maxInboundBytes: number;
   private readonly windows = new Map<string, SeenWindow>();
   private readonly warned = new Set<string>();
   private accepted = 0;
@@ -117,6 +126,7 @@ export class AuthTransport implements Transport {
     this.keys = deriveKeys(options.key);
     this.clock = options.clock ?? systemClock;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    this.maxInboundBytes = options.maxMessageBytes ?? inner.capabilities?.maxMessageBytes ?? Infinity;
   }
 
   acquireLease?: (name: string, ttlMs: number) => Promise<TransportLease | null>;
@@ -225,6 +235,7 @@ export class AuthTransport implements Transport {
   /** The payload and sender of a sealed message, or why it is refused. */
   private open(destination: string, body: Uint8Array, redelivered: boolean): { payload: Uint8Array; sender: string } | string {
     const reason = (why: string, sender?: string): string => this.refuse(why, destination, sender);
+    if (body.byteLength > this.maxInboundBytes) return reason(`larger than ${this.maxInboundBytes} bytes`);
     const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     if (buf.length < HEADER_BYTES + TAG_BYTES || buf[0] !== MAGIC0 || buf[1] !== MAGIC1) return reason('not sealed with a cluster key');
     if (buf[2] !== VERSION) return reason(`unknown seal version ${buf[2]}`);
@@ -284,7 +295,7 @@ export class AuthTransport implements Transport {
       if (this.warned.size >= MAX_SENDERS) this.warned.clear();
       this.warned.add(sender);
     }
-    (this.options.onReject ?? defaultReject)(`${why} (sender ${sender})`, where, first);
+    (this.options.onReject ?? defaultReject)(`${why} (sender ${sender})`, where, first, why);
     return why;
   }
 }

@@ -12,7 +12,7 @@ export type ChildFrame =
   | { op: 'consume'; id: number; queue: string; prefetch: number }
   | { op: 'cancel'; id: number; ctag: number }
   | { op: 'ack'; ctag: number; dtag: number }
-  | { op: 'nack'; ctag: number; dtag: number; requeue: boolean }
+  | { op: 'nack'; ctag: number; dtag: number; requeue: boolean; reason?: string }
   | { op: 'bcast'; topic: string; body: Uint8Array }
   | { op: 'sub'; id: number; topic: string }
   | { op: 'unsub'; id: number; stag: number }

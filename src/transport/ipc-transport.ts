@@ -13,6 +13,15 @@ interface Channel {
   on(event: 'disconnect', listener: () => void): unknown;
 }
 
+/** Options of an {@link IpcTransport}. */
+export interface IpcTransportOptions {
+  /**
+   * Take only deliveries carrying this header (the node's AuthTransport marks what it opened);
+   * others are dead-lettered unseen. Set by workers of a node that authenticates its bus.
+   */
+  readonly requireHeader?: string;
+}
+
 export class IpcTransport implements Transport {
   readonly kind = 'ipc';
   readonly status$ = new BehaviorSubject<TransportStatus>('connecting');
@@ -24,9 +33,12 @@ export class IpcTransport implements Transport {
   private readonly early = new Map<number, Array<Extract<ParentFrame, { op: 'deliver' }>>>();
   private readonly out: FrameBatcher<ChildFrame>;
 
+  private refused = 0;
+
   constructor(
     channel: Channel,
     private readonly link: FrameLink,
+    private readonly options: IpcTransportOptions = {},
   ) {
     this.out = new FrameBatcher((frames) => this.link.send(encodeFrames(frames)));
     link.onMessage((m) => {
@@ -149,13 +161,19 @@ export class IpcTransport implements Transport {
           return;
         }
         const { ctag, dtag } = f;
+        const required = this.options.requireHeader;
+        if (required !== undefined && f.headers?.[required] === undefined) {
+          this.out.push({ op: 'nack', ctag, dtag, requeue: false, reason: 'unauthenticated: not opened with the cluster key' });
+          if (this.refused++ % 100 === 0) process.emitWarning(`raybus worker: refused an unauthenticated message on ${f.queue} (${this.refused} so far)`);
+          return;
+        }
         handler({
           queue: f.queue,
           body: f.body,
           headers: f.headers,
           redelivered: f.redelivered,
           ack: () => this.out.push({ op: 'ack', ctag, dtag }),
-          nack: (requeue: boolean) => this.out.push({ op: 'nack', ctag, dtag, requeue }),
+          nack: (requeue: boolean, reason?: string) => this.out.push(reason === undefined ? { op: 'nack', ctag, dtag, requeue } : { op: 'nack', ctag, dtag, requeue, reason: reason.slice(0, 1024) }),
         });
         return;
       }

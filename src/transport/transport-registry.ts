@@ -63,6 +63,15 @@ export function isTransportAddress(address: string): boolean {
  * await t.connect();
  */
 export function createTransport(address: string, options: TransportOptions = {}): Transport {
+  return createClusterTransport(address, options);
+}
+
+/**
+ * {@link createTransport}, with `wrap` applied to the adapter's transport inside the cluster's
+ * naming: a wrapper (the AuthTransport) then sees every queue and topic by its full name on
+ * the bus, the cluster prefix included.
+ */
+export function createClusterTransport(address: string, options: TransportOptions, wrap: (inner: Transport) => Transport = (t) => t): Transport {
   const scheme = schemeOf(address);
   if (scheme === undefined) throw new RangeError(`raybus: '${redactAddress(String(address))}' is not a URL (expected <scheme>://...)`);
   const factory = registry.factories.get(scheme) ?? builtIn(scheme);
@@ -76,7 +85,7 @@ export function createTransport(address: string, options: TransportOptions = {})
   const parsed = parseClusterAddress(address);
   const inner = factory(parsed.brokerUrl, options);
   if (!inner || typeof inner.publish !== 'function') throw new TypeError(`raybus: the transport factory for '${scheme}://' did not return a Transport`);
-  return new ClusterTransport(inner, parsed);
+  return new ClusterTransport(wrap(inner), parsed);
 }
 
 function schemeOf(address: string): string | undefined {

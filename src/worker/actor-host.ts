@@ -12,12 +12,13 @@ import type { CallMsg } from '../protocol/messages/mailbox';
 import { abortRunning } from '../core/running-tasks';
 import type { CoreWorker } from '../core/core-worker';
 import { slot, type ProcessContext } from '../core/runtime-state';
-import { decodeEnvelope } from '../serialization/serializer';
+import { decodeMessage, decodeTopicMessage } from '../serialization/message-codec';
+import type { CodeOrigin } from '../serialization/code-shipping';
 import { encodeError, encodeTaskError } from '../serialization/error-codec';
 import { RayActorError, TaskCancelledError } from '../errors/ray-errors';
 import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load, runInContext } from './executor';
-import { decodeWorkerMessage, rejectMalformed } from './envelope-check';
+import { workerRejections } from './delivery-check';
 import { systemClock, type Clock } from '../util/clock';
 
 /** Calls a sync actor holds ahead of the one it runs. */
@@ -33,11 +34,16 @@ export class ActorHost {
   private running = 0;
   private readonly cancelled = new Set<string>();
 
+  /**
+   * @param origin where the `host-actor` order came from: the class is loaded only on the
+   *   word of a cluster key holder when the node requires it (code-shipping.ts).
+   */
   constructor(
     private readonly core: CoreWorker,
     private readonly spec: ActorSpec,
     private readonly restart: boolean,
     private readonly nodeId: NodeId,
+    private readonly origin: CodeOrigin,
     private readonly clock: Clock = systemClock,
   ) {}
 
@@ -46,22 +52,24 @@ export class ActorHost {
     // Cancelled calls: dropped if still queued, aborted if running. Subscribed before the
     // constructor runs, so a cancel sent while the actor starts is not missed.
     await this.core.transport.subscribe(CANCEL_TOPIC, (body) => {
+      let task: TaskId;
       try {
-        const { task } = decodeEnvelope(body) as { task: TaskId };
-        if (abortRunning(task, new TaskCancelledError(task))) return;
-        this.cancelled.add(task);
-        // Notices for other actors' calls land here too: keep the set bounded.
-        if (this.cancelled.size > 10_000) this.cancelled.delete(this.cancelled.values().next().value!);
-      } catch {
-        /* malformed notice: ignored */
+        task = decodeTopicMessage('cancel', body).task;
+      } catch (err) {
+        workerRejections.drop(CANCEL_TOPIC, err);
+        return;
       }
+      if (abortRunning(task, new TaskCancelledError(task))) return;
+      this.cancelled.add(task);
+      // Notices for other actors' calls land here too: keep the set bounded.
+      if (this.cancelled.size > 10_000) this.cancelled.delete(this.cancelled.values().next().value!);
     });
     const proc = slot.process as ProcessContext;
     slot.process = { ...proc, actorId: spec.actorId, wasCurrentActorReconstructed: this.restart, assignedResources: { ...spec.lifetime } };
     const pinned = this.core.receiveArgs(spec.args);
     const outcomes = await (async () => {
       try {
-        const cls = (await load(spec.cls)) as unknown as new (...a: unknown[]) => Record<string, unknown>;
+        const cls = (await load(spec.cls, this.origin)) as unknown as new (...a: unknown[]) => Record<string, unknown>;
         const args = decodeArgs(spec.args);
         return await runInContext(this.core, { ...this.context(actorCreationTaskId(spec.actorId), 0), signal: new AbortController().signal }, `${spec.meta.className}.constructor`, 1, () => {
           this.instance = new cls(...args);
@@ -104,10 +112,9 @@ export class ActorHost {
     }
     let msg: CallMsg;
     try {
-      msg = decodeWorkerMessage(d.body) as CallMsg;
-      if (msg.t !== 'call') throw new TypeError(`unexpected '${String(msg.t)}' in an actor's mailbox`);
+      msg = decodeMessage('mailbox', d.body);
     } catch (err) {
-      rejectMalformed(d, err);
+      workerRejections.reject(d, err);
       return;
     }
     if (this.cancelled.delete(msg.task)) {

@@ -5,7 +5,7 @@
 import type { ReplyQueue, TaskId } from '../protocol/ids';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { loadCode, type CodeDescriptor } from '../serialization/code-shipping';
+import { loadCode, type CodeDescriptor, type CodeOrigin } from '../serialization/code-shipping';
 import { decodeValue } from '../serialization/serializer';
 import { encodeTaskError } from '../serialization/error-codec';
 import type { WireArg, WireOutcome } from '../protocol/wire';
@@ -14,9 +14,12 @@ import type { CoreWorker } from '../core/core-worker';
 import { isIterator, runGenerator } from './generator-runner';
 import { trackRunning } from '../core/running-tasks';
 
-/** Load code with `ray` and a cwd-relative `require` in scope for by-value sources. */
-export function load(desc: CodeDescriptor): Promise<(...args: never[]) => unknown> {
-  return loadCode(desc, { ray: slot.api, require: cwdRequire() });
+/**
+ * Load code with `ray` and a cwd-relative `require` in scope for by-value sources; `origin`
+ * says whether the message it came in was authenticated (code-shipping.ts).
+ */
+export function load(desc: CodeDescriptor, origin: CodeOrigin): Promise<(...args: never[]) => unknown> {
+  return loadCode(desc, { ray: slot.api, require: cwdRequire() }, origin);
 }
 
 let requireCache: { cwd: string; require: NodeRequire } | undefined;

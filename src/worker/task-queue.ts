@@ -8,8 +8,9 @@
 import type { LeaseId, ReplyQueue, TaskId } from '../protocol/ids';
 import type { CoreWorker } from '../core/core-worker';
 import type { TaskMsg } from '../protocol/messages/worker';
-import type { CodeDescriptor } from '../serialization/code-shipping';
+import type { CodeDescriptor, CodeOrigin } from '../serialization/code-shipping';
 import type { Delivery } from '../transport/transport';
+import { originOf } from './delivery-check';
 import { setQueuedTaskCanceller } from '../core/running-tasks';
 import { encodeError } from '../serialization/error-codec';
 import { TaskCancelledError } from '../errors/ray-errors';
@@ -36,12 +37,13 @@ export class WorkerTaskQueue {
   private readonly code = new Map<string, CodeDescriptor>();
 
   /**
-   * @param run runs one task; `ack` acknowledges its delivery (called at the latest when it settles).
+   * @param run runs one task; `ack` acknowledges its delivery (called at the latest when it
+   *   settles); `origin` says whether the delivery was authenticated (for loading its code).
    * @param clock the clock of the give-back timer and of run durations.
    */
   constructor(
     private readonly core: CoreWorker,
-    private readonly run: (msg: TaskMsg, ack: () => void) => Promise<void>,
+    private readonly run: (msg: TaskMsg, ack: () => void, origin: CodeOrigin) => Promise<void>,
     private readonly clock: Clock = systemClock,
   ) {
     setQueuedTaskCanceller((taskId) => {
@@ -81,7 +83,7 @@ export class WorkerTaskQueue {
         this.giveBack();
       }, GIVE_BACK_AFTER_MS);
       const started = this.clock.now();
-      void this.run(msg, ack).finally(() => {
+      void this.run(msg, ack, originOf(d)).finally(() => {
         ack();
         this.clock.clear(this.timer);
         this.timer = undefined;

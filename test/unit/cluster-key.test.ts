@@ -1,77 +1,71 @@
 /**
- * The cluster key (docs/ARCHITECTURE.md, "Code shipping"): code shipped by value is HMAC-signed with it, and a node's
- * workers (RAYBUS_REQUIRE_SIGNED_CODE=1) run it only when the signature verifies.
+ * Who may ship code to a worker (docs/ARCHITECTURE.md, "Security"): on a node that
+ * authenticates its bus (RAYBUS_REQUIRE_SIGNED_CODE=1) a worker loads code — by value or by
+ * reference — only from a message the node opened with the cluster key; the seal covers the
+ * whole message, so code cannot be detached from the task it came with.
  */
 import { randomBytes } from 'node:crypto';
-import { describeCode, loadCode, setClusterKey, signCode, REQUIRE_SIGNED_CODE_VAR, type CodeDescriptor } from '../../src/serialization/code-shipping';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describeCode, loadCode, REQUIRE_SIGNED_CODE_VAR, type CodeDescriptor } from '../../src/serialization/code-shipping';
 
 const scope = { ray: undefined, require };
+const AUTHENTICATED = { authenticated: true };
+const UNAUTHENTICATED = { authenticated: false };
 
 function freshDescriptor(source = '(x) => x + 1'): CodeDescriptor {
   return { id: `unit-${randomBytes(8).toString('hex')}`, name: 'inc', kind: 'function', source };
 }
 
+let dir: string;
+beforeAll(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'raybus-code-origin-'))));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => {
   delete process.env[REQUIRE_SIGNED_CODE_VAR];
-  setClusterKey(undefined);
 });
 
-describe('signing', () => {
-  test('by-value code is signed with the key, and signed again when the key changes', () => {
-    setClusterKey('key-1');
-    const desc = describeCode(((a: number) => a * 2) as never, 'function', '/virtual/module.js');
-    expect(desc.source).toBeDefined();
-    expect(desc.sig).toBe(signCode(desc, 'key-1'));
-    setClusterKey('key-2');
-    expect(desc.sig).toBe(signCode(desc, 'key-2'));
-    setClusterKey(undefined);
-    expect(desc.sig).toBeUndefined();
-  });
-
-  test('by-reference code carries no signature (it needs no key)', () => {
-    setClusterKey('key-1');
-    const outside = 41;
-    const desc = describeCode((() => outside + 1) as never, 'function', '/virtual/module.js');
-    expect(desc.source).toBeUndefined();
-    expect(desc.sig).toBeUndefined();
-  });
-
-  test('the signature covers the source: any change breaks it', () => {
-    const desc = freshDescriptor();
-    expect(signCode(desc, 'k')).not.toBe(signCode({ ...desc, source: '(x) => x + 2' }, 'k'));
-    expect(signCode(desc, 'k')).not.toBe(signCode(desc, 'k2'));
-  });
-});
-
-describe('verification on a node', () => {
+describe('on a node that authenticates its bus', () => {
   beforeEach(() => {
     process.env[REQUIRE_SIGNED_CODE_VAR] = '1';
-    setClusterKey('node-key');
   });
 
-  test('runs code signed with the node key', async () => {
-    const desc = freshDescriptor();
-    const fn = (await loadCode({ ...desc, sig: signCode(desc, 'node-key') }, scope)) as unknown as (x: number) => number;
+  test('runs by-value code that came in an authenticated message', async () => {
+    const fn = (await loadCode(freshDescriptor(), scope, AUTHENTICATED)) as unknown as (x: number) => number;
     expect(fn(1)).toBe(2);
   });
 
-  test('refuses unsigned code, a wrong key, and tampered source, with a clear error', async () => {
-    const desc = freshDescriptor();
-    await expect(loadCode(desc, scope)).rejects.toThrow(/refused to run function 'inc' shipped by value: the code is not signed/);
-    await expect(loadCode({ ...desc, sig: signCode(desc, 'other-key') }, scope)).rejects.toThrow(/cluster key mismatch/);
-    const tampered = { ...desc, source: '(x) => process.exit(1)', sig: signCode(desc, 'node-key') };
-    await expect(loadCode(tampered, scope)).rejects.toThrow(/cluster key mismatch/);
-    await expect(loadCode({ ...desc, sig: 'not-hex' }, scope)).rejects.toThrow(/cluster key mismatch/);
+  test('refuses by-value code from an unauthenticated message, with a clear error', async () => {
+    await expect(loadCode(freshDescriptor(), scope, UNAUTHENTICATED)).rejects.toThrow(
+      /refused to load function 'inc': it did not come in a message authenticated with the cluster key/,
+    );
+    // The default is the safe one.
+    await expect(loadCode(freshDescriptor(), scope)).rejects.toThrow(/authenticated with the cluster key/);
   });
 
-  test('a node without a key refuses by-value code', async () => {
-    setClusterKey(undefined);
-    const desc = freshDescriptor();
-    await expect(loadCode({ ...desc, sig: signCode(desc, 'node-key') }, scope)).rejects.toThrow(/this node has no cluster key/);
+  test('never imports a module named by an unauthenticated message (by reference)', async () => {
+    const marker = path.join(dir, `marker-${randomBytes(4).toString('hex')}`);
+    const mod = path.join(dir, `evil-${randomBytes(4).toString('hex')}.js`);
+    writeFileSync(mod, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'ran');`);
+    const desc: CodeDescriptor = { id: `unit-${randomBytes(8).toString('hex')}`, name: 'evil', kind: 'function', module: mod };
+    await expect(loadCode(desc, scope, UNAUTHENTICATED)).rejects.toThrow(/refused to load function 'evil'/);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test('refuses even code this worker registered already, unless the message is authenticated', async () => {
+    const desc = describeCode(((a: number) => a * 3) as never, 'function', '/virtual/module.js');
+    await expect(loadCode(desc, scope, UNAUTHENTICATED)).rejects.toThrow(/authenticated with the cluster key/);
+    const fn = (await loadCode(desc, scope, AUTHENTICATED)) as unknown as (x: number) => number;
+    expect(fn(2)).toBe(6);
   });
 });
 
-test('without RAYBUS_REQUIRE_SIGNED_CODE (embedded default, memory:// clusters) no key is needed', async () => {
-  const fn = (await loadCode(freshDescriptor(), scope)) as unknown as (x: number) => number;
+test('a descriptor carries no signature or key material: the message seal replaced it', () => {
+  const desc = describeCode(((a: number) => a * 2) as never, 'function', '/virtual/module.js');
+  expect(Object.keys(desc).sort()).toEqual(['id', 'kind', 'module', 'name', 'source']);
+});
+
+test('without RAYBUS_REQUIRE_SIGNED_CODE (embedded default, memory:// clusters, no key) everything loads', async () => {
+  const fn = (await loadCode(freshDescriptor(), scope, UNAUTHENTICATED)) as unknown as (x: number) => number;
   expect(fn(2)).toBe(3);
 });

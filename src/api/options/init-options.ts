@@ -1,6 +1,6 @@
 /**
- * Options of `init()` (Ray's `ray.init`): where to connect, the job's namespace and runtime env,
- * and the resources of the embedded default node.
+ * Options of `init()` (Ray's `ray.init`): where to connect and how that connection is secured,
+ * the job's namespace and runtime env, and the resources of the embedded default node.
  */
 import { RESOURCE_OPTIONS, type ResourceOptionFields } from './common-options';
 import { optionTypeError, quotedName, type OptionName } from './option-name';
@@ -31,8 +31,17 @@ export interface InitOptionFields<Env> extends ResourceOptionFields {
   readonly ignoreReinitError?: boolean | null;
   /** Driver log level. */
   readonly logLevel?: LogLevel | null;
-  /** Shared secret that signs code shipped by value over a broker. */
+  /**
+   * The cluster key: every message on the bus is authenticated with it, and nodes refuse what
+   * is not (`raybus keygen` makes one). Default: RAYBUS_CLUSTER_KEY.
+   */
   readonly clusterKey?: string | null;
+  /** Encrypt every message on the bus too (AES-256-GCM, key derived from the cluster key). */
+  readonly encrypt?: boolean | null;
+  /** Join a bus that is not on this machine without a cluster key (a warning at every start). */
+  readonly insecure?: boolean | null;
+  /** TLS (`amqps://`, NATS TLS): a PEM file of the certificate authorities to trust. Default: RAYBUS_CA_FILE. */
+  readonly caFile?: string | null;
 }
 
 /** Normalized, frozen `init` options: camelCase keys only, only those the user gave. */
@@ -46,6 +55,9 @@ const INIT_OPTIONS = {
   logLevel: option('log_level', oneOf<LogLevel>(['debug', 'info', 'warn', 'error', 'silent'])),
   ...RESOURCE_OPTIONS,
   clusterKey: option('cluster_key', checkNonEmptyString),
+  encrypt: option('encrypt', checkBoolean),
+  insecure: option('insecure', checkBoolean),
+  caFile: option('ca_file', checkNonEmptyString),
   transport: option('transport', checkTransport),
 } as const;
 

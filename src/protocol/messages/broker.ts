@@ -145,6 +145,20 @@ export interface ActorRecordMsg {
   alive: boolean;
   v: number;
 }
+/**
+ * A node's periodic report (cluster mode): the leases it runs now — the broker answers those it
+ * does not know with `kill-worker`, so no worker outlives a lease nobody holds — and how many
+ * messages the node process refused since it started.
+ */
+export interface LeasesReportMsg {
+  t: 'leases-report';
+  node: NodeId;
+  leases: LeaseId[];
+  /** Unauthenticated messages refused, by reason. */
+  refused?: Record<string, number>;
+  /** Malformed messages refused (dead-lettered). */
+  malformed?: number;
+}
 export interface ClusterStateRequestMsg {
   t: 'cluster-state-request';
   req: RequestId;
@@ -173,4 +187,5 @@ export type BrokerMsg =
   | NodeDrainingMsg
   | LeaseRevokedMsg
   | ActorRecordMsg
+  | LeasesReportMsg
   | ClusterStateRequestMsg;

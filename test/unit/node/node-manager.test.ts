@@ -10,13 +10,13 @@ import { NodeManager, type NodeOptions } from '../../../src/node/node-manager';
 import { SimulatedClock } from '../../../src/util/simulated-clock';
 import { decodeEnvelope, encodeEnvelope } from '../../../src/serialization/serializer';
 import { BROKER_QUEUE, nodeQueue, workerQueue } from '../../../src/protocol/queues';
-import type { ActorId, JobId, LeaseId, NodeId, ReplyQueue, RequestId } from '../../../src/protocol/ids';
+import type { JobId, LeaseId, NodeId, ReplyQueue, RequestId } from '../../../src/protocol/ids';
 import type { NodeMsg } from '../../../src/protocol/messages/node';
 import type { BrokerMsg } from '../../../src/protocol/messages/broker';
 import type { ReplyMsg } from '../../../src/protocol/messages/reply';
-import type { ActorSpec } from '../../../src/protocol/wire';
 import type { RuntimeEnv } from '../../../src/protocol/runtime-env';
 import { FakeSpawner, type FakeWorker } from './fake-spawner';
+import { actorSpec } from '../broker/broker-harness';
 
 const NODE = 'node0000aaaa' as NodeId;
 const OWNER = 'raybus.reply.driver-test' as ReplyQueue;
@@ -172,7 +172,7 @@ describe('NodeManager', () => {
     expect(h.owner).toEqual([{ t: 'lease-failed', req, err: expect.objectContaining({ name: 'RuntimeEnvSetupError' }) }]);
     expect(h.spawner.workers[0]!.spec.runtimeEnv).toEqual(env);
 
-    const spec = { actorId: 'actor1' as ActorId, lifetime: { CPU: 0 }, ctx: { env } } as unknown as ActorSpec;
+    const spec = actorSpec('actor1', { lifetime: { CPU: 0 }, ctx: { jobId: 'j' as JobId, namespace: 'ns', attempt: 0, env } });
     await h.send({ t: 'start-actor', lease: `ga@${NODE}` as LeaseId, spec, gpuIds: [], restart: false });
     h.spawner.workers[1]!.failEnvSetup('no module y');
     await h.settle();
@@ -249,7 +249,7 @@ describe('NodeManager', () => {
     await h.settle();
     expect(h.of('worker-died')).toEqual([{ t: 'worker-died', node: NODE, worker: w.spec.workerId, lease, reason: `worker process ${w.pid} exited with code 1` }]);
 
-    const spec = { actorId: 'actor2' as ActorId, lifetime: { CPU: 1 }, ctx: {} } as unknown as ActorSpec;
+    const spec = actorSpec('actor2', { lifetime: { CPU: 1 } });
     const actorLease = `gb@${NODE}` as LeaseId;
     await h.send({ t: 'start-actor', lease: actorLease, spec, gpuIds: [], restart: false });
     const a = h.spawner.workers.at(-1)!;
@@ -354,7 +354,7 @@ describe('NodeManager', () => {
 
     it('stops an actor once it is idle; its death is reported as drained', async () => {
       const h = await startNode();
-      const spec = { actorId: 'actor3' as ActorId, lifetime: { CPU: 1 }, ctx: {} } as unknown as ActorSpec;
+      const spec = actorSpec('actor3', { lifetime: { CPU: 1 } });
       const lease = `gc@${NODE}` as LeaseId;
       await h.send({ t: 'start-actor', lease, spec, gpuIds: [], restart: false });
       const a = h.spawner.workers[0]!;
