@@ -46,10 +46,13 @@ async function startNode(args: string[]): Promise<StartedNode> {
   return { child, nodeId, output: () => out, exited };
 }
 
+/** The cluster key `cli` gives its commands (RAYBUS_CLUSTER_KEY), set by the suite. */
+let cliKey = '';
+
 /** Run a raybus command to completion (without blocking this process's driver). */
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [RAYBUS_CLI, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [RAYBUS_CLI, ...args], { env: { ...process.env, RAYBUS_CLUSTER_KEY: cliKey, ...env }, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -65,6 +68,7 @@ describeWithBroker('the raybus command line on RabbitMQ', () => {
 
   beforeAll(async () => {
     unlock = await lockAmqpSuites();
+    cliKey = key;
     writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
     const common = ['--address', address, '--cluster-key-file', keyFile, '--num-cpus', '1', '--num-gpus', '0'];
     [a, b] = await Promise.all([
