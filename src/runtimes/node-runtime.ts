@@ -88,6 +88,8 @@ export class NodeProcess {
       // Its workers take work and code only from messages the node's connections opened.
       workerEnv: options.clusterKey ? { [REQUIRE_SIGNED_CODE_VAR]: '1' } : {},
       refusals: () => refusals.snapshot(),
+      // RAYBUS_LEASE_REPORT_MS: how often leases (and refusals) are reported; tests shorten it.
+      ...(Number(process.env.RAYBUS_LEASE_REPORT_MS) > 0 ? { leaseReportMs: Number(process.env.RAYBUS_LEASE_REPORT_MS) } : {}),
       ...(options.imports?.length ? { imports: options.imports } : {}),
     });
     try {
