@@ -292,11 +292,10 @@ export class BrokerServer {
    * nodes' registrations are still being adopted.
    */
   private reconcileLeases(msg: LeasesReportMsg): void {
-    if (!this.membership || this.membership.restoring) return;
-    if (!this.ledger.hasNode(msg.node)) return;
+    if (!this.membership || !this.ledger.hasNode(msg.node)) return;
     this.nodes.recordRefusals(msg.node, msg.refused, msg.malformed);
     // Draining and dead nodes stop their workers themselves.
-    if (!this.ledger.isAlive(msg.node)) return;
+    if (this.membership.restoring || !this.ledger.isAlive(msg.node)) return;
     for (const lease of msg.leases) {
       if (!this.dispatcher.hasGrant(lease)) this.send(nodeQueue(msg.node), { t: 'kill-worker', lease });
     }

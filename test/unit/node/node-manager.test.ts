@@ -17,6 +17,7 @@ import type { ReplyMsg } from '../../../src/protocol/messages/reply';
 import type { RuntimeEnv } from '../../../src/protocol/runtime-env';
 import { FakeSpawner, type FakeWorker } from './fake-spawner';
 import { actorSpec } from '../broker/broker-harness';
+import { expectWarnings } from '../../support/expected-warnings';
 
 const NODE = 'node0000aaaa' as NodeId;
 const OWNER = 'raybus.reply.driver-test' as ReplyQueue;
@@ -362,6 +363,37 @@ describe('NodeManager', () => {
       await h.settle();
       await h.node.drain(5_000);
       expect(h.of('worker-died')).toEqual([{ t: 'worker-died', node: NODE, worker: a.spec.workerId, lease, actor: 'actor3', reason: `its node ${NODE} was drained` }]);
+    });
+  });
+  describe('hostile input and lease reports', () => {
+    it('a malformed message on the node queue is dead-lettered with its reason; the node goes on', async () => {
+      const warned = expectWarnings(/raybus node: rejected a malformed message on raybus\.node\./);
+      const h = await startNode();
+      await h.test.publish(nodeQueue(NODE), encodeEnvelope({ t: 'start-lease', lease: 'x', req: 'y', owner: OWNER, demand: { CPU: 1 }, gpuIds: null }));
+      await h.test.publish(nodeQueue(NODE), new Uint8Array([0xc1]));
+      await h.settle();
+      expect(h.spawner.workers).toHaveLength(0);
+      expect(h.node.malformedCount).toBe(2);
+      expect(warned.messages()).toEqual([expect.stringMatching(/\(1 so far\): 'start-lease': gpuIds must be an array/)]);
+      const { msg, req } = startLease();
+      await h.send(msg);
+      h.spawner.workers[0]!.ready();
+      await h.settle();
+      expect(h.owner.map((m) => m.t === 'lease-granted' && m.req)).toEqual([req]);
+    });
+
+    it('in cluster mode, reports its leases and refusals every leaseReportMs; kill-worker stops a lease the broker does not know', async () => {
+      const h = await startNode({ cluster: true, leaseReportMs: 10_000, refusals: () => ({ 'bad seal (another cluster key, or altered)': 4 }) });
+      const { lease, w } = await leased(h);
+      expect(h.of('leases-report')).toEqual([]);
+      await h.clock.advance(10_000);
+      await h.settle();
+      expect(h.of('leases-report')).toEqual([{ t: 'leases-report', node: NODE, leases: [lease], refused: { 'bad seal (another cluster key, or altered)': 4 } }]);
+      await h.send({ t: 'kill-worker', lease });
+      expect(w.killed).toBe(1);
+      await h.clock.advance(10_000);
+      await h.settle();
+      expect(h.of('leases-report')[1]).toMatchObject({ leases: [] });
     });
   });
 });

@@ -27,6 +27,17 @@ describe('buildWorkerEnv', () => {
     expect(buildWorkerEnv({ base: { [RUNTIME_ENV_VAR]: '{}' }, identity, gpuIds: [], nodeHasGpus: false }).env[RUNTIME_ENV_VAR]).toBeUndefined();
   });
 
+  it('never hands a worker the cluster key; only the node decides whether it requires authenticated messages', () => {
+    const base = { RAYBUS_CLUSTER_KEY: 'the-key', RAYBUS_REQUIRE_SIGNED_CODE: '0', PATH: '/bin' };
+    const runtimeEnv = { envVars: { RAYBUS_CLUSTER_KEY: 'user-given', RAYBUS_REQUIRE_SIGNED_CODE: '0' } };
+    const keyed = buildWorkerEnv({ base, identity: { ...identity, RAYBUS_REQUIRE_SIGNED_CODE: '1' }, runtimeEnv, gpuIds: [], nodeHasGpus: false }).env;
+    expect(keyed.RAYBUS_CLUSTER_KEY).toBeUndefined();
+    expect(keyed.RAYBUS_REQUIRE_SIGNED_CODE).toBe('1');
+    const open = buildWorkerEnv({ base, identity, gpuIds: [], nodeHasGpus: false }).env;
+    expect(open.RAYBUS_CLUSTER_KEY).toBeUndefined();
+    expect(open.RAYBUS_REQUIRE_SIGNED_CODE).toBeUndefined();
+  });
+
   it('a worker with GPUs sees exactly its GPU ids', () => {
     const { env, warning } = buildWorkerEnv({ base: { CUDA_VISIBLE_DEVICES: '0,1,2,3' }, identity, gpuIds: [2, 3], nodeHasGpus: true });
     expect(env.CUDA_VISIBLE_DEVICES).toBe('2,3');
