@@ -65,8 +65,11 @@ const LISTENING = /Listening for client connections on [^\s:]+:(\d+)/;
 /** A NATS server greets every client with `INFO {...}`. */
 const INFO_FIRST_BYTE = 'I'.charCodeAt(0);
 
-/** Start a NATS server with JetStream of this test's own; resolves once it accepts connections. */
-export async function startPrivateNats(options: { startTimeoutMs?: number } = {}): Promise<PrivateNats> {
+/**
+ * Start a NATS server with JetStream of this test's own; resolves once it accepts connections.
+ * With `tls` (PEM files), it requires TLS of its clients.
+ */
+export async function startPrivateNats(options: { startTimeoutMs?: number; tls?: { certFile: string; keyFile: string } } = {}): Promise<PrivateNats> {
   const problem = privateNatsProblem();
   if (problem) throw new Error(`cannot start a private NATS server: ${problem}`);
   const server = findExecutable('nats-server', SBIN_DIRS)!;
@@ -81,7 +84,9 @@ export async function startPrivateNats(options: { startTimeoutMs?: number } = {}
 
   const launch = async (): Promise<void> => {
     output = new OutputTail();
-    child = spawn(server, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, '-n', `raybus-test-${path.basename(dir)}`], {
+    // With `tls`, clients must use TLS (the server still greets in the clear, then upgrades).
+    const tls = options.tls ? ['--tls', '--tlscert', options.tls.certFile, '--tlskey', options.tls.keyFile] : [];
+    child = spawn(server, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, '-n', `raybus-test-${path.basename(dir)}`, ...tls], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

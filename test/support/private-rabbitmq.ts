@@ -4,6 +4,7 @@
  * ports, with its own node name, Erlang cookie, data, log and config directory under the OS
  * temp directory, no plugins, and the default `guest` user; `stop()` stops it and removes the
  * directory. Starting one takes several seconds: start it once per suite (in `beforeAll`).
+ * With `tls` it also listens for `amqps://` on a port of its own.
  *
  * @example
  * let rabbit: PrivateRabbitMQ;
@@ -42,6 +43,15 @@ export interface PrivateRabbitMQ {
   ctl(args: readonly string[], timeoutMs?: number): Promise<string>;
   /** Stop the node and remove its directory. Safe to call twice. */
   stop(): Promise<void>;
+  /** With `tls`: `amqps://guest:guest@127.0.0.1:<tlsPort>/`, its TLS listener. */
+  readonly tlsUrl?: string;
+}
+
+/** A TLS listener for a private node: PEM files of its certificate, key and CA. */
+export interface PrivateRabbitMQTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
 }
 
 const SBIN_DIRS = [process.env.RAYBUS_TEST_RABBITMQ_SBIN, '/usr/lib/rabbitmq/bin'].filter((d): d is string => !!d);
@@ -77,7 +87,7 @@ export function describeWithPrivateRabbitMQ(title: string, body: () => void): vo
 }
 
 /** Start a RabbitMQ node of this test's own; resolves once it accepts AMQP connections. */
-export async function startPrivateRabbitMQ(options: { startTimeoutMs?: number } = {}): Promise<PrivateRabbitMQ> {
+export async function startPrivateRabbitMQ(options: { startTimeoutMs?: number; tls?: PrivateRabbitMQTls } = {}): Promise<PrivateRabbitMQ> {
   const problem = privateRabbitMQProblem();
   if (problem) throw new Error(`cannot start a private RabbitMQ node: ${problem}`);
   const server = findExecutable('rabbitmq-server', SBIN_DIRS)!;
@@ -86,14 +96,24 @@ export async function startPrivateRabbitMQ(options: { startTimeoutMs?: number } 
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'raybus-rabbitmq-'));
   const nodeName = `raybus-test-${randomBytes(4).toString('hex')}@localhost`;
-  const [port, distPort] = await Promise.all([freePort(), freePort()]);
+  const [port, distPort, tlsPort] = await Promise.all([freePort(), freePort(), options.tls ? freePort() : Promise.resolve(0)]);
   const home = path.join(dir, 'home');
   mkdirSync(home);
   // Its own cookie: rabbitmqctl reads $HOME/.erlang.cookie, the node writes none of its own then.
   writeFileSync(path.join(home, '.erlang.cookie'), randomBytes(20).toString('hex'), { mode: 0o400 });
   writeFileSync(path.join(dir, 'enabled_plugins'), '[].\n');
   writeFileSync(path.join(dir, 'rabbitmq-env.conf'), '');
-  writeFileSync(path.join(dir, 'rabbitmq.conf'), `listeners.tcp.1 = 127.0.0.1:${port}\n`);
+  const tls = options.tls
+    ? [
+        `listeners.ssl.1 = 127.0.0.1:${tlsPort}`,
+        `ssl_options.cacertfile = ${options.tls.caFile}`,
+        `ssl_options.certfile = ${options.tls.certFile}`,
+        `ssl_options.keyfile = ${options.tls.keyFile}`,
+        'ssl_options.verify = verify_none',
+        'ssl_options.fail_if_no_peer_cert = false',
+      ]
+    : [];
+  writeFileSync(path.join(dir, 'rabbitmq.conf'), [`listeners.tcp.1 = 127.0.0.1:${port}`, ...tls, ''].join('\n'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     HOME: home,
@@ -168,6 +188,8 @@ export async function startPrivateRabbitMQ(options: { startTimeoutMs?: number } 
 
   try {
     await launch();
+    // The TLS listener starts with the others; wait until it accepts connections too.
+    if (options.tls) await until(() => answers(tlsPort), startTimeoutMs, () => `private RabbitMQ ${nodeName}: no TLS listener on port ${tlsPort}:\n${output}`, 100);
   } catch (err) {
     await halt().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -177,6 +199,7 @@ export async function startPrivateRabbitMQ(options: { startTimeoutMs?: number } 
   let stopped = false;
   return {
     url: `amqp://guest:guest@127.0.0.1:${port}/`,
+    ...(options.tls ? { tlsUrl: `amqps://guest:guest@127.0.0.1:${tlsPort}/` } : {}),
     port,
     nodeName,
     dir,
