@@ -1,5 +1,7 @@
 // Quick loop over the four headline embedded figures (for iterating on the hot path).
 //   node benchmarks/quick.mjs [address]
+// On a broker, QUICK_SECURITY=none|key|encrypt runs the cluster without a cluster key, with
+// one (the default: every message authenticated), or with one and encryption.
 import { readFileSync, readdirSync } from 'node:fs';
 import ray from 'raybus';
 import { smallValue, Actor } from './raybus-remote-code.mjs';
@@ -10,7 +12,12 @@ const secs = Number(process.env.QUICK_SECONDS ?? 3);
 // On a broker: one `raybus start` node (2 CPUs) of raybus/testing's Cluster; CPU figures then
 // count the driver only (the node and its workers are not this process's children).
 const { Cluster } = await import('raybus/testing');
-const cluster = broker ? await Cluster.start({ address: broker, nodes: [{ numCpus: 2 }] }) : undefined;
+const security = process.env.QUICK_SECURITY ?? 'key';
+if (!['none', 'key', 'encrypt'].includes(security)) throw new Error(`QUICK_SECURITY must be none, key or encrypt, got ${security}`);
+const cluster = broker
+  ? await Cluster.start({ address: broker, nodes: [{ numCpus: 2 }], ...(security === 'none' ? { clusterKey: null } : {}), ...(security === 'encrypt' ? { encrypt: true } : {}) })
+  : undefined;
+if (broker) console.log(`security: ${security}`);
 await ray.init(cluster ? { address: cluster.address } : {});
 const small = ray.remote(smallValue);
 const A = ray.remote(Actor);
