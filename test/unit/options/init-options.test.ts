@@ -12,6 +12,9 @@ const INIT_CASES: ReadonlyArray<readonly [string, string, unknown, unknown]> = [
   ['resources', 'resources', { disk: 1 }, { disk: 1 }],
   ['acceleratorType', 'accelerator_type', 'A100', 'A100'],
   ['clusterKey', 'cluster_key', 's3cret', 's3cret'],
+  ['encrypt', 'encrypt', true, true],
+  ['insecure', 'insecure', true, true],
+  ['caFile', 'ca_file', '/etc/ssl/ca.pem', '/etc/ssl/ca.pem'],
 ];
 
 describe('normalizeInitOptions', () => {
@@ -22,6 +25,12 @@ describe('normalizeInitOptions', () => {
 
   it.each(INIT_CASES.filter(([camel, snake]) => camel !== snake))('rejects both spellings of %s', (camel, snake, value) => {
     expect(() => normalizeInitOptions({ [camel]: value, [snake]: value })).toThrow(/was given twice/);
+  });
+
+  it('checks the security options by type, naming them', () => {
+    expect(() => normalizeInitOptions({ encrypt: 'yes' })).toThrow(/encrypt/);
+    expect(() => normalizeInitOptions({ insecure: 1 })).toThrow(/insecure/);
+    expect(() => normalizeInitOptions({ ca_file: '' })).toThrow(/ca_file/);
   });
 
   it('accepts no options', () => {

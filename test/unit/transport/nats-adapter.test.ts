@@ -56,4 +56,12 @@ describe('NATS adapter: URLs and options', () => {
     expect(() => resolveNatsOptions({ nope: 1 } as never)).toThrow(TypeError);
     expect(resolveNatsOptions({ reconnectAttempts: Infinity }).reconnectAttempts).toBe(Infinity);
   });
+
+  test('the options raybus opens every transport with are taken: maxDelayMs caps the reconnect wait; caFile must exist', () => {
+    expect(resolveNatsOptions({ maxDelayMs: 200 }).reconnectTimeWaitMs).toBe(200);
+    expect(resolveNatsOptions({ maxDelayMs: 2000 }).reconnectTimeWaitMs).toBe(500);
+    expect(resolveNatsOptions({ caFile: __filename }).caFile).toBe(__filename);
+    expect(() => resolveNatsOptions({ caFile: '/no/such/ca.pem' })).toThrow(/caFile.*no such file/);
+    expect(() => resolveNatsOptions({ caFile: '' })).toThrow(TypeError);
+  });
 });
