@@ -11,7 +11,6 @@
  * - `submitter` (task-submitter.ts): leases and pushes of normal tasks
  * - `replies` (reply-router.ts): its reply queue, by message tag; higher layers register too
  */
-import type { Observable } from 'rxjs';
 import type { PublishOptions, Subscription, Transport } from '../transport/transport';
 import type { ObjectRef } from '../refs/object-ref';
 import type { ObjectRefGenerator } from '../refs/object-ref-generator';
@@ -211,11 +210,6 @@ export class CoreWorker implements RuntimeCore {
   /** `ray.put`: store a value owned by this process. */
   put<T>(value: T): ObjectRef<T> {
     return this.objects.put(value);
-  }
-
-  /** The value of a ref as an Observable (fetched from its owner if borrowed). */
-  observe(ref: ObjectRef<unknown>): Observable<unknown> {
-    return this.objects.observe(ref);
   }
 
   /** `ray.get` for one ref or an array; rejects on the first error found. */

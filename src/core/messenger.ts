@@ -32,6 +32,7 @@ export interface MessengerPort {
 
 type SyncPublish = (queue: string, body: Uint8Array, options?: PublishOptions) => void;
 
+/** Sends and requests of one process, on its transport. */
 export class Messenger {
   private readonly requests = new Map<RequestId, (msg: ReplyMsg) => void>();
   private readonly declared = new Map<string, Promise<void>>();

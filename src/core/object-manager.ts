@@ -6,7 +6,7 @@
  * that died. It registers the ObjectRef codec for its process while it runs.
  */
 import { map, type Observable } from 'rxjs';
-import { ObjectRef, isObjectRef, setRefResolver } from '../refs/object-ref';
+import { ObjectRef, clearRefResolver, isObjectRef, setRefResolver } from '../refs/object-ref';
 import { ObjectStore } from '../refs/object-store';
 import { DEFAULT_MAX_MESSAGE_BYTES, EXT_OBJECT_REF, decodeValue, encodeValue, serializer, type SerializerExtension } from '../serialization/serializer';
 import { scanValue } from '../serialization/value-check';
@@ -28,6 +28,7 @@ const travelsAsItself = (v: object): boolean => serializer.travelsAsItself(v);
 /** Bounded memory of owners known to be gone. */
 const MAX_DEAD_OWNERS = 10_000;
 
+/** The objects of one process: see the file comment. */
 export class ObjectManager {
   readonly store: ObjectStore;
   /** Owners known to be gone (bounded): their objects are lost. */
@@ -61,9 +62,9 @@ export class ObjectManager {
     setRefResolver(this);
   }
 
-  /** Stop resolving refs (shutdown). */
+  /** Stop resolving refs (shutdown), unless another runtime of this process took over. */
   uninstall(): void {
-    setRefResolver(undefined);
+    clearRefResolver(this);
   }
 
   /** The message limit in force. */

@@ -32,6 +32,7 @@ export interface OwnerSessionPort {
   resyncLeases(): Array<[LeaseId, NodeId]>;
 }
 
+/** A driver's session with the broker leader (see the file comment). */
 export class OwnerSession {
   private readonly subs: Subscription[] = [];
   private status?: RxSubscription;

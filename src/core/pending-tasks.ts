@@ -56,6 +56,7 @@ export interface ResultSubmitter {
   onStrayResult(taskId: TaskId, retire: boolean): void;
 }
 
+/** The pending-task table of one process. */
 export class PendingTasks {
   private readonly pending = new Map<TaskId, PendingTask>();
   /** Tasks and actor calls submitted from inside each running task (for recursive cancel). */

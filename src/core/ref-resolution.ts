@@ -37,8 +37,7 @@ export interface ArgEncoder {
 export function getValues(objects: OutcomeSource, clock: Clock, refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number): Promise<unknown> {
   if (!Array.isArray(refs)) {
     const out = objects.outcomeOf(refs.id);
-    if (out) return decodeNow(objects, out);
-    return awaitOutcome(objects, clock, refs, timeoutMs).then((o) => objects.decodeOutcome(o));
+    return out ? decodeNow(objects, out) : awaitValue(objects, clock, refs, timeoutMs);
   }
   const outs = refs.map((r) => objects.outcomeOf(r.id));
   if (outs.every((o) => o !== undefined)) {
@@ -92,22 +91,22 @@ function decodeNow(objects: OutcomeSource, out: WireOutcome): Promise<unknown> {
   }
 }
 
-/** The outcome of one ref, or GetTimeoutError after `timeoutMs` on `clock`. */
-function awaitOutcome(objects: OutcomeSource, clock: Clock, ref: ObjectRef<unknown>, timeoutMs?: number): Promise<WireOutcome> {
-  return new Promise<WireOutcome>((resolve, reject) => {
-    if (timeoutMs === undefined) {
-      objects.onOutcome(ref, resolve);
-      return;
-    }
-    // The outcome may come at once (a borrowed object whose owner is known dead): no timer then.
+/** The value of one ref (or its error), or GetTimeoutError after `timeoutMs` on `clock`. */
+function awaitValue(objects: OutcomeSource, clock: Clock, ref: ObjectRef<unknown>, timeoutMs?: number): Promise<unknown> {
+  return new Promise<unknown>((resolve, reject) => {
     let timer: Timer | undefined;
     let settled = false;
     const cancel = objects.onOutcome(ref, (out) => {
       settled = true;
       clock.clear(timer);
-      resolve(out);
+      try {
+        resolve(objects.decodeOutcome(out));
+      } catch (err) {
+        reject(err as Error);
+      }
     });
-    if (!settled) {
+    // The outcome may come at once (a borrowed object whose owner is known dead): no timer then.
+    if (timeoutMs !== undefined && !settled) {
       timer = clock.setTimeout(() => {
         cancel();
         reject(new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms waiting for ${ref.id}`));

@@ -17,6 +17,7 @@ export type ReplyOf<T extends ReplyTag> = Select<ReplyMsg, T>;
 /** Handles one kind of reply-queue message. */
 export type ReplyHandler<T extends ReplyTag> = (msg: ReplyOf<T>) => void;
 
+/** Dispatches a reply queue's messages to the handlers registered for their tags. */
 export class ReplyRouter {
   private readonly handlers = new Map<string, (msg: ReplyMsg) => void>();
   /** Messages dropped: undecodable, untagged, or with a tag nobody handles and no request waits for. */

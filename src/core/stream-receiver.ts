@@ -26,6 +26,7 @@ export interface StreamObjects {
   fulfil(id: ObjectId, out: WireOutcome): void;
 }
 
+/** The owner side of one generator task: its items, in order, as refs. */
 export class StreamReceiver implements StreamSource {
   /** Items by sequence number; a slot is cleared once handed out, so memory stays bounded. */
   private readonly items: Array<ObjectRef<unknown> | undefined> = [];

@@ -11,6 +11,7 @@ import { StreamReceiver, type StreamObjects, type StreamOutbox } from './stream-
 /** A generator the caller dropped releases its stream (no producer stays paused). */
 const generatorRegistry = new FinalizationRegistry<StreamReceiver>((r) => r.release());
 
+/** The owner side of every generator task this process submitted. */
 export class StreamTable {
   private readonly streams = new Map<TaskId, StreamReceiver>();
 

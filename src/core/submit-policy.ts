@@ -71,7 +71,7 @@ export class CallDurations {
   }
 }
 
-/** Code descriptors sent whole to each worker (by code id). */
+/** Which code descriptors each worker was sent whole (by code id). */
 export class SentCode {
   private readonly sent = new Map<WorkerId, Set<string>>();
 

@@ -60,6 +60,7 @@ interface KeyState {
   returnScheduled: boolean;
 }
 
+/** Submits the normal tasks of one process on worker leases (see the file comment). */
 export class TaskSubmitter {
   private readonly keys = new Map<string, KeyState>();
   private readonly leases = new Map<string, Lease>();
