@@ -179,29 +179,25 @@ export function resolveArgs(
   functionName: string,
   taskId: TaskId | ActorId,
 ): void {
-  let deps = 0;
-  const parts: Array<WireArg | ObjectRef<unknown>> = new Array(args.length);
+  // Every plain argument is encoded before any ref is waited for: a ref that is ready calls
+  // back at once, and the last one to resolve hands `resolved` on, which must then be whole.
+  const resolved: WireArg[] = new Array(args.length);
+  let left = 0;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (isObjectRef(a)) {
-      parts[i] = a;
-      deps += 1;
-    } else parts[i] = objects.encodeArg(a, `args[${i}]`);
+    if (isObjectRef(a)) left += 1;
+    else resolved[i] = objects.encodeArg(a, `args[${i}]`);
   }
-  if (deps === 0) return then(parts as WireArg[]);
-  let left = deps;
+  if (left === 0) return then(resolved);
   let failed = false;
-  const resolved: WireArg[] = new Array(parts.length);
-  parts.forEach((p, i) => {
-    if (!isObjectRef(p)) {
-      resolved[i] = p;
-      return;
-    }
+  for (let i = 0; i < args.length; i++) {
+    const ref = args[i];
+    if (!isObjectRef(ref)) continue;
     // The submission holds its arguments: without a pin, dropping the caller's ref could
     // free the entry before the value arrives, and the task would never be submitted.
-    objects.pin(p.id);
-    objects.onOutcome(p, (out) => {
-      objects.unpin(p.id);
+    objects.pin(ref.id);
+    objects.onOutcome(ref, (out) => {
+      objects.unpin(ref.id);
       if (failed) return;
       if ('e' in out) {
         failed = true;
@@ -212,5 +208,5 @@ export function resolveArgs(
       left -= 1;
       if (left === 0) then(resolved);
     });
-  });
+  }
 }

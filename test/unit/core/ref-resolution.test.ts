@@ -139,7 +139,8 @@ describe('wait', () => {
 
 describe('argument resolution', () => {
   function resolve(args: unknown[]): Promise<WireArg[] | { error: WireError }> {
-    return new Promise((r) => resolveArgs(h.core.objects, args, r, 'f', 'task1' as TaskId));
+    // A copy as `then` saw it: the call is sent at that moment.
+    return new Promise((r) => resolveArgs(h.core.objects, args, (parts) => r(Array.isArray(parts) ? [...parts] : parts), 'f', 'task1' as TaskId));
   }
 
   test('plain values are encoded at once (copied at submission)', async () => {
@@ -157,6 +158,14 @@ describe('argument resolution', () => {
     ok(ref!, 'v');
     const got = (await parts) as WireArg[];
     expect(got.map((a) => decodeValue(a.d))).toEqual([1, 'v']);
+  });
+
+  test('a ref that is ready at once, before plain values: every part is there when the call goes out', async () => {
+    const [ref] = owned(1);
+    ok(ref!, 'ready');
+    const got = (await resolve([ref, 'after', { n: 3 }])) as WireArg[];
+    expect(got).toHaveLength(3);
+    expect(got.map((a) => decodeValue(a.d))).toEqual(['ready', 'after', { n: 3 }]);
   });
 
   test('a failed ref argument fails the call with a RayTaskError naming the function', async () => {
