@@ -6,7 +6,7 @@ import {
   PlacementGroupSchedulingStrategy,
   type NodeAffinitySchedulingStrategyInit,
   type PlacementGroupSchedulingStrategyInit,
-} from '../../../src/api/scheduling-strategy';
+} from '../../../../src/api/scheduling-strategy';
 
 const pg = { id: 'pg-1', bundleSpecs: [{ CPU: 1 }, { CPU: 2 }] };
 
@@ -115,7 +115,7 @@ describe('brand checks', () => {
 
   it('recognises instances built by another copy of the module', () => {
     jest.isolateModules(() => {
-      const other = require('../../../src/api/scheduling-strategy') as typeof import('../../../src/api/scheduling-strategy');
+      const other = require('../../../../src/api/scheduling-strategy') as typeof import('../../../../src/api/scheduling-strategy');
       expect(other.NodeAffinitySchedulingStrategy).not.toBe(NodeAffinitySchedulingStrategy);
       const foreign = new other.NodeAffinitySchedulingStrategy({ nodeId: 'a' });
       expect(foreign instanceof NodeAffinitySchedulingStrategy).toBe(true);

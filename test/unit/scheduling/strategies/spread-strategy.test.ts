@@ -1,6 +1,6 @@
-import { ResourceLedger } from '../../../src/scheduling/ledger/resource-ledger';
-import { SpreadStrategy } from '../../../src/scheduling/strategies/spread-strategy';
-import { mulberry32 } from '../../../src/scheduling/strategies/seeded-random';
+import { ResourceLedger } from '../../../../src/scheduling/ledger/resource-ledger';
+import { SpreadStrategy } from '../../../../src/scheduling/strategies/spread-strategy';
+import { mulberry32 } from '../../../../src/scheduling/strategies/seeded-random';
 
 /** Head with 0 CPUs and two 8-CPU workers, as in test_scheduling_2.py. */
 function headAndWorkers(): ResourceLedger {

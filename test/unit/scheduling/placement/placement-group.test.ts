@@ -1,6 +1,6 @@
-import { ResourceLedger, type ResourceSet } from '../../../src/scheduling/ledger/resource-ledger';
-import { planPlacementGroup } from '../../../src/scheduling/placement/plan-placement-group';
-import { releaseBundles, reserveBundles } from '../../../src/scheduling/placement/reserve-bundles';
+import { ResourceLedger, type ResourceSet } from '../../../../src/scheduling/ledger/resource-ledger';
+import { planPlacementGroup } from '../../../../src/scheduling/placement/plan-placement-group';
+import { releaseBundles, reserveBundles } from '../../../../src/scheduling/placement/reserve-bundles';
 
 function cluster(...cpus: number[]): ResourceLedger {
   const ledger = new ResourceLedger();

@@ -1,7 +1,7 @@
-import { ResourceLedger } from '../../../src/scheduling/ledger/resource-ledger';
-import { DefaultStrategy } from '../../../src/scheduling/strategies/default-strategy';
-import type { PlacementDecision } from '../../../src/scheduling/strategies/placement-strategy';
-import { mulberry32 } from '../../../src/scheduling/strategies/seeded-random';
+import { ResourceLedger } from '../../../../src/scheduling/ledger/resource-ledger';
+import { DefaultStrategy } from '../../../../src/scheduling/strategies/default-strategy';
+import type { PlacementDecision } from '../../../../src/scheduling/strategies/placement-strategy';
+import { mulberry32 } from '../../../../src/scheduling/strategies/seeded-random';
 
 function cluster(n: number, totals: Record<string, number>): ResourceLedger {
   const ledger = new ResourceLedger();

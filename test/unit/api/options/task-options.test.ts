@@ -3,11 +3,11 @@ import {
   normalizeTaskOptions,
   type RemoteFunctionOptions,
   type TaskOptions,
-} from '../../../src/api/options';
+} from '../../../../src/api/options';
 import {
   NodeAffinitySchedulingStrategy,
   PlacementGroupSchedulingStrategy,
-} from '../../../src/api/scheduling-strategy';
+} from '../../../../src/api/scheduling-strategy';
 
 class RetryableError extends Error {}
 

@@ -2,7 +2,7 @@ import {
   bundleWarnings,
   validateBundles,
   validatePlacementGroupStrategy,
-} from '../../../src/scheduling/placement/validate-bundles';
+} from '../../../../src/scheduling/placement/validate-bundles';
 
 // Messages from python/ray/util/placement_group.py::_validate_bundles.
 describe('validateBundles', () => {

@@ -1,12 +1,12 @@
-import { DefaultStrategy } from '../../../src/scheduling/strategies/default-strategy';
-import { NodeAffinityStrategy } from '../../../src/scheduling/strategies/node-affinity-strategy';
-import { SpreadStrategy } from '../../../src/scheduling/strategies/spread-strategy';
+import { DefaultStrategy } from '../../../../src/scheduling/strategies/default-strategy';
+import { NodeAffinityStrategy } from '../../../../src/scheduling/strategies/node-affinity-strategy';
+import { SpreadStrategy } from '../../../../src/scheduling/strategies/spread-strategy';
 import {
   createStrategies,
   createStrategy,
   isStrategyName,
   STRATEGY_NAMES,
-} from '../../../src/scheduling/strategies/strategy-registry';
+} from '../../../../src/scheduling/strategies/strategy-registry';
 
 describe('strategy registry', () => {
   it('creates each strategy by name', () => {

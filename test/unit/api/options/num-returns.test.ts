@@ -1,4 +1,4 @@
-import { resolveNumReturns, validateNumReturnsFor } from '../../../src/api/options';
+import { resolveNumReturns, validateNumReturnsFor } from '../../../../src/api/options';
 
 describe('validateNumReturnsFor', () => {
   // Ray: newest ray_option_utils.validate_num_returns (older versions failed at ray.get,

@@ -5,7 +5,7 @@ import {
   normalizeActorOptions,
   normalizeTaskOptions,
   resolveTaskResources,
-} from '../../../src/api/options';
+} from '../../../../src/api/options';
 
 describe('mergeTaskOptions', () => {
   it('is a shallow merge where the override wins; neither input changes', () => {

@@ -1,4 +1,4 @@
-import { mergeRuntimeEnv, normalizeRuntimeEnv, type RuntimeEnvOptions } from '../../../src/api/options';
+import { mergeRuntimeEnv, normalizeRuntimeEnv, type RuntimeEnvOptions } from '../../../../src/api/options';
 
 describe('normalizeRuntimeEnv', () => {
   it('accepts both spellings and returns camelCase, frozen', () => {

@@ -1,5 +1,5 @@
-import { ResourceLedger } from '../../../src/scheduling/ledger/resource-ledger';
-import { mulberry32 } from '../../../src/scheduling/strategies/seeded-random';
+import { ResourceLedger } from '../../../../src/scheduling/ledger/resource-ledger';
+import { mulberry32 } from '../../../../src/scheduling/strategies/seeded-random';
 
 function twoNodes(): ResourceLedger {
   const ledger = new ResourceLedger();

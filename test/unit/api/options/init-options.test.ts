@@ -1,4 +1,4 @@
-import { normalizeInitOptions, type InitOptions } from '../../../src/api/options';
+import { normalizeInitOptions, type InitOptions } from '../../../../src/api/options';
 
 const INIT_CASES: ReadonlyArray<readonly [string, string, unknown, unknown]> = [
   ['address', 'address', 'amqp://guest:guest@localhost:5672/', 'amqp://guest:guest@localhost:5672/'],

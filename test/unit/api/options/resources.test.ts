@@ -3,7 +3,7 @@ import {
   normalizeTaskOptions,
   resolveActorResources,
   resolveTaskResources,
-} from '../../../src/api/options';
+} from '../../../../src/api/options';
 
 describe('resource rule', () => {
   // Ray: test_basic.py::test_invalid_arguments (precision of fractional quantities)

@@ -1,8 +1,8 @@
 /** The NATS adapter's pure parts: names, headers, URLs, options. No server needed. */
-import { serversAndCredentials } from '../../../adapters/nats/connection';
-import { decodeHeaders, encodeHeaders, TYPES_HEADER } from '../../../adapters/nats/headers';
-import { escapeName, Naming } from '../../../adapters/nats/naming';
-import { resolveNatsOptions } from '../../../adapters/nats/options';
+import { serversAndCredentials } from '../../../../adapters/nats/connection';
+import { decodeHeaders, encodeHeaders, TYPES_HEADER } from '../../../../adapters/nats/headers';
+import { escapeName, Naming } from '../../../../adapters/nats/naming';
+import { resolveNatsOptions } from '../../../../adapters/nats/options';
 
 describe('NATS adapter: naming', () => {
   test('escapeName is injective on tricky inputs and yields valid subject tokens and stream names', () => {

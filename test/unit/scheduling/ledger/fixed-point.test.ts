@@ -4,7 +4,7 @@ import {
   RESOURCE_UNIT_SCALING,
   toResourceUnits,
   toUnits,
-} from '../../../src/scheduling/ledger/fixed-point';
+} from '../../../../src/scheduling/ledger/fixed-point';
 
 describe('fixed-point resource units', () => {
   it('scales by 1/10000 with rounding, as Ray RESOURCE_UNIT_SCALING', () => {

@@ -1,4 +1,4 @@
-import { ResourceLedger } from '../../../src/scheduling/ledger/resource-ledger';
+import { ResourceLedger } from '../../../../src/scheduling/ledger/resource-ledger';
 
 function gpuNode(gpus = 2): ResourceLedger {
   const ledger = new ResourceLedger();

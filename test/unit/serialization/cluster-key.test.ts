@@ -3,7 +3,7 @@
  * workers (RAYBUS_REQUIRE_SIGNED_CODE=1) run it only when the signature verifies.
  */
 import { randomBytes } from 'node:crypto';
-import { describeCode, loadCode, setClusterKey, signCode, REQUIRE_SIGNED_CODE_VAR, type CodeDescriptor } from '../../src/serialization/code-shipping';
+import { describeCode, loadCode, setClusterKey, signCode, REQUIRE_SIGNED_CODE_VAR, type CodeDescriptor } from '../../../src/serialization/code-shipping';
 
 const scope = { ray: undefined, require };
 

@@ -2,8 +2,8 @@ import {
   mergeActorOptions,
   normalizeActorOptions,
   type ActorClassOptions,
-} from '../../../src/api/options';
-import { NodeAffinitySchedulingStrategy } from '../../../src/api/scheduling-strategy';
+} from '../../../../src/api/options';
+import { NodeAffinitySchedulingStrategy } from '../../../../src/api/scheduling-strategy';
 
 /** [camelCase, snake_case, a valid value, its normalized form]. */
 const ACTOR_CASES: ReadonlyArray<readonly [string, string, unknown, unknown]> = [

@@ -2,7 +2,7 @@ import {
   mergeMethodOptions,
   normalizeMethodOptions,
   type ActorMethodOptions,
-} from '../../../src/api/options';
+} from '../../../../src/api/options';
 
 const METHOD_CASES: ReadonlyArray<readonly [string, string, unknown]> = [
   ['numReturns', 'num_returns', 2],

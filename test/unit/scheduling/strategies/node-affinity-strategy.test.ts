@@ -1,7 +1,7 @@
-import { ResourceLedger } from '../../../src/scheduling/ledger/resource-ledger';
-import { NodeAffinityStrategy, type NodeAffinityTarget } from '../../../src/scheduling/strategies/node-affinity-strategy';
-import type { PlacementDecision } from '../../../src/scheduling/strategies/placement-strategy';
-import { mulberry32 } from '../../../src/scheduling/strategies/seeded-random';
+import { ResourceLedger } from '../../../../src/scheduling/ledger/resource-ledger';
+import { NodeAffinityStrategy, type NodeAffinityTarget } from '../../../../src/scheduling/strategies/node-affinity-strategy';
+import type { PlacementDecision } from '../../../../src/scheduling/strategies/placement-strategy';
+import { mulberry32 } from '../../../../src/scheduling/strategies/seeded-random';
 
 function setup(): ResourceLedger {
   const ledger = new ResourceLedger();
