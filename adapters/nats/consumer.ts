@@ -19,11 +19,11 @@
 import { createInbox, type Msg, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 import type { ConsumerInfo } from '@nats-io/jetstream';
 import type { Delivery } from '../../src/transport/transport';
-import { withTimeout, type ConnectionManager, type Link, type LinkParticipant } from './connection';
+import { withTimeout, type ConnectionManager, type Link } from './connection';
 import { keepDeadLetterCopy } from './dead-letter';
 import { decodeHeaders } from './headers';
 import { describeCause } from './errors';
-import { adoptCopy, DeliveryLedger, messageKey, parseAckSubject, type HeldDelivery } from './ledger';
+import { adoptCopy, messageKey, parseAckSubject, type DeliveryLedger, type HeldDelivery } from './ledger';
 import type { Naming } from './naming';
 import type { Topology } from './topology';
 
@@ -36,51 +36,8 @@ const PROGRESS = encoder.encode('+WPI');
 /** Idle heartbeat asked of the server while a pull request waits; two missed ones mean it is gone. */
 const HEARTBEAT_MS = 5_000;
 
-/** The consumers of one transport. */
-export class ConsumerSet implements LinkParticipant {
-  private readonly consumers = new Set<QueueConsumer>();
-  /** Shared by this transport's consumers: a message one of them holds reaches no other. */
-  private readonly ledger = new DeliveryLedger();
-
-  constructor(
-    private readonly manager: ConnectionManager,
-    private readonly topology: Topology,
-    private readonly naming: Naming,
-  ) {}
-
-  suspend(): void {
-    for (const c of this.consumers) c.suspend();
-  }
-
-  async resume(link: Link): Promise<void> {
-    for (const c of [...this.consumers]) await c.resume(link);
-  }
-
-  /** A consumer of `queue`'s stream, or undefined when there is no such stream. */
-  async consume(queue: string, handler: (delivery: Delivery) => void, prefetch: number): Promise<{ cancel(): Promise<void> } | undefined> {
-    const link = await this.manager.ready();
-    const info = await this.topology.consumerOf(link, queue);
-    if (!info) return undefined;
-    const consumer = new QueueConsumer(queue, handler, prefetch, info, this.manager, this.topology, this.naming, this.ledger, (c) =>
-      this.consumers.delete(c),
-    );
-    this.consumers.add(consumer);
-    consumer.start(link);
-    return { cancel: () => consumer.cancel() };
-  }
-
-  /** Stop this transport's consumers of `queue`, which is being deleted (no warning, nothing to requeue). */
-  forget(queue: string): void {
-    for (const c of this.consumers) if (c.queue === queue) c.forget();
-  }
-
-  /** Cancel every consumer: pull requests withdrawn, unacknowledged deliveries requeued. */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.cancel()));
-  }
-}
-
-class QueueConsumer {
+/** One `consume()` of a work queue (see the file comment). */
+export class QueueConsumer {
   private readonly stream: string;
   private readonly consumerName: string;
   private readonly nextSubject: string;
@@ -88,8 +45,11 @@ class QueueConsumer {
   /** Deliveries handed to the handler and not settled, by message (ledger.ts). */
   private readonly unacked = new Map<string, HeldDelivery>();
   private readonly deadLettering = new Set<Promise<void>>();
-  /** Deliveries that reached an inbox after it was dropped, nak'd once the server let go of its requests. */
-  private staleNaks: string[] | undefined;
+  /**
+   * While an inbox was dropped and the server may still hold its pull requests: the naks to send
+   * once it let go of them (requeued deliveries, and those that reached the dropped inbox).
+   */
+  private deferredNaks: string[] | undefined;
   private sub: NatsSubscription | undefined;
   private inbox = '';
   /** Messages the one waiting pull request still asks for (0: none waiting). */
@@ -154,10 +114,12 @@ class QueueConsumer {
     const o = this.manager.options;
     // Unsubscribe, have the server forget this inbox's waiting pull requests, then nak: the
     // messages go to other consumers at once, not back here and not to a dropped request.
-    // Deliveries already on their way arrive during the drain and are nak'd with the rest.
-    await withTimeout(Promise.all([this.dropInbox(), this.forgetRequests(link)]), o.apiTimeoutMs).catch(() => undefined);
+    // Deliveries already on their way arrive during the drain and are nak'd after the rest.
+    const dropped = this.dropInbox();
+    const forgotten = this.forgetRequests(link);
+    await withTimeout(Promise.all([dropped, forgotten]), o.apiTimeoutMs).catch(() => undefined);
     for (const held of this.unacked.values()) this.send(held.reply, NAK);
-    this.nakStale();
+    this.sendDeferredNaks();
     this.releaseAll();
     await withTimeout(Promise.all([...this.deadLettering]), o.apiTimeoutMs).catch(() => undefined);
   }
@@ -180,7 +142,7 @@ class QueueConsumer {
   private releaseAll(): void {
     for (const [key, held] of this.unacked) this.ledger.release(key, held);
     this.unacked.clear();
-    this.staleNaks = undefined;
+    this.deferredNaks = undefined;
   }
 
   /** A new inbox for the pull requests (the old one was dropped). */
@@ -199,14 +161,14 @@ class QueueConsumer {
 
   /**
    * Unsubscribe the inbox. Its waiting pull requests stay on the server until it looks at them;
-   * what arrives on it meanwhile is collected for {@link nakStale}. Resolves once everything the
-   * server sent it before the unsubscribe has arrived.
+   * naks wait for {@link sendDeferredNaks} meanwhile. Resolves once everything the server sent
+   * to the inbox before the unsubscribe has arrived.
    */
   private dropInbox(): Promise<void> {
     const sub = this.sub;
     this.sub = undefined;
     this.requested = 0;
-    this.staleNaks ??= [];
+    this.deferredNaks ??= [];
     if (!sub || sub.isClosed()) return Promise.resolve();
     return sub.drain().catch(() => ignoreClosed(() => sub.unsubscribe()));
   }
@@ -219,10 +181,16 @@ class QueueConsumer {
     );
   }
 
-  /** Nak what reached dropped inboxes (the server has let go of their requests by now). */
-  private nakStale(): void {
-    const replies = this.staleNaks ?? [];
-    this.staleNaks = undefined;
+  /** Nak now, or, while the server may still hold pull requests of a dropped inbox, once it let go of them. */
+  private nak(reply: string): void {
+    if (this.deferredNaks) this.deferredNaks.push(reply);
+    else this.send(reply, NAK);
+  }
+
+  /** Send the deferred naks (the server has let go of the dropped inbox's requests by now). */
+  private sendDeferredNaks(): void {
+    const replies = this.deferredNaks ?? [];
+    this.deferredNaks = undefined;
     for (const reply of replies) this.send(reply, NAK);
   }
 
@@ -255,8 +223,7 @@ class QueueConsumer {
       // A subscription of this transport holds it: no second handler; the holder settles it.
       adoptCopy(holder, reply, now);
     } else if (!current) {
-      if (this.staleNaks) this.staleNaks.push(reply);
-      else this.send(reply, NAK);
+      this.nak(reply);
     } else {
       const held: HeldDelivery = { reply, touched: now };
       this.unacked.set(key, held);
@@ -306,13 +273,11 @@ class QueueConsumer {
         this.schedulePull();
       },
       nack: (requeue: boolean, reason?: string) => {
-        // A cancel under way naks it with the others, once the server has let go of the pull requests.
-        if (requeue && this.cancelled) return;
         if (!take()) return;
         if (!requeue) this.deadLetter(msg, key, held, reason);
         else {
           this.ledger.release(key, held);
-          this.send(held.reply, NAK);
+          this.nak(held.reply);
         }
         this.schedulePull();
       },
@@ -368,8 +333,10 @@ class QueueConsumer {
     if (this.cancelled || !link) return;
     const now = Date.now();
     const due = now - this.ackWaitMs * 0.4;
-    for (const held of this.unacked.values()) {
-      if (held.touched <= due) {
+    // All together, in delivery order, once one is due: the server then keeps their ack_wait
+    // deadlines in that order, and a crash brings them back in that order.
+    if ([...this.unacked.values()].some((held) => held.touched <= due)) {
+      for (const held of this.unacked.values()) {
         this.send(held.reply, PROGRESS);
         held.touched = now;
       }
@@ -408,7 +375,7 @@ class QueueConsumer {
         }
         await withTimeout(dropped, this.manager.options.apiTimeoutMs).catch(() => undefined);
         if (this.cancelled || this.link !== link) return;
-        this.nakStale();
+        this.sendDeferredNaks();
         this.openInbox(link);
         this.pull();
         return;
