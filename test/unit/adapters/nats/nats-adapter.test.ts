@@ -1,6 +1,7 @@
-/** The NATS adapter's pure parts: names, headers, URLs, options. No server needed. */
+/** The NATS adapter's pure parts: names, headers, URLs, options, the delivery ledger. No server needed. */
 import { serversAndCredentials } from '../../../../adapters/nats/connection';
 import { decodeHeaders, encodeHeaders, TYPES_HEADER } from '../../../../adapters/nats/headers';
+import { adoptCopy, DeliveryLedger, messageKey, parseAckSubject, SETTLED_REMEMBERED, type HeldDelivery } from '../../../../adapters/nats/ledger';
 import { escapeName, Naming } from '../../../../adapters/nats/naming';
 import { resolveNatsOptions } from '../../../../adapters/nats/options';
 
@@ -55,5 +56,61 @@ describe('NATS adapter: URLs and options', () => {
     expect(() => resolveNatsOptions({ ackWaitMs: 10 })).toThrow(RangeError);
     expect(() => resolveNatsOptions({ nope: 1 } as never)).toThrow(TypeError);
     expect(resolveNatsOptions({ reconnectAttempts: Infinity }).reconnectAttempts).toBe(Infinity);
+  });
+});
+
+describe('NATS adapter: delivery ledger', () => {
+  // Ack subjects as nats-server 2.9 sends them: the 2.9.10 sequence that delivered m2 twice.
+  const first = '$JS.ACK.ns_q_x.raybus-queue.2.3.5.1796419899508108206.1';
+  const again = '$JS.ACK.ns_q_x.raybus-queue.1.3.6.1796419899508108206.0';
+
+  test('ack subjects are read in both forms; anything else is not one', () => {
+    expect(parseAckSubject(first)).toEqual({ stream: 'ns_q_x', delivered: 2, streamSeq: 3, timestamp: '1796419899508108206' });
+    expect(parseAckSubject('$JS.ACK.hub.ACCHASH.ns_q_x.raybus-queue.4.9.12.1796419899508108206.0.tok')).toEqual({
+      stream: 'ns_q_x',
+      delivered: 4,
+      streamSeq: 9,
+      timestamp: '1796419899508108206',
+    });
+    for (const bad of ['_INBOX.abc', '$JS.ACK.s.c.x.3.5.1.0', '$JS.ACK.s.c.1.0.5.1.0', '$JS.ACK.s.c.1.3.5', '$JS.API.CONSUMER.INFO.s.c.1.2.3']) {
+      expect(parseAckSubject(bad)).toBeUndefined();
+    }
+  });
+
+  test('every copy of a stored message has one key; the same sequence of a stream made again does not', () => {
+    expect(messageKey(first, parseAckSubject(first))).toBe(messageKey(again, parseAckSubject(again)));
+    const remade = '$JS.ACK.ns_q_x.raybus-queue.1.3.1.1796419999000000000.0';
+    expect(messageKey(remade, parseAckSubject(remade))).not.toBe(messageKey(first, parseAckSubject(first)));
+    expect(messageKey('odd', undefined)).toBe('odd');
+  });
+
+  test('a held message has one holder, which takes over the newest copy; only its own release frees it', () => {
+    const ledger = new DeliveryLedger();
+    const key = messageKey(first, parseAckSubject(first));
+    const held: HeldDelivery = { reply: first, touched: 1 };
+    ledger.hold(key, held);
+    adoptCopy(ledger.holder(key)!, again, 2);
+    expect(held).toEqual({ reply: again, touched: 2 });
+    ledger.release(key, { reply: first, touched: 1 });
+    expect(ledger.holder(key)).toBe(held);
+    ledger.release(key, held);
+    expect(ledger.holder(key)).toBeUndefined();
+    expect(ledger.settlement(key)).toBeUndefined();
+  });
+
+  test('a settled message is remembered as settled (no longer held), the oldest forgotten first', () => {
+    const ledger = new DeliveryLedger();
+    const held: HeldDelivery = { reply: first, touched: 1 };
+    ledger.hold('k0', held);
+    ledger.settle('k0', held, 'ack');
+    expect(ledger.holder('k0')).toBeUndefined();
+    expect(ledger.settlement('k0')).toBe('ack');
+    const other: HeldDelivery = { reply: again, touched: 1 };
+    ledger.settle('k1', other, 'term');
+    for (let i = 2; i < SETTLED_REMEMBERED; i++) ledger.settle(`k${i}`, other, 'ack');
+    expect(ledger.settlement('k0')).toBe('ack');
+    ledger.settle(`k${SETTLED_REMEMBERED}`, other, 'ack');
+    expect(ledger.settlement('k0')).toBeUndefined();
+    expect(ledger.settlement('k1')).toBe('term');
   });
 });
