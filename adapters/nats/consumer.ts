@@ -1,19 +1,29 @@
 /**
- * Queue consumers. Every `consume()` pulls from the queue stream's one durable consumer with
- * pull requests of its own, on an inbox of its own, and asks for no more than its prefetch
- * leaves room for (prefetch − unacknowledged − already asked for): prefetch is per
- * subscription, as AMQP's `basic.qos`, although `max_ack_pending` could only limit all of them
- * together.
+ * Queue consumers. Every `consume()` pulls from the queue stream's one durable consumer on an
+ * inbox of its own, with one pull request waiting at a time, for no more than its prefetch
+ * leaves room for (prefetch − unacknowledged): prefetch is per subscription, as AMQP's
+ * `basic.qos`, although `max_ack_pending` could only limit all of them together. The server
+ * serves waiting requests in turn, so with one each it serves subscriptions in turn.
  *
  * Each held delivery gets a progress ack (`+WPI`) before 40 % of `ack_wait` has passed, so a
  * live consumer keeps messages as long as it likes; a dead one's come back after `ack_wait`.
+ * A second copy of a message a subscription of the transport holds or settled never reaches a
+ * handler (ledger.ts).
+ *
+ * Naks wait until the server has let go of the pull requests of an inbox this consumer dropped.
+ * It drops a request whose inbox is gone only when it next looks at its waiting requests (a
+ * consumer info makes it look), and on 2.9 a redelivery that meets such a request first is
+ * mishandled: held back until `ack_wait`, with the last new message sent a second time instead
+ * (fixed in nats-server 2.10.14).
  */
-import { createInbox, headers as natsHeaders, type Msg, type Subscription as NatsSubscription } from '@nats-io/transport-node';
+import { createInbox, type Msg, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 import type { ConsumerInfo } from '@nats-io/jetstream';
 import type { Delivery } from '../../src/transport/transport';
-import { withTimeout, type ConnectionManager, type Link, type LinkParticipant } from './connection';
+import { withTimeout, type ConnectionManager, type Link } from './connection';
+import { keepDeadLetterCopy } from './dead-letter';
 import { decodeHeaders } from './headers';
 import { describeCause } from './errors';
+import { adoptCopy, messageKey, parseAckSubject, type DeliveryLedger, type HeldDelivery } from './ledger';
 import type { Naming } from './naming';
 import type { Topology } from './topology';
 
@@ -25,65 +35,24 @@ const PROGRESS = encoder.encode('+WPI');
 
 /** Idle heartbeat asked of the server while a pull request waits; two missed ones mean it is gone. */
 const HEARTBEAT_MS = 5_000;
-/** Header of a dead-letter copy: the reason given to `nack(false, reason)`. */
-export const DEATH_REASON_HEADER = 'Raybus-Death-Reason';
-/** Header of a dead-letter copy: the queue it was dropped from. */
-export const DEATH_QUEUE_HEADER = 'Raybus-Death-Queue';
-const MAX_REASON_LENGTH = 1024;
 
-/** The consumers of one transport. */
-export class ConsumerSet implements LinkParticipant {
-  private readonly consumers = new Set<QueueConsumer>();
-
-  constructor(
-    private readonly manager: ConnectionManager,
-    private readonly topology: Topology,
-    private readonly naming: Naming,
-  ) {}
-
-  suspend(): void {
-    for (const c of this.consumers) c.suspend();
-  }
-
-  async resume(link: Link): Promise<void> {
-    for (const c of [...this.consumers]) await c.resume(link);
-  }
-
-  /** A consumer of `queue`'s stream, or undefined when there is no such stream. */
-  async consume(queue: string, handler: (delivery: Delivery) => void, prefetch: number): Promise<{ cancel(): Promise<void> } | undefined> {
-    const link = await this.manager.ready();
-    const info = await this.topology.consumerOf(link, queue);
-    if (!info) return undefined;
-    const consumer = new QueueConsumer(queue, handler, prefetch, info, this.manager, this.topology, this.naming, (c) => this.consumers.delete(c));
-    this.consumers.add(consumer);
-    consumer.start(link);
-    return { cancel: () => consumer.cancel() };
-  }
-
-  /** Stop this transport's consumers of `queue`, which is being deleted (no warning, nothing to requeue). */
-  forget(queue: string): void {
-    for (const c of this.consumers) if (c.queue === queue) c.forget();
-  }
-
-  /** Cancel every consumer: pull requests withdrawn, unacknowledged deliveries requeued. */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.cancel()));
-  }
-}
-
-interface Held {
-  touched: number;
-}
-
-class QueueConsumer {
+/** One `consume()` of a work queue (see the file comment). */
+export class QueueConsumer {
   private readonly stream: string;
+  private readonly consumerName: string;
   private readonly nextSubject: string;
   private readonly ackWaitMs: number;
-  private readonly unacked = new Map<string, Held>();
+  /** Deliveries handed to the handler and not settled, by message (ledger.ts). */
+  private readonly unacked = new Map<string, HeldDelivery>();
   private readonly deadLettering = new Set<Promise<void>>();
+  /**
+   * While an inbox was dropped and the server may still hold its pull requests: the naks to send
+   * once it let go of them (requeued deliveries, and those that reached the dropped inbox).
+   */
+  private deferredNaks: string[] | undefined;
   private sub: NatsSubscription | undefined;
   private inbox = '';
-  /** Messages asked for by pull requests and not yet received. */
+  /** Messages the one waiting pull request still asks for (0: none waiting). */
   private requested = 0;
   private lastHeard = Date.now();
   private pullQueued = false;
@@ -103,9 +72,11 @@ class QueueConsumer {
     private readonly manager: ConnectionManager,
     private readonly topology: Topology,
     private readonly naming: Naming,
+    private readonly ledger: DeliveryLedger,
     private readonly onGone: (c: QueueConsumer) => void,
   ) {
     this.stream = info.stream_name;
+    this.consumerName = info.name;
     this.nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${info.stream_name}.${info.name}`;
     // The consumer's own ack_wait counts (whoever created it chose it), not this transport's option.
     this.ackWaitMs = Math.max(500, Math.round((info.config.ack_wait ?? manager.options.ackWaitMs * 1e6) / 1e6));
@@ -138,24 +109,27 @@ class QueueConsumer {
 
   private async doCancel(): Promise<void> {
     this.stop();
-    const sub = this.sub;
-    this.sub = undefined;
-    const nc = this.link?.nc;
-    if (!nc || nc.isClosed()) return;
-    // UNSUB goes out before the naks: the server drops this consumer's waiting pull requests
-    // (no interest left) before it requeues, so the messages go to other consumers, not back
-    // here. Deliveries already on their way still arrive during the drain and are nak'd too.
-    const drained = sub && !sub.isClosed() ? sub.drain().catch(() => undefined) : Promise.resolve();
-    for (const reply of this.unacked.keys()) nc.publish(reply, NAK);
-    this.unacked.clear();
-    await withTimeout(Promise.all([drained, ...this.deadLettering]), this.manager.options.apiTimeoutMs).catch(() => sub?.unsubscribe());
+    const link = this.link;
+    if (!link || link.nc.isClosed()) return this.releaseAll();
+    const o = this.manager.options;
+    // Unsubscribe, have the server forget this inbox's waiting pull requests, then nak: the
+    // messages go to other consumers at once, not back here and not to a dropped request.
+    // Deliveries already on their way arrive during the drain and are nak'd after the rest.
+    const dropped = this.dropInbox();
+    const forgotten = this.forgetRequests(link);
+    await withTimeout(Promise.all([dropped, forgotten]), o.apiTimeoutMs).catch(() => undefined);
+    for (const held of this.unacked.values()) this.send(held.reply, NAK);
+    this.sendDeferredNaks();
+    this.releaseAll();
+    await withTimeout(Promise.all([...this.deadLettering]), o.apiTimeoutMs).catch(() => undefined);
   }
 
   forget(): void {
     this.stop();
-    this.sub?.unsubscribe();
+    const sub = this.sub;
     this.sub = undefined;
-    this.unacked.clear();
+    if (sub && !sub.isClosed()) ignoreClosed(() => sub.unsubscribe());
+    this.releaseAll();
   }
 
   private stop(): void {
@@ -165,9 +139,14 @@ class QueueConsumer {
     this.onGone(this);
   }
 
-  /** A new inbox for new pull requests; what still arrives on the old one is stale and nak'd. */
+  private releaseAll(): void {
+    for (const [key, held] of this.unacked) this.ledger.release(key, held);
+    this.unacked.clear();
+    this.deferredNaks = undefined;
+  }
+
+  /** A new inbox for the pull requests (the old one was dropped). */
   private openInbox(link: Link): void {
-    const old = this.sub;
     this.inbox = createInbox();
     const sub: NatsSubscription = link.nc.subscribe(this.inbox, {
       callback: (err, msg) => {
@@ -178,38 +157,94 @@ class QueueConsumer {
     this.sub = sub;
     this.requested = 0;
     this.lastHeard = Date.now();
-    if (old && !old.isClosed()) void old.drain().catch(() => undefined);
+  }
+
+  /**
+   * Unsubscribe the inbox. Its waiting pull requests stay on the server until it looks at them;
+   * naks wait for {@link sendDeferredNaks} meanwhile. Resolves once everything the server sent
+   * to the inbox before the unsubscribe has arrived.
+   */
+  private dropInbox(): Promise<void> {
+    const sub = this.sub;
+    this.sub = undefined;
+    this.requested = 0;
+    this.deferredNaks ??= [];
+    if (!sub || sub.isClosed()) return Promise.resolve();
+    return sub.drain().catch(() => ignoreClosed(() => sub.unsubscribe()));
+  }
+
+  /** A consumer info: the server looks at its waiting pull requests and drops those of unsubscribed inboxes. */
+  private forgetRequests(link: Link): Promise<void> {
+    return link.jsm.consumers.info(this.stream, this.consumerName).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /** Nak now, or, while the server may still hold pull requests of a dropped inbox, once it let go of them. */
+  private nak(reply: string): void {
+    if (this.deferredNaks) this.deferredNaks.push(reply);
+    else this.send(reply, NAK);
+  }
+
+  /** Send the deferred naks (the server has let go of the dropped inbox's requests by now). */
+  private sendDeferredNaks(): void {
+    const replies = this.deferredNaks ?? [];
+    this.deferredNaks = undefined;
+    for (const reply of replies) this.send(reply, NAK);
+  }
+
+  private send(reply: string, verb: Uint8Array): void {
+    const nc = this.link?.nc;
+    if (nc && !nc.isClosed()) ignoreClosed(() => nc.publish(reply, verb));
   }
 
   private onMessage(sub: NatsSubscription, msg: Msg): void {
     const reply = msg.reply;
+    const current = sub === this.sub && !this.cancelled;
     if (!reply) {
-      if (sub === this.sub) this.onStatus(msg);
+      if (current) this.onStatus(msg);
       return;
     }
-    if (sub !== this.sub || this.cancelled) {
-      msg.respond(NAK);
-      return;
+    const now = Date.now();
+    if (current) {
+      this.lastHeard = now;
+      // The request is done: ask again (after the handler ran, so that its acks count).
+      if (this.requested > 0 && --this.requested === 0) this.schedulePull();
     }
-    this.lastHeard = Date.now();
-    if (this.requested > 0) this.requested -= 1;
-    this.unacked.set(reply, { touched: this.lastHeard });
-    const delivery = this.delivery(msg, reply);
-    try {
-      this.handler(delivery);
-    } catch (err) {
-      this.manager.options.onWarning(`raybus nats: consumer of '${this.queue}' threw: ${describeCause(err)}`);
-      delivery.nack(true);
+    const ack = parseAckSubject(reply);
+    const key = messageKey(reply, ack);
+    const settled = this.ledger.settlement(key);
+    const holder = this.ledger.holder(key);
+    if (settled) {
+      // Settled here already (the server lost the ack, or sent the message twice): settle this copy too.
+      this.send(reply, settled === 'ack' ? ACK : TERM);
+    } else if (holder) {
+      // A subscription of this transport holds it: no second handler; the holder settles it.
+      adoptCopy(holder, reply, now);
+    } else if (!current) {
+      this.nak(reply);
+    } else {
+      const held: HeldDelivery = { reply, touched: now };
+      this.unacked.set(key, held);
+      this.ledger.hold(key, held);
+      const delivery = this.delivery(msg, key, held, (ack?.delivered ?? 1) > 1);
+      try {
+        this.handler(delivery);
+      } catch (err) {
+        this.manager.options.onWarning(`raybus nats: consumer of '${this.queue}' threw: ${describeCause(err)}`);
+        delivery.nack(true);
+      }
     }
   }
 
-  /** Pull request statuses: 100 heartbeat, 408 expired, 409 refused or consumer gone, 503 no consumer. */
+  /** Pull request statuses: 100 heartbeat, 408 expired, 409 refused or consumer gone, 503 no consumer. Any but 100 ends the request. */
   private onStatus(msg: Msg): void {
     this.lastHeard = Date.now();
     const code = msg.headers?.code ?? 0;
     if (code === 100) return;
+    this.requested = 0;
     const left = Number(msg.headers?.get('Nats-Pending-Messages') || 0);
-    if (left > 0) this.requested = Math.max(0, this.requested - left);
     const description = msg.headers?.description ?? '';
     if (code === 503 || /consumer deleted/i.test(description)) {
       void this.recheck();
@@ -222,54 +257,48 @@ class QueueConsumer {
     }
   }
 
-  private delivery(msg: Msg, reply: string): Delivery {
-    let settled = false;
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      // After a cancel the delivery was requeued already: settling it is a no-op.
-      return this.unacked.delete(reply) && !this.cancelled;
-    };
+  private delivery(msg: Msg, key: string, held: HeldDelivery, redelivered: boolean): Delivery {
+    // Settling acts once, and only while this subscription holds the message: a cancel naks
+    // what it holds, after which settling is a no-op.
+    const take = (): boolean => this.unacked.get(key) === held && this.unacked.delete(key);
     return {
       queue: this.queue,
       body: msg.data,
       headers: decodeHeaders(msg.headers),
-      redelivered: deliveryCount(reply) > 1,
+      redelivered,
       ack: () => {
-        if (!settle()) return;
-        this.link?.nc.publish(reply, ACK);
+        if (!take()) return;
+        this.ledger.settle(key, held, 'ack');
+        this.send(held.reply, ACK);
         this.schedulePull();
       },
       nack: (requeue: boolean, reason?: string) => {
-        if (!settle()) return;
-        if (requeue) this.link?.nc.publish(reply, NAK);
-        else this.deadLetter(msg, reply, reason);
+        if (!take()) return;
+        if (!requeue) this.deadLetter(msg, key, held, reason);
+        else {
+          this.ledger.release(key, held);
+          this.nak(held.reply);
+        }
         this.schedulePull();
       },
     };
   }
 
   /**
-   * `term` cannot carry a reason on 2.9, so a copy with the reason goes to the dead-letter
-   * stream first; the original is terminated once the copy is stored (a crash in between can
-   * only duplicate it).
+   * A copy with the reason goes to the dead-letter stream first; the original is terminated
+   * once the copy is stored (a crash in between can only duplicate it). Until then the message
+   * stays held: another copy of it reaches no handler.
    */
-  private deadLetter(msg: Msg, reply: string, reason: string | undefined): void {
+  private deadLetter(msg: Msg, key: string, held: HeldDelivery, reason: string | undefined): void {
     const link = this.link;
-    if (!link) return;
-    const h = natsHeaders();
-    if (msg.headers) for (const key of msg.headers.keys()) if (!/^nats-/i.test(key)) h.set(key, msg.headers.get(key));
-    h.set(DEATH_REASON_HEADER, sanitizeReason(reason ?? 'rejected'));
-    h.set(DEATH_QUEUE_HEADER, this.queue);
-    const copied = this.topology
-      .ensureDeadLetters(link)
-      .then(() => link.nc.request(this.naming.deadLetterSubject(this.queue), msg.data, { headers: h, timeout: this.manager.options.apiTimeoutMs }))
-      .then(
-        () => undefined,
-        (err: unknown) => this.manager.options.onWarning(`raybus nats: could not keep a dead-letter copy of a message from '${this.queue}'`, err),
-      )
+    if (!link) {
+      this.ledger.release(key, held);
+      return;
+    }
+    const copied = keepDeadLetterCopy(link, this.topology, this.naming, this.manager.options, this.queue, msg, reason)
       .then(() => {
-        if (!link.nc.isClosed()) link.nc.publish(reply, TERM);
+        if (!link.nc.isClosed()) ignoreClosed(() => link.nc.publish(held.reply, TERM));
+        this.ledger.settle(key, held, 'term');
       })
       .finally(() => this.deadLettering.delete(copied));
     this.deadLettering.add(copied);
@@ -285,23 +314,18 @@ class QueueConsumer {
   }
 
   /**
-   * Ask for what the prefetch leaves room for; with requests still waiting, only once a
-   * quarter of the prefetch is free (fewer, larger requests). Prefetch 0 keeps a fixed number asked for.
+   * Ask for what the prefetch leaves room for (prefetch 0: a fixed batch), once the waiting
+   * request is done: one request per subscription, so the server, which hands messages to
+   * waiting requests in turn, hands them to subscriptions in turn.
    */
   private pull(): void {
-    if (this.cancelled || this.down || !this.sub || !this.link) return;
-    let n: number;
+    if (this.cancelled || this.down || !this.sub || !this.link || this.requested > 0) return;
     const o = this.manager.options;
-    if (this.prefetch === 0) {
-      if (this.requested > o.unboundedPullBatch / 2) return;
-      n = o.unboundedPullBatch - this.requested;
-    } else {
-      n = this.prefetch - this.unacked.size - this.requested;
-      if (n <= 0 || (this.requested > 0 && n < Math.ceil(this.prefetch / 4))) return;
-    }
+    const n = this.prefetch === 0 ? o.unboundedPullBatch : this.prefetch - this.unacked.size;
+    if (n <= 0) return;
     const request = { batch: n, expires: o.pullExpiresMs * 1_000_000, idle_heartbeat: HEARTBEAT_MS * 1_000_000 };
     this.link.nc.publish(this.nextSubject, encoder.encode(JSON.stringify(request)), { reply: this.inbox });
-    this.requested += n;
+    this.requested = n;
   }
 
   private tick(): void {
@@ -309,9 +333,11 @@ class QueueConsumer {
     if (this.cancelled || !link) return;
     const now = Date.now();
     const due = now - this.ackWaitMs * 0.4;
-    for (const [reply, held] of this.unacked) {
-      if (held.touched <= due) {
-        link.nc.publish(reply, PROGRESS);
+    // All together, in delivery order, once one is due: the server then keeps their ack_wait
+    // deadlines in that order, and a crash brings them back in that order.
+    if ([...this.unacked.values()].some((held) => held.touched <= due)) {
+      for (const held of this.unacked.values()) {
+        this.send(held.reply, PROGRESS);
         held.touched = now;
       }
     }
@@ -337,6 +363,8 @@ class QueueConsumer {
     for (let attempt = 0; !this.cancelled; attempt++) {
       if (delayMs > 0 || attempt > 0) await new Promise((r) => setTimeout(r, Math.max(delayMs, Math.min(5000, 250 * 2 ** attempt))).unref());
       if (this.cancelled || this.down || !link || this.link !== link) return;
+      // Drop the inbox first: the consumer info below then also makes the server forget its requests.
+      const dropped = this.dropInbox();
       try {
         const info = await this.topology.consumerOf(link, this.queue);
         if (this.cancelled || this.link !== link) return;
@@ -345,6 +373,9 @@ class QueueConsumer {
           this.forget();
           return;
         }
+        await withTimeout(dropped, this.manager.options.apiTimeoutMs).catch(() => undefined);
+        if (this.cancelled || this.link !== link) return;
+        this.sendDeferredNaks();
         this.openInbox(link);
         this.pull();
         return;
@@ -355,19 +386,11 @@ class QueueConsumer {
   }
 }
 
-/** How often a message was delivered, from its ack subject (`$JS.ACK.<stream>.<consumer>.<delivered>...`). */
-export function deliveryCount(reply: string): number {
-  const t = reply.split('.');
-  // v1: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>; v2 adds domain and account hash.
-  const n = Number(t.length === 9 ? t[4] : t.length >= 11 ? t[6] : 1);
-  return Number.isFinite(n) ? n : 1;
-}
-
-function sanitizeReason(reason: string): string {
-  let out = '';
-  for (const ch of reason) {
-    const c = ch.charCodeAt(0);
-    out += c < 0x20 || c === 0x7f ? ' ' : ch;
+/** Runs `write`, ignoring the error of a connection that closed meanwhile (nothing can be sent then). */
+function ignoreClosed(write: () => void): void {
+  try {
+    write();
+  } catch {
+    // Closed: what was not sent comes back after ack_wait, or the transport is gone.
   }
-  return out.trim().slice(0, MAX_REASON_LENGTH) || 'rejected';
 }

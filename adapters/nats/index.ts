@@ -25,5 +25,5 @@ export type { NatsTransport } from './nats-transport';
 export type { NatsTransportOptions } from './options';
 export type { TransportCapabilities, TransportLease } from '../../src/transport/transport';
 export { NatsTransportError, type NatsTransportErrorCode } from './errors';
-export { DEATH_QUEUE_HEADER, DEATH_REASON_HEADER } from './consumer';
+export { DEATH_QUEUE_HEADER, DEATH_REASON_HEADER } from './dead-letter';
 export { escapeName } from './naming';

@@ -6,7 +6,7 @@
 import type { Observable } from 'rxjs';
 import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportStatus } from '../../src/transport/transport';
 import { ConnectionManager } from './connection';
-import { ConsumerSet } from './consumer';
+import { ConsumerSet } from './consumer-set';
 import { NatsTransportError } from './errors';
 import { Leases } from './lease';
 import { Naming } from './naming';

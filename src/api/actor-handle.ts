@@ -11,6 +11,7 @@ import type { CallMsg } from '../protocol/messages/mailbox';
 import type { ObjectRef } from '../refs/object-ref';
 import { PendingCallsLimitExceeded, RayActorError, RayError } from '../errors/ray-errors';
 import { encodeError } from '../serialization/error-codec';
+import { EXT_ACTOR_HANDLE, serializer } from '../serialization/serializer';
 import type { WireError } from '../serialization/error-codec';
 import { normalizeMethodOptions, mergeMethodOptions } from './options';
 import { resolveArgs } from '../core/ref-resolution';
@@ -79,6 +80,18 @@ export class ActorHandleBase {
 }
 Object.defineProperty(ActorHandleBase.prototype, HANDLE_MARKER, { value: true });
 
+// Handles travel as their metadata and are rebuilt where they arrive.
+serializer.registerExtension<ActorHandleBase>({
+  Class: ActorHandleBase,
+  type: EXT_ACTOR_HANDLE,
+  write: (h) => handleMeta(h),
+  read: (data) => {
+    const meta = data as ActorMeta;
+    if (typeof meta?.actorId !== 'string' || typeof meta.methods !== 'object' || meta.methods === null) throw new TypeError('raybus: malformed actor handle');
+    return handleFromMeta(meta) as ActorHandleBase;
+  },
+});
+
 type MethodOptions = ReturnType<typeof normalizeMethodOptions>;
 
 function makeMethod(handle: object, state: HandleState, name: string, options: MethodOptions): unknown {
@@ -136,7 +149,7 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
   };
   state.outbox.push(call);
   resolveArgs(
-    core,
+    core.objects,
     args,
     (parts) => {
       if ('error' in parts) call.error = parts.error;

@@ -3,7 +3,7 @@
  * cluster, then schedule tasks and actors into them with `PlacementGroupSchedulingStrategy`.
  */
 import { placementGroupReadyId, type PlacementGroupId } from '../protocol/ids';
-import { requireCore } from '../core/runtime-state';
+import { requireCore, type RuntimeCore } from '../core/runtime-state';
 import { BROKER_QUEUE } from '../protocol/queues';
 import type { AckMsg, PgTableReplyMsg } from '../protocol/messages/reply';
 import type { PlacementGroupInfo, Resources } from '../protocol/wire';
@@ -99,6 +99,7 @@ export function placementGroup(bundles: Array<Record<string, number>>, options: 
     throw new RangeError("placementGroup: lifetime must be 'detached' or null");
   }
   const core = requireCore();
+  routePlacementGroupReady(core);
   const id = core.newId<PlacementGroupId>();
   const pg = new PlacementGroup(id, bundles.map((b) => ({ ...b })), strategy, options.name ?? '');
   pg.readyRef = core.ownedRef<PlacementGroup>(placementGroupReadyId(id));
@@ -112,12 +113,19 @@ export function placementGroup(bundles: Array<Record<string, number>>, options: 
 }
 
 
-/** @internal The broker reserved every bundle of `pgId`. */
-export function onPlacementGroupReady(pgId: PlacementGroupId): void {
-  const pg = created.get(pgId);
-  if (!pg) return;
-  created.delete(pgId);
-  requireCore().store.fulfil(placementGroupReadyId(pgId), { d: encodeValue(pg) });
+/** Runtimes whose `pg-ready` replies reach the groups created here. */
+const routed = new WeakSet<RuntimeCore>();
+
+/** Route `core`'s `pg-ready` replies (the broker reserved every bundle) to `ready()`. */
+function routePlacementGroupReady(core: RuntimeCore): void {
+  if (routed.has(core)) return;
+  routed.add(core);
+  core.registerReplyHandler('pg-ready', (msg) => {
+    const pg = created.get(msg.pg);
+    if (!pg) return;
+    created.delete(msg.pg);
+    core.objects.fulfil(placementGroupReadyId(msg.pg), { d: encodeValue(pg) });
+  });
 }
 
 /** Remove a placement group: kills its actors, fails its running tasks, frees its resources. */
@@ -127,7 +135,7 @@ export function removePlacementGroup(pg: PlacementGroup): Promise<void> {
   created.delete(pg.id);
   return core.request<AckMsg>(BROKER_QUEUE, (req, reply) => ({ t: 'remove-pg', pg: pg.id, req, reply })).then(() => {
     // Removed before it was ready: ready() rejects instead of waiting forever (no-op if ready).
-    core.store.fulfil(placementGroupReadyId(pg.id), { e: encodeError(new RayValueError(`Placement group ${pg.id} was removed before it became ready`)) });
+    core.objects.fulfil(placementGroupReadyId(pg.id), { e: encodeError(new RayValueError(`Placement group ${pg.id} was removed before it became ready`)) });
   });
 }
 

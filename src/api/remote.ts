@@ -254,7 +254,7 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
   const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
   const env = effectiveRuntimeEnv(core.options.runtimeEnv, options.runtimeEnv);
   resolveArgs(
-    core,
+    core.objects,
     args,
     (parts) => {
       if ('error' in parts) {

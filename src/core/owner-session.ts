@@ -15,23 +15,38 @@
 import type { Subscription as RxSubscription } from 'rxjs';
 import type { Subscription, Transport } from '../transport/transport';
 import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
-import { BROKER_ELECTED_TOPIC, BROKER_QUEUE, presenceQueue } from '../protocol/queues';
+import { BROKER_ELECTED_TOPIC, BROKER_QUEUE, presenceQueue, type QueueMessages } from '../protocol/queues';
 import type { BrokerElectedMsg } from '../protocol/messages/presence';
-import type { BrokerMsg } from '../protocol/messages/broker';
-import type { CoreWorker } from './core-worker';
+import type { LeaseId, NodeId, ReplyQueue } from '../protocol/ids';
+import { systemClock, type Clock, type Timer } from '../util/clock';
 
+/** What the session needs of the driver's runtime. */
+export interface OwnerSessionPort {
+  /** The driver's reply queue: its identity as an owner. */
+  readonly address: ReplyQueue;
+  /** Its presence id: it consumes `raybus.presence.<presence>` while connected. */
+  readonly presence: string;
+  /** The runtime stopped: nothing to resync. */
+  readonly isClosed: boolean;
+  /** Ask again for the leases it waits for; returns the leases it holds (id, node). */
+  resyncLeases(): Array<[LeaseId, NodeId]>;
+}
+
+/** A driver's session with the broker leader (see the file comment). */
 export class OwnerSession {
-  private readonly presence: string;
   private readonly subs: Subscription[] = [];
   private status?: RxSubscription;
   private epoch?: string;
   private closed = false;
 
   constructor(
-    private readonly core: CoreWorker,
+    private readonly owner: OwnerSessionPort,
     private readonly transport: Transport,
-  ) {
-    this.presence = core.options.procId;
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  private get presence(): string {
+    return this.owner.presence;
   }
 
   async start(): Promise<void> {
@@ -61,8 +76,10 @@ export class OwnerSession {
     if (this.closed) return;
     this.closed = true;
     this.status?.unsubscribe();
-    const sent = this.transport.publish(BROKER_QUEUE, encodeEnvelope({ t: 'owner-exit', owner: this.core.address } satisfies BrokerMsg));
-    await Promise.race([sent.catch(() => undefined), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    const sent = this.publish({ t: 'owner-exit', owner: this.owner.address });
+    let timer: Timer | undefined;
+    await Promise.race([sent.catch(() => undefined), new Promise((r) => (timer = this.clock.setTimeout(() => r(undefined), timeoutMs)))]);
+    this.clock.clear(timer);
     for (const s of this.subs.splice(0)) await s.cancel().catch(() => undefined);
   }
 
@@ -79,18 +96,22 @@ export class OwnerSession {
   }
 
   private register(): void {
-    this.send({ t: 'owner-register', owner: this.core.address, presence: this.presence });
+    this.send({ t: 'owner-register', owner: this.owner.address, presence: this.presence });
   }
 
   /** Register again, ask again for pending leases, report held ones. */
   private resync(): void {
-    if (this.closed || this.core.isClosed) return;
+    if (this.closed || this.owner.isClosed) return;
     this.register();
-    const leases = this.core.submitter.resync();
-    if (leases.length > 0) this.send({ t: 'leases-held', owner: this.core.address, leases });
+    const leases = this.owner.resyncLeases();
+    if (leases.length > 0) this.send({ t: 'leases-held', owner: this.owner.address, leases });
   }
 
-  private send(msg: BrokerMsg): void {
-    this.transport.publish(BROKER_QUEUE, encodeEnvelope(msg)).catch(() => undefined);
+  private publish(msg: QueueMessages['broker']): Promise<void> {
+    return this.transport.publish(BROKER_QUEUE, encodeEnvelope(msg));
+  }
+
+  private send(msg: QueueMessages['broker']): void {
+    this.publish(msg).catch(() => undefined);
   }
 }

@@ -1,53 +1,78 @@
 /**
  * Resolving refs for the caller: `get` (input order, first error wins, timeout), `wait`
  * (ready / not ready in input order; generators are ready when their next item is), and a
- * task's or call's arguments before it is sent.
+ * task's or call's arguments before it is sent. Timeouts run on the injected clock.
  */
-import type { ActorId, TaskId } from '../protocol/ids';
-import { firstValueFrom, timeout as rxTimeout } from 'rxjs';
+import type { ActorId, ObjectId, TaskId } from '../protocol/ids';
 import { isObjectRef, type ObjectRef } from '../refs/object-ref';
 import { ObjectRefGenerator } from '../refs/object-ref-generator';
 import { decodeError, encodeTaskError, type WireError } from '../serialization/error-codec';
 import { GetTimeoutError } from '../errors/ray-errors';
-import type { WireArg, WireOutcome } from '../protocol/wire';
-import type { CoreWorker } from './core-worker';
+import type { WireArg, WireOutcome, WireRef } from '../protocol/wire';
+import type { Clock, Timer } from '../util/clock';
 
-/** `ray.get` for one ref or an array; rejects on the first error found. */
-export async function getValues(core: CoreWorker, refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number): Promise<unknown> {
+/** What `get` and `wait` need: the outcomes of refs, here or on their way (the object manager). */
+export interface OutcomeSource {
+  /** The outcome of `id` if it is here now. */
+  outcomeOf(id: ObjectId): WireOutcome | undefined;
+  isReady(id: ObjectId): boolean;
+  /** Call `cb` once with the outcome (fetching it if borrowed); returns a cancel function. */
+  onOutcome(ref: ObjectRef<unknown>, cb: (out: WireOutcome) => void): () => void;
+  /** The value of an outcome, or throw its error. */
+  decodeOutcome(out: WireOutcome): unknown;
+}
+
+/** What argument resolution needs besides the outcomes (the object manager). */
+export interface ArgEncoder {
+  onOutcome(ref: ObjectRef<unknown>, cb: (out: WireOutcome) => void): () => void;
+  /** Encode a value leaving the process (counts the refs inside it as borrowed). */
+  encodeArg(value: unknown, path: string): WireArg;
+  /** Bytes carrying these refs leave the process: one borrow token each. */
+  noteSent(refs: WireRef[] | undefined): void;
+  pin(id: ObjectId): void;
+  unpin(id: ObjectId): void;
+}
+
+/** `ray.get` for one ref or an array; rejects on the first error found, without waiting for the rest. */
+export function getValues(objects: OutcomeSource, clock: Clock, refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number): Promise<unknown> {
   if (!Array.isArray(refs)) {
-    const out = core.store.outcomeOf(refs.id) ?? (await awaitOutcome(core, refs, timeoutMs));
-    return core.decodeOutcome(out);
+    const out = objects.outcomeOf(refs.id);
+    return out ? decodeNow(objects, out) : awaitValue(objects, clock, refs, timeoutMs);
   }
-  const outs = refs.map((r) => core.store.outcomeOf(r.id));
+  const outs = refs.map((r) => objects.outcomeOf(r.id));
   if (outs.every((o) => o !== undefined)) {
-    for (const o of outs) if ('e' in o!) throw decodeError((o as { e: WireError }).e);
-    return outs.map((o) => core.decodeOutcome(o!));
+    try {
+      for (const o of outs) if ('e' in o!) throw decodeError((o as { e: WireError }).e);
+      return Promise.resolve(outs.map((o) => objects.decodeOutcome(o!)));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
-  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   return new Promise<unknown[]>((resolve, reject) => {
     let left = refs.length;
     const values: WireOutcome[] = new Array(refs.length);
     let done = false;
     const cancels: Array<() => void> = [];
-    const timer = deadline === undefined ? undefined : setTimeout(() => finish(new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+    let timer: Timer | undefined;
     const finish = (err?: Error): void => {
       if (done) return;
       done = true;
-      if (timer) clearTimeout(timer);
+      clock.clear(timer);
       for (const cancel of cancels) cancel();
       if (err) reject(err);
       else {
         try {
-          resolve(values.map((o) => core.decodeOutcome(o)));
+          resolve(values.map((o) => objects.decodeOutcome(o)));
         } catch (e) {
           reject(e as Error);
         }
       }
     };
+    if (timeoutMs !== undefined) timer = clock.setTimeout(() => finish(new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms`)), timeoutMs);
     refs.forEach((ref, i) => {
       if (done) return;
       cancels.push(
-        core.onOutcome(ref, (out) => {
+        objects.onOutcome(ref, (out) => {
           values[i] = out;
           if ('e' in out) return finish(decodeError(out.e));
           left -= 1;
@@ -58,30 +83,48 @@ export async function getValues(core: CoreWorker, refs: ObjectRef<unknown> | Obj
   });
 }
 
-function awaitOutcome(core: CoreWorker, ref: ObjectRef<unknown>, timeoutMs?: number): Promise<WireOutcome> {
-  const o$ = core.outcome$(ref);
-  if (timeoutMs === undefined) return firstValueFrom(o$);
-  return firstValueFrom(
-    o$.pipe(
-      rxTimeout({
-        first: timeoutMs,
-        with: () => {
-          throw new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms waiting for ${ref.id}`);
-        },
-      }),
-    ),
-  );
+function decodeNow(objects: OutcomeSource, out: WireOutcome): Promise<unknown> {
+  try {
+    return Promise.resolve(objects.decodeOutcome(out));
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+}
+
+/** The value of one ref (or its error), or GetTimeoutError after `timeoutMs` on `clock`. */
+function awaitValue(objects: OutcomeSource, clock: Clock, ref: ObjectRef<unknown>, timeoutMs?: number): Promise<unknown> {
+  return new Promise<unknown>((resolve, reject) => {
+    let timer: Timer | undefined;
+    let settled = false;
+    const cancel = objects.onOutcome(ref, (out) => {
+      settled = true;
+      clock.clear(timer);
+      try {
+        resolve(objects.decodeOutcome(out));
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+    // The outcome may come at once (a borrowed object whose owner is known dead): no timer then.
+    if (timeoutMs !== undefined && !settled) {
+      timer = clock.setTimeout(() => {
+        cancel();
+        reject(new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms waiting for ${ref.id}`));
+      }, timeoutMs);
+    }
+  });
 }
 
 /**
  * `ray.wait`: [ready, notReady] in input order. A generator is ready when its next item is
  * available or it has ended.
  */
-export async function waitFor<W extends ObjectRef<unknown> | ObjectRefGenerator<unknown>>(
-core: CoreWorker,
-refs: W[],
-numReturns: number,
-timeoutMs?: number,
+export function waitFor<W extends ObjectRef<unknown> | ObjectRefGenerator<unknown>>(
+  objects: OutcomeSource,
+  clock: Clock,
+  refs: W[],
+  numReturns: number,
+  timeoutMs?: number,
 ): Promise<[W[], W[]]> {
   const ready = new Set<number>();
   const split = (): [W[], W[]] => {
@@ -91,34 +134,36 @@ timeoutMs?: number,
     return [r, n];
   };
   const isReadyNow = (w: W): boolean =>
-    w instanceof ObjectRefGenerator ? (w.source ? w.source.peek() !== 'pending' : true) : core.store.isReady((w as ObjectRef<unknown>).id);
+    w instanceof ObjectRefGenerator ? (w.source ? w.source.peek() !== 'pending' : true) : objects.isReady((w as ObjectRef<unknown>).id);
   refs.forEach((ref, i) => {
     if (isReadyNow(ref)) ready.add(i);
   });
-  if (ready.size >= numReturns || timeoutMs === 0) return split();
+  if (ready.size >= numReturns || timeoutMs === 0) return Promise.resolve(split());
   return new Promise((resolve) => {
-    const subs: Array<{ unsubscribe(): void }> = [];
+    const cancels: Array<() => void> = [];
     let done = false;
+    let timer: Timer | undefined;
     const finish = (): void => {
       if (done) return;
       done = true;
-      if (timer) clearTimeout(timer);
-      for (const s of subs) s.unsubscribe();
+      clock.clear(timer);
+      for (const cancel of cancels) cancel();
       resolve(split());
     };
     const mark = (i: number): void => {
       ready.add(i);
       if (ready.size >= numReturns) finish();
     };
-    const timer = timeoutMs === undefined ? undefined : setTimeout(finish, timeoutMs);
+    if (timeoutMs !== undefined) timer = clock.setTimeout(finish, timeoutMs);
     refs.forEach((ref, i) => {
       if (ready.has(i) || done) return;
       if (ref instanceof ObjectRefGenerator) {
         void ref.source?.whenAvailable().then(() => !done && mark(i));
         return;
       }
-      subs.push(core.outcome$(ref as ObjectRef<unknown>).subscribe(() => mark(i)));
+      cancels.push(objects.onOutcome(ref as ObjectRef<unknown>, () => mark(i)));
     });
+    if (done) for (const cancel of cancels) cancel();
   });
 }
 
@@ -128,35 +173,40 @@ timeoutMs?: number,
  * argument is a ref; a failed ref fails the call with a RayTaskError naming it.
  */
 export function resolveArgs(
-  core: CoreWorker,
+  objects: ArgEncoder,
   args: unknown[],
   then: (parts: WireArg[] | { error: WireError }) => void,
   functionName: string,
   taskId: TaskId | ActorId,
 ): void {
-  const parts: Array<WireArg | ObjectRef<unknown>> = args.map((a, i) => (isObjectRef(a) ? a : core.encodeArg(a, `args[${i}]`)));
-  const deps = parts.filter(isObjectRef) as ObjectRef<unknown>[];
-  if (deps.length === 0) return then(parts as WireArg[]);
-  let left = deps.length;
+  // Every plain argument is encoded before any ref is waited for: a ref that is ready calls
+  // back at once, and the last one to resolve hands `resolved` on, which must then be whole.
+  const resolved: WireArg[] = new Array(args.length);
+  let left = 0;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (isObjectRef(a)) left += 1;
+    else resolved[i] = objects.encodeArg(a, `args[${i}]`);
+  }
+  if (left === 0) return then(resolved);
   let failed = false;
-  // Plain arguments first: a ref whose value is here already calls back synchronously.
-  const resolved = parts.map((p) => (isObjectRef(p) ? undefined : p)) as WireArg[];
-  parts.forEach((p, i) => {
-    if (!isObjectRef(p)) return;
+  for (let i = 0; i < args.length; i++) {
+    const ref = args[i];
+    if (!isObjectRef(ref)) continue;
     // The submission holds its arguments: without a pin, dropping the caller's ref could
     // free the entry before the value arrives, and the task would never be submitted.
-    core.store.pin(p.id);
-    core.onOutcome(p, (out) => {
-      core.store.unpin(p.id);
+    objects.pin(ref.id);
+    objects.onOutcome(ref, (out) => {
+      objects.unpin(ref.id);
       if (failed) return;
       if ('e' in out) {
         failed = true;
         return then({ error: encodeTaskError(functionName, taskId, decodeError(out.e)) });
       }
-      core.noteSent(out.r);
+      objects.noteSent(out.r);
       resolved[i] = out.r ? { d: out.d, r: out.r } : { d: out.d };
       left -= 1;
       if (left === 0) then(resolved);
     });
-  });
+  }
 }

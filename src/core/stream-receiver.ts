@@ -4,14 +4,29 @@
  * twice), are handed out in order, and consumption is acknowledged to the producer for
  * backpressure. The stream ends with the task's result.
  */
-import { streamItemId, type ReplyQueue, type TaskId } from '../protocol/ids';
+import { streamItemId, type ObjectId, type ReplyQueue, type TaskId } from '../protocol/ids';
 import type { ObjectRef } from '../refs/object-ref';
 import type { StreamSource } from '../refs/object-ref-generator';
 import type { WireOutcome } from '../protocol/wire';
-import type { CoreWorker } from './core-worker';
+import type { StreamControlMsg } from '../protocol/messages/reply';
 
-/** Item ref ids: the task id then the sequence number (return ids use 4 hex digits, items 8). */
+/** How a stream tells its producer about consumption, release and cancel. */
+export interface StreamOutbox {
+  send(queue: ReplyQueue, msg: StreamControlMsg): void;
+}
 
+/** Where a stream keeps its items (the object manager). */
+export interface StreamObjects {
+  /** A ref owned by this process for `id`. */
+  ownedRef<T>(id: ObjectId): ObjectRef<T>;
+  /** Store an item that arrived (taking the refs inside it). */
+  receiveOutcome(id: ObjectId, out: WireOutcome): void;
+  /** An item that arrived again (a retried producer): its refs come and go at once. */
+  releaseOutcomeRefs(out: WireOutcome): void;
+  fulfil(id: ObjectId, out: WireOutcome): void;
+}
+
+/** The owner side of one generator task: its items, in order, as refs. */
 export class StreamReceiver implements StreamSource {
   /** Items by sequence number; a slot is cleared once handed out, so memory stays bounded. */
   private readonly items: Array<ObjectRef<unknown> | undefined> = [];
@@ -23,7 +38,8 @@ export class StreamReceiver implements StreamSource {
   private released = false;
 
   constructor(
-    private readonly core: CoreWorker,
+    private readonly outbox: StreamOutbox,
+    private readonly objects: StreamObjects,
     readonly taskId: TaskId,
     private readonly completionRef: ObjectRef<unknown>,
     /** Backpressure: -1 off, else the most unconsumed items the producer may be ahead. */
@@ -39,20 +55,17 @@ export class StreamReceiver implements StreamSource {
   onItem(seq: number, out: WireOutcome, from: ReplyQueue): boolean {
     const first = this.producer === undefined || this.producer !== from;
     this.producer = from;
-    if (first && this.released && !this.ended) this.core.send(from, { t: 'stream-release', task: this.taskId });
+    if (first && this.released && !this.ended) this.outbox.send(from, { t: 'stream-release', task: this.taskId });
     if (seq < this.items.length || this.ended) {
       // A retried producer starts counting again: tell it how far the caller already is.
-      if (this.backpressure > 0 && !this.ended) this.core.send(from, { t: 'stream-ack', task: this.taskId, consumed: this.consumed });
+      if (this.backpressure > 0 && !this.ended) this.outbox.send(from, { t: 'stream-ack', task: this.taskId, consumed: this.consumed });
       // Already delivered by an earlier attempt: the retry re-yields from the start.
-      if ('d' in out && out.r) for (const [rid, owner] of out.r) {
-        this.core.store.received(rid, owner);
-        this.core.store.unpin(rid);
-      }
+      this.objects.releaseOutcomeRefs(out);
       return false;
     }
     const id = streamItemId(this.taskId, seq);
-    const ref = this.core.ownedRef(id);
-    this.core.receiveOutcome(id, out);
+    const ref = this.objects.ownedRef(id);
+    this.objects.receiveOutcome(id, out);
     this.items.push(ref);
     this.wake();
     return true;
@@ -63,8 +76,8 @@ export class StreamReceiver implements StreamSource {
     if (this.ended) return;
     if (error) {
       const id = streamItemId(this.taskId, this.items.length);
-      const ref = this.core.ownedRef(id);
-      this.core.store.fulfil(id, error);
+      const ref = this.objects.ownedRef(id);
+      this.objects.fulfil(id, error);
       this.items.push(ref);
     }
     this.ended = true;
@@ -100,17 +113,17 @@ export class StreamReceiver implements StreamSource {
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (this.producer && !this.ended) this.core.send(this.producer, { t: 'stream-release', task: this.taskId });
+    if (this.producer && !this.ended) this.outbox.send(this.producer, { t: 'stream-release', task: this.taskId });
   }
 
   /** Cancel: the producer stops; the stream ends with a cancellation error item. */
   cancel(): void {
-    if (this.producer && !this.ended) this.core.send(this.producer, { t: 'stream-cancel', task: this.taskId });
+    if (this.producer && !this.ended) this.outbox.send(this.producer, { t: 'stream-cancel', task: this.taskId });
   }
 
   private ack(): void {
     if (this.backpressure > 0 && this.producer && !this.ended) {
-      this.core.send(this.producer, { t: 'stream-ack', task: this.taskId, consumed: this.consumed });
+      this.outbox.send(this.producer, { t: 'stream-ack', task: this.taskId, consumed: this.consumed });
     }
   }
 

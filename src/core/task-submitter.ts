@@ -4,55 +4,42 @@
  * broker; each lease is one worker that this owner pushes tasks to directly, pipelined. A lease
  * is returned once its key has no queued work left.
  */
-import type { ObjectId, TaskId, LeaseId, NodeId, WorkerId, RequestId } from '../protocol/ids';
-import type { CodeDescriptor } from '../serialization/code-shipping';
+import type { TaskId, LeaseId, NodeId, WorkerId, RequestId, QueueName, ReplyQueue } from '../protocol/ids';
 import { encodeError, type WireError } from '../serialization/error-codec';
 import { WorkerCrashedError } from '../errors/ray-errors';
-import { BROKER_QUEUE, nodeQueue, replyQueue, workerQueue } from '../protocol/queues';
+import { BROKER_QUEUE, nodeQueue, replyQueue, workerQueue, type QueueKind, type QueueMessages } from '../protocol/queues';
 import type { LeaseFailedMsg, LeaseGrantedMsg, LeaseLostMsg } from '../protocol/messages/reply';
-import type { Resources, TaskContextInfo, WireArg, WireOutcome, WireStrategy } from '../protocol/wire';
-import type { TaskMsg } from '../protocol/messages/worker';
-import type { CoreWorker } from './core-worker';
+import type { Resources, TaskContextInfo, WireOutcome, WireStrategy } from '../protocol/wire';
+import type { TaskMsg, WorkerMsg } from '../protocol/messages/worker';
+import type { BrokerMsg } from '../protocol/messages/broker';
+import type { Clock } from '../util/clock';
+import type { SendErrorHandler } from './messenger';
+import { CallDurations, PIPELINE_FAST_US, SentCode, canRetry, firstError, retryable, type SubmittedTask } from './submit-policy';
 
-/**
- * Tasks in flight on one worker. Ray keeps one (max_tasks_in_flight_per_worker = 1), so that
- * every lease granted takes a share and CPU work runs in parallel; that also makes every task
- * one full owner → worker → owner round trip. raybus keeps one until it knows how long the
- * function's calls run, and pipelines up to PIPELINE_MAX on a worker only while they run
- * under PIPELINE_FAST_US on average: short calls then travel in batches, long ones still
- * spread one per worker. A worker whose running task waits (an await) gives the ones queued
- * behind it back (tasks-returned), so pipelining never holds work behind a blocked task.
- */
-export const PIPELINE_MAX = 128;
-const PIPELINE_FAST_US = 1000;
-/** Weight of the newest call in the running average of a key's call duration. */
-const DURATION_EWMA_WEIGHT = 0.2;
+export { PIPELINE_MAX, type SubmittedTask } from './submit-policy';
+
 /** Wait before asking again when a lease request could not be sent. */
 const LEASE_REQUEST_RETRY_MS = 100;
 /** Lease requests outstanding at once per scheduling key. */
 const MAX_PENDING_LEASE_REQUESTS = 4;
 
-/** A task as the submitter tracks it. */
-export interface SubmittedTask {
-  readonly taskId: TaskId;
-  readonly returnIds: ObjectId[];
-  readonly fn: CodeDescriptor;
-  args?: WireArg[];
-  readonly nret: number;
-  readonly demand: Resources;
-  readonly strategy: WireStrategy;
-  readonly key: string;
-  readonly maxRetries: number;
-  readonly retryExceptions: boolean | string[];
-  attempt: number;
-  readonly ctx: Omit<TaskContextInfo, 'attempt'>;
-  lease?: LeaseId;
-  /** Generator backpressure (items ahead of the consumer). */
-  readonly bp?: number;
-  /** maxCalls of the function (0 = unlimited). */
-  readonly maxCalls?: number;
-  /** Cancelled while running: its result is ignored and it is never retried. */
-  cancelled?: boolean;
+/** How the submitter sends (the messenger). */
+export interface SubmitterOutbox {
+  send<K extends QueueKind>(queue: QueueName<K>, msg: QueueMessages[K], taskId?: TaskId, onError?: SendErrorHandler<QueueMessages[K]>): void;
+}
+
+/** What the submitter needs of the rest of the runtime. */
+export interface SubmitterPort {
+  /** The owner's reply queue (results and lease answers come back here). */
+  readonly address: ReplyQueue;
+  /** The node this process runs on: the DEFAULT strategy prefers it. */
+  readonly nodeId?: NodeId;
+  /** Times the retries of lease requests and pushes that could not be sent. */
+  readonly clock: Clock;
+  readonly outbox: SubmitterOutbox;
+  newRequestId(): RequestId;
+  /** Fail every return of a task (it can never run, or its worker died for the last time). */
+  failTask(taskId: TaskId, err: WireError): void;
 }
 
 interface Lease {
@@ -73,22 +60,19 @@ interface KeyState {
   returnScheduled: boolean;
 }
 
-/** Scheduling keys whose call durations are remembered (first seen, first forgotten). */
-const MAX_REMEMBERED_KEYS = 1024;
-/** Workers whose received code this owner remembers (oldest forgotten first: sent whole again). */
-const MAX_REMEMBERED_WORKERS = 1024;
-
+/** Submits the normal tasks of one process on worker leases (see the file comment). */
 export class TaskSubmitter {
   private readonly keys = new Map<string, KeyState>();
   private readonly leases = new Map<string, Lease>();
   private readonly requests = new Map<string, KeyState>();
-  /** Running average of how long each key's calls run (µs), kept across bursts of work. */
-  private readonly durations = new Map<string, number>();
-  /** Code descriptors sent whole to each worker (by code id). */
-  private readonly sentCode = new Map<string, Set<string>>();
+  private readonly durations = new CallDurations();
+  private readonly sentCode = new SentCode();
   private stopped = false;
+  private readonly outbox: SubmitterOutbox;
 
-  constructor(private readonly core: CoreWorker) {}
+  constructor(private readonly port: SubmitterPort) {
+    this.outbox = port.outbox;
+  }
 
   /** Queue a task whose arguments are ready. */
   enqueue(task: SubmittedTask): void {
@@ -102,23 +86,15 @@ export class TaskSubmitter {
     this.pump(ks);
   }
 
-  /** How many tasks like `task` may be in flight on one worker of `ks`. */
-  private depth(ks: KeyState, task: SubmittedTask): number {
-    // Generators and maxCalls tasks go one at a time (a retiring worker takes nothing more).
-    const us = this.durations.get(ks.key);
-    if (task.maxCalls || task.nret < 0 || us === undefined) return 1;
-    return us < PIPELINE_FAST_US ? PIPELINE_MAX : 1;
-  }
-
   private pump(ks: KeyState): void {
     for (const lease of ks.leases.values()) {
-      while (ks.queue.length > 0 && lease.inflight.size < this.depth(ks, ks.queue[0]!)) this.push(lease, ks.queue.shift()!);
+      while (ks.queue.length > 0 && lease.inflight.size < this.durations.depth(ks.key, ks.queue[0]!)) this.push(lease, ks.queue.shift()!);
     }
     const wanted = Math.min(ks.queue.length, MAX_PENDING_LEASE_REQUESTS);
     // Every task of a key has the same runtime env (the env key is part of the scheduling key).
     const env = ks.queue[0]?.ctx.env;
     while (ks.requests.size < wanted) {
-      const req = this.core.newId<RequestId>();
+      const req = this.port.newRequestId();
       ks.requests.add(req);
       this.requests.set(req, ks);
       this.requestLease(ks, req, env);
@@ -132,26 +108,34 @@ export class TaskSubmitter {
    * waiting forever.
    */
   private requestLease(ks: KeyState, req: RequestId, env: TaskContextInfo['env']): void {
-    this.core.send(
+    this.outbox.send(
       BROKER_QUEUE,
       {
         t: 'request-lease',
         req,
-        owner: this.core.address,
+        owner: this.port.address,
         demand: ks.demand,
         strategy: ks.strategy,
         desc: describe(ks),
-        ...(this.core.options.nodeId ? { pref: this.core.options.nodeId } : {}),
+        ...(this.port.nodeId ? { pref: this.port.nodeId } : {}),
         ...(env ? { env } : {}),
       },
       undefined,
-      () => {
-        if (!this.requests.delete(req)) return;
-        ks.requests.delete(req);
-        if (this.stopped) return;
-        setTimeout(() => this.pump(ks), LEASE_REQUEST_RETRY_MS).unref();
-      },
+      this.leaseRequestFailed,
     );
+  }
+
+  private readonly leaseRequestFailed = (_err: Error, msg: BrokerMsg): void => {
+    if (msg.t !== 'request-lease') return;
+    const ks = this.requests.get(msg.req);
+    if (!ks) return;
+    this.requests.delete(msg.req);
+    ks.requests.delete(msg.req);
+    if (!this.stopped) this.retryLater(ks);
+  };
+
+  private retryLater(ks: KeyState): void {
+    this.port.clock.setTimeout(() => this.pump(ks), LEASE_REQUEST_RETRY_MS);
   }
 
   private push(lease: Lease, task: SubmittedTask): void {
@@ -161,41 +145,35 @@ export class TaskSubmitter {
     const msg: TaskMsg = {
       t: 'task',
       task: task.taskId,
-      fn: this.describeFor(lease.worker, task.fn),
+      fn: this.sentCode.describeFor(lease.worker, task.fn),
       args: task.args ?? [],
       nret: task.nret,
-      owner: this.core.address,
+      owner: this.port.address,
       ctx,
       lease: lease.id,
     };
     if (task.bp !== undefined && task.bp > 0) msg.bp = task.bp;
     if (task.maxCalls) msg.mc = task.maxCalls;
-    this.core.send(workerQueue(lease.worker), msg, undefined, () => {
-      // Not delivered (the bus pushed back, or the worker is gone): queue it again and retry
-      // shortly; a worker that died is reported (lease-lost) and its lease dropped meanwhile.
-      if (!lease.inflight.delete(task) || task.cancelled) return;
-      const ks = this.keys.get(lease.key);
-      if (!ks) return this.enqueue(task);
-      ks.queue.unshift(task);
-      setTimeout(() => this.pump(ks), LEASE_REQUEST_RETRY_MS).unref();
-    });
+    this.outbox.send(workerQueue(lease.worker), msg, undefined, this.pushFailed);
   }
 
   /**
-   * The code descriptor to send `worker`: the whole of it the first time, then only its id
-   * and name (the worker keeps descriptors it received, node/task-queue.ts), so the source
-   * of a function is not encoded and decoded again with every task.
+   * A push was not delivered (the bus pushed back, or the worker is gone): queue the task
+   * again and retry shortly; a worker that died is reported (lease-lost) and its lease
+   * dropped meanwhile.
    */
-  private describeFor(worker: WorkerId, fn: CodeDescriptor): CodeDescriptor {
-    let sent = this.sentCode.get(worker);
-    if (!sent) {
-      if (this.sentCode.size >= MAX_REMEMBERED_WORKERS) this.sentCode.delete(this.sentCode.keys().next().value!);
-      this.sentCode.set(worker, (sent = new Set()));
-    }
-    if (sent.has(fn.id)) return { id: fn.id, name: fn.name, kind: fn.kind };
-    sent.add(fn.id);
-    return fn;
-  }
+  private readonly pushFailed = (_err: Error, msg: WorkerMsg): void => {
+    if (msg.t !== 'task') return;
+    const lease = this.leases.get(msg.lease);
+    const task = lease && findTask(lease, msg.task);
+    if (!lease || !task) return;
+    lease.inflight.delete(task);
+    if (task.cancelled) return;
+    const ks = this.keys.get(lease.key);
+    if (!ks) return this.enqueue(task);
+    ks.queue.unshift(task);
+    this.retryLater(ks);
+  };
 
   /** Return idle leases once the current burst of work has been handed out. */
   private scheduleReturn(ks: KeyState): void {
@@ -205,7 +183,7 @@ export class TaskSubmitter {
       ks.returnScheduled = false;
       if (ks.queue.length > 0) return;
       for (const lease of [...ks.leases.values()]) if (lease.inflight.size === 0) this.returnLease(lease);
-      for (const req of ks.requests) this.core.sendToBroker({ t: 'cancel-lease-request', req });
+      for (const req of ks.requests) this.outbox.send(BROKER_QUEUE, { t: 'cancel-lease-request', req });
       for (const req of ks.requests) this.requests.delete(req);
       ks.requests.clear();
       if (ks.leases.size === 0) this.keys.delete(ks.key);
@@ -216,7 +194,7 @@ export class TaskSubmitter {
     const ks = this.keys.get(lease.key);
     ks?.leases.delete(lease.id);
     this.leases.delete(lease.id);
-    this.core.sendToBroker({ t: 'return-lease', lease: lease.id });
+    this.outbox.send(BROKER_QUEUE, { t: 'return-lease', lease: lease.id });
   }
 
   onLeaseMessage(msg: LeaseGrantedMsg | LeaseFailedMsg | LeaseLostMsg): void {
@@ -228,11 +206,11 @@ export class TaskSubmitter {
     if (msg.t === 'lease-failed') {
       if (!ks) return;
       // The work can never be scheduled (e.g. hard affinity to a dead node): fail what is queued.
-      for (const task of ks.queue.splice(0)) this.core.failTask(task.taskId, msg.err);
+      for (const task of ks.queue.splice(0)) this.port.failTask(task.taskId, msg.err);
       return;
     }
     if (!ks || this.stopped) {
-      this.core.sendToBroker({ t: 'return-lease', lease: msg.lease });
+      this.outbox.send(BROKER_QUEUE, { t: 'return-lease', lease: msg.lease });
       return;
     }
     const lease: Lease = { id: msg.lease, worker: msg.worker, node: msg.node, key: ks.key, inflight: new Set() };
@@ -258,11 +236,11 @@ export class TaskSubmitter {
     for (const task of lease.inflight) {
       if (task.cancelled) continue;
       if (task !== running && !msg.fatal) requeue.push(task);
-      else if (!msg.fatal && this.canRetry(task)) {
+      else if (!msg.fatal && canRetry(task)) {
         task.attempt += 1;
         requeue.push(task);
       } else {
-        this.core.failTask(
+        this.port.failTask(
           task.taskId,
           encodeError(new WorkerCrashedError(`The worker running task ${task.fn.name} (${task.taskId}) died unexpectedly: ${msg.reason}`)),
         );
@@ -296,21 +274,9 @@ export class TaskSubmitter {
       for (const task of back) this.enqueue(task);
       return;
     }
-    this.noteDuration(ks.key, PIPELINE_FAST_US, true);
+    this.durations.note(ks.key, PIPELINE_FAST_US, true);
     ks.queue.unshift(...back);
     this.pump(ks);
-  }
-
-  /** Fold one call's duration into its key's average (`atLeast`: raise it to at least `us`). */
-  private noteDuration(key: string, us: number, atLeast = false): void {
-    const old = this.durations.get(key);
-    const next = old === undefined ? us : atLeast ? Math.max(old, us) : old + DURATION_EWMA_WEIGHT * (us - old);
-    if (old === undefined && this.durations.size >= MAX_REMEMBERED_KEYS) this.durations.delete(this.durations.keys().next().value!);
-    this.durations.set(key, next);
-  }
-
-  private canRetry(task: SubmittedTask): boolean {
-    return !task.cancelled && (task.maxRetries === -1 || task.attempt < task.maxRetries);
   }
 
   /** The result of a task the owner already failed (cancelled) came back: free its slot. */
@@ -331,13 +297,13 @@ export class TaskSubmitter {
   onTaskResult(task: SubmittedTask, rets: WireOutcome[], retire = false, us?: number): boolean {
     const lease = task.lease ? this.leases.get(task.lease) : undefined;
     lease?.inflight.delete(task);
-    if (us !== undefined) this.noteDuration(task.key, us);
+    if (us !== undefined) this.durations.note(task.key, us);
     if (lease && retire) {
       // The worker reached maxCalls and is exiting: give the lease back, push it nothing more.
       this.returnLease(lease);
     }
-    const failed = rets.find((r): r is { e: WireError } => 'e' in r);
-    if (failed && this.canRetry(task) && retryable(task.retryExceptions, failed.e)) {
+    const failed = firstError(rets);
+    if (failed && canRetry(task) && retryable(task.retryExceptions, failed)) {
       task.attempt += 1;
       const ks = this.keys.get(task.key);
       if (ks) {
@@ -350,7 +316,6 @@ export class TaskSubmitter {
     if (ks) this.pump(ks);
     return false;
   }
-
 
   /**
    * Cancel a task this process submitted. A queued task is dropped; a running one is told to
@@ -370,8 +335,8 @@ export class TaskSubmitter {
           // unstarted) but is never retried. Only the first in flight runs: killing the worker
           // for a task queued behind it would kill the one running.
           task.cancelled = true;
-          this.core.send(replyQueue(lease.worker), { t: 'cancel-task', task: taskId, recursive });
-          if (force && task === runningTask(lease)) this.core.send(nodeQueue(lease.node), { t: 'kill-worker', lease: lease.id });
+          this.outbox.send(replyQueue(lease.worker), { t: 'cancel-task', task: taskId, recursive });
+          if (force && task === runningTask(lease)) this.outbox.send(nodeQueue(lease.node), { t: 'kill-worker', lease: lease.id });
           return 'running';
         }
       }
@@ -410,15 +375,11 @@ function runningTask(lease: Lease): SubmittedTask | undefined {
   return lease.inflight.values().next().value;
 }
 
-function describe(ks: KeyState): string {
-  return ks.strategy.kind === 'DEFAULT' ? '' : `strategy ${ks.strategy.kind}`;
+function findTask(lease: Lease, taskId: TaskId): SubmittedTask | undefined {
+  for (const task of lease.inflight) if (task.taskId === taskId) return task;
+  return undefined;
 }
 
-/** Does `retryExceptions` cover this error? Matches the cause's name (or the error's). */
-function retryable(setting: boolean | string[], err: WireError): boolean {
-  if (setting === true) return err.rayClass === 'RayTaskError';
-  if (setting === false || !Array.isArray(setting)) return false;
-  const names = new Set<string>();
-  for (let e: WireError | undefined = err; e; e = e.cause) names.add(e.name);
-  return setting.some((n) => names.has(n));
+function describe(ks: KeyState): string {
+  return ks.strategy.kind === 'DEFAULT' ? '' : `strategy ${ks.strategy.kind}`;
 }

@@ -5,7 +5,8 @@
  */
 import type { TaskId } from '../protocol/ids';
 import { Observable, concatMap, from, defer } from 'rxjs';
-import type { ObjectRef } from './object-ref';
+import { EXT_REF_GENERATOR, serializer } from '../serialization/serializer';
+import { isObjectRef, type ObjectRef } from './object-ref';
 
 const GEN_MARKER = Symbol.for('raybus.ObjectRefGenerator');
 
@@ -86,6 +87,22 @@ export class ObjectRefGenerator<T = unknown> implements AsyncIterable<ObjectRef<
   }
 }
 Object.defineProperty(ObjectRefGenerator.prototype, GEN_MARKER, { value: true });
+
+// A finished 'dynamic' generator travels as the list of its refs; a streaming one stays with
+// its owner (its items arrive there).
+serializer.registerExtension<ObjectRefGenerator<unknown>>({
+  Class: ObjectRefGenerator,
+  type: EXT_REF_GENERATOR,
+  accepts: (g) => g.refs !== undefined,
+  write: (g) => {
+    if (!g.refs) throw new TypeError('raybus: a streaming ObjectRefGenerator cannot be passed to another task or actor');
+    return g.refs;
+  },
+  read: (refs) => {
+    if (!Array.isArray(refs) || !refs.every(isObjectRef)) throw new TypeError('raybus: malformed ObjectRefGenerator');
+    return new ObjectRefGenerator({ refs });
+  },
+});
 
 /** True for generators from any copy of raybus. */
 export function isObjectRefGenerator(v: unknown): v is ObjectRefGenerator<unknown> {

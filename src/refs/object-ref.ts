@@ -13,9 +13,14 @@ export interface RefResolver {
 }
 
 let resolver: RefResolver | undefined;
-/** @internal */
+/** @internal Make `r` resolve every ref of this copy of raybus (the runtime that started last). */
 export function setRefResolver(r: RefResolver | undefined): void {
   resolver = r;
+}
+
+/** @internal `r` stops resolving refs, unless another runtime took over since. */
+export function clearRefResolver(r: RefResolver): void {
+  if (resolver === r) resolver = undefined;
 }
 
 /**

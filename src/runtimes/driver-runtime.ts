@@ -85,7 +85,11 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
     isDriver: true,
     ...(options.runtimeEnv ? { runtimeEnv: options.runtimeEnv } : {}),
   });
-  const session = new OwnerSession(core, transport);
+  const session = new OwnerSession(
+    { address: core.address, presence: core.options.procId, get isClosed() { return core.isClosed; }, resyncLeases: () => core.submitter.resync() },
+    transport,
+    core.clock,
+  );
   try {
     await transport.assertQueue(BROKER_QUEUE, { durable: true, singleActiveConsumer: true });
     await core.start();

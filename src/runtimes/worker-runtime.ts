@@ -17,6 +17,7 @@ import { workerQueue } from '../protocol/queues';
 import type { WorkerMsg, TaskMsg } from '../protocol/messages/worker';
 import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load } from '../worker/executor';
+import { routeStreamControl } from '../worker/generator-runner';
 import { WorkerTaskQueue } from '../worker/task-queue';
 import { PIPELINE_MAX } from '../core/task-submitter';
 import { ActorHost } from '../worker/actor-host';
@@ -44,6 +45,7 @@ export async function runWorker(): Promise<void> {
     isDriver: false,
     ...(runtimeEnv ? { runtimeEnv } : {}),
   });
+  routeStreamControl(core);
   slot.core = core;
   slot.process = {
     jobId: core.options.jobId,

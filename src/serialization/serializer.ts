@@ -1,8 +1,8 @@
 /**
  * The serializer: raybus's own msgpackr (serialization/msgpackr-instance.ts) with two
  * configurations — user values with structured-clone semantics (cycles, Map, Set, Date,
- * RegExp, Error, BigInt, undefined, typed arrays), extended with ObjectRefs, actor handles,
- * generators and placement groups; and wire envelopes (plain data, faster settings) — and one
+ * RegExp, Error, BigInt, undefined, typed arrays), extended by the layers that own ObjectRefs,
+ * generators, actor handles and placement groups (`registerExtension`); and wire envelopes (plain data, faster settings) — and one
  * set of limits that every decode is held to before msgpackr sees the bytes
  * (msgpack-bounds.ts), so a hostile message is refused instead of allocated.
  */
@@ -48,6 +48,11 @@ export interface SerializerExtension<T extends object> {
   readonly Class: abstract new (...args: never[]) => T;
   write(instance: T): unknown;
   read(data: unknown): T;
+  /**
+   * Which instances travel as themselves (default: every one). The others are refused when a
+   * value is checked before encoding, like any class instance (value-check.ts).
+   */
+  accepts?(instance: T): boolean;
 }
 
 /** Encodes and decodes values and envelopes within configured limits. */
@@ -60,6 +65,8 @@ export class Serializer {
   /** Extension types whose decoder reads the following value (msgpackr's, then ours). */
   private readonly readsNext = new Set([0x65, 0x69, 0x73, 0x78]);
   private readonly registered = new Map<number, SerializerExtension<object>>();
+  /** The registered extensions, as an array for `travelsAsItself` (checked per encoded object). */
+  private extensions: Array<SerializerExtension<object>> = [];
 
   constructor(limits: Partial<SerializerLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -89,11 +96,12 @@ export class Serializer {
     const known = this.registered.get(ext.type);
     if (known) {
       // Same class: swap the handlers in place (msgpackr keeps the first registration's object).
-      Object.assign(known, { write: ext.write, read: ext.read });
+      Object.assign(known, { write: ext.write, read: ext.read, accepts: ext.accepts });
       return;
     }
-    const entry = { type: ext.type, Class: ext.Class, write: ext.write, read: ext.read } as SerializerExtension<object>;
+    const entry = { type: ext.type, Class: ext.Class, write: ext.write, read: ext.read, accepts: ext.accepts } as SerializerExtension<object>;
     this.registered.set(ext.type, entry);
+    this.extensions = [...this.registered.values()];
     this.readsNext.add(ext.type);
     privateMsgpackr().addExtension({
       type: ext.type,
@@ -101,6 +109,19 @@ export class Serializer {
       write: (v: object) => entry.write(v),
       read: (data: unknown) => entry.read(data),
     });
+  }
+
+  /**
+   * True when `v` travels as itself: an instance of a registered extension's class that the
+   * extension accepts (value-check.ts takes these as they are instead of refusing them).
+   */
+  travelsAsItself(v: object): boolean {
+    const exts = this.extensions;
+    for (let i = 0; i < exts.length; i++) {
+      const ext = exts[i]!;
+      if (v instanceof ext.Class) return ext.accepts === undefined || ext.accepts(v);
+    }
+    return false;
   }
 
   /** Encode a user value (check it with value-check.ts first for path-precise errors). */
@@ -153,47 +174,4 @@ export function encodeEnvelope(value: unknown): Uint8Array {
 /** Decode a wire envelope with the process's serializer; throws on malformed input. */
 export function decodeEnvelope(bytes: Uint8Array): unknown {
   return serializer.decodeEnvelope(bytes);
-}
-
-// ------------------------------------------------------------------ refs and handles
-
-/** How a process turns wire records back into live refs and handles. */
-export interface SerializationHooks {
-  encodeRef(ref: object): unknown;
-  decodeRef(data: unknown): object;
-  encodeHandle(handle: object): unknown;
-  decodeHandle(data: unknown): object;
-}
-
-let hooks: SerializationHooks | undefined;
-
-/** Install the hooks of the runtime of this process (one per process). */
-export function setSerializationHooks(h: SerializationHooks | undefined): void {
-  hooks = h;
-}
-
-function requireHooks(): SerializationHooks {
-  if (!hooks) throw new Error('raybus: ObjectRefs and actor handles can only be (de)serialized while raybus is running');
-  return hooks;
-}
-
-/** Register the ObjectRef / ActorHandle / generator extensions for the given classes. */
-export function registerRefClasses(
-  refClass: abstract new (...a: never[]) => object,
-  handleClass: abstract new (...a: never[]) => object,
-  generatorClass: abstract new (...a: never[]) => object,
-): void {
-  // A finished 'dynamic' generator travels as the list of its refs.
-  serializer.registerExtension({
-    Class: generatorClass,
-    type: EXT_REF_GENERATOR,
-    write: (g: object) => {
-      const refs = (g as { refs?: unknown[] }).refs;
-      if (!refs) throw new TypeError('raybus: a streaming ObjectRefGenerator cannot be passed to another task or actor');
-      return refs;
-    },
-    read: (refs: unknown) => new (generatorClass as unknown as new (init: { refs: unknown }) => object)({ refs }),
-  });
-  serializer.registerExtension({ Class: refClass, type: EXT_OBJECT_REF, write: (ref) => requireHooks().encodeRef(ref), read: (data) => requireHooks().decodeRef(data) });
-  serializer.registerExtension({ Class: handleClass, type: EXT_ACTOR_HANDLE, write: (h) => requireHooks().encodeHandle(h), read: (data) => requireHooks().decodeHandle(data) });
 }

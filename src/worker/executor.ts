@@ -138,6 +138,6 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
     return rets;
   } finally {
     running.done();
-    core.children.delete(spec.taskId);
+    core.forgetChildren(spec.taskId);
   }
 }

@@ -30,6 +30,13 @@ export function onStreamControl(msg: { t: string; task: TaskId; consumed?: numbe
   s.wake?.();
 }
 
+/** Route the owners' stream control messages on `core`'s reply queue to the producers here. */
+export function routeStreamControl(core: Pick<CoreWorker, 'registerReplyHandler'>): void {
+  core.registerReplyHandler('stream-ack', onStreamControl);
+  core.registerReplyHandler('stream-release', onStreamControl);
+  core.registerReplyHandler('stream-cancel', onStreamControl);
+}
+
 /** What a finished producer reports. */
 export interface GeneratorRun {
   /** Items sent, the error item included. */

@@ -103,7 +103,7 @@ describeWithBroker('attacks by broker users without the cluster key', () => {
     nodeId = cluster.nodes[0]!.nodeId;
     nodePid = cluster.nodePid(nodeId)!;
     await ray.init({ address: cluster.address, namespace: 'security' });
-    driverReply = replyQueue(slot.core!.options.procId as ProcId);
+    driverReply = slot.core!.address;
     admin = openClusterTransport(cluster.address, { connectionName: 'raybus test key holder', clusterKey: cluster.clusterKey! });
     await admin.connect();
     attackers = await connectAttackers(cluster.address);

@@ -25,10 +25,9 @@ import {
   nodePresenceId,
   nodeQueue,
   presenceQueue,
-  replyQueue,
   workerQueue,
 } from '../../../src/protocol/queues';
-import type { ActorId, NodeId, ProcId, WorkerId } from '../../../src/protocol/ids';
+import type { ActorId, NodeId, WorkerId } from '../../../src/protocol/ids';
 import type { Transport } from '../../../src/transport/transport';
 import { expectWarnings } from '../../support/expected-warnings';
 import { fuzzMessage, seededRandom, templates } from './fuzzer';
@@ -148,7 +147,7 @@ function quiet(on: boolean): void {
 
 /** The driver's own reply queue. */
 function driverReply(): string {
-  return replyQueue(slot.core!.options.procId as ProcId);
+  return slot.core!.address;
 }
 
 // The driver reports each malformed message on its reply queue (its dispatch belongs to the core).

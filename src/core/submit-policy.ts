@@ -1,0 +1,119 @@
+/**
+ * The submitter's policies, apart from its lease bookkeeping: how deep to pipeline a key's
+ * tasks on one worker (by how long its calls run), which code a worker already has, and
+ * which failures are retried.
+ */
+import type { LeaseId, ObjectId, TaskId, WorkerId } from '../protocol/ids';
+import type { CodeDescriptor } from '../serialization/code-shipping';
+import type { WireError } from '../serialization/error-codec';
+import type { Resources, TaskContextInfo, WireArg, WireStrategy } from '../protocol/wire';
+
+/**
+ * Tasks in flight on one worker. Ray keeps one (max_tasks_in_flight_per_worker = 1), so that
+ * every lease granted takes a share and CPU work runs in parallel; that also makes every task
+ * one full owner → worker → owner round trip. raybus keeps one until it knows how long the
+ * function's calls run, and pipelines up to PIPELINE_MAX on a worker only while they run
+ * under PIPELINE_FAST_US on average: short calls then travel in batches, long ones still
+ * spread one per worker. A worker whose running task waits (an await) gives the ones queued
+ * behind it back (tasks-returned), so pipelining never holds work behind a blocked task.
+ */
+export const PIPELINE_MAX = 128;
+/** Calls that run this long (µs) on average, or longer, go one per worker. */
+export const PIPELINE_FAST_US = 1000;
+/** Weight of the newest call in the running average of a key's call duration. */
+const DURATION_EWMA_WEIGHT = 0.2;
+/** Scheduling keys whose call durations are remembered (first seen, first forgotten). */
+const MAX_REMEMBERED_KEYS = 1024;
+/** Workers whose received code this owner remembers (oldest forgotten first: sent whole again). */
+const MAX_REMEMBERED_WORKERS = 1024;
+
+/** A task as the submitter tracks it. */
+export interface SubmittedTask {
+  readonly taskId: TaskId;
+  readonly returnIds: ObjectId[];
+  readonly fn: CodeDescriptor;
+  args?: WireArg[];
+  readonly nret: number;
+  readonly demand: Resources;
+  readonly strategy: WireStrategy;
+  readonly key: string;
+  readonly maxRetries: number;
+  readonly retryExceptions: boolean | string[];
+  attempt: number;
+  readonly ctx: Omit<TaskContextInfo, 'attempt'>;
+  lease?: LeaseId;
+  /** Generator backpressure (items ahead of the consumer). */
+  readonly bp?: number;
+  /** maxCalls of the function (0 = unlimited). */
+  readonly maxCalls?: number;
+  /** Cancelled while running: its result is ignored and it is never retried. */
+  cancelled?: boolean;
+}
+
+/** Running average of how long each key's calls run (µs), kept across bursts of work. */
+export class CallDurations {
+  private readonly durations = new Map<string, number>();
+
+  /** How many tasks like `task` of `key` may be in flight on one worker. */
+  depth(key: string, task: SubmittedTask): number {
+    // Generators and maxCalls tasks go one at a time (a retiring worker takes nothing more).
+    const us = this.durations.get(key);
+    if (task.maxCalls || task.nret < 0 || us === undefined) return 1;
+    return us < PIPELINE_FAST_US ? PIPELINE_MAX : 1;
+  }
+
+  /** Fold one call's duration into its key's average (`atLeast`: raise it to at least `us`). */
+  note(key: string, us: number, atLeast = false): void {
+    const old = this.durations.get(key);
+    const next = old === undefined ? us : atLeast ? Math.max(old, us) : old + DURATION_EWMA_WEIGHT * (us - old);
+    if (old === undefined && this.durations.size >= MAX_REMEMBERED_KEYS) this.durations.delete(this.durations.keys().next().value!);
+    this.durations.set(key, next);
+  }
+}
+
+/** Which code descriptors each worker was sent whole (by code id). */
+export class SentCode {
+  private readonly sent = new Map<WorkerId, Set<string>>();
+
+  /**
+   * The code descriptor to send `worker`: the whole of it the first time, then only its id
+   * and name (the worker keeps descriptors it received, worker/task-queue.ts), so the source
+   * of a function is not encoded and decoded again with every task.
+   */
+  describeFor(worker: WorkerId, fn: CodeDescriptor): CodeDescriptor {
+    let sent = this.sent.get(worker);
+    if (!sent) {
+      if (this.sent.size >= MAX_REMEMBERED_WORKERS) this.sent.delete(this.sent.keys().next().value!);
+      this.sent.set(worker, (sent = new Set()));
+    }
+    if (sent.has(fn.id)) return { id: fn.id, name: fn.name, kind: fn.kind };
+    sent.add(fn.id);
+    return fn;
+  }
+}
+
+/** May this task run again (`maxRetries` -1 = forever)? Never once cancelled. */
+export function canRetry(task: SubmittedTask): boolean {
+  return !task.cancelled && (task.maxRetries === -1 || task.attempt < task.maxRetries);
+}
+
+/**
+ * Does `retryExceptions` cover this error? `true`: any application error (RayTaskError);
+ * a list: the names of the error or of any error along its cause chain.
+ */
+export function retryable(setting: boolean | string[], err: WireError): boolean {
+  if (setting === true) return err.rayClass === 'RayTaskError';
+  if (setting === false || !Array.isArray(setting)) return false;
+  const names = new Set<string>();
+  for (let e: WireError | undefined = err; e; e = e.cause) names.add(e.name);
+  return setting.some((n) => names.has(n));
+}
+
+/** The first error among a result's outcomes, if any. */
+export function firstError(rets: ReadonlyArray<{ e: WireError } | object>): WireError | undefined {
+  for (let i = 0; i < rets.length; i++) {
+    const r = rets[i]!;
+    if ('e' in r) return r.e;
+  }
+  return undefined;
+}
