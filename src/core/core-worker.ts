@@ -117,7 +117,7 @@ export class CoreWorker implements RuntimeCore {
   async start(): Promise<void> {
     this.objects.install();
     await this.transport.assertQueue(this.address, { autoDelete: false });
-    this.ownerDiedSub = await this.messenger.subscribe(OWNER_DIED_TOPIC, (notice) => {
+    this.ownerDiedSub = await this.messenger.subscribe(OWNER_DIED_TOPIC, 'owner-died', (notice) => {
       if (typeof notice.owner === 'string') this.objects.onOwnerDied(notice.owner);
     });
     this.subscription = await this.transport.consume(this.address, this.replies.onDelivery, { prefetch: 0 });

@@ -4,7 +4,8 @@
  * id, queue declarations made once, and flushing what the transport batches.
  */
 import type { PublishOptions, Subscription, Transport } from '../transport/transport';
-import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
+import { encodeEnvelope } from '../serialization/serializer';
+import { decodeTopicMessage, RejectionCounter } from '../serialization/message-codec';
 import { encodeError } from '../serialization/error-codec';
 import { RaySystemError } from '../errors/ray-errors';
 import { BROKER_QUEUE, type QueueKind, type QueueMessages, type TopicKind, type TopicMessages } from '../protocol/queues';
@@ -93,21 +94,23 @@ export class Messenger {
   }
 
   /**
-   * Hear a topic. Notices that do not decode are dropped with a warning; the handler checks
-   * the fields it reads (anyone on the bus may broadcast).
+   * Hear a topic of kind `kind`. Notices that do not match the topic's schema are dropped and
+   * counted (one warning per 100).
    */
-  subscribe<K extends TopicKind>(topic: TopicName<K>, handler: (msg: TopicMessages[K]) => void): Promise<Subscription> {
+  subscribe<K extends TopicKind>(topic: TopicName<K>, kind: K, handler: (msg: TopicMessages[K]) => void): Promise<Subscription> {
     return this.transport.subscribe(topic, (body) => {
       let msg: TopicMessages[K];
       try {
-        msg = decodeEnvelope(body) as TopicMessages[K];
+        msg = decodeTopicMessage(kind, body);
       } catch (err) {
-        process.emitWarning(`raybus: dropped a malformed notice on ${topic}: ${(err as Error).message}`);
+        this.malformedNotices.drop(topic, err);
         return;
       }
-      if (typeof msg === 'object' && msg !== null) handler(msg);
+      handler(msg);
     });
   }
+
+  private readonly malformedNotices = new RejectionCounter('raybus');
 
   private sendFailed<M>(err: Error, queue: string, msg: M, taskId: TaskId | undefined, onError: SendErrorHandler<M> | undefined): void {
     if (this.closed) return;

@@ -14,7 +14,8 @@
  */
 import type { Subscription as RxSubscription } from 'rxjs';
 import type { Subscription, Transport } from '../transport/transport';
-import { decodeEnvelope, encodeEnvelope } from '../serialization/serializer';
+import { encodeEnvelope } from '../serialization/serializer';
+import { decodeTopicMessage } from '../serialization/message-codec';
 import { BROKER_ELECTED_TOPIC, BROKER_QUEUE, presenceQueue, type QueueMessages } from '../protocol/queues';
 import type { BrokerElectedMsg } from '../protocol/messages/presence';
 import type { LeaseId, NodeId, ReplyQueue } from '../protocol/ids';
@@ -86,11 +87,12 @@ export class OwnerSession {
   private onNotice(body: Uint8Array): void {
     let msg: BrokerElectedMsg;
     try {
-      msg = decodeEnvelope(body) as BrokerElectedMsg;
+      // Heard on the topic and on the presence queue: both carry only this notice (and probes).
+      msg = decodeTopicMessage('broker-elected', body);
     } catch {
       return;
     }
-    if (msg?.t !== 'broker-elected' || typeof msg.epoch !== 'string' || msg.epoch === this.epoch) return;
+    if (msg.epoch === this.epoch) return;
     this.epoch = msg.epoch;
     this.resync();
   }

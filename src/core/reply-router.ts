@@ -5,7 +5,7 @@
  * runner of a worker). An untagged or unknown message is an answer to a request, or dropped.
  */
 import type { Delivery } from '../transport/transport';
-import { decodeEnvelope } from '../serialization/serializer';
+import { decodeMessage, RejectionCounter } from '../serialization/message-codec';
 import type { ReplyMsg } from '../protocol/messages/reply';
 
 /** The tag of a reply-queue message. */
@@ -20,8 +20,9 @@ export type ReplyHandler<T extends ReplyTag> = (msg: ReplyOf<T>) => void;
 /** Dispatches a reply queue's messages to the handlers registered for their tags. */
 export class ReplyRouter {
   private readonly handlers = new Map<string, (msg: ReplyMsg) => void>();
-  /** Messages dropped: undecodable, untagged, or with a tag nobody handles and no request waits for. */
+  /** Messages dropped: malformed, or with a tag nobody handles and no request waits for. */
   dropped = 0;
+  private readonly malformed: RejectionCounter;
 
   /**
    * @param where the queue, for warnings
@@ -30,7 +31,9 @@ export class ReplyRouter {
   constructor(
     private readonly where: string,
     private readonly unhandled: (msg: ReplyMsg) => boolean,
-  ) {}
+  ) {
+    this.malformed = new RejectionCounter(`raybus (${where})`);
+  }
 
   /** Route messages tagged `tag` to `handler` (replacing an earlier registration). */
   register<T extends ReplyTag>(tag: T, handler: ReplyHandler<T>): void {
@@ -42,18 +45,21 @@ export class ReplyRouter {
     this.handlers.delete(tag);
   }
 
-  /** The queue's consumer: acknowledge, decode, route. Never throws. */
+  /**
+   * The queue's consumer: decode and check the message against the reply queue's schema, then
+   * acknowledge and route it. A malformed one is dead-lettered with the reason and counted
+   * (one warning per 100). Never throws.
+   */
   readonly onDelivery = (d: Delivery): void => {
-    d.ack();
     let msg: ReplyMsg;
     try {
-      msg = decodeEnvelope(d.body) as ReplyMsg;
-      if (typeof msg !== 'object' || msg === null || typeof (msg as { t?: unknown }).t !== 'string') throw new Error('no message tag');
+      msg = decodeMessage('reply', d.body);
     } catch (err) {
       this.dropped += 1;
-      process.emitWarning(`raybus: dropped a malformed message on ${this.where}: ${(err as Error).message}`);
+      this.malformed.reject(d, err);
       return;
     }
+    d.ack();
     try {
       this.dispatch(msg);
     } catch (err) {
