@@ -12,13 +12,21 @@ import type { AckMsg, ReplyMsg } from '../../../src/protocol/messages/reply';
 import type { BrokerMsg } from '../../../src/protocol/messages/broker';
 import type { ObjectId, RequestId, WorkerId } from '../../../src/protocol/ids';
 
-function delivery(body: Uint8Array): Delivery & { acked: boolean } {
-  const d = { queue: 'q', body, headers: {}, redelivered: false, acked: false, ack: () => (d.acked = true), nack: () => undefined };
+function delivery(body: Uint8Array): Delivery & { acked: boolean; deadLettered?: string } {
+  const d: Delivery & { acked: boolean; deadLettered?: string } = {
+    queue: 'q',
+    body,
+    headers: {},
+    redelivered: false,
+    acked: false,
+    ack: () => void (d.acked = true),
+    nack: (_requeue: boolean, reason?: string) => void (d.deadLettered = reason ?? ''),
+  };
   return d;
 }
 
 describe('ReplyRouter', () => {
-  test('routes by tag, replaces a handler registered again, hands the rest to the fallback', () => {
+  test('routes by tag, replaces a handler registered again, hands answers to the fallback', () => {
     const got: string[] = [];
     const router = new ReplyRouter('q', (m) => {
       got.push(`fallback:${m.t}`);
@@ -28,25 +36,39 @@ describe('ReplyRouter', () => {
     router.register('pg-ready', (m) => got.push(`second:${m.pg}`));
     router.onDelivery(delivery(encodeEnvelope({ t: 'pg-ready', pg: 'p1' })));
     router.onDelivery(delivery(encodeEnvelope({ t: 'ack', req: 'r1' })));
-    router.onDelivery(delivery(encodeEnvelope({ t: 'what' })));
-    expect(got).toEqual(['second:p1', 'fallback:ack', 'fallback:what']);
-    expect(router.dropped).toBe(1);
+    expect(got).toEqual(['second:p1', 'fallback:ack']);
+    expect(router.dropped).toBe(0);
     router.unregister('pg-ready');
     router.onDelivery(delivery(encodeEnvelope({ t: 'pg-ready', pg: 'p2' })));
-    expect(router.dropped).toBe(2);
+    expect(router.dropped).toBe(1);
   });
 
-  test('malformed or untagged messages are acknowledged, dropped and counted; a throwing handler is contained', () => {
+  test('malformed, untagged or unknown messages are dead-lettered with the reason and counted; a throwing handler is contained', () => {
     const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
       const router = new ReplyRouter('q', () => false);
       router.register('borrow', () => {
         throw new Error('handler bug');
       });
-      const ds = [new Uint8Array([0x92, 0x01]), encodeEnvelope('just a string'), encodeEnvelope({ t: 5 }), encodeEnvelope({ t: 'borrow', id: 'x', n: 1 })].map(delivery);
-      for (const d of ds) expect(() => router.onDelivery(d)).not.toThrow();
-      expect(ds.every((d) => d.acked)).toBe(true);
-      expect(router.dropped).toBe(3);
+      const bad = [
+        new Uint8Array([0x92, 0x01]),
+        encodeEnvelope('just a string'),
+        encodeEnvelope({ t: 5 }),
+        encodeEnvelope({ t: 'what' }),
+        encodeEnvelope({ t: 'result', task: 't', rets: [null] }),
+      ].map(delivery);
+      const good = delivery(encodeEnvelope({ t: 'borrow', id: 'x', n: 1 }));
+      for (const d of [...bad, good]) expect(() => router.onDelivery(d)).not.toThrow();
+      expect(bad.map((d) => d.deadLettered)).toEqual([
+        expect.stringMatching(/not a raybus envelope/),
+        expect.stringMatching(/not a raybus envelope/),
+        expect.stringMatching(/no message tag/),
+        expect.stringMatching(/unknown message 'what'/),
+        expect.stringMatching(/rets\[0\] must be an object/),
+      ]);
+      expect(bad.some((d) => d.acked)).toBe(false);
+      expect(good.acked).toBe(true);
+      expect(router.dropped).toBe(5);
       expect(warn).toHaveBeenCalledWith(expect.stringContaining("failed to handle 'borrow'"));
     } finally {
       warn.mockRestore();

@@ -87,7 +87,7 @@ test('a malformed owner-died notice is ignored', async () => {
     await notice.transport.broadcast(OWNER_DIED_TOPIC, new Uint8Array([0x81]));
     await notice.transport.broadcast(OWNER_DIED_TOPIC, encodeEnvelope({ owner: 7 }));
     await settle();
-    expect(warn).toHaveBeenCalledWith(expect.stringContaining('dropped a malformed notice on raybus.owner-died'));
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('rejected a malformed message on raybus.owner-died'));
   } finally {
     warn.mockRestore();
     await notice.transport.close();
