@@ -15,6 +15,7 @@ import { startEmbeddedRuntime, type EmbeddedRuntime } from '../runtimes/embedded
 import { parseClusterAddress } from '../transport/cluster-address';
 import { joinBrokerCluster, leaveBrokerCluster, type JoinedCluster } from '../runtimes/driver-runtime';
 import { setClusterKey } from '../serialization/code-shipping';
+import { holdProcessUntil } from '../util/keep-alive';
 
 let runtime: EmbeddedRuntime | undefined;
 let starting: Promise<void> | undefined;
@@ -68,10 +69,26 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   // this function returns (this is what lets `.remote()` before `init()` work).
   install(rt.core, rt.jobId, rt.namespace, rt.nodeId);
   runtime = rt;
-  starting = rt.started.finally(() => {
+  starting = startingUntil(rt.started);
+  return starting.then(() => info());
+}
+
+/**
+ * `starting` until `p` settles. Starting waits on handles that do not keep the process alive
+ * (worker processes, an unref'd broker connection), so it holds the process itself; and from
+ * now on the end of the script shuts raybus down.
+ */
+function startingUntil(p: Promise<void>): Promise<void> {
+  process.removeListener('beforeExit', shutdownAtExit);
+  process.once('beforeExit', shutdownAtExit);
+  return holdProcessUntil(p).finally(() => {
     starting = undefined;
   });
-  return starting.then(() => info());
+}
+
+/** The script's work is done and it did not call shutdown(): stop the workers (and leave the cluster). */
+function shutdownAtExit(): void {
+  if (slot.core) shutdown().catch((err: unknown) => process.emitWarning(`raybus: shutdown at exit failed: ${(err as Error).message}`));
 }
 
 /** Make `core` this process's runtime (what the API functions reach through `requireCore`). */
@@ -99,9 +116,7 @@ function joinCluster(address: string, opts: ReturnType<typeof normalizeInitOptio
       throw err;
     },
   );
-  starting = p.finally(() => {
-    starting = undefined;
-  });
+  starting = startingUntil(p);
   return starting.then(() => info());
 }
 
@@ -110,9 +125,7 @@ function attachToMemoryCluster(address: string, ns: string | null | undefined, r
   const driver = attachMemoryDriver(address, { namespace: ns, runtimeEnv });
   if (!driver) return Promise.reject(new RaySystemError(`raybus: no test cluster at ${address} (it was shut down, or started in another process)`));
   install(driver.core, driver.jobId, driver.namespace, driver.nodeId ?? null);
-  starting = driver.started.finally(() => {
-    starting = undefined;
-  });
+  starting = startingUntil(driver.started);
   return starting.then(() => ({ ...info(), address }));
 }
 
@@ -131,7 +144,13 @@ export function isInitialized(): boolean {
  * Stop what `init` started: rejects pending work with a clear error, kills workers, and
  * leaves no open handles.
  */
-export async function shutdown(): Promise<void> {
+export function shutdown(): Promise<void> {
+  process.removeListener('beforeExit', shutdownAtExit);
+  // Stopping waits for worker processes to exit, which alone would not keep the process alive.
+  return holdProcessUntil(stop());
+}
+
+async function stop(): Promise<void> {
   if (starting) await starting.catch(() => undefined);
   const rt = runtime;
   runtime = undefined;

@@ -51,6 +51,8 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
     // Refused or unreachable: a clear error within seconds, after a few spaced attempts.
     connectAttempts: 4,
     connectTimeoutMs: 3000,
+    // The driver's CoreWorker holds the process while work is outstanding; an idle connection does not.
+    keepAlive: false,
   });
   try {
     await transport.connect();
