@@ -106,10 +106,10 @@ describeWithBroker('user programs on a RabbitMQ cluster', () => {
     expect(run.stdout).toContain('shutdown ok');
   });
 
-  test('nodes without a TypeScript loader fail the task with an error naming the cause', async () => {
-    // The program starts a cluster of its own (Cluster.start without `import`) beside this one.
-    const broker = namedClusterAddress(AMQP_TEST_URL, `user-programs-noloader-${randomBytes(4).toString('hex')}`);
-    const run = await expectProgramSucceeds(app, 'load-error.ts (RabbitMQ, tsx)', app.esm, commandFor(app, 'load-error.ts', 'tsx'), programEnv({ LOAD_ERROR_BROKER: broker }));
-    expect(run.stdout).toContain('load error names the cause');
+  test('TypeScript on cluster nodes: without a loader the error names the cause; with import: [tsx] it runs', async () => {
+    // The program starts clusters of its own (Cluster.start with an address) beside this one.
+    const run = await expectProgramSucceeds(app, 'cluster-loader.ts (RabbitMQ, tsx)', app.esm, commandFor(app, 'cluster-loader.ts', 'tsx'), programEnv({ CLUSTER_LOADER_BROKER: AMQP_TEST_URL }));
+    expect(run.stdout).toContain('without a loader: the error names the cause');
+    expect(run.stdout).toContain("with import: ['tsx']: ran");
   });
 });

@@ -190,8 +190,17 @@ async function prepareOnce(root: string): Promise<UserApp> {
   }
 }
 
-/** Delete this run's application (the global teardown calls it). */
+/** Delete this run's application, and those of runs killed more than two hours ago (the global teardown calls it). */
 export function removeUserApp(runId?: string): void {
   const root = userAppRoot(runId);
   for (const p of [root, `${root}.lock`, `${root}.state`]) rmSync(p, { recursive: true, force: true });
+  for (const name of readdirSync(os.tmpdir())) {
+    if (!name.startsWith('raybus-user-programs-')) continue;
+    const p = path.join(os.tmpdir(), name);
+    try {
+      if (Date.now() - statSync(p).mtimeMs > 2 * 3600_000) rmSync(p, { recursive: true, force: true });
+    } catch {
+      /* removed meanwhile */
+    }
+  }
 }

@@ -1,6 +1,7 @@
 // Compile-time checks of the public types: `tsc --noEmit` must pass, and each line after an
 // expect-error marker must fail to compile (an unused marker is itself an error).
 import ray, { type ActorHandle, type ObjectRef } from 'raybus';
+import { Cluster } from 'raybus/testing';
 
 const divmod = (a: number, b: number): [number, number] => [Math.floor(a / b), a % b];
 
@@ -83,3 +84,8 @@ export class WithOptions {
     return [1, 2];
   }
 }
+
+// raybus/testing compiles without global types too.
+export const cluster: Promise<Cluster> = Cluster.start({ nodes: [{ numCpus: 1 }] });
+// @ts-expect-error numCpu is not a node option
+void Cluster.start({ nodes: [{ numCpu: 1 }] });
