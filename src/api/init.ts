@@ -43,8 +43,8 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   if (process.env.RAYBUS_WORKER_ID) {
     throw new RaySystemError(
       'ray.init() was called inside a raybus worker process. This happens when a worker imports your main module to find ' +
-        'code shipped by reference: guard the main code (CommonJS: `if (require.main === module) main()`; ESM: compare ' +
-        'import.meta.url with process.argv[1]), or make the remote function self-contained.',
+        'code shipped by reference: guard the main code (CommonJS: `if (require.main === module) main()`; ES module: ' +
+        '`if (import.meta.url === pathToFileURL(process.argv[1]).href) await main()`), or make the remote function self-contained.',
     );
   }
   if (slot.core || starting) {
