@@ -3,7 +3,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'examples/**', 'benchmarks/**', 'scripts/**', '*.config.*'] },
+  // test/programs: user programs importing the installed package, compiled by the user-programs harness.
+  { ignores: ['dist/**', 'node_modules/**', 'examples/**', 'benchmarks/**', 'scripts/**', '*.config.*', 'test/programs/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

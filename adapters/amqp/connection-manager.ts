@@ -165,6 +165,7 @@ export class ConnectionManager {
       throw this.closedError();
     }
     coalesceWrites(model);
+    if (!this.options.keepAlive) unrefConnection(model);
     const link: Link = { model, generation: ++this.generation };
     // amqplib emits 'error' before 'close' for fatal errors; without a listener it would throw.
     model.on('error', () => undefined);
@@ -231,6 +232,7 @@ export class ConnectionManager {
   private delay(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
+      if (!this.options.keepAlive) timer.unref();
       function done(): void {
         clearTimeout(timer);
         resolve();
@@ -238,6 +240,15 @@ export class ConnectionManager {
       this.cancelDelay = done;
     });
   }
+}
+
+/** Let the process exit while this connection is open: its socket and heartbeat timers. */
+function unrefConnection(model: ChannelModel): void {
+  type Unrefable = { unref?: () => unknown } | undefined;
+  const connection = (model as unknown as { connection?: { stream?: Unrefable; heartbeater?: { sendTimer?: Unrefable; recvTimer?: Unrefable } } }).connection;
+  connection?.stream?.unref?.();
+  connection?.heartbeater?.sendTimer?.unref?.();
+  connection?.heartbeater?.recvTimer?.unref?.();
 }
 
 /**

@@ -31,6 +31,8 @@ export interface AmqpTransportOptions {
   readonly onWarning?: (message: string, error?: unknown) => void;
   /** `amqps://`: a PEM file of the certificate authorities to trust (e.g. a self-signed broker's CA). */
   readonly caFile?: string;
+  /** The connection (socket, heartbeat timers) keeps the process alive. Default true. */
+  readonly keepAlive?: boolean;
 }
 
 /** {@link AmqpTransportOptions} after defaults. */
@@ -47,6 +49,7 @@ export interface ResolvedAmqpTransportOptions {
   readonly maxPendingPublishes: number;
   readonly connectionName: string;
   readonly onWarning: (message: string, error?: unknown) => void;
+  readonly keepAlive: boolean;
   /** The contents of `caFile`, read once. */
   readonly ca?: Buffer;
 }
@@ -64,7 +67,7 @@ const NUMERIC: Record<string, { min: number; max: number; integer: boolean; infi
   maxPendingPublishes: { min: 1, max: Infinity, integer: true, infinite: true },
 };
 
-const KNOWN = new Set([...Object.keys(NUMERIC), 'connectionName', 'onWarning', 'caFile']);
+const KNOWN = new Set([...Object.keys(NUMERIC), 'connectionName', 'onWarning', 'caFile', 'keepAlive']);
 
 function defaultWarning(message: string, error?: unknown): void {
   process.emitWarning(error === undefined ? message : `${message}: ${String(error)}`, 'RaybusAmqpWarning');
@@ -100,6 +103,9 @@ export function resolveAmqpOptions(options: AmqpTransportOptions = {}): Resolved
   if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
     throw new TypeError("raybus amqp: option 'onWarning' must be a function");
   }
+  if (options.keepAlive !== undefined && typeof options.keepAlive !== 'boolean') {
+    throw new TypeError("raybus amqp: option 'keepAlive' must be a boolean");
+  }
   if (options.caFile !== undefined && (typeof options.caFile !== 'string' || options.caFile === '')) {
     throw new TypeError("raybus amqp: option 'caFile' must be a file path");
   }
@@ -129,6 +135,7 @@ export function resolveAmqpOptions(options: AmqpTransportOptions = {}): Resolved
     maxPendingPublishes: options.maxPendingPublishes ?? 10_000,
     connectionName: options.connectionName ?? `raybus:${process.pid}`,
     onWarning: options.onWarning ?? defaultWarning,
+    keepAlive: options.keepAlive ?? true,
     ...(ca ? { ca } : {}),
   };
 }

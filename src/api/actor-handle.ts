@@ -59,6 +59,9 @@ export function retargetHandle(h: object, meta: ActorMeta): void {
 
 /** Build a handle. `ready` gates publishing (mailbox declared, target known). */
 export function createHandle(meta: ActorMeta, ready: Promise<void> | undefined): object {
+  // A handle never used must not turn its failure (a constructor argument that failed, a
+  // getIfExists answered with an error at shutdown) into an unhandled rejection; calls still see it.
+  ready?.catch(() => undefined);
   const state: HandleState = { meta, ready, readyDone: false, outbox: [], pendingCalls: 0, flushing: false };
   const handle: Record<string | symbol, unknown> = Object.create(ActorHandleBase.prototype) as Record<string | symbol, unknown>;
   Object.defineProperty(handle, STATE, { value: state });

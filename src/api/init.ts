@@ -14,6 +14,7 @@ import { attachMemoryDriver } from '../runtimes/memory-clusters';
 import { startEmbeddedRuntime, type EmbeddedRuntime } from '../runtimes/embedded-runtime';
 import { parseClusterAddress } from '../transport/cluster-address';
 import { joinBrokerCluster, leaveBrokerCluster, type JoinedCluster } from '../runtimes/driver-runtime';
+import { holdProcessUntil } from '../util/keep-alive';
 
 let runtime: EmbeddedRuntime | undefined;
 let starting: Promise<void> | undefined;
@@ -41,8 +42,8 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   if (process.env.RAYBUS_WORKER_ID) {
     throw new RaySystemError(
       'ray.init() was called inside a raybus worker process. This happens when a worker imports your main module to find ' +
-        'code shipped by reference: guard the main code (CommonJS: `if (require.main === module) main()`; ESM: compare ' +
-        'import.meta.url with process.argv[1]), or make the remote function self-contained.',
+        'code shipped by reference: guard the main code (CommonJS: `if (require.main === module) main()`; ES module: ' +
+        '`if (import.meta.url === pathToFileURL(process.argv[1]).href) await main()`), or make the remote function self-contained.',
     );
   }
   if (slot.core || starting) {
@@ -65,10 +66,26 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   // this function returns (this is what lets `.remote()` before `init()` work).
   install(rt.core, rt.jobId, rt.namespace, rt.nodeId);
   runtime = rt;
-  starting = rt.started.finally(() => {
+  starting = startingUntil(rt.started);
+  return starting.then(() => info());
+}
+
+/**
+ * `starting` until `p` settles. Starting waits on handles that do not keep the process alive
+ * (worker processes, an unref'd broker connection), so it holds the process itself; and from
+ * now on the end of the script shuts raybus down.
+ */
+function startingUntil(p: Promise<void>): Promise<void> {
+  process.removeListener('beforeExit', shutdownAtExit);
+  process.once('beforeExit', shutdownAtExit);
+  return holdProcessUntil(p).finally(() => {
     starting = undefined;
   });
-  return starting.then(() => info());
+}
+
+/** The script's work is done and it did not call shutdown(): stop the workers (and leave the cluster). */
+function shutdownAtExit(): void {
+  if (slot.core) shutdown().catch((err: unknown) => process.emitWarning(`raybus: shutdown at exit failed: ${(err as Error).message}`));
 }
 
 /** Make `core` this process's runtime (what the API functions reach through `requireCore`). */
@@ -99,9 +116,7 @@ function joinCluster(address: string, opts: ReturnType<typeof normalizeInitOptio
       throw err;
     },
   );
-  starting = p.finally(() => {
-    starting = undefined;
-  });
+  starting = startingUntil(p);
   return starting.then(() => info());
 }
 
@@ -110,9 +125,7 @@ function attachToMemoryCluster(address: string, ns: string | null | undefined, r
   const driver = attachMemoryDriver(address, { namespace: ns, runtimeEnv });
   if (!driver) return Promise.reject(new RaySystemError(`raybus: no test cluster at ${address} (it was shut down, or started in another process)`));
   install(driver.core, driver.jobId, driver.namespace, driver.nodeId ?? null);
-  starting = driver.started.finally(() => {
-    starting = undefined;
-  });
+  starting = startingUntil(driver.started);
   return starting.then(() => ({ ...info(), address }));
 }
 
@@ -131,7 +144,13 @@ export function isInitialized(): boolean {
  * Stop what `init` started: rejects pending work with a clear error, kills workers, and
  * leaves no open handles.
  */
-export async function shutdown(): Promise<void> {
+export function shutdown(): Promise<void> {
+  process.removeListener('beforeExit', shutdownAtExit);
+  // Stopping waits for worker processes to exit, which alone would not keep the process alive.
+  return holdProcessUntil(stop());
+}
+
+async function stop(): Promise<void> {
   if (starting) await starting.catch(() => undefined);
   const rt = runtime;
   runtime = undefined;

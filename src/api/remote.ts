@@ -24,7 +24,8 @@ import {
   type TaskOptions,
 } from './options';
 import { NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy } from './scheduling-strategy';
-import type { ActorClass, RemoteFunction } from './types';
+import type { ActorClass, MethodWithOptions, NumReturnsAfter, RemoteFunction, RemoteWithOptions, WithNumReturns } from './types';
+import type { ActorClassOptions, ActorMethodOptions, NumReturns, RemoteFunctionOptions } from './options';
 import { checkFitsPlacementGroup } from './placement-group';
 import { actorQueue } from '../protocol/queues';
 import { NRET_DYNAMIC, NRET_STREAMING } from '../protocol/wire';
@@ -309,10 +310,13 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
  * await ray.get(add.remote(1, 2)); // 3
  * const Counter = ray.remote({ maxRestarts: 1 })(class { n = 0; inc() { return ++this.n; } });
  */
+/** TC39 class decorator form: `@ray.remote class A {}` (the class becomes an actor class). */
+export function remote<C extends AnyClass>(target: C, context: ClassDecoratorContext<C>): void;
 export function remote<T extends AnyFn | AnyClass>(target: T): T extends AnyClass ? ActorClass<T> : T extends AnyFn ? RemoteFunction<T> : never;
-export function remote(options: Record<string, unknown>): <T extends AnyFn | AnyClass>(target: T, context?: unknown) => any;
-/** TC39 class decorator form: `@remote class A {}`. */
-export function remote(target: AnyClass, context: ClassDecoratorContext): any;
+/** With options (a typo in a name does not compile): `ray.remote({ numCpus: 2 })(f)`, or a class decorator. */
+export function remote<const M extends NumReturns = never>(
+  options: WithNumReturns<RemoteFunctionOptions, M> | WithNumReturns<ActorClassOptions, M>,
+): RemoteWithOptions<NumReturnsAfter<undefined, M>>;
 export function remote(...args: unknown[]): unknown {
   const isTc39Decorator = args.length === 2 && typeof args[0] === 'function' && isDecoratorContext(args[1]);
   if (args.length !== 1 && !isTc39Decorator) {
@@ -355,9 +359,9 @@ function wrap(target: AnyFn | AnyClass, rawOptions: Record<string, unknown> | un
  * @example
  * Cls.prototype.pair = ray.method({ numReturns: 2 })(function () { return [1, 2]; });
  */
-export function method(options: Record<string, unknown>): <F>(target: F, ...rest: unknown[]) => any {
+export function method<const M extends NumReturns = never>(options: WithNumReturns<ActorMethodOptions, M>): MethodWithOptions {
   const mo = normalizeMethodOptions(options);
-  return <F>(target: F, ...rest: unknown[]): unknown => {
+  return (<F>(target: F, ...rest: unknown[]): unknown => {
     // Legacy decorator: (prototype, key, descriptor).
     if (rest.length === 2 && typeof rest[1] === 'object' && rest[1] !== null && 'value' in (rest[1] as object)) {
       const d = rest[1] as PropertyDescriptor;
@@ -367,5 +371,5 @@ export function method(options: Record<string, unknown>): <F>(target: F, ...rest
     if (typeof target !== 'function') throw new TypeError('ray.method(...) must wrap or decorate a method');
     Object.defineProperty(target, METHOD_OPTIONS, { value: mo, configurable: true });
     return target;
-  };
+  }) as MethodWithOptions;
 }

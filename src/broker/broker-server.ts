@@ -64,6 +64,8 @@ export class BrokerServer {
   private subscription?: Subscription;
   private ownerGoneSub?: Subscription;
   private readonly malformed: RejectionCounter;
+  /** A node has registered since this broker started. */
+  private nodeSeen = false;
 
   constructor(
     private readonly transport: Transport,
@@ -82,7 +84,9 @@ export class BrokerServer {
       },
       send,
       warn: this.warn,
-      restoring: () => this.membership?.restoring ?? false,
+      // Before any node registered (the embedded node starts beside the first `.remote()`),
+      // work waits without being called infeasible.
+      restoring: () => (this.membership?.restoring ?? false) || !this.nodeSeen,
       ...(options.random ? { random: options.random } : {}),
       ...(options.preferredNodeId ? { preferredNodeId: options.preferredNodeId } : {}),
     });
@@ -269,6 +273,7 @@ export class BrokerServer {
   private registerNode(msg: NodeRegisterMsg): void {
     const registration = this.nodes.register(msg);
     if (registration === 'ignored') return;
+    this.nodeSeen = true;
     this.membership?.watchNode(msg.node);
     for (const l of msg.leases ?? []) {
       // Back after this leader declared it dead: its task leases were already given up (their

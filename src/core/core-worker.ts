@@ -23,6 +23,7 @@ import type { CancelTaskMsg, ReplyMsg } from '../protocol/messages/reply';
 import { newIdSource, type ActorId, type JobId, type NodeId, type ObjectId, type PlacementGroupId, type ProcId, type QueueName, type ReplyQueue, type RequestId, type TaskId, type WorkerId } from '../protocol/ids';
 import type { RuntimeEnv } from '../protocol/runtime-env';
 import { systemClock, type Clock } from '../util/clock';
+import { KeepAlive } from '../util/keep-alive';
 import { Messenger, type SendErrorHandler } from './messenger';
 import { ObjectManager } from './object-manager';
 import { PendingTasks, type PendingTask } from './pending-tasks';
@@ -70,6 +71,12 @@ export class CoreWorker implements RuntimeCore {
   private readonly ids = newIdSource();
   private subscription?: Subscription;
   private ownerDiedSub?: Subscription;
+  /**
+   * A driver's hold on its process while work is outstanding (tasks, requests, get/wait);
+   * nothing else of raybus keeps a driver alive, so a script ends when its work ends.
+   */
+  private readonly keepAlive?: KeepAlive;
+  private openWaits = 0;
 
   constructor(readonly options: CoreWorkerOptions) {
     this.address = replyQueue(options.procId);
@@ -92,6 +99,22 @@ export class CoreWorker implements RuntimeCore {
     this.tasks = new PendingTasks(this.objects, this.streams, this.submitter);
     this.replies = new ReplyRouter(this.address, (msg) => this.messenger.answer(msg));
     this.routeReplies();
+    if (options.isDriver) {
+      this.keepAlive = new KeepAlive(() => this.tasks.size > 0 || this.messenger.openRequests > 0 || this.openWaits > 0, this.clock);
+    }
+  }
+
+  /** Keep a driver's process alive until `p` settles (a wait that no task or request covers). */
+  hold<T>(p: Promise<T>): Promise<T> {
+    if (!this.keepAlive) return p;
+    this.openWaits += 1;
+    this.keepAlive.poke();
+    const done = (): void => {
+      this.openWaits -= 1;
+      this.keepAlive!.check();
+    };
+    p.then(done, done);
+    return p;
   }
 
   /** The core's own reply handlers; higher layers add theirs with `registerReplyHandler`. */
@@ -126,6 +149,7 @@ export class CoreWorker implements RuntimeCore {
   /** Stop consuming and fail everything still pending. */
   async stop(reason = 'raybus is shutting down'): Promise<void> {
     if (this.messenger.isClosed) return;
+    this.keepAlive?.stop();
     this.messenger.close(reason);
     this.submitter.shutdown();
     const err = encodeError(new RaySystemError(reason));
@@ -173,12 +197,16 @@ export class CoreWorker implements RuntimeCore {
 
   /** Send a request whose answer comes back to our reply queue tagged with `req`. */
   request<T extends ReplyMsg, K extends QueueKind = QueueKind>(queue: QueueName<K>, build: (req: RequestId, reply: ReplyQueue) => QueueMessages[K]): Promise<T> {
-    return this.messenger.request<T, K>(queue, build);
+    const p = this.messenger.request<T, K>(queue, build);
+    this.keepAlive?.poke();
+    return p;
   }
 
   /** Wait for an answer tagged `req` (the request was sent by other means). */
   awaitRequest<T extends ReplyMsg>(req: RequestId): Promise<T> {
-    return this.messenger.awaitRequest<T>(req);
+    const p = this.messenger.awaitRequest<T>(req);
+    this.keepAlive?.poke();
+    return p;
   }
 
   /** Declare a queue once per process (actor mailboxes). */
@@ -214,12 +242,12 @@ export class CoreWorker implements RuntimeCore {
 
   /** `ray.get` for one ref or an array; rejects on the first error found. */
   get(refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number): Promise<unknown> {
-    return getValues(this.objects, this.clock, refs, timeoutMs);
+    return this.hold(getValues(this.objects, this.clock, refs, timeoutMs));
   }
 
   /** `ray.wait`: [ready, notReady] in input order (generators too). */
   wait<W extends ObjectRef<unknown> | ObjectRefGenerator<unknown>>(refs: W[], numReturns: number, timeoutMs?: number): Promise<[W[], W[]]> {
-    return waitFor(this.objects, this.clock, refs, numReturns, timeoutMs);
+    return this.hold(waitFor(this.objects, this.clock, refs, numReturns, timeoutMs));
   }
 
   // ---------------------------------------------------------------- tasks (pending-tasks.ts)
@@ -231,6 +259,7 @@ export class CoreWorker implements RuntimeCore {
 
   registerPending(task: PendingTask): void {
     this.tasks.register(task);
+    this.keepAlive?.poke();
   }
 
   /** Record that the running task `parent` submitted `child`. */
@@ -292,6 +321,7 @@ export class CoreWorker implements RuntimeCore {
   /** Submit a normal task (resolution of its arguments first). */
   submitTask(task: SubmittedTask, args: unknown[]): void {
     this.tasks.register({ taskId: task.taskId, returnIds: task.returnIds, functionName: task.fn.name, dynamic: task.nret === NRET_DYNAMIC, submitted: task });
+    this.keepAlive?.poke();
     resolveArgs(
       this.objects,
       args,

@@ -145,6 +145,11 @@ export class Messenger {
     return new Promise<T>((resolve) => this.requests.set(req, resolve as (m: ReplyMsg) => void));
   }
 
+  /** How many requests wait for their answer. */
+  get openRequests(): number {
+    return this.requests.size;
+  }
+
   /** An answer arrived: resolve the request it is tagged with. False when none waits for it. */
   answer(msg: ReplyMsg): boolean {
     const req = (msg as { req?: unknown }).req;

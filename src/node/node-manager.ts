@@ -50,6 +50,7 @@ export interface NodeOptions {
   /**
    * Cluster mode (a node of `raybus start`): keep a presence queue the broker probes, and
    * register again, with a report of what runs here, after a broker election or a reconnect.
+   * Its worker processes keep the process alive; those of a node inside a driver do not.
    */
   readonly cluster?: boolean;
   /** Extra environment of every worker (e.g. the cluster key). */
@@ -94,7 +95,7 @@ export class NodeManager {
     this.clock = options.clock ?? systemClock;
     this.workers = new WorkerTable({
       nodeId: options.nodeId,
-      spawner: options.spawner ?? new ProcessSpawner({ ...options, clock: this.clock }),
+      spawner: options.spawner ?? new ProcessSpawner({ ...options, keepProcessAlive: options.cluster === true, clock: this.clock }),
       outbox: this.outbox,
       clock: this.clock,
       idleTimeoutMs: options.idleWorkerTimeoutMs ?? DEFAULT_IDLE_WORKER_TIMEOUT_MS,

@@ -36,6 +36,12 @@ export interface ProcessSpawnerOptions {
   readonly workerEnv?: Readonly<Record<string, string>>;
   /** Modules every worker imports before user code. */
   readonly imports?: readonly string[];
+  /**
+   * Worker processes (and their links) keep this process alive: a node of its own (`raybus
+   * start`). Inside a driver (the embedded default, test clusters) they do not: the driver
+   * holds its process while it has work outstanding, and its workers exit with it.
+   */
+  readonly keepProcessAlive?: boolean;
   readonly clock: Clock;
 }
 
@@ -91,6 +97,11 @@ export class ProcessSpawner implements WorkerSpawner {
       return { pid: undefined, unacked: () => 0, pause: () => Promise.resolve(), kill: () => undefined, close: () => Promise.resolve() };
     }
     const pipe = PIPE_LINK ? (child.stdio[IPC_PIPE_FD] as Duplex | null) : null;
+    if (!o.keepProcessAlive) {
+      child.unref();
+      (child.channel as { unref?: () => void } | null | undefined)?.unref?.();
+      (pipe as { unref?: () => void } | null)?.unref?.();
+    }
     const bridge = new IpcBridge(
       `worker pid ${child.pid}`,
       pipe ? new PipeLink(pipe) : new ChannelLink(child),

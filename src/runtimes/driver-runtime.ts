@@ -67,6 +67,8 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
       connectAttempts: 4,
       connectTimeoutMs: 3000,
       ...(caFile ? { caFile } : {}),
+      // The driver's CoreWorker holds the process while work is outstanding; an idle connection does not.
+      keepAlive: false,
       ...security,
     });
   }

@@ -4,18 +4,33 @@
  * reference: the module that called `remote()` is recorded and the worker imports it, which
  * re-runs that module's top-level `remote()` calls and so registers the same code under the
  * same id.
+ *
+ * That id must not depend on how a loader compiled the module (tsx emits different text for an
+ * ES module and for CommonJS, esbuild and tsc differ again): it is made of the module's real
+ * path, a hash of the file as written, the kind and name of the code, and how many code items
+ * of that kind and name the module registered before.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import * as acorn from 'acorn';
 import * as eslintScope from 'eslint-scope';
 import type { CodeDescriptor } from '../protocol/wire';
 import { REQUIRE_SIGNED_CODE_VAR } from '../protocol/worker-process';
 import { packageRoot } from '../util/package-info';
+import { processGlobal } from '../util/process-global';
+import { explainImportFailure, importUserModule, type RequireFn } from './module-loader';
 
-/** Names every by-value function may use besides globals. */
-const INJECTED = new Set(['ray', 'require', 'arguments', 'undefined', 'globalThis']);
+/**
+ * Names every by-value function may use besides globals. `__name` is the helper TypeScript
+ * runners (tsx, esbuild's keepNames) wrap functions and classes in to keep their names; by-value
+ * code gets a shim of it.
+ */
+const INJECTED = new Set(['ray', 'require', '__name', 'arguments', 'undefined', 'globalThis']);
+
+/** esbuild's `__name`: sets a function's name, returns it. */
+const nameShim = (target: object, value: string): object => Object.defineProperty(target, 'name', { value, configurable: true });
 
 export type { CodeDescriptor } from '../protocol/wire';
 
@@ -45,13 +60,22 @@ function checkOrigin(desc: CodeDescriptor, origin: CodeOrigin): void {
   );
 }
 
-/**
- * A real dynamic `import()`: the CommonJS build would otherwise compile `import()` into
- * `require()`, which cannot load ES modules.
- */
-const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
+type Code = (...args: never[]) => unknown;
 
-const registry = new Map<string, (...args: never[]) => unknown>();
+/**
+ * Code registered in this process, by id. Shared by every copy of raybus loaded here: a node's
+ * worker may run raybus from another install than the one the user's module imports.
+ */
+const registry = processGlobal('codeRegistry', () => new Map<string, Code>());
+
+/** Per module: the ids given so far, by kind, name and source (the same code keeps its id). */
+interface ModuleRegistrations {
+  readonly file: string;
+  readonly digest: string;
+  readonly ids: Map<string, string>;
+  readonly counts: Map<string, number>;
+}
+const modules = processGlobal('codeModules', () => new Map<string, ModuleRegistrations>());
 
 /**
  * The raybus package root (from src/serialization or dist/cjs/src/serialization). Frames in
@@ -62,18 +86,35 @@ const PACKAGE_ROOT = packageRoot();
 const OWN_DIRS = ['src', 'dist', 'adapters'].map((d) => path.join(PACKAGE_ROOT, d) + path.sep);
 
 
-/** The file of the first stack frame outside raybus itself: the module calling `remote()`. */
+interface CallSite {
+  getFileName(): string | null | undefined;
+}
+
+/**
+ * The file of the first stack frame outside raybus itself: the module calling `remote()`. The
+ * file is the one Node loaded (call sites, not the printed stack: `--enable-source-maps` would
+ * name the TypeScript source of a compiled file).
+ */
 export function callerModule(): string | undefined {
-  const holder: { stack?: string } = {};
+  const holder: { stack?: unknown } = {};
   const limit = Error.stackTraceLimit;
+  const prepare = Error.prepareStackTrace;
   Error.stackTraceLimit = 30;
-  Error.captureStackTrace(holder, callerModule);
-  Error.stackTraceLimit = limit;
-  for (const line of (holder.stack ?? '').split('\n').slice(1)) {
-    const m = /\(?((?:file:\/\/)?[^()\s]+?):\d+:\d+\)?\s*$/.exec(line.trim());
-    if (!m) continue;
-    let file = m[1]!;
-    if (file.startsWith('node:') || file.startsWith('internal/')) continue;
+  Error.prepareStackTrace = (_err, sites) => sites;
+  try {
+    Error.captureStackTrace(holder, callerModule);
+    // Read while the override is in place: the stack is formatted on first access.
+    return firstUserFile(Array.isArray(holder.stack) ? (holder.stack as CallSite[]) : []);
+  } finally {
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
+}
+
+function firstUserFile(sites: CallSite[]): string | undefined {
+  for (const site of sites) {
+    let file = site.getFileName() ?? '';
+    if (!file || file.startsWith('node:') || file.startsWith('internal/')) continue;
     if (file.startsWith('file://')) file = fileURLToPath(file);
     if (!path.isAbsolute(file)) continue;
     if (OWN_DIRS.some((d) => file.startsWith(d))) continue;
@@ -110,15 +151,65 @@ function isAvailableGlobal(name: string): boolean {
  * Describe `target` for shipping, register it locally under its id, and decide by value or
  * by reference.
  */
-export function describeCode(target: (...args: never[]) => unknown, kind: 'function' | 'class', module = callerModule()): CodeDescriptor {
+export function describeCode(target: Code, kind: 'function' | 'class', module = callerModule()): CodeDescriptor {
   const source = Function.prototype.toString.call(target);
   const name = target.name || 'anonymous';
-  const id = createHash('sha1').update(`${module ?? ''}\0${kind}\0${source}`).digest('hex').slice(0, 24);
-  if (!registry.has(id)) registry.set(id, target);
+  const positional = module ? positionalId(module, kind, name, source) : undefined;
+  if (positional && !registry.has(positional)) registry.set(positional, target);
   const free = source.includes('[native code]') ? undefined : freeNames(source);
   const byValue = free !== undefined && free.every(isAvailableGlobal) && (kind !== 'class' || prototypeInSource(target, source));
-  if (byValue) return { id, name, kind, source, ...(module ? { module } : {}) };
-  return { id, name, kind, ...(module ? { module } : {}), ...(free ? { freeNames: free.filter((n) => !isAvailableGlobal(n)) } : {}) };
+  if (byValue || !positional) {
+    // By value the source travels, so the id is its hash (the worker rebuilds it from that).
+    const id = sha1(`${module ?? ''}\0${kind}\0${source}`);
+    if (!registry.has(id)) registry.set(id, target);
+    if (!byValue) return { id, name, kind, ...(free ? { freeNames: free.filter((n) => !isAvailableGlobal(n)) } : {}) };
+    return { id, name, kind, source, ...(module ? { module } : {}) };
+  }
+  return { id: positional, name, kind, module: module!, ...(free ? { freeNames: free.filter((n) => !isAvailableGlobal(n)) } : {}) };
+}
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex').slice(0, 24);
+}
+
+/**
+ * The loader-independent id of code registered by `module`: its real path, the hash of the
+ * file as written, kind, name, and the count of earlier registrations of that kind and name
+ * in the module. The same code registered again keeps its id.
+ */
+function positionalId(module: string, kind: string, name: string, source: string): string {
+  let m = modules.get(module);
+  if (!m) {
+    const file = realpathOr(module);
+    m = { file, digest: fileDigest(file), ids: new Map(), counts: new Map() };
+    modules.set(module, m);
+  }
+  const same = `${kind}\0${name}\0${source}`;
+  const known = m.ids.get(same);
+  if (known) return known;
+  const slot = `${kind}\0${name}`;
+  const n = m.counts.get(slot) ?? 0;
+  m.counts.set(slot, n + 1);
+  const id = sha1(`${m.file}\0${m.digest}\0${slot}\0${n}`);
+  m.ids.set(same, id);
+  return id;
+}
+
+function realpathOr(module: string): string {
+  try {
+    return realpathSync(module.startsWith('file:') ? fileURLToPath(module) : module);
+  } catch {
+    return module;
+  }
+}
+
+/** A hash of the module's file as written (a node with a different version gets other ids). */
+function fileDigest(file: string): string {
+  try {
+    return createHash('sha1').update(readFileSync(file)).digest('hex');
+  } catch {
+    return '';
+  }
 }
 
 /** True when every method on the class's prototype is written inside its source text. */
@@ -148,40 +239,43 @@ export class CodeLoadError extends Error {
  * Load the code a descriptor names, in a worker. `scope` supplies `ray` and `require` to
  * by-value code; `origin` says whether the message it came in was authenticated.
  */
-export async function loadCode(desc: CodeDescriptor, scope: { ray: unknown; require: NodeRequire }, origin: CodeOrigin = { authenticated: false }): Promise<(...args: never[]) => unknown> {
+export async function loadCode(desc: CodeDescriptor, scope: { ray: unknown; require: RequireFn }, origin: CodeOrigin = { authenticated: false }): Promise<Code> {
   checkOrigin(desc, origin);
   const known = registry.get(desc.id);
   if (known) return known;
   if (desc.source !== undefined) {
     try {
-      const factory = new Function('ray', 'require', `return (${desc.source}\n);`) as (r: unknown, q: NodeRequire) => (...a: never[]) => unknown;
-      const fn = factory(scope.ray, scope.require);
+      const factory = new Function('ray', 'require', '__name', `return (${desc.source}\n);`) as (r: unknown, q: RequireFn, n: typeof nameShim) => Code;
+      const fn = factory(scope.ray, scope.require, nameShim);
       registry.set(desc.id, fn);
       return fn;
     } catch (err) {
       throw new CodeLoadError(`raybus: could not rebuild ${desc.kind} '${desc.name}' from its source: ${(err as Error).message}`);
     }
   }
+  const uses = desc.freeNames?.length ? `; it uses ${desc.freeNames.map((n) => `'${n}'`).join(', ')} from its module` : '';
   const fix =
     `Fix: call ray.remote() at the top level of that module and guard the module's main code ` +
-    `(CommonJS: \`if (require.main === module) main()\`; ESM: compare import.meta.url with process.argv[1]), ` +
-    `or make the ${desc.kind} self-contained (use only its arguments, globals, \`ray\` and \`require\`)` +
-    (desc.freeNames?.length ? `; it uses ${desc.freeNames.map((n) => `'${n}'`).join(', ')} from its module` : '');
+    `(CommonJS: \`if (require.main === module) main()\`; ES module: ` +
+    `\`if (import.meta.url === pathToFileURL(process.argv[1]).href) await main()\`), ` +
+    `or make the ${desc.kind} self-contained (use only its arguments, globals, \`ray\` and \`require\`)${uses}`;
   if (!desc.module) {
     throw new CodeLoadError(`raybus: cannot load ${desc.kind} '${desc.name}': its defining module is unknown. ${fix}`);
   }
+  const before = modules.has(desc.module);
   try {
-    const spec = desc.module.startsWith('file:') ? desc.module : pathToFileURL(desc.module).href;
-    if (/\.[cm]?js$/.test(desc.module) || desc.module.startsWith('file:')) await dynamicImport(spec);
-    else require(desc.module);
+    await importUserModule(desc.module, scope.require);
   } catch (err) {
     throw new CodeLoadError(
-      `raybus: cannot load ${desc.kind} '${desc.name}': importing its module ${desc.module} failed in the worker: ${(err as Error).message}. ${fix}`,
+      `raybus: cannot load ${desc.kind} '${desc.name}': importing its module ${desc.module} failed in the worker: ${explainImportFailure(desc.module, err)}`,
     );
   }
   const fn = registry.get(desc.id);
   if (!fn) {
-    throw new CodeLoadError(`raybus: ${desc.kind} '${desc.name}' was not registered when the worker imported ${desc.module}. ${fix}`);
+    const changed = before
+      ? ` This worker had imported ${desc.module} before: if the file changed since, restart the nodes (or the driver) so that workers load the new version.`
+      : '';
+    throw new CodeLoadError(`raybus: ${desc.kind} '${desc.name}' was not registered when the worker imported ${desc.module}.${changed} ${fix}`);
   }
   return fn;
 }

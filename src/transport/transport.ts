@@ -190,6 +190,11 @@ export interface TransportOptions {
   readonly caFile?: string;
   /** Where non-fatal problems go. */
   readonly onWarning?: (message: string, error?: unknown) => void;
+  /**
+   * The connection keeps the process alive (default true). A driver passes false: it holds
+   * its process itself while work is outstanding, so a script ends when its work ends.
+   */
+  readonly keepAlive?: boolean;
 }
 
 /**

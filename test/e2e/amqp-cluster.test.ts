@@ -170,6 +170,8 @@ describeWithPrivateRabbitMQ('raybus on RabbitMQ: a cluster of raybus start proce
        const mortal = Box.options({ name: 'mortal' }).remote();
        await ray.get([keeper.set.remote(42), mortal.set.remote(7)]);
        console.log('READY');
+       // Stays up until killed (a script whose work is done would end, and its actor with it).
+       setInterval(() => undefined, 60_000);
        await new Promise(() => undefined);`,
       { RAYBUS_CLUSTER_KEY: cluster.clusterKey },
     );

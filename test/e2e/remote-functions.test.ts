@@ -71,9 +71,12 @@ describe('options', () => {
   test('invalid options throw synchronously naming the option', () => {
     const fn = (x: number) => x;
     expect(() => ray.remote({ numCpus: -1 })(fn)).toThrow(/numCpus|num_cpus/);
+    // A typo does not compile (test/types); untyped callers get the error at run time.
+    // @ts-expect-error unknown option
     expect(() => ray.remote({ numCpu: 1 })(fn)).toThrow(/numCpu/);
     const f = ray.remote(fn);
     expect(() => f.options({ numCpus: -1 })).toThrow(/numCpus|num_cpus/);
+    // @ts-expect-error unknown option
     expect(() => f.options({ numCpu: 2 })).toThrow(/numCpu/);
   });
 });

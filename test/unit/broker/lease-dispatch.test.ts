@@ -68,6 +68,20 @@ describe('lease dispatch', () => {
     expect(h.server.clusterState().pending).toEqual([]);
   });
 
+  test('work asked for before any node registered waits without being called infeasible', async () => {
+    // The embedded default: `.remote()` before init() may reach the broker before its node.
+    h = await BrokerHarness.start();
+    const { queue: owner } = await h.owner('a');
+    await h.requestLease(owner, 'early', { CPU: 1 });
+    expect(h.server.clusterState().pending).toEqual([expect.objectContaining({ id: 'early', infeasible: false })]);
+    const n1 = await h.node('n1', { CPU: 1 });
+    expect(leases(n1).map((l) => l.req)).toEqual(['early']);
+    expect(h.warnings.filter((w) => w.includes('infeasible'))).toEqual([]);
+    // Once a node is known, work no node could hold is infeasible again.
+    await h.requestLease(owner, 'gpu', { GPU: 1 });
+    expect(h.warnings.filter((w) => w.includes('infeasible'))).toHaveLength(1);
+  });
+
   test('return-lease and worker-died release a lease exactly once', async () => {
     h = await BrokerHarness.start();
     const n1 = await h.node('n1', { CPU: 1 });

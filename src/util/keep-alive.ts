@@ -1,0 +1,58 @@
+/**
+ * What keeps a driver process alive. Its worker processes, their links and an idle broker
+ * connection do not (a script ends when its work ends, as a Python driver does); instead one
+ * ref'd timer holds the process while work is outstanding, and lets go once it is not.
+ */
+import { systemClock, type Clock, type Timer } from './clock';
+
+/** Longest period a Node timer takes (ms). */
+const LONGEST = 2 ** 31 - 1;
+
+/**
+ * Holds the process while `busy()` says work is outstanding. `poke()` when work starts; the
+ * hold re-checks every `periodMs` and lets go once nothing is outstanding (so a completion
+ * that no caller reports is noticed too).
+ */
+export class KeepAlive {
+  private timer: Timer | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly busy: () => boolean,
+    private readonly clock: Clock = systemClock,
+    private readonly periodMs = 100,
+  ) {}
+
+  /** Work started: hold the process until `busy()` turns false. */
+  poke(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = this.clock.setInterval(() => this.check(), this.periodMs).ref();
+  }
+
+  /** Let go now if nothing is outstanding (a caller saw work end). */
+  check(): void {
+    if (this.timer && (this.stopped || !this.busy())) {
+      this.clock.clear(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** True while the process is held. */
+  get holding(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** Never hold again (the runtime stopped). */
+  stop(): void {
+    this.stopped = true;
+    this.check();
+  }
+}
+
+/** Keep the process alive until `p` settles (init and shutdown: they wait on unref'd handles). */
+export function holdProcessUntil<T>(p: Promise<T>, clock: Clock = systemClock): Promise<T> {
+  const timer = clock.setInterval(() => undefined, LONGEST).ref();
+  const release = (): void => clock.clear(timer);
+  p.then(release, release);
+  return p;
+}
