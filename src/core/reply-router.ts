@@ -7,6 +7,7 @@
 import type { Delivery } from '../transport/transport';
 import { decodeEnvelope } from '../serialization/serializer';
 import type { ReplyMsg } from '../protocol/messages/reply';
+import { logger } from '../util/logger';
 
 /** The tag of a reply-queue message. */
 export type ReplyTag = ReplyMsg['t'];
@@ -51,13 +52,13 @@ export class ReplyRouter {
       if (typeof msg !== 'object' || msg === null || typeof (msg as { t?: unknown }).t !== 'string') throw new Error('no message tag');
     } catch (err) {
       this.dropped += 1;
-      process.emitWarning(`raybus: dropped a malformed message on ${this.where}: ${(err as Error).message}`);
+      logger.warn(`raybus: dropped a malformed message on ${this.where}: ${(err as Error).message}`);
       return;
     }
     try {
       this.dispatch(msg);
     } catch (err) {
-      process.emitWarning(`raybus: failed to handle '${msg.t}' on ${this.where}: ${(err as Error).stack}`);
+      logger.error(`raybus: failed to handle '${msg.t}' on ${this.where}: ${(err as Error).stack}`);
     }
   };
 

@@ -4,6 +4,7 @@
  */
 import { createTransport } from '../transport/transport-registry';
 import type { Transport, TransportOptions } from '../transport/transport';
+import { logger } from '../util/logger';
 
 /** Largest message raybus sends on a broker by default (RAYBUS_MAX_MESSAGE_BYTES overrides): 16 MiB. */
 export const BROKER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -17,6 +18,8 @@ export function openClusterTransport(address: string, options: TransportOptions 
     // A restarted broker should find its clients back within a couple of seconds.
     maxDelayMs: 2000,
     maxMessageBytes: Number(process.env.RAYBUS_MAX_MESSAGE_BYTES) || BROKER_MAX_MESSAGE_BYTES,
+    // The adapter's warnings obey the process's log level like raybus's own.
+    onWarning: (message, error) => logger.warn(error === undefined ? message : `${message}: ${String(error)}`),
     ...options,
   });
 }

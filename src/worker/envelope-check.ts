@@ -4,6 +4,7 @@
  * crashes one.
  */
 import { decodeEnvelope } from '../serialization/serializer';
+import { logger } from '../util/logger';
 
 type Shape = Record<string, 'string' | 'number' | 'object' | 'array'>;
 
@@ -62,7 +63,7 @@ let rejected = 0;
 export function rejectMalformed(d: { nack(requeue: boolean, reason?: string): void; queue: string }, err: unknown): void {
   const problem = (err as Error).message;
   d.nack(false, `malformed: ${problem}`);
-  if (rejected++ % 100 === 0) process.emitWarning(`raybus worker: rejected a malformed message on ${d.queue} (${problem}; ${rejected} so far)`);
+  if (rejected++ % 100 === 0) logger.warn(`raybus worker: rejected a malformed message on ${d.queue} (${problem}; ${rejected} so far)`);
 }
 
 function mismatch(obj: Record<string, unknown>, shape: Shape): string | undefined {
