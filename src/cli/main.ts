@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 /**
  * The `raybus` command line (README.md, "Commands"): `start` runs a node until SIGINT/SIGTERM (which
- * drain it), `status` and `list` read the live cluster. Long operations print progress; every
- * failure prints one clear line and exits non-zero.
+ * drain it); `status`, `list`, `summary`, `logs` and `timeline` read the live cluster. Long
+ * operations print progress; every failure prints one clear line and exits non-zero.
  */
 import { packageVersion } from '../util/package-info';
 import { parseArgs, UsageError, type ParsedArgs } from './args';
 import { runStart } from './start-command';
-import { runList, runStatus } from './status-command';
+import { runStatus } from './status-command';
+import { runList, runSummary, runTimeline } from './state-commands';
+import { runLogs } from './logs-command';
+import { setLogLevel } from '../util/logger';
 
 const USAGE = `raybus — Ray Core's programming model for Node.js
 
@@ -15,13 +18,21 @@ Usage:
   raybus start --address amqp://... [--num-cpus N] [--num-gpus N] [--memory BYTES]
                [--resources '{"X":2}'] [--accelerator-type T] [--import module ...]
                [--cluster-key-file F] [--drain-timeout SECONDS]
-  raybus status --address amqp://...
-  raybus list nodes|actors|tasks|placement-groups --address amqp://... [--json]
+  raybus status --address amqp://... [--json]
+  raybus list tasks|actors|nodes|workers|objects|placement-groups --address amqp://...
+              [--filter column=value | column!=value ...] [--detail] [--limit N] [--cursor C] [--json]
+  raybus summary tasks|actors --address amqp://... [--json]
+  raybus logs --actor ID | --task ID --address amqp://... [--follow]
+  raybus timeline --out trace.json --address amqp://...
   raybus --version | --help
+
+Every command takes --log-level debug|info|warn|error|silent (raybus's own messages).
 
 The address may also come from RAYBUS_ADDRESS, the cluster key from RAYBUS_CLUSTER_KEY.
 Without a cluster, nothing needs starting: call ray.init() in your program for the
 embedded default.`;
+
+const COMMANDS = new Set(['start', 'status', 'list', 'summary', 'logs', 'timeline']);
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -33,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  if (cmd !== 'start' && cmd !== 'status' && cmd !== 'list') {
+  if (!COMMANDS.has(cmd)) {
     process.stderr.write(`raybus: unknown command '${cmd}'. Run 'raybus --help'.\n`);
     return 2;
   }
@@ -47,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  if (args.logLevel) setLogLevel(args.logLevel);
   try {
     if (cmd === 'start') {
       const code = await runStart(args);
@@ -56,6 +68,9 @@ async function main(argv: string[]): Promise<number> {
       return code;
     }
     if (cmd === 'status') return await runStatus(args);
+    if (cmd === 'summary') return await runSummary(args);
+    if (cmd === 'logs') return await runLogs(args);
+    if (cmd === 'timeline') return await runTimeline(args);
     return await runList(args);
   } catch (err) {
     process.stderr.write(`raybus ${cmd}: error: ${oneLine(err)}\n`);

@@ -9,7 +9,7 @@
  * WorkerSpawner), the drain's wait in node-drain.ts, cluster presence in cluster-presence.ts.
  * This class reads the node's queue and ties them together.
  */
-import type { JobId, NodeId } from '../protocol/ids';
+import type { JobId, NodeId, WorkerId } from '../protocol/ids';
 import type { Transport } from '../transport/transport';
 import { decodeEnvelope } from '../serialization/serializer';
 import { nodeQueue, workerQueue } from '../protocol/queues';
@@ -22,6 +22,11 @@ import { ProcessSpawner } from './process-spawner';
 import type { WorkerSpawner } from './worker-spawner';
 import { awaitWorkDrained } from './node-drain';
 import { joinCluster, type ClusterPresence } from './cluster-presence';
+import { WorkerLogs, nodeLogDir } from './worker-logs';
+import { answerWorkerQueries } from './worker-queries';
+import type { ReadLogMsg } from '../protocol/messages/state';
+import { isReplyQueue, type StateResponder } from '../observability/state-responder';
+import { logger } from '../util/logger';
 
 /** Default for {@link NodeOptions.idleWorkerTimeoutMs}. */
 export const DEFAULT_IDLE_WORKER_TIMEOUT_MS = 60_000;
@@ -60,6 +65,8 @@ export interface NodeOptions {
   readonly spawner?: WorkerSpawner;
   /** The clock of idle reaping, start timeouts and drains (default: real time). */
   readonly clock?: Clock;
+  /** Where the workers' log files go (default: RAYBUS_LOG_DIR or the temp directory, then the node id). */
+  readonly logDir?: string;
 }
 
 /** One node: reads `raybus.node.<id>` and runs the work it is given on its worker processes. */
@@ -69,8 +76,11 @@ export class NodeManager {
   private readonly workers: WorkerTable;
   private readonly clock: Clock;
   private presence?: ClusterPresence;
+  private state?: StateResponder;
   private stopping = false;
   private draining = false;
+  /** The workers' stdout and stderr (kept by nodes of `raybus start`, removed by the others when they stop). */
+  readonly logs: WorkerLogs;
 
   constructor(private readonly options: NodeOptions) {
     const positive = (name: string, v: number | undefined): void => {
@@ -80,9 +90,11 @@ export class NodeManager {
     positive('idleWorkerTimeoutMs', options.idleWorkerTimeoutMs);
     positive('workerStartTimeoutMs', options.workerStartTimeoutMs);
     this.clock = options.clock ?? systemClock;
+    this.logs = new WorkerLogs(options.logDir ?? nodeLogDir(options.nodeId), options.cluster === true);
     this.workers = new WorkerTable({
       nodeId: options.nodeId,
-      spawner: options.spawner ?? new ProcessSpawner({ ...options, clock: this.clock }),
+      spawner: options.spawner ?? new ProcessSpawner({ ...options, clock: this.clock, logs: this.logs }),
+      crashedAtStart: (worker, error) => this.crashedAtStart(worker, error),
       outbox: this.outbox,
       clock: this.clock,
       idleTimeoutMs: options.idleWorkerTimeoutMs ?? DEFAULT_IDLE_WORKER_TIMEOUT_MS,
@@ -115,18 +127,20 @@ export class NodeManager {
           if (typeof msg !== 'object' || msg === null || typeof msg.t !== 'string') throw new Error('no message tag');
         } catch (err) {
           d.nack(false, `malformed envelope: ${(err as Error).message}`);
-          process.emitWarning(`raybus node: dropped a malformed message: ${(err as Error).message}`);
+          logger.warn(`raybus node: dropped a malformed message: ${(err as Error).message}`);
           return;
         }
         d.ack();
         try {
           this.onMessage(msg);
         } catch (err) {
-          process.emitWarning(`raybus node: failed to handle '${msg.t}': ${(err as Error).stack}`);
+          logger.error(`raybus node: failed to handle '${msg.t}': ${(err as Error).stack}`);
         }
       },
       { prefetch: 0 },
     );
+    this.state = answerWorkerQueries(t, this.options.nodeId, this.workers);
+    await this.state.start();
     if (this.options.cluster) this.presence = await joinCluster(t, this.options.nodeId, () => this.register());
     this.register();
     this.workers.prestart(this.options.prestart ?? 0);
@@ -143,7 +157,9 @@ export class NodeManager {
   private async shutdown(): Promise<void> {
     this.stopping = true;
     await this.presence?.leave();
+    await this.state?.stop();
     await this.workers.stopAll();
+    this.logs.cleanup();
     if (this.options.cluster && this.transport) {
       // Durable queues of this node and its workers would otherwise wait for their expiry.
       const t = this.transport;
@@ -174,6 +190,19 @@ export class NodeManager {
     await this.stop();
   }
 
+  /** `raybus logs`: part of a worker's log file, to a reply queue only. */
+  private readLog(msg: ReadLogMsg): void {
+    if (!isReplyQueue(msg.reply) || typeof msg.offset !== 'number' || typeof msg.max !== 'number') return;
+    void this.logs.read(msg).then((chunk) => this.outbox.send(msg.reply, chunk));
+  }
+
+  /** A worker died before it was ready: the end of its stderr says why. */
+  private crashedAtStart(worker: WorkerId, error: Error): void {
+    void this.logs.tail(worker).then((lines) => {
+      if (lines.length > 0) logger.warn(`raybus node: worker ${worker} did not start (${error.message}); the end of its stderr:\n${lines.join('\n')}`);
+    });
+  }
+
   /** Register with the broker, reporting the leases (tasks and actors) running here. */
   private register(): void {
     if (this.stopping) return;
@@ -195,6 +224,8 @@ export class NodeManager {
         return this.workers.startActor(msg);
       case 'release-lease':
         return this.workers.release(msg.lease);
+      case 'read-log':
+        return this.readLog(msg);
       case 'kill-worker': {
         const { reply, req } = msg;
         void this.workers.kill(msg.lease).then(() => {

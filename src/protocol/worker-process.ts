@@ -17,6 +17,8 @@ export const RUNTIME_ENV_VAR = 'RAYBUS_RUNTIME_ENV';
 export const NODE_IMPORTS_VAR = 'RAYBUS_NODE_IMPORTS';
 /** The worker's GPU ids (comma-separated). */
 export const GPU_IDS_VAR = 'RAYBUS_GPU_IDS';
+/** Set ('1') when the worker's stdout and stderr are its log files on the node. */
+export const LOG_FILES_VAR = 'RAYBUS_LOG_FILES';
 
 /** Who a worker is: set by its node, read by the worker at start. */
 export interface WorkerIdentity {

@@ -33,6 +33,8 @@ export interface JoinOptions {
   readonly namespace?: string | null;
   readonly runtimeEnv?: RuntimeEnv | null;
   readonly clusterKey?: string | null;
+  /** Print the output of this driver's work here (default true). */
+  readonly logToDriver?: boolean | null;
   /** A ready transport to use instead of opening one for `address` (tests). */
   readonly transport?: Transport;
   /** Called with the CoreWorker once it is usable (installs it as this process's runtime). */
@@ -66,6 +68,7 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
     namespace,
     isDriver: true,
     ...(options.runtimeEnv ? { runtimeEnv: options.runtimeEnv } : {}),
+    ...(options.logToDriver === false ? { logToDriver: false } : {}),
   });
   const session = new OwnerSession(
     { address: core.address, presence: core.options.procId, get isClosed() { return core.isClosed; }, resyncLeases: () => core.submitter.resync() },
