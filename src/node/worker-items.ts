@@ -31,7 +31,7 @@ export function workerItem(w: WorkerView, nodeId: NodeId): WorkerItem {
     isAlive: !w.dead,
     nodeId,
     state: w.dead ? 'dead' : w.state,
-    runtimeEnvKey: w.envKey,
+    runtimeEnvKey: w.envKey || 'default',
     startTimeMs: w.startedAt,
   };
   if (w.handle?.pid !== undefined) item.pid = w.handle.pid;

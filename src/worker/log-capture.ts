@@ -37,23 +37,24 @@ export class LogCapture {
   private readonly partial = { out: '', err: '' };
   private readonly lastMarker: { out?: string; err?: string } = {};
   private timer: Timer | undefined;
-  private readonly markers = process.env[LOG_FILES_VAR] === '1';
 
+  /** @param markers write task markers into the streams (they are the node's log files) */
   constructor(
     private readonly identity: Identity,
     private readonly executions: ExecutionLog,
     private readonly send: (owner: ReplyQueue, msg: LogLinesMsg) => void,
     private readonly clock: Clock,
+    private readonly markers = process.env[LOG_FILES_VAR] === '1',
   ) {}
 
-  /** Wrap this process's stdout and stderr. */
-  install(): void {
-    this.wrap(process.stdout, 'out');
-    this.wrap(process.stderr, 'err');
+  /** Wrap this process's stdout and stderr (or the streams given). */
+  install(streams: { out: { write: unknown }; err: { write: unknown } } = { out: process.stdout, err: process.stderr }): void {
+    this.wrap(streams.out, 'out');
+    this.wrap(streams.err, 'err');
   }
 
-  private wrap(stream: NodeJS.WriteStream, which: 'out' | 'err'): void {
-    const original = stream.write.bind(stream) as Write;
+  private wrap(stream: { write: unknown }, which: 'out' | 'err'): void {
+    const original = (stream.write as Write).bind(stream);
     const wrapped = (chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
       const taskId = slot.taskContext.getStore()?.taskId;
       if (this.markers && this.lastMarker[which] !== (taskId ?? '-')) {
