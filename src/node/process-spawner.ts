@@ -90,7 +90,7 @@ export class ProcessSpawner implements WorkerSpawner {
         // (ipc-link.ts); Windows keeps frames on the IPC channel.
         stdio: PIPE_LINK ? ['ignore', out, err, 'ipc', 'pipe'] : ['ignore', out, err, 'ipc'],
         execArgv: [
-          ...process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--cpu-prof')),
+          ...workerExecArgv(process.execArgv),
           // Profiling the workers (benchmarks/README.md): RAYBUS_WORKER_CPU_PROF=<dir>.
           ...(process.env.RAYBUS_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RAYBUS_WORKER_CPU_PROF}`] : []),
         ],
@@ -142,6 +142,24 @@ export class ProcessSpawner implements WorkerSpawner {
       },
     };
   }
+}
+
+/**
+ * The node's Node.js options a worker inherits: not its debugger or profiler, and not the
+ * script of `node -e` / `node -p` (the worker would run the driver's script instead of its own).
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print' || a === '-pe') {
+      i += 1;
+      continue;
+    }
+    if (a.startsWith('--eval=') || a.startsWith('--print=') || a.startsWith('--inspect') || a.startsWith('--cpu-prof')) continue;
+    out.push(a);
+  }
+  return out;
 }
 
 /** A Transport that waits for its connection to open before every operation. */
