@@ -120,7 +120,7 @@ export function mergePage<K extends ListKind>(
   kind: K,
   rows: Array<StateItems[K]>,
   answers: Answers,
-  q: { readonly filters: readonly StateFilter[]; readonly limit: number; readonly detail: boolean },
+  q: { readonly filters: readonly StateFilter[]; readonly limit: number; readonly detail: boolean; readonly cursor?: string },
 ): ListResult<StateItems[K]> {
   const keyed = rows.map((row) => ({ key: rowKey(kind, row), row }));
   keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -156,6 +156,9 @@ export function mergePage<K extends ListKind>(
     dropped += a.dropped ?? 0;
     total += a.total;
   }
+  // Every matching row is here (first page, nobody had more): count them exactly, since a
+  // holder counts rows it could not judge.
+  if (q.cursor === undefined && frontier === undefined) total = keyed.filter(({ row }) => matches(row as unknown as Record<string, unknown>, q.filters)).length;
   return { items, nextCursor: more && lastConsidered !== undefined ? lastConsidered : more ? (frontier ?? null) : null, dropped, total };
 }
 
