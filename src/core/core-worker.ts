@@ -89,7 +89,8 @@ export class CoreWorker implements RuntimeCore {
   constructor(readonly options: CoreWorkerOptions) {
     this.address = replyQueue(options.procId);
     this.clock = options.clock ?? systemClock;
-    this.taskTable = new TaskTable(() => this.clock.now());
+    // Live records stay with the pending tasks; the table keeps the finished ones.
+    this.taskTable = new TaskTable(() => this.clock.now(), { records: () => this.tasks.records(), get: (id) => this.tasks.get(id as TaskId)?.rec });
     this.messenger = new Messenger(options.transport, {
       address: this.address,
       newRequestId: () => this.ids.next<RequestId>(),

@@ -97,6 +97,11 @@ export class PendingTasks {
     return this.pending.size;
   }
 
+  /** The task-table records of what is pending (the state API). */
+  *records(): IterableIterator<TaskRecord | undefined> {
+    for (const t of this.pending.values()) yield t.rec;
+  }
+
   /** Record that the running task `parent` submitted `child`. */
   addChild(parent: TaskId | undefined, child: TaskId): void {
     if (!parent) return;

@@ -6,7 +6,7 @@
  */
 import type { ReplyQueue, TaskId } from '../protocol/ids';
 import type { TimelineEvent } from '../protocol/state';
-import { Ring } from './ring';
+import { ByteColumn, ColumnRing, IdColumn, NumberColumn, RefColumn } from './columns';
 
 /** Executions a worker remembers for the timeline (RAYBUS_TIMELINE_EVENTS). */
 export const DEFAULT_TIMELINE_EVENTS = 10_000;
@@ -31,10 +31,48 @@ export interface Execution {
   readonly t0: number;
 }
 
+/** Finished executions as columns of a ring (columns.ts): nothing per call for the collector. */
+class Timeline {
+  private readonly taskId = new IdColumn();
+  private readonly name = new RefColumn<string>();
+  private readonly start = new NumberColumn();
+  private readonly dur = new NumberColumn();
+  private readonly failed = new ByteColumn();
+  private readonly ring: ColumnRing;
+
+  constructor(capacity: number) {
+    this.ring = new ColumnRing(capacity, [this.taskId, this.start, this.dur, this.failed]);
+  }
+
+  get size(): number {
+    return this.ring.size;
+  }
+
+  push(taskId: string, name: string, startUs: number, durUs: number, failed: boolean): void {
+    const row = this.ring.next();
+    this.taskId.set(row, taskId);
+    this.name.values[row] = name;
+    this.start.values[row] = startUs;
+    this.dur.values[row] = durUs;
+    this.failed.values[row] = failed ? 1 : 0;
+  }
+
+  /** The newest `limit` rows, oldest first. */
+  *events(limit: number, identity: { readonly nodeId: string; readonly workerId: string; readonly pid: number }): IterableIterator<TimelineEvent> {
+    let skip = this.ring.size - limit;
+    for (const row of this.ring.rows()) {
+      if (skip-- > 0) continue;
+      const e: TimelineEvent = { taskId: this.taskId.get(row), name: this.name.values[row]!, ...identity, startUs: this.start.values[row]!, durUs: this.dur.values[row]! };
+      if (this.failed.values[row]) e.failed = true;
+      yield e;
+    }
+  }
+}
+
 /** A worker's executions (see the file comment). */
 export class ExecutionLog {
   private readonly current = new Map<TaskId, Execution>();
-  private readonly events: Ring<TimelineEvent>;
+  private readonly events: Timeline;
   /** Output outside any call goes here (the actor's owner, or the last task's). */
   fallback: LogDestination | undefined;
 
@@ -42,7 +80,7 @@ export class ExecutionLog {
     private readonly identity: { readonly nodeId: string; readonly workerId: string; readonly pid: number },
     capacity = Number(process.env.RAYBUS_TIMELINE_EVENTS) || DEFAULT_TIMELINE_EVENTS,
   ) {
-    this.events = new Ring(capacity);
+    this.events = new Timeline(capacity);
   }
 
   begin(taskId: TaskId, name: string, actorCall: boolean, log: LogDestination): Execution {
@@ -61,17 +99,7 @@ export class ExecutionLog {
     this.current.delete(e.taskId);
     if (!e.actorCall) this.fallback = e.log;
     const t1 = performance.now();
-    const ev: TimelineEvent = {
-      taskId: e.taskId,
-      name: e.name,
-      nodeId: this.identity.nodeId,
-      workerId: this.identity.workerId,
-      pid: this.identity.pid,
-      startUs: Math.round((performance.timeOrigin + e.t0) * 1000),
-      durUs: Math.round((t1 - e.t0) * 1000),
-    };
-    if (failed) ev.failed = true;
-    this.events.push(ev);
+    this.events.push(e.taskId, e.name, Math.round((performance.timeOrigin + e.t0) * 1000), Math.round((t1 - e.t0) * 1000), failed);
   }
 
   /** Where output written while `taskId` runs goes. */
@@ -88,7 +116,7 @@ export class ExecutionLog {
 
   /** The executions remembered, oldest first (at most `limit`, the newest). */
   timeline(limit: number): TimelineEvent[] {
-    const all = [...this.events];
-    return all.length > limit ? all.slice(all.length - limit) : all;
+    const { nodeId, workerId, pid } = this.identity;
+    return [...this.events.events(limit, { nodeId, workerId, pid })];
   }
 }

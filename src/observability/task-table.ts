@@ -1,13 +1,14 @@
 /**
  * What an owner (every driver and worker) knows of the tasks it submitted, for the state API:
- * one small record per task, mutated in place as the task moves (Ray's task states), kept in a
- * map while it lives and, once finished, in a bounded ring (100 000 per owner by default,
- * RAYBUS_MAX_FINISHED_TASKS) whose evictions are counted as `dropped`. Nothing here sends a
- * message: the table is read when a state query arrives.
+ * one small record per task, mutated in place as the task moves (Ray's task states), kept
+ * while it lives (with the owner's pending tasks) and, once finished, written into a bounded
+ * ring of columns (100 000 per owner by default, RAYBUS_MAX_FINISHED_TASKS) whose evictions are
+ * counted as `dropped`. Nothing here sends a message: the table is read when a state query
+ * arrives.
  */
 import type { Resources, WireError } from '../protocol/wire';
-import type { TaskItem, TaskState, TaskSummaryEntry, TaskType } from '../protocol/state';
-import { Ring } from './ring';
+import { TASK_STATES, type TaskItem, type TaskState, type TaskSummaryEntry, type TaskType } from '../protocol/state';
+import { ByteColumn, ColumnRing, IdColumn, NumberColumn, RefColumn } from './columns';
 
 /** Default capacity of the ring of finished tasks, per owner (Ray keeps as many task events). */
 export const DEFAULT_MAX_FINISHED_TASKS = 100_000;
@@ -43,16 +44,118 @@ export function isFinal(state: TaskState): boolean {
   return FINAL.has(state);
 }
 
-/** The tasks one owner submitted: live ones by id, finished ones in a ring. */
-export class TaskTable {
-  private readonly live = new Map<string, TaskRecord>();
-  private readonly finished: Ring<TaskRecord>;
+/** Where the live records are, when their owner keeps them anyway (its pending tasks). */
+export interface LiveRecords {
+  records(): Iterable<TaskRecord | undefined>;
+  get(taskId: string): TaskRecord | undefined;
+}
 
+const TYPES: readonly TaskType[] = ['NORMAL_TASK', 'ACTOR_TASK', 'ACTOR_CREATION_TASK'];
+const STATE_INDEX = new Map(TASK_STATES.map((s, i) => [s, i]));
+const TYPE_INDEX = new Map(TYPES.map((t, i) => [t, i]));
+
+/** Finished tasks as columns of a ring (columns.ts): nothing per task for the collector. */
+class FinishedTasks {
+  private readonly id = new IdColumn();
+  private readonly state = new ByteColumn();
+  private readonly type = new ByteColumn();
+  private readonly attempt = new NumberColumn();
+  private readonly created = new NumberColumn();
+  private readonly started = new NumberColumn();
+  private readonly ended = new NumberColumn();
+  private readonly name = new RefColumn<string>();
+  private readonly jobId = new RefColumn<string>();
+  private readonly actorId = new RefColumn<string>();
+  private readonly parentTaskId = new RefColumn<string>();
+  private readonly nodeId = new RefColumn<string>();
+  private readonly workerId = new RefColumn<string>();
+  private readonly errorType = new RefColumn<string>();
+  private readonly errorMessage = new RefColumn<string>();
+  private readonly resources = new RefColumn<Resources>();
+  private readonly placementGroupId = new RefColumn<string>();
+  private readonly ring: ColumnRing;
+
+  constructor(capacity: number) {
+    this.ring = new ColumnRing(capacity, [this.id, this.state, this.type, this.attempt, this.created, this.started, this.ended]);
+  }
+
+  get dropped(): number {
+    return this.ring.dropped;
+  }
+
+  push(r: TaskRecord): void {
+    const row = this.ring.next();
+    this.id.set(row, r.taskId);
+    this.state.values[row] = STATE_INDEX.get(r.state)!;
+    this.type.values[row] = TYPE_INDEX.get(r.type)!;
+    this.attempt.values[row] = r.attempt;
+    this.created.values[row] = r.created;
+    this.started.values[row] = r.started ?? NaN;
+    this.ended.values[row] = r.ended ?? NaN;
+    this.name.values[row] = r.name;
+    this.jobId.values[row] = r.jobId;
+    this.actorId.values[row] = r.actorId;
+    this.parentTaskId.values[row] = r.parentTaskId;
+    this.nodeId.values[row] = r.nodeId;
+    this.workerId.values[row] = r.workerId;
+    this.errorType.values[row] = r.errorType;
+    this.errorMessage.values[row] = r.errorMessage;
+    this.resources.values[row] = r.resources;
+    this.placementGroupId.values[row] = r.placementGroupId;
+  }
+
+  *records(): IterableIterator<TaskRecord> {
+    for (const row of this.ring.rows()) yield this.record(row);
+  }
+
+  private record(row: number): TaskRecord {
+    const started = this.started.values[row]!;
+    const ended = this.ended.values[row]!;
+    const r: Writable<TaskRecord> = {
+      taskId: this.id.get(row),
+      name: this.name.values[row]!,
+      type: TYPES[this.type.values[row]!]!,
+      jobId: this.jobId.values[row]!,
+      state: TASK_STATES[this.state.values[row]!]!,
+      attempt: this.attempt.values[row]!,
+      created: this.created.values[row]!,
+    };
+    if (!Number.isNaN(started)) r.started = started;
+    if (!Number.isNaN(ended)) r.ended = ended;
+    const optional = { actorId: this.actorId, parentTaskId: this.parentTaskId, nodeId: this.nodeId, workerId: this.workerId, errorType: this.errorType, errorMessage: this.errorMessage, placementGroupId: this.placementGroupId };
+    for (const [key, col] of Object.entries(optional)) {
+      const v = col.values[row];
+      if (v !== undefined) r[key as keyof typeof optional] = v;
+    }
+    const res = this.resources.values[row];
+    if (res !== undefined) r.resources = res;
+    return r;
+  }
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The tasks one owner submitted: live ones (its own map, or the owner's), finished ones in a ring. */
+export class TaskTable {
+  private readonly live: LiveRecords;
+  private readonly own?: Map<string, TaskRecord>;
+  private readonly finished: FinishedTasks;
+
+  /**
+   * @param live where the live records are (the owner's pending tasks); absent: kept here
+   * @param capacity finished tasks kept (RAYBUS_MAX_FINISHED_TASKS, default 100 000)
+   */
   constructor(
     private readonly now: () => number,
+    live?: LiveRecords,
     capacity = Number(process.env.RAYBUS_MAX_FINISHED_TASKS) || DEFAULT_MAX_FINISHED_TASKS,
   ) {
-    this.finished = new Ring(capacity);
+    this.finished = new FinishedTasks(capacity);
+    if (live) this.live = live;
+    else {
+      const own = (this.own = new Map());
+      this.live = { records: () => own.values(), get: (id) => own.get(id) };
+    }
   }
 
   /** Finished tasks evicted from the ring. */
@@ -66,7 +169,7 @@ export class TaskTable {
     rec.state = task.state ?? 'PENDING_ARGS_AVAIL';
     rec.attempt = 0;
     (rec as { created: number }).created = this.now();
-    this.live.set(rec.taskId, rec);
+    this.own?.set(rec.taskId, rec);
     return rec;
   }
 
@@ -74,17 +177,19 @@ export class TaskTable {
    * A record whose end the owner never learns (an actor's creation: the broker knows when
    * it is alive): kept in the ring from the start, so it is bounded like finished ones.
    */
-  addUntracked(task: NewTask): TaskRecord {
+  addUntracked(task: NewTask): void {
     const rec = task as TaskRecord;
     rec.state = task.state ?? 'PENDING_NODE_ASSIGNMENT';
     rec.attempt = 0;
     (rec as { created: number }).created = this.now();
     this.finished.push(rec);
-    return rec;
   }
 
   get(taskId: string): TaskRecord | undefined {
-    return this.live.get(taskId) ?? [...this.finished].find((r) => r.taskId === taskId);
+    const live = this.live.get(taskId);
+    if (live) return live;
+    for (const r of this.finished.records()) if (r.taskId === taskId) return r;
+    return undefined;
   }
 
   /** The task waits in the owner for a worker (queued, or queued again as attempt `attempt`). */
@@ -127,13 +232,14 @@ export class TaskTable {
       rec.errorType = error.rayClass ?? error.name;
       rec.errorMessage = error.cause && error.rayClass === 'RayTaskError' ? `${error.cause.name}: ${error.cause.message}` : error.message;
     } else rec.state = 'FINISHED';
-    if (this.live.delete(rec.taskId)) this.finished.push(rec);
+    this.own?.delete(rec.taskId);
+    this.finished.push(rec);
   }
 
   /** Every record: live ones, then finished ones (oldest first). */
   *records(): IterableIterator<TaskRecord> {
-    yield* this.live.values();
-    yield* this.finished;
+    for (const r of this.live.records()) if (r) yield r;
+    yield* this.finished.records();
   }
 
   /** Counts by function and state (creation tasks are counted by the broker's actors). */

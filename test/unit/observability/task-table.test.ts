@@ -8,7 +8,7 @@ import { encodeError, encodeTaskError } from '../../../src/serialization/error-c
 import { WorkerCrashedError } from '../../../src/errors/ray-errors';
 
 let now = 1000;
-const table = (capacity?: number): TaskTable => new TaskTable(() => now, capacity);
+const table = (capacity?: number): TaskTable => new TaskTable(() => now, undefined, capacity);
 const add = (t: TaskTable, id: string): TaskRecord => t.add({ taskId: id, name: 'f', type: 'NORMAL_TASK', jobId: 'j1' });
 
 describe('TaskTable', () => {
