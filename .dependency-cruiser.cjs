@@ -10,6 +10,7 @@ const LAYERS = [
   'protocol',
   'serialization',
   'transport',
+  'observability',
   'scheduling',
   'actors',
   'refs',

@@ -50,6 +50,7 @@ import { slot } from './core/runtime-state';
 import { accelerators } from './api/accelerators';
 import { PlacementGroup, placementGroup, removePlacementGroup, placementGroupTable } from './api/placement-group';
 import { registerTransport, createTransport } from './transport/transport-registry';
+import { state, timeline } from './api/state-api';
 
 export { init, shutdown, isInitialized, remote, method, get, put, wait, kill, cancel, getActor, exitActor, getGpuIds, getRuntimeContext };
 export { ObjectRefGenerator } from './refs/object-ref-generator';
@@ -94,8 +95,31 @@ export type {
   Subscription,
 } from './transport/transport';
 
-/** `ray.util`: accelerator names and placement groups. */
-export const util = { accelerators, placementGroup, removePlacementGroup, placementGroupTable, PlacementGroup };
+/** `ray.util`: accelerator names, placement groups, and the state API (`ray.util.state`). */
+export const util = { accelerators, placementGroup, removePlacementGroup, placementGroupTable, PlacementGroup, state };
+export { timeline };
+export type { ListOptions, ListResult } from './api/state-api';
+export type {
+  TaskItem,
+  TaskState,
+  TaskType,
+  ActorItem,
+  ActorState,
+  ActorDeathReason,
+  NodeItem,
+  NodeState,
+  WorkerItem,
+  ObjectItem,
+  ObjectReferenceType,
+  PlacementGroupItem,
+  StateFilter,
+  TaskSummary,
+  TaskSummaryEntry,
+  ActorSummary,
+  TimelineEvent,
+} from './protocol/state';
+export type { ChromeTraceEvent, ChromeTrace } from './observability/chrome-trace';
+export type { LogLevel } from './util/logger';
 export { PlacementGroup, placementGroup, removePlacementGroup, placementGroupTable };
 export type { PlacementGroupOptions } from './api/placement-group';
 
@@ -120,6 +144,7 @@ const ray = {
   nodes,
   registerTransport,
   createTransport,
+  timeline,
   util,
   ObjectRef,
   ObjectRefGenerator,

@@ -132,6 +132,7 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
     returnIds,
     dynamic: numReturns === 'dynamic',
     actorCall: true,
+    actorId: meta.actorId,
     functionName: `${meta.className}.${method}`,
     onDone: () => {
       state.pendingCalls -= 1;

@@ -6,7 +6,7 @@ import type { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
 import type { NodeManager } from '../node/node-manager';
 import type { JobId, NodeId } from '../protocol/ids';
-import { normalizeInitOptions, type InitOptions, type RuntimeEnv } from './options';
+import { normalizeInitOptions, type InitOptions } from './options';
 import { RaySystemError } from '../errors/ray-errors';
 import type { Resources } from '../protocol/wire';
 import { nodeResourcesSync } from '../node/node-resources';
@@ -15,6 +15,7 @@ import { startEmbeddedRuntime, type EmbeddedRuntime } from '../runtimes/embedded
 import { parseClusterAddress } from '../transport/cluster-address';
 import { joinBrokerCluster, leaveBrokerCluster, type JoinedCluster } from '../runtimes/driver-runtime';
 import { holdProcessUntil } from '../util/keep-alive';
+import { logger, setLogLevel } from '../util/logger';
 
 let runtime: EmbeddedRuntime | undefined;
 let starting: Promise<void> | undefined;
@@ -39,6 +40,7 @@ export interface RuntimeInfo {
  */
 export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   const opts = normalizeInitOptions(options);
+  if (opts.logLevel) setLogLevel(opts.logLevel);
   if (process.env.RAYBUS_WORKER_ID) {
     throw new RaySystemError(
       'ray.init() was called inside a raybus worker process. This happens when a worker imports your main module to find ' +
@@ -51,7 +53,7 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
     throw new RaySystemError('raybus is already initialized: call ray.shutdown() first, or pass ignoreReinitError: true');
   }
   const address = opts.address ?? process.env.RAYBUS_ADDRESS;
-  if (address?.startsWith('memory://')) return attachToMemoryCluster(address, opts.namespace, opts.runtimeEnv);
+  if (address?.startsWith('memory://')) return attachToMemoryCluster(address, opts);
   if (opts.transport) return joinCluster(address ?? `${opts.transport.kind}://given-transport`, opts);
   if (address) return joinCluster(address, opts);
   const resources: Resources = nodeResourcesSync({
@@ -61,7 +63,7 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
     ...(opts.resources ? { resources: opts.resources } : {}),
     ...(opts.acceleratorType ? { acceleratorType: opts.acceleratorType } : {}),
   });
-  const rt = startEmbeddedRuntime({ resources, namespace: opts.namespace, runtimeEnv: opts.runtimeEnv });
+  const rt = startEmbeddedRuntime({ resources, namespace: opts.namespace, runtimeEnv: opts.runtimeEnv, logToDriver: opts.logToDriver });
   // The in-memory transport does its work synchronously, so the runtime is usable as soon as
   // this function returns (this is what lets `.remote()` before `init()` work).
   install(rt.core, rt.jobId, rt.namespace, rt.nodeId);
@@ -85,7 +87,7 @@ function startingUntil(p: Promise<void>): Promise<void> {
 
 /** The script's work is done and it did not call shutdown(): stop the workers (and leave the cluster). */
 function shutdownAtExit(): void {
-  if (slot.core) shutdown().catch((err: unknown) => process.emitWarning(`raybus: shutdown at exit failed: ${(err as Error).message}`));
+  if (slot.core) shutdown().catch((err: unknown) => logger.warn(`raybus: shutdown at exit failed: ${(err as Error).message}`));
 }
 
 /** Make `core` this process's runtime (what the API functions reach through `requireCore`). */
@@ -105,6 +107,7 @@ function joinCluster(address: string, opts: ReturnType<typeof normalizeInitOptio
     ...(opts.encrypt ? { encrypt: true } : {}),
     ...(opts.insecure ? { insecure: true } : {}),
     ...(opts.caFile ? { caFile: opts.caFile } : {}),
+    ...(opts.logToDriver === false ? { logToDriver: false } : {}),
     install: (core, jobId, namespace) => install(core, jobId, namespace, null),
   }).then(
     (j) => {
@@ -121,8 +124,8 @@ function joinCluster(address: string, opts: ReturnType<typeof normalizeInitOptio
 }
 
 /** Join a raybus/testing Cluster on the in-process bus: this process is only a driver. */
-function attachToMemoryCluster(address: string, ns: string | null | undefined, runtimeEnv: RuntimeEnv | null | undefined): Promise<RuntimeInfo> {
-  const driver = attachMemoryDriver(address, { namespace: ns, runtimeEnv });
+function attachToMemoryCluster(address: string, opts: ReturnType<typeof normalizeInitOptions>): Promise<RuntimeInfo> {
+  const driver = attachMemoryDriver(address, { namespace: opts.namespace, runtimeEnv: opts.runtimeEnv, logToDriver: opts.logToDriver });
   if (!driver) return Promise.reject(new RaySystemError(`raybus: no test cluster at ${address} (it was shut down, or started in another process)`));
   install(driver.core, driver.jobId, driver.namespace, driver.nodeId ?? null);
   starting = startingUntil(driver.started);
@@ -177,5 +180,5 @@ export function embeddedNode(): NodeManager | undefined {
 /** Start the embedded default when `.remote()` is used before `init()` (as Ray does). */
 slot.autoInit = () => {
   if (slot.core || starting || process.env.RAYBUS_WORKER_ID) return;
-  init().catch((err: unknown) => process.emitWarning(`raybus: automatic init failed: ${(err as Error).message}`));
+  init().catch((err: unknown) => logger.warn(`raybus: automatic init failed: ${(err as Error).message}`));
 };

@@ -37,9 +37,14 @@ export class ActorRegistry {
     }
   }
 
-  /** Every actor, for `raybus status` / `raybus list actors`. */
+  /** Every actor, for `raybus status`. */
   list(): ClusterState['actors'] {
     return this.table.list();
+  }
+
+  /** The tables, read by the state API's views (state-views.ts). */
+  get view(): ActorTable {
+    return this.table;
   }
 
   /** A message of the broker queue that concerns actors (others are ignored). */
@@ -51,6 +56,7 @@ export class ActorRegistry {
         const r = this.table.records.get(msg.actor);
         if (!r) return;
         r.worker = msg.worker;
+        r.pid = msg.pid;
         r.machine.send({ type: 'CREATED' });
         return;
       }

@@ -19,6 +19,8 @@ export interface ActorRecord extends DurableActor {
   /** Its lifetime resources on its node (none while it is being placed). */
   grant?: Grant;
   worker?: WorkerId;
+  /** Its process (from `actor-ready`). */
+  pid?: number;
   /** The error reported with its death, if any. */
   deathError?: WireError;
   /** Answers its mailbox once it is dead. */

@@ -41,7 +41,7 @@ export interface BrokerCandidateOptions {
   readonly broker?: Omit<BrokerClusterOptions, 'epoch'>;
   /** Time for the refresh and for every timer of the broker it runs (default systemClock). */
   readonly clock?: Clock;
-  /** Where the broker's warnings go (default process.emitWarning). */
+  /** Where the broker's warnings go (default: the raybus logger). */
   readonly warn?: (msg: string) => void;
 }
 

@@ -27,6 +27,10 @@ import { LeaseDispatcher } from './lease-dispatcher';
 import { NodeDirectory } from './node-directory';
 import { PlacementGroupManager } from './placement-group-manager';
 import { typedSender, type Send } from './typed-send';
+import { answerStateRequest } from './state-views';
+import { isReplyQueue } from '../observability/state-responder';
+import type { StateAnswerMsg, StateRequestMsg } from '../protocol/messages/state';
+import { logger } from '../util/logger';
 
 /** Options of a {@link BrokerServer}. */
 export interface BrokerServerOptions {
@@ -34,7 +38,7 @@ export interface BrokerServerOptions {
   readonly random?: () => number;
   /** The node DEFAULT prefers when a request names none. */
   readonly preferredNodeId?: string;
-  /** Where warnings go (infeasible work, nodes gone, rejected messages; default process.emitWarning). */
+  /** Where warnings go (infeasible work, nodes gone, rejected messages; default: the raybus logger). */
   readonly warn?: (msg: string) => void;
   /** Cluster mode (one leader among candidates on a broker): liveness, failover, durable registry. */
   readonly cluster?: BrokerClusterOptions;
@@ -53,7 +57,7 @@ export interface BrokerServerOptions {
  */
 export class BrokerServer {
   private readonly ledger = new ResourceLedger();
-  private readonly nodes = new NodeDirectory(this.ledger);
+  private readonly nodes = new NodeDirectory(this.ledger, () => (this.options.clock ?? systemClock).now());
   private readonly send: Send;
   private readonly warn: (msg: string) => void;
   private readonly dispatcher: LeaseDispatcher;
@@ -72,7 +76,7 @@ export class BrokerServer {
     private readonly options: BrokerServerOptions = {},
   ) {
     const send = (this.send = typedSender(transport));
-    this.warn = options.warn ?? ((m: string) => process.emitWarning(m));
+    this.warn = options.warn ?? ((m: string) => logger.warn(m));
     this.malformed = new RejectionCounter('raybus broker', this.warn);
     const bundles = new ResourceLedger();
     this.dispatcher = new LeaseDispatcher({
@@ -183,6 +187,17 @@ export class BrokerServer {
     });
   }
 
+  /** The state API's rows of actors, nodes and placement groups (state-views.ts). */
+  private answerState(msg: StateRequestMsg): StateAnswerMsg {
+    const { nodes, ledger } = this;
+    const head = this.options.cluster?.leaderNode ?? this.options.preferredNodeId;
+    return answerStateRequest(msg, {
+      actors: this.actors.view,
+      nodes: { ledger, all: () => nodes.all(), isDraining: (n) => nodes.isDraining(n), times: (n) => nodes.times(n), ...(head ? { head } : {}) },
+      placementGroups: () => this.placementGroups.items(),
+    });
+  }
+
   private onDelivery(d: Delivery): void {
     let msg: BrokerMsg;
     try {
@@ -261,6 +276,10 @@ export class BrokerServer {
         return;
       case 'leases-report':
         return this.reconcileLeases(msg);
+      case 'state-request':
+        // Answers go to reply queues only (anyone on the bus may ask).
+        if (isReplyQueue(msg.reply)) send(msg.reply, this.answerState(msg));
+        return;
       case 'actor-record':
       case 'create-actor':
         return;

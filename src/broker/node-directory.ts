@@ -23,8 +23,14 @@ export class NodeDirectory {
   private readonly known = new Set<NodeId>();
   private readonly draining = new Set<NodeId>();
   private readonly refusals = new Map<NodeId, NodeRefusals>();
+  /** When each node registered first, and when it died or left (ms, the broker's clock). */
+  private readonly lifetimes = new Map<NodeId, { start?: number; end?: number }>();
 
-  constructor(private readonly ledger: ResourceLedger) {}
+  /** @param now the broker's clock (times shown by the state API) */
+  constructor(
+    private readonly ledger: ResourceLedger,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /**
    * A node (re-)registers: it registers again after a reconnect and after an election, and the
@@ -35,6 +41,9 @@ export class NodeDirectory {
     if (this.ledger.hasNode(node) && (this.ledger.isAlive(node) || this.draining.has(node))) return 'ignored';
     const cameBack = this.ledger.hasNode(node);
     this.known.add(node);
+    const t = this.lifetimes.get(node);
+    if (!t) this.lifetimes.set(node, { start: this.now() });
+    else t.end = undefined;
     this.ledger.addNode(node, msg.resources, msg.labels);
     return cameBack ? 'back' : 'joined';
   }
@@ -49,6 +58,8 @@ export class NodeDirectory {
   remove(node: NodeId): boolean {
     if (!this.ledger.hasNode(node)) return false;
     this.draining.delete(node);
+    const t = this.lifetimes.get(node);
+    if (t) t.end = this.now();
     this.ledger.removeNode(node);
     return true;
   }
@@ -66,6 +77,11 @@ export class NodeDirectory {
   /** What node `node` last reported it refused. */
   refusalsOf(node: NodeId): NodeRefusals | undefined {
     return this.refusals.get(node);
+  }
+
+  /** When `node` registered first, and when it died or left. */
+  times(node: NodeId): { start?: number; end?: number } {
+    return this.lifetimes.get(node) ?? {};
   }
 
   /** Every node that ever registered, in order of first registration. */

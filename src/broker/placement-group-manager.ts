@@ -13,6 +13,7 @@ import type { PlacementDecision } from '../scheduling/strategies/placement-strat
 import { formatResources } from '../scheduling/ledger/resource-set';
 import type { CreatePgMsg } from '../protocol/messages/broker';
 import type { PlacementGroupInfo, Resources } from '../protocol/wire';
+import type { PlacementGroupItem } from '../protocol/state';
 import type { PendingPlacement } from './grants';
 import type { Send } from './typed-send';
 
@@ -33,6 +34,7 @@ interface PgRecord {
   readonly owner: ReplyQueue;
   readonly strategy: PlacementGroupStrategy;
   readonly bundles: Resources[];
+  readonly detached: boolean;
   state: 'PENDING' | 'CREATED' | 'REMOVED';
   reserved?: ReservedBundle[];
   pending?: PendingPlacement;
@@ -59,6 +61,7 @@ export class PlacementGroupManager {
       owner: msg.owner,
       strategy: pg.strategy as PlacementGroupStrategy,
       bundles: pg.bundles,
+      detached: pg.detached,
       state: 'PENDING',
     };
     this.groups.set(pg.id, record);
@@ -130,6 +133,19 @@ export class PlacementGroupManager {
     }
     record.state = 'REMOVED';
     return true;
+  }
+
+  /** Every group as the state API lists them. */
+  items(): PlacementGroupItem[] {
+    return [...this.groups.values()].map((r) => ({
+      placementGroupId: r.id,
+      name: r.name,
+      state: r.state,
+      strategy: r.strategy,
+      isDetached: r.detached,
+      bundles: r.bundles.map((b, i) => ({ bundleId: i, ...(r.reserved?.[i] ? { nodeId: r.reserved[i].nodeId } : {}), unitResources: { ...b } })),
+      creatorAddress: r.owner,
+    }));
   }
 
   table(): Record<string, PlacementGroupInfo> {

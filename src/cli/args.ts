@@ -6,6 +6,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { parseClusterAddress, redactAddress } from '../transport/cluster-address';
+import { LIST_KINDS, type ListKind, type StateFilter } from '../protocol/state';
+import { resolveFilters, resolveListOptions } from '../observability/state-query';
+import { LOG_LEVELS, type LogLevel } from '../util/logger';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -34,17 +37,40 @@ export interface ParsedArgs {
   readonly drainTimeoutMs: number;
   readonly json: boolean;
   /** `list` only: what to list. */
-  readonly what?: 'nodes' | 'actors' | 'tasks' | 'placement-groups';
+  readonly what?: ListKind;
+  /** `summary` only: what to summarize. */
+  readonly summarize?: 'tasks' | 'actors';
+  /** `list`: the filters (`--filter k=v`, `--filter k!=v`). */
+  readonly filters: StateFilter[];
+  /** `list`: all columns. */
+  readonly detail: boolean;
+  /** `list`: the page size. */
+  readonly limit?: number;
+  /** `list`: the page after this cursor. */
+  readonly cursor?: string;
+  /** `logs`: the actor or task whose worker's log to print. */
+  readonly actor?: string;
+  readonly task?: string;
+  /** `logs`: keep printing what is appended. */
+  readonly follow: boolean;
+  /** `timeline`: the file to write. */
+  readonly out?: string;
+  /** raybus's own messages (`--log-level`). */
+  readonly logLevel?: LogLevel;
 }
 
 const SECURITY = ['cluster-key-file', 'encrypt', 'insecure', 'ca-file'];
 const FLAGS: Record<string, readonly string[]> = {
-  start: ['address', 'num-cpus', 'num-gpus', 'memory', 'resources', 'accelerator-type', 'import', 'drain-timeout', 'labels', ...SECURITY],
-  status: ['address', 'json', ...SECURITY],
-  list: ['address', 'json', ...SECURITY],
+  start: ['address', 'num-cpus', 'num-gpus', 'memory', 'resources', 'accelerator-type', 'import', 'drain-timeout', 'labels', 'log-level', ...SECURITY],
+  status: ['address', 'json', 'log-level', ...SECURITY],
+  list: ['address', 'json', 'filter', 'detail', 'limit', 'cursor', 'log-level', ...SECURITY],
+  summary: ['address', 'json', 'log-level', ...SECURITY],
+  logs: ['address', 'actor', 'task', 'follow', 'log-level', ...SECURITY],
+  timeline: ['address', 'out', 'log-level', ...SECURITY],
 };
-const BOOLEAN = new Set(['json', 'encrypt', 'insecure']);
-const LISTABLE = ['nodes', 'actors', 'tasks', 'placement-groups'] as const;
+const BOOLEAN = new Set(['json', 'detail', 'follow', 'encrypt', 'insecure']);
+/** Options that may be given several times. */
+const REPEATABLE = new Set(['import', 'filter']);
 
 export function parseArgs(cmd: string, argv: readonly string[], cwd = process.cwd()): ParsedArgs {
   const allowed = FLAGS[cmd] ?? [];
@@ -80,7 +106,7 @@ export function parseArgs(cmd: string, argv: readonly string[], cwd = process.cw
   }
   const one = (name: string): string | undefined => {
     const v = values.get(name);
-    if (v && v.length > 1) throw new UsageError(`option '--${name}' was given more than once`);
+    if (v && v.length > 1 && !REPEATABLE.has(name)) throw new UsageError(`option '--${name}' was given more than once`);
     return v?.[0];
   };
   const address = one('address') ?? process.env.RAYBUS_ADDRESS;
@@ -96,10 +122,17 @@ export function parseArgs(cmd: string, argv: readonly string[], cwd = process.cw
   let what: ParsedArgs['what'];
   if (cmd === 'list') {
     const w = positional.shift();
-    if (!w || !(LISTABLE as readonly string[]).includes(w)) throw new UsageError(`what to list: ${LISTABLE.join(' | ')}${w ? ` (got '${w}')` : ''}`);
+    if (!w || !(LIST_KINDS as readonly string[]).includes(w)) throw new UsageError(`what to list: ${LIST_KINDS.join(' | ')}${w ? ` (got '${w}')` : ''}`);
     what = w as ParsedArgs['what'];
   }
+  let summarize: ParsedArgs['summarize'];
+  if (cmd === 'summary') {
+    const w = positional.shift();
+    if (w !== 'tasks' && w !== 'actors') throw new UsageError(`what to summarize: tasks | actors${w ? ` (got '${w}')` : ''}`);
+    summarize = w;
+  }
   if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  const state = parseStateArgs(cmd, what, values, one);
   const keyFile = one('cluster-key-file');
   const fromFile = keyFile !== undefined ? readKeyFile(keyFile, cwd) : undefined;
   const clusterKey = fromFile?.key ?? (process.env.RAYBUS_CLUSTER_KEY || undefined);
@@ -130,6 +163,50 @@ export function parseArgs(cmd: string, argv: readonly string[], cwd = process.cw
     drainTimeoutMs: drain !== undefined ? drain * 1000 : 30_000,
     json: values.has('json'),
     ...(what ? { what } : {}),
+    ...(summarize ? { summarize } : {}),
+    ...state,
+  };
+}
+
+/** The options of `list`, `logs`, `timeline` and `--log-level`. */
+function parseStateArgs(
+  cmd: string,
+  what: ListKind | undefined,
+  values: Map<string, string[]>,
+  one: (name: string) => string | undefined,
+): Pick<ParsedArgs, 'filters' | 'detail' | 'limit' | 'cursor' | 'actor' | 'task' | 'follow' | 'out' | 'logLevel'> {
+  const raw = (values.get('filter') ?? []).map((f): StateFilter => {
+    const m = /^([^=!]+)(!?=)(.*)$/.exec(f);
+    if (!m) throw new UsageError(`--filter must be column=value or column!=value, got '${f}'`);
+    return [m[1]!.trim(), m[2] === '!=' ? '!=' : '=', m[3]!];
+  });
+  let filters: StateFilter[] = [];
+  let limit: number | undefined;
+  try {
+    if (what) filters = resolveFilters(what, raw, `raybus list ${what}`);
+    const l = one('limit');
+    if (l !== undefined) limit = resolveListOptions(what ?? 'tasks', { limit: Number(l) }, '--limit').limit;
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/^raybus list \w[\w-]*: /, '').replace(/^--limit: 'limit'/, '--limit'));
+  }
+  const actor = one('actor');
+  const task = one('task');
+  if (cmd === 'logs' && (actor === undefined) === (task === undefined)) throw new UsageError('give --actor ID or --task ID (one of them)');
+  const out = one('out');
+  if (cmd === 'timeline' && !out) throw new UsageError('needs --out FILE (the Chrome trace to write)');
+  const level = one('log-level');
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${level}'`);
+  const cursor = one('cursor');
+  return {
+    filters,
+    detail: values.has('detail'),
+    follow: values.has('follow'),
+    ...(limit !== undefined ? { limit } : {}),
+    ...(cursor ? { cursor } : {}),
+    ...(actor ? { actor } : {}),
+    ...(task ? { task } : {}),
+    ...(out ? { out } : {}),
+    ...(level ? { logLevel: level as LogLevel } : {}),
   };
 }
 

@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 /**
  * The `raybus` command line (README.md, "Commands"): `start` runs a node until SIGINT/SIGTERM (which
- * drain it), `status` and `list` read the live cluster, `keygen` makes a cluster key. Long
+ * drain it); `status`, `list`, `summary`, `logs` and `timeline` read the live cluster; `keygen`
+ * makes a cluster key. Long
  * operations print progress; every failure prints one clear line and exits non-zero.
  */
 import { packageVersion } from '../util/package-info';
 import { parseArgs, UsageError, type ParsedArgs } from './args';
 import { runStart } from './start-command';
-import { runList, runStatus } from './status-command';
+import { runStatus } from './status-command';
+import { runList, runSummary, runTimeline } from './state-commands';
+import { runLogs } from './logs-command';
+import { setLogLevel } from '../util/logger';
 import { runKeygen } from './keygen-command';
 import { CLUSTER_KEY_VAR } from '../runtimes/cluster-security';
 
@@ -18,10 +22,17 @@ Usage:
                [--resources '{"X":2}'] [--accelerator-type T] [--import module ...]
                [--cluster-key-file F] [--encrypt] [--insecure] [--ca-file PEM]
                [--drain-timeout SECONDS]
-  raybus status --address amqp://... [--cluster-key-file F] [--encrypt] [--json]
-  raybus list nodes|actors|tasks|placement-groups --address amqp://... [--json]
+  raybus status --address amqp://... [--json]
+  raybus list tasks|actors|nodes|workers|objects|placement-groups --address amqp://...
+              [--filter column=value | column!=value ...] [--detail] [--limit N] [--cursor C] [--json]
+  raybus summary tasks|actors --address amqp://... [--json]
+  raybus logs --actor ID | --task ID --address amqp://... [--follow]
+  raybus timeline --out trace.json --address amqp://...
   raybus keygen [--out FILE]
   raybus --version | --help
+
+Every command that reads a cluster takes --cluster-key-file F [--encrypt] [--insecure]
+[--ca-file PEM], and --log-level debug|info|warn|error|silent (raybus's own messages).
 
 Every message is authenticated with the cluster key (a file of one line, made by
 'raybus keygen'); a bus that is not on this machine needs one, or --insecure.
@@ -29,6 +40,8 @@ The address may also come from RAYBUS_ADDRESS, the cluster key from RAYBUS_CLUST
 the CA file from RAYBUS_CA_FILE.
 Without a cluster, nothing needs starting: call ray.init() in your program for the
 embedded default.`;
+
+const COMMANDS = new Set(['start', 'status', 'list', 'summary', 'logs', 'timeline']);
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -48,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
       return err instanceof UsageError ? 2 : 1;
     }
   }
-  if (cmd !== 'start' && cmd !== 'status' && cmd !== 'list') {
+  if (!COMMANDS.has(cmd)) {
     process.stderr.write(`raybus: unknown command '${cmd}'. Run 'raybus --help'.\n`);
     return 2;
   }
@@ -64,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // Read once: no child process (a worker, an --import module's) inherits the key.
   delete process.env[CLUSTER_KEY_VAR];
+  if (args.logLevel) setLogLevel(args.logLevel);
   try {
     if (cmd === 'start') {
       const code = await runStart(args);
@@ -73,6 +87,9 @@ async function main(argv: string[]): Promise<number> {
       return code;
     }
     if (cmd === 'status') return await runStatus(args);
+    if (cmd === 'summary') return await runSummary(args);
+    if (cmd === 'logs') return await runLogs(args);
+    if (cmd === 'timeline') return await runTimeline(args);
     return await runList(args);
   } catch (err) {
     process.stderr.write(`raybus ${cmd}: error: ${oneLine(err)}\n`);

@@ -1,8 +1,6 @@
 /**
- * `raybus status` and `raybus list nodes|actors|tasks|placement-groups`: ask the broker leader
- * for the live cluster state and print it (tables, or JSON with `--json`). "Tasks" are what
- * the broker schedules: worker leases (running work) and requests waiting for resources —
- * owners push the tasks themselves over their leases, as in Ray.
+ * `raybus status`: ask the broker leader for the live cluster state and print it (or JSON with
+ * `--json`): nodes, resources, actors by state, running leases and waiting work.
  */
 import type { ClusterState, Resources } from '../protocol/wire';
 import { openClusterTransport } from '../runtimes/open-transport';
@@ -10,11 +8,12 @@ import { parseClusterAddress } from '../transport/cluster-address';
 import type { Transport } from '../transport/transport';
 import { clusterState } from '../broker/broker-query';
 import type { ParsedArgs } from './args';
+import { fmt, round } from './format';
 
 /** How long to wait for the broker leader (ms); RAYBUS_QUERY_TIMEOUT_MS overrides. */
 const queryTimeoutMs = (): number => Number(process.env.RAYBUS_QUERY_TIMEOUT_MS) || 10_000;
 
-async function withCluster<T>(args: ParsedArgs, fn: (t: Transport) => Promise<T>): Promise<T> {
+export async function withCluster<T>(args: ParsedArgs, fn: (t: Transport) => Promise<T>): Promise<T> {
   const t = openClusterTransport(args.address, {
     connectionName: 'raybus cli',
     connectAttempts: 3,
@@ -40,59 +39,6 @@ export async function runStatus(args: ParsedArgs): Promise<number> {
   }
   process.stdout.write(formatStatus(state, parseClusterAddress(args.address).display));
   return 0;
-}
-
-export async function runList(args: ParsedArgs): Promise<number> {
-  const state = await withCluster(args, (t) => clusterState(t, queryTimeoutMs()));
-  const rows = listRows(state, args.what!);
-  if (args.json) {
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-    return 0;
-  }
-  process.stdout.write(table(rows));
-  return 0;
-}
-
-/** The rows `raybus list <what>` prints. */
-export function listRows(state: ClusterState, what: NonNullable<ParsedArgs['what']>): Array<Record<string, unknown>> {
-  switch (what) {
-    case 'nodes':
-      return state.nodes.map((n) => ({
-        nodeId: n.nodeId,
-        state: n.draining ? 'DRAINING' : n.alive ? 'ALIVE' : 'DEAD',
-        resources: fmt(n.resources),
-        available: n.alive && !n.draining ? fmt(n.available) : '',
-        labels: fmt(n.labels),
-      }));
-    case 'actors':
-      return state.actors.map((a) => ({
-        actorId: a.actorId,
-        className: a.className,
-        name: a.name ?? '',
-        namespace: a.namespace,
-        state: a.state,
-        nodeId: a.nodeId ?? '',
-        lifetime: a.detached ? 'detached' : 'non_detached',
-        restarts: a.restarts,
-      }));
-    case 'tasks':
-      return [
-        ...state.leases
-          .filter((l) => !l.actorId)
-          .map((l) => ({ id: l.lease, state: 'RUNNING', nodeId: l.nodeId, owner: l.owner ?? '', demand: fmt(l.demand), description: 'worker lease' })),
-        ...state.pending
-          .filter((p) => p.kind === 'task')
-          .map((p) => ({ id: p.id, state: p.infeasible ? 'INFEASIBLE' : 'PENDING_SCHEDULING', nodeId: '', owner: '', demand: fmt(p.demand), description: p.description })),
-      ];
-    case 'placement-groups':
-      return Object.values(state.placementGroups).map((pg) => ({
-        placementGroupId: pg.placementGroupId,
-        name: pg.name,
-        strategy: pg.strategy,
-        state: pg.state,
-        bundles: Object.values(pg.bundles).map(fmt).join(' | '),
-      }));
-  }
 }
 
 export function formatStatus(state: ClusterState, display: string): string {
@@ -138,20 +84,3 @@ function refusals(n: ClusterState['nodes'][number]): string {
   return parts.length ? `  ${parts.join(', ')}` : '';
 }
 
-function fmt(r: Record<string, unknown>): string {
-  return Object.entries(r)
-    .map(([k, v]) => `${k}=${typeof v === 'number' ? round(v) : String(v)}`)
-    .join(', ');
-}
-
-function round(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(2);
-}
-
-function table(rows: Array<Record<string, unknown>>): string {
-  if (rows.length === 0) return '(none)\n';
-  const cols = Object.keys(rows[0]!);
-  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return `${[line(cols.map((c) => c.toUpperCase())), ...rows.map((r) => line(cols.map((c) => String(r[c] ?? ''))))].join('\n')}\n`;
-}

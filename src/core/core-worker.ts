@@ -17,7 +17,7 @@ import type { ObjectRefGenerator } from '../refs/object-ref-generator';
 import { encodeError, type WireError } from '../serialization/error-codec';
 import { RaySystemError, TaskCancelledError } from '../errors/ray-errors';
 import { CANCEL_TOPIC, OWNER_DIED_TOPIC, replyQueue, type QueueKind, type QueueMessages } from '../protocol/queues';
-import { NRET_DYNAMIC, type WireArg } from '../protocol/wire';
+import { NRET_DYNAMIC, type ActorSpec, type WireArg } from '../protocol/wire';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { CancelTaskMsg, ReplyMsg } from '../protocol/messages/reply';
 import { newIdSource, type ActorId, type JobId, type NodeId, type ObjectId, type PlacementGroupId, type ProcId, type QueueName, type ReplyQueue, type RequestId, type TaskId, type WorkerId } from '../protocol/ids';
@@ -32,7 +32,13 @@ import { TaskSubmitter, type SubmittedTask } from './task-submitter';
 import { ReplyRouter, type ReplyHandler, type ReplyTag } from './reply-router';
 import { getValues, resolveArgs, waitFor } from './ref-resolution';
 import { cancelLocal } from './running-tasks';
-import type { RuntimeCore } from './runtime-state';
+import { slot, type RuntimeCore } from './runtime-state';
+import type { LogLinesMsg } from '../protocol/messages/state';
+import { TaskTable } from '../observability/task-table';
+import { StateResponder } from '../observability/state-responder';
+import { LogPrinter } from '../observability/log-printer';
+import { logger } from '../util/logger';
+import { answerStateQueries } from './state-sources';
 
 export type { PendingTask } from './pending-tasks';
 
@@ -56,6 +62,8 @@ export interface CoreWorkerOptions {
   readonly runtimeEnv?: RuntimeEnv;
   /** Every timer of the core (get/wait timeouts, submission retries). Default: real time. */
   readonly clock?: Clock;
+  /** A driver prints the output its work's workers send (`init({ logToDriver })`; default true). */
+  readonly logToDriver?: boolean;
 }
 
 /** Runtime of this process. */
@@ -68,6 +76,13 @@ export class CoreWorker implements RuntimeCore {
   readonly tasks: PendingTasks;
   readonly submitter: TaskSubmitter;
   readonly replies: ReplyRouter;
+  /** The tasks this process submitted, for the state API. */
+  readonly taskTable: TaskTable;
+  /** Answers state queries (the task table, objects; higher layers add theirs). */
+  readonly state: StateResponder;
+  /** A worker forwards the output lines of work it submitted (set by the worker runtime). */
+  logForward?: (msg: LogLinesMsg) => void;
+  private printer?: LogPrinter;
   private readonly ids = newIdSource();
   private subscription?: Subscription;
   private ownerDiedSub?: Subscription;
@@ -81,6 +96,8 @@ export class CoreWorker implements RuntimeCore {
   constructor(readonly options: CoreWorkerOptions) {
     this.address = replyQueue(options.procId);
     this.clock = options.clock ?? systemClock;
+    // Live records stay with the pending tasks; the table keeps the finished ones.
+    this.taskTable = new TaskTable(() => this.clock.now(), { records: () => this.tasks.records(), get: (id) => this.tasks.get(id as TaskId)?.rec });
     this.messenger = new Messenger(options.transport, {
       address: this.address,
       newRequestId: () => this.ids.next<RequestId>(),
@@ -95,10 +112,14 @@ export class CoreWorker implements RuntimeCore {
       outbox: this.messenger,
       newRequestId: () => this.ids.next<RequestId>(),
       failTask: (taskId, err) => this.tasks.failTask(taskId, err),
+      table: this.taskTable,
     });
-    this.tasks = new PendingTasks(this.objects, this.streams, this.submitter);
+    this.tasks = new PendingTasks(this.objects, this.streams, this.submitter, this.taskTable);
     this.replies = new ReplyRouter(this.address, (msg) => this.messenger.answer(msg));
     this.routeReplies();
+    const { procId, nodeId, isDriver } = options;
+    this.state = new StateResponder(options.transport, { kind: isDriver ? 'driver' : 'worker', id: procId, ...(nodeId ? { nodeId } : {}), pid: process.pid });
+    answerStateQueries(this.state, { table: this.taskTable, objects: this.objects.store, address: this.address, procId, ...(nodeId ? { nodeId } : {}), isDriver, startedAt: this.clock.now() });
     if (options.isDriver) {
       this.keepAlive = new KeepAlive(() => this.tasks.size > 0 || this.messenger.openRequests > 0 || this.openWaits > 0, this.clock);
     }
@@ -130,6 +151,13 @@ export class CoreWorker implements RuntimeCore {
     r.register('lease-lost', (m) => this.submitter.onLeaseMessage(m));
     r.register('stream-item', (m) => this.streams.onItem(m));
     r.register('cancel-task', (m) => this.onCancelTask(m));
+    r.register('log-lines', (m) => this.onLogLines(m));
+  }
+
+  /** Output of work this process submitted: a driver prints it, a worker passes it on. */
+  private onLogLines(msg: LogLinesMsg): void {
+    if (this.logForward) return this.logForward(msg);
+    if (this.options.isDriver && this.options.logToDriver !== false) (this.printer ??= new LogPrinter({ clock: this.clock })).print(msg);
   }
 
   get transport(): Transport {
@@ -140,9 +168,11 @@ export class CoreWorker implements RuntimeCore {
   async start(): Promise<void> {
     this.objects.install();
     await this.transport.assertQueue(this.address, { autoDelete: false });
+    const answering = this.state.start().catch((err: unknown) => logger.debug(`raybus: not answering state queries: ${(err as Error).message}`));
     this.ownerDiedSub = await this.messenger.subscribe(OWNER_DIED_TOPIC, 'owner-died', (notice) => {
       if (typeof notice.owner === 'string') this.objects.onOwnerDied(notice.owner);
     });
+    await answering;
     this.subscription = await this.transport.consume(this.address, this.replies.onDelivery, { prefetch: 0 });
   }
 
@@ -152,6 +182,8 @@ export class CoreWorker implements RuntimeCore {
     this.keepAlive?.stop();
     this.messenger.close(reason);
     this.submitter.shutdown();
+    this.printer?.flush();
+    await this.state.stop();
     const err = encodeError(new RaySystemError(reason));
     this.objects.store.failPending(() => ({ e: err }));
     await this.subscription?.cancel().catch(() => undefined);
@@ -183,11 +215,32 @@ export class CoreWorker implements RuntimeCore {
 
   /** Send a typed message (see Messenger.send). */
   send<K extends QueueKind>(queue: QueueName<K>, msg: QueueMessages[K], taskId?: TaskId, onError?: SendErrorHandler<QueueMessages[K]>, options?: PublishOptions): void {
+    // An actor call leaves for the actor's mailbox (the handle sends it once its arguments are ready).
+    if (taskId !== undefined && (msg as { t: string }).t === 'call') this.taskTable.submitted(this.tasks.get(taskId)?.rec);
     this.messenger.send(queue, msg, taskId, onError, options);
   }
 
   sendToBroker(msg: BrokerMsg): void {
+    if (msg.t === 'create-actor') {
+      this.noteActorCreation(msg.spec);
+      if (this.options.logToDriver === false) msg.spec.ctx = { ...msg.spec.ctx, nolog: true };
+    }
     this.messenger.sendToBroker(msg);
+  }
+
+  /** An actor's creation task: the broker knows how it goes (the state API asks it). */
+  private noteActorCreation(spec: ActorSpec): void {
+    const pg = spec.strategy.kind === 'PLACEMENT_GROUP' ? spec.strategy.pg : undefined;
+    this.taskTable.addUntracked({
+      taskId: spec.actorId,
+      name: `${spec.meta.className}.__init__`,
+      type: 'ACTOR_CREATION_TASK',
+      jobId: spec.ctx.jobId,
+      actorId: spec.actorId,
+      parentTaskId: slot.taskContext.getStore()?.taskId,
+      resources: spec.placement,
+      placementGroupId: pg,
+    });
   }
 
   /** Write out what the transport batches now (see Messenger.flush). */
@@ -258,6 +311,16 @@ export class CoreWorker implements RuntimeCore {
   }
 
   registerPending(task: PendingTask): void {
+    if (task.actorCall && !task.rec) {
+      task.rec = this.taskTable.add({
+        taskId: task.taskId,
+        name: task.functionName,
+        type: 'ACTOR_TASK',
+        jobId: this.options.jobId,
+        actorId: task.actorId,
+        parentTaskId: slot.taskContext.getStore()?.taskId,
+      });
+    }
     this.tasks.register(task);
     this.keepAlive?.poke();
   }
@@ -320,7 +383,19 @@ export class CoreWorker implements RuntimeCore {
 
   /** Submit a normal task (resolution of its arguments first). */
   submitTask(task: SubmittedTask, args: unknown[]): void {
-    this.tasks.register({ taskId: task.taskId, returnIds: task.returnIds, functionName: task.fn.name, dynamic: task.nret === NRET_DYNAMIC, submitted: task });
+    const strategy = task.strategy;
+    // The driver prints no worker output: workers keep it in their log files only.
+    if (this.options.logToDriver === false) (task as { ctx: SubmittedTask['ctx'] }).ctx = { ...task.ctx, nolog: true };
+    task.rec = this.taskTable.add({
+      taskId: task.taskId,
+      name: task.fn.name,
+      type: 'NORMAL_TASK',
+      jobId: task.ctx.jobId,
+      parentTaskId: slot.taskContext.getStore()?.taskId,
+      resources: task.demand,
+      placementGroupId: strategy.kind === 'PLACEMENT_GROUP' ? strategy.pg : undefined,
+    });
+    this.tasks.register({ taskId: task.taskId, returnIds: task.returnIds, functionName: task.fn.name, dynamic: task.nret === NRET_DYNAMIC, submitted: task, rec: task.rec });
     this.keepAlive?.poke();
     resolveArgs(
       this.objects,

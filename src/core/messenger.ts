@@ -12,6 +12,7 @@ import { BROKER_QUEUE, type QueueKind, type QueueMessages, type TopicKind, type 
 import type { QueueName, ReplyQueue, RequestId, TaskId, TopicName } from '../protocol/ids';
 import type { ReplyMsg } from '../protocol/messages/reply';
 import type { BrokerMsg } from '../protocol/messages/broker';
+import { logger } from '../util/logger';
 
 /**
  * Told when a send failed, with the message that was not delivered and its queue: one
@@ -117,7 +118,7 @@ export class Messenger {
     if (onError) return onError(err, msg, queue);
     const reason = `raybus: the message for task ${taskId} could not be delivered to ${queue}: ${err.message}`;
     if (taskId && this.port.taskUndeliverable(taskId, reason)) return;
-    process.emitWarning(`raybus: publish to ${queue} failed: ${err.message}`);
+    logger.warn(`raybus: publish to ${queue} failed: ${err.message}`);
   }
 
   /**

@@ -11,6 +11,8 @@ import { RaySystemError } from '../errors/ray-errors';
 import type { WireArg, WireOutcome } from '../protocol/wire';
 import type { ResultMsg } from '../protocol/messages/reply';
 import type { SubmittedTask } from './task-submitter';
+import { firstError } from './submit-policy';
+import type { TaskRecord, TaskTable } from '../observability/task-table';
 
 /** A task or actor call whose results this process is waiting for. */
 export interface PendingTask {
@@ -26,6 +28,10 @@ export interface PendingTask {
   readonly dynamic?: boolean;
   /** An actor method call (not a normal task). */
   readonly actorCall?: boolean;
+  /** The actor called. */
+  readonly actorId?: string;
+  /** Its row in the owner's task table (the state API). */
+  rec?: TaskRecord;
 }
 
 /** Where results go (the object manager). */
@@ -66,6 +72,7 @@ export class PendingTasks {
     private readonly objects: ResultObjects,
     private readonly streams: ResultStreams,
     private readonly submitter: ResultSubmitter,
+    private readonly table?: TaskTable,
   ) {}
 
   register(task: PendingTask): void {
@@ -88,6 +95,11 @@ export class PendingTasks {
 
   get size(): number {
     return this.pending.size;
+  }
+
+  /** The task-table records of what is pending (the state API). */
+  *records(): IterableIterator<TaskRecord | undefined> {
+    for (const t of this.pending.values()) yield t.rec;
   }
 
   /** Record that the running task `parent` submitted `child`. */
@@ -113,6 +125,7 @@ export class PendingTasks {
     const t = this.pending.get(taskId);
     if (!t) return;
     this.pending.delete(taskId);
+    this.table?.finish(t.rec, err);
     const out = { e: err };
     this.streams.fail(taskId, out);
     for (const id of t.returnIds) this.objects.fulfil(id, out);
@@ -133,6 +146,7 @@ export class PendingTasks {
     }
     if (t.submitted ? this.submitter.onTaskResult(t.submitted, rets, retire, msg.us) : t.onResult?.(rets, retire, msg.us)) return;
     this.pending.delete(taskId);
+    this.table?.finish(t.rec, firstError(rets), msg.us);
     const stream = this.streams.take(taskId);
     if (stream) {
       // A producer streams its own failure as the last item (and says how many it sent); an

@@ -7,6 +7,7 @@
 import type { Delivery } from '../transport/transport';
 import { decodeMessage, RejectionCounter } from '../serialization/message-codec';
 import type { ReplyMsg } from '../protocol/messages/reply';
+import { logger } from '../util/logger';
 
 /** The tag of a reply-queue message. */
 export type ReplyTag = ReplyMsg['t'];
@@ -63,7 +64,7 @@ export class ReplyRouter {
     try {
       this.dispatch(msg);
     } catch (err) {
-      process.emitWarning(`raybus: failed to handle '${msg.t}' on ${this.where}: ${(err as Error).stack}`);
+      logger.error(`raybus: failed to handle '${msg.t}' on ${this.where}: ${(err as Error).stack}`);
     }
   };
 

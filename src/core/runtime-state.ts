@@ -10,7 +10,7 @@ import type { QueueKind, QueueMessages } from '../protocol/queues';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { ReplyMsg } from '../protocol/messages/reply';
 import type { RuntimeEnv } from '../protocol/runtime-env';
-import type { PublishOptions } from '../transport/transport';
+import type { PublishOptions, Transport } from '../transport/transport';
 import type { ObjectRef } from '../refs/object-ref';
 import type { ObjectRefGenerator } from '../refs/object-ref-generator';
 import { processGlobal } from '../util/process-global';
@@ -53,6 +53,8 @@ export interface ProcessContext {
  */
 export interface RuntimeCore {
   readonly address: ReplyQueue;
+  /** The process's bus connection (the state API queries the cluster on it). */
+  readonly transport: Transport;
   readonly options: {
     readonly jobId: JobId;
     readonly namespace: string;

@@ -7,6 +7,7 @@ import type { LeaseId, ObjectId, TaskId, WorkerId } from '../protocol/ids';
 import type { CodeDescriptor } from '../serialization/code-shipping';
 import type { WireError } from '../serialization/error-codec';
 import type { Resources, TaskContextInfo, WireArg, WireStrategy } from '../protocol/wire';
+import type { TaskRecord } from '../observability/task-table';
 
 /**
  * Tasks in flight on one worker. Ray keeps one (max_tasks_in_flight_per_worker = 1), so that
@@ -48,6 +49,8 @@ export interface SubmittedTask {
   readonly maxCalls?: number;
   /** Cancelled while running: its result is ignored and it is never retried. */
   cancelled?: boolean;
+  /** Its row in the owner's task table (the state API). */
+  rec?: TaskRecord;
 }
 
 /** Running average of how long each key's calls run (µs), kept across bursts of work. */

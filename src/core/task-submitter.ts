@@ -14,6 +14,7 @@ import type { TaskMsg, WorkerMsg } from '../protocol/messages/worker';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { Clock } from '../util/clock';
 import type { SendErrorHandler } from './messenger';
+import type { TaskTable } from '../observability/task-table';
 import { CallDurations, PIPELINE_FAST_US, SentCode, canRetry, firstError, retryable, type SubmittedTask } from './submit-policy';
 
 export { PIPELINE_MAX, type SubmittedTask } from './submit-policy';
@@ -40,6 +41,8 @@ export interface SubmitterPort {
   newRequestId(): RequestId;
   /** Fail every return of a task (it can never run, or its worker died for the last time). */
   failTask(taskId: TaskId, err: WireError): void;
+  /** The owner's task table: each task's state as it moves (the state API reads it). */
+  readonly table?: TaskTable;
 }
 
 interface Lease {
@@ -83,6 +86,7 @@ export class TaskSubmitter {
       this.keys.set(task.key, ks);
     }
     ks.queue.push(task);
+    this.port.table?.queued(task.rec);
     this.pump(ks);
   }
 
@@ -140,6 +144,7 @@ export class TaskSubmitter {
 
   private push(lease: Lease, task: SubmittedTask): void {
     task.lease = lease.id;
+    this.port.table?.pushed(task.rec, lease.node, lease.worker, lease.inflight.size === 0);
     lease.inflight.add(task);
     const ctx = Object.assign({}, task.ctx, { attempt: task.attempt, res: task.demand }) as TaskContextInfo;
     const msg: TaskMsg = {
@@ -167,13 +172,20 @@ export class TaskSubmitter {
     const lease = this.leases.get(msg.lease);
     const task = lease && findTask(lease, msg.task);
     if (!lease || !task) return;
-    lease.inflight.delete(task);
+    this.leave(lease, task);
     if (task.cancelled) return;
     const ks = this.keys.get(lease.key);
     if (!ks) return this.enqueue(task);
     ks.queue.unshift(task);
+    this.port.table?.queued(task.rec);
     this.retryLater(ks);
   };
+
+  /** `task` is off `lease`: the one now first in flight there runs (a worker runs them in push order). */
+  private leave(lease: Lease, task: SubmittedTask): void {
+    lease.inflight.delete(task);
+    this.port.table?.running(runningTask(lease)?.rec);
+  }
 
   /** Return idle leases once the current burst of work has been handed out. */
   private scheduleReturn(ks: KeyState): void {
@@ -247,6 +259,7 @@ export class TaskSubmitter {
       }
     }
     lease.inflight.clear();
+    for (const task of requeue) this.port.table?.queued(task.rec, task.attempt);
     if (ks) {
       ks.queue.unshift(...requeue);
       this.pump(ks);
@@ -275,6 +288,7 @@ export class TaskSubmitter {
       return;
     }
     this.durations.note(ks.key, PIPELINE_FAST_US, true);
+    for (const task of back) this.port.table?.queued(task.rec);
     ks.queue.unshift(...back);
     this.pump(ks);
   }
@@ -284,7 +298,7 @@ export class TaskSubmitter {
     for (const lease of this.leases.values()) {
       for (const task of lease.inflight) {
         if (task.taskId !== taskId) continue;
-        lease.inflight.delete(task);
+        this.leave(lease, task);
         if (retire) this.returnLease(lease);
         const ks = this.keys.get(lease.key);
         if (ks) this.pump(ks);
@@ -296,7 +310,7 @@ export class TaskSubmitter {
   /** A result arrived: decide on an application-level retry. Returns true if retried. */
   onTaskResult(task: SubmittedTask, rets: WireOutcome[], retire = false, us?: number): boolean {
     const lease = task.lease ? this.leases.get(task.lease) : undefined;
-    lease?.inflight.delete(task);
+    if (lease) this.leave(lease, task);
     if (us !== undefined) this.durations.note(task.key, us);
     if (lease && retire) {
       // The worker reached maxCalls and is exiting: give the lease back, push it nothing more.
@@ -305,6 +319,7 @@ export class TaskSubmitter {
     const failed = firstError(rets);
     if (failed && canRetry(task) && retryable(task.retryExceptions, failed)) {
       task.attempt += 1;
+      this.port.table?.queued(task.rec, task.attempt);
       const ks = this.keys.get(task.key);
       if (ks) {
         ks.queue.unshift(task);

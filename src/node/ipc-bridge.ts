@@ -6,6 +6,7 @@
 import type { Delivery, Subscription, Transport } from '../transport/transport';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
 import type { FrameLink } from '../transport/ipc-link';
+import { logger } from '../util/logger';
 
 const BATCH = { batch: true } as const;
 
@@ -45,7 +46,7 @@ export class IpcBridge {
       try {
         frames = decodeFrames<ChildFrame>(m);
       } catch (err) {
-        process.emitWarning(`raybus: dropped a malformed batch from ${worker}: ${(err as Error).message}`);
+        logger.warn(`raybus: dropped a malformed batch from ${worker}: ${(err as Error).message}`);
         return;
       }
       if (!frames) return;
@@ -53,7 +54,7 @@ export class IpcBridge {
         try {
           this.onFrame(f);
         } catch (err) {
-          process.emitWarning(`raybus: bad frame from ${worker}: ${(err as Error).message}`);
+          logger.warn(`raybus: bad frame from ${worker}: ${(err as Error).message}`);
         }
       }
     });

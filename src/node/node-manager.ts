@@ -9,7 +9,7 @@
  * WorkerSpawner), the drain's wait in node-drain.ts, cluster presence in cluster-presence.ts.
  * This class reads the node's queue and ties them together.
  */
-import type { JobId, NodeId } from '../protocol/ids';
+import type { JobId, NodeId, WorkerId } from '../protocol/ids';
 import type { Transport } from '../transport/transport';
 import { decodeMessage, RejectionCounter } from '../serialization/message-codec';
 import { nodeQueue, workerQueue } from '../protocol/queues';
@@ -22,6 +22,11 @@ import { ProcessSpawner } from './process-spawner';
 import type { WorkerSpawner } from './worker-spawner';
 import { awaitWorkDrained } from './node-drain';
 import { joinCluster, type ClusterPresence } from './cluster-presence';
+import { WorkerLogs, nodeLogDir } from './worker-logs';
+import { answerWorkerQueries } from './worker-queries';
+import type { ReadLogMsg } from '../protocol/messages/state';
+import { isReplyQueue, type StateResponder } from '../observability/state-responder';
+import { logger } from '../util/logger';
 
 /** Default for {@link NodeOptions.idleWorkerTimeoutMs}. */
 export const DEFAULT_IDLE_WORKER_TIMEOUT_MS = 60_000;
@@ -70,6 +75,8 @@ export interface NodeOptions {
   readonly leaseReportMs?: number;
   /** Unauthenticated messages this node process refused so far, by reason (sent with the lease report). */
   readonly refusals?: () => Record<string, number>;
+  /** Where the workers' log files go (default: RAYBUS_LOG_DIR or the temp directory, then the node id). */
+  readonly logDir?: string;
 }
 
 /** One node: reads `raybus.node.<id>` and runs the work it is given on its worker processes. */
@@ -79,10 +86,13 @@ export class NodeManager {
   private readonly workers: WorkerTable;
   private readonly clock: Clock;
   private presence?: ClusterPresence;
+  private state?: StateResponder;
   private stopping = false;
   private draining = false;
   private reportTimer?: Timer;
   private readonly malformed = new RejectionCounter('raybus node');
+  /** The workers' stdout and stderr (kept by nodes of `raybus start`, removed by the others when they stop). */
+  readonly logs: WorkerLogs;
 
   constructor(private readonly options: NodeOptions) {
     const positive = (name: string, v: number | undefined): void => {
@@ -93,9 +103,11 @@ export class NodeManager {
     positive('workerStartTimeoutMs', options.workerStartTimeoutMs);
     positive('leaseReportMs', options.leaseReportMs);
     this.clock = options.clock ?? systemClock;
+    this.logs = new WorkerLogs(options.logDir ?? nodeLogDir(options.nodeId), options.cluster === true);
     this.workers = new WorkerTable({
       nodeId: options.nodeId,
-      spawner: options.spawner ?? new ProcessSpawner({ ...options, keepProcessAlive: options.cluster === true, clock: this.clock }),
+      spawner: options.spawner ?? new ProcessSpawner({ ...options, keepProcessAlive: options.cluster === true, clock: this.clock, logs: this.logs }),
+      crashedAtStart: (worker, error) => this.crashedAtStart(worker, error),
       outbox: this.outbox,
       clock: this.clock,
       idleTimeoutMs: options.idleWorkerTimeoutMs ?? DEFAULT_IDLE_WORKER_TIMEOUT_MS,
@@ -133,11 +145,13 @@ export class NodeManager {
         try {
           this.onMessage(msg);
         } catch (err) {
-          process.emitWarning(`raybus node: failed to handle '${msg.t}': ${(err as Error).stack}`);
+          logger.error(`raybus node: failed to handle '${msg.t}': ${(err as Error).stack}`);
         }
       },
       { prefetch: 0 },
     );
+    this.state = answerWorkerQueries(t, this.options.nodeId, this.workers);
+    await this.state.start();
     if (this.options.cluster) {
       this.presence = await joinCluster(t, this.options.nodeId, () => this.register(), this.malformed);
       this.reportTimer = this.clock.setInterval(() => this.reportLeases(), this.options.leaseReportMs ?? DEFAULT_LEASE_REPORT_MS);
@@ -177,7 +191,9 @@ export class NodeManager {
     this.clock.clear(this.reportTimer);
     this.reportTimer = undefined;
     await this.presence?.leave();
+    await this.state?.stop();
     await this.workers.stopAll();
+    this.logs.cleanup();
     if (this.options.cluster && this.transport) {
       // Durable queues of this node and its workers would otherwise wait for their expiry.
       const t = this.transport;
@@ -208,6 +224,19 @@ export class NodeManager {
     await this.stop();
   }
 
+  /** `raybus logs`: part of a worker's log file, to a reply queue only. */
+  private readLog(msg: ReadLogMsg): void {
+    if (!isReplyQueue(msg.reply) || typeof msg.offset !== 'number' || typeof msg.max !== 'number') return;
+    void this.logs.read(msg).then((chunk) => this.outbox.send(msg.reply, chunk));
+  }
+
+  /** A worker died before it was ready: the end of its stderr says why. */
+  private crashedAtStart(worker: WorkerId, error: Error): void {
+    void this.logs.tail(worker).then((lines) => {
+      if (lines.length > 0) logger.warn(`raybus node: worker ${worker} did not start (${error.message}); the end of its stderr:\n${lines.join('\n')}`);
+    });
+  }
+
   /** Register with the broker, reporting the leases (tasks and actors) running here. */
   private register(): void {
     if (this.stopping) return;
@@ -229,6 +258,8 @@ export class NodeManager {
         return this.workers.startActor(msg);
       case 'release-lease':
         return this.workers.release(msg.lease);
+      case 'read-log':
+        return this.readLog(msg);
       case 'kill-worker': {
         const { reply, req } = msg;
         void this.workers.kill(msg.lease).then(() => {

@@ -9,12 +9,15 @@ import type { JobId, NodeId } from '../protocol/ids';
 import type { Resources } from '../protocol/wire';
 import type { Transport } from '../transport/transport';
 import { ChannelLink, IPC_FD_VAR, IPC_PIPE_FD, PipeLink } from '../transport/ipc-link';
-import { NODE_IMPORTS_VAR, isEnvSetupFailedReport, workerIdentityEnv } from '../protocol/worker-process';
+import { LOG_FILES_VAR, NODE_IMPORTS_VAR, isEnvSetupFailedReport, workerIdentityEnv } from '../protocol/worker-process';
+import { LOG_LEVEL_VAR, logLevel } from '../util/logger';
+import { WorkerLogs } from './worker-logs';
 import { runtimeEnvKey } from '../protocol/runtime-env';
 import type { Clock } from '../util/clock';
 import { IpcBridge } from './ipc-bridge';
 import { buildWorkerEnv } from './worker-env';
 import type { WorkerHandle, WorkerProcessEvents, WorkerSpawnSpec, WorkerSpawner } from './worker-spawner';
+import { logger } from '../util/logger';
 
 /** Frames between node and workers travel on a pipe of their own, except on Windows. */
 const PIPE_LINK = process.platform !== 'win32';
@@ -43,6 +46,8 @@ export interface ProcessSpawnerOptions {
    */
   readonly keepProcessAlive?: boolean;
   readonly clock: Clock;
+  /** Where workers' stdout and stderr go (absent: the node's own). */
+  readonly logs?: WorkerLogs;
 }
 
 /** Forks real worker processes. */
@@ -53,13 +58,17 @@ export class ProcessSpawner implements WorkerSpawner {
 
   spawn(spec: WorkerSpawnSpec, events: WorkerProcessEvents): WorkerHandle {
     const o = this.options;
+    const files = o.logs?.open(spec.workerId);
     const { env, warning } = buildWorkerEnv({
       base: process.env,
       identity: {
         ...workerIdentityEnv({ workerId: spec.workerId, nodeId: o.nodeId, jobId: o.jobId, namespace: o.namespace }),
         ...(PIPE_LINK ? { [IPC_FD_VAR]: String(IPC_PIPE_FD) } : {}),
+        // Workers log at their node's level (raybus's own messages).
+        [LOG_LEVEL_VAR]: logLevel(),
         ...o.workerEnv,
         ...(o.imports?.length ? { [NODE_IMPORTS_VAR]: JSON.stringify(o.imports) } : {}),
+        ...(files ? { [LOG_FILES_VAR]: '1' } : {}),
       },
       ...(spec.runtimeEnv ? { runtimeEnv: spec.runtimeEnv } : {}),
       gpuIds: spec.gpuIds,
@@ -68,7 +77,7 @@ export class ProcessSpawner implements WorkerSpawner {
     const envKey = runtimeEnvKey(spec.runtimeEnv);
     if (warning && !this.warnedEnvKeys.has(envKey)) {
       this.warnedEnvKeys.add(envKey);
-      process.emitWarning(warning);
+      logger.warn(warning);
     }
     let exited = false;
     const exit = (reason: string): void => {
@@ -77,25 +86,31 @@ export class ProcessSpawner implements WorkerSpawner {
       events.exited(reason);
     };
     let child: ChildProcess;
+    const out = files?.out ?? 'inherit';
+    const err = files?.err ?? 'inherit';
     try {
       child = fork(o.workerEntry, [], {
         env,
         serialization: 'advanced',
-        // fd 4: the frame pipe (ipc-link.ts); Windows keeps frames on the IPC channel.
-        stdio: PIPE_LINK ? ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'] : ['ignore', 'inherit', 'inherit', 'ipc'],
+        // stdout, stderr: the worker's log files (worker-logs.ts); fd 4: the frame pipe
+        // (ipc-link.ts); Windows keeps frames on the IPC channel.
+        stdio: PIPE_LINK ? ['ignore', out, err, 'ipc', 'pipe'] : ['ignore', out, err, 'ipc'],
         execArgv: [
-          ...process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--cpu-prof')),
+          ...workerExecArgv(process.execArgv),
           // Profiling the workers (benchmarks/README.md): RAYBUS_WORKER_CPU_PROF=<dir>.
           ...(process.env.RAYBUS_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RAYBUS_WORKER_CPU_PROF}`] : []),
         ],
       });
-    } catch (err) {
+    } catch (e) {
+      WorkerLogs.close(files);
       setImmediate(() => {
-        events.error(err as Error);
-        exit(`worker process could not be forked: ${(err as Error).message}`);
+        events.error(e as Error);
+        exit(`worker process could not be forked: ${(e as Error).message}`);
       });
       return { pid: undefined, unacked: () => 0, pause: () => Promise.resolve(), kill: () => undefined, close: () => Promise.resolve() };
     }
+    // The child has its own copies.
+    WorkerLogs.close(files);
     const pipe = PIPE_LINK ? (child.stdio[IPC_PIPE_FD] as Duplex | null) : null;
     if (!o.keepProcessAlive) {
       child.unref();
@@ -138,6 +153,24 @@ export class ProcessSpawner implements WorkerSpawner {
       },
     };
   }
+}
+
+/**
+ * The node's Node.js options a worker inherits: not its debugger or profiler, and not the
+ * script of `node -e` / `node -p` (the worker would run the driver's script instead of its own).
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print' || a === '-pe') {
+      i += 1;
+      continue;
+    }
+    if (a.startsWith('--eval=') || a.startsWith('--print=') || a.startsWith('--inspect') || a.startsWith('--cpu-prof')) continue;
+    out.push(a);
+  }
+  return out;
 }
 
 /** A Transport that waits for its connection to open before every operation. */

@@ -14,6 +14,8 @@ import { RuntimeEnvSetupError, WorkerCrashedError } from '../errors/ray-errors';
 import { encodeError } from '../serialization/error-codec';
 import type { Clock } from '../util/clock';
 import { WorkerPool } from './worker-pool';
+import type { WorkerItem } from '../protocol/state';
+import { DeadWorkers, workerItem } from './worker-items';
 import type { NodeOutbox } from './node-outbox';
 import type { WorkerHandle, WorkerProcessEvents, WorkerSpawner } from './worker-spawner';
 import {
@@ -27,6 +29,7 @@ import {
   type WorkerProcessEvent,
   type WorkerProcessState,
 } from './worker-process.machine';
+import { logger } from '../util/logger';
 
 /** What the table needs of its node. */
 export interface WorkerTableOptions {
@@ -41,6 +44,8 @@ export interface WorkerTableOptions {
   readonly startTimeoutMs: number;
   /** Keep the ids of every worker started (a cluster node deletes their queues when it stops). */
   readonly rememberSpawned?: boolean;
+  /** A worker died before it was ready (not a runtime env failure): the node says why it can. */
+  readonly crashedAtStart?: (workerId: WorkerId, error: Error) => void;
 }
 
 /** One worker process: its handle and its lifecycle machine. */
@@ -53,6 +58,10 @@ export class NodeWorker {
   leaseKey?: LeaseId;
   /** Resolves once the process is gone and its bus connection closed (its messages requeued). */
   readonly gone: Promise<void>;
+  /** When it was started (ms since the epoch, the node's clock). */
+  startedAt = 0;
+  /** How the process ended (its exit status, or the signal that killed it). */
+  exitReason?: string;
   /** @internal */
   markGone!: () => void;
 
@@ -95,6 +104,7 @@ export class WorkerTable {
   private draining = false;
   /** Ids of every worker started (with `rememberSpawned`). */
   readonly spawned: WorkerId[] = [];
+  private readonly dead = new DeadWorkers();
 
   constructor(private readonly options: WorkerTableOptions) {
     this.pool = new WorkerPool<NodeWorker>({
@@ -102,6 +112,12 @@ export class WorkerTable {
       clock: options.clock,
       reap: (w) => w.send({ type: 'STOP' }),
     });
+  }
+
+  /** Every worker, live and recently dead, as the state API lists them. */
+  *items(): IterableIterator<WorkerItem> {
+    for (const w of this.workers.values()) yield workerItem(w, this.options.nodeId);
+    yield* this.dead.items();
   }
 
   /** Start `n` workers of the default runtime env ahead of demand (pooled while they start). */
@@ -233,6 +249,7 @@ export class WorkerTable {
     const o = this.options;
     const id = newWorkerId(o.nodeId, ++this.seq);
     const w = new NodeWorker(id, runtimeEnvKey(runtimeEnv));
+    w.startedAt = o.clock.now();
     w.handle = o.spawner.spawn({ workerId: id, ...(runtimeEnv ? { runtimeEnv } : {}), gpuIds }, this.eventsOf(w));
     const work = make?.(id);
     w.actor = createActor(this.machineFor(w), {
@@ -248,7 +265,7 @@ export class WorkerTable {
     });
     w.actor.subscribe({
       next: () => this.changed(w),
-      error: (err) => process.emitWarning(`raybus node: worker ${id}'s lifecycle failed: ${(err as Error).stack}`),
+      error: (err) => logger.error(`raybus node: worker ${id}'s lifecycle failed: ${(err as Error).stack}`),
     });
     this.workers.set(id, w);
     if (o.rememberSpawned) this.spawned.push(id);
@@ -268,9 +285,12 @@ export class WorkerTable {
       },
       error: (err) => {
         if (w.state === 'starting') w.send({ type: 'START_FAILED', error: new WorkerCrashedError(`The worker process could not be started: ${err.message}`) });
-        else process.emitWarning(`raybus node: worker ${w.id}: ${err.message}`);
+        else logger.warn(`raybus node: worker ${w.id}: ${err.message}`);
       },
-      exited: (reason) => w.send({ type: 'EXITED', reason }),
+      exited: (reason) => {
+        w.exitReason = reason;
+        w.send({ type: 'EXITED', reason });
+      },
     };
   }
 
@@ -306,6 +326,7 @@ export class WorkerTable {
    * the worker-died with; worker-died is what releases the lease's resources.
    */
   private reportStartFailed({ workerId, assignment: a, error }: StartFailure): void {
+    if (!(error instanceof RuntimeEnvSetupError)) this.options.crashedAtStart?.(workerId, error);
     if (!a) return;
     const { outbox, nodeId: node } = this.options;
     if (a.kind === 'actor') {
@@ -334,6 +355,7 @@ export class WorkerTable {
    */
   private released(w: NodeWorker): void {
     this.workers.delete(w.id);
+    this.dead.add(w, this.options.nodeId, this.options.clock.now());
     if (w.leaseKey && this.byLease.get(w.leaseKey) === w) this.byLease.delete(w.leaseKey);
     void w.handle.close().then(w.markGone, w.markGone);
     const { outbox } = this.options;

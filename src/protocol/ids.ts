@@ -67,14 +67,38 @@ export interface IdSource {
   next<T extends TaskId | ObjectId | ActorId | RequestId | PlacementGroupId>(): T;
 }
 
+/** Hex digits of the counter at the end of a unique id. */
+export const ID_COUNTER_DIGITS = 10;
+
 export function newIdSource(prefix = randomBytes(6).toString('hex')): IdSource {
   let counter = 0;
   return {
     next<T>() {
       counter += 1;
-      return `${prefix}${counter.toString(16).padStart(10, '0')}` as T;
+      return `${prefix}${counter.toString(16).padStart(ID_COUNTER_DIGITS, '0')}` as T;
     },
   };
+}
+
+/** The unique id with `prefix` and `counter` (what `newIdSource(prefix)` makes). */
+export function joinId(prefix: string, counter: number): string {
+  return `${prefix}${counter.toString(16).padStart(ID_COUNTER_DIGITS, '0')}`;
+}
+
+/**
+ * The counter of a unique id made with `prefix`, or -1 when `id` is not one (read from the
+ * characters, without making a new string).
+ */
+export function idCounter(id: string, prefix: string): number {
+  if (id.length !== prefix.length + ID_COUNTER_DIGITS || !id.startsWith(prefix)) return -1;
+  let n = 0;
+  for (let i = prefix.length; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return -1;
+    n = n * 16 + d;
+  }
+  return n;
 }
 
 /** A new node id (28 hex chars). */

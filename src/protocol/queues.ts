@@ -18,6 +18,7 @@ import type { MailboxMsg } from './messages/mailbox';
 import type { NodeMsg } from './messages/node';
 import type { BrokerElectedMsg, CancelNotice, ElectionTokenMsg, OwnerDiedNotice, PresenceMsg } from './messages/presence';
 import type { ReplyMsg } from './messages/reply';
+import type { StateQueryMsg } from './messages/state';
 import type { WorkerMsg } from './messages/worker';
 
 /** What may be sent to each kind of queue. */
@@ -37,6 +38,7 @@ export interface TopicMessages {
   'owner-died': OwnerDiedNotice;
   cancel: CancelNotice;
   'broker-elected': BrokerElectedMsg;
+  state: StateQueryMsg;
 }
 export type TopicKind = keyof TopicMessages;
 
@@ -59,6 +61,8 @@ export const presenceQueue = (presence: string): QueueName<'presence'> => `raybu
 export const OWNER_DIED_TOPIC = 'raybus.owner-died' as TopicName<'owner-died'>;
 /** Broadcast when an actor call is cancelled. */
 export const CANCEL_TOPIC = 'raybus.cancel' as TopicName<'cancel'>;
+/** State queries: every process holding state rows answers the query's reply queue. */
+export const STATE_TOPIC = 'raybus.state' as TopicName<'state'>;
 /** Topic on which a new broker leader announces itself. */
 export const BROKER_ELECTED_TOPIC = 'raybus.events.broker-elected' as TopicName<'broker-elected'>;
 

@@ -5,7 +5,7 @@
  * messages/*.ts; a field added there is added here.
  */
 import type { QueueKind, TopicKind } from './queues';
-import { any, arr, bool, bytes, dict, int, lit, name, num, obj, opt, str, tagged, text, tuple, type Check } from './validate';
+import { any, arr, bool, bytes, dict, int, lit, MAX_NAME, name, num, obj, opt, str, tagged, text, tuple, type Check } from './validate';
 
 const BIG = 1_000_000_000;
 /** Returns of one task: generators use -1 (streaming) and -2 (dynamic). */
@@ -66,7 +66,7 @@ const actorMeta = obj({
   namespace: name,
   name: opt(name),
 });
-const taskContext = obj({ jobId: name, namespace: name, attempt: int(0, BIG), metadata: opt(any), env: opt(runtimeEnv), res: opt(resources) });
+const taskContext = obj({ jobId: name, namespace: name, attempt: int(0, BIG), metadata: opt(any), env: opt(runtimeEnv), res: opt(resources), nolog: opt(bool) });
 const actorSpec = obj({
   actorId: name,
   cls: code,
@@ -100,6 +100,19 @@ const clusterState = obj({
   placementGroups: dict(pgInfo),
 });
 
+const stateFilter = tuple(name, lit('=', '!='), (v, p) => (['string', 'number', 'boolean'].includes(typeof v) ? str(MAX_NAME)(String(v), p) : `${p} must be a string, number or boolean`));
+const stateQuery = {
+  req: name,
+  reply: name,
+  filters: arr(stateFilter, 100),
+  limit: int(0, 1_000_000),
+  cursor: opt(name),
+  detail: bool,
+};
+const stateQueryKind = lit('tasks', 'actors', 'nodes', 'workers', 'objects', 'placement-groups', 'task-summary', 'timeline');
+const taskSummaryEntry = obj({ funcOrClassName: name, type: name, stateCounts: dict(int(0, Number.MAX_SAFE_INTEGER), 16) });
+const logLine = obj({ name: name, text: text, err: opt(bool) });
+
 /** Every message each kind of queue may carry. */
 export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
   broker: tagged({
@@ -109,7 +122,7 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'create-actor': obj({ req: name, spec: actorSpec }),
     'kill-actor': obj({ actor: name, noRestart: bool, req: name, reply: name }),
     'get-actor': obj({ req: name, reply: name, name: name, namespace: name }),
-    'actor-ready': obj({ actor: name, worker: name }),
+    'actor-ready': obj({ actor: name, worker: name, pid: opt(int(0, Number.MAX_SAFE_INTEGER)) }),
     'actor-failed': obj({ actor: name, err: wireError, intentional: bool, initFailed: bool }),
     'node-register': obj({ node: name, resources, labels, leases: opt(arr(leaseReport)), draining: opt(bool) }),
     'node-gone': obj({ node: name }),
@@ -126,6 +139,7 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'actor-record': obj({ spec: actorSpec, restarts: int(0, BIG), alive: bool, v: int(0, Number.MAX_SAFE_INTEGER) }),
     'cluster-state-request': obj({ req: name, reply: name }),
     'leases-report': obj({ node: name, leases: arr(name), refused: opt(refusals), malformed: opt(count) }),
+    'state-request': obj({ ...stateQuery, what: lit('actors', 'nodes', 'placement-groups', 'actor-summary'), ids: opt(arr(name, 100_000)) }),
   }),
   election: tagged({ 'election-token': obj({ candidate: name, n: int(0, Number.MAX_SAFE_INTEGER) }) }),
   node: tagged({
@@ -133,6 +147,7 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'start-actor': obj({ lease: name, spec: actorSpec, gpuIds, restart: bool }),
     'release-lease': obj({ lease: name }),
     'kill-worker': obj({ lease: name, reply: opt(name), req: opt(name) }),
+    'read-log': obj({ req: name, reply: name, worker: name, stream: lit('out', 'err'), offset: int(0, Number.MAX_SAFE_INTEGER), max: int(1, 64 * 1024 * 1024) }),
   }),
   worker: tagged({
     task: obj({ task: name, fn: code, args: arr(wireArg, 10_000), nret, owner: name, ctx: taskContext, lease: name, bp: opt(int(-1, BIG)), mc: opt(int(0, BIG)) }),
@@ -161,6 +176,19 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'cluster-info': obj({ req: name, info: clusterInfo }),
     'cluster-state': obj({ req: name, state: clusterState }),
     ack: obj({ req: name, err: opt(wireError) }),
+    'state-answer': obj({
+      req: name,
+      from: obj({ kind: lit('driver', 'worker', 'node', 'broker'), id: name, nodeId: opt(name), pid: opt(int(0, Number.MAX_SAFE_INTEGER)) }),
+      items: arr(dict(any, 1000), 1_000_000),
+      total: int(0, Number.MAX_SAFE_INTEGER),
+      more: bool,
+      dropped: opt(int(0, Number.MAX_SAFE_INTEGER)),
+      running: opt(arr(tuple(name, name), 1_000_000)),
+      summary: opt(dict(taskSummaryEntry, 100_000)),
+      counts: opt(dict(dict(int(0, Number.MAX_SAFE_INTEGER), 16), 100_000)),
+    }),
+    'log-lines': obj({ pid: int(0, Number.MAX_SAFE_INTEGER), node: name, worker: name, lines: arr(logLine, 1_000_000) }),
+    'log-chunk': obj({ req: name, data: text, next: int(0, Number.MAX_SAFE_INTEGER), size: int(0, Number.MAX_SAFE_INTEGER), err: opt(text) }),
   }),
   presence: tagged({ 'broker-elected': obj({ epoch: name }), probe: obj({}) }),
 };
@@ -170,4 +198,5 @@ export const TOPIC_SCHEMAS: Record<TopicKind, Check> = {
   'owner-died': obj({ owner: name }),
   cancel: obj({ task: name }),
   'broker-elected': obj({ t: lit('broker-elected'), epoch: name }),
+  state: obj({ ...stateQuery, t: lit('state-query'), what: stateQueryKind }),
 };

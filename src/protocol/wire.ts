@@ -87,6 +87,8 @@ export interface TaskContextInfo {
   readonly env?: RuntimeEnv;
   /** The resources reserved for this task (getRuntimeContext().getAssignedResources()). */
   readonly res?: Resources;
+  /** The driver turned log forwarding off (`init({ logToDriver: false })`): keep output on the node. */
+  readonly nolog?: boolean;
 }
 
 /** Everything the broker needs to create, place and restart an actor. */

@@ -24,6 +24,8 @@ export const GPU_IDS_VAR = 'RAYBUS_GPU_IDS';
 export const REQUIRE_SIGNED_CODE_VAR = 'RAYBUS_REQUIRE_SIGNED_CODE';
 /** The cluster key of drivers, nodes and the CLI; never in a worker's environment. */
 export const CLUSTER_KEY_VAR = 'RAYBUS_CLUSTER_KEY';
+/** Set ('1') when the worker's stdout and stderr are its log files on the node. */
+export const LOG_FILES_VAR = 'RAYBUS_LOG_FILES';
 
 /** Who a worker is: set by its node, read by the worker at start. */
 export interface WorkerIdentity {

@@ -33,6 +33,20 @@ export interface ObjectStoreEvents {
 
 const noop = (): void => undefined;
 
+/** One entry as the state API lists it. */
+export interface ObjectEntryView {
+  readonly id: ObjectId;
+  readonly owned: boolean;
+  /** The owner's reply queue (borrowed entries; owned ones are this process's). */
+  readonly owner?: ReplyQueue;
+  readonly local: number;
+  readonly borrowers: number;
+  readonly pins: number;
+  /** Encoded size in bytes (0 until the value exists, and for errors). */
+  readonly size: number;
+  readonly status: 'PENDING' | 'FINISHED' | 'FAILED';
+}
+
 export class ObjectStore {
   private readonly entries = new Map<ObjectId, Entry>();
   private readonly owners = new Map<ObjectId, ReplyQueue>();
@@ -161,6 +175,23 @@ export class ObjectStore {
       }
     }
     return e.subject;
+  }
+
+  /** Every entry, for the state API (read when a query arrives). */
+  *entriesView(): IterableIterator<ObjectEntryView> {
+    for (const [id, e] of this.entries) {
+      const out = e.outcome;
+      yield {
+        id,
+        owned: e.owned,
+        ...(e.owned ? {} : { owner: this.owners.get(id) }),
+        local: e.local,
+        borrowers: e.borrowers,
+        pins: e.pins,
+        size: out && 'd' in out ? out.d.byteLength : 0,
+        status: !out ? 'PENDING' : 'e' in out ? 'FAILED' : 'FINISHED',
+      };
+    }
   }
 
   /** Borrower: mark that a fetch was sent, so it is sent once. Returns true the first time. */

@@ -5,6 +5,7 @@
  * with the broker leader (presence, failover; see owner-session.ts). There is no local broker
  * or node: work runs on `raybus start` nodes.
  */
+import { logger } from '../util/logger';
 import { randomBytes } from 'node:crypto';
 import { driverProcId, newJobId, type JobId } from '../protocol/ids';
 import { CoreWorker } from '../core/core-worker';
@@ -40,6 +41,8 @@ export interface JoinOptions {
   readonly insecure?: boolean | null;
   /** TLS (`amqps://`): a PEM file of the certificate authorities to trust. */
   readonly caFile?: string | null;
+  /** Print the output of this driver's work here (default true). */
+  readonly logToDriver?: boolean | null;
   /** A ready transport to use instead of opening one for `address` (tests). */
   readonly transport?: Transport;
   /** Called with the CoreWorker once it is usable (installs it as this process's runtime). */
@@ -60,7 +63,7 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
   let transport = options.transport;
   if (!transport) {
     const warning = checkClusterSecurity(address, security);
-    if (warning && options.insecure) process.emitWarning(warning);
+    if (warning && options.insecure) logger.warn(warning);
     transport = openClusterTransport(address, {
       connectionName: `raybus driver pid ${process.pid}`,
       // Refused or unreachable: a clear error within seconds, after a few spaced attempts.
@@ -86,6 +89,7 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
     namespace,
     isDriver: true,
     ...(options.runtimeEnv ? { runtimeEnv: options.runtimeEnv } : {}),
+    ...(options.logToDriver === false ? { logToDriver: false } : {}),
   });
   const session = new OwnerSession(
     { address: core.address, presence: core.options.procId, get isClosed() { return core.isClosed; }, resyncLeases: () => core.submitter.resync() },

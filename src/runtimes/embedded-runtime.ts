@@ -29,6 +29,8 @@ export interface EmbeddedRuntimeOptions {
   readonly resources: Resources;
   readonly namespace?: string | null;
   readonly runtimeEnv?: RuntimeEnv | null;
+  /** Print the output of this driver's work here (default true). */
+  readonly logToDriver?: boolean | null;
 }
 
 /**
@@ -65,6 +67,7 @@ export function startEmbeddedRuntime(options: EmbeddedRuntimeOptions): EmbeddedR
     nodeId,
     isDriver: true,
     ...(options.runtimeEnv ? { runtimeEnv: options.runtimeEnv } : {}),
+    ...(options.logToDriver === false ? { logToDriver: false } : {}),
   });
   const started = Promise.all([driverTransport.connect(), broker.start(), core.start(), node.start()]).then(() => undefined);
   return {

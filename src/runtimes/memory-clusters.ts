@@ -39,7 +39,7 @@ export interface MemoryDriver {
 }
 
 /** Attach this process as a driver to the test cluster at `address` (undefined if none is there). */
-export function attachMemoryDriver(address: string, options: { namespace?: string | null; runtimeEnv?: RuntimeEnv | null }): MemoryDriver | undefined {
+export function attachMemoryDriver(address: string, options: { namespace?: string | null; runtimeEnv?: RuntimeEnv | null; logToDriver?: boolean | null }): MemoryDriver | undefined {
   const cluster = findMemoryCluster(address);
   if (!cluster) return undefined;
   const jobId = newJobId();
@@ -54,6 +54,7 @@ export function attachMemoryDriver(address: string, options: { namespace?: strin
     ...(nodeId ? { nodeId } : {}),
     isDriver: true,
     ...(options.runtimeEnv ? { runtimeEnv: options.runtimeEnv } : {}),
+    ...(options.logToDriver === false ? { logToDriver: false } : {}),
   });
   const started = Promise.all([transport.connect(), core.start()]).then(() => undefined);
   return { core, jobId, namespace, nodeId, started };

@@ -12,6 +12,7 @@ import { serializer } from '../serialization/serializer';
 import type { Clock } from '../util/clock';
 import { checkClusterSecurity, type ClusterSecurity } from './cluster-security';
 import type { RefusalLog } from './refusal-log';
+import { logger } from '../util/logger';
 
 /** Largest message raybus sends on a broker by default (RAYBUS_MAX_MESSAGE_BYTES overrides): 16 MiB. */
 export const BROKER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -53,6 +54,8 @@ export function openClusterTransport(address: string, options: ClusterTransportO
       // A restarted broker should find its clients back within a couple of seconds.
       maxDelayMs: 2000,
       maxMessageBytes,
+      // The adapter's warnings obey the process's log level like raybus's own.
+      onWarning: (message: string, error?: unknown) => logger.warn(error === undefined ? message : `${message}: ${String(error)}`),
       ...adapterOptions,
     },
     wrap,

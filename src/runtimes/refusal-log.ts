@@ -3,13 +3,14 @@
  * status`), and reported once per sender, so that a flood of forged messages does not flood
  * the log.
  */
+import { logger } from '../util/logger';
 
 /** Refusals of unauthenticated messages, by reason. */
 export class RefusalLog {
   private readonly counts: Record<string, number> = {};
 
   /** @param warn where the first refusal from each sender is reported. */
-  constructor(private readonly warn: (line: string) => void = (line) => process.emitWarning(line)) {}
+  constructor(private readonly warn: (line: string) => void = (line) => logger.warn(line)) {}
 
   /** The AuthTransport's `onReject`. */
   readonly onReject = (reason: string, where: string, first: boolean, kind: string): void => {

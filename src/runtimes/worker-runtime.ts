@@ -23,6 +23,7 @@ import { PIPELINE_MAX } from '../core/task-submitter';
 import { ActorHost } from '../worker/actor-host';
 import { setupRuntimeEnv } from '../worker/runtime-env-setup';
 import { readWorkerGpuIds, readWorkerIdentity, readWorkerRuntimeEnv, type EnvSetupFailedReport } from '../protocol/worker-process';
+import { flushWorkerOutput, installWorkerObservability } from '../worker/worker-observability';
 
 /** Run this process as a worker of the node that forked it (see src/bin/worker.ts). */
 export async function runWorker(): Promise<void> {
@@ -46,6 +47,7 @@ export async function runWorker(): Promise<void> {
     ...(runtimeEnv ? { runtimeEnv } : {}),
   });
   routeStreamControl(core);
+  installWorkerObservability(core, { workerId, nodeId });
   slot.core = core;
   slot.process = {
     jobId: core.options.jobId,
@@ -128,6 +130,7 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void, origi
       retire,
       timed: true,
       onSent,
+      ...(msg.ctx.nolog ? { log: { name: msg.fn.name, owner: msg.owner, nolog: true } } : {}),
       context: {
         taskId: msg.task,
         actorId: null,
@@ -143,6 +146,7 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void, origi
   }
   if (retire) {
     // maxCalls reached: the result (marked retire) is on its way; leave once it is written.
+    flushWorkerOutput();
     await (core.transport as IpcTransport).drain();
     process.exit(0);
   }

@@ -4,6 +4,7 @@
  * (protocol/schemas.ts). A message that fails either is refused with the reason and never
  * reaches a handler.
  */
+import { logger } from '../util/logger';
 import type { QueueKind, QueueMessages, TopicKind, TopicMessages } from '../protocol/queues';
 import { QUEUE_SCHEMAS, TOPIC_SCHEMAS } from '../protocol/schemas';
 import { decodeEnvelope, encodeEnvelope, MalformedMessageError } from './serializer';
@@ -58,11 +59,11 @@ export class RejectionCounter {
 
   /**
    * @param who names the receiver in reports (e.g. `raybus node`).
-   * @param warn where reports go (default process.emitWarning).
+   * @param warn where reports go (default: raybus's logger).
    */
   constructor(
     private readonly who: string,
-    private readonly warn: (line: string) => void = (line) => process.emitWarning(line),
+    private readonly warn: (line: string) => void = (line) => logger.warn(line),
     private readonly every = 100,
   ) {}
 

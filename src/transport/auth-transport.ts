@@ -17,6 +17,7 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, ti
 import type { Observable } from 'rxjs';
 import { systemClock, type Clock } from '../util/clock';
 import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportCapabilities, TransportLease, TransportStatus } from './transport';
+import { logger } from '../util/logger';
 
 /** Options of {@link createAuthTransport}. */
 export interface AuthOptions {
@@ -301,5 +302,5 @@ export class AuthTransport implements Transport {
 }
 
 function defaultReject(reason: string, where: string, first: boolean): void {
-  if (first) process.emitWarning(`raybus: refused a message on ${where}: ${reason}; further refusals from this sender are counted, not logged`);
+  if (first) logger.warn(`raybus: refused a message on ${where}: ${reason}; further refusals from this sender are counted, not logged`);
 }

@@ -18,6 +18,7 @@ import type {
   Transport,
   TransportStatus,
 } from './transport';
+import { logger } from '../util/logger';
 
 interface QueuedMessage {
   readonly body: Uint8Array;
@@ -216,7 +217,7 @@ export class InMemoryBus {
         consumer.handler(delivery);
       } catch (err) {
         // A consumer that throws must not take the bus down; the message goes back.
-        process.emitWarning(`raybus: consumer of '${q.name}' threw: ${String(err)}`);
+        logger.error(`raybus: consumer of '${q.name}' threw: ${String(err)}`);
         delivery.nack(true);
         return;
       }

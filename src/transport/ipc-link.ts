@@ -11,6 +11,7 @@
  * The IPC channel stays in both cases: its disconnect is how a worker learns its node is gone.
  */
 import type { Duplex } from 'node:stream';
+import { logger } from '../util/logger';
 
 export interface FrameLink {
   /** Send one message; `written` runs once it was handed to the OS (or could not be). */
@@ -95,7 +96,7 @@ export class PipeLink implements FrameLink {
 
   /** Not our framing: drop what is buffered rather than misread everything after it. */
   private dropBrokenStream(length: number): void {
-    process.emitWarning(`raybus: dropped a broken IPC stream (message length ${length})`);
+    logger.warn(`raybus: dropped a broken IPC stream (message length ${length})`);
     this.chunks = [];
     this.buffered = 0;
     this.need = -1;

@@ -7,6 +7,7 @@ import { BehaviorSubject } from 'rxjs';
 import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportStatus } from './transport';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from './ipc-protocol';
 import type { FrameLink } from './ipc-link';
+import { logger } from '../util/logger';
 
 /** The worker's end of Node's IPC channel: its disconnect means the node is gone. */
 interface Channel {
@@ -46,7 +47,7 @@ export class IpcTransport implements Transport {
       try {
         frames = decodeFrames<ParentFrame>(m);
       } catch (err) {
-        process.emitWarning(`raybus worker: dropped a malformed batch from the node: ${(err as Error).message}`);
+        logger.warn(`raybus worker: dropped a malformed batch from the node: ${(err as Error).message}`);
         return;
       }
       if (frames) for (const f of frames) this.onFrame(f);
@@ -164,7 +165,7 @@ export class IpcTransport implements Transport {
         const required = this.options.requireHeader;
         if (required !== undefined && f.headers?.[required] === undefined) {
           this.out.push({ op: 'nack', ctag, dtag, requeue: false, reason: 'unauthenticated: not opened with the cluster key' });
-          if (this.refused++ % 100 === 0) process.emitWarning(`raybus worker: refused an unauthenticated message on ${f.queue} (${this.refused} so far)`);
+          if (this.refused++ % 100 === 0) logger.warn(`raybus worker: refused an unauthenticated message on ${f.queue} (${this.refused} so far)`);
           return;
         }
         handler({
@@ -181,7 +182,7 @@ export class IpcTransport implements Transport {
         this.topics.get(f.stag)?.(f.body);
         return;
       case 'puberr':
-        process.emitWarning(`raybus: publish to ${f.queue} failed on the node: ${f.message}`);
+        logger.warn(`raybus: publish to ${f.queue} failed on the node: ${f.message}`);
         return;
     }
   }

@@ -5,7 +5,7 @@
  * again only when the call allows task retries; otherwise it fails with RayActorError
  * (at-most-once).
  */
-import { actorCreationTaskId, type TaskId, type NodeId, type WorkerId } from '../protocol/ids';
+import { actorCreationTaskId, type ReplyQueue, type TaskId, type NodeId, type WorkerId } from '../protocol/ids';
 import { CANCEL_TOPIC, actorQueue } from '../protocol/queues';
 import type { ActorSpec } from '../protocol/wire';
 import type { CallMsg } from '../protocol/messages/mailbox';
@@ -20,6 +20,7 @@ import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load, runInContext } from './executor';
 import { workerRejections } from './delivery-check';
 import { systemClock, type Clock } from '../util/clock';
+import { flushWorkerOutput, workerExecutions } from './worker-observability';
 
 /** Calls a sync actor holds ahead of the one it runs. */
 const MAILBOX_PREFETCH = 1000;
@@ -64,6 +65,9 @@ export class ActorHost {
       // Notices for other actors' calls land here too: keep the set bounded.
       if (this.cancelled.size > 10_000) this.cancelled.delete(this.cancelled.values().next().value!);
     });
+    // Output of this process is the actor's, whatever runs: it goes to the actor's owner.
+    const executions = workerExecutions();
+    if (executions) executions.fallback = this.logAs;
     const proc = slot.process as ProcessContext;
     slot.process = { ...proc, actorId: spec.actorId, wasCurrentActorReconstructed: this.restart, assignedResources: { ...spec.lifetime } };
     const pinned = this.core.receiveArgs(spec.args);
@@ -92,8 +96,16 @@ export class ActorHost {
     // (no ack round trip between calls); `maxConcurrency` is enforced by the local queue.
     const prefetch = Math.max(spec.maxConcurrency, MAILBOX_PREFETCH);
     await this.core.transport.consume(queue, (d) => this.onCall(d), { prefetch });
-    this.core.sendToBroker({ t: 'actor-ready', actor: spec.actorId, worker: this.core.options.procId as WorkerId });
+    this.core.sendToBroker({ t: 'actor-ready', actor: spec.actorId, worker: this.core.options.procId as WorkerId, pid: process.pid });
   }
+
+  /** Where the actor's output goes: its owner's driver prints it as `(ClassName pid=N node=…)`. */
+  private get logAs(): { name: string; owner: ReplyQueue; nolog?: boolean } {
+    const { spec } = this;
+    return (this.logDestination ??= { name: spec.meta.className, owner: spec.owner, ...(spec.ctx.nolog ? { nolog: true } : {}) });
+  }
+
+  private logDestination?: { name: string; owner: ReplyQueue; nolog?: boolean };
 
   private context(taskId: TaskId, attempt: number): Omit<Parameters<typeof runInContext>[1], 'signal'> {
     return {
@@ -189,6 +201,8 @@ export class ActorHost {
         context: this.context(msg.task, msg.ctx.attempt),
         call,
         onSent,
+        actorCall: true,
+        log: this.logAs,
         transform: (rets) => {
           if (!slot.process!.exitRequested) return rets;
           exited = true;
@@ -217,6 +231,7 @@ export class ActorHost {
   /** Leave for good: tell the registry it was intentional, then end the process. */
   private exit(reason: string): void {
     this.exiting = true;
+    flushWorkerOutput();
     this.core.sendToBroker({
       t: 'actor-failed',
       actor: this.spec.actorId,

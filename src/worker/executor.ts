@@ -13,6 +13,7 @@ import { slot, type TaskContext } from '../core/runtime-state';
 import type { CoreWorker } from '../core/core-worker';
 import { isIterator, runGenerator } from './generator-runner';
 import { trackRunning } from '../core/running-tasks';
+import { flushWorkerOutput, workerExecutions } from './worker-observability';
 
 /**
  * Load code with `ray` and a cwd-relative `require` in scope for by-value sources; `origin`
@@ -87,6 +88,10 @@ export interface CallSpec {
   readonly timed?: boolean;
   /** Rewrite the outcomes before they are sent (an actor that exited replaces them). */
   readonly transform?: (rets: WireOutcome[]) => WireOutcome[];
+  /** An actor method call (its host says so; the state API shows it RUNNING). */
+  readonly actorCall?: boolean;
+  /** Where the call's output goes: the actor's class and owner (default: `name` and `owner`). */
+  readonly log?: { readonly name: string; readonly owner: ReplyQueue; readonly nolog?: boolean };
 }
 
 /**
@@ -95,6 +100,9 @@ export interface CallSpec {
  */
 export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<WireOutcome[]> {
   const running = trackRunning(spec.taskId);
+  const executions = workerExecutions();
+  const execution = executions?.begin(spec.taskId, spec.name, spec.actorCall === true, spec.log ?? { name: spec.name, owner: spec.owner });
+  let failed = false;
   // The signal is made only if the task asks for it (getRuntimeContext().signal).
   const ctx = Object.defineProperty({ ...spec.context }, 'signal', { get: () => running.signal, enumerable: true }) as TaskContext;
   try {
@@ -102,6 +110,9 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
       const t0 = spec.timed ? performance.now() : 0;
       let rets = await runInContext(core, ctx, spec.name, spec.nret, spec.call);
       if (spec.transform) rets = spec.transform(rets);
+      failed = rets.length > 0 && 'e' in rets[0]!;
+      // The call's output goes first: its owner prints it before it sees the result.
+      flushWorkerOutput();
       core.send(spec.owner, {
         t: 'result',
         task: spec.taskId,
@@ -133,11 +144,14 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
       count = 1;
     }
     const rets = [run.completion];
+    failed = 'e' in run.completion;
+    flushWorkerOutput();
     core.send(spec.owner, { t: 'result', task: spec.taskId, rets, n: count, ...(spec.retire ? { retire: true } : {}) });
     spec.onSent?.();
     return rets;
   } finally {
     running.done();
     core.forgetChildren(spec.taskId);
+    if (execution) executions!.end(execution, failed);
   }
 }

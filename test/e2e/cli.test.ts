@@ -1,7 +1,8 @@
 /**
  * The `raybus` command line against RabbitMQ: `raybus start` nodes (with --import and a cluster
- * key file), `raybus status`, `raybus list ... [--json]`, the SIGTERM drain, and one clear line
- * with a non-zero exit code for every failure.
+ * key file), `raybus status`, `raybus list ... [--json]` (the state API; see
+ * amqp-observability.test.ts for the rest of it), the SIGTERM drain, and one clear line with a
+ * non-zero exit code for every failure.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -153,13 +154,17 @@ describeWithBroker('the raybus command line on RabbitMQ', () => {
     expect(nodes.map((n) => n.nodeId).sort()).toEqual([a.nodeId, b.nodeId].sort());
     expect(nodes.every((n) => n.state === 'ALIVE')).toBe(true);
     const actors = JSON.parse((await cli(['list', 'actors', '--address', address, '--json'])).stdout) as Array<{ name: string; state: string }>;
-    expect(actors).toContainEqual(expect.objectContaining({ name: 'cli-actor', state: 'ALIVE', namespace: 'cli' }));
-    const tasks = JSON.parse((await cli(['list', 'tasks', '--address', address, '--json'])).stdout) as Array<{ state: string }>;
-    expect(tasks.map((t) => t.state).sort()).toEqual(['INFEASIBLE', 'RUNNING']);
+    expect(actors).toContainEqual(expect.objectContaining({ name: 'cli-actor', state: 'ALIVE', rayNamespace: 'cli' }));
+    // Tasks as their owners know them: the one running (and the gate call it made), the infeasible one waiting for a node.
+    const runningNow = JSON.parse((await cli(['list', 'tasks', '--address', address, '--filter', 'state=RUNNING', '--json'])).stdout) as Array<{ name: string; type: string }>;
+    expect(runningNow.map((t) => t.type).sort()).toEqual(['ACTOR_TASK', 'NORMAL_TASK']);
+    expect(runningNow).toContainEqual(expect.objectContaining({ name: 'Gate.pass' }));
+    const waiting = JSON.parse((await cli(['list', 'tasks', '--address', address, '--filter', 'state=PENDING_NODE_ASSIGNMENT', '--filter', 'type=NORMAL_TASK', '--json'])).stdout) as unknown[];
+    expect(waiting).toHaveLength(1);
     const pgs = JSON.parse((await cli(['list', 'placement-groups', '--address', address, '--json'])).stdout) as Array<{ name: string; state: string }>;
     expect(pgs).toEqual([expect.objectContaining({ name: 'cli-pg', state: 'CREATED' })]);
     const table = await cli(['list', 'actors', '--address', address]);
-    expect(table.stdout).toMatch(/^ACTORID\s+CLASSNAME\s+NAME/);
+    expect(table.stdout).toMatch(/^ACTORID\s+CLASSNAME\s+STATE/);
     expect(table.stdout).toContain('cli-actor');
 
     await ray.get(gate.open.remote(), T);

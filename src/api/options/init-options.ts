@@ -10,8 +10,9 @@ import { checkBoolean, checkNonEmptyString, oneOf } from './value-checks';
 import { redactAddress, type Transport } from '../../transport/transport';
 import { isTransportAddress, registeredSchemes } from '../../transport/transport-registry';
 
-/** Log levels `init({ logLevel })` accepts. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+import { LOG_LEVELS, type LogLevel } from '../../util/logger';
+
+export type { LogLevel } from '../../util/logger';
 
 /** `init` options with camelCase keys; `Env` is the runtime env shape (input or normalized). */
 export interface InitOptionFields<Env> extends ResourceOptionFields {
@@ -29,8 +30,10 @@ export interface InitOptionFields<Env> extends ResourceOptionFields {
   readonly runtimeEnv?: Env | null;
   /** Calling `init` again is a no-op instead of an error. */
   readonly ignoreReinitError?: boolean | null;
-  /** Driver log level. */
+  /** How much raybus itself says in this process (its messages and warnings; default 'info'). */
   readonly logLevel?: LogLevel | null;
+  /** Print the output of this driver's tasks and actors here, prefixed (default true). */
+  readonly logToDriver?: boolean | null;
   /**
    * The cluster key: every message on the bus is authenticated with it, and nodes refuse what
    * is not (`raybus keygen` makes one). Default: RAYBUS_CLUSTER_KEY.
@@ -52,7 +55,8 @@ const INIT_OPTIONS = {
   namespace: option('namespace', checkNonEmptyString),
   runtimeEnv: option('runtime_env', checkRuntimeEnvOption),
   ignoreReinitError: option('ignore_reinit_error', checkBoolean),
-  logLevel: option('log_level', oneOf<LogLevel>(['debug', 'info', 'warn', 'error', 'silent'])),
+  logLevel: option('log_level', oneOf<LogLevel>([...LOG_LEVELS])),
+  logToDriver: option('log_to_driver', checkBoolean),
   ...RESOURCE_OPTIONS,
   clusterKey: option('cluster_key', checkNonEmptyString),
   encrypt: option('encrypt', checkBoolean),

@@ -5,6 +5,7 @@
 import type { ActorId, LeaseId, NodeId, PlacementGroupId, ReplyQueue, RequestId, WorkerId } from '../ids';
 import type { RuntimeEnv } from '../runtime-env';
 import type { ActorSpec, NodeLeaseReport, Resources, WireError, WireStrategy } from '../wire';
+import type { StateRequestMsg } from './state';
 
 export interface RequestLeaseMsg {
   t: 'request-lease';
@@ -49,6 +50,8 @@ export interface ActorReadyMsg {
   t: 'actor-ready';
   actor: ActorId;
   worker: WorkerId;
+  /** The hosting process (shown by the state API). */
+  pid?: number;
 }
 export interface ActorFailedMsg {
   t: 'actor-failed';
@@ -188,4 +191,5 @@ export type BrokerMsg =
   | LeaseRevokedMsg
   | ActorRecordMsg
   | LeasesReportMsg
-  | ClusterStateRequestMsg;
+  | ClusterStateRequestMsg
+  | StateRequestMsg;

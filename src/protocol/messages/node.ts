@@ -2,6 +2,7 @@
 import type { LeaseId, ReplyQueue, RequestId } from '../ids';
 import type { RuntimeEnv } from '../runtime-env';
 import type { ActorSpec, Resources } from '../wire';
+import type { ReadLogMsg } from './state';
 
 export interface StartLeaseMsg {
   t: 'start-lease';
@@ -32,4 +33,4 @@ export interface KillWorkerMsg {
   req?: RequestId;
 }
 
-export type NodeMsg = StartLeaseMsg | StartActorMsg | ReleaseLeaseMsg | KillWorkerMsg;
+export type NodeMsg = StartLeaseMsg | StartActorMsg | ReleaseLeaseMsg | KillWorkerMsg | ReadLogMsg;

@@ -5,6 +5,7 @@
  */
 import type { LeaseId, NodeId, ObjectId, PlacementGroupId, ReplyQueue, RequestId, TaskId, WorkerId } from '../ids';
 import type { ActorMeta, ClusterInfo, ClusterState, PlacementGroupInfo, WireError, WireOutcome } from '../wire';
+import type { LogChunkMsg, LogLinesMsg, StateAnswerMsg } from './state';
 
 export interface ResultMsg {
   t: 'result';
@@ -130,4 +131,7 @@ export type ReplyMsg =
   | GetObjectMsg
   | ObjectMsg
   | BorrowMsg
-  | RequestAnswerMsg;
+  | RequestAnswerMsg
+  | StateAnswerMsg
+  | LogLinesMsg
+  | LogChunkMsg;

@@ -6,6 +6,7 @@ const INIT_CASES: ReadonlyArray<readonly [string, string, unknown, unknown]> = [
   ['runtimeEnv', 'runtime_env', { env_vars: { A: '1' } }, { envVars: { A: '1' } }],
   ['ignoreReinitError', 'ignore_reinit_error', true, true],
   ['logLevel', 'log_level', 'warn', 'warn'],
+  ['logToDriver', 'log_to_driver', false, false],
   ['numCpus', 'num_cpus', 4, 4],
   ['numGpus', 'num_gpus', 2, 2],
   ['memory', 'memory', 2 ** 30, 2 ** 30],
@@ -66,6 +67,7 @@ describe('normalizeInitOptions', () => {
     expect(() => normalizeInitOptions({ ignore_reinit_error: 1 })).toThrow(
       "The type of option 'ignore_reinit_error' (ignoreReinitError) must be boolean, but received number",
     );
+    expect(() => normalizeInitOptions({ logToDriver: 'no' })).toThrow("The type of option 'logToDriver' must be boolean, but received string");
     expect(() => normalizeInitOptions({ namespace: '' })).toThrow(RangeError);
     expect(() => normalizeInitOptions({ clusterKey: '' })).toThrow(RangeError);
     expect(() => normalizeInitOptions({ numCpus: -1 })).toThrow('The quantity of resource numCpus cannot be negative');
