@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { driverProcId, newJobId, type JobId } from '../protocol/ids';
-import { CoreWorker } from '../core/core-worker';
-import { OwnerSession } from '../core/owner-session';
+import type { CoreWorker } from '../core/core-worker';
+import type { OwnerSession } from '../core/owner-session';
 import { BROKER_QUEUE } from '../protocol/queues';
 import type { ClusterInfoMsg } from '../protocol/messages/reply';
 import { RaySystemError } from '../errors/ray-errors';
@@ -16,7 +16,10 @@ import { parseClusterAddress } from '../transport/cluster-address';
 import { openClusterTransport } from './open-transport';
 import type { Transport } from '../transport/transport';
 import type { RuntimeEnv } from '../protocol/runtime-env';
+import type { Clock, Timer } from '../util/clock';
 import { clusterKeyFor } from './cluster-keys';
+import { createDriverContainer } from '../di/containers';
+import { CORE_WORKER, OWNER_SESSION, SERIALIZER, TRANSPORT, resolve } from '../di/tokens';
 
 /** How long `init` waits for a broker leader to answer (ms); RAYBUS_JOIN_TIMEOUT_MS overrides. */
 const DEFAULT_JOIN_TIMEOUT_MS = 15_000;
@@ -37,6 +40,8 @@ export interface JoinOptions {
   readonly transport?: Transport;
   /** Called with the CoreWorker once it is usable (installs it as this process's runtime). */
   readonly install: (core: CoreWorker, jobId: JobId, namespace: string) => void;
+  /** Every timer of the driver (default: real time). */
+  readonly clock?: Clock;
 }
 
 /** Connect, start the driver's runtime, and wait until the broker leader answers. */
@@ -46,12 +51,15 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
   setClusterKey(options.clusterKey ?? clusterKeyFor(address) ?? (process.env[CLUSTER_KEY_VAR] || undefined));
   const jobId = newJobId();
   const namespace = options.namespace ?? `anonymous-${jobId}`;
-  const transport = options.transport ?? openClusterTransport(address, {
-    connectionName: `raybus driver pid ${process.pid}`,
-    // Refused or unreachable: a clear error within seconds, after a few spaced attempts.
-    connectAttempts: 4,
-    connectTimeoutMs: 3000,
+  const c = createDriverContainer({
+    identity: { procId: driverProcId(jobId, randomBytes(3).toString('hex')), jobId, namespace },
+    open: (o) => openClusterTransport(address, o),
+    ...(options.transport ? { transport: options.transport } : {}),
+    session: true,
+    ...(options.runtimeEnv ? { runtimeEnv: options.runtimeEnv } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
+  const transport = resolve(c, TRANSPORT);
   try {
     await transport.connect();
   } catch (err) {
@@ -59,19 +67,9 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
     const hint = /ACCESS.REFUSED/i.test(message) ? ' (the broker refused the user name or password)' : '';
     throw new RaySystemError(`raybus: cannot join the cluster at ${parsed.display}${hint}: ${message}`);
   }
-  const core = new CoreWorker({
-    procId: driverProcId(jobId, randomBytes(3).toString('hex')),
-    transport,
-    jobId,
-    namespace,
-    isDriver: true,
-    ...(options.runtimeEnv ? { runtimeEnv: options.runtimeEnv } : {}),
-  });
-  const session = new OwnerSession(
-    { address: core.address, presence: core.options.procId, get isClosed() { return core.isClosed; }, resyncLeases: () => core.submitter.resync() },
-    transport,
-    core.clock,
-  );
+  resolve(c, SERIALIZER);
+  const core = resolve(c, CORE_WORKER);
+  const session = resolve(c, OWNER_SESSION);
   try {
     await transport.assertQueue(BROKER_QUEUE, { durable: true, singleActiveConsumer: true });
     await core.start();
@@ -95,10 +93,10 @@ export async function leaveBrokerCluster(joined: JoinedCluster, reason: string):
 
 async function waitForLeader(core: CoreWorker, display: string): Promise<void> {
   const timeoutMs = Number(process.env.RAYBUS_JOIN_TIMEOUT_MS) || DEFAULT_JOIN_TIMEOUT_MS;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timer | undefined;
   const answered = core.request<ClusterInfoMsg>(BROKER_QUEUE, (req, reply) => ({ t: 'cluster-info-request', req, reply }));
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(
+    timer = core.clock.setTimeout(
       () =>
         reject(
           new RaySystemError(
@@ -112,6 +110,6 @@ async function waitForLeader(core: CoreWorker, display: string): Promise<void> {
   try {
     await Promise.race([answered, timedOut]);
   } finally {
-    clearTimeout(timer);
+    core.clock.clear(timer);
   }
 }

@@ -6,7 +6,7 @@
 import { Socket } from 'node:net';
 import { IpcTransport } from '../transport/ipc-transport';
 import { ChannelLink, IPC_FD_VAR, PipeLink, type FrameLink } from '../transport/ipc-link';
-import { CoreWorker } from '../core/core-worker';
+import type { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
 import { decodeWorkerMessage, rejectMalformed } from '../worker/envelope-check';
 import { workerQueue } from '../protocol/queues';
@@ -19,6 +19,9 @@ import { PIPELINE_MAX } from '../core/task-submitter';
 import { ActorHost } from '../worker/actor-host';
 import { setupRuntimeEnv } from '../worker/runtime-env-setup';
 import { readWorkerGpuIds, readWorkerIdentity, readWorkerRuntimeEnv, type EnvSetupFailedReport } from '../protocol/worker-process';
+import { readBusCapabilities } from '../transport/message-limit';
+import { createWorkerContainer } from '../di/containers';
+import { CORE_WORKER, SERIALIZER, resolve } from '../di/tokens';
 
 /** Run this process as a worker of the node that forked it (see src/bin/worker.ts). */
 export async function runWorker(): Promise<void> {
@@ -29,17 +32,16 @@ export async function runWorker(): Promise<void> {
   const { workerId, nodeId } = identity;
   // The effective runtime env this worker was started with: child tasks and actors inherit it.
   const runtimeEnv = readWorkerRuntimeEnv();
-  const transport = new IpcTransport(process, openNodeLink());
+  // What the node's bus can do reaches the worker with its environment.
+  const transport = new IpcTransport(process, openNodeLink(), readBusCapabilities());
   await transport.connect();
-  const core = new CoreWorker({
-    procId: workerId,
+  const c = createWorkerContainer({
+    identity: { procId: workerId, jobId: identity.jobId, namespace: identity.namespace, nodeId },
     transport,
-    jobId: identity.jobId,
-    namespace: identity.namespace,
-    nodeId,
-    isDriver: false,
     ...(runtimeEnv ? { runtimeEnv } : {}),
   });
+  resolve(c, SERIALIZER);
+  const core = resolve(c, CORE_WORKER);
   routeStreamControl(core);
   slot.core = core;
   slot.process = {
@@ -77,7 +79,7 @@ export async function runWorker(): Promise<void> {
         return;
       }
       if (msg.t === 'host-actor') {
-        host = new ActorHost(core, msg.spec, msg.restart, nodeId);
+        host = new ActorHost(core, msg.spec, msg.restart, nodeId, core.clock);
         d.ack();
         void host.start();
         return;

@@ -4,7 +4,7 @@
  * therefore never owns a broker connection, and CPU-bound user code can never starve one.
  */
 import { BehaviorSubject } from 'rxjs';
-import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportStatus } from './transport';
+import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportCapabilities, TransportStatus } from './transport';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from './ipc-protocol';
 import type { FrameLink } from './ipc-link';
 
@@ -27,6 +27,8 @@ export class IpcTransport implements Transport {
   constructor(
     channel: Channel,
     private readonly link: FrameLink,
+    /** What the node's bus can do (the node tells its workers; absent: everything). */
+    readonly capabilities?: TransportCapabilities,
   ) {
     this.out = new FrameBatcher((frames) => this.link.send(encodeFrames(frames)));
     link.onMessage((m) => {
