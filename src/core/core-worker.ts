@@ -31,6 +31,7 @@ import { TaskSubmitter, type SubmittedTask } from './task-submitter';
 import { ReplyRouter, type ReplyHandler, type ReplyTag } from './reply-router';
 import { getValues, resolveArgs, waitFor } from './ref-resolution';
 import { cancelLocal } from './running-tasks';
+import { CallSequences } from './call-sequences';
 import type { RuntimeCore } from './runtime-state';
 
 export type { PendingTask } from './pending-tasks';
@@ -67,6 +68,8 @@ export class CoreWorker implements RuntimeCore {
   readonly tasks: PendingTasks;
   readonly submitter: TaskSubmitter;
   readonly replies: ReplyRouter;
+  /** The numbering of actor calls per handle (call-sequences.ts). */
+  readonly callSeqs = new CallSequences();
   private readonly ids = newIdSource();
   private subscription?: Subscription;
   private ownerDiedSub?: Subscription;
@@ -107,6 +110,7 @@ export class CoreWorker implements RuntimeCore {
     r.register('lease-lost', (m) => this.submitter.onLeaseMessage(m));
     r.register('stream-item', (m) => this.streams.onItem(m));
     r.register('cancel-task', (m) => this.onCancelTask(m));
+    r.register('call-seq-query', (m) => this.messenger.send(m.reply, { t: 'call-seq', s: m.s, lo: this.callSeqs.lowest(m.s) }));
   }
 
   get transport(): Transport {

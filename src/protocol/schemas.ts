@@ -137,7 +137,17 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'host-actor': obj({ spec: actorSpec, restart: bool, nodeId: name }),
   }),
   mailbox: tagged({
-    call: obj({ task: name, method: name, args: arr(wireArg, 10_000), nret, owner: name, ctx: taskContext, retries: int(-1, BIG), bp: opt(int(-1, BIG)) }),
+    call: obj({
+      task: name,
+      method: name,
+      args: arr(wireArg, 10_000),
+      nret,
+      owner: name,
+      ctx: taskContext,
+      retries: int(-1, BIG),
+      bp: opt(int(-1, BIG)),
+      sq: opt(obj({ s: name, n: int(0, Number.MAX_SAFE_INTEGER), lo: int(0, Number.MAX_SAFE_INTEGER) })),
+    }),
   }),
   reply: tagged({
     result: obj({ task: name, rets: arr(wireOutcome, 10_001), n: opt(int(0, Number.MAX_SAFE_INTEGER)), retire: opt(bool), us: opt(num) }),
@@ -155,6 +165,8 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'get-object': obj({ id: name, reply: name }),
     object: obj({ id: name, out: wireOutcome }),
     borrow: obj({ id: name, n: int(-BIG, BIG) }),
+    'call-seq-query': obj({ s: name, reply: name }),
+    'call-seq': obj({ s: name, lo: int(-1, Number.MAX_SAFE_INTEGER) }),
     'actor-info': obj({ req: name, meta: opt(actorMeta), err: opt(wireError) }),
     'cluster-info': obj({ req: name, info: clusterInfo }),
     'cluster-state': obj({ req: name, state: clusterState }),

@@ -15,6 +15,7 @@ import { CLUSTER_KEY_VAR, setClusterKey } from '../serialization/code-shipping';
 import { parseClusterAddress } from '../transport/cluster-address';
 import { openClusterTransport } from './open-transport';
 import type { Transport } from '../transport/transport';
+import { brokerQueueDeclaration } from '../transport/queue-policy';
 import type { RuntimeEnv } from '../protocol/runtime-env';
 import type { Clock, Timer } from '../util/clock';
 import { clusterKeyFor } from './cluster-keys';
@@ -71,7 +72,7 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
   const core = resolve(c, CORE_WORKER);
   const session = resolve(c, OWNER_SESSION);
   try {
-    await transport.assertQueue(BROKER_QUEUE, { durable: true, singleActiveConsumer: true });
+    await transport.assertQueue(BROKER_QUEUE, brokerQueueDeclaration(transport));
     await core.start();
     options.install(core, jobId, namespace);
     await session.start();

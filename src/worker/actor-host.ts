@@ -3,7 +3,8 @@
  * mailbox queue with prefetch = maxConcurrency (1 for sync actors, so calls run one at a
  * time in queue order). A redelivered call (the previous incarnation died holding it) runs
  * again only when the call allows task retries; otherwise it fails with RayActorError
- * (at-most-once).
+ * (at-most-once). On a bus that does not requeue at the head, a caller's calls pass through a
+ * CallSequencer first (call-sequencer.ts), so a restarted host still runs them in order.
  */
 import { actorCreationTaskId, type TaskId, type NodeId, type WorkerId } from '../protocol/ids';
 import { CANCEL_TOPIC, actorQueue } from '../protocol/queues';
@@ -19,6 +20,8 @@ import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load, runInContext } from './executor';
 import { decodeWorkerMessage, rejectMalformed } from './envelope-check';
 import { systemClock, type Clock } from '../util/clock';
+import { capabilitiesOf } from '../transport/transport';
+import { CallSequencer } from './call-sequencer';
 
 /** Calls a sync actor holds ahead of the one it runs. */
 const MAILBOX_PREFETCH = 1000;
@@ -32,6 +35,8 @@ export class ActorHost {
   private readonly waiting: Array<{ msg: CallMsg; d: Delivery }> = [];
   private running = 0;
   private readonly cancelled = new Set<string>();
+  /** Keeps each caller's order where the bus does not (no requeue at the head). */
+  private readonly sequencer?: CallSequencer<{ msg: CallMsg; d: Delivery }>;
 
   constructor(
     private readonly core: CoreWorker,
@@ -39,7 +44,15 @@ export class ActorHost {
     private readonly restart: boolean,
     private readonly nodeId: NodeId,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    if (!capabilitiesOf(core.transport).requeueAtHead) {
+      this.sequencer = new CallSequencer(({ msg, d }) => this.accept(msg, d), {
+        clock,
+        query: (owner, s) => core.send(owner, { t: 'call-seq-query', s, reply: core.address }),
+      });
+      core.registerReplyHandler('call-seq', (m) => this.sequencer!.onLowest(m.s, m.lo));
+    }
+  }
 
   async start(): Promise<void> {
     const { spec } = this;
@@ -110,6 +123,12 @@ export class ActorHost {
       rejectMalformed(d, err);
       return;
     }
+    if (this.sequencer) this.sequencer.admit(msg.sq, msg.owner, { msg, d });
+    else this.accept(msg, d);
+  }
+
+  /** A call in its caller's order: drop it (cancelled), fail it (at-most-once), or queue it. */
+  private accept(msg: CallMsg, d: Delivery): void {
     if (this.cancelled.delete(msg.task)) {
       // The caller cancelled it while it was queued: never runs (the caller already failed it).
       d.ack();
@@ -210,6 +229,7 @@ export class ActorHost {
   /** Leave for good: tell the registry it was intentional, then end the process. */
   private exit(reason: string): void {
     this.exiting = true;
+    this.sequencer?.stop();
     this.core.sendToBroker({
       t: 'actor-failed',
       actor: this.spec.actorId,

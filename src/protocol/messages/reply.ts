@@ -94,6 +94,21 @@ export interface BorrowMsg {
   id: ObjectId;
   n: number;
 }
+/** Actor host → caller: which calls of sequence `s` still wait for their results? */
+export interface CallSeqQueryMsg {
+  t: 'call-seq-query';
+  s: string;
+  reply: ReplyQueue;
+}
+/**
+ * Caller → actor host: the lowest number of sequence `s` still waiting for its result (the
+ * next number it will use when none waits), or -1 for a sequence it does not know.
+ */
+export interface CallSeqMsg {
+  t: 'call-seq';
+  s: string;
+  lo: number;
+}
 export interface ActorInfoMsg {
   t: 'actor-info';
   req: RequestId;
@@ -130,4 +145,6 @@ export type ReplyMsg =
   | GetObjectMsg
   | ObjectMsg
   | BorrowMsg
+  | CallSeqQueryMsg
+  | CallSeqMsg
   | RequestAnswerMsg;
