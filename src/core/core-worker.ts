@@ -32,6 +32,8 @@ import { ReplyRouter, type ReplyHandler, type ReplyTag } from './reply-router';
 import { getValues, resolveArgs, waitFor } from './ref-resolution';
 import { cancelLocal } from './running-tasks';
 import { CallSequences } from './call-sequences';
+import { BlobExchange } from './blob-exchange';
+import { messageLimit } from '../transport/message-limit';
 import type { RuntimeCore } from './runtime-state';
 
 export type { PendingTask } from './pending-tasks';
@@ -44,11 +46,6 @@ export interface CoreWorkerOptions {
   readonly namespace: string;
   readonly nodeId?: NodeId;
   readonly isDriver: boolean;
-  /**
-   * Largest encoded value this process sends (the transport's message limit). Values above it
-   * are refused where they are produced: at `.remote()` / `put`, or as the task's error.
-   */
-  readonly maxPayloadBytes?: number;
   /**
    * The runtime env work submitted from this process inherits: the job's on a driver, the
    * worker's own (its effective env) in a worker.
@@ -70,6 +67,8 @@ export class CoreWorker implements RuntimeCore {
   readonly replies: ReplyRouter;
   /** The numbering of actor calls per handle (call-sequences.ts). */
   readonly callSeqs = new CallSequences();
+  /** Values larger than a message of the bus: held here, or pulled from their holder. */
+  readonly blobs: BlobExchange;
   private readonly ids = newIdSource();
   private subscription?: Subscription;
   private ownerDiedSub?: Subscription;
@@ -77,12 +76,19 @@ export class CoreWorker implements RuntimeCore {
   constructor(readonly options: CoreWorkerOptions) {
     this.address = replyQueue(options.procId);
     this.clock = options.clock ?? systemClock;
+    this.blobs = new BlobExchange({
+      address: this.address,
+      clock: this.clock,
+      messageLimit: () => messageLimit(options.transport),
+      send: (queue, msg, onError) => this.messenger.send(queue, msg, undefined, onError && ((err) => onError(err))),
+    });
     this.messenger = new Messenger(options.transport, {
       address: this.address,
       newRequestId: () => this.ids.next<RequestId>(),
       taskUndeliverable: (taskId, reason) => this.failIfPending(taskId, reason),
+      outgoing: (msg) => this.blobs.externalize(msg),
     });
-    this.objects = new ObjectManager(this.address, this.messenger, this.ids, options.maxPayloadBytes);
+    this.objects = new ObjectManager(this.address, this.messenger, this.ids);
     this.streams = new StreamTable(this.messenger, this.objects);
     this.submitter = new TaskSubmitter({
       address: this.address,
@@ -100,15 +106,34 @@ export class CoreWorker implements RuntimeCore {
   /** The core's own reply handlers; higher layers add theirs with `registerReplyHandler`. */
   private routeReplies(): void {
     const r = this.replies;
-    r.register('result', (m) => this.tasks.onResult(m));
+    const blobs = this.blobs;
+    // Values that travelled as blobs are pulled first; a task's (or an object's) messages keep their order.
+    r.register('result', (m) => {
+      let localize: (() => Promise<void>) | undefined;
+      if (blobs.needsPull(m.rets)) {
+        if (this.tasks.isPending(m.task)) localize = async () => void (m.rets = await Promise.all(m.rets.map((o) => blobs.localizeOutcome(o))));
+        // A result nobody waits for (cancelled, a duplicate): not worth pulling.
+        else blobs.release(m.rets);
+      }
+      blobs.inOrder(m.task, localize, () => this.tasks.onResult(m));
+    });
     r.register('tasks-returned', (m) => this.submitter.onTasksReturned(m.lease, m.tasks));
     r.register('get-object', (m) => this.objects.answerGetObject(m.id, m.reply));
-    r.register('object', (m) => this.objects.receiveOutcome(m.id, m.out));
+    r.register('object', (m) => {
+      const localize = blobs.needsPull([m.out]) ? async () => void (m.out = await blobs.localizeOutcome(m.out)) : undefined;
+      blobs.inOrder(m.id, localize, () => this.objects.receiveOutcome(m.id, m.out));
+    });
     r.register('borrow', (m) => this.objects.onBorrow(m.id, m.n));
     r.register('lease-granted', (m) => this.submitter.onLeaseMessage(m));
     r.register('lease-failed', (m) => this.submitter.onLeaseMessage(m));
     r.register('lease-lost', (m) => this.submitter.onLeaseMessage(m));
-    r.register('stream-item', (m) => this.streams.onItem(m));
+    r.register('stream-item', (m) => {
+      const localize = blobs.needsPull([m.out]) ? async () => void (m.out = await blobs.localizeOutcome(m.out)) : undefined;
+      blobs.inOrder(m.task, localize, () => this.streams.onItem(m));
+    });
+    r.register('blob-get', (m) => blobs.table.onGet(m));
+    r.register('blob-chunk', (m) => blobs.puller.onChunk(m));
+    r.register('blob-done', (m) => blobs.table.onDone(m.id));
     r.register('cancel-task', (m) => this.onCancelTask(m));
     r.register('call-seq-query', (m) => this.messenger.send(m.reply, { t: 'call-seq', s: m.s, lo: this.callSeqs.lowest(m.s) }));
   }
@@ -122,7 +147,9 @@ export class CoreWorker implements RuntimeCore {
     this.objects.install();
     await this.transport.assertQueue(this.address, { autoDelete: false });
     this.ownerDiedSub = await this.messenger.subscribe(OWNER_DIED_TOPIC, (notice) => {
-      if (typeof notice.owner === 'string') this.objects.onOwnerDied(notice.owner);
+      if (typeof notice.owner !== 'string') return;
+      this.objects.onOwnerDied(notice.owner);
+      this.blobs.puller.onHolderDied(notice.owner);
     });
     this.subscription = await this.transport.consume(this.address, this.replies.onDelivery, { prefetch: 0 });
   }
@@ -131,6 +158,7 @@ export class CoreWorker implements RuntimeCore {
   async stop(reason = 'raybus is shutting down'): Promise<void> {
     if (this.messenger.isClosed) return;
     this.messenger.close(reason);
+    this.blobs.stop(reason);
     this.submitter.shutdown();
     const err = encodeError(new RaySystemError(reason));
     this.objects.store.failPending(() => ({ e: err }));
@@ -155,11 +183,6 @@ export class CoreWorker implements RuntimeCore {
   }
 
   // ---------------------------------------------------------------- messaging (messenger.ts)
-
-  /** The message limit in force (see CoreWorkerOptions.maxPayloadBytes). */
-  get maxPayloadBytes(): number {
-    return this.objects.payloadLimit;
-  }
 
   /** Send a typed message (see Messenger.send). */
   send<K extends QueueKind>(queue: QueueName<K>, msg: QueueMessages[K], taskId?: TaskId, onError?: SendErrorHandler<QueueMessages[K]>, options?: PublishOptions): void {
@@ -204,6 +227,11 @@ export class CoreWorker implements RuntimeCore {
   /** Take the refs inside received argument bytes; returns the ids to unpin afterwards. */
   receiveArgs(args: WireArg[]): ObjectId[] {
     return this.objects.receiveArgs(args);
+  }
+
+  /** Pull the arguments that travelled as blobs (before they are decoded); rejects when one is lost. */
+  fetchArgs(args: WireArg[]): Promise<void> {
+    return this.blobs.localizeArgs(args);
   }
 
   /** Create a ref owned by this process (a task return or a put). */

@@ -5,13 +5,13 @@
 import { createTransport } from '../transport/transport-registry';
 import type { Transport, TransportOptions } from '../transport/transport';
 
-/** Largest message raybus sends on a broker by default (RAYBUS_MAX_MESSAGE_BYTES overrides): 16 MiB. */
+/** Largest message raybus sends on a broker by default (RAYBUS_MAX_MESSAGE_BYTES overrides): 16 MiB; larger values travel in chunks of it. */
 export const BROKER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** The transport of a driver, node or tool to the cluster at `address` (not yet connected). */
 export function openClusterTransport(address: string, options: TransportOptions = {}): Transport {
-  // One message limit for the whole process tree on a broker: the core refuses larger values
-  // where they are produced (`.remote()`, `put`, a task's result), workers inherit it.
+  // One message limit for the whole process tree on a broker (workers inherit it): values
+  // larger than half of it travel as blobs, pulled in chunks of about that size.
   process.env.RAYBUS_MAX_MESSAGE_BYTES ??= String(BROKER_MAX_MESSAGE_BYTES);
   return createTransport(address, {
     // A restarted broker should find its clients back within a couple of seconds.

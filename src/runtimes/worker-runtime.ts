@@ -108,6 +108,8 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void): Prom
     let call: () => unknown;
     try {
       const fn = await load(msg.fn);
+      // Arguments too large for one message are pulled from their holder first.
+      await core.fetchArgs(msg.args);
       const args = decodeArgs(msg.args);
       call = () => (fn as (...a: unknown[]) => unknown)(...args);
     } catch (err) {

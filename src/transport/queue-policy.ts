@@ -33,10 +33,7 @@ export function brokerQueueOptions(queue: string, requested: QueueOptions = {}, 
   if (queue === BROKER_ELECTION_QUEUE) return sac ? { durable: true, singleActiveConsumer: true, expiresMs: WORK_QUEUE_EXPIRY_MS } : { durable: true };
   if (queue.startsWith('raybus.presence.')) return { durable: true, autoDelete: true, expiresMs: PRESENCE_QUEUE_EXPIRY_MS };
   if (WORK_QUEUE.test(queue)) return { durable: true, expiresMs: WORK_QUEUE_EXPIRY_MS };
-  if (requested.singleActiveConsumer && !sac) {
-    const { singleActiveConsumer: _refused, ...rest } = requested;
-    return rest;
-  }
+  // Not one of raybus's: as asked (a bus without single active consumers refuses, never fakes, one).
   return requested;
 }
 

@@ -94,6 +94,31 @@ export interface BorrowMsg {
   id: ObjectId;
   n: number;
 }
+/** A receiver asks the holder of blob `id` for `len` bytes from `off` (core/blob-exchange.ts). */
+export interface BlobGetMsg {
+  t: 'blob-get';
+  id: string;
+  off: number;
+  len: number;
+  reply: ReplyQueue;
+}
+/**
+ * The holder's answer: the bytes from `off`; with the last chunk, the sha256 (hex) of the
+ * whole; `err` when it does not hold the blob (any more).
+ */
+export interface BlobChunkMsg {
+  t: 'blob-chunk';
+  id: string;
+  off: number;
+  data: Uint8Array;
+  h?: string;
+  err?: string;
+}
+/** The receiver has the whole blob (or gave up): the holder may forget it. */
+export interface BlobDoneMsg {
+  t: 'blob-done';
+  id: string;
+}
 /** Actor host → caller: which calls of sequence `s` still wait for their results? */
 export interface CallSeqQueryMsg {
   t: 'call-seq-query';
@@ -147,4 +172,7 @@ export type ReplyMsg =
   | BorrowMsg
   | CallSeqQueryMsg
   | CallSeqMsg
+  | BlobGetMsg
+  | BlobChunkMsg
+  | BlobDoneMsg
   | RequestAnswerMsg;
