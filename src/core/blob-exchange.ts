@@ -87,13 +87,19 @@ export class BlobExchange {
     }
   }
 
-  /** Pull the bytes of the arguments that travelled as blobs (in place); rejects when one is lost. */
-  async localizeArgs(args: WireArg[]): Promise<void> {
-    for (const a of args) {
-      if (!a.b) continue;
-      a.d = await this.puller.fetch(a.b);
-      delete a.b;
-    }
+  /**
+   * Pull the bytes of the arguments that travelled as blobs (in place); rejects when one is
+   * lost. Undefined when none did (the common case: no promise on the hot path).
+   */
+  localizeArgs(args: WireArg[]): Promise<void> | undefined {
+    if (!args.some((a) => a.b)) return undefined;
+    return (async () => {
+      for (const a of args) {
+        if (!a.b) continue;
+        a.d = await this.puller.fetch(a.b);
+        delete a.b;
+      }
+    })();
   }
 
   /** True when an outcome's bytes travelled as a blob. */
@@ -143,9 +149,11 @@ export class BlobExchange {
 
   /** `slots` with their largest values offered as blobs until the rest fits in half a message. */
   private offload<S extends WireArg | WireOutcome>(slots: S[], pinned: boolean): S[] {
-    const budget = this.port.messageLimit() / 2;
     let total = 0;
     for (const s of slots) if ('d' in s) total += s.d.byteLength;
+    // Values below MIN_BLOB_BYTES never become blobs: most messages stop here.
+    if (total < MIN_BLOB_BYTES) return slots;
+    const budget = this.port.messageLimit() / 2;
     if (total <= budget) return slots;
     const order = slots
       .map((s, i) => ({ i, n: 'd' in s && !s.b ? s.d.byteLength : 0 }))

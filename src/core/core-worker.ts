@@ -229,8 +229,11 @@ export class CoreWorker implements RuntimeCore {
     return this.objects.receiveArgs(args);
   }
 
-  /** Pull the arguments that travelled as blobs (before they are decoded); rejects when one is lost. */
-  fetchArgs(args: WireArg[]): Promise<void> {
+  /**
+   * Pull the arguments that travelled as blobs (before they are decoded); rejects when one is
+   * lost. Undefined when none did.
+   */
+  fetchArgs(args: WireArg[]): Promise<void> | undefined {
     return this.blobs.localizeArgs(args);
   }
 

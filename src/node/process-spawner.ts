@@ -91,10 +91,17 @@ export class ProcessSpawner implements WorkerSpawner {
       return { pid: undefined, unacked: () => 0, pause: () => Promise.resolve(), kill: () => undefined, close: () => Promise.resolve() };
     }
     const pipe = PIPE_LINK ? (child.stdio[IPC_PIPE_FD] as Duplex | null) : null;
+    const connection = o.connect();
+    // No connection for this worker (the bus refused, or is still gone after every attempt):
+    // the worker cannot work; it is stopped and its work reported like any worker death.
+    void connection.catch((err: unknown) => {
+      events.error(err as Error);
+      child.kill('SIGKILL');
+    });
     const bridge = new IpcBridge(
       `worker pid ${child.pid}`,
       pipe ? new PipeLink(pipe) : new ChannelLink(child),
-      createDeferredTransport(o.connect()),
+      createDeferredTransport(connection),
       { onReady: () => events.ready(), onRetiring: () => events.retiring(), onIdle: () => events.idle() },
     );
     child.on('message', (m: unknown) => {
@@ -132,7 +139,10 @@ export class ProcessSpawner implements WorkerSpawner {
 /** A Transport that waits for its connection to open before every operation. */
 function createDeferredTransport(p: Promise<Transport>): Transport {
   let t: Transport | undefined;
-  void p.then((x) => (t = x));
+  void p.then(
+    (x) => (t = x),
+    () => undefined, // reported by the spawner
+  );
   const wrap =
     <K extends keyof Transport>(k: K) =>
     (...args: unknown[]): unknown =>

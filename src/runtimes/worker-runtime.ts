@@ -109,7 +109,8 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void): Prom
     try {
       const fn = await load(msg.fn);
       // Arguments too large for one message are pulled from their holder first.
-      await core.fetchArgs(msg.args);
+      const pulling = core.fetchArgs(msg.args);
+      if (pulling) await pulling;
       const args = decodeArgs(msg.args);
       call = () => (fn as (...a: unknown[]) => unknown)(...args);
     } catch (err) {

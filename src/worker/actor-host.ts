@@ -75,7 +75,8 @@ export class ActorHost {
     const outcomes = await (async () => {
       try {
         const cls = (await load(spec.cls)) as unknown as new (...a: unknown[]) => Record<string, unknown>;
-        await this.core.fetchArgs(spec.args);
+        const pulling = this.core.fetchArgs(spec.args);
+        if (pulling) await pulling;
         const args = decodeArgs(spec.args);
         return await runInContext(this.core, { ...this.context(actorCreationTaskId(spec.actorId), 0), signal: new AbortController().signal }, `${spec.meta.className}.constructor`, 1, () => {
           this.instance = new cls(...args);
@@ -187,7 +188,8 @@ export class ActorHost {
       let call: () => unknown;
       try {
         // Arguments too large for one message are pulled from their holder first.
-        await this.core.fetchArgs(msg.args);
+        const pulling = this.core.fetchArgs(msg.args);
+        if (pulling) await pulling;
         const args = decodeArgs(msg.args);
         call = () => this.invoke(msg.method, args);
       } catch (err) {
