@@ -68,6 +68,7 @@ export class BlobExchange {
       case 'create-actor': {
         // A restarted actor needs its arguments again: they stay while this process lives.
         const c = msg as { spec: { args: WireArg[] } };
+        if (!c.spec) return msg;
         const args = this.offload(c.spec.args, true);
         return args === c.spec.args ? msg : { ...c, spec: { ...c.spec, args } };
       }
@@ -149,8 +150,9 @@ export class BlobExchange {
 
   /** `slots` with their largest values offered as blobs until the rest fits in half a message. */
   private offload<S extends WireArg | WireOutcome>(slots: S[], pinned: boolean): S[] {
+    if (!Array.isArray(slots)) return slots;
     let total = 0;
-    for (const s of slots) if ('d' in s) total += s.d.byteLength;
+    for (const s of slots) if (s && 'd' in s && s.d instanceof Uint8Array) total += s.d.byteLength;
     // Values below MIN_BLOB_BYTES never become blobs: most messages stop here.
     if (total < MIN_BLOB_BYTES) return slots;
     const budget = this.port.messageLimit() / 2;
