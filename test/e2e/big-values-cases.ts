@@ -63,8 +63,9 @@ export function declareBigValueCases(ray: typeof Ray): void {
     console.log(`200 MB put pulled by a worker: driver loop lag at most ${worstLagMs} ms, driver RSS +${Math.round((rssPeak - rssBefore) / MB)} MB`);
     // Serving sends chunks of one message each, one per turn: the loop is never held for long.
     expect(worstLagMs).toBeLessThan(2000);
-    // The driver sends what it already has (the store's bytes), chunk by chunk.
-    expect(rssPeak - rssBefore).toBeLessThan(150 * MB);
+    // The driver sends what it already has (the store's bytes), a few chunks at a time (on
+    // RabbitMQ 4 × 16 MiB): never another copy of the value.
+    expect(rssPeak - rssBefore).toBeLessThan(200 * MB);
   }, 240_000);
 
   test('a 100 MB argument and a 100 MB return value arrive intact, memory bounded', async () => {

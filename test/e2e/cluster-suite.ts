@@ -69,14 +69,15 @@ bus.describe(`raybus on ${bus.name}: a cluster of raybus start processes`, () =>
   let unlock: () => void = () => undefined;
 
   beforeAll(async () => {
-    unlock = await lockAmqpSuites();
+    // Another cluster suite may hold the lock for minutes (a stale one is taken over after 10).
+    unlock = await lockAmqpSuites(660_000);
     server = await bus.start();
     cluster = await Cluster.start({ address: server.url, nodes: [{ numCpus: 2 }, { numCpus: 2 }] });
     await ray.init({ address: cluster.address, namespace: NS });
     admin = createBrokerTransport(cluster.address, { connectionName: 'raybus e2e admin' });
     await admin.connect();
     // Waiting for another suite's cluster to finish (the lock) counts too.
-  }, 420_000);
+  }, 720_000);
 
   afterAll(async () => {
     await ray.shutdown().catch(() => undefined);

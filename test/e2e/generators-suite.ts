@@ -38,12 +38,13 @@ bus.describe(`generators on ${bus.name}`, () => {
   let unlock: () => void = () => undefined;
 
   beforeAll(async () => {
-    unlock = await lockAmqpSuites();
+    // Another cluster suite may hold the lock for minutes (a stale one is taken over after 10).
+    unlock = await lockAmqpSuites(660_000);
     server = await bus.start();
     cluster = await Cluster.start({ address: server.url, nodes: [{ numCpus: 2 }] });
     await ray.init({ address: cluster.address });
     // Waiting for another suite's cluster to finish (the lock) counts too.
-  }, 420_000);
+  }, 720_000);
 
   afterAll(async () => {
     await ray.shutdown().catch(() => undefined);
