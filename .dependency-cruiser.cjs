@@ -18,6 +18,7 @@ const LAYERS = [
   'broker',
   'node',
   'worker',
+  'di',
   'runtimes',
   'api',
   // Entry points and public surfaces: nothing imports them from below.

@@ -35,7 +35,7 @@ function table(header, rows) {
 const anchorOf = (anchor, kind) => anchor.results?.find((r) => r.kind === kind);
 
 function targetCell(key, r, mode, anchors) {
-  if (!ok(r)) return '';
+  if (!ok(r) || mode === 'nats') return '';
   if (mode === 'embedded') {
     const t = embeddedTargets[key];
     return t === undefined ? '' : `≥ ${fmt(t)} ${r.mean >= t ? '✓' : '✗'}`;
@@ -54,7 +54,7 @@ function targetCell(key, r, mode, anchors) {
  *
  * @param {object[]} results  from runRaybusSuite
  * @param {{ id: string, label: string, results?: object[] }[]} anchors  matched by kind
- * @param {'embedded' | 'rabbitmq'} mode  which targets apply
+ * @param {'embedded' | 'rabbitmq' | 'nats'} mode  which targets apply (none on NATS)
  */
 export function raybusTable(results, anchors, mode) {
   const header = ['metric', 'raybus (mean ± std)', 'unit', 'p50 / p99 per body call'];
@@ -121,21 +121,44 @@ function headline(data) {
     const r = a && anchorOf(a, kind);
     return a?.error ? 'error' : ok(r) ? fmt(r.mean) : '-';
   };
+  const nats = data.nats ?? { na: 'not measured in this run' };
   const rows = HEADLINE.map(([key, label, kind]) => {
     const e = find(data.embedded, key);
     const q = data.rabbitmq.na ? undefined : find(data.rabbitmq.results, key);
+    const n = nats.na ? undefined : find(nats.results, key);
     return [
       label,
       e ? (ok(e) ? fmt(e.mean) : value(e)) : '-',
       data.rabbitmq.na ? 'n/a' : q && ok(q) ? fmt(q.mean) : '-',
+      nats.na ? 'n/a' : n && ok(n) ? fmt(n.mean) : '-',
       kind ? anchorCell('fork', kind) : '',
       kind ? anchorCell('threads', kind) : '',
       kind ? anchorCell('amqplib', kind) : '',
       kind ? anchorCell('moleculer', kind) : '',
+      kind ? anchorCell('nats', kind) : '',
       fmt(rayPublished[key]?.a[0]),
     ];
   });
-  return table(['per second', 'raybus embedded', 'raybus RabbitMQ', 'fork IPC', 'worker_threads', 'amqplib', 'Moleculer AMQP', RAY_MACHINE], rows);
+  return table(['per second', 'raybus embedded', 'raybus RabbitMQ', 'raybus NATS', 'fork IPC', 'worker_threads', 'amqplib', 'Moleculer AMQP', '@nats-io', RAY_MACHINE], rows);
+}
+
+/** Values of 100 MB per transport (MB/s), and the raw clients moving the same bytes. */
+function largeValuesTable(large) {
+  if (!large) return 'Not measured in this run.';
+  const names = [...new Set([...large.embedded, ...large.rabbitmq, ...large.nats].map((r) => r.name))];
+  const cell = (rows, name) => {
+    const r = rows.find((x) => x.name === name);
+    return !r ? '-' : ok(r) ? `${fmt(r.mean)} ± ${fmt(r.std)}` : value(r);
+  };
+  const rows = names.map((n) => [n, cell(large.embedded, n), cell(large.rabbitmq, n), cell(large.nats, n)]);
+  const raw = large.anchors.map((r) => [r.name, ok(r) ? `${fmt(r.mean)} ± ${fmt(r.std)}` : value(r)]);
+  return [
+    'A value larger than half a message of the bus travels as a blob: the process that needs it pulls it from the one that has it, in chunks of one message (RabbitMQ: 16 MiB, `RAYBUS_MAX_MESSAGE_BYTES`; NATS: `max_payload` − 4 KiB, 1 MiB by default), 4 in flight, sha256-checked. The embedded default takes any size in one message.',
+    '',
+    table(['MB/s (mean ± std of 3 ops)', 'raybus embedded', 'raybus RabbitMQ', 'raybus NATS'], rows),
+    '',
+    table(['raw client, same bytes', 'MB/s'], raw),
+  ].join('\n');
 }
 
 const anyRetried = (data) =>
@@ -189,6 +212,7 @@ export function renderReport(data) {
       ['Node.js', m.node],
       ['OS', m.os],
       ['RabbitMQ', m.rabbitmq],
+      ['NATS', m.nats ?? 'n/a'],
       ['raybus', m.raybus],
       ['amqplib / moleculer', `${m.amqplib} / ${m.moleculer}`],
     ]),
@@ -204,6 +228,16 @@ export function renderReport(data) {
     `## raybus on RabbitMQ (\`init({ address: '${data.amqpUrlShown}' })\`)`,
     '',
     rabbit,
+    '',
+    `## raybus on NATS JetStream (\`init({ address: '${data.natsUrlShown ?? 'nats://…'}' })\`)`,
+    '',
+    !data.nats || data.nats.na
+      ? `raybus on NATS: **n/a** (${data.nats?.na ?? 'not measured in this run'}).`
+      : raybusTable(data.nats.results, data.anchors.filter((a) => a.id === 'nats'), 'nats'),
+    '',
+    '## Values of 100 MB',
+    '',
+    largeValuesTable(data.large),
     '',
     '## Anchors',
     '',

@@ -1,11 +1,14 @@
-// `npm run bench`: Ray's microbenchmark on raybus (embedded default, then RabbitMQ when this
-// build can join a broker), the anchors in the same run (raw amqplib request/reply, Moleculer
-// over AMQP, raw fork / worker_threads IPC), the scaling table, and benchmarks/RESULTS.md.
+// `npm run bench`: Ray's microbenchmark on raybus (embedded default, then RabbitMQ and NATS
+// when this build can join them), the anchors in the same run (raw amqplib request/reply,
+// Moleculer over AMQP, raw @nats-io request/reply, raw fork / worker_threads IPC), values of
+// 100 MB per transport next to raw clients moving the same bytes, the scaling table, and
+// benchmarks/RESULTS.md.
 //
 // Environment: BENCH_FULL=1 (Ray's sizes, actors up to 1,000), BENCH_ONLY=<regex> (a subset of
 // the raybus metrics), BENCH_WARMUP_MS / BENCH_ROUNDS / BENCH_ROUND_MS / BENCH_MAX_CALLS
 // (timing), RAYBUS_BENCH_AMQP_URL (broker; default amqp://guest:guest@127.0.0.1:5672),
-// BENCH_NO_WRITE=1 (print only), BENCH_TIMEOUT_S (watchdog; default 540).
+// RAYBUS_BENCH_NATS_URL (default nats://127.0.0.1:4222), BENCH_LARGE=0 (skip the 100 MB rows),
+// BENCH_NO_WRITE=1 (print only), BENCH_TIMEOUT_S (watchdog; default 900).
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -20,17 +23,24 @@ import { runMoleculerAnchor } from './anchors/moleculer-amqp.mjs';
 import { machineFacts } from './machine.mjs';
 import { renderReport } from './report.mjs';
 import { smallValue } from './raybus-remote-code.mjs';
+import { runNatsAnchor } from './anchors/nats-rpc.mjs';
+import { runRaybusOnNats } from './nats-cluster.mjs';
+import { runLargeValues, runLargeValueAnchors } from './large-values.mjs';
 
 const started = performance.now();
 const loadAtStart = os.loadavg();
 const FULL = process.env.BENCH_FULL === '1';
 const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 const AMQP_URL = process.env.RAYBUS_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const NATS_URL = process.env.RAYBUS_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
+// The 100 MB rows take seconds each: run them unless told not to (or when BENCH_ONLY names them).
+const LARGE = process.env.BENCH_LARGE !== '0' && (!ONLY || ONLY.test('100 MB'));
+const large = { embedded: [], rabbitmq: [], nats: [], anchors: [] };
 const amqpUrlShown = AMQP_URL.includes('//guest:guest@') ? AMQP_URL : AMQP_URL.replace(/\/\/[^@]*@/, '//***@');
 const errText = (err) => (err instanceof Error ? err.message.split('\n')[0] : String(err));
 
 // The whole run is bounded: past the watchdog, exit (worker processes exit with their parent).
-const watchdogS = Number(process.env.BENCH_TIMEOUT_S ?? 540);
+const watchdogS = Number(process.env.BENCH_TIMEOUT_S ?? 900);
 setTimeout(() => {
   console.error(`bench: still running after ${watchdogS} s; stopping (BENCH_TIMEOUT_S raises the limit)`);
   process.exit(2);
@@ -46,6 +56,7 @@ console.log(`raybus benchmarks: warm-up ${timing.warmupMs} ms, ${timing.rounds} 
 console.log('\n== raybus, embedded default');
 await ray.init();
 const embedded = await runRaybusSuite(ray, { full: FULL, label: 'embedded', only: ONLY });
+if (LARGE) large.embedded = await runLargeValues(ray, 'embedded').catch((err) => (notes.push(`embedded 100 MB rows: ${errText(err)}`), []));
 // Actor counts of the scaling table; a size whose worker processes would not fit in memory is reported n/a.
 const actorSizes = [10, 100, 1000];
 console.log('\n== scaling: actors');
@@ -90,6 +101,7 @@ try {
     const small = ray.remote(smallValue);
     await withTimeout(ray.get(small.remote()), 30_000, 'a first task on RabbitMQ (is a node started, e.g. `raybus start`?)');
     rabbitmq = { results: await runRaybusSuite(ray, { full: FULL, label: 'RabbitMQ', only: ONLY }) };
+    if (LARGE) large.rabbitmq = await runLargeValues(ray, 'RabbitMQ').catch((err) => (notes.push(`RabbitMQ 100 MB rows: ${errText(err)}`), []));
   } catch (err) {
     rabbitmq = { na: `init worked, but ${errText(err)}` };
   }
@@ -100,6 +112,22 @@ if (ray.isInitialized()) await withTimeout(ray.shutdown(), 30_000, 'shutdown').c
 if (benchCluster) await withTimeout(benchCluster.shutdown(), 60_000, 'stopping the RabbitMQ node').catch((err) => notes.push(`RabbitMQ node shutdown: ${errText(err)}`));
 if (rabbitmq.na) console.log(`  n/a (${rabbitmq.na})`);
 
+// 3b. raybus on NATS next to raw @nats-io request/reply (same server, same run).
+console.log('\n== raybus on NATS');
+let natsServer;
+try {
+  const { results, serverVersion } = await withTimeout(runNatsAnchor(NATS_URL), 120_000, '@nats-io');
+  natsServer = serverVersion;
+  anchors.push({ id: 'nats', label: '@nats-io', results });
+} catch (err) {
+  anchors.push({ id: 'nats', label: '@nats-io', error: errText(err) });
+  console.log(`  [anchor] @nats-io: error ${errText(err)}`);
+}
+const nats = await runRaybusOnNats(ray, testing, NATS_URL, { full: FULL, only: ONLY, large: LARGE });
+if (nats.na) console.log(`  n/a (${nats.na})`);
+else large.nats = nats.large;
+if (LARGE) large.anchors = await runLargeValueAnchors({ amqpUrl: AMQP_URL, natsUrl: nats.na ? undefined : NATS_URL });
+
 // 4. Scaling: nodes (needs raybus/testing's Cluster).
 console.log('\n== scaling: nodes');
 const nodeScaling = await runNodeScaling(ray, testing, [1, 2, 4, 8], AMQP_URL);
@@ -108,13 +136,16 @@ for (const r of nodeScaling.rows) if (r.na) console.log(`  [scaling] ${r.nodes} 
 // 5. Report.
 const data = {
   date: new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
-  machine: await machineFacts(amqpServer),
+  machine: { ...(await machineFacts(amqpServer)), nats: natsServer ?? 'n/a' },
   loadAtStart,
   timing,
   full: FULL,
   amqpUrlShown,
   embedded,
   rabbitmq,
+  nats: nats.na ? { na: nats.na } : { results: nats.results },
+  natsUrlShown: NATS_URL.replace(/\/\/[^@]*@/, '//***@'),
+  large,
   anchors,
   scaling: {
     actors: actorRows,

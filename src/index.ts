@@ -8,7 +8,6 @@
  * console.log(await ray.get(add.remote(1, 2)));
  * await ray.shutdown();
  */
-import 'reflect-metadata';
 import { init, shutdown, isInitialized } from './api/init';
 import { remote, method } from './api/remote';
 import {

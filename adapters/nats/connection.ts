@@ -128,6 +128,9 @@ export class ConnectionManager {
           ...(o.caFile !== undefined ? { tls: { caFile: o.caFile } } : {}),
         });
         const jsm = await jetstreamManager(nc, { timeout: o.apiTimeoutMs }).catch((err: unknown) => {
+          // A server that has just started may not answer JetStream yet: try again. One that
+          // answers without JetStream will not have it on the next attempt either.
+          if ((err as { name?: unknown })?.name === 'TimeoutError') throw err;
           throw new NatsTransportError('CONNECT_FAILED', `raybus nats: JetStream is not enabled on ${redactServers(this.url)} (start nats-server with -js): ${describeCause(err)}`, {
             cause: err,
           });

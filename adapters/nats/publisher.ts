@@ -7,7 +7,10 @@
  * Replies come back on one wildcard subscription (`<inbox>.<id>`), matched to their publish by
  * id, with one timer for all deadlines. Publishes that were not acknowledged when the
  * connection dropped, and those made while it is down, are sent again in their original order
- * once it is back (so a message may arrive twice; it is not lost).
+ * once it is back (so a message may arrive twice; it is not lost). A server that has just
+ * restarted answers `503` for streams it has not restored yet: for `RESTORE_GRACE_MS` after a
+ * reconnect, a `503` is tried again every `RETRY_MS` (within the publish timeout) instead of
+ * meaning `NO_SUCH_QUEUE` — such a retried message may then arrive after ones published later.
  */
 import { createInbox, type Msg, type MsgHdrs, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 import type { MessageHeaders } from '../../src/transport/transport';
@@ -29,6 +32,10 @@ interface Pending {
 }
 
 const SWEEP_MS = 100;
+/** After a reconnect, how long a `503` may mean "stream not restored yet" rather than "no such queue". */
+const RESTORE_GRACE_MS = 10_000;
+/** How soon a publish answered `503` during that grace is sent again. */
+const RETRY_MS = 250;
 
 export class Publisher implements LinkParticipant {
   private readonly pending = new Map<number, Pending>();
@@ -37,6 +44,8 @@ export class Publisher implements LinkParticipant {
   private sub: NatsSubscription | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private down = false;
+  /** When the connection last came back (0: never lost). */
+  private resumedAt = 0;
 
   constructor(private readonly manager: ConnectionManager) {}
 
@@ -53,6 +62,7 @@ export class Publisher implements LinkParticipant {
 
   async resume(link: Link): Promise<void> {
     this.down = false;
+    this.resumedAt = Date.now();
     // In id order, which is publish order: unacknowledged ones first, then those held back.
     for (const [id, p] of this.pending) this.write(link, id, p);
   }
@@ -129,6 +139,15 @@ export class Publisher implements LinkParticipant {
     const p = this.pending.get(id);
     if (!p) return;
     const status = msg.headers?.code ?? 0;
+    if (status === 503 && this.resumedAt > 0 && Date.now() - this.resumedAt < RESTORE_GRACE_MS) {
+      // Maybe a stream the restarted server has not restored yet: ask again shortly.
+      p.sent = false;
+      setTimeout(() => {
+        const link = this.manager.current;
+        if (this.pending.get(id) === p && !p.sent && link && !this.down) this.write(link, id, p);
+      }, RETRY_MS).unref();
+      return;
+    }
     if (status === 503) {
       this.settle(id, p, new NatsTransportError('NO_SUCH_QUEUE', `raybus nats: no queue named '${p.queue}' (nothing stores or consumes subject '${p.subject}')`));
       return;

@@ -9,12 +9,14 @@ import { returnId, type TaskId } from '../protocol/ids';
 import { NRET_DYNAMIC, NRET_STREAMING, type ActorMeta, type WireArg } from '../protocol/wire';
 import type { CallMsg } from '../protocol/messages/mailbox';
 import type { ObjectRef } from '../refs/object-ref';
-import { PendingCallsLimitExceeded, RayActorError, RayError } from '../errors/ray-errors';
+import { ActorDiedError, PendingCallsLimitExceeded, RayActorError, RayError, RaySystemError } from '../errors/ray-errors';
+import { isNoSuchQueue } from '../transport/transport';
 import { encodeError } from '../serialization/error-codec';
 import { EXT_ACTOR_HANDLE, serializer } from '../serialization/serializer';
 import type { WireError } from '../serialization/error-codec';
 import { normalizeMethodOptions, mergeMethodOptions } from './options';
 import { resolveArgs } from '../core/ref-resolution';
+import type { CallStream } from '../core/call-sequences';
 
 const HANDLE_MARKER = Symbol.for('raybus.ActorHandle');
 const STATE = Symbol('raybus.handleState');
@@ -23,6 +25,8 @@ interface OutgoingCall {
   readonly msg: Omit<CallMsg, 'args'>;
   args?: WireArg[];
   error?: WireError;
+  /** Its number in the handle's call sequence, once sent. */
+  seq?: number;
 }
 
 interface HandleState {
@@ -33,6 +37,8 @@ interface HandleState {
   readonly outbox: OutgoingCall[];
   pendingCalls: number;
   flushing: boolean;
+  /** The numbering of this handle's calls (made at the first call sent). */
+  stream?: CallStream;
 }
 
 export const BUILTIN_METHODS = ['__ray_ready__', '__ray_terminate__'] as const;
@@ -127,17 +133,6 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
   const returnIds = stream?.returnIds ?? Array.from({ length: nret }, (_, i) => returnId(taskId, i));
   const refs = numReturns === 'streaming' ? [] : returnIds.map((id) => core.ownedRef(id));
   state.pendingCalls += 1;
-  core.registerPending({
-    taskId,
-    returnIds,
-    dynamic: numReturns === 'dynamic',
-    actorCall: true,
-    actorId: meta.actorId,
-    functionName: `${meta.className}.${method}`,
-    onDone: () => {
-      state.pendingCalls -= 1;
-    },
-  });
   const retries = options.maxTaskRetries ?? mm?.maxTaskRetries ?? meta.maxTaskRetries;
   const call: OutgoingCall = {
     msg: {
@@ -151,6 +146,18 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
       retries,
     },
   };
+  core.registerPending({
+    taskId,
+    returnIds,
+    dynamic: numReturns === 'dynamic',
+    actorCall: true,
+    actorId: meta.actorId,
+    functionName: `${meta.className}.${method}`,
+    onDone: () => {
+      state.pendingCalls -= 1;
+      if (call.seq !== undefined) state.stream?.done(call.seq);
+    },
+  });
   state.outbox.push(call);
   resolveArgs(
     core.objects,
@@ -170,6 +177,18 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
 }
 
 const BATCH = { batch: true } as const;
+
+/**
+ * A call that could not be delivered: where the mailbox is gone (a dead actor's, deleted after
+ * its responder period on a bus without queue expiry), the actor is dead.
+ */
+function callUndeliverable(err: Error, msg: CallMsg, queue: string): void {
+  const actor = queue.slice(queue.lastIndexOf('.') + 1);
+  const e = isNoSuchQueue(err)
+    ? new ActorDiedError(`The actor ${actor} is dead: its mailbox is gone (call '${msg.method}').`, actor)
+    : new RaySystemError(`raybus: the call '${msg.method}' could not be delivered to ${queue}: ${err.message}`);
+  requireCore().failTask(msg.task, encodeError(e));
+}
 
 /** Publish the calls at the head of the outbox whose arguments are ready, in order. */
 function flush(state: HandleState): void {
@@ -210,7 +229,10 @@ function flush(state: HandleState): void {
     // actor died, the new incarnation answers each call with RayActorError, which an owner
     // that already has the result ignores. A retried call must never run twice, so it travels
     // alone (adapters/amqp/README.md, batching).
-    core.send(actorQueue(state.meta.actorId), { ...head.msg, args: head.args! }, head.msg.task, undefined, head.msg.retries === 0 ? BATCH : undefined);
+    // Numbered in the order sent: the host keeps that order where the bus might not.
+    const sq = (state.stream ??= core.callSeqs.stream()).take();
+    head.seq = sq.n;
+    core.send(actorQueue(state.meta.actorId), { ...head.msg, args: head.args!, sq }, head.msg.task, callUndeliverable, head.msg.retries === 0 ? BATCH : undefined);
   }
 }
 

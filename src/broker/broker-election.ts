@@ -14,11 +14,16 @@
  * than the broker's consumer timeout, and a token that does not come back in time means the
  * leader lost the queue without noticing (it then steps down). A candidate whose connection
  * drops steps down at once; after reconnecting it publishes a new token and waits in line.
+ *
+ * On a bus without single active consumers (NATS JetStream) the candidates compete for a
+ * transport lease instead (lease-election.ts), and only the holder consumes `raybus.broker`.
+ * A bus with neither cannot elect a leader: `start()` rejects saying so.
  */
 import type { NodeId } from '../protocol/ids';
 import { randomBytes } from 'node:crypto';
 import type { Subscription as RxSubscription } from 'rxjs';
-import type { Delivery, Subscription, Transport } from '../transport/transport';
+import { capabilitiesOf, type Delivery, type Subscription, type Transport } from '../transport/transport';
+import { brokerQueueDeclaration } from '../transport/queue-policy';
 import { decodeMessage, RejectionCounter } from '../serialization/message-codec';
 import { BROKER_ELECTION_QUEUE, BROKER_QUEUE } from '../protocol/queues';
 import type { ElectionTokenMsg } from '../protocol/messages/presence';
@@ -26,6 +31,7 @@ import { systemClock, type Clock, type Timer } from '../util/clock';
 import { BrokerServer } from './broker-server';
 import { checkDurationOption, type BrokerClusterOptions } from './cluster-membership';
 import { typedSender, type Send } from './typed-send';
+import { DEFAULT_LEADER_LEASE_TTL_MS, LeaseElection } from './lease-election';
 
 /** Options of a {@link BrokerCandidate}. */
 export interface BrokerCandidateOptions {
@@ -43,6 +49,8 @@ export interface BrokerCandidateOptions {
   readonly clock?: Clock;
   /** Where the broker's warnings go (default: the raybus logger). */
   readonly warn?: (msg: string) => void;
+  /** TTL of the leader lease on a bus without single active consumers (ms; default 6000). */
+  readonly leaseTtlMs?: number;
 }
 
 /** One node's place in the election; runs the broker server while it leads. */
@@ -60,9 +68,12 @@ export class BrokerCandidate {
   private readonly clock: Clock;
   private readonly send: Send;
   private readonly malformed: RejectionCounter;
+  /** Lease-based election (a bus without single active consumers). */
+  private election?: LeaseElection;
 
   constructor(private readonly options: BrokerCandidateOptions) {
     checkDurationOption('refreshMs', options.refreshMs, 1);
+    checkDurationOption('leaseTtlMs', options.leaseTtlMs, 3);
     checkDurationOption('broker.restoreGraceMs', options.broker?.restoreGraceMs);
     checkDurationOption('broker.probeIntervalMs', options.broker?.probeIntervalMs, 1);
     checkDurationOption('broker.failWindowMs', options.broker?.failWindowMs);
@@ -82,19 +93,49 @@ export class BrokerCandidate {
     return this.broker;
   }
 
-  /** Join the election: consume the election queue and publish a token. */
+  /**
+   * Join the election: consume the election queue and publish a token, or, on a bus without
+   * single active consumers, compete for the leader lease.
+   * @throws when the bus has neither (no leader could ever be elected).
+   */
   async start(): Promise<void> {
     const t = this.options.transport;
-    await t.assertQueue(BROKER_QUEUE, { durable: true, singleActiveConsumer: true });
-    await t.assertQueue(BROKER_ELECTION_QUEUE, { singleActiveConsumer: true });
-    this.subscription = await t.consume(BROKER_ELECTION_QUEUE, (d) => this.onToken(d), { prefetch: 0 });
+    const caps = capabilitiesOf(t);
+    const leases = !caps.singleActiveConsumer;
+    if (leases && !(caps.leases && typeof t.acquireLease === 'function')) {
+      throw new Error(
+        `raybus: the '${t.kind}' transport has neither single active consumers nor leases (its capabilities), so the nodes cannot ` +
+          'elect a broker leader. Use a bus that has one of them (RabbitMQ, NATS JetStream), or give the adapter acquireLease().',
+      );
+    }
+    await t.assertQueue(BROKER_QUEUE, brokerQueueDeclaration(t));
     this.status = t.status$.subscribe((s) => {
       const previous = this.lastStatus;
       this.lastStatus = s;
-      if (s === 'reconnecting' || s === 'closed') void this.stepDown(s === 'closed' ? 'connection closed' : 'connection to the broker lost');
+      if (s === 'reconnecting' || s === 'closed') {
+        const reason = s === 'closed' ? 'connection closed' : 'connection to the broker lost';
+        // The lease cannot be renewed now: lead no more; it expires unless renewed in time.
+        if (this.election) this.election.drop(reason);
+        else void this.stepDown(reason);
+      }
       // Back in line after a reconnect (the bus forgot tokens of a non-durable queue on restart).
-      else if (s === 'connected' && previous === 'reconnecting') this.publishToken();
+      else if (s === 'connected' && previous === 'reconnecting' && !this.election) this.publishToken();
     });
+    if (leases) {
+      this.election = new LeaseElection({
+        transport: t,
+        clock: this.clock,
+        ttlMs: this.options.leaseTtlMs ?? DEFAULT_LEADER_LEASE_TTL_MS,
+        elected: () => {
+          if (!this.broker && !this.becoming) this.becoming = this.becomeLeader().finally(() => (this.becoming = undefined));
+        },
+        lost: (reason) => void this.stepDown(reason),
+      });
+      this.election.start();
+      return;
+    }
+    await t.assertQueue(BROKER_ELECTION_QUEUE, { singleActiveConsumer: true });
+    this.subscription = await t.consume(BROKER_ELECTION_QUEUE, (d) => this.onToken(d), { prefetch: 0 });
     this.publishToken();
   }
 
@@ -106,6 +147,8 @@ export class BrokerCandidate {
     this.stopped = true;
     this.status?.unsubscribe();
     await this.stepDown('stopping');
+    // After the broker stopped (what it held is back in its queue): the next candidate leads.
+    await this.election?.stop();
     await this.subscription?.cancel().catch(() => undefined);
   }
 
@@ -151,7 +194,9 @@ export class BrokerCandidate {
       return;
     }
     if (this.broker !== broker) return;
-    this.options.log?.(`elected broker leader (term ${epoch})`);
+    this.options.log?.(`elected broker leader (term ${epoch}${this.election ? ', leader lease' : ''})`);
+    // The lease is renewed by the election itself; tokens need refreshing.
+    if (this.election) return;
     const refreshMs = this.options.refreshMs ?? 30_000;
     this.refreshTimer = this.clock.setInterval(() => {
       if (this.awaitedRefresh !== undefined) {

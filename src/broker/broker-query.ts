@@ -75,13 +75,13 @@ export async function askBroker<T>(transport: Transport, build: (req: RequestId,
 }
 
 /** The live cluster (`raybus status`, `raybus list`). */
-export async function clusterState(transport: Transport, timeoutMs = 10_000): Promise<ClusterState> {
-  const m = await askBroker<{ state: ClusterState }>(transport, (req, reply) => ({ t: 'cluster-state-request', req, reply }), timeoutMs);
+export async function clusterState(transport: Transport, timeoutMs = 10_000, clock: Clock = systemClock): Promise<ClusterState> {
+  const m = await askBroker<{ state: ClusterState }>(transport, (req, reply) => ({ t: 'cluster-state-request', req, reply }), timeoutMs, clock);
   return m.state;
 }
 
 /** Nodes and resources (as `ray.nodes()` sees them). */
-export async function clusterInfo(transport: Transport, timeoutMs = 10_000): Promise<ClusterInfo> {
-  const m = await askBroker<{ info: ClusterInfo }>(transport, (req, reply) => ({ t: 'cluster-info-request', req, reply }), timeoutMs);
+export async function clusterInfo(transport: Transport, timeoutMs = 10_000, clock: Clock = systemClock): Promise<ClusterInfo> {
+  const m = await askBroker<{ info: ClusterInfo }>(transport, (req, reply) => ({ t: 'cluster-info-request', req, reply }), timeoutMs, clock);
   return m.info;
 }

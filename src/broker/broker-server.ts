@@ -10,11 +10,13 @@
  * handler that throws is reported and the broker goes on.
  */
 import { workerIdPrefix, type NodeId, type ReplyQueue, type WorkerId } from '../protocol/ids';
-import type { Delivery, Subscription, Transport } from '../transport/transport';
+import { capabilitiesOf, type Delivery, type Subscription, type Transport } from '../transport/transport';
+import { brokerQueueDeclaration } from '../transport/queue-policy';
 import { encodeEnvelope } from '../serialization/serializer';
 import { decodeMessage, decodeTopicMessage, RejectionCounter } from '../serialization/message-codec';
 import { BROKER_QUEUE, OWNER_DIED_TOPIC, nodeQueue, replyQueue } from '../protocol/queues';
 import type { BrokerMsg, LeasesReportMsg, NodeRegisterMsg } from '../protocol/messages/broker';
+import type { OwnerDiedNotice } from '../protocol/messages/presence';
 import type { ClusterInfo, ClusterState } from '../protocol/wire';
 import { ResourceLedger } from '../scheduling/ledger/resource-ledger';
 import { systemClock, type Clock } from '../util/clock';
@@ -22,7 +24,7 @@ import { ActorRecordKeeper } from './actor-records';
 import { ActorRegistry } from './actor-registry';
 import { ClusterMembership, type BrokerClusterOptions } from './cluster-membership';
 import { clusterInfo, clusterState } from './cluster-views';
-import { answerDeadMailbox } from './dead-actor-mailbox';
+import { answerDeadMailbox, DEAD_MAILBOX_RESPONDER_MS } from './dead-actor-mailbox';
 import { LeaseDispatcher } from './lease-dispatcher';
 import { NodeDirectory } from './node-directory';
 import { PlacementGroupManager } from './placement-group-manager';
@@ -70,12 +72,18 @@ export class BrokerServer {
   private readonly malformed: RejectionCounter;
   /** A node has registered since this broker started. */
   private nodeSeen = false;
+  /** The bus has no queue expiry: delete the queues of the dead. */
+  private readonly cleansQueues: boolean;
 
   constructor(
     private readonly transport: Transport,
     private readonly options: BrokerServerOptions = {},
   ) {
     const send = (this.send = typedSender(transport));
+    const clock = options.clock ?? systemClock;
+    // Where queues never expire, the broker deletes those of processes and actors it knows are dead.
+    const cleanup = capabilitiesOf(transport).queueExpiry ? undefined : { afterMs: DEAD_MAILBOX_RESPONDER_MS, clock };
+    this.cleansQueues = cleanup !== undefined;
     this.warn = options.warn ?? ((m: string) => logger.warn(m));
     this.malformed = new RejectionCounter('raybus broker', this.warn);
     const bundles = new ResourceLedger();
@@ -108,20 +116,20 @@ export class BrokerServer {
       reserveLike: (target, demand, extra) => dispatcher.reserveLike(target, demand, extra),
       send,
       watchOwner: (owner) => this.membership?.watchOwner(owner),
-      answerDeadMailbox: (actor, err) => answerDeadMailbox(transport, send, actor, err),
+      answerDeadMailbox: (actor, err) => answerDeadMailbox(transport, send, actor, err, cleanup),
       ...(options.cluster ? { records: new ActorRecordKeeper((msg) => transport.publish(BROKER_QUEUE, encodeEnvelope(msg))) } : {}),
     });
     if (options.cluster) {
       this.membership = new ClusterMembership(
         {
           transport,
-          clock: options.clock ?? systemClock,
+          clock,
           send,
           hasGrant: (lease) => dispatcher.hasGrant(lease),
           knowsNode: (node) => this.ledger.hasNode(node),
           isAlive: (node) => this.ledger.isAlive(node),
           nodeGone: (node, reason) => this.nodeGone(node, reason),
-          ownerDied: (owner, message) => this.ownerDied(owner, message),
+          ownerDied: (owner, message) => this.driverDied(owner, message),
           endRestore: () => {
             this.actors.endRestore();
             dispatcher.scheduleDispatch();
@@ -134,7 +142,7 @@ export class BrokerServer {
 
   /** Consume `raybus.broker` and the owner-died topic; in cluster mode, start watching and announce the election. */
   async start(): Promise<void> {
-    await this.transport.assertQueue(BROKER_QUEUE, { singleActiveConsumer: true });
+    await this.transport.assertQueue(BROKER_QUEUE, brokerQueueDeclaration(this.transport));
     this.subscription = await this.transport.consume(BROKER_QUEUE, (d) => this.onDelivery(d), { prefetch: 0 });
     // A worker that exited (even on purpose, e.g. after maxCalls) takes its non-detached actors with it.
     this.ownerGoneSub = await this.transport.subscribe(OWNER_DIED_TOPIC, (body) => {
@@ -342,6 +350,17 @@ export class BrokerServer {
       if (g.actor) this.actors.onWorkerDied(g.actor, `The actor died because its node ${node} has died.`, g.id);
       else if (g.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: `its node ${node} died` });
     }
+  }
+
+  /**
+   * A driver's connection is gone: its actors and leases go (ownerDied), and borrowers of its
+   * objects hear that they are lost (as a node tells them of its workers). Where queues never
+   * expire, its reply queue is deleted.
+   */
+  private driverDied(owner: ReplyQueue, message: string): void {
+    this.ownerDied(owner, message);
+    this.transport.broadcast(OWNER_DIED_TOPIC, encodeEnvelope({ owner } satisfies OwnerDiedNotice)).catch(() => undefined);
+    if (this.cleansQueues) this.transport.deleteQueue(owner).catch(() => undefined);
   }
 
   /**

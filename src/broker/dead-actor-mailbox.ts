@@ -1,7 +1,9 @@
 /**
  * A dead actor's mailbox: the registry consumes it once the actor is dead and answers every
  * call that reaches it, now and later, with the reason of death (`ActorDiedError`, or the
- * error that killed it: a name already taken, a runtime env that failed to set up).
+ * error that killed it: a name already taken, a runtime env that failed to set up). On a bus
+ * without queue expiry, the mailbox is deleted after a responder period instead of waiting
+ * for an expiry that never comes; calls sent after that fail as undeliverable.
  */
 import type { ActorId } from '../protocol/ids';
 import { actorQueue } from '../protocol/queues';
@@ -12,7 +14,17 @@ import { encodeError, type WireError } from '../serialization/error-codec';
 import { ActorDiedError } from '../errors/ray-errors';
 import type { DeathCause } from '../actors/actor-lifecycle.machine';
 import type { Subscription, Transport } from '../transport/transport';
+import type { Clock, Timer } from '../util/clock';
 import type { Send } from './typed-send';
+
+/** How long a dead actor's mailbox is answered before it is deleted, where queues never expire. */
+export const DEAD_MAILBOX_RESPONDER_MS = 10 * 60 * 1000;
+
+/** Delete the mailbox after answering it for `afterMs` (buses without queue expiry). */
+export interface MailboxCleanup {
+  readonly afterMs: number;
+  readonly clock: Clock;
+}
 
 /** A forged call must not make the registry allocate without bound. */
 const MAX_ANSWERED_RETURNS = 10_000;
@@ -39,12 +51,19 @@ export function deathError(spec: ActorSpec, death: ActorDeath): WireError {
 
 /**
  * Consume the mailbox of dead actor `actor` and answer each call with `err` (malformed
- * messages are dropped). Cancel the subscription to stop.
+ * messages are dropped). Cancel the subscription to stop; with `cleanup`, the mailbox is
+ * deleted after `cleanup.afterMs`.
  */
-export async function answerDeadMailbox(transport: Pick<Transport, 'assertQueue' | 'consume'>, send: Send, actor: ActorId, err: WireError): Promise<Subscription> {
+export async function answerDeadMailbox(
+  transport: Pick<Transport, 'assertQueue' | 'consume' | 'deleteQueue'>,
+  send: Send,
+  actor: ActorId,
+  err: WireError,
+  cleanup?: MailboxCleanup,
+): Promise<Subscription> {
   const queue = actorQueue(actor);
   await transport.assertQueue(queue);
-  return transport.consume(
+  const sub = await transport.consume(
     queue,
     (d) => {
       d.ack();
@@ -60,4 +79,16 @@ export async function answerDeadMailbox(transport: Pick<Transport, 'assertQueue'
     },
     { prefetch: 0 },
   );
+  if (!cleanup) return sub;
+  let timer: Timer | undefined = cleanup.clock.setTimeout(() => {
+    timer = undefined;
+    void sub.cancel().then(() => transport.deleteQueue(queue)).catch(() => undefined);
+  }, cleanup.afterMs);
+  return {
+    cancel: async () => {
+      cleanup.clock.clear(timer);
+      timer = undefined;
+      await sub.cancel();
+    },
+  };
 }

@@ -39,6 +39,9 @@ import { StateResponder } from '../observability/state-responder';
 import { LogPrinter } from '../observability/log-printer';
 import { logger } from '../util/logger';
 import { answerStateQueries } from './state-sources';
+import { CallSequences } from './call-sequences';
+import { BlobExchange } from './blob-exchange';
+import { messageLimit } from '../transport/message-limit';
 
 export type { PendingTask } from './pending-tasks';
 
@@ -50,11 +53,6 @@ export interface CoreWorkerOptions {
   readonly namespace: string;
   readonly nodeId?: NodeId;
   readonly isDriver: boolean;
-  /**
-   * Largest encoded value this process sends (the transport's message limit). Values above it
-   * are refused where they are produced: at `.remote()` / `put`, or as the task's error.
-   */
-  readonly maxPayloadBytes?: number;
   /**
    * The runtime env work submitted from this process inherits: the job's on a driver, the
    * worker's own (its effective env) in a worker.
@@ -83,6 +81,10 @@ export class CoreWorker implements RuntimeCore {
   /** A worker forwards the output lines of work it submitted (set by the worker runtime). */
   logForward?: (msg: LogLinesMsg) => void;
   private printer?: LogPrinter;
+  /** The numbering of actor calls per handle (call-sequences.ts). */
+  readonly callSeqs = new CallSequences();
+  /** Values larger than a message of the bus: held here, or pulled from their holder. */
+  readonly blobs: BlobExchange;
   private readonly ids = newIdSource();
   private subscription?: Subscription;
   private ownerDiedSub?: Subscription;
@@ -98,12 +100,19 @@ export class CoreWorker implements RuntimeCore {
     this.clock = options.clock ?? systemClock;
     // Live records stay with the pending tasks; the table keeps the finished ones.
     this.taskTable = new TaskTable(() => this.clock.now(), { records: () => this.tasks.records(), get: (id) => this.tasks.get(id as TaskId)?.rec });
+    this.blobs = new BlobExchange({
+      address: this.address,
+      clock: this.clock,
+      messageLimit: () => messageLimit(options.transport),
+      send: (queue, msg, onError) => this.messenger.send(queue, msg, undefined, onError && ((err) => onError(err))),
+    });
     this.messenger = new Messenger(options.transport, {
       address: this.address,
       newRequestId: () => this.ids.next<RequestId>(),
       taskUndeliverable: (taskId, reason) => this.failIfPending(taskId, reason),
+      outgoing: (msg) => this.blobs.externalize(msg),
     });
-    this.objects = new ObjectManager(this.address, this.messenger, this.ids, options.maxPayloadBytes);
+    this.objects = new ObjectManager(this.address, this.messenger, this.ids);
     this.streams = new StreamTable(this.messenger, this.objects);
     this.submitter = new TaskSubmitter({
       address: this.address,
@@ -141,17 +150,37 @@ export class CoreWorker implements RuntimeCore {
   /** The core's own reply handlers; higher layers add theirs with `registerReplyHandler`. */
   private routeReplies(): void {
     const r = this.replies;
-    r.register('result', (m) => this.tasks.onResult(m));
+    const blobs = this.blobs;
+    // Values that travelled as blobs are pulled first; a task's (or an object's) messages keep their order.
+    r.register('result', (m) => {
+      let localize: (() => Promise<void>) | undefined;
+      if (blobs.needsPull(m.rets)) {
+        if (this.tasks.isPending(m.task)) localize = async () => void (m.rets = await Promise.all(m.rets.map((o) => blobs.localizeOutcome(o))));
+        // A result nobody waits for (cancelled, a duplicate): not worth pulling.
+        else blobs.release(m.rets);
+      }
+      blobs.inOrder(m.task, localize, () => this.tasks.onResult(m));
+    });
     r.register('tasks-returned', (m) => this.submitter.onTasksReturned(m.lease, m.tasks));
     r.register('get-object', (m) => this.objects.answerGetObject(m.id, m.reply));
-    r.register('object', (m) => this.objects.receiveOutcome(m.id, m.out));
+    r.register('object', (m) => {
+      const localize = blobs.needsPull([m.out]) ? async () => void (m.out = await blobs.localizeOutcome(m.out)) : undefined;
+      blobs.inOrder(m.id, localize, () => this.objects.receiveOutcome(m.id, m.out));
+    });
     r.register('borrow', (m) => this.objects.onBorrow(m.id, m.n));
     r.register('lease-granted', (m) => this.submitter.onLeaseMessage(m));
     r.register('lease-failed', (m) => this.submitter.onLeaseMessage(m));
     r.register('lease-lost', (m) => this.submitter.onLeaseMessage(m));
-    r.register('stream-item', (m) => this.streams.onItem(m));
+    r.register('stream-item', (m) => {
+      const localize = blobs.needsPull([m.out]) ? async () => void (m.out = await blobs.localizeOutcome(m.out)) : undefined;
+      blobs.inOrder(m.task, localize, () => this.streams.onItem(m));
+    });
+    r.register('blob-get', (m) => blobs.table.onGet(m));
+    r.register('blob-chunk', (m) => blobs.puller.onChunk(m));
+    r.register('blob-done', (m) => blobs.table.onDone(m.id));
     r.register('cancel-task', (m) => this.onCancelTask(m));
     r.register('log-lines', (m) => this.onLogLines(m));
+    r.register('call-seq-query', (m) => this.messenger.send(m.reply, { t: 'call-seq', s: m.s, lo: this.callSeqs.lowest(m.s) }));
   }
 
   /** Output of work this process submitted: a driver prints it, a worker passes it on. */
@@ -170,7 +199,8 @@ export class CoreWorker implements RuntimeCore {
     await this.transport.assertQueue(this.address, { autoDelete: false });
     const answering = this.state.start().catch((err: unknown) => logger.debug(`raybus: not answering state queries: ${(err as Error).message}`));
     this.ownerDiedSub = await this.messenger.subscribe(OWNER_DIED_TOPIC, 'owner-died', (notice) => {
-      if (typeof notice.owner === 'string') this.objects.onOwnerDied(notice.owner);
+      this.objects.onOwnerDied(notice.owner);
+      this.blobs.puller.onHolderDied(notice.owner);
     });
     await answering;
     this.subscription = await this.transport.consume(this.address, this.replies.onDelivery, { prefetch: 0 });
@@ -181,6 +211,7 @@ export class CoreWorker implements RuntimeCore {
     if (this.messenger.isClosed) return;
     this.keepAlive?.stop();
     this.messenger.close(reason);
+    this.blobs.stop(reason);
     this.submitter.shutdown();
     this.printer?.flush();
     await this.state.stop();
@@ -207,11 +238,6 @@ export class CoreWorker implements RuntimeCore {
   }
 
   // ---------------------------------------------------------------- messaging (messenger.ts)
-
-  /** The message limit in force (see CoreWorkerOptions.maxPayloadBytes). */
-  get maxPayloadBytes(): number {
-    return this.objects.payloadLimit;
-  }
 
   /** Send a typed message (see Messenger.send). */
   send<K extends QueueKind>(queue: QueueName<K>, msg: QueueMessages[K], taskId?: TaskId, onError?: SendErrorHandler<QueueMessages[K]>, options?: PublishOptions): void {
@@ -281,6 +307,14 @@ export class CoreWorker implements RuntimeCore {
   /** Take the refs inside received argument bytes; returns the ids to unpin afterwards. */
   receiveArgs(args: WireArg[]): ObjectId[] {
     return this.objects.receiveArgs(args);
+  }
+
+  /**
+   * Pull the arguments that travelled as blobs (before they are decoded); rejects when one is
+   * lost. Undefined when none did.
+   */
+  fetchArgs(args: WireArg[]): Promise<void> | undefined {
+    return this.blobs.localizeArgs(args);
   }
 
   /** Create a ref owned by this process (a task return or a put). */

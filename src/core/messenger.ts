@@ -30,6 +30,8 @@ export interface MessengerPort {
    * results (it must not wait forever). Returns false when no such task waits.
    */
   taskUndeliverable(taskId: TaskId, reason: string): boolean;
+  /** The message as it may leave (values too large for one message become blobs). */
+  outgoing?(msg: unknown): unknown;
 }
 
 type SyncPublish = (queue: string, body: Uint8Array, options?: PublishOptions) => void;
@@ -70,7 +72,7 @@ export class Messenger {
     options?: PublishOptions,
   ): void {
     if (this.closed && queue !== BROKER_QUEUE) return;
-    const body = encodeEnvelope(msg);
+    const body = encodeEnvelope(this.port.outgoing ? this.port.outgoing(msg) : msg);
     if (this.publishSync) {
       // In-process transports take the message at once: no promise per message. A failure is
       // still reported asynchronously, as a rejected publish would be.

@@ -8,7 +8,7 @@
 import { map, type Observable } from 'rxjs';
 import { ObjectRef, clearRefResolver, isObjectRef, setRefResolver } from '../refs/object-ref';
 import { ObjectStore } from '../refs/object-store';
-import { DEFAULT_MAX_MESSAGE_BYTES, EXT_OBJECT_REF, decodeValue, encodeValue, serializer, type SerializerExtension } from '../serialization/serializer';
+import { EXT_OBJECT_REF, decodeValue, encodeValue, serializer, type SerializerExtension } from '../serialization/serializer';
 import { scanValue } from '../serialization/value-check';
 import { decodeError, encodeError } from '../serialization/error-codec';
 import { OwnerDiedError, RaySystemError } from '../errors/ray-errors';
@@ -35,15 +35,10 @@ export class ObjectManager {
   private readonly deadOwners = new Set<ReplyQueue>();
   private readonly refCodec: SerializerExtension<ObjectRef<unknown>>;
 
-  /**
-   * @param maxPayloadBytes the largest encoded value this process sends; without it,
-   *   RAYBUS_MAX_MESSAGE_BYTES (read at each encode) or the serializer's default
-   */
   constructor(
     readonly address: ReplyQueue,
     private readonly outbox: ObjectOutbox,
     private readonly ids: IdSource,
-    private readonly maxPayloadBytes?: number,
   ) {
     this.store = new ObjectStore(address, {
       releaseBorrow: (id, owner, n) => this.outbox.send(owner, { t: 'borrow', id, n: -n }),
@@ -67,11 +62,6 @@ export class ObjectManager {
     clearRefResolver(this);
   }
 
-  /** The message limit in force. */
-  get payloadLimit(): number {
-    return this.maxPayloadBytes ?? (Number(process.env.RAYBUS_MAX_MESSAGE_BYTES) || DEFAULT_MAX_MESSAGE_BYTES);
-  }
-
   private decodeRef(data: unknown): ObjectRef<unknown> {
     if (!Array.isArray(data) || typeof data[0] !== 'string' || typeof data[1] !== 'string') throw new TypeError('raybus: malformed ObjectRef');
     const [id, owner] = data as WireRef;
@@ -86,12 +76,11 @@ export class ObjectManager {
   encodeArg(value: unknown, path: string): WireArg {
     const scan = scanValue(value, path, isObjectRef, travelsAsItself);
     const d = encodeValue(value);
-    const limit = this.payloadLimit;
+    // Values of any size travel (as blobs where a message is smaller): only what no process
+    // could decode is refused here.
+    const limit = serializer.currentLimits.maxValueBytes;
     if (d.byteLength > limit) {
-      throw new RangeError(
-        `raybus: ${path} is ${d.byteLength} bytes encoded, above this cluster's message limit of ${limit} bytes ` +
-          '(RAYBUS_MAX_MESSAGE_BYTES); pass a smaller value, or split it',
-      );
+      throw new RangeError(`raybus: ${path} is ${d.byteLength} bytes encoded, above the largest value raybus decodes (${limit} bytes); split it`);
     }
     if (scan.refs.length === 0) return { d };
     const r = (scan.refs as ObjectRef<unknown>[]).map((ref): WireRef => [ref.id, ref.owner]);

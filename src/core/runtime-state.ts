@@ -19,6 +19,7 @@ import type { SubmittedTask } from './submit-policy';
 import type { ArgEncoder } from './ref-resolution';
 import type { ReplyHandler, ReplyTag } from './reply-router';
 import type { SendErrorHandler } from './messenger';
+import type { CallStream } from './call-sequences';
 
 /** What a running task or actor call can learn about itself. */
 export interface TaskContext {
@@ -64,6 +65,8 @@ export interface RuntimeCore {
   /** Argument encoding and resolution (ref-resolution.ts `resolveArgs`), and storing outcomes. */
   readonly objects: ArgEncoder & { fulfil(id: ObjectId, out: WireOutcome): void };
   readonly isClosed: boolean;
+  /** The numbering of actor calls per handle (call-sequences.ts). */
+  readonly callSeqs: { stream(): CallStream };
   newId<T extends TaskId | ObjectId | ActorId | RequestId | PlacementGroupId>(): T;
   registerReplyHandler<T extends ReplyTag>(tag: T, handler: ReplyHandler<T>): void;
   send<K extends QueueKind>(queue: QueueName<K>, msg: QueueMessages[K], taskId?: TaskId, onError?: SendErrorHandler<QueueMessages[K]>, options?: PublishOptions): void;

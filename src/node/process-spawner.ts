@@ -117,10 +117,17 @@ export class ProcessSpawner implements WorkerSpawner {
       (child.channel as { unref?: () => void } | null | undefined)?.unref?.();
       (pipe as { unref?: () => void } | null)?.unref?.();
     }
+    const connection = o.connect();
+    // No connection for this worker (the bus refused, or is still gone after every attempt):
+    // the worker cannot work; it is stopped and its work reported like any worker death.
+    void connection.catch((err: unknown) => {
+      events.error(err as Error);
+      child.kill('SIGKILL');
+    });
     const bridge = new IpcBridge(
       `worker pid ${child.pid}`,
       pipe ? new PipeLink(pipe) : new ChannelLink(child),
-      createDeferredTransport(o.connect()),
+      createDeferredTransport(connection),
       { onReady: () => events.ready(), onRetiring: () => events.retiring(), onIdle: () => events.idle() },
     );
     child.on('message', (m: unknown) => {
@@ -176,7 +183,10 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
 /** A Transport that waits for its connection to open before every operation. */
 function createDeferredTransport(p: Promise<Transport>): Transport {
   let t: Transport | undefined;
-  void p.then((x) => (t = x));
+  void p.then(
+    (x) => (t = x),
+    () => undefined, // reported by the spawner
+  );
   const wrap =
     <K extends keyof Transport>(k: K) =>
     (...args: unknown[]): unknown =>

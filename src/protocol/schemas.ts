@@ -17,12 +17,14 @@ const labels = dict(str(4096), 10_000);
 const gpuIds = arr(int(0, 1_000_000), 1024);
 
 const wireRef = tuple(name, name);
-const wireArg = obj({ d: bytes, r: opt(arr(wireRef)) });
+const MAX_SIZE = Number.MAX_SAFE_INTEGER;
+const blobRef = obj({ id: name, size: int(0, MAX_SIZE), from: name });
+const wireArg = obj({ d: bytes, r: opt(arr(wireRef)), b: opt(blobRef) });
 const prim: Check = (v, p) => (v === null || ['string', 'number', 'boolean'].includes(typeof v) ? undefined : `${p} must be a string, number, boolean or null`);
 const wireError: Check = (v, p) =>
   obj({ name: name, message: text, stack: opt(text), rayClass: opt(name), props: opt(dict(prim, 1000)), cause: opt(wireError) })(v, p);
 const wireOutcome: Check = (v, p) =>
-  typeof v === 'object' && v !== null && 'e' in v ? obj({ e: wireError })(v, p) : obj({ d: bytes, r: opt(arr(wireRef)) })(v, p);
+  typeof v === 'object' && v !== null && 'e' in v ? obj({ e: wireError })(v, p) : wireArg(v, p);
 
 const code = obj({
   id: name,
@@ -154,7 +156,17 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'host-actor': obj({ spec: actorSpec, restart: bool, nodeId: name }),
   }),
   mailbox: tagged({
-    call: obj({ task: name, method: name, args: arr(wireArg, 10_000), nret, owner: name, ctx: taskContext, retries: int(-1, BIG), bp: opt(int(-1, BIG)) }),
+    call: obj({
+      task: name,
+      method: name,
+      args: arr(wireArg, 10_000),
+      nret,
+      owner: name,
+      ctx: taskContext,
+      retries: int(-1, BIG),
+      bp: opt(int(-1, BIG)),
+      sq: opt(obj({ s: name, n: int(0, Number.MAX_SAFE_INTEGER), lo: int(0, Number.MAX_SAFE_INTEGER) })),
+    }),
   }),
   reply: tagged({
     result: obj({ task: name, rets: arr(wireOutcome, 10_001), n: opt(int(0, Number.MAX_SAFE_INTEGER)), retire: opt(bool), us: opt(num) }),
@@ -172,6 +184,11 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'get-object': obj({ id: name, reply: name }),
     object: obj({ id: name, out: wireOutcome }),
     borrow: obj({ id: name, n: int(-BIG, BIG) }),
+    'call-seq-query': obj({ s: name, reply: name }),
+    'blob-get': obj({ id: name, off: int(0, MAX_SIZE), len: int(1, MAX_SIZE), reply: name }),
+    'blob-chunk': obj({ id: name, off: int(0, MAX_SIZE), data: bytes, h: opt(name), err: opt(text) }),
+    'blob-done': obj({ id: name }),
+    'call-seq': obj({ s: name, lo: int(-1, Number.MAX_SAFE_INTEGER) }),
     'actor-info': obj({ req: name, meta: opt(actorMeta), err: opt(wireError) }),
     'cluster-info': obj({ req: name, info: clusterInfo }),
     'cluster-state': obj({ req: name, state: clusterState }),

@@ -23,14 +23,32 @@ export interface WireError {
 /** One object reference inside encoded bytes: its id and its owner. */
 export type WireRef = [ObjectId, ReplyQueue];
 
-/** One task argument: encoded value bytes plus the refs inside it. */
+/**
+ * A value too large for one message of the bus: its bytes stay with the process that sent
+ * it (reply queue `from`), which serves them in chunks to whoever needs the value
+ * (core/blob-exchange.ts).
+ */
+export interface BlobRef {
+  /** Unique to this offer of the bytes. */
+  readonly id: string;
+  /** Length of the encoded value, in bytes. */
+  readonly size: number;
+  /** The holder's reply queue. */
+  readonly from: ReplyQueue;
+}
+
+/**
+ * One task argument: encoded value bytes plus the refs inside it. With `b`, the bytes are
+ * not in the message (`d` is empty) but held by `b.from`; the receiver pulls them first.
+ */
 export interface WireArg {
   d: Uint8Array;
   r?: WireRef[];
+  b?: BlobRef;
 }
 
-/** One return slot: encoded value bytes (with the refs inside it), or an error. */
-export type WireOutcome = { d: Uint8Array; r?: WireRef[] } | { e: WireError };
+/** One return slot: encoded value bytes (with the refs inside it, or held elsewhere as for WireArg), or an error. */
+export type WireOutcome = { d: Uint8Array; r?: WireRef[]; b?: BlobRef } | { e: WireError };
 
 /** What a worker needs to find the code of a task or actor (serialization/code-shipping.ts). */
 export interface CodeDescriptor {

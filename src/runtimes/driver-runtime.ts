@@ -8,17 +8,21 @@
 import { logger } from '../util/logger';
 import { randomBytes } from 'node:crypto';
 import { driverProcId, newJobId, type JobId } from '../protocol/ids';
-import { CoreWorker } from '../core/core-worker';
-import { OwnerSession } from '../core/owner-session';
+import type { CoreWorker } from '../core/core-worker';
+import type { OwnerSession } from '../core/owner-session';
 import { BROKER_QUEUE } from '../protocol/queues';
 import type { ClusterInfoMsg } from '../protocol/messages/reply';
 import { RaySystemError } from '../errors/ray-errors';
 import { parseClusterAddress } from '../transport/cluster-address';
 import { openClusterTransport } from './open-transport';
 import type { Transport } from '../transport/transport';
+import { brokerQueueDeclaration } from '../transport/queue-policy';
 import type { RuntimeEnv } from '../protocol/runtime-env';
+import type { Clock, Timer } from '../util/clock';
 import { clusterSettingsFor } from './cluster-keys';
 import { CLUSTER_KEY_VAR, checkClusterSecurity } from './cluster-security';
+import { createDriverContainer } from '../di/containers';
+import { CORE_WORKER, OWNER_SESSION, SERIALIZER, TRANSPORT, resolve } from '../di/tokens';
 
 /** How long `init` waits for a broker leader to answer (ms); RAYBUS_JOIN_TIMEOUT_MS overrides. */
 const DEFAULT_JOIN_TIMEOUT_MS = 15_000;
@@ -47,6 +51,8 @@ export interface JoinOptions {
   readonly transport?: Transport;
   /** Called with the CoreWorker once it is usable (installs it as this process's runtime). */
   readonly install: (core: CoreWorker, jobId: JobId, namespace: string) => void;
+  /** Every timer of the driver (default: real time). */
+  readonly clock?: Clock;
 }
 
 /** Connect, start the driver's runtime, and wait until the broker leader answers. */
@@ -60,21 +66,20 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
   const security = { ...(clusterKey ? { clusterKey } : {}), ...(encrypt ? { encrypt } : {}), ...(options.insecure ? { insecure: true } : {}) };
   const jobId = newJobId();
   const namespace = options.namespace ?? `anonymous-${jobId}`;
-  let transport = options.transport;
-  if (!transport) {
+  if (!options.transport) {
     const warning = checkClusterSecurity(address, security);
     if (warning && options.insecure) logger.warn(warning);
-    transport = openClusterTransport(address, {
-      connectionName: `raybus driver pid ${process.pid}`,
-      // Refused or unreachable: a clear error within seconds, after a few spaced attempts.
-      connectAttempts: 4,
-      connectTimeoutMs: 3000,
-      ...(caFile ? { caFile } : {}),
-      // The driver's CoreWorker holds the process while work is outstanding; an idle connection does not.
-      keepAlive: false,
-      ...security,
-    });
   }
+  const c = createDriverContainer({
+    identity: { procId: driverProcId(jobId, randomBytes(3).toString('hex')), jobId, namespace },
+    open: (o) => openClusterTransport(address, { ...o, ...(caFile ? { caFile } : {}), ...security }),
+    ...(options.transport ? { transport: options.transport } : {}),
+    session: true,
+    ...(options.runtimeEnv ? { runtimeEnv: options.runtimeEnv } : {}),
+    ...(options.logToDriver === false ? { logToDriver: false } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const transport = resolve(c, TRANSPORT);
   try {
     await transport.connect();
   } catch (err) {
@@ -82,22 +87,11 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
     const hint = /ACCESS.REFUSED/i.test(message) ? ' (the broker refused the user name or password)' : '';
     throw new RaySystemError(`raybus: cannot join the cluster at ${parsed.display}${hint}: ${message}`);
   }
-  const core = new CoreWorker({
-    procId: driverProcId(jobId, randomBytes(3).toString('hex')),
-    transport,
-    jobId,
-    namespace,
-    isDriver: true,
-    ...(options.runtimeEnv ? { runtimeEnv: options.runtimeEnv } : {}),
-    ...(options.logToDriver === false ? { logToDriver: false } : {}),
-  });
-  const session = new OwnerSession(
-    { address: core.address, presence: core.options.procId, get isClosed() { return core.isClosed; }, resyncLeases: () => core.submitter.resync() },
-    transport,
-    core.clock,
-  );
+  resolve(c, SERIALIZER);
+  const core = resolve(c, CORE_WORKER);
+  const session = resolve(c, OWNER_SESSION);
   try {
-    await transport.assertQueue(BROKER_QUEUE, { durable: true, singleActiveConsumer: true });
+    await transport.assertQueue(BROKER_QUEUE, brokerQueueDeclaration(transport));
     await core.start();
     options.install(core, jobId, namespace);
     await session.start();
@@ -119,10 +113,10 @@ export async function leaveBrokerCluster(joined: JoinedCluster, reason: string):
 
 async function waitForLeader(core: CoreWorker, display: string): Promise<void> {
   const timeoutMs = Number(process.env.RAYBUS_JOIN_TIMEOUT_MS) || DEFAULT_JOIN_TIMEOUT_MS;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timer | undefined;
   const answered = core.request<ClusterInfoMsg>(BROKER_QUEUE, (req, reply) => ({ t: 'cluster-info-request', req, reply }));
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(
+    timer = core.clock.setTimeout(
       () =>
         reject(
           new RaySystemError(
@@ -137,6 +131,6 @@ async function waitForLeader(core: CoreWorker, display: string): Promise<void> {
   try {
     await Promise.race([answered, timedOut]);
   } finally {
-    clearTimeout(timer);
+    core.clock.clear(timer);
   }
 }

@@ -1,15 +1,18 @@
 /**
- * The embedded default's composition root: an in-process bus, the resource broker, one local
- * node with worker processes, and this process's CoreWorker as the driver.
+ * The embedded default: an in-process bus, the resource broker, one local node with worker
+ * processes, and this process's CoreWorker as the driver, assembled by
+ * `createEmbeddedContainer` (src/di/containers.ts).
  */
-import { InMemoryBus } from '../transport/in-memory-transport';
-import { CoreWorker } from '../core/core-worker';
-import { BrokerServer } from '../broker/broker-server';
-import { NodeManager } from '../node/node-manager';
+import type { InMemoryBus } from '../transport/in-memory-transport';
+import type { CoreWorker } from '../core/core-worker';
+import type { BrokerServer } from '../broker/broker-server';
+import type { NodeManager } from '../node/node-manager';
 import type { Resources } from '../protocol/wire';
 import { driverProcId, newJobId, newNodeId, type JobId, type NodeId } from '../protocol/ids';
 import type { RuntimeEnv } from '../protocol/runtime-env';
-import { WORKER_ENTRY } from './worker-entry';
+import type { Clock } from '../util/clock';
+import { createEmbeddedContainer } from '../di/containers';
+import { BROKER_SERVER, CORE_WORKER, IN_MEMORY_BUS, NODE_MANAGER, SERIALIZER, TRANSPORT, resolve } from '../di/tokens';
 
 /** What `init()` without an address starts. */
 export interface EmbeddedRuntime {
@@ -31,6 +34,8 @@ export interface EmbeddedRuntimeOptions {
   readonly runtimeEnv?: RuntimeEnv | null;
   /** Print the output of this driver's work here (default true). */
   readonly logToDriver?: boolean | null;
+  /** Every timer of the runtime (default: real time). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -39,39 +44,24 @@ export interface EmbeddedRuntimeOptions {
  * relies on it); `started` settles once the broker and node are up.
  */
 export function startEmbeddedRuntime(options: EmbeddedRuntimeOptions): EmbeddedRuntime {
-  const { resources } = options;
   const jobId = newJobId();
   const namespace = options.namespace ?? `anonymous-${jobId}`;
   const nodeId = newNodeId();
-  const bus = new InMemoryBus();
-  const broker = new BrokerServer(bus.connect(), { preferredNodeId: nodeId });
-  const node = new NodeManager({
-    nodeId,
-    resources,
-    jobId,
-    namespace,
-    connect: async () => {
-      const t = bus.connect();
-      await t.connect();
-      return t;
-    },
-    prestart: Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0))),
-    workerEntry: WORKER_ENTRY,
-  });
-  const driverTransport = bus.connect();
-  const core = new CoreWorker({
-    procId: driverProcId(jobId),
-    transport: driverTransport,
-    jobId,
-    namespace,
-    nodeId,
-    isDriver: true,
+  const c = createEmbeddedContainer({
+    resources: options.resources,
+    identity: { procId: driverProcId(jobId), jobId, namespace, nodeId },
     ...(options.runtimeEnv ? { runtimeEnv: options.runtimeEnv } : {}),
     ...(options.logToDriver === false ? { logToDriver: false } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
+  const broker = resolve(c, BROKER_SERVER);
+  const node = resolve(c, NODE_MANAGER);
+  const driverTransport = resolve(c, TRANSPORT);
+  resolve(c, SERIALIZER);
+  const core = resolve(c, CORE_WORKER);
   const started = Promise.all([driverTransport.connect(), broker.start(), core.start(), node.start()]).then(() => undefined);
   return {
-    bus,
+    bus: resolve(c, IN_MEMORY_BUS),
     broker,
     node,
     core,

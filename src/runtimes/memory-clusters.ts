@@ -4,7 +4,9 @@
  */
 import { driverProcId, newJobId, type JobId, type NodeId } from '../protocol/ids';
 import type { RuntimeEnv } from '../protocol/runtime-env';
-import { CoreWorker } from '../core/core-worker';
+import type { CoreWorker } from '../core/core-worker';
+import { createDriverContainer } from '../di/containers';
+import { CORE_WORKER, SERIALIZER, TRANSPORT, resolve } from '../di/tokens';
 import type { InMemoryBus } from '../transport/in-memory-transport';
 import { processGlobal } from '../util/process-global';
 
@@ -44,18 +46,17 @@ export function attachMemoryDriver(address: string, options: { namespace?: strin
   if (!cluster) return undefined;
   const jobId = newJobId();
   const namespace = options.namespace ?? `anonymous-${jobId}`;
-  const transport = cluster.bus.connect();
   const nodeId = cluster.headNodeId();
-  const core = new CoreWorker({
-    procId: driverProcId(jobId),
-    transport,
-    jobId,
-    namespace,
-    ...(nodeId ? { nodeId } : {}),
-    isDriver: true,
+  const c = createDriverContainer({
+    identity: { procId: driverProcId(jobId), jobId, namespace, ...(nodeId ? { nodeId } : {}) },
+    transport: cluster.bus.connect(),
+    session: false,
     ...(options.runtimeEnv ? { runtimeEnv: options.runtimeEnv } : {}),
     ...(options.logToDriver === false ? { logToDriver: false } : {}),
   });
+  const transport = resolve(c, TRANSPORT);
+  resolve(c, SERIALIZER);
+  const core = resolve(c, CORE_WORKER);
   const started = Promise.all([transport.connect(), core.start()]).then(() => undefined);
   return { core, jobId, namespace, nodeId, started };
 }

@@ -1,22 +1,24 @@
 /**
  * A node of a cluster on a broker, as `raybus start` runs it: a NodeManager whose workers each
  * get a broker connection of their own (through their IpcBridge), and a broker candidate
- * (broker-election.ts) that runs the resource broker while it is the elected leader. With a
- * cluster key every one of these connections authenticates every message (open-transport.ts);
- * the workers never see the key: they take only what the node's connections opened.
+ * (broker-election.ts) that runs the resource broker while it is the elected leader. The
+ * parts are assembled by `createNodeContainer` (src/di/containers.ts). With a cluster key every
+ * connection authenticates every message (open-transport.ts); the workers never see the key:
+ * they take only what the node's connections opened.
  */
-import { newNodeId, type JobId, type NodeId } from '../protocol/ids';
+import { newNodeId, type NodeId } from '../protocol/ids';
 import type { Transport } from '../transport/transport';
 import { openClusterTransport } from './open-transport';
 import { parseClusterAddress } from '../transport/cluster-address';
-import { BrokerCandidate } from '../broker/broker-election';
-import { REQUIRE_SIGNED_CODE_VAR } from '../protocol/worker-process';
+import type { BrokerCandidate } from '../broker/broker-election';
 import { RefusalLog } from './refusal-log';
 import type { Resources } from '../protocol/wire';
 import { clusterInfo } from '../broker/broker-query';
-import { NodeManager } from '../node/node-manager';
-import { WORKER_ENTRY } from './worker-entry';
+import type { NodeManager } from '../node/node-manager';
 import { nodeResources, type NodeResourceOptions } from '../node/node-resources';
+import { sleep, type Clock } from '../util/clock';
+import { createNodeContainer } from '../di/containers';
+import { BROKER_CANDIDATE, CLOCK, NODE_MANAGER, SERIALIZER, TRANSPORT, resolve } from '../di/tokens';
 
 /** What `raybus start` was asked for. */
 export interface NodeProcessOptions extends NodeResourceOptions {
@@ -36,6 +38,8 @@ export interface NodeProcessOptions extends NodeResourceOptions {
   readonly log?: (line: string) => void;
   /** How long to wait for the node to show up at the broker leader (ms; default 30 000). */
   readonly readyTimeoutMs?: number;
+  /** Every timer of the node, its broker candidate and its broker (default: real time). */
+  readonly clock?: Clock;
 }
 
 export class NodeProcess {
@@ -45,6 +49,7 @@ export class NodeProcess {
     private readonly node: NodeManager,
     private readonly candidate: BrokerCandidate,
     private readonly control: Transport,
+    private readonly clock: Clock,
   ) {}
 
   /** Connect, start the node and its broker candidate; resolves once the leader knows the node. */
@@ -53,7 +58,6 @@ export class NodeProcess {
     const { display } = parseClusterAddress(options.address);
     const resources = await nodeResources(options, { detectGpus: options.numGpus === undefined });
     const nodeId = newNodeId();
-    const short = nodeId.slice(0, 8);
     log(`connecting to ${display}`);
     const refusals = new RefusalLog((line) => log(line));
     const secured = {
@@ -63,45 +67,36 @@ export class NodeProcess {
       ...(options.caFile ? { caFile: options.caFile } : {}),
       refusals,
     };
-    // The first connection fails fast (wrong address or credentials); later ones wait out outages.
-    const control = openClusterTransport(options.address, { connectionName: `raybus node ${short} broker candidate`, connectAttempts: 5, ...secured });
-    await control.connect();
-    let first = true;
-    const connect = async (): Promise<Transport> => {
-      const role = first ? 'node' : 'worker';
-      first = false;
-      const t = openClusterTransport(options.address, { connectionName: `raybus node ${short} ${role}`, connectAttempts: 1000, ...secured });
-      await t.connect();
-      return t;
-    };
-    const candidate = new BrokerCandidate({ transport: control, candidateId: nodeId, log });
-    const node = new NodeManager({
+    const c = createNodeContainer({
       nodeId,
       resources,
-      labels: options.labels ?? {},
-      jobId: 'cluster' as JobId,
-      namespace: 'default',
-      connect,
-      prestart: Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0))),
-      cluster: true,
-      workerEntry: WORKER_ENTRY,
-      // Its workers take work and code only from messages the node's connections opened.
-      workerEnv: options.clusterKey ? { [REQUIRE_SIGNED_CODE_VAR]: '1' } : {},
+      ...(options.labels ? { labels: options.labels } : {}),
+      open: (o) => openClusterTransport(options.address, { ...o, ...secured }),
+      ...(options.clusterKey ? { authenticated: true } : {}),
       refusals: () => refusals.snapshot(),
       // RAYBUS_LEASE_REPORT_MS: how often leases (and refusals) are reported; tests shorten it.
       ...(Number(process.env.RAYBUS_LEASE_REPORT_MS) > 0 ? { leaseReportMs: Number(process.env.RAYBUS_LEASE_REPORT_MS) } : {}),
       ...(options.imports?.length ? { imports: options.imports } : {}),
+      log,
+      ...(options.clock ? { clock: options.clock } : {}),
     });
+    const control = resolve(c, TRANSPORT);
+    await control.connect();
+    resolve(c, SERIALIZER);
+    let candidate: BrokerCandidate | undefined;
+    let node: NodeManager | undefined;
     try {
+      candidate = resolve(c, BROKER_CANDIDATE);
+      node = resolve(c, NODE_MANAGER);
       await candidate.start();
       await node.start();
     } catch (err) {
-      await node.stop().catch(() => undefined);
-      await candidate.stop().catch(() => undefined);
+      await node?.stop().catch(() => undefined);
+      await candidate?.stop().catch(() => undefined);
       await control.close().catch(() => undefined);
       throw err;
     }
-    const np = new NodeProcess(nodeId, resources, node, candidate, control);
+    const np = new NodeProcess(nodeId, resources, node, candidate, control, resolve(c, CLOCK));
     await np.awaitRegistered(options.readyTimeoutMs ?? 30_000, log);
     return np;
   }
@@ -112,19 +107,20 @@ export class NodeProcess {
 
   /** Wait until the broker leader lists this node as alive. */
   private async awaitRegistered(timeoutMs: number, log: (line: string) => void): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const { clock } = this;
+    const deadline = clock.now() + timeoutMs;
     for (;;) {
       try {
-        const info = await clusterInfo(this.control, Math.max(1000, Math.min(5000, deadline - Date.now())));
+        const info = await clusterInfo(this.control, Math.max(1000, Math.min(5000, deadline - clock.now())), clock);
         if (info.nodes.some((n) => n.nodeId === this.nodeId && n.alive)) return;
       } catch {
         /* no leader yet */
       }
-      if (Date.now() >= deadline) {
+      if (clock.now() >= deadline) {
         log(`warning: no broker leader confirmed this node within ${timeoutMs} ms; it keeps trying`);
         return;
       }
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(clock, 200);
     }
   }
 

@@ -14,7 +14,7 @@ import { checkClusterSecurity, type ClusterSecurity } from './cluster-security';
 import type { RefusalLog } from './refusal-log';
 import { logger } from '../util/logger';
 
-/** Largest message raybus sends on a broker by default (RAYBUS_MAX_MESSAGE_BYTES overrides): 16 MiB. */
+/** Largest message raybus sends on a broker by default (RAYBUS_MAX_MESSAGE_BYTES overrides): 16 MiB; larger values travel in chunks of it. */
 export const BROKER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** Options of {@link openClusterTransport}: the adapter's, and how the cluster is secured. */
@@ -33,8 +33,8 @@ export interface ClusterTransportOptions extends TransportOptions, ClusterSecuri
 export function openClusterTransport(address: string, options: ClusterTransportOptions = {}): Transport {
   const { clusterKey, encrypt, insecure, refusals, clock, ...adapterOptions } = options;
   checkClusterSecurity(address, { ...(clusterKey ? { clusterKey } : {}), ...(encrypt ? { encrypt } : {}), ...(insecure ? { insecure } : {}) });
-  // One message limit for the whole process tree on a broker: the core refuses larger values
-  // where they are produced (`.remote()`, `put`, a task's result), workers inherit it.
+  // One message limit for the whole process tree on a broker (workers inherit it): values
+  // larger than half of it travel as blobs, pulled in chunks of about that size.
   process.env.RAYBUS_MAX_MESSAGE_BYTES ??= String(BROKER_MAX_MESSAGE_BYTES);
   const maxMessageBytes = Number(process.env.RAYBUS_MAX_MESSAGE_BYTES) || BROKER_MAX_MESSAGE_BYTES;
   // Nothing this process receives from the bus may be larger: refused before it is decoded.

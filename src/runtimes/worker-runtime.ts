@@ -7,7 +7,7 @@
 import { Socket } from 'node:net';
 import { IpcTransport } from '../transport/ipc-transport';
 import { ChannelLink, IPC_FD_VAR, PipeLink, type FrameLink } from '../transport/ipc-link';
-import { CoreWorker } from '../core/core-worker';
+import type { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
 import { decodeMessage } from '../serialization/message-codec';
 import { AUTHENTICATED_HEADER } from '../transport/auth-transport';
@@ -24,6 +24,9 @@ import { ActorHost } from '../worker/actor-host';
 import { setupRuntimeEnv } from '../worker/runtime-env-setup';
 import { readWorkerGpuIds, readWorkerIdentity, readWorkerRuntimeEnv, type EnvSetupFailedReport } from '../protocol/worker-process';
 import { flushWorkerOutput, installWorkerObservability } from '../worker/worker-observability';
+import { readBusCapabilities } from '../transport/message-limit';
+import { createWorkerContainer } from '../di/containers';
+import { CORE_WORKER, SERIALIZER, resolve } from '../di/tokens';
 
 /** Run this process as a worker of the node that forked it (see src/bin/worker.ts). */
 export async function runWorker(): Promise<void> {
@@ -35,17 +38,16 @@ export async function runWorker(): Promise<void> {
   // The effective runtime env this worker was started with: child tasks and actors inherit it.
   const runtimeEnv = readWorkerRuntimeEnv();
   const authenticated = process.env[REQUIRE_SIGNED_CODE_VAR] === '1';
-  const transport = new IpcTransport(process, openNodeLink(), authenticated ? { requireHeader: AUTHENTICATED_HEADER } : {});
+  // What the node's bus can do reaches the worker with its environment.
+  const transport = new IpcTransport(process, openNodeLink(), authenticated ? { requireHeader: AUTHENTICATED_HEADER } : {}, readBusCapabilities());
   await transport.connect();
-  const core = new CoreWorker({
-    procId: workerId,
+  const c = createWorkerContainer({
+    identity: { procId: workerId, jobId: identity.jobId, namespace: identity.namespace, nodeId },
     transport,
-    jobId: identity.jobId,
-    namespace: identity.namespace,
-    nodeId,
-    isDriver: false,
     ...(runtimeEnv ? { runtimeEnv } : {}),
   });
+  resolve(c, SERIALIZER);
+  const core = resolve(c, CORE_WORKER);
   routeStreamControl(core);
   installWorkerObservability(core, { workerId, nodeId });
   slot.core = core;
@@ -89,7 +91,7 @@ export async function runWorker(): Promise<void> {
         workerRejections.reject(d, new Error(host ? 'this worker already hosts an actor' : `'host-actor' for another node`));
         return;
       }
-      host = new ActorHost(core, msg.spec, msg.restart, nodeId, originOf(d));
+      host = new ActorHost(core, msg.spec, msg.restart, nodeId, originOf(d), core.clock);
       d.ack();
       void host.start();
     },
@@ -114,6 +116,9 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void, origi
     let call: () => unknown;
     try {
       const fn = await load(msg.fn, origin);
+      // Arguments too large for one message are pulled from their holder first.
+      const pulling = core.fetchArgs(msg.args);
+      if (pulling) await pulling;
       const args = decodeArgs(msg.args);
       call = () => (fn as (...a: unknown[]) => unknown)(...args);
     } catch (err) {

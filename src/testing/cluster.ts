@@ -13,10 +13,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { newNodeId, type JobId, type NodeId } from '../protocol/ids';
-import { InMemoryBus } from '../transport/in-memory-transport';
-import { BrokerServer } from '../broker/broker-server';
-import { NodeManager } from '../node/node-manager';
-import { WORKER_ENTRY } from '../runtimes/worker-entry';
+import type { InMemoryBus } from '../transport/in-memory-transport';
+import type { BrokerServer } from '../broker/broker-server';
+import type { NodeManager } from '../node/node-manager';
+import type { NodeFactory } from '../di/tokens';
+import { BROKER_SERVER, IN_MEMORY_BUS, NODE_FACTORY, SERIALIZER, TRANSPORT, resolve } from '../di/tokens';
+import { createTestClusterContainer } from '../di/containers';
 import { BROKER_QUEUE } from '../protocol/queues';
 import type { Resources } from '../protocol/wire';
 import { encodeEnvelope } from '../serialization/serializer';
@@ -67,6 +69,7 @@ interface MemoryBackend {
   readonly kind: 'memory';
   readonly bus: InMemoryBus;
   readonly broker: BrokerServer;
+  readonly newNode: NodeFactory;
   readonly managers: Map<string, NodeManager>;
 }
 
@@ -121,12 +124,13 @@ export class Cluster {
       cluster = new Cluster({ kind: 'process', nodes: new ProcessNodes(address, security, id, imports) }, id, address, clusterKey);
       registerClusterSettings(address, security);
     } else {
-      const bus = new InMemoryBus();
-      const brokerTransport = bus.connect();
-      await brokerTransport.connect();
-      const broker = new BrokerServer(brokerTransport);
+      const c = createTestClusterContainer();
+      const bus = resolve(c, IN_MEMORY_BUS);
+      await resolve(c, TRANSPORT).connect();
+      resolve(c, SERIALIZER);
+      const broker = resolve(c, BROKER_SERVER);
       await broker.start();
-      cluster = new Cluster({ kind: 'memory', bus, broker, managers: new Map() }, id, `memory://${id}`);
+      cluster = new Cluster({ kind: 'memory', bus, broker, newNode: resolve(c, NODE_FACTORY), managers: new Map() }, id, `memory://${id}`);
       registerMemoryCluster(id, { bus, headNodeId: () => cluster.nodeList[0]?.nodeId });
     }
     try {
@@ -157,20 +161,7 @@ export class Cluster {
     }
     const nodeId = newNodeId();
     const resources = await nodeResources({ numCpus: 1, ...options }, { detectGpus: options.numGpus === undefined ? false : true });
-    const manager = new NodeManager({
-      nodeId,
-      resources,
-      labels: options.labels ?? {},
-      jobId: 'cluster' as JobId,
-      namespace: 'default',
-      connect: async () => {
-        const t = b.bus.connect();
-        await t.connect();
-        return t;
-      },
-      prestart: 0,
-      workerEntry: WORKER_ENTRY,
-    });
+    const manager = b.newNode({ nodeId, resources, labels: options.labels ?? {}, jobId: 'cluster' as JobId, namespace: 'default', prestart: 0 });
     await manager.start();
     const node = { nodeId, resources };
     b.managers.set(nodeId, manager);

@@ -99,7 +99,6 @@ export function createAuthTransport(inner: Transport, options: AuthOptions): Aut
 export class AuthTransport implements Transport {
   readonly kind: string;
   readonly status$: Observable<TransportStatus>;
-  readonly capabilities?: TransportCapabilities;
   private readonly keys: Keys;
   private readonly sender = randomBytes(SENDER_BYTES);
   private seq = 0;
@@ -118,11 +117,6 @@ export class AuthTransport implements Transport {
     if (typeof options.key !== 'string' || options.key.length === 0) throw new TypeError('raybus: the cluster key must be a non-empty string');
     this.kind = inner.kind;
     this.status$ = inner.status$;
-    if (inner.capabilities) {
-      // The seal takes room in every message.
-      const overhead = HEADER_BYTES + Math.max(MAC_BYTES, IV_BYTES + TAG_BYTES);
-      this.capabilities = { ...inner.capabilities, maxMessageBytes: inner.capabilities.maxMessageBytes - overhead };
-    }
     if (inner.acquireLease) this.acquireLease = (name, ttl) => inner.acquireLease!(name, ttl);
     this.keys = deriveKeys(options.key);
     this.clock = options.clock ?? systemClock;
@@ -131,6 +125,14 @@ export class AuthTransport implements Transport {
   }
 
   acquireLease?: (name: string, ttlMs: number) => Promise<TransportLease | null>;
+
+  /** The inner transport's, read when asked (some learn their limit on connect), less the seal's room. */
+  get capabilities(): TransportCapabilities | undefined {
+    const inner = this.inner.capabilities;
+    if (!inner) return undefined;
+    const overhead = HEADER_BYTES + Math.max(MAC_BYTES, IV_BYTES + TAG_BYTES);
+    return { ...inner, maxMessageBytes: inner.maxMessageBytes - overhead };
+  }
 
   /** Messages opened and refused so far. */
   stats(): AuthStats {

@@ -4,7 +4,7 @@
  * (queue-policy.ts), whatever adapter is underneath.
  */
 import type { Observable } from 'rxjs';
-import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportCapabilities, TransportLease, TransportStatus } from './transport';
+import { capabilitiesOf, type ConsumeOptions, type Delivery, type PublishOptions, type QueueOptions, type Subscription, type Transport, type TransportCapabilities, type TransportLease, type TransportStatus } from './transport';
 import type { ClusterAddress } from './cluster-address';
 import { batchableQueue, brokerQueueOptions } from './queue-policy';
 
@@ -14,7 +14,6 @@ const BATCHED: PublishOptions = { batch: true };
 export class ClusterTransport implements Transport {
   readonly kind: string;
   readonly status$: Observable<TransportStatus>;
-  readonly capabilities?: TransportCapabilities;
   private readonly prefix: string;
 
   constructor(
@@ -23,9 +22,13 @@ export class ClusterTransport implements Transport {
   ) {
     this.kind = inner.kind;
     this.status$ = inner.status$;
-    if (inner.capabilities) this.capabilities = inner.capabilities;
     if (inner.acquireLease) this.acquireLease = (name, ttlMs) => inner.acquireLease!(this.prefix + name, ttlMs);
     this.prefix = address.prefix;
+  }
+
+  /** The adapter's (read each time: NATS learns its message limit from the server). */
+  get capabilities(): TransportCapabilities | undefined {
+    return this.inner.capabilities;
   }
 
   connect(): Promise<void> {
@@ -37,7 +40,7 @@ export class ClusterTransport implements Transport {
   }
 
   assertQueue(queue: string, options?: QueueOptions): Promise<void> {
-    return this.inner.assertQueue(this.prefix + queue, brokerQueueOptions(queue, options));
+    return this.inner.assertQueue(this.prefix + queue, brokerQueueOptions(queue, options, capabilitiesOf(this.inner)));
   }
 
   deleteQueue(queue: string): Promise<void> {

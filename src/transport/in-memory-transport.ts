@@ -2,6 +2,9 @@
  * The in-memory bus: the embedded default's transport, and the reference implementation
  * of the Transport port's semantics (work queues with prefetch, ack/nack, redelivery of
  * unacknowledged messages when a consumer goes away, single-active consumers, topics).
+ * Given fewer `capabilities`, it behaves like a bus that lacks them (no single active
+ * consumers, requeue at the tail, a message limit, leases on a clock), so the core's
+ * adaptations run in unit tests.
  *
  * One `InMemoryBus` is the broker; each participant holds an `InMemoryTransport`
  * connection to it. Closing a connection requeues its unacknowledged deliveries, as
@@ -16,9 +19,31 @@ import type {
   QueueOptions,
   Subscription,
   Transport,
+  TransportCapabilities,
+  TransportLease,
   TransportStatus,
 } from './transport';
 import { logger } from '../util/logger';
+import { FULL_CAPABILITIES, NO_SUCH_QUEUE } from './transport';
+import { systemClock, type Clock } from '../util/clock';
+import { InMemoryLeases } from './in-memory-leases';
+
+/** Options of an {@link InMemoryBus}. */
+export interface InMemoryBusOptions {
+  /**
+   * Behave like a bus without some capabilities (default: all of them): without
+   * `singleActiveConsumer` such queues are refused; without `requeueAtHead` requeued messages
+   * go to the tail; `maxMessageBytes` refuses larger messages; `leases` adds `acquireLease`.
+   */
+  readonly capabilities?: Partial<TransportCapabilities>;
+  /** The clock leases expire on (default: real time). */
+  readonly clock?: Clock;
+}
+
+/** An error with a `code`, as the broker adapters reject with. */
+function busError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
 
 interface QueuedMessage {
   readonly body: Uint8Array;
@@ -79,6 +104,15 @@ export class InMemoryBus {
   private readonly queues = new Map<string, MemoryQueue>();
   private readonly topics = new Map<string, Set<(body: Uint8Array) => void>>();
   private nextTag = 1;
+  /** What this bus can do. */
+  readonly capabilities: TransportCapabilities;
+  /** @internal */
+  readonly leases: InMemoryLeases | undefined;
+
+  constructor(options: InMemoryBusOptions = {}) {
+    this.capabilities = Object.freeze({ ...FULL_CAPABILITIES, ...options.capabilities });
+    this.leases = this.capabilities.leases ? new InMemoryLeases(options.clock ?? systemClock) : undefined;
+  }
 
   /** Open a new connection to this bus. */
   connect(): InMemoryTransport {
@@ -96,6 +130,9 @@ export class InMemoryBus {
 
   /** @internal */
   assertQueue(name: string, options: QueueOptions): void {
+    if (options.singleActiveConsumer && !this.capabilities.singleActiveConsumer) {
+      throw busError('UNSUPPORTED', `raybus in-memory bus: queue '${name}' asks for a single active consumer, which this bus does not have`);
+    }
     if (!this.queues.has(name)) this.queues.set(name, new MemoryQueue(name, options));
   }
 
@@ -110,7 +147,8 @@ export class InMemoryBus {
   /** @internal */
   publish(queue: string, body: Uint8Array, headers: MessageHeaders): void {
     const q = this.queues.get(queue);
-    if (!q) throw new Error(`raybus in-memory bus: no queue named '${queue}'`);
+    if (!q) throw busError(NO_SUCH_QUEUE, `raybus in-memory bus: no queue named '${queue}'`);
+    this.checkSize(body);
     q.messages.push({ body, headers, redelivered: false });
     this.schedule(q);
   }
@@ -143,11 +181,9 @@ export class InMemoryBus {
     // Requeue in original order at the head, marked redelivered (AMQP basic.recover semantics).
     const pending = [...consumer.unacked];
     consumer.unacked.clear();
-    for (let k = pending.length - 1; k >= 0; k--) {
-      const msg = pending[k]!;
-      msg.redelivered = true;
-      q.unshift(msg);
-    }
+    for (const msg of pending) msg.redelivered = true;
+    if (this.capabilities.requeueAtHead) for (let k = pending.length - 1; k >= 0; k--) q.unshift(pending[k]!);
+    else q.messages.push(...pending);
     if (q.options.autoDelete && q.consumers.length === 0 && this.queues.get(q.name) === q) {
       this.queues.delete(q.name);
       return;
@@ -168,9 +204,15 @@ export class InMemoryBus {
 
   /** @internal */
   broadcast(topic: string, body: Uint8Array): void {
+    this.checkSize(body);
     const set = this.topics.get(topic);
     if (!set) return;
     for (const h of [...set]) queueMicrotask(() => h(body));
+  }
+
+  private checkSize(body: Uint8Array): void {
+    const max = this.capabilities.maxMessageBytes;
+    if (body.byteLength > max) throw busError('MESSAGE_TOO_LARGE', `raybus in-memory bus: a message of ${body.byteLength} bytes is over maxMessageBytes (${max})`);
   }
 
   /** Dispatch asynchronously (never re-entrantly inside publish/ack), batched per queue. */
@@ -208,7 +250,8 @@ export class InMemoryBus {
           if (!settle()) return;
           if (requeue) {
             msg.redelivered = true;
-            q.unshift(msg);
+            if (this.capabilities.requeueAtHead) q.unshift(msg);
+            else q.messages.push(msg);
           }
           this.schedule(q);
         },
@@ -245,7 +288,23 @@ export class InMemoryTransport implements Transport {
   private readonly consumers = new Set<Consumer>();
   private readonly topicUnsubs = new Set<() => void>();
 
-  constructor(private readonly bus: InMemoryBus) {}
+  constructor(private readonly bus: InMemoryBus) {
+    const leases = bus.leases;
+    if (leases) {
+      this.acquireLease = async (name, ttlMs) => {
+        this.ensureOpen();
+        return leases.acquire(name, ttlMs);
+      };
+    }
+  }
+
+  /** What the bus can do. */
+  get capabilities(): TransportCapabilities {
+    return this.bus.capabilities;
+  }
+
+  /** Present where the bus has `capabilities.leases`. */
+  acquireLease?: (name: string, ttlMs: number) => Promise<TransportLease | null>;
 
   async connect(): Promise<void> {
     if (this.status$.value === 'closed') throw new Error('raybus transport: connection is closed');

@@ -4,7 +4,7 @@
  * therefore never owns a broker connection, and CPU-bound user code can never starve one.
  */
 import { BehaviorSubject } from 'rxjs';
-import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportStatus } from './transport';
+import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportCapabilities, TransportStatus } from './transport';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from './ipc-protocol';
 import type { FrameLink } from './ipc-link';
 import { logger } from '../util/logger';
@@ -40,6 +40,8 @@ export class IpcTransport implements Transport {
     channel: Channel,
     private readonly link: FrameLink,
     private readonly options: IpcTransportOptions = {},
+    /** What the node's bus can do (the node tells its workers; absent: everything). */
+    readonly capabilities?: TransportCapabilities,
   ) {
     this.out = new FrameBatcher((frames) => this.link.send(encodeFrames(frames)));
     link.onMessage((m) => {
@@ -52,13 +54,12 @@ export class IpcTransport implements Transport {
       }
       if (frames) for (const f of frames) this.onFrame(f);
     });
-    channel.on('disconnect', () => {
-      this.status$.next('closed');
-    });
+    channel.on('disconnect', () => this.markClosed());
   }
 
   async connect(): Promise<void> {
-    this.status$.next('connected');
+    if (this.status$.value === 'closed') throw new Error('raybus worker: the link to the node is closed');
+    if (this.status$.value !== 'connected') this.status$.next('connected');
   }
 
   /** Tell the node this worker exits after its current task (maxCalls): lease it no more. */
@@ -77,8 +78,19 @@ export class IpcTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    if (this.status$.value === 'closed') return;
     this.out.flush();
+    this.markClosed();
+  }
+
+  /** The link is gone: nothing more is sent, pending calls fail, status$ completes. */
+  private markClosed(): void {
+    if (this.status$.value === 'closed') return;
     this.status$.next('closed');
+    this.status$.complete();
+    const calls = [...this.calls.values()];
+    this.calls.clear();
+    for (const c of calls) c.reject(new Error('raybus worker: the link to the node is closed'));
   }
 
   /** Send everything queued and resolve once the IPC channel has written it (before an exit). */
@@ -101,6 +113,7 @@ export class IpcTransport implements Transport {
 
   /** Queue a publish for the node (for hot paths: no promise). */
   publishSync(queue: string, body: Uint8Array, options?: PublishOptions): void {
+    if (this.status$.value === 'closed') throw new Error('raybus worker: the link to the node is closed');
     if (options?.headers) this.out.push({ op: 'pub', queue, body, headers: options.headers });
     else if (options?.batch) this.out.push({ op: 'pub', queue, body, batch: true });
     else this.out.push({ op: 'pub', queue, body });
@@ -121,6 +134,7 @@ export class IpcTransport implements Transport {
   }
 
   async broadcast(topic: string, body: Uint8Array): Promise<void> {
+    if (this.status$.value === 'closed') throw new Error('raybus worker: the link to the node is closed');
     this.out.push({ op: 'bcast', topic, body });
   }
 
@@ -136,6 +150,7 @@ export class IpcTransport implements Transport {
   }
 
   private call(build: (id: number) => ChildFrame): Promise<number | undefined> {
+    if (this.status$.value === 'closed') return Promise.reject(new Error('raybus worker: the link to the node is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.calls.set(id, { resolve, reject });

@@ -100,12 +100,23 @@ interface BuiltIn {
   readonly export: string;
   /** Peer dependencies the adapter needs, for the message when one is missing. */
   readonly peers: readonly string[];
+  /** raybus's transport options in the adapter's own terms (default: as they are). */
+  readonly adapt?: (options: TransportOptions) => Record<string, unknown>;
+}
+
+/**
+ * The NATS client waits a fixed time between reconnection attempts (no backoff): raybus's
+ * longest delay bounds that wait.
+ */
+function natsOptions(options: TransportOptions): Record<string, unknown> {
+  const { maxDelayMs, ...rest } = options;
+  return maxDelayMs === undefined ? rest : { ...rest, reconnectTimeWaitMs: Math.min(500, maxDelayMs) };
 }
 
 const BUILT_INS: Record<string, BuiltIn> = {
   amqp: { module: 'raybus/amqp', export: 'createAmqpTransport', peers: ['amqplib'] },
   amqps: { module: 'raybus/amqp', export: 'createAmqpTransport', peers: ['amqplib'] },
-  nats: { module: 'raybus/nats', export: 'createNatsTransport', peers: ['@nats-io/transport-node', '@nats-io/jetstream'] },
+  nats: { module: 'raybus/nats', export: 'createNatsTransport', peers: ['@nats-io/transport-node', '@nats-io/jetstream'], adapt: natsOptions },
 };
 const BUILT_IN_SCHEMES = Object.keys(BUILT_INS);
 
@@ -124,9 +135,10 @@ function builtIn(scheme: string): TransportFactory | undefined {
     }
     throw err;
   }
-  const create = mod[b.export] as ((address: string, options: TransportOptions) => Transport) | undefined;
+  const create = mod[b.export] as ((address: string, options: unknown) => Transport) | undefined;
   if (typeof create !== 'function') throw new Error(`raybus: ${b.module} does not export ${b.export}`);
-  const factory: TransportFactory = (address, options) => create(address, options);
+  const adapt = b.adapt;
+  const factory: TransportFactory = (address, options) => create(address, adapt ? adapt(options) : options);
   registry.factories.set(scheme, factory);
   return factory;
 }

@@ -3,7 +3,8 @@
  * mailbox queue with prefetch = maxConcurrency (1 for sync actors, so calls run one at a
  * time in queue order). A redelivered call (the previous incarnation died holding it) runs
  * again only when the call allows task retries; otherwise it fails with RayActorError
- * (at-most-once).
+ * (at-most-once). On a bus that does not requeue at the head, a caller's calls pass through a
+ * CallSequencer first (call-sequencer.ts), so a restarted host still runs them in order.
  */
 import { actorCreationTaskId, type ReplyQueue, type TaskId, type NodeId, type WorkerId } from '../protocol/ids';
 import { CANCEL_TOPIC, actorQueue } from '../protocol/queues';
@@ -21,6 +22,8 @@ import { decodeArgs, executeCall, load, runInContext } from './executor';
 import { workerRejections } from './delivery-check';
 import { systemClock, type Clock } from '../util/clock';
 import { flushWorkerOutput, workerExecutions } from './worker-observability';
+import { capabilitiesOf } from '../transport/transport';
+import { CallSequencer } from './call-sequencer';
 
 /** Calls a sync actor holds ahead of the one it runs. */
 const MAILBOX_PREFETCH = 1000;
@@ -34,6 +37,8 @@ export class ActorHost {
   private readonly waiting: Array<{ msg: CallMsg; d: Delivery }> = [];
   private running = 0;
   private readonly cancelled = new Set<string>();
+  /** Keeps each caller's order where the bus does not (no requeue at the head). */
+  private readonly sequencer?: CallSequencer<{ msg: CallMsg; d: Delivery }>;
 
   /**
    * @param origin where the `host-actor` order came from: the class is loaded only on the
@@ -46,7 +51,15 @@ export class ActorHost {
     private readonly nodeId: NodeId,
     private readonly origin: CodeOrigin,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    if (!capabilitiesOf(core.transport).requeueAtHead) {
+      this.sequencer = new CallSequencer(({ msg, d }) => this.accept(msg, d), {
+        clock,
+        query: (owner, s) => core.send(owner, { t: 'call-seq-query', s, reply: core.address }),
+      });
+      core.registerReplyHandler('call-seq', (m) => this.sequencer!.onLowest(m.s, m.lo));
+    }
+  }
 
   async start(): Promise<void> {
     const { spec } = this;
@@ -74,6 +87,8 @@ export class ActorHost {
     const outcomes = await (async () => {
       try {
         const cls = (await load(spec.cls, this.origin)) as unknown as new (...a: unknown[]) => Record<string, unknown>;
+        const pulling = this.core.fetchArgs(spec.args);
+        if (pulling) await pulling;
         const args = decodeArgs(spec.args);
         return await runInContext(this.core, { ...this.context(actorCreationTaskId(spec.actorId), 0), signal: new AbortController().signal }, `${spec.meta.className}.constructor`, 1, () => {
           this.instance = new cls(...args);
@@ -129,6 +144,12 @@ export class ActorHost {
       workerRejections.reject(d, err);
       return;
     }
+    if (this.sequencer) this.sequencer.admit(msg.sq, msg.owner, { msg, d });
+    else this.accept(msg, d);
+  }
+
+  /** A call in its caller's order: drop it (cancelled), fail it (at-most-once), or queue it. */
+  private accept(msg: CallMsg, d: Delivery): void {
     if (this.cancelled.delete(msg.task)) {
       // The caller cancelled it while it was queued: never runs (the caller already failed it).
       d.ack();
@@ -185,6 +206,9 @@ export class ActorHost {
     try {
       let call: () => unknown;
       try {
+        // Arguments too large for one message are pulled from their holder first.
+        const pulling = this.core.fetchArgs(msg.args);
+        if (pulling) await pulling;
         const args = decodeArgs(msg.args);
         call = () => this.invoke(msg.method, args);
       } catch (err) {
@@ -232,6 +256,7 @@ export class ActorHost {
   private exit(reason: string): void {
     this.exiting = true;
     flushWorkerOutput();
+    this.sequencer?.stop();
     this.core.sendToBroker({
       t: 'actor-failed',
       actor: this.spec.actorId,

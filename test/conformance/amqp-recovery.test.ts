@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { AmqpTransportError, createAmqpTransport, DEAD_LETTER_QUEUE, DEATH_QUEUE_HEADER, DEATH_REASON_HEADER } from '../../adapters/amqp';
 import type { Delivery, Transport, TransportStatus } from '../../src/transport/transport';
 import { AMQP_TEST_URL, createScratchVhost, describeWithBroker, RABBITMQCTL, rabbitmqctl } from './amqp-broker';
-import { Inbox, readU32, text, u32, uniqueName } from './transport.conformance';
+import { Inbox, readU32, text, u32, uniqueName } from '../../src/testing/conformance';
 
 /** Resolves once `statuses` has contained `first` and, later, `then`. */
 function sawTransition(t: Transport, first: TransportStatus, then: TransportStatus): Promise<void> {

@@ -13,7 +13,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { createNatsTransport, type NatsTransport, type NatsTransportOptions } from '../../adapters/nats';
 import type { Delivery } from '../../src/transport/transport';
 import { deleteNamespace, describeWithNats, NATS_TEST_URL, testNamespace } from './nats-server';
-import { Inbox, readU32, str, text, u32, uniqueName } from './transport.conformance';
+import { Inbox, readU32, str, text, u32, uniqueName } from '../../src/testing/conformance';
 
 /** Long enough that a message back "promptly" cannot have come back through ack_wait. */
 const LONG_ACK_WAIT_MS = 60_000;

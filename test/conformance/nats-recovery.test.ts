@@ -12,7 +12,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { createNatsTransport, DEATH_QUEUE_HEADER, DEATH_REASON_HEADER, type NatsTransport, type NatsTransportOptions } from '../../adapters/nats';
 import type { Delivery, TransportStatus } from '../../src/transport/transport';
 import { deleteNamespace, describeWithNats, NATS_TEST_URL, PrivateNatsServer, testNamespace } from './nats-server';
-import { Inbox, readU32, str, text, u32, uniqueName } from './transport.conformance';
+import { Inbox, readU32, str, text, u32, uniqueName } from '../../src/testing/conformance';
 
 const HOLDER = path.join(__dirname, '..', 'fixtures', 'nats-holder.js');
 

@@ -95,6 +95,46 @@ export interface BorrowMsg {
   id: ObjectId;
   n: number;
 }
+/** A receiver asks the holder of blob `id` for `len` bytes from `off` (core/blob-exchange.ts). */
+export interface BlobGetMsg {
+  t: 'blob-get';
+  id: string;
+  off: number;
+  len: number;
+  reply: ReplyQueue;
+}
+/**
+ * The holder's answer: the bytes from `off`; with the last chunk, the sha256 (hex) of the
+ * whole; `err` when it does not hold the blob (any more).
+ */
+export interface BlobChunkMsg {
+  t: 'blob-chunk';
+  id: string;
+  off: number;
+  data: Uint8Array;
+  h?: string;
+  err?: string;
+}
+/** The receiver has the whole blob (or gave up): the holder may forget it. */
+export interface BlobDoneMsg {
+  t: 'blob-done';
+  id: string;
+}
+/** Actor host → caller: which calls of sequence `s` still wait for their results? */
+export interface CallSeqQueryMsg {
+  t: 'call-seq-query';
+  s: string;
+  reply: ReplyQueue;
+}
+/**
+ * Caller → actor host: the lowest number of sequence `s` still waiting for its result (the
+ * next number it will use when none waits), or -1 for a sequence it does not know.
+ */
+export interface CallSeqMsg {
+  t: 'call-seq';
+  s: string;
+  lo: number;
+}
 export interface ActorInfoMsg {
   t: 'actor-info';
   req: RequestId;
@@ -131,6 +171,11 @@ export type ReplyMsg =
   | GetObjectMsg
   | ObjectMsg
   | BorrowMsg
+  | CallSeqQueryMsg
+  | CallSeqMsg
+  | BlobGetMsg
+  | BlobChunkMsg
+  | BlobDoneMsg
   | RequestAnswerMsg
   | StateAnswerMsg
   | LogLinesMsg

@@ -41,7 +41,7 @@ export async function settle(): Promise<void> {
 
 /** A broker server under test, its bus, its clock, and the warnings it printed. */
 export class BrokerHarness {
-  readonly bus = new InMemoryBus();
+  readonly bus: InMemoryBus;
   readonly clock: SimulatedClock;
   readonly warnings: string[] = [];
   readonly server: BrokerServer;
@@ -49,16 +49,17 @@ export class BrokerHarness {
   readonly client: InMemoryTransport;
   private readonly subs: Subscription[] = [];
 
-  private constructor(options: BrokerServerOptions, clock: SimulatedClock) {
+  private constructor(options: BrokerServerOptions, clock: SimulatedClock, bus: InMemoryBus) {
     this.clock = clock;
+    this.bus = bus;
     const transport = this.bus.connect();
     this.server = new BrokerServer(transport, { clock, warn: (m) => this.warnings.push(m), random: () => 0, ...options });
     this.client = this.bus.connect();
   }
 
-  /** A started server (and its connections) with `options`. */
-  static async start(options: BrokerServerOptions = {}, clock = new SimulatedClock()): Promise<BrokerHarness> {
-    const h = new BrokerHarness(options, clock);
+  /** A started server (and its connections) with `options`, on `bus` (default: a full in-memory bus). */
+  static async start(options: BrokerServerOptions = {}, clock = new SimulatedClock(), bus = new InMemoryBus()): Promise<BrokerHarness> {
+    const h = new BrokerHarness(options, clock, bus);
     await h.client.connect();
     await h.server.start();
     await settle();

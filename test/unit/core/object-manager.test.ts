@@ -1,7 +1,8 @@
 /**
  * Owners and borrowers: two CoreWorkers on one bus (Ray's ownership model: a borrower fetches
- * from the owner, and loses the object when the owner dies: OwnerDiedError), the message
- * limit, and which values travel as themselves (the serializer's registrations).
+ * from the owner, and loses the object when the owner dies: OwnerDiedError), and which
+ * values travel as themselves (the serializer's registrations). Values larger than a message:
+ * blobs.test.ts.
  */
 import { Inbox, settle, startCore, type Harness } from './core-harness';
 import { InMemoryBus } from '../../../src/transport/in-memory-transport';
@@ -94,17 +95,6 @@ test('a malformed owner-died notice is ignored', async () => {
   }
   const ref = owner.core.put('still fine');
   expect(await borrower.core.get(lend(ref))).toBe('still fine');
-});
-
-test('a value above the message limit is refused where it is produced, naming its path', async () => {
-  const small = await startCore({ maxPayloadBytes: 100 });
-  try {
-    expect(() => small.core.encodeArg(new Uint8Array(500), 'args[1]')).toThrow(/args\[1\] is \d+ bytes encoded, above this cluster's message limit of 100 bytes/);
-    expect(() => small.core.put('x'.repeat(500))).toThrow(RangeError);
-    expect(small.core.maxPayloadBytes).toBe(100);
-  } finally {
-    await small.stop();
-  }
 });
 
 describe('values that travel as themselves come from the serializer’s registrations', () => {
