@@ -48,6 +48,8 @@ interface Lease {
   readonly node: NodeId;
   readonly key: string;
   readonly inflight: Set<SubmittedTask>;
+  /** Its running task waits in `get`/`wait`: nothing more is pushed until that task ends. */
+  blocked?: SubmittedTask;
 }
 
 interface KeyState {
@@ -69,9 +71,19 @@ export class TaskSubmitter {
   private readonly sentCode = new SentCode();
   private stopped = false;
   private readonly outbox: SubmitterOutbox;
+  /** A driver without a node of its own: the node DEFAULT packs its work on (see setHomeNode). */
+  private home?: NodeId;
 
   constructor(private readonly port: SubmitterPort) {
     this.outbox = port.outbox;
+  }
+
+  /**
+   * A driver that joined a cluster runs on no node: DEFAULT packs its tasks on `node` until
+   * that node is half used, as Ray packs a driver's tasks on its local node.
+   */
+  setHomeNode(node: NodeId | undefined): void {
+    this.home = node;
   }
 
   /** Queue a task whose arguments are ready. */
@@ -88,6 +100,7 @@ export class TaskSubmitter {
 
   private pump(ks: KeyState): void {
     for (const lease of ks.leases.values()) {
+      if (lease.blocked) continue;
       while (ks.queue.length > 0 && lease.inflight.size < this.durations.depth(ks.key, ks.queue[0]!)) this.push(lease, ks.queue.shift()!);
     }
     const wanted = Math.min(ks.queue.length, MAX_PENDING_LEASE_REQUESTS);
@@ -108,6 +121,7 @@ export class TaskSubmitter {
    * waiting forever.
    */
   private requestLease(ks: KeyState, req: RequestId, env: TaskContextInfo['env']): void {
+    const pref = this.port.nodeId ?? this.home;
     this.outbox.send(
       BROKER_QUEUE,
       {
@@ -117,7 +131,7 @@ export class TaskSubmitter {
         demand: ks.demand,
         strategy: ks.strategy,
         desc: describe(ks),
-        ...(this.port.nodeId ? { pref: this.port.nodeId } : {}),
+        ...(pref ? { pref } : {}),
         ...(env ? { env } : {}),
       },
       undefined,
@@ -256,10 +270,13 @@ export class TaskSubmitter {
   /**
    * The worker of a lease will not start these soon (the task it runs is waiting): queue
    * them again, in order, and stop pipelining this key (its calls do not all run short).
+   * `blocked`: the running task waits in `get`/`wait` (its CPU was lent out): push nothing
+   * more to this lease until that task ends; the queued work asks for leases of its own.
    */
-  onTasksReturned(leaseId: LeaseId, taskIds: string[]): void {
+  onTasksReturned(leaseId: LeaseId, taskIds: string[], blocked = false): void {
     const lease = this.leases.get(leaseId);
     if (!lease) return;
+    if (blocked) lease.blocked = runningTask(lease);
     const ks = this.keys.get(lease.key);
     const back: SubmittedTask[] = [];
     for (const id of taskIds) {
@@ -285,6 +302,7 @@ export class TaskSubmitter {
       for (const task of lease.inflight) {
         if (task.taskId !== taskId) continue;
         lease.inflight.delete(task);
+        if (lease.blocked === task) lease.blocked = undefined;
         if (retire) this.returnLease(lease);
         const ks = this.keys.get(lease.key);
         if (ks) this.pump(ks);
@@ -297,6 +315,7 @@ export class TaskSubmitter {
   onTaskResult(task: SubmittedTask, rets: WireOutcome[], retire = false, us?: number): boolean {
     const lease = task.lease ? this.leases.get(task.lease) : undefined;
     lease?.inflight.delete(task);
+    if (lease?.blocked === task) lease.blocked = undefined;
     if (us !== undefined) this.durations.note(task.key, us);
     if (lease && retire) {
       // The worker reached maxCalls and is exiting: give the lease back, push it nothing more.

@@ -9,7 +9,7 @@ import { ChannelLink, IPC_FD_VAR, PipeLink, type FrameLink } from '../transport/
 import { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
 import { decodeWorkerMessage, rejectMalformed } from '../worker/envelope-check';
-import { workerQueue } from '../protocol/queues';
+import { nodeQueue, workerQueue } from '../protocol/queues';
 import type { WorkerMsg, TaskMsg } from '../protocol/messages/worker';
 import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load } from '../worker/executor';
@@ -31,7 +31,9 @@ export async function runWorker(): Promise<void> {
   const runtimeEnv = readWorkerRuntimeEnv();
   const transport = new IpcTransport(process, openNodeLink());
   await transport.connect();
-  const core = new CoreWorker({
+  // Made once the core is: the blocked notice reaches it through this slot.
+  const queueSlot: { tasks?: WorkerTaskQueue } = {};
+  const core: CoreWorker = new CoreWorker({
     procId: workerId,
     transport,
     jobId: identity.jobId,
@@ -39,6 +41,15 @@ export async function runWorker(): Promise<void> {
     nodeId,
     isDriver: false,
     ...(runtimeEnv ? { runtimeEnv } : {}),
+    // A task waiting in get/wait: its node lends the lease's CPU out meanwhile (Ray's
+    // NotifyWorkerBlocked), and what was pushed behind it goes back to its owner.
+    blockedNotices: {
+      blocked: (lease) => {
+        core.send(nodeQueue(nodeId), { t: 'worker-blocked', lease, blocked: true });
+        queueSlot.tasks?.onBlocked(lease);
+      },
+      unblocked: (lease) => core.send(nodeQueue(nodeId), { t: 'worker-blocked', lease, blocked: false }),
+    },
   });
   routeStreamControl(core);
   slot.core = core;
@@ -65,7 +76,7 @@ export async function runWorker(): Promise<void> {
   const queue = workerQueue(workerId);
   await transport.assertQueue(queue);
   let host: ActorHost | undefined;
-  const tasks = new WorkerTaskQueue(core, (msg, ack) => runTask(core, msg, ack));
+  const tasks = (queueSlot.tasks = new WorkerTaskQueue(core, (msg, ack) => runTask(core, msg, ack)));
   await transport.consume(
     queue,
     (d: Delivery) => {
@@ -129,6 +140,10 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void): Prom
         metadata: msg.ctx.metadata ?? {},
         wasCurrentActorReconstructed: false,
         ...(msg.ctx.res ? { resources: msg.ctx.res } : {}),
+        // This process serves every job's tasks: each runs in its own job and namespace.
+        jobId: msg.ctx.jobId,
+        namespace: msg.ctx.namespace,
+        lease: msg.lease,
       },
       call,
     });

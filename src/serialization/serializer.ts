@@ -129,6 +129,15 @@ export class Serializer {
     return this.values.pack(value);
   }
 
+  /**
+   * Let go of the last value encoded: msgpackr's structured-clone map keeps every object of
+   * it reachable until the next encode, which would keep a ref or an actor handle inside it
+   * counted (and its object or actor alive) after the caller dropped it.
+   */
+  releaseLastValue(): void {
+    this.values.pack(null);
+  }
+
   /** Decode a user value; throws MalformedMessageError for bytes outside the limits. */
   decodeValue(bytes: Uint8Array): unknown {
     checkMsgpack(bytes, this.valueLimits, this.readsNext);

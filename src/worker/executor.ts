@@ -87,13 +87,22 @@ export interface CallSpec {
 }
 
 /**
+ * The task context with its abort signal, made only if the task asks for it
+ * (getRuntimeContext().signal). Built apart from `executeCall`: promises made while the task
+ * runs keep its context alive, and a getter closing over `executeCall`'s scope would keep
+ * the call, its arguments and the actor handles among them alive with it.
+ */
+function withSignal(context: CallSpec['context'], running: { readonly signal: AbortSignal }): TaskContext {
+  return Object.defineProperty({ ...context }, 'signal', { get: () => running.signal, enumerable: true }) as TaskContext;
+}
+
+/**
  * Run a call and send its result to the owner: plain returns, or a generator's items as a
  * stream followed by the completion. Resolves once the result was sent.
  */
 export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<WireOutcome[]> {
   const running = trackRunning(spec.taskId);
-  // The signal is made only if the task asks for it (getRuntimeContext().signal).
-  const ctx = Object.defineProperty({ ...spec.context }, 'signal', { get: () => running.signal, enumerable: true }) as TaskContext;
+  const ctx = withSignal(spec.context, running);
   try {
     if (spec.nret >= 0) {
       const t0 = spec.timed ? performance.now() : 0;
@@ -135,6 +144,7 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
     return rets;
   } finally {
     running.done();
+    core.taskEnded(spec.taskId);
     core.forgetChildren(spec.taskId);
   }
 }
