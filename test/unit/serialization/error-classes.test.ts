@@ -12,7 +12,6 @@ import { noteCodeModule, originOf } from '../../../src/serialization/error-class
 import { RayTaskError } from '../../../src/errors/ray-errors';
 
 const FIXTURE = path.resolve(__dirname, '../../fixtures/error-classes-plain.js');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const classes = require(FIXTURE) as {
   CustomError: new (m: string) => RangeError;
   InsufficientFunds: new (n: number) => Error & { needed: number };
