@@ -101,7 +101,6 @@ export class ObjectManager {
   encodeArg(value: unknown, path: string): WireArg {
     const scan = scanValue(value, path, isObjectRef, travelsAsItself);
     const d = encodeValue(value);
-    if (scan.refs.length > 0 || scan.handles.length > 0) serializer.releaseLastValue();
     const limit = this.payloadLimit;
     if (d.byteLength > limit) {
       throw new RangeError(
