@@ -71,17 +71,14 @@ export class TaskSubmitter {
   private readonly sentCode = new SentCode();
   private stopped = false;
   private readonly outbox: SubmitterOutbox;
-  /** A driver without a node of its own: the node DEFAULT packs its work on (see setHomeNode). */
+  /** See setHomeNode. */
   private home?: NodeId;
 
   constructor(private readonly port: SubmitterPort) {
     this.outbox = port.outbox;
   }
 
-  /**
-   * A driver that joined a cluster runs on no node: DEFAULT packs its tasks on `node` until
-   * that node is half used, as Ray packs a driver's tasks on its local node.
-   */
+  /** A driver on no node: DEFAULT packs its tasks on `node` (as Ray does on a driver's node). */
   setHomeNode(node: NodeId | undefined): void {
     this.home = node;
   }
@@ -270,8 +267,7 @@ export class TaskSubmitter {
   /**
    * The worker of a lease will not start these soon (the task it runs is waiting): queue
    * them again, in order, and stop pipelining this key (its calls do not all run short).
-   * `blocked`: the running task waits in `get`/`wait` (its CPU was lent out): push nothing
-   * more to this lease until that task ends; the queued work asks for leases of its own.
+   * `blocked`: it waits in `get`/`wait` (its CPU lent out): push nothing more until it ends.
    */
   onTasksReturned(leaseId: LeaseId, taskIds: string[], blocked = false): void {
     const lease = this.leases.get(leaseId);

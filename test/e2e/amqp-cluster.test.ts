@@ -167,6 +167,8 @@ describeWithPrivateRabbitMQ('raybus on RabbitMQ: a cluster of raybus start proce
        const keeper = Box.options({ name: 'keeper', lifetime: 'detached' }).remote();
        const mortal = Box.options({ name: 'mortal' }).remote();
        await ray.get([keeper.set.remote(42), mortal.set.remote(7)]);
+       // Held for good: a non-detached actor lives while a handle to it is reachable.
+       globalThis.held = [keeper, mortal];
        console.log('READY');
        await new Promise(() => undefined);`,
       { RAYBUS_CLUSTER_KEY: cluster.clusterKey },
@@ -247,6 +249,8 @@ describeWithPrivateRabbitMQ('raybus on RabbitMQ: a cluster of raybus start proce
     expect(await ray.get(e.echo.remote('hi'), T)).toBe('hi');
     const found = await ray.getActor<EchoApi>('after-failover');
     expect(await ray.get(found.echo.remote('again'), T)).toBe('again');
+    // The handle .remote() made keeps the actor alive (the getActor one does not): used last.
+    expect(await ray.get(e.echo.remote('kept'), T)).toBe('kept');
   });
 
   test('RabbitMQ restarted mid-run: every submitted task completes after recovery', async () => {

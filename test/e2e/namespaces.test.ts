@@ -85,6 +85,8 @@ describe('a test Cluster shared by several jobs', () => {
       const theirs = await ray.getActor<PingerApi>('Pinger', { namespace: 'different' });
       expect(await ray.get(theirs.ping.remote(), T)).toBe('pong from other job');
       await ray.kill(theirs as never);
+      // The handle .remote() made keeps the probe alive until here.
+      expect(await ray.get(probe.ping.remote(), T)).toBe('pong from this job');
     });
   });
 

@@ -93,4 +93,7 @@ export async function runNamespaceScenarios(expected: Where, suffix: string, tim
   const fromTask = (await ray.getActor(`from-task-${suffix}`)) as unknown as { hi: { remote(): Ray.ObjectRef<string> }; };
   expect(await ray.get(fromTask.hi.remote(), T)).toBe('made by a task');
   await ray.kill(fromTask as never);
+  // Used last: the handles .remote() made keep their actors alive while the lookups run
+  // (a getActor handle keeps nothing alive).
+  expect(await ray.get([named.hi.remote(), probe.where.remote()], T)).toEqual(['hi', expected]);
 }

@@ -108,6 +108,8 @@ export async function getIfExistsIdentity(tag: string, T: { timeoutMs: number })
   expect(await ray.get(h2.id.remote(), T)).toBe(real);
   expect(h2.actorId).toBe(real);
   expect(await ray.get(passed, T)).toBe(real);
+  // h1 keeps the actor alive (h2 found it, as getActor would: it counts nothing).
+  expect(await ray.get(h1.id.remote(), T)).toBe(real);
 }
 
 const Crasher = ray.remote(
