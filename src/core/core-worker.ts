@@ -33,7 +33,7 @@ import { getValues, resolveArgs, waitFor } from './ref-resolution';
 import { cancelLocal, isRunningHere } from './running-tasks';
 import { currentTask, type RuntimeCore } from './runtime-state';
 import { BlockedWaits, type BlockedNotices } from './blocked-waits';
-import { BorrowedHandleCollector } from './handle-collector';
+import { HandleCollector } from './handle-collector';
 
 export type { PendingTask } from './pending-tasks';
 
@@ -76,7 +76,7 @@ export class CoreWorker implements RuntimeCore {
   readonly replies: ReplyRouter;
   private readonly ids = newIdSource();
   private readonly blocking?: BlockedWaits;
-  private readonly handleCollector?: BorrowedHandleCollector;
+  private readonly handleCollector?: HandleCollector;
   private subscription?: Subscription;
   private ownerDiedSub?: Subscription;
 
@@ -105,7 +105,7 @@ export class CoreWorker implements RuntimeCore {
     this.tasks = new PendingTasks(this.objects, this.streams, this.submitter);
     this.replies = new ReplyRouter(this.address, (msg) => this.messenger.answer(msg));
     if (options.blockedNotices) this.blocking = new BlockedWaits(this.clock, options.blockedNotices, currentTask, isRunningHere);
-    if (!options.isDriver) this.handleCollector = new BorrowedHandleCollector(this.clock, (key) => this.objects.store.has(key));
+    if (!options.isDriver) this.handleCollector = new HandleCollector(this.clock, (key) => this.objects.store.has(key));
     this.routeReplies();
   }
 

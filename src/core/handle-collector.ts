@@ -27,7 +27,7 @@ function collector(): () => void {
 }
 
 /** Collects a worker's heap while it holds actor handles (see the file comment). */
-export class BorrowedHandleCollector {
+export class HandleCollector {
   private readonly borrowed = new Set<ObjectId>();
   private timer: Timer | undefined;
   private last = -Infinity;
