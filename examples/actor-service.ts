@@ -46,7 +46,9 @@ const GatewayActor = ray.remote(Gateway);
 
 async function main(): Promise<void> {
   await ray.init();
-  KvActor.options({ name: 'kv', numCpus: 0 }).remote();
+  // The driver keeps the store's handle: a (non-detached) actor lives while a handle to it
+  // does, and the workers' handles from getActor do not count.
+  const kv = KvActor.options({ name: 'kv', numCpus: 0 }).remote();
   const pool = [0, 1, 2].map(() => HasherActor.options({ numCpus: 0 }).remote());
   const gateway = GatewayActor.options({ numCpus: 0 }).remote(pool);
   const inputs = ['alpha', 'beta', 'gamma', 'alpha', 'beta', 'delta'];
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
   inputs.forEach((input, i) => console.log(`${input.padEnd(6)} -> ${answers[i]!.digest}${answers[i]!.cached ? ' (cached)' : ''}`));
   if (!answers[3]!.cached || answers[3]!.digest !== answers[0]!.digest) throw new Error('the cache did not serve the repeated request');
   if (answers.filter((a) => a.cached).length !== 2) throw new Error('expected exactly two cached answers');
+  if ((await ray.get(kv.get.remote('alpha'))) !== answers[0]!.digest) throw new Error('the cache does not hold the first answer');
   await ray.shutdown();
 }
 

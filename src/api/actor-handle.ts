@@ -3,9 +3,9 @@
  * mailbox queue. Calls from one handle are published in submission order, even when an
  * earlier call waits for its ObjectRef arguments (Ray's per-caller ordering).
  */
-import { requireCore, slot } from '../core/runtime-state';
+import { currentJob, requireCore, slot } from '../core/runtime-state';
 import { actorQueue } from '../protocol/queues';
-import { returnId, type TaskId } from '../protocol/ids';
+import { actorRefKey, returnId, type ReplyQueue, type TaskId } from '../protocol/ids';
 import { NRET_DYNAMIC, NRET_STREAMING, type ActorMeta, type WireArg } from '../protocol/wire';
 import type { CallMsg } from '../protocol/messages/mailbox';
 import type { ObjectRef } from '../refs/object-ref';
@@ -15,7 +15,8 @@ import { encodeError } from '../serialization/error-codec';
 import { EXT_ACTOR_HANDLE, serializer } from '../serialization/serializer';
 import type { WireError } from '../serialization/error-codec';
 import { normalizeMethodOptions, mergeMethodOptions } from './options';
-import { resolveArgs } from '../core/ref-resolution';
+import { resolveArgs, setArgGate } from '../core/ref-resolution';
+import { setActorHandleRefs } from '../core/object-manager';
 import type { CallStream } from '../core/call-sequences';
 
 const HANDLE_MARKER = Symbol.for('raybus.ActorHandle');
@@ -31,6 +32,12 @@ interface OutgoingCall {
 
 interface HandleState {
   meta: ActorMeta;
+  /**
+   * The actor's owner when this handle counts (it keeps the actor alive): handles made by
+   * `.remote()` and those received from a counted one. Absent for detached actors and for
+   * handles from `getActor`, which keep nothing alive.
+   */
+  owner?: ReplyQueue;
   /** Resolves once the mailbox is declared (and, for getIfExists, the target is known). */
   ready: Promise<void> | undefined;
   readyDone: boolean;
@@ -53,23 +60,35 @@ export function handleMeta(h: object): ActorMeta {
   return (h as unknown as Record<symbol, HandleState>)[STATE]!.meta;
 }
 
-/** Rebuild a handle received from another process. */
-export function handleFromMeta(meta: ActorMeta): object {
-  return createHandle(meta, undefined);
+/** Rebuild a handle received from another process (`owner`: a counted handle's). */
+export function handleFromMeta(meta: ActorMeta, owner?: ReplyQueue): object {
+  return createHandle(meta, undefined, owner);
 }
 
-/** @internal Replace the actor a handle points at (getIfExists found an existing one). */
+/**
+ * @internal Replace the actor a handle points at (getIfExists found an existing one): the
+ * handle no longer counts for the actor it was made for, nor for the one it reaches now.
+ */
 export function retargetHandle(h: object, meta: ActorMeta): void {
-  (h as unknown as Record<symbol, HandleState>)[STATE]!.meta = meta;
+  const state = (h as unknown as Record<symbol, HandleState>)[STATE]!;
+  if (meta.actorId !== state.meta.actorId && state.owner) {
+    slot.core?.untrackActorHandle(h, state.meta.actorId);
+    state.owner = undefined;
+  }
+  state.meta = meta;
 }
 
-/** Build a handle. `ready` gates publishing (mailbox declared, target known). */
-export function createHandle(meta: ActorMeta, ready: Promise<void> | undefined): object {
+/**
+ * Build a handle. `ready` gates publishing (mailbox declared, target known); `owner`: the
+ * handle counts (see HandleState.owner).
+ */
+export function createHandle(meta: ActorMeta, ready: Promise<void> | undefined, owner?: ReplyQueue): object {
   // A handle never used must not turn its failure (a constructor argument that failed, a
   // getIfExists answered with an error at shutdown) into an unhandled rejection; calls still see it.
   ready?.catch(() => undefined);
-  const state: HandleState = { meta, ready, readyDone: false, outbox: [], pendingCalls: 0, flushing: false };
+  const state: HandleState = { meta, ready, readyDone: false, outbox: [], pendingCalls: 0, flushing: false, ...(owner ? { owner } : {}) };
   const handle: Record<string | symbol, unknown> = Object.create(ActorHandleBase.prototype) as Record<string | symbol, unknown>;
+  if (owner) slot.core?.trackActorHandle(handle, meta.actorId, owner);
   Object.defineProperty(handle, STATE, { value: state });
   Object.defineProperty(handle, 'actorId', { get: () => state.meta.actorId, enumerable: true });
   for (const name of [...Object.keys(meta.methods), ...BUILTIN_METHODS]) {
@@ -89,17 +108,70 @@ export class ActorHandleBase {
 }
 Object.defineProperty(ActorHandleBase.prototype, HANDLE_MARKER, { value: true });
 
-// Handles travel as their metadata and are rebuilt where they arrive.
+// Handles travel as their metadata (with their owner when they count) and are rebuilt where
+// they arrive; a counted one travels with its reference (ObjectManager.encodeArg), so the
+// process that receives it becomes a borrower of the actor.
 serializer.registerExtension<ActorHandleBase>({
   Class: ActorHandleBase,
   type: EXT_ACTOR_HANDLE,
-  write: (h) => handleMeta(h),
+  write: (h) => {
+    const state = stateOf(h);
+    return state.owner ? [state.meta, state.owner] : state.meta;
+  },
   read: (data) => {
-    const meta = data as ActorMeta;
+    const [meta, owner] = (Array.isArray(data) ? data : [data, undefined]) as [ActorMeta, unknown];
     if (typeof meta?.actorId !== 'string' || typeof meta.methods !== 'object' || meta.methods === null) throw new TypeError('raybus: malformed actor handle');
-    return handleFromMeta(meta) as ActorHandleBase;
+    if (owner !== undefined && typeof owner !== 'string') throw new TypeError('raybus: malformed actor handle owner');
+    return handleFromMeta(meta, owner as ReplyQueue | undefined) as ActorHandleBase;
   },
 });
+
+function stateOf(h: object): HandleState {
+  return (h as unknown as Record<symbol, HandleState>)[STATE]!;
+}
+
+setActorHandleRefs((v) => {
+  if (!isActorHandle(v)) return undefined;
+  const state = (v as unknown as Record<symbol, HandleState | undefined>)[STATE];
+  return state?.owner ? [actorRefKey(state.meta.actorId), state.owner] : undefined;
+});
+
+/**
+ * Handles whose target is not known yet (`getIfExists` waiting for the broker's answer):
+ * one must not travel before it is, or the far side would call an actor that never exists.
+ */
+const unresolved = new WeakMap<object, Promise<void>>();
+let unresolvedCount = 0;
+
+/** @internal Mark handle `h` unresolved until `target` settles. */
+export function markUnresolved(h: object, target: Promise<unknown>): void {
+  unresolvedCount += 1;
+  const done = target.then(
+    () => undefined,
+    () => undefined,
+  );
+  unresolved.set(h, done);
+  void done.then(() => {
+    unresolved.delete(h);
+    unresolvedCount -= 1;
+  });
+}
+
+// An argument holding an unresolved handle waits for it before it is encoded.
+setArgGate((value) => (unresolvedCount === 0 ? undefined : findUnresolved(value, 0, new Set())));
+
+function findUnresolved(v: unknown, depth: number, seen: Set<object>): Promise<void> | undefined {
+  if (typeof v !== 'object' || v === null || depth > 32 || seen.has(v)) return undefined;
+  seen.add(v);
+  const own = unresolved.get(v);
+  if (own) return own;
+  const children = Array.isArray(v) ? v : v instanceof Map ? [...v.values()] : v instanceof Set ? [...v] : Object.getPrototypeOf(v) === Object.prototype ? Object.values(v) : [];
+  for (const c of children) {
+    const p = findUnresolved(c, depth + 1, seen);
+    if (p) return p;
+  }
+  return undefined;
+}
 
 type MethodOptions = ReturnType<typeof normalizeMethodOptions>;
 
@@ -133,6 +205,9 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
   const returnIds = stream?.returnIds ?? Array.from({ length: nret }, (_, i) => returnId(taskId, i));
   const refs = numReturns === 'streaming' ? [] : returnIds.map((id) => core.ownedRef(id));
   state.pendingCalls += 1;
+  // A call in flight keeps its actor alive (`Actor.remote().m.remote()` still runs).
+  const counted = state.owner ? actorRefKey(meta.actorId) : undefined;
+  if (counted) core.objects.pin(counted);
   const retries = options.maxTaskRetries ?? mm?.maxTaskRetries ?? meta.maxTaskRetries;
   const call: OutgoingCall = {
     msg: {
@@ -142,7 +217,7 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
       nret,
       ...(numReturns === 'streaming' && backpressure > 0 ? { bp: backpressure } : {}),
       owner: core.address,
-      ctx: { jobId: core.options.jobId, namespace: core.options.namespace, attempt: 0 },
+      ctx: { ...currentJob(core), attempt: 0 },
       retries,
     },
   };
@@ -152,9 +227,11 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
     dynamic: numReturns === 'dynamic',
     actorCall: true,
     actorId: meta.actorId,
+    retries,
     functionName: `${meta.className}.${method}`,
     onDone: () => {
       state.pendingCalls -= 1;
+      if (counted) core.objects.unpin(counted);
       if (call.seq !== undefined) state.stream?.done(call.seq);
     },
   });

@@ -3,7 +3,7 @@
  * handles. Misuse visible from the arguments throws synchronously.
  */
 import { completionId, type TaskId, type NodeId, type WorkerId, type ActorId } from '../protocol/ids';
-import { requireCore, slot } from '../core/runtime-state';
+import { currentJob, requireCore, slot } from '../core/runtime-state';
 import { ObjectRef, isObjectRef } from '../refs/object-ref';
 import { isObjectRefGenerator, type ObjectRefGenerator } from '../refs/object-ref-generator';
 import { createHandle, handleMeta, isActorHandle } from './actor-handle';
@@ -152,7 +152,7 @@ export function getActor<T = Record<string, unknown>>(name: string, options: { n
     throw new TypeError('ray.getActor: namespace must be a non-empty string');
   }
   const core = requireCore();
-  const namespace = options.namespace ?? core.options.namespace;
+  const namespace = options.namespace ?? currentJob(core).namespace;
   return core
     .request<ActorInfoMsg>(BROKER_QUEUE, (req, reply) => ({ t: 'get-actor', req, reply, name, namespace }))
     .then((info) => {
@@ -195,12 +195,13 @@ export function getRuntimeContext(): RuntimeContext {
   const proc = slot.process;
   const task = slot.taskContext.getStore();
   const assigned = { ...(task?.resources ?? proc?.assignedResources ?? {}) };
+  const job = currentJob(core);
   return {
-    jobId: core.options.jobId,
+    jobId: job.jobId,
     nodeId: proc?.nodeId ?? core.options.nodeId ?? null,
     taskId: task?.taskId ?? null,
     actorId: proc?.actorId ?? null,
-    namespace: core.options.namespace,
+    namespace: job.namespace,
     attempt: task?.attempt ?? 0,
     wasCurrentActorReconstructed: proc?.wasCurrentActorReconstructed ?? false,
     signal: task?.signal ?? null,

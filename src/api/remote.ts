@@ -2,12 +2,13 @@
  * `ray.remote`: turns functions into remote functions and classes into actor classes, as a
  * wrapper or as a decorator (TC39 and legacy `experimentalDecorators` conventions).
  */
-import { requireCore, slot } from '../core/runtime-state';
+import { currentJob, requireCore, slot } from '../core/runtime-state';
 import { describeCode, callerModule, type CodeDescriptor } from '../serialization/code-shipping';
+import { noteCodeModule } from '../serialization/error-classes';
 import type { ActorMeta, MethodMeta, WireStrategy } from '../protocol/wire';
-import { returnId, type ActorId, type NodeId, type PlacementGroupId, type RequestId, type TaskId } from '../protocol/ids';
+import { actorRefKey, returnId, type ActorId, type NodeId, type PlacementGroupId, type RequestId, type TaskId } from '../protocol/ids';
 import type { ObjectRef } from '../refs/object-ref';
-import { createHandle, retargetHandle } from './actor-handle';
+import { createHandle, markUnresolved, retargetHandle } from './actor-handle';
 import {
   DEFAULT_TASK_MAX_RETRIES,
   mergeActorOptions,
@@ -150,7 +151,7 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
       maxCalls: options.maxCalls ?? ((demand.GPU ?? 0) > 0 ? 1 : 0),
       retryExceptions: resolved.retryExceptions,
       attempt: 0,
-      ctx: { jobId: core.options.jobId, namespace: core.options.namespace, ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}) },
+      ctx: { ...currentJob(core), ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}) },
     },
     args,
   );
@@ -214,7 +215,8 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
   const { methods, isAsync } = methodMetas(cls);
   const actorId = core.newId<ActorId>();
   if (options.name === '') throw new RangeError('Actor name cannot be an empty string.');
-  const namespace = options.namespace ?? core.options.namespace;
+  const job = currentJob(core);
+  const namespace = options.namespace ?? job.namespace;
   const meta: ActorMeta = {
     actorId,
     className: cls.name || 'AnonymousActor',
@@ -228,6 +230,7 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
   const { placement, lifetime } = resolveActorResources(options);
   const capture = checkStrategy(options.schedulingStrategy, placement);
   const maxConcurrency = options.maxConcurrency ?? (isAsync ? 1000 : 1);
+  const detached = options.lifetime === 'detached';
   const req = core.newId<RequestId>();
   // Calls wait for the constructor's arguments: if one of them failed, the actor never
   // exists and every call fails with ActorDiedError carrying that failure.
@@ -248,16 +251,27 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
   } else {
     ready = core.ensureQueue(actorQueue(actorId));
   }
+  // A non-detached actor lives while a handle to it does (its owner's, borrowed ones, those
+  // in pending calls); this first handle counts for the owner, this process.
   const handle = createHandle(
     meta,
     Promise.all([ready, args$]).then(() => undefined),
+    detached ? undefined : core.address,
   );
+  if (options.getIfExists) markUnresolved(handle, ready);
   const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
   const env = effectiveRuntimeEnv(core.options.runtimeEnv, options.runtimeEnv);
+  const counted = actorRefKey(actorId);
+  let resolving = true;
+  let called = false;
+  let registered = false;
   resolveArgs(
     core.objects,
     args,
     (parts) => {
+      called = true;
+      // Arguments that resolve later keep the actor alive until its creation is sent.
+      if (!resolving && !detached) core.objects.unpin(counted);
       if ('error' in parts) {
         const cause = decodeError(parts.error);
         argsFailed(
@@ -267,36 +281,46 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
             true,
           ),
         );
+        // The name taken at `.remote()` is free again.
+        if (registered) core.sendToBroker({ t: 'actor-out-of-scope', actor: actorId, owner: core.address });
         return;
       }
       argsReady();
-      const argParts = parts;
-      const send = (): void =>
-        core.sendToBroker({
-          t: 'create-actor',
-          req,
-          spec: {
-            actorId,
-            cls: desc,
-            args: argParts,
-            owner: core.address,
-            meta,
-            placement: { ...placement },
-            lifetime: { ...lifetime },
-            strategy: wireStrategy(options.schedulingStrategy),
-            maxRestarts: options.maxRestarts ?? 0,
-            detached: options.lifetime === 'detached',
-            maxConcurrency,
-            ctx: { jobId: core.options.jobId, namespace, attempt: 0, ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}) },
-            getIfExists: options.getIfExists === true,
-          },
-        });
-      // The mailbox must exist before the actor or any caller uses it.
-      core.ensureQueue(actorQueue(actorId)).then(send, () => undefined);
+      // Sent now, not after the mailbox is declared: the actor must not wait behind lease
+      // requests made after it (its host declares the mailbox itself; callers wait for it).
+      core.sendToBroker({
+        t: 'create-actor',
+        req,
+        spec: {
+          actorId,
+          cls: desc,
+          args: parts,
+          owner: core.address,
+          meta,
+          placement: { ...placement },
+          lifetime: { ...lifetime },
+          strategy: wireStrategy(options.schedulingStrategy),
+          maxRestarts: options.maxRestarts ?? 0,
+          detached,
+          maxConcurrency,
+          ctx: { jobId: job.jobId, namespace: job.namespace, attempt: 0, ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}) },
+          getIfExists: options.getIfExists === true,
+        },
+      });
     },
     `${meta.className}.constructor`,
     actorId,
   );
+  resolving = false;
+  if (!called) {
+    // Its constructor's arguments are still being computed: take the name now, so that
+    // `getActor` finds the actor at once (Ray registers actors synchronously at `.remote()`).
+    if (!detached) core.objects.pin(counted);
+    if (meta.name !== undefined && !options.getIfExists) {
+      registered = true;
+      core.sendToBroker({ t: 'register-actor', owner: core.address, meta });
+    }
+  }
   return handle;
 }
 
@@ -345,6 +369,8 @@ function isDecoratorContext(v: unknown): boolean {
 
 function wrap(target: AnyFn | AnyClass, rawOptions: Record<string, unknown> | undefined, module: string | undefined): unknown {
   if ((target as unknown as Record<symbol, unknown>)[ACTOR_CLASS]) throw new TypeError('This class is already an actor class.');
+  // Error classes this module exports travel by identity (serialization/error-classes.ts).
+  noteCodeModule(module);
   if (isClass(target)) {
     const opts = normalizeActorOptions(rawOptions ?? {}, 'remote');
     return makeActorClass(target, opts, describeCode(target as unknown as AnyFn, 'class', module));

@@ -6,11 +6,11 @@
  * the nodes' reports. It reaches the rest of the broker only through {@link ActorRegistryDeps}.
  */
 import { createActor } from 'xstate';
-import type { ReplyQueue, LeaseId, WorkerId, ActorId, RequestId } from '../protocol/ids';
+import type { ReplyQueue, LeaseId, WorkerId, ActorId, RequestId, TaskId } from '../protocol/ids';
 import type { Delivery } from '../transport/transport';
 import { encodeError } from '../serialization/error-codec';
 import { ActorUnschedulableError, RayActorError } from '../errors/ray-errors';
-import { nodeQueue } from '../protocol/queues';
+import { actorQueue, nodeQueue } from '../protocol/queues';
 import type { ActorRecordMsg, BrokerMsg, CreateActorMsg } from '../protocol/messages/broker';
 import type { ActorSpec, ClusterState } from '../protocol/wire';
 import { formatResources } from '../scheduling/ledger/resource-set';
@@ -20,6 +20,9 @@ import type { ActorRegistryDeps } from './actor-registry-deps';
 import { ActorTable, isDead, nameKeyOf, type ActorRecord } from './actor-table';
 import { deathError } from './dead-actor-mailbox';
 import type { Grant } from './grants';
+
+/** How an actor whose handles are all gone dies (Ray's wording). */
+const OUT_OF_SCOPE = 'The actor is dead because all references to the actor were removed.';
 
 /** Actors by id and by name, their lifecycle machines, and their restore after an election. */
 export class ActorRegistry {
@@ -52,6 +55,11 @@ export class ActorRegistry {
     switch (msg.t) {
       case 'create-actor':
         return this.create(msg.spec, msg.req);
+      case 'register-actor':
+        this.table.reserve(msg.meta, msg.owner);
+        return;
+      case 'actor-out-of-scope':
+        return this.outOfScope(msg.actor, msg.owner);
       case 'actor-ready': {
         const r = this.table.records.get(msg.actor);
         if (!r) return;
@@ -65,7 +73,8 @@ export class ActorRegistry {
         if (!r) return;
         r.deathError = msg.err;
         if (msg.initFailed) r.machine.send({ type: 'INIT_FAILED', message: msg.err.message });
-        else if (msg.intentional) r.machine.send({ type: 'EXITED', message: msg.err.message });
+        else if (msg.intentional) r.machine.send({ type: 'EXITED', message: r.outOfScope ? OUT_OF_SCOPE : msg.err.message });
+        else if (r.outOfScope) r.machine.send({ type: 'KILLED', noRestart: true, message: OUT_OF_SCOPE });
         else r.machine.send({ type: 'CRASHED', message: msg.err.message });
         return;
       }
@@ -112,7 +121,47 @@ export class ActorRegistry {
     if (lease !== undefined && r.grant?.id !== lease) return;
     r.grant = undefined;
     if (isDead(r)) return;
-    r.machine.send({ type: 'CRASHED', message: `The actor is dead because its worker process has died: ${reason}` });
+    // Out of scope: it was on its way out; it is not restarted.
+    if (r.outOfScope) r.machine.send({ type: 'KILLED', noRestart: true, message: OUT_OF_SCOPE });
+    else r.machine.send({ type: 'CRASHED', message: `The actor is dead because its worker process has died: ${reason}` });
+  }
+
+  /**
+   * No handle to `actorId` is left anywhere (Ray's ReportActorOutOfScope → DestroyActor
+   * without force): a live actor runs the calls it holds, then `__ray_terminate__`, queued
+   * last in its mailbox; one not running yet dies now. Never restarted; its name is free.
+   * Detached actors are not reference counted. Only the owner may say so.
+   */
+  private outOfScope(actorId: ActorId, owner: ReplyQueue): void {
+    const reservation = this.table.reserved.get(actorId);
+    if (reservation) {
+      // Created never (its constructor arguments failed), or not yet: the name is free again.
+      if (reservation.owner === owner) this.table.endReservation(actorId);
+      return;
+    }
+    const r = this.table.records.get(actorId);
+    if (!r || r.spec.owner !== owner || r.spec.detached || r.outOfScope || isDead(r)) return;
+    r.outOfScope = true;
+    if (r.machine.getSnapshot().value === 'ALIVE') {
+      const { spec } = r;
+      this.deps.send(actorQueue(actorId), {
+        t: 'call',
+        task: `${actorId}00ff` as TaskId,
+        method: '__ray_terminate__',
+        args: [],
+        nret: 1,
+        owner: spec.owner,
+        ctx: { jobId: spec.ctx.jobId, namespace: spec.ctx.namespace, attempt: 0 },
+        retries: 0,
+      });
+      return;
+    }
+    if (r.grant) {
+      this.deps.send(nodeQueue(r.grant.node), { t: 'kill-worker', lease: r.grant.id });
+      this.deps.release(r.grant);
+      r.grant = undefined;
+    }
+    r.machine.send({ type: 'KILLED', noRestart: true, message: OUT_OF_SCOPE });
   }
 
   /** Kill (without restart) every actor placed in placement group `pg`. */
@@ -126,6 +175,7 @@ export class ActorRegistry {
 
   /** Owners matching `match` died or left: their non-detached actors die with them (Ray's fate sharing). */
   onOwnersDied(match: (owner: ReplyQueue) => boolean, message: string): void {
+    for (const [id, reservation] of [...this.table.reserved]) if (match(reservation.owner)) this.table.endReservation(id);
     for (const r of this.table.records.values()) {
       if (r.spec.detached || !match(r.spec.owner) || isDead(r)) continue;
       r.machine.send({ type: 'OWNER_DIED', message });
@@ -143,9 +193,11 @@ export class ActorRegistry {
         return;
       }
     }
+    // The name may have been taken for this very actor at `.remote()` (register-actor).
+    const reservedHere = this.table.endReservation(spec.actorId, true);
     const record = this.newRecord(spec);
     if (delivery) this.deps.records?.hold(record, delivery, 0);
-    if (nameKey && this.table.liveNamed(nameKey)) {
+    if (nameKey && !(reservedHere && this.table.names.get(nameKey) === spec.actorId) && this.table.liveNamed(nameKey)) {
       const taken = `The name ${spec.meta.name} (namespace=${spec.meta.namespace}) is already taken. Please use a different name or get the existing actor using ray.getActor('${spec.meta.name}').`;
       record.deathError = encodeError(new RayActorError(taken, spec.actorId));
       record.machine.start();

@@ -4,7 +4,7 @@
  * until nodes have reported. Also the list `raybus list actors` shows.
  */
 import type { Actor } from 'xstate';
-import type { ActorId, WorkerId } from '../protocol/ids';
+import type { ActorId, ReplyQueue, WorkerId } from '../protocol/ids';
 import type { ActorMeta, ActorSpec, ClusterState } from '../protocol/wire';
 import type { WireError } from '../serialization/error-codec';
 import type { Subscription } from '../transport/transport';
@@ -27,6 +27,15 @@ export interface ActorRecord extends DurableActor {
   responder?: Subscription;
   /** The name it holds (`namespace\0name`). */
   nameKey?: string;
+  /** No handle to it is left (its owner said so): it is being destroyed, never restarted. */
+  outOfScope?: boolean;
+}
+
+/** A name taken at `.remote()` for an actor whose `create-actor` has not arrived yet. */
+export interface NameReservation {
+  readonly meta: ActorMeta;
+  readonly owner: ReplyQueue;
+  readonly nameKey: string;
 }
 
 /** The key of an actor's name in its namespace (undefined for an unnamed actor). */
@@ -45,11 +54,15 @@ export class ActorTable {
   readonly names = new Map<string, ActorId>();
   /** Cluster mode: actors known from held messages while a new leader rebuilds its state. */
   readonly parked = new Map<ActorId, ParkedActor>();
+  /** Names taken for actors whose creation is on its way (`register-actor`). */
+  readonly reserved = new Map<ActorId, NameReservation>();
 
-  /** A live actor (or one being restored) that holds `nameKey`. */
+  /** A live actor (or one being restored, or on its way) that holds `nameKey`. */
   liveNamed(nameKey: string): { meta: ActorMeta } | undefined {
     const id = this.names.get(nameKey);
     if (!id) return undefined;
+    const reservation = this.reserved.get(id);
+    if (reservation) return reservation;
     const parked = this.parked.get(id);
     if (parked) return parked.spec;
     const r = this.records.get(id);
@@ -65,6 +78,23 @@ export class ActorTable {
       this.names.set(nameKey, record.spec.actorId);
       record.nameKey = nameKey;
     }
+  }
+
+  /** Take `meta`'s name for an actor on its way, unless a live actor holds it. */
+  reserve(meta: ActorMeta, owner: ReplyQueue): void {
+    const nameKey = nameKeyOf(meta);
+    if (nameKey === undefined || this.liveNamed(nameKey) || this.records.has(meta.actorId)) return;
+    this.names.set(nameKey, meta.actorId);
+    this.reserved.set(meta.actorId, { meta, owner, nameKey });
+  }
+
+  /** The reservation of `actor` ends (it was created, or will never be); true if it had one. */
+  endReservation(actor: ActorId, keepName = false): boolean {
+    const r = this.reserved.get(actor);
+    if (!r) return false;
+    this.reserved.delete(actor);
+    if (!keepName && this.names.get(r.nameKey) === actor) this.names.delete(r.nameKey);
+    return true;
   }
 
   /** `record` is dead: its name is free again. */

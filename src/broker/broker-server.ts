@@ -259,6 +259,8 @@ export class BrokerServer {
         return dispatcher.returnLease(msg.lease);
       case 'lease-revoked':
         return dispatcher.revokeLease(msg.lease, msg.reason);
+      case 'lease-blocked':
+        return dispatcher.leaseBlocked(msg.lease, msg.blocked === true);
       case 'worker-died': {
         const g = dispatcher.releaseLease(msg.lease);
         if (msg.actor) this.actors.onWorkerDied(msg.actor, msg.reason, msg.lease);

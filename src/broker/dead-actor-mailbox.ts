@@ -40,7 +40,8 @@ export interface ActorDeath {
 /** The error every call to a dead actor fails with. */
 export function deathError(spec: ActorSpec, death: ActorDeath): WireError {
   const cause = death.error;
-  if (cause && (death.cause === 'name_taken' || cause.rayClass === 'RuntimeEnvSetupError')) return cause;
+  // These say more than "dead": the name was taken, the env failed, it could never be placed.
+  if (cause && (death.cause === 'name_taken' || death.cause === 'unschedulable' || cause.rayClass === 'RuntimeEnvSetupError')) return cause;
   const initFailed = death.cause === 'init_failed';
   const { className } = spec.meta;
   const message = initFailed

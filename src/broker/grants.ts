@@ -20,6 +20,11 @@ export interface Grant {
   readonly bundle?: string;
   /** GPU ids within the bundle (the bundle ledger's own numbering). */
   readonly bundleGpuIds?: number[];
+  /**
+   * CPU lent out while the lease's task waits in `get`/`wait` (Ray releases a blocked
+   * worker's CPU, and only its CPU): not part of the reservation until it is taken back.
+   */
+  lentCpu?: number;
 }
 
 /** Something waiting for resources. */
@@ -107,17 +112,56 @@ export class GrantBook {
   /** Give back a grant's resources; false if it was released already (or never made). */
   release(g: Grant): boolean {
     if (!this.grants.delete(g.id)) return false;
+    // The part lent out was given back already.
+    const demand = g.lentCpu ? withoutCpu(g.demand) : g.demand;
     if (g.bundle) {
-      if (this.options.bundles.hasNode(g.bundle)) this.options.bundles.releaseWithIds(g.bundle, g.demand, g.bundleGpuIds ?? []);
+      if (this.options.bundles.hasNode(g.bundle)) this.options.bundles.releaseWithIds(g.bundle, demand, g.bundleGpuIds ?? []);
     } else {
-      this.options.nodes.releaseWithIds(g.node, g.demand, g.gpuIds);
+      this.options.nodes.releaseWithIds(g.node, demand, g.gpuIds);
     }
     this.options.onRelease();
     return true;
+  }
+
+  /**
+   * The task of task lease `g` waits in `get`/`wait`: its CPU (on the node, or in its
+   * bundle) is free for other work meanwhile. False when there is nothing to lend.
+   */
+  lendCpu(g: Grant): boolean {
+    const cpu = g.demand.CPU ?? 0;
+    if (g.actor || g.lentCpu || !(cpu > 0) || !this.grants.has(g.id)) return false;
+    const part = { CPU: cpu };
+    if (g.bundle) {
+      if (!this.options.bundles.hasNode(g.bundle)) return false;
+      this.options.bundles.releaseWithIds(g.bundle, part, []);
+    } else {
+      this.options.nodes.releaseWithIds(g.node, part, []);
+    }
+    g.lentCpu = cpu;
+    this.options.onRelease();
+    return true;
+  }
+
+  /** The task goes on: its CPU is taken back at once, even if that overdraws the node for a while. */
+  takeBackCpu(g: Grant): void {
+    const cpu = g.lentCpu;
+    if (!cpu || !this.grants.has(g.id)) return;
+    g.lentCpu = undefined;
+    if (g.bundle) {
+      if (this.options.bundles.hasNode(g.bundle)) this.options.bundles.reserveOverdraw(g.bundle, { CPU: cpu });
+    } else {
+      this.options.nodes.reserveOverdraw(g.node, { CPU: cpu });
+    }
   }
 
   private add(g: Grant): Grant {
     this.grants.set(g.id, g);
     return g;
   }
+}
+
+/** `demand` without its CPU (what a lease with its CPU lent out still holds). */
+export function withoutCpu(demand: Resources): Resources {
+  const { CPU: _cpu, ...rest } = demand;
+  return rest;
 }

@@ -15,7 +15,7 @@ import { TaskUnschedulableError } from '../errors/ray-errors';
 import type { ResourceLedger } from '../scheduling/ledger/resource-ledger';
 import { formatResources } from '../scheduling/ledger/resource-set';
 import { createStrategies, type StrategyByName } from '../scheduling/strategies/strategy-registry';
-import { GrantBook, type Grant, type PendingPlacement } from './grants';
+import { GrantBook, withoutCpu, type Grant, type PendingPlacement } from './grants';
 import { PlacementQueue, type QueueDecision } from './placement-queue';
 import type { Send } from './typed-send';
 
@@ -150,6 +150,18 @@ export class LeaseDispatcher {
     this.options.send(nodeQueue(g.node), { t: 'release-lease', lease: g.id });
   }
 
+  /**
+   * The task on `lease` waits in `get`/`wait` (`blocked`): its CPU goes to waiting work; or
+   * it goes on: its CPU is taken back even beyond availability (Ray's
+   * Release/ReturnCpuResources for blocked workers). Unknown leases are ignored.
+   */
+  leaseBlocked(lease: LeaseId, blocked: boolean): void {
+    const g = this.book.get(lease);
+    if (!g) return;
+    if (blocked) this.book.lendCpu(g);
+    else this.book.takeBackCpu(g);
+  }
+
   /** A draining node gave an idle lease back: its owner loses it. */
   revokeLease(lease: LeaseId, reason: string): void {
     const g = this.book.get(lease);
@@ -215,7 +227,9 @@ export class LeaseDispatcher {
    */
   adoptReported(node: NodeId, l: NodeLeaseReport): Grant | undefined {
     if (this.book.has(l.lease)) return undefined;
-    const a = this.options.nodes.reserveWithIds(node, l.demand);
+    // A task waiting in get/wait holds all but its CPU, which stays lent out.
+    const lent = l.blocked === true && !l.actor && (l.demand.CPU ?? 0) > 0;
+    const a = this.options.nodes.reserveWithIds(node, lent ? withoutCpu(l.demand) : l.demand);
     const g: Grant = {
       id: l.lease,
       node,
@@ -223,6 +237,7 @@ export class LeaseDispatcher {
       gpuIds: a ? a.gpuIds : [],
       ...(l.owner ? { owner: l.owner } : {}),
       ...(l.actor ? { actor: l.actor.actorId } : {}),
+      ...(a && lent ? { lentCpu: l.demand.CPU } : {}),
     };
     this.book.record(g);
     return g;

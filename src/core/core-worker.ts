@@ -15,12 +15,12 @@ import type { PublishOptions, Subscription, Transport } from '../transport/trans
 import type { ObjectRef } from '../refs/object-ref';
 import type { ObjectRefGenerator } from '../refs/object-ref-generator';
 import { encodeError, type WireError } from '../serialization/error-codec';
-import { RaySystemError, TaskCancelledError } from '../errors/ray-errors';
+import { RayActorError, RaySystemError, TaskCancelledError } from '../errors/ray-errors';
 import { CANCEL_TOPIC, OWNER_DIED_TOPIC, replyQueue, type QueueKind, type QueueMessages } from '../protocol/queues';
 import { NRET_DYNAMIC, type ActorSpec, type WireArg } from '../protocol/wire';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { CancelTaskMsg, ReplyMsg } from '../protocol/messages/reply';
-import { newIdSource, type ActorId, type JobId, type NodeId, type ObjectId, type PlacementGroupId, type ProcId, type QueueName, type ReplyQueue, type RequestId, type TaskId, type WorkerId } from '../protocol/ids';
+import { actorOfRefKey, actorRefKey, newIdSource, type ActorId, type JobId, type NodeId, type ObjectId, type PlacementGroupId, type ProcId, type QueueName, type ReplyQueue, type RequestId, type TaskId, type WorkerId } from '../protocol/ids';
 import type { RuntimeEnv } from '../protocol/runtime-env';
 import { systemClock, type Clock } from '../util/clock';
 import { KeepAlive } from '../util/keep-alive';
@@ -31,8 +31,10 @@ import { StreamTable } from './stream-table';
 import { TaskSubmitter, type SubmittedTask } from './task-submitter';
 import { ReplyRouter, type ReplyHandler, type ReplyTag } from './reply-router';
 import { getValues, resolveArgs, waitFor } from './ref-resolution';
-import { cancelLocal } from './running-tasks';
-import { slot, type RuntimeCore } from './runtime-state';
+import { cancelLocal, isRunningHere } from './running-tasks';
+import { currentTask, slot, type RuntimeCore } from './runtime-state';
+import { BlockedWaits, type BlockedNotices } from './blocked-waits';
+import { HandleCollector } from './handle-collector';
 import type { LogLinesMsg } from '../protocol/messages/state';
 import { TaskTable } from '../observability/task-table';
 import { StateResponder } from '../observability/state-responder';
@@ -62,6 +64,11 @@ export interface CoreWorkerOptions {
   readonly clock?: Clock;
   /** A driver prints the output its work's workers send (`init({ logToDriver })`; default true). */
   readonly logToDriver?: boolean;
+  /**
+   * A worker: where a task that waits in `get`/`wait` says so (its CPU is lent out meanwhile).
+   * Absent on a driver, which holds no lease.
+   */
+  readonly blockedNotices?: BlockedNotices;
 }
 
 /** Runtime of this process. */
@@ -86,6 +93,8 @@ export class CoreWorker implements RuntimeCore {
   /** Values larger than a message of the bus: held here, or pulled from their holder. */
   readonly blobs: BlobExchange;
   private readonly ids = newIdSource();
+  private readonly blocking?: BlockedWaits;
+  private readonly handleCollector?: HandleCollector;
   private subscription?: Subscription;
   private ownerDiedSub?: Subscription;
   /**
@@ -112,7 +121,11 @@ export class CoreWorker implements RuntimeCore {
       taskUndeliverable: (taskId, reason) => this.failIfPending(taskId, reason),
       outgoing: (msg) => this.blobs.externalize(msg),
     });
-    this.objects = new ObjectManager(this.address, this.messenger, this.ids);
+    this.objects = new ObjectManager(this.address, this.messenger, this.ids, (id) => {
+      // No handle to an actor this process created is left anywhere: the actor may go.
+      const actor = actorOfRefKey(id);
+      if (actor) this.messenger.sendToBroker({ t: 'actor-out-of-scope', actor, owner: this.address });
+    });
     this.streams = new StreamTable(this.messenger, this.objects);
     this.submitter = new TaskSubmitter({
       address: this.address,
@@ -125,6 +138,8 @@ export class CoreWorker implements RuntimeCore {
     });
     this.tasks = new PendingTasks(this.objects, this.streams, this.submitter, this.taskTable);
     this.replies = new ReplyRouter(this.address, (msg) => this.messenger.answer(msg));
+    if (options.blockedNotices) this.blocking = new BlockedWaits(this.clock, options.blockedNotices, currentTask, isRunningHere);
+    if (!options.isDriver) this.handleCollector = new HandleCollector(this.clock, (key) => this.objects.store.has(key));
     this.routeReplies();
     const { procId, nodeId, isDriver } = options;
     this.state = new StateResponder(options.transport, { kind: isDriver ? 'driver' : 'worker', id: procId, ...(nodeId ? { nodeId } : {}), pid: process.pid });
@@ -161,7 +176,7 @@ export class CoreWorker implements RuntimeCore {
       }
       blobs.inOrder(m.task, localize, () => this.tasks.onResult(m));
     });
-    r.register('tasks-returned', (m) => this.submitter.onTasksReturned(m.lease, m.tasks));
+    r.register('tasks-returned', (m) => this.submitter.onTasksReturned(m.lease, m.tasks, m.blocked === true));
     r.register('get-object', (m) => this.objects.answerGetObject(m.id, m.reply));
     r.register('object', (m) => {
       const localize = blobs.needsPull([m.out]) ? async () => void (m.out = await blobs.localizeOutcome(m.out)) : undefined;
@@ -181,12 +196,31 @@ export class CoreWorker implements RuntimeCore {
     r.register('cancel-task', (m) => this.onCancelTask(m));
     r.register('log-lines', (m) => this.onLogLines(m));
     r.register('call-seq-query', (m) => this.messenger.send(m.reply, { t: 'call-seq', s: m.s, lo: this.callSeqs.lowest(m.s) }));
+    r.register('call-redelivered', (m) => this.onCallRedelivered(m.task, m.reply));
   }
 
   /** Output of work this process submitted: a driver prints it, a worker passes it on. */
   private onLogLines(msg: LogLinesMsg): void {
     if (this.logForward) return this.logForward(msg);
     if (this.options.isDriver && this.options.logToDriver !== false) (this.printer ??= new LogPrinter({ clock: this.clock })).print(msg);
+  }
+
+  /**
+   * An actor call of ours came back to its actor's mailbox after the incarnation holding it
+   * died. The owner counts the runs its actor's deaths cut short (Ray's
+   * TaskManager::RetryTaskIfPossible): within maxTaskRetries it runs again, else it fails.
+   */
+  private onCallRedelivered(taskId: TaskId, host: ReplyQueue): void {
+    const t = this.tasks.get(taskId);
+    if (!t?.actorCall) return this.send(host, { t: 'call-verdict', task: taskId, run: false, attempt: 0 });
+    const runs = (t.interrupted = (t.interrupted ?? 0) + 1);
+    const retries = t.retries ?? 0;
+    if (retries === -1 || runs <= retries) return this.send(host, { t: 'call-verdict', task: taskId, run: true, attempt: runs });
+    this.tasks.failTask(
+      taskId,
+      encodeError(new RayActorError(`The actor died while call ${t.functionName} ran; it was retried ${retries} time${retries === 1 ? '' : 's'} (maxTaskRetries=${retries}) and is not retried again.`)),
+    );
+    this.send(host, { t: 'call-verdict', task: taskId, run: false, attempt: runs });
   }
 
   get transport(): Transport {
@@ -327,14 +361,35 @@ export class CoreWorker implements RuntimeCore {
     return this.objects.put(value);
   }
 
+  /**
+   * Count an actor handle made here (created, or received from `owner`) until it is
+   * collected: the actor lives while a handle to it does (see ObjectStore).
+   */
+  trackActorHandle(handle: object, actor: ActorId, owner: ReplyQueue): void {
+    const key = actorRefKey(actor);
+    this.objects.store.track(handle, key, owner, true);
+    this.handleCollector?.note(key);
+  }
+
+  /** Stop counting a handle tracked with `trackActorHandle` (as if it was collected). */
+  untrackActorHandle(handle: object, actor: ActorId): void {
+    this.objects.store.untrack(handle, actorRefKey(actor));
+  }
+
   /** `ray.get` for one ref or an array; rejects on the first error found. */
   get(refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number): Promise<unknown> {
-    return this.hold(getValues(this.objects, this.clock, refs, timeoutMs));
+    return this.hold(getValues(this.objects, this.clock, refs, timeoutMs, this.blocking?.enter));
   }
 
   /** `ray.wait`: [ready, notReady] in input order (generators too). */
   wait<W extends ObjectRef<unknown> | ObjectRefGenerator<unknown>>(refs: W[], numReturns: number, timeoutMs?: number): Promise<[W[], W[]]> {
-    return this.hold(waitFor(this.objects, this.clock, refs, numReturns, timeoutMs));
+    return this.hold(waitFor(this.objects, this.clock, refs, numReturns, timeoutMs, this.blocking?.enter));
+  }
+
+  /** A task or call ended here: a wait it left open no longer keeps its CPU lent out. */
+  taskEnded(taskId: TaskId): void {
+    this.blocking?.taskEnded(taskId);
+    this.handleCollector?.taskEnded();
   }
 
   // ---------------------------------------------------------------- tasks (pending-tasks.ts)

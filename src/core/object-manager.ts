@@ -28,6 +28,18 @@ const travelsAsItself = (v: object): boolean => serializer.travelsAsItself(v);
 /** Bounded memory of owners known to be gone. */
 const MAX_DEAD_OWNERS = 10_000;
 
+/**
+ * The counted reference an actor handle carries (`[actorRefKey(actor), owner]`), or undefined
+ * for a value that is not a counted handle (a detached actor's, one from `getActor`). Set by
+ * the API layer, which owns handles (api/actor-handle.ts).
+ */
+let handleRefOf: ((v: object) => WireRef | undefined) | undefined;
+
+/** @internal Tell the core how to read the counted reference of an actor handle. */
+export function setActorHandleRefs(fn: (v: object) => WireRef | undefined): void {
+  handleRefOf = fn;
+}
+
 /** The objects of one process: see the file comment. */
 export class ObjectManager {
   readonly store: ObjectStore;
@@ -39,9 +51,12 @@ export class ObjectManager {
     readonly address: ReplyQueue,
     private readonly outbox: ObjectOutbox,
     private readonly ids: IdSource,
+    /** An entry this process owns was freed (an actor's: none of its handles is left). */
+    ownedFreed?: (id: ObjectId) => void,
   ) {
     this.store = new ObjectStore(address, {
       releaseBorrow: (id, owner, n) => this.outbox.send(owner, { t: 'borrow', id, n: -n }),
+      ...(ownedFreed ? { ownedFreed } : {}),
     });
     this.refCodec = {
       Class: ObjectRef,
@@ -82,8 +97,15 @@ export class ObjectManager {
     if (d.byteLength > limit) {
       throw new RangeError(`raybus: ${path} is ${d.byteLength} bytes encoded, above the largest value raybus decodes (${limit} bytes); split it`);
     }
-    if (scan.refs.length === 0) return { d };
-    const r = (scan.refs as ObjectRef<unknown>[]).map((ref): WireRef => [ref.id, ref.owner]);
+    let r: WireRef[] | undefined = scan.refs.length === 0 ? undefined : (scan.refs as ObjectRef<unknown>[]).map((ref): WireRef => [ref.id, ref.owner]);
+    // Actor handles travel counted like refs: the actor lives while a handle to it does.
+    if (scan.handles.length > 0 && handleRefOf) {
+      for (const h of scan.handles) {
+        const counted = handleRefOf(h);
+        if (counted) (r ??= []).push(counted);
+      }
+    }
+    if (!r) return { d };
     this.noteSent(r);
     return { d, r };
   }

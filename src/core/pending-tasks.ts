@@ -32,6 +32,10 @@ export interface PendingTask {
   readonly actorId?: string;
   /** Its row in the owner's task table (the state API). */
   rec?: TaskRecord;
+  /** An actor call's maxTaskRetries (-1: forever): how often it may run again after its actor died. */
+  readonly retries?: number;
+  /** Runs of an actor call cut short by its actor's death so far (counted here, by its owner). */
+  interrupted?: number;
 }
 
 /** Where results go (the object manager). */

@@ -10,6 +10,7 @@ import { decodeError, encodeTaskError, type WireError } from '../serialization/e
 import { GetTimeoutError } from '../errors/ray-errors';
 import type { WireArg, WireOutcome, WireRef } from '../protocol/wire';
 import type { Clock, Timer } from '../util/clock';
+import type { BlockHook } from './blocked-waits';
 
 /** What `get` and `wait` need: the outcomes of refs, here or on their way (the object manager). */
 export interface OutcomeSource {
@@ -33,11 +34,14 @@ export interface ArgEncoder {
   unpin(id: ObjectId): void;
 }
 
-/** `ray.get` for one ref or an array; rejects on the first error found, without waiting for the rest. */
-export function getValues(objects: OutcomeSource, clock: Clock, refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number): Promise<unknown> {
+/**
+ * `ray.get` for one ref or an array; rejects on the first error found, without waiting for the
+ * rest. `block` is told when the call has to wait (a task then gives its CPU back meanwhile).
+ */
+export function getValues(objects: OutcomeSource, clock: Clock, refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number, block?: BlockHook): Promise<unknown> {
   if (!Array.isArray(refs)) {
     const out = objects.outcomeOf(refs.id);
-    return out ? decodeNow(objects, out) : awaitValue(objects, clock, refs, timeoutMs);
+    return out ? decodeNow(objects, out) : awaitValue(objects, clock, refs, timeoutMs, block);
   }
   const outs = refs.map((r) => objects.outcomeOf(r.id));
   if (outs.every((o) => o !== undefined)) {
@@ -54,10 +58,12 @@ export function getValues(objects: OutcomeSource, clock: Clock, refs: ObjectRef<
     let done = false;
     const cancels: Array<() => void> = [];
     let timer: Timer | undefined;
+    const unblock = block?.();
     const finish = (err?: Error): void => {
       if (done) return;
       done = true;
       clock.clear(timer);
+      unblock?.();
       for (const cancel of cancels) cancel();
       if (err) reject(err);
       else {
@@ -92,13 +98,15 @@ function decodeNow(objects: OutcomeSource, out: WireOutcome): Promise<unknown> {
 }
 
 /** The value of one ref (or its error), or GetTimeoutError after `timeoutMs` on `clock`. */
-function awaitValue(objects: OutcomeSource, clock: Clock, ref: ObjectRef<unknown>, timeoutMs?: number): Promise<unknown> {
+function awaitValue(objects: OutcomeSource, clock: Clock, ref: ObjectRef<unknown>, timeoutMs?: number, block?: BlockHook): Promise<unknown> {
   return new Promise<unknown>((resolve, reject) => {
     let timer: Timer | undefined;
     let settled = false;
+    let unblock: (() => void) | undefined;
     const cancel = objects.onOutcome(ref, (out) => {
       settled = true;
       clock.clear(timer);
+      unblock?.();
       try {
         resolve(objects.decodeOutcome(out));
       } catch (err) {
@@ -106,8 +114,10 @@ function awaitValue(objects: OutcomeSource, clock: Clock, ref: ObjectRef<unknown
       }
     });
     // The outcome may come at once (a borrowed object whose owner is known dead): no timer then.
+    if (!settled) unblock = block?.();
     if (timeoutMs !== undefined && !settled) {
       timer = clock.setTimeout(() => {
+        unblock?.();
         cancel();
         reject(new GetTimeoutError(`ray.get timed out after ${timeoutMs} ms waiting for ${ref.id}`));
       }, timeoutMs);
@@ -125,6 +135,7 @@ export function waitFor<W extends ObjectRef<unknown> | ObjectRefGenerator<unknow
   refs: W[],
   numReturns: number,
   timeoutMs?: number,
+  block?: BlockHook,
 ): Promise<[W[], W[]]> {
   const ready = new Set<number>();
   const split = (): [W[], W[]] => {
@@ -143,10 +154,12 @@ export function waitFor<W extends ObjectRef<unknown> | ObjectRefGenerator<unknow
     const cancels: Array<() => void> = [];
     let done = false;
     let timer: Timer | undefined;
+    const unblock = block?.();
     const finish = (): void => {
       if (done) return;
       done = true;
       clock.clear(timer);
+      unblock?.();
       for (const cancel of cancels) cancel();
       resolve(split());
     };
@@ -168,6 +181,17 @@ export function waitFor<W extends ObjectRef<unknown> | ObjectRefGenerator<unknow
 }
 
 /**
+ * What an argument must wait for before it can be encoded, if anything (an actor handle whose
+ * target is not known yet). Set by the API layer, which owns handles.
+ */
+let argGate: ((value: unknown) => Promise<void> | undefined) | undefined;
+
+/** @internal Tell argument resolution what an argument waits for before it is encoded. */
+export function setArgGate(gate: (value: unknown) => Promise<void> | undefined): void {
+  argGate = gate;
+}
+
+/**
  * Resolve the top-level ObjectRef arguments of a task or actor call to their bytes and encode
  * the rest now (arguments are copied at submission). Calls `then` synchronously when no
  * argument is a ref; a failed ref fails the call with a RayTaskError naming it.
@@ -183,13 +207,29 @@ export function resolveArgs(
   // back at once, and the last one to resolve hands `resolved` on, which must then be whole.
   const resolved: WireArg[] = new Array(args.length);
   let left = 0;
+  let gated: Array<[number, Promise<void>]> | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (isObjectRef(a)) left += 1;
+    const gate = isObjectRef(a) ? undefined : argGate?.(a);
+    if (gate) (gated ??= []).push([i, gate]);
+    if (isObjectRef(a) || gate) left += 1;
     else resolved[i] = objects.encodeArg(a, `args[${i}]`);
   }
   if (left === 0) return then(resolved);
   let failed = false;
+  for (const [i, gate] of gated ?? []) {
+    void gate.then(() => {
+      if (failed) return;
+      try {
+        resolved[i] = objects.encodeArg(args[i], `args[${i}]`);
+      } catch (err) {
+        failed = true;
+        return then({ error: encodeTaskError(functionName, taskId, err) });
+      }
+      left -= 1;
+      if (left === 0) then(resolved);
+    });
+  }
   for (let i = 0; i < args.length; i++) {
     const ref = args[i];
     if (!isObjectRef(ref)) continue;

@@ -34,6 +34,11 @@ export function trackRunning(taskId: TaskId): { readonly signal: AbortSignal; do
   };
 }
 
+/** Is `taskId` running in this process now? */
+export function isRunningHere(taskId: TaskId): boolean {
+  return running.has(taskId);
+}
+
 /** Abort a running task (no-op when it is not running here). */
 export function abortRunning(taskId: TaskId, reason: Error): boolean {
   const t = running.get(taskId);

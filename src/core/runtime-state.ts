@@ -3,7 +3,7 @@
  * Kept on a global symbol so that every copy of raybus loaded in a process (ESM and CJS,
  * or a nested install) shares it.
  */
-import type { TaskId, NodeId, WorkerId, ActorId, JobId, ObjectId, PlacementGroupId, QueueName, ReplyQueue, RequestId } from '../protocol/ids';
+import type { TaskId, NodeId, WorkerId, ActorId, JobId, LeaseId, ObjectId, PlacementGroupId, QueueName, ReplyQueue, RequestId } from '../protocol/ids';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Resources, WireError, WireOutcome } from '../protocol/wire';
 import type { QueueKind, QueueMessages } from '../protocol/queues';
@@ -31,6 +31,14 @@ export interface TaskContext {
   readonly wasCurrentActorReconstructed: boolean;
   /** Resources reserved for this task (actors: their lifetime resources, in the process context). */
   readonly resources?: Resources;
+  /**
+   * The job the task belongs to and its namespace (from the task's own context: a worker
+   * process serves the tasks of every job). Absent on the driver, which uses its own.
+   */
+  readonly jobId?: JobId;
+  readonly namespace?: string;
+  /** The lease a normal task runs on (absent for actor calls): a blocking `get` releases its CPU. */
+  readonly lease?: LeaseId;
 }
 
 /** The process-level part of the runtime context. */
@@ -75,6 +83,8 @@ export interface RuntimeCore {
   awaitRequest<T extends ReplyMsg>(req: RequestId): Promise<T>;
   ensureQueue(queue: string): Promise<void>;
   ownedRef<T>(id: ObjectId): ObjectRef<T>;
+  trackActorHandle(handle: object, actor: ActorId, owner: ReplyQueue): void;
+  untrackActorHandle(handle: object, actor: ActorId): void;
   put<T>(value: T): ObjectRef<T>;
   get(refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number): Promise<unknown>;
   wait<W extends ObjectRef<unknown> | ObjectRefGenerator<unknown>>(refs: W[], numReturns: number, timeoutMs?: number): Promise<[W[], W[]]>;
@@ -110,4 +120,17 @@ export function requireCore(): RuntimeCore {
 
 export function currentTask(): TaskContext | undefined {
   return slot.taskContext.getStore();
+}
+
+/**
+ * The job and namespace of the code running now: the running task's (Ray's WorkerContext
+ * takes the job from each task spec), else the hosted actor's, else this process's own (a
+ * driver's job, set at `init`).
+ */
+export function currentJob(core: RuntimeCore): { readonly jobId: JobId; readonly namespace: string } {
+  const task = slot.taskContext.getStore();
+  if (task?.jobId !== undefined && task.namespace !== undefined) return { jobId: task.jobId, namespace: task.namespace };
+  const proc = slot.process;
+  if (proc?.actorId) return { jobId: proc.jobId as JobId, namespace: proc.namespace };
+  return { jobId: core.options.jobId, namespace: core.options.namespace };
 }

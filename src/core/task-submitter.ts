@@ -51,6 +51,8 @@ interface Lease {
   readonly node: NodeId;
   readonly key: string;
   readonly inflight: Set<SubmittedTask>;
+  /** Its running task waits in `get`/`wait`: nothing more is pushed until that task ends. */
+  blocked?: SubmittedTask;
 }
 
 interface KeyState {
@@ -72,9 +74,16 @@ export class TaskSubmitter {
   private readonly sentCode = new SentCode();
   private stopped = false;
   private readonly outbox: SubmitterOutbox;
+  /** See setHomeNode. */
+  private home?: NodeId;
 
   constructor(private readonly port: SubmitterPort) {
     this.outbox = port.outbox;
+  }
+
+  /** A driver on no node: DEFAULT packs its tasks on `node` (as Ray does on a driver's node). */
+  setHomeNode(node: NodeId | undefined): void {
+    this.home = node;
   }
 
   /** Queue a task whose arguments are ready. */
@@ -92,6 +101,7 @@ export class TaskSubmitter {
 
   private pump(ks: KeyState): void {
     for (const lease of ks.leases.values()) {
+      if (lease.blocked) continue;
       while (ks.queue.length > 0 && lease.inflight.size < this.durations.depth(ks.key, ks.queue[0]!)) this.push(lease, ks.queue.shift()!);
     }
     const wanted = Math.min(ks.queue.length, MAX_PENDING_LEASE_REQUESTS);
@@ -112,6 +122,7 @@ export class TaskSubmitter {
    * waiting forever.
    */
   private requestLease(ks: KeyState, req: RequestId, env: TaskContextInfo['env']): void {
+    const pref = this.port.nodeId ?? this.home;
     this.outbox.send(
       BROKER_QUEUE,
       {
@@ -121,7 +132,7 @@ export class TaskSubmitter {
         demand: ks.demand,
         strategy: ks.strategy,
         desc: describe(ks),
-        ...(this.port.nodeId ? { pref: this.port.nodeId } : {}),
+        ...(pref ? { pref } : {}),
         ...(env ? { env } : {}),
       },
       undefined,
@@ -184,6 +195,7 @@ export class TaskSubmitter {
   /** `task` is off `lease`: the one now first in flight there runs (a worker runs them in push order). */
   private leave(lease: Lease, task: SubmittedTask): void {
     lease.inflight.delete(task);
+    if (lease.blocked === task) lease.blocked = undefined;
     this.port.table?.running(runningTask(lease)?.rec);
   }
 
@@ -269,10 +281,12 @@ export class TaskSubmitter {
   /**
    * The worker of a lease will not start these soon (the task it runs is waiting): queue
    * them again, in order, and stop pipelining this key (its calls do not all run short).
+   * `blocked`: it waits in `get`/`wait` (its CPU lent out): push nothing more until it ends.
    */
-  onTasksReturned(leaseId: LeaseId, taskIds: string[]): void {
+  onTasksReturned(leaseId: LeaseId, taskIds: string[], blocked = false): void {
     const lease = this.leases.get(leaseId);
     if (!lease) return;
+    if (blocked) lease.blocked = runningTask(lease);
     const ks = this.keys.get(lease.key);
     const back: SubmittedTask[] = [];
     for (const id of taskIds) {

@@ -23,6 +23,7 @@ import { InMemoryBus } from '../transport/in-memory-transport';
 import { busCapabilitiesEnv } from '../transport/message-limit';
 import { CoreWorker } from '../core/core-worker';
 import { OwnerSession } from '../core/owner-session';
+import type { BlockedNotices } from '../core/blocked-waits';
 import { BrokerServer } from '../broker/broker-server';
 import { BrokerCandidate } from '../broker/broker-election';
 import { NodeManager } from '../node/node-manager';
@@ -84,7 +85,10 @@ function registerCommon(c: DependencyContainer, options: { clock?: Clock; warn?:
   });
 }
 
-function coreWorker(c: DependencyContainer, extra: { isDriver: boolean; runtimeEnv?: RuntimeEnv | null; logToDriver?: boolean | null }): CoreWorker {
+function coreWorker(
+  c: DependencyContainer,
+  extra: { isDriver: boolean; runtimeEnv?: RuntimeEnv | null; logToDriver?: boolean | null; blockedNotices?: BlockedNotices },
+): CoreWorker {
   const id = resolve(c, IDENTITY);
   return new CoreWorker({
     procId: id.procId,
@@ -96,6 +100,7 @@ function coreWorker(c: DependencyContainer, extra: { isDriver: boolean; runtimeE
     clock: resolve(c, CLOCK),
     ...(extra.runtimeEnv ? { runtimeEnv: extra.runtimeEnv } : {}),
     ...(extra.logToDriver === false ? { logToDriver: false } : {}),
+    ...(extra.blockedNotices ? { blockedNotices: extra.blockedNotices } : {}),
   });
 }
 
@@ -277,6 +282,8 @@ export interface WorkerContainerOptions {
   /** The worker's link to its node (an IpcTransport). */
   readonly transport: Transport;
   readonly runtimeEnv?: RuntimeEnv;
+  /** Where a task that waits in `get`/`wait` says so (its node lends the lease's CPU out meanwhile). */
+  readonly blockedNotices?: BlockedNotices;
   readonly clock?: Clock;
 }
 
@@ -287,7 +294,9 @@ export function createWorkerContainer(options: WorkerContainerOptions): Dependen
   value(c, RUNTIME_OPTIONS, options);
   value(c, IDENTITY, options.identity);
   value(c, TRANSPORT, options.transport);
-  factory(c, CORE_WORKER, (k) => coreWorker(k, { isDriver: false, runtimeEnv: options.runtimeEnv ?? null }));
+  factory(c, CORE_WORKER, (k) =>
+    coreWorker(k, { isDriver: false, runtimeEnv: options.runtimeEnv ?? null, ...(options.blockedNotices ? { blockedNotices: options.blockedNotices } : {}) }),
+  );
   return c;
 }
 

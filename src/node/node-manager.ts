@@ -260,6 +260,12 @@ export class NodeManager {
         return this.workers.release(msg.lease);
       case 'read-log':
         return this.readLog(msg);
+      case 'worker-blocked':
+        // Remembered for the reports to a new broker leader; the broker lends the CPU out.
+        if (this.workers.setBlocked(msg.lease, msg.blocked === true)) {
+          this.outbox.toBroker({ t: 'lease-blocked', node: this.options.nodeId, lease: msg.lease, blocked: msg.blocked === true });
+        }
+        return;
       case 'kill-worker': {
         const { reply, req } = msg;
         void this.workers.kill(msg.lease).then(() => {

@@ -100,6 +100,8 @@ export class WorkerTable {
   private readonly byLease = new Map<LeaseId, NodeWorker>();
   private readonly pool: WorkerPool<NodeWorker>;
   private readonly listeners = new Set<() => void>();
+  /** Task leases whose running task waits in get/wait (its CPU is lent out). */
+  private readonly blocked = new Set<LeaseId>();
   private seq = 0;
   private draining = false;
   /** Ids of every worker started (with `rememberSpawned`). */
@@ -148,10 +150,20 @@ export class WorkerTable {
     }));
   }
 
+  /** The task on `lease` waits in get/wait (or runs again); false for a lease not held here. */
+  setBlocked(lease: LeaseId, blocked: boolean): boolean {
+    if (this.holder(lease)?.assignment?.kind !== 'lease') return false;
+    if (blocked === this.blocked.has(lease)) return false;
+    if (blocked) this.blocked.add(lease);
+    else this.blocked.delete(lease);
+    return true;
+  }
+
   /** release-lease: the lease's worker goes back to the pool (or is stopped). */
   release(lease: LeaseId): void {
     const w = this.holder(lease);
     this.byLease.delete(lease);
+    this.blocked.delete(lease);
     w?.send({ type: 'RELEASE' });
   }
 
@@ -197,7 +209,7 @@ export class WorkerTable {
     const out: NodeLeaseReport[] = [];
     for (const w of this.workers.values()) {
       const a = w.dead ? undefined : w.assignment;
-      if (a) out.push(a.report);
+      if (a) out.push(this.blocked.has(a.lease) ? { ...a.report, blocked: true } : a.report);
     }
     return out;
   }
@@ -355,6 +367,7 @@ export class WorkerTable {
    */
   private released(w: NodeWorker): void {
     this.workers.delete(w.id);
+    if (w.leaseKey) this.blocked.delete(w.leaseKey);
     this.dead.add(w, this.options.nodeId, this.options.clock.now());
     if (w.leaseKey && this.byLease.get(w.leaseKey) === w) this.byLease.delete(w.leaseKey);
     void w.handle.close().then(w.markGone, w.markGone);
@@ -369,6 +382,7 @@ export class WorkerTable {
   private changed(w: NodeWorker): void {
     const key = w.leaseKey;
     if (key && w.assignment?.lease !== key && !w.dead) {
+      this.blocked.delete(key);
       if (this.byLease.get(key) === w) this.byLease.delete(key);
       w.leaseKey = undefined;
     }

@@ -57,6 +57,21 @@ export function actorCreationTaskId(actor: ActorId): TaskId {
   return actor as string as TaskId;
 }
 
+const ACTOR_REF_PREFIX = 'actor:';
+
+/**
+ * The key under which an actor's handles are counted like refs to an object its owner owns
+ * (the owner's handles, borrowers, handles in pending tasks): the actor lives while it is held.
+ */
+export function actorRefKey(actor: ActorId): ObjectId {
+  return `${ACTOR_REF_PREFIX}${actor}` as ObjectId;
+}
+
+/** The actor whose handles `key` counts (undefined for an object id). */
+export function actorOfRefKey(key: ObjectId | string): ActorId | undefined {
+  return key.startsWith(ACTOR_REF_PREFIX) ? (key.slice(ACTOR_REF_PREFIX.length) as ActorId) : undefined;
+}
+
 /** The object that `pg.ready()` resolves once placement group `pg` is created. */
 export function placementGroupReadyId(pg: PlacementGroupId): ObjectId {
   return `${pg}ready` as ObjectId;

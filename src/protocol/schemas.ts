@@ -22,7 +22,7 @@ const blobRef = obj({ id: name, size: int(0, MAX_SIZE), from: name });
 const wireArg = obj({ d: bytes, r: opt(arr(wireRef)), b: opt(blobRef) });
 const prim: Check = (v, p) => (v === null || ['string', 'number', 'boolean'].includes(typeof v) ? undefined : `${p} must be a string, number, boolean or null`);
 const wireError: Check = (v, p) =>
-  obj({ name: name, message: text, stack: opt(text), rayClass: opt(name), props: opt(dict(prim, 1000)), cause: opt(wireError) })(v, p);
+  obj({ name: name, message: text, stack: opt(text), rayClass: opt(name), props: opt(dict(prim, 1000)), cause: opt(wireError), origin: opt(tuple(path, name)) })(v, p);
 const wireOutcome: Check = (v, p) =>
   typeof v === 'object' && v !== null && 'e' in v ? obj({ e: wireError })(v, p) : wireArg(v, p);
 
@@ -84,7 +84,7 @@ const actorSpec = obj({
   ctx: taskContext,
   getIfExists: bool,
 });
-const leaseReport = obj({ lease: name, worker: name, demand: resources, gpuIds, owner: opt(name), req: opt(name), actor: opt(actorSpec) });
+const leaseReport = obj({ lease: name, worker: name, demand: resources, gpuIds, owner: opt(name), req: opt(name), actor: opt(actorSpec), blocked: opt(bool) });
 const pgInfo = obj({ placementGroupId: name, name: str(), strategy: name, state: lit('PENDING', 'CREATED', 'REMOVED'), bundles: dict(resources, 10_000), bundlesToNodeId: dict(name, 10_000) });
 const clusterInfo = obj({
   nodes: arr(obj({ nodeId: name, alive: bool, resources, labels }), 100_000),
@@ -129,6 +129,9 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'node-register': obj({ node: name, resources, labels, leases: opt(arr(leaseReport)), draining: opt(bool) }),
     'node-gone': obj({ node: name }),
     'worker-died': obj({ node: name, worker: name, lease: opt(name), actor: opt(name), reason: text }),
+    'lease-blocked': obj({ node: name, lease: name, blocked: bool }),
+    'actor-out-of-scope': obj({ actor: name, owner: name }),
+    'register-actor': obj({ owner: name, meta: actorMeta }),
     'cluster-info-request': obj({ req: name, reply: name }),
     'create-pg': obj({ owner: name, pg: obj({ id: name, bundles: arr(resources, 10_000), strategy: name, name: str(), detached: bool }) }),
     'remove-pg': obj({ pg: name, req: name, reply: name }),
@@ -150,6 +153,7 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'release-lease': obj({ lease: name }),
     'kill-worker': obj({ lease: name, reply: opt(name), req: opt(name) }),
     'read-log': obj({ req: name, reply: name, worker: name, stream: lit('out', 'err'), offset: int(0, Number.MAX_SAFE_INTEGER), max: int(1, 64 * 1024 * 1024) }),
+    'worker-blocked': obj({ lease: name, blocked: bool }),
   }),
   worker: tagged({
     task: obj({ task: name, fn: code, args: arr(wireArg, 10_000), nret, owner: name, ctx: taskContext, lease: name, bp: opt(int(-1, BIG)), mc: opt(int(0, BIG)) }),
@@ -170,7 +174,9 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
   }),
   reply: tagged({
     result: obj({ task: name, rets: arr(wireOutcome, 10_001), n: opt(int(0, Number.MAX_SAFE_INTEGER)), retire: opt(bool), us: opt(num) }),
-    'tasks-returned': obj({ lease: name, tasks: arr(name, 10_000) }),
+    'tasks-returned': obj({ lease: name, tasks: arr(name, 10_000), blocked: opt(bool) }),
+    'call-redelivered': obj({ task: name, reply: name }),
+    'call-verdict': obj({ task: name, run: bool, attempt: int(0, BIG) }),
     'stream-item': obj({ task: name, seq: int(0, Number.MAX_SAFE_INTEGER), out: wireOutcome, from: name }),
     'stream-ack': obj({ task: name, consumed: opt(int(0, Number.MAX_SAFE_INTEGER)) }),
     'stream-release': obj({ task: name }),

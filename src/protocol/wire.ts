@@ -18,6 +18,11 @@ export interface WireError {
   /** Extra own enumerable fields (primitives only). */
   readonly props?: Record<string, string | number | boolean | null>;
   readonly cause?: WireError;
+  /**
+   * A user error's class, `[module file, export name]`, when a module of remote code exports
+   * it: the receiver rebuilds the error as an instance of that class where it can.
+   */
+  readonly origin?: [string, string];
 }
 
 /** One object reference inside encoded bytes: its id and its owner. */
@@ -137,6 +142,8 @@ export interface NodeLeaseReport {
   req?: RequestId;
   /** Actor leases: the actor's spec (owner, name, restart policy). */
   actor?: ActorSpec;
+  /** Task leases: the task running on it waits in `get`/`wait` and has given its CPU back. */
+  blocked?: boolean;
 }
 
 /** A placement group as `placementGroupTable()` shows it. */

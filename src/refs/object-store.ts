@@ -29,6 +29,8 @@ interface Entry {
 export interface ObjectStoreEvents {
   /** A borrowed object lost its last local ref: return `n` tokens to its owner. */
   releaseBorrow(id: ObjectId, owner: ReplyQueue, n: number): void;
+  /** An entry this process owns was freed: nothing anywhere holds it any more. */
+  ownedFreed?(id: ObjectId): void;
 }
 
 const noop = (): void => undefined;
@@ -61,12 +63,24 @@ export class ObjectStore {
     return this.entries.size;
   }
 
-  /** Count a new ObjectRef instance for `id` (call for every instance created). */
-  track(ref: object, id: ObjectId, owner: ReplyQueue): void {
+  /**
+   * Count a new ObjectRef instance for `id` (call for every instance created). With
+   * `untrackable`, `untrack` may end the count before the instance is collected.
+   */
+  track(ref: object, id: ObjectId, owner: ReplyQueue, untrackable = false): void {
     const e = this.entry(id, owner === this.self);
     e.local += 1;
     if (owner !== this.self) this.owners.set(id, owner);
-    this.registry.register(ref, id);
+    if (untrackable) this.registry.register(ref, id, ref);
+    else this.registry.register(ref, id);
+  }
+
+  /**
+   * End the count of an instance tracked `untrackable`, as if it was collected (a handle
+   * that turned out to target another actor; tests that cannot wait for a collection).
+   */
+  untrack(ref: object, id: ObjectId): void {
+    if (this.registry.unregister(ref)) this.dropLocal(id);
   }
 
   /** Owner: a ref to `id` was serialized towards another process. */
@@ -236,6 +250,7 @@ export class ObjectStore {
       if (e.borrowers > 0) return;
       this.entries.delete(id);
       this.releaseContained(e);
+      this.events.ownedFreed?.(id);
       return;
     }
     // Borrower: give all tokens back to the owner at once.

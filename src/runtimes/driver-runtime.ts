@@ -12,6 +12,7 @@ import type { CoreWorker } from '../core/core-worker';
 import type { OwnerSession } from '../core/owner-session';
 import { BROKER_QUEUE } from '../protocol/queues';
 import type { ClusterInfoMsg } from '../protocol/messages/reply';
+import type { ClusterInfo } from '../protocol/wire';
 import { RaySystemError } from '../errors/ray-errors';
 import { parseClusterAddress } from '../transport/cluster-address';
 import { openClusterTransport } from './open-transport';
@@ -95,7 +96,9 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
     await core.start();
     options.install(core, jobId, namespace);
     await session.start();
-    await waitForLeader(core, parsed.display);
+    const info = await waitForLeader(core, parsed.display);
+    // This driver runs on no node: its DEFAULT work packs on one node, the same every time.
+    core.submitter.setHomeNode(info.nodes.find((n) => n.alive)?.nodeId);
   } catch (err) {
     await core.stop().catch(() => undefined);
     await transport.close().catch(() => undefined);
@@ -111,7 +114,7 @@ export async function leaveBrokerCluster(joined: JoinedCluster, reason: string):
   await joined.transport.close();
 }
 
-async function waitForLeader(core: CoreWorker, display: string): Promise<void> {
+async function waitForLeader(core: CoreWorker, display: string): Promise<ClusterInfo> {
   const timeoutMs = Number(process.env.RAYBUS_JOIN_TIMEOUT_MS) || DEFAULT_JOIN_TIMEOUT_MS;
   let timer: Timer | undefined;
   const answered = core.request<ClusterInfoMsg>(BROKER_QUEUE, (req, reply) => ({ t: 'cluster-info-request', req, reply }));
@@ -129,7 +132,7 @@ async function waitForLeader(core: CoreWorker, display: string): Promise<void> {
     );
   });
   try {
-    await Promise.race([answered, timedOut]);
+    return (await Promise.race([answered, timedOut])).info;
   } finally {
     core.clock.clear(timer);
   }

@@ -13,7 +13,7 @@ import { decodeMessage } from '../serialization/message-codec';
 import { AUTHENTICATED_HEADER } from '../transport/auth-transport';
 import { REQUIRE_SIGNED_CODE_VAR, type CodeOrigin } from '../serialization/code-shipping';
 import { originOf, workerRejections } from '../worker/delivery-check';
-import { workerQueue } from '../protocol/queues';
+import { nodeQueue, workerQueue } from '../protocol/queues';
 import type { WorkerMsg, TaskMsg } from '../protocol/messages/worker';
 import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load } from '../worker/executor';
@@ -41,8 +41,19 @@ export async function runWorker(): Promise<void> {
   // What the node's bus can do reaches the worker with its environment.
   const transport = new IpcTransport(process, openNodeLink(), authenticated ? { requireHeader: AUTHENTICATED_HEADER } : {}, readBusCapabilities());
   await transport.connect();
+  // Made once the core is: the blocked notice reaches it through this slot.
+  const queueSlot: { tasks?: WorkerTaskQueue } = {};
   const c = createWorkerContainer({
     identity: { procId: workerId, jobId: identity.jobId, namespace: identity.namespace, nodeId },
+    // A task waiting in get/wait: its node lends the lease's CPU out meanwhile (Ray's
+    // NotifyWorkerBlocked), and what was pushed behind it goes back to its owner.
+    blockedNotices: {
+      blocked: (lease) => {
+        core.send(nodeQueue(nodeId), { t: 'worker-blocked', lease, blocked: true });
+        queueSlot.tasks?.onBlocked(lease);
+      },
+      unblocked: (lease) => core.send(nodeQueue(nodeId), { t: 'worker-blocked', lease, blocked: false }),
+    },
     transport,
     ...(runtimeEnv ? { runtimeEnv } : {}),
   });
@@ -74,7 +85,7 @@ export async function runWorker(): Promise<void> {
   const queue = workerQueue(workerId);
   await transport.assertQueue(queue);
   let host: ActorHost | undefined;
-  const tasks = new WorkerTaskQueue(core, (msg, ack, origin) => runTask(core, msg, ack, origin));
+  const tasks = (queueSlot.tasks = new WorkerTaskQueue(core, (msg, ack, origin) => runTask(core, msg, ack, origin)));
   await transport.consume(
     queue,
     (d: Delivery) => {
@@ -143,6 +154,10 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void, origi
         metadata: msg.ctx.metadata ?? {},
         wasCurrentActorReconstructed: false,
         ...(msg.ctx.res ? { resources: msg.ctx.res } : {}),
+        // This process serves every job's tasks: each runs in its own job and namespace.
+        jobId: msg.ctx.jobId,
+        namespace: msg.ctx.namespace,
+        lease: msg.lease,
       },
       call,
     });

@@ -4,6 +4,7 @@
  */
 import { RayError, RayTaskError, WIRE_ERROR_CLASSES } from '../errors/ray-errors';
 import type { WireError } from '../protocol/wire';
+import { classAt, originOf } from './error-classes';
 
 export type { WireError } from '../protocol/wire';
 
@@ -31,6 +32,7 @@ export function encodeError(err: unknown, depth = 0): WireError {
   }
   const rayClass = err instanceof RayError ? findRayClass(err) : undefined;
   const cause = e.cause !== undefined && depth < 8 ? encodeError(e.cause, depth + 1) : undefined;
+  const origin = rayClass ? undefined : originOf(e);
   return {
     name: String(e.name ?? 'Error'),
     message: String(e.message ?? ''),
@@ -38,6 +40,7 @@ export function encodeError(err: unknown, depth = 0): WireError {
     ...(rayClass ? { rayClass } : {}),
     ...(Object.keys(props).length ? { props } : {}),
     ...(cause ? { cause } : {}),
+    ...(origin ? { origin } : {}),
   };
 }
 
@@ -72,10 +75,21 @@ function safeString(v: unknown): string {
   }
 }
 
-/** Rebuild a user error: same name, message and stack; builtin classes keep their class. */
+/**
+ * Rebuild a user error: same name, message, stack and fields; builtin classes keep their
+ * class, and so does a class exported by a module of remote code loaded here (`origin`).
+ */
 export function decodeUserError(w: WireError): Error {
-  const C = BUILTIN_ERRORS[w.name] ?? Error;
-  const err = new C(w.message);
+  const User = w.origin ? classAt(w.origin) : undefined;
+  let err: Error;
+  if (User) {
+    // Its constructor is not run (its arguments are unknown): the fields travel as data.
+    err = Object.create(User.prototype) as Error;
+    Object.defineProperty(err, 'message', { value: w.message, writable: true, configurable: true, enumerable: false });
+    Object.defineProperty(err, 'stack', { value: w.stack ?? `${w.name}: ${w.message}`, writable: true, configurable: true, enumerable: false });
+  } else {
+    err = new (BUILTIN_ERRORS[w.name] ?? Error)(w.message);
+  }
   if (err.name !== w.name) Object.defineProperty(err, 'name', { value: w.name, writable: true, configurable: true, enumerable: false });
   if (w.stack) err.stack = w.stack;
   if (w.props) Object.assign(err, w.props);
@@ -103,12 +117,19 @@ export function decodeError(w: WireError): Error {
 
 const dualClassCache = new Map<ErrorConstructor, new (fn: string, cause: Error, taskId: string) => RayTaskError>();
 
+/** The class of a user error (not Error itself, not a raybus error), for the dual class. */
+function userClassOf(cause: Error): ErrorConstructor | undefined {
+  if (cause instanceof RayError) return undefined;
+  const C = (cause as { constructor?: unknown }).constructor;
+  return typeof C === 'function' && C !== Error && (C as { prototype?: unknown }).prototype instanceof Error ? (C as ErrorConstructor) : undefined;
+}
+
 /**
  * Build the error `get` throws for a failed task: a `RayTaskError` that, when the cause is a
  * builtin error class, is also an instance of that class (Ray's `as_instanceof_cause`).
  */
 export function makeTaskError(functionName: string, cause: Error, taskId: string, stack?: string, extra = ''): RayTaskError {
-  const Builtin = BUILTIN_ERRORS[cause.name];
+  const Builtin = userClassOf(cause) ?? BUILTIN_ERRORS[cause.name];
   let err: RayTaskError;
   if (Builtin && Builtin !== Error) {
     let Dual = dualClassCache.get(Builtin);
@@ -130,6 +151,8 @@ export function makeTaskError(functionName: string, cause: Error, taskId: string
     Object.defineProperty(err, 'message', { value: template.message, writable: true, configurable: true, enumerable: false });
     Object.defineProperty(err, 'stack', { value: `RayTaskError(${cause.name}): ${template.message}`, writable: true, configurable: true, enumerable: false });
     Object.assign(err, { functionName, taskId, remoteStack: template.remoteStack });
+    // As Ray's dual class proxies to its cause, the cause's own fields read through it too.
+    for (const k of Object.keys(cause)) if (!(k in err)) (err as unknown as Record<string, unknown>)[k] = (cause as unknown as Record<string, unknown>)[k];
     Object.defineProperty(err, 'cause', { value: cause, writable: true, configurable: true, enumerable: false });
     Object.defineProperty(err, 'name', { value: `RayTaskError(${cause.name})`, writable: true, configurable: true, enumerable: false });
   } else {

@@ -69,6 +69,8 @@ export class Serializer {
   private readonly registered = new Map<number, SerializerExtension<object>>();
   /** The registered extensions, as an array for `travelsAsItself` (checked per encoded object). */
   private extensions: Array<SerializerExtension<object>> = [];
+  /** An extension (a ref, a handle) was written by the encode in progress. */
+  private wroteExtension = false;
 
   constructor(limits: Partial<SerializerLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -108,7 +110,10 @@ export class Serializer {
     privateMsgpackr().addExtension({
       type: ext.type,
       Class: ext.Class as unknown as new () => object,
-      write: (v: object) => entry.write(v),
+      write: (v: object) => {
+        this.wroteExtension = true;
+        return entry.write(v);
+      },
       read: (data: unknown) => entry.read(data),
     });
   }
@@ -128,7 +133,13 @@ export class Serializer {
 
   /** Encode a user value (check it with value-check.ts first for path-precise errors). */
   encodeValue(value: unknown): Uint8Array {
-    return this.values.pack(value);
+    this.wroteExtension = false;
+    const bytes = this.values.pack(value);
+    // msgpackr's structured-clone map keeps every object of the last value reachable until
+    // the next encode: a ref or an actor handle inside it would stay counted (its object or
+    // actor alive) after the caller dropped it. An empty encode lets go of it.
+    if (this.wroteExtension) this.values.pack(null);
+    return bytes;
   }
 
   /** Decode a user value; throws MalformedMessageError for bytes outside the limits. */

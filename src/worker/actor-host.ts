@@ -20,13 +20,25 @@ import { RayActorError, TaskCancelledError } from '../errors/ray-errors';
 import type { Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load, runInContext } from './executor';
 import { workerRejections } from './delivery-check';
-import { systemClock, type Clock } from '../util/clock';
+import { systemClock, type Clock, type Timer } from '../util/clock';
 import { flushWorkerOutput, workerExecutions } from './worker-observability';
 import { capabilitiesOf } from '../transport/transport';
 import { CallSequencer } from './call-sequencer';
 
 /** Calls a sync actor holds ahead of the one it runs. */
 const MAILBOX_PREFETCH = 1000;
+/**
+ * How long a redelivered call waits for its caller's verdict (`call-verdict`) before it runs
+ * anyway: a caller that answers nothing is gone or stuck, and at-least-once then holds.
+ */
+const VERDICT_TIMEOUT_MS = 10_000;
+
+/** A delivered call; `verdict` while a redelivered one waits for its caller to count it. */
+interface Waiting {
+  readonly msg: CallMsg;
+  readonly d: Delivery;
+  verdict?: 'pending' | Timer;
+}
 /** How long an exiting actor's process waits for its last IPC batch to flush. */
 const EXIT_FLUSH_MS = 20;
 
@@ -34,7 +46,7 @@ export class ActorHost {
   private instance: Record<string, unknown> | undefined;
   private exiting = false;
   /** Delivered calls not started yet, in delivery order. */
-  private readonly waiting: Array<{ msg: CallMsg; d: Delivery }> = [];
+  private readonly waiting: Waiting[] = [];
   private running = 0;
   private readonly cancelled = new Set<string>();
   /** Keeps each caller's order where the bus does not (no requeue at the head). */
@@ -82,7 +94,15 @@ export class ActorHost {
     const executions = workerExecutions();
     if (executions) executions.fallback = this.logAs;
     const proc = slot.process as ProcessContext;
-    slot.process = { ...proc, actorId: spec.actorId, wasCurrentActorReconstructed: this.restart, assignedResources: { ...spec.lifetime } };
+    // The process now belongs to the actor's job (its creator's), whatever job it served before.
+    slot.process = {
+      ...proc,
+      jobId: spec.ctx.jobId,
+      namespace: spec.ctx.namespace,
+      actorId: spec.actorId,
+      wasCurrentActorReconstructed: this.restart,
+      assignedResources: { ...spec.lifetime },
+    };
     const pinned = this.core.receiveArgs(spec.args);
     const outcomes = await (async () => {
       try {
@@ -105,6 +125,7 @@ export class ActorHost {
       this.core.sendToBroker({ t: 'actor-failed', actor: spec.actorId, err: failed.e, intentional: false, initFailed: true });
       return;
     }
+    this.core.registerReplyHandler('call-verdict', (m) => this.onVerdict(m.task, m.run, m.attempt));
     const queue = actorQueue(spec.actorId);
     await this.core.transport.assertQueue(queue);
     // Prefetch more than we run at once, so the next call is already here when one finishes
@@ -129,6 +150,8 @@ export class ActorHost {
       attempt,
       metadata: this.spec.ctx.metadata ?? {},
       wasCurrentActorReconstructed: this.restart,
+      jobId: this.spec.ctx.jobId,
+      namespace: this.spec.ctx.namespace,
     };
   }
 
@@ -165,13 +188,53 @@ export class ActorHost {
       d.ack();
       return;
     }
-    this.waiting.push({ msg, d });
+    const w: Waiting = { msg, d };
+    this.waiting.push(w);
+    // At-least-once within maxTaskRetries: the caller counts the runs cut short and says
+    // whether this one runs again. Calls behind it wait (a sync actor keeps their order).
+    if (d.redelivered) this.askVerdict(w);
+    this.pump();
+  }
+
+  private askVerdict(w: Waiting): void {
+    w.verdict = 'pending';
+    const timer = this.clock.setTimeout(() => {
+      if (w.verdict !== timer) return;
+      w.verdict = undefined;
+      this.pump();
+    }, VERDICT_TIMEOUT_MS);
+    w.verdict = timer;
+    this.core.send(w.msg.owner, { t: 'call-redelivered', task: w.msg.task, reply: this.core.address }, undefined, () => {
+      // The caller's queue is gone (it died): nobody waits for this call.
+      if (w.verdict === undefined || !this.waiting.includes(w)) return;
+      this.drop(w);
+    });
+  }
+
+  private onVerdict(task: TaskId, run: boolean, attempt: number): void {
+    const w = this.waiting.find((x) => x.msg.task === task && x.verdict !== undefined);
+    if (!w) return;
+    this.clock.clear(w.verdict as Timer);
+    w.verdict = undefined;
+    if (!run) return this.drop(w);
+    (w.msg as { ctx: CallMsg['ctx'] }).ctx = { ...w.msg.ctx, attempt };
+    this.pump();
+  }
+
+  /** The caller failed (or no longer waits for) a redelivered call: it never runs. */
+  private drop(w: Waiting): void {
+    const i = this.waiting.indexOf(w);
+    if (i >= 0) this.waiting.splice(i, 1);
+    this.clock.clear(w.verdict as Timer | undefined);
+    w.verdict = undefined;
+    w.d.ack();
     this.pump();
   }
 
   /** Start queued calls, in delivery order, while fewer than maxConcurrency run. */
   private pump(): void {
     while (this.running < this.spec.maxConcurrency && this.waiting.length > 0 && !this.exiting) {
+      if (this.waiting[0]!.verdict !== undefined) return;
       const { msg, d } = this.waiting.shift()!;
       if (this.cancelled.delete(msg.task)) {
         d.ack();

@@ -95,6 +95,16 @@ export interface CallSpec {
 }
 
 /**
+ * The task context with its abort signal, made only if the task asks for it
+ * (getRuntimeContext().signal). Built apart from `executeCall`: promises made while the task
+ * runs keep its context alive, and a getter closing over `executeCall`'s scope would keep
+ * the call, its arguments and the actor handles among them alive with it.
+ */
+function withSignal(context: CallSpec['context'], running: { readonly signal: AbortSignal }): TaskContext {
+  return Object.defineProperty({ ...context }, 'signal', { get: () => running.signal, enumerable: true }) as TaskContext;
+}
+
+/**
  * Run a call and send its result to the owner: plain returns, or a generator's items as a
  * stream followed by the completion. Resolves once the result was sent.
  */
@@ -103,8 +113,7 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
   const executions = workerExecutions();
   const execution = executions?.begin(spec.taskId, spec.name, spec.actorCall === true, spec.log ?? { name: spec.name, owner: spec.owner });
   let failed = false;
-  // The signal is made only if the task asks for it (getRuntimeContext().signal).
-  const ctx = Object.defineProperty({ ...spec.context }, 'signal', { get: () => running.signal, enumerable: true }) as TaskContext;
+  const ctx = withSignal(spec.context, running);
   try {
     if (spec.nret >= 0) {
       const t0 = spec.timed ? performance.now() : 0;
@@ -151,6 +160,7 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
     return rets;
   } finally {
     running.done();
+    core.taskEnded(spec.taskId);
     core.forgetChildren(spec.taskId);
     if (execution) executions!.end(execution, failed);
   }

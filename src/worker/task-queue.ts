@@ -30,6 +30,8 @@ export class WorkerTaskQueue {
   private readonly waiting: Queued[] = [];
   private readonly cancelled = new Set<TaskId>();
   private running = false;
+  /** The task running now. */
+  private current: TaskMsg | undefined;
   /** The running task has waited long: what arrives now goes straight back. */
   private givingBack = false;
   private timer: Timer | undefined;
@@ -70,6 +72,7 @@ export class WorkerTaskQueue {
       const { msg, d } = this.waiting.shift()!;
       if (this.dropIfCancelled(msg, d)) continue;
       this.running = true;
+      this.current = msg;
       // Results of earlier tasks go out before this one runs (the owner counts only the
       // first task in flight as started when a worker dies).
       this.core.flushOutgoing();
@@ -88,6 +91,7 @@ export class WorkerTaskQueue {
         this.clock.clear(this.timer);
         this.timer = undefined;
         this.running = false;
+        this.current = undefined;
         this.givingBack = false;
         const ms = this.clock.now() - started;
         // After a long run, read what arrived meanwhile (cancels) before starting the next:
@@ -109,10 +113,22 @@ export class WorkerTaskQueue {
     return true;
   }
 
+  /**
+   * The running task on `lease` waits in `get`/`wait` and its CPU is lent out: what waits
+   * behind it goes back, and its owner pushes nothing more to this lease until it ends.
+   */
+  onBlocked(lease: LeaseId): void {
+    const cur = this.current;
+    if (!cur || cur.lease !== lease) return;
+    this.givingBack = true;
+    this.giveBack(cur);
+  }
+
   /** Hand every waiting task back to its owner (grouped per lease, in order). */
-  private giveBack(): void {
-    if (this.waiting.length === 0) return;
+  private giveBack(blocked?: TaskMsg): void {
+    if (this.waiting.length === 0 && !blocked) return;
     const byLease = new Map<LeaseId, { owner: ReplyQueue; tasks: TaskId[] }>();
+    if (blocked) byLease.set(blocked.lease, { owner: blocked.owner, tasks: [] });
     for (const { msg, d } of this.waiting.splice(0)) {
       if (this.dropIfCancelled(msg, d)) continue;
       d.ack();
@@ -120,6 +136,6 @@ export class WorkerTaskQueue {
       if (!group) byLease.set(msg.lease, (group = { owner: msg.owner, tasks: [] }));
       group.tasks.push(msg.task);
     }
-    for (const [lease, { owner, tasks }] of byLease) this.core.send(owner, { t: 'tasks-returned', lease, tasks });
+    for (const [lease, { owner, tasks }] of byLease) this.core.send(owner, { t: 'tasks-returned', lease, tasks, ...(lease === blocked?.lease ? { blocked: true } : {}) });
   }
 }

@@ -250,6 +250,8 @@ describe('named actors and namespaces', () => {
     expect(await ray.get(fromNs.read.remote(), T)).toBe(101);
     const fromDefault = await ray.getActor<CounterApi>('ns-counter');
     expect(await ray.get(fromDefault.read.remote(), T)).toBe(1);
+    // The handles .remote() made keep the actors alive (getActor handles do not): used last.
+    expect(await ray.get([inNs.read.remote(), inDefault.read.remote()], T)).toEqual([101, 1]);
   });
 });
 

@@ -188,6 +188,8 @@ bus.describe(`raybus on ${bus.name}: a cluster of raybus start processes`, () =>
        const keeper = Box.options({ name: 'keeper', lifetime: 'detached' }).remote();
        const mortal = Box.options({ name: 'mortal' }).remote();
        await ray.get([keeper.set.remote(42), mortal.set.remote(7)]);
+       // Held for good: a non-detached actor lives while a handle to it is reachable.
+       globalThis.held = [keeper, mortal];
        console.log('READY');
        // Stays up until killed (a script whose work is done would end, and its actor with it).
        setInterval(() => undefined, 60_000);
@@ -270,6 +272,8 @@ bus.describe(`raybus on ${bus.name}: a cluster of raybus start processes`, () =>
     expect(await ray.get(e.echo.remote('hi'), T)).toBe('hi');
     const found = await ray.getActor<EchoApi>('after-failover');
     expect(await ray.get(found.echo.remote('again'), T)).toBe('again');
+    // The handle .remote() made keeps the actor alive (the getActor one does not): used last.
+    expect(await ray.get(e.echo.remote('kept'), T)).toBe('kept');
   });
 
   test(`${bus.name} restarted mid-run: every submitted task completes after recovery`, async () => {

@@ -4,7 +4,7 @@
  */
 import type { ActorId, LeaseId, NodeId, PlacementGroupId, ReplyQueue, RequestId, WorkerId } from '../ids';
 import type { RuntimeEnv } from '../runtime-env';
-import type { ActorSpec, NodeLeaseReport, Resources, WireError, WireStrategy } from '../wire';
+import type { ActorMeta, ActorSpec, NodeLeaseReport, Resources, WireError, WireStrategy } from '../wire';
 import type { StateRequestMsg } from './state';
 
 export interface RequestLeaseMsg {
@@ -81,6 +81,36 @@ export interface WorkerDiedMsg {
   lease?: LeaseId;
   actor?: ActorId;
   reason: string;
+}
+/**
+ * Node → broker: the task on `lease` waits in `get`/`wait` (`blocked`: its CPU is released
+ * for other work) or runs again (`blocked: false`: its CPU is taken back, even beyond the
+ * node's capacity for a while, so the task goes on at once).
+ */
+export interface LeaseBlockedMsg {
+  t: 'lease-blocked';
+  node: NodeId;
+  lease: LeaseId;
+  blocked: boolean;
+}
+/**
+ * An actor's owner: no handle to the actor is left anywhere (the owner's, borrowers', pending
+ * tasks' arguments). A non-detached actor is destroyed once the calls it holds have run; the
+ * name it held (or reserved, `register-actor`) is free again.
+ */
+export interface ActorOutOfScopeMsg {
+  t: 'actor-out-of-scope';
+  actor: ActorId;
+  owner: ReplyQueue;
+}
+/**
+ * Sent at `.remote()` for a named actor whose constructor arguments are still being computed:
+ * the name is taken now (so `getActor` finds it at once); `create-actor` follows with the spec.
+ */
+export interface RegisterActorMsg {
+  t: 'register-actor';
+  owner: ReplyQueue;
+  meta: ActorMeta;
 }
 export interface ClusterInfoRequestMsg {
   t: 'cluster-info-request';
@@ -180,6 +210,9 @@ export type BrokerMsg =
   | NodeRegisterMsg
   | NodeGoneMsg
   | WorkerDiedMsg
+  | LeaseBlockedMsg
+  | ActorOutOfScopeMsg
+  | RegisterActorMsg
   | ClusterInfoRequestMsg
   | CreatePgMsg
   | RemovePgMsg

@@ -33,4 +33,15 @@ export interface KillWorkerMsg {
   req?: RequestId;
 }
 
-export type NodeMsg = StartLeaseMsg | StartActorMsg | ReleaseLeaseMsg | KillWorkerMsg | ReadLogMsg;
+/**
+ * Worker → its node: the task running on `lease` waits in `get`/`wait` (`blocked`), or runs
+ * again. The node remembers it for its reports and tells the broker, which lends the lease's
+ * CPU out meanwhile (Ray's NotifyWorkerBlocked / NotifyWorkerUnblocked).
+ */
+export interface WorkerBlockedMsg {
+  t: 'worker-blocked';
+  lease: LeaseId;
+  blocked: boolean;
+}
+
+export type NodeMsg = StartLeaseMsg | StartActorMsg | ReleaseLeaseMsg | KillWorkerMsg | ReadLogMsg | WorkerBlockedMsg;

@@ -26,6 +26,24 @@ export interface TasksReturnedMsg {
   t: 'tasks-returned';
   lease: LeaseId;
   tasks: TaskId[];
+  /** The running task waits in `get`/`wait`: push nothing more to this lease until it ends. */
+  blocked?: boolean;
+}
+/**
+ * Actor host → caller: a call of maxTaskRetries ≠ 0 came back to the mailbox after the
+ * incarnation holding it died. The caller counts the attempt and answers `call-verdict`.
+ */
+export interface CallRedeliveredMsg {
+  t: 'call-redelivered';
+  task: TaskId;
+  reply: ReplyQueue;
+}
+/** Caller → actor host: run the redelivered call as attempt `attempt`, or drop it (`run: false`). */
+export interface CallVerdictMsg {
+  t: 'call-verdict';
+  task: TaskId;
+  run: boolean;
+  attempt: number;
 }
 /** One value yielded by a generator task (item `seq`, from 0), sent to the owner. */
 export interface StreamItemMsg {
@@ -163,6 +181,8 @@ export type RequestAnswerMsg = LeaseGrantedMsg | LeaseFailedMsg | ActorInfoMsg |
 export type ReplyMsg =
   | ResultMsg
   | TasksReturnedMsg
+  | CallRedeliveredMsg
+  | CallVerdictMsg
   | StreamItemMsg
   | StreamControlMsg
   | CancelTaskMsg

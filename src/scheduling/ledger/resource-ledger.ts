@@ -182,6 +182,22 @@ export class ResourceLedger {
   }
 
   /**
+   * Takes `demand` back from a node even when it is not available (availability may go
+   * negative for a while): a task that waited in `get` with its CPU lent out goes on at once
+   * when its wait ends (Ray's ReturnCpuResourcesToUnblockedWorker). GPUs are never lent out,
+   * so they cannot be taken back this way.
+   * @throws Error for an unknown node or a GPU amount.
+   */
+  reserveOverdraw(nodeId: string, demand: ResourceSet): void {
+    const node = this.node(nodeId);
+    const unit = toUnitDemand(demand);
+    if (unit.gpuUnits > 0) throw new Error('GPUs cannot be taken back beyond availability');
+    for (const [name, units] of unit.entries) {
+      node.available.set(name, (node.available.get(name) ?? 0) - units);
+    }
+  }
+
+  /**
    * Releases a demand taken with `reserve` (its GPU ids are found again by amount).
    * @throws Error for an unknown node, a GPU amount never reserved with `reserve`, or an
    *   amount that would lift availability above totals.
@@ -279,7 +295,8 @@ export class ResourceLedger {
     const total = new Map<string, number>();
     for (const node of this.nodes.values()) {
       if (!node.alive) continue;
-      for (const [name, units] of pick(node)) total.set(name, (total.get(name) ?? 0) + units);
+      // An overdrawn node (a blocked task's CPU taken back) has none available, not less.
+      for (const [name, units] of pick(node)) total.set(name, (total.get(name) ?? 0) + (omitZero ? Math.max(0, units) : units));
     }
     return fromUnitMap(total, omitZero);
   }

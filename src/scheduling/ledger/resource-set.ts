@@ -60,14 +60,17 @@ export function toUnitTotals(totals: ResourceSet): Map<string, number> {
   return map;
 }
 
-/** Converts a unit map back to a plain `ResourceSet`, optionally omitting zero entries. */
+/**
+ * Converts a unit map back to a plain `ResourceSet`, optionally omitting zero entries (and
+ * negative ones: availability is overdrawn while a blocked task's CPU is taken back).
+ */
 export function fromUnitMap(
   map: ReadonlyMap<string, number>,
   omitZero: boolean,
 ): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, units] of map) {
-    if (omitZero && units === 0) continue;
+    if (omitZero && units <= 0) continue;
     out[name] = fromResourceUnits(name, units);
   }
   return out;

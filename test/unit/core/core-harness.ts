@@ -113,9 +113,9 @@ export class FakeWorker {
     this.replies.sendTo(task.owner, { t: 'result', task: task.task, rets: [out], us, ...extra } satisfies ReplyMsg);
   }
 
-  /** Give back tasks queued behind a waiting one. */
-  giveBack(lease: LeaseId, owner: ReplyQueue, tasks: TaskId[]): void {
-    this.replies.sendTo(owner, { t: 'tasks-returned', lease, tasks } satisfies ReplyMsg);
+  /** Give back tasks queued behind a waiting one (`blocked`: it waits in get/wait). */
+  giveBack(lease: LeaseId, owner: ReplyQueue, tasks: TaskId[], blocked = false): void {
+    this.replies.sendTo(owner, { t: 'tasks-returned', lease, tasks, ...(blocked ? { blocked } : {}) } satisfies ReplyMsg);
   }
 }
 

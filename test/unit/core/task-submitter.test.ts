@@ -47,6 +47,17 @@ describe('lease requests', () => {
     expect(new Set(reqs.map((r) => r.req)).size).toBe(5);
   });
 
+  test('a driver without a node asks for leases on its home node (DEFAULT packs there, as on a local node)', async () => {
+    h = await startCore();
+    submit(h.core);
+    await settle();
+    expect(h.broker.requests[0]!.pref).toBeUndefined();
+    h.core.submitter.setHomeNode('home-node' as NodeId);
+    submit(h.core, { key: 'other' });
+    await settle();
+    expect(h.broker.requests[1]).toMatchObject({ pref: 'home-node' });
+  });
+
   test('a request that cannot be sent is asked again after 100 ms of clock time', async () => {
     h = await startCore();
     // No broker queue: the publish fails.
@@ -142,6 +153,37 @@ describe('pushing on a lease', () => {
     expect(w2.pushed).toEqual([ids[2]]);
     expect(w3.pushed).toEqual([ids[3]]);
     expect(w1.pushed).toEqual(ids);
+  });
+
+  test('a lease whose task waits in get/wait is pushed nothing more until that task ends, however fast the key runs elsewhere', async () => {
+    // Ray's owner keeps one task per worker; raybus pipelines fast keys, so a blocked lease
+    // (its CPU lent out by the broker) must not collect work behind its waiting task.
+    h = await startCore();
+    const w1 = await FakeWorker.start(h.bus, 'w1');
+    const [t1, t2] = [submit(h.core), submit(h.core)];
+    await settle();
+    const lease = h.broker.grant(h.broker.requests[0]!.req, w1);
+    await settle();
+    w1.reply(w1.tasks.received[0]!, 1, 100);
+    await settle();
+    expect(w1.pushed).toEqual([t1.task.taskId, t2.task.taskId]);
+    w1.giveBack(lease, h.core.address, [], true);
+    await settle();
+    h.broker.inbox.clear();
+    const [t3, t4] = [submit(h.core), submit(h.core)];
+    await settle();
+    const w2 = await FakeWorker.start(h.bus, 'w2');
+    h.broker.grant(h.broker.requests[0]!.req, w2);
+    await settle();
+    expect(w2.pushed).toEqual([t3.task.taskId]);
+    // A fast result elsewhere makes the key pipeline again: still nothing for the blocked lease.
+    w2.reply(w2.tasks.received[0]!, 3, 100);
+    await settle();
+    expect(w2.pushed).toEqual([t3.task.taskId, t4.task.taskId]);
+    expect(w1.pushed).toEqual([t1.task.taskId, t2.task.taskId]);
+    w1.reply(w1.tasks.received[1]!, 2, 100);
+    w2.reply(w2.tasks.received[1]!, 4, 100);
+    expect(await h.core.get([t2.ref, t4.ref])).toEqual([2, 4]);
   });
 
   test('idle leases go back to the broker once nothing is queued', async () => {

@@ -397,3 +397,22 @@ describe('NodeManager', () => {
     });
   });
 });
+
+describe('blocked tasks (Ray: the raylet hears NotifyWorkerBlocked / NotifyWorkerUnblocked)', () => {
+  it('a worker’s blocked task reaches the broker once per change, and the node’s reports carry it for a new leader', async () => {
+    const h = await startNode();
+    const { lease } = await leased(h);
+    await h.send({ t: 'worker-blocked', lease, blocked: true });
+    await h.send({ t: 'worker-blocked', lease, blocked: true });
+    expect(h.of('lease-blocked')).toEqual([{ t: 'lease-blocked', node: NODE, lease, blocked: true }]);
+    expect(h.node.leaseReports()).toEqual([expect.objectContaining({ lease, blocked: true })]);
+    await h.send({ t: 'worker-blocked', lease, blocked: false });
+    expect(h.of('lease-blocked').map((m) => m.blocked)).toEqual([true, false]);
+    expect(h.node.leaseReports()[0]!.blocked).toBeUndefined();
+    // A lease this node does not hold (released, or never granted) is not reported.
+    await h.send({ t: 'release-lease', lease });
+    await h.send({ t: 'worker-blocked', lease, blocked: true });
+    await h.send({ t: 'worker-blocked', lease: `g999@${NODE}` as LeaseId, blocked: true });
+    expect(h.of('lease-blocked')).toHaveLength(2);
+  });
+});

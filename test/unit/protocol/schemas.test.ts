@@ -65,3 +65,27 @@ describe('message schemas', () => {
     rejects('broker', { t: 'get-actor', req: 'r', reply: 'q', name: 'x'.repeat(2000), namespace: 'ns' }, /longer than 1024 characters/);
   });
 });
+
+describe('messages of blocked leases, actor scope and actor call retries', () => {
+  it('accept what raybus sends', () => {
+    const ok: Array<[Parameters<typeof decodeMessage>[0], unknown]> = [
+      ['node', { t: 'worker-blocked', lease: 'g1@n', blocked: true }],
+      ['broker', { t: 'lease-blocked', node: 'n', lease: 'g1@n', blocked: false }],
+      ['broker', { t: 'actor-out-of-scope', actor: 'a1', owner: 'raybus.reply.driver-x' }],
+      ['broker', { t: 'register-actor', owner: 'raybus.reply.driver-x', meta: spec.meta }],
+      ['broker', { t: 'node-register', node: 'n', resources: { CPU: 2 }, labels: {}, leases: [{ lease: 'l', worker: 'w', demand: { CPU: 1 }, gpuIds: [], blocked: true }] }],
+      ['reply', { t: 'tasks-returned', lease: 'l', tasks: [], blocked: true }],
+      ['reply', { t: 'call-redelivered', task: 't', reply: 'raybus.reply.w1' }],
+      ['reply', { t: 'call-verdict', task: 't', run: true, attempt: 2 }],
+      ['reply', { t: 'result', task: 't', rets: [{ e: { name: 'E', message: 'x', origin: ['/app/errors.js', 'E'] } }] }],
+    ];
+    for (const [kind, msg] of ok) expect(() => decodeMessage(kind, encodeEnvelope(msg))).not.toThrow();
+  });
+
+  it('refuse malformed ones', () => {
+    rejects('node', { t: 'worker-blocked', lease: 'g1@n', blocked: 'yes' }, /blocked must be a boolean/);
+    rejects('broker', { t: 'actor-out-of-scope', actor: 'a1' }, /owner must be a string/);
+    rejects('reply', { t: 'call-verdict', task: 't', run: true, attempt: -1 }, /attempt must be an integer/);
+    rejects('reply', { t: 'result', task: 't', rets: [{ e: { name: 'E', message: 'x', origin: ['/app/errors.js'] } }] }, /origin/);
+  });
+});

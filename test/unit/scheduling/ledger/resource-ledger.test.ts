@@ -148,3 +148,20 @@ describe('ResourceLedger', () => {
     expect(ledger.gpuFree('n')).toStrictEqual([1, 1]);
   });
 });
+
+describe('taking back a blocked task’s CPU (Ray’s ReturnCpuResourcesToUnblockedWorker, allow_going_negative)', () => {
+  it('may overdraw a node; nothing fits until it is back in credit; views show none available, not less', () => {
+    const ledger = twoNodes();
+    expect(ledger.reserve('b', { CPU: 2 })).toBe(true);
+    ledger.reserveOverdraw('b', { CPU: 1 });
+    expect(ledger.available('b')).toEqual({ Custom: 3 });
+    expect(ledger.clusterAvailable()).toEqual({ CPU: 4, memory: 1000, 'accelerator_type:A100': 1, Custom: 3 });
+    expect(ledger.fits('b', { CPU: 0.5 })).toBe(false);
+    expect(ledger.utilization('b')).toBeCloseTo(1.5);
+    ledger.releaseWithIds('b', { CPU: 1 }, []);
+    expect(ledger.fits('b', { CPU: 0.5 })).toBe(false);
+    ledger.releaseWithIds('b', { CPU: 2 }, []);
+    expect(ledger.available('b')).toEqual({ CPU: 2, Custom: 3 });
+    expect(() => ledger.reserveOverdraw('b', { GPU: 1 })).toThrow(/GPUs/);
+  });
+});
