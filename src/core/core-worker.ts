@@ -15,13 +15,12 @@ import type { PublishOptions, Subscription, Transport } from '../transport/trans
 import type { ObjectRef } from '../refs/object-ref';
 import type { ObjectRefGenerator } from '../refs/object-ref-generator';
 import { encodeError, type WireError } from '../serialization/error-codec';
-import { RayActorError, RaySystemError, TaskCancelledError } from '../errors/ray-errors';
+import { RaySystemError, TaskCancelledError } from '../errors/ray-errors';
 import { CANCEL_TOPIC, OWNER_DIED_TOPIC, replyQueue, type QueueKind, type QueueMessages } from '../protocol/queues';
-import { NRET_DYNAMIC, type ActorSpec, type WireArg } from '../protocol/wire';
+import { NRET_DYNAMIC, type WireArg } from '../protocol/wire';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { CancelTaskMsg, ReplyMsg } from '../protocol/messages/reply';
-import { actorOfRefKey, actorRefKey, newIdSource, type ActorId, type JobId, type NodeId, type ObjectId, type PlacementGroupId, type ProcId, type QueueName, type ReplyQueue, type RequestId, type TaskId, type WorkerId } from '../protocol/ids';
-import type { RuntimeEnv } from '../protocol/runtime-env';
+import { actorOfRefKey, actorRefKey, newIdSource, type ActorId, type ObjectId, type PlacementGroupId, type QueueName, type ReplyQueue, type RequestId, type TaskId } from '../protocol/ids';
 import { systemClock, type Clock } from '../util/clock';
 import { KeepAlive } from '../util/keep-alive';
 import { Messenger, type SendErrorHandler } from './messenger';
@@ -33,7 +32,7 @@ import { ReplyRouter, type ReplyHandler, type ReplyTag } from './reply-router';
 import { getValues, resolveArgs, waitFor } from './ref-resolution';
 import { cancelLocal, isRunningHere } from './running-tasks';
 import { currentTask, slot, type RuntimeCore } from './runtime-state';
-import { BlockedWaits, type BlockedNotices } from './blocked-waits';
+import { BlockedWaits } from './blocked-waits';
 import { HandleCollector } from './handle-collector';
 import type { LogLinesMsg } from '../protocol/messages/state';
 import { TaskTable } from '../observability/task-table';
@@ -44,32 +43,13 @@ import { answerStateQueries } from './state-sources';
 import { CallSequences } from './call-sequences';
 import { BlobExchange } from './blob-exchange';
 import { messageLimit } from '../transport/message-limit';
+import { routeCoreReplies } from './core-replies';
+import { recordActorCreation, recordTask } from './task-records';
+import type { CoreWorkerOptions } from './core-options';
 
 export type { PendingTask } from './pending-tasks';
 
-/** Identity and collaborators of one process's runtime. */
-export interface CoreWorkerOptions {
-  readonly procId: ProcId | WorkerId;
-  readonly transport: Transport;
-  readonly jobId: JobId;
-  readonly namespace: string;
-  readonly nodeId?: NodeId;
-  readonly isDriver: boolean;
-  /**
-   * The runtime env work submitted from this process inherits: the job's on a driver, the
-   * worker's own (its effective env) in a worker.
-   */
-  readonly runtimeEnv?: RuntimeEnv;
-  /** Every timer of the core (get/wait timeouts, submission retries). Default: real time. */
-  readonly clock?: Clock;
-  /** A driver prints the output its work's workers send (`init({ logToDriver })`; default true). */
-  readonly logToDriver?: boolean;
-  /**
-   * A worker: where a task that waits in `get`/`wait` says so (its CPU is lent out meanwhile).
-   * Absent on a driver, which holds no lease.
-   */
-  readonly blockedNotices?: BlockedNotices;
-}
+export type { CoreWorkerOptions } from './core-options';
 
 /** Runtime of this process. */
 export class CoreWorker implements RuntimeCore {
@@ -102,7 +82,6 @@ export class CoreWorker implements RuntimeCore {
    * nothing else of raybus keeps a driver alive, so a script ends when its work ends.
    */
   private readonly keepAlive?: KeepAlive;
-  private openWaits = 0;
 
   constructor(readonly options: CoreWorkerOptions) {
     this.address = replyQueue(options.procId);
@@ -140,87 +119,24 @@ export class CoreWorker implements RuntimeCore {
     this.replies = new ReplyRouter(this.address, (msg) => this.messenger.answer(msg));
     if (options.blockedNotices) this.blocking = new BlockedWaits(this.clock, options.blockedNotices, currentTask, isRunningHere);
     if (!options.isDriver) this.handleCollector = new HandleCollector(this.clock, (key) => this.objects.store.has(key));
-    this.routeReplies();
+    routeCoreReplies(this);
     const { procId, nodeId, isDriver } = options;
     this.state = new StateResponder(options.transport, { kind: isDriver ? 'driver' : 'worker', id: procId, ...(nodeId ? { nodeId } : {}), pid: process.pid });
     answerStateQueries(this.state, { table: this.taskTable, objects: this.objects.store, address: this.address, procId, ...(nodeId ? { nodeId } : {}), isDriver, startedAt: this.clock.now() });
     if (options.isDriver) {
-      this.keepAlive = new KeepAlive(() => this.tasks.size > 0 || this.messenger.openRequests > 0 || this.openWaits > 0, this.clock);
+      this.keepAlive = new KeepAlive(() => this.tasks.size > 0 || this.messenger.openRequests > 0, this.clock);
     }
   }
 
   /** Keep a driver's process alive until `p` settles (a wait that no task or request covers). */
   hold<T>(p: Promise<T>): Promise<T> {
-    if (!this.keepAlive) return p;
-    this.openWaits += 1;
-    this.keepAlive.poke();
-    const done = (): void => {
-      this.openWaits -= 1;
-      this.keepAlive!.check();
-    };
-    p.then(done, done);
-    return p;
-  }
-
-  /** The core's own reply handlers; higher layers add theirs with `registerReplyHandler`. */
-  private routeReplies(): void {
-    const r = this.replies;
-    const blobs = this.blobs;
-    // Values that travelled as blobs are pulled first; a task's (or an object's) messages keep their order.
-    r.register('result', (m) => {
-      let localize: (() => Promise<void>) | undefined;
-      if (blobs.needsPull(m.rets)) {
-        if (this.tasks.isPending(m.task)) localize = async () => void (m.rets = await Promise.all(m.rets.map((o) => blobs.localizeOutcome(o))));
-        // A result nobody waits for (cancelled, a duplicate): not worth pulling.
-        else blobs.release(m.rets);
-      }
-      blobs.inOrder(m.task, localize, () => this.tasks.onResult(m));
-    });
-    r.register('tasks-returned', (m) => this.submitter.onTasksReturned(m.lease, m.tasks, m.blocked === true));
-    r.register('get-object', (m) => this.objects.answerGetObject(m.id, m.reply));
-    r.register('object', (m) => {
-      const localize = blobs.needsPull([m.out]) ? async () => void (m.out = await blobs.localizeOutcome(m.out)) : undefined;
-      blobs.inOrder(m.id, localize, () => this.objects.receiveOutcome(m.id, m.out));
-    });
-    r.register('borrow', (m) => this.objects.onBorrow(m.id, m.n));
-    r.register('lease-granted', (m) => this.submitter.onLeaseMessage(m));
-    r.register('lease-failed', (m) => this.submitter.onLeaseMessage(m));
-    r.register('lease-lost', (m) => this.submitter.onLeaseMessage(m));
-    r.register('stream-item', (m) => {
-      const localize = blobs.needsPull([m.out]) ? async () => void (m.out = await blobs.localizeOutcome(m.out)) : undefined;
-      blobs.inOrder(m.task, localize, () => this.streams.onItem(m));
-    });
-    r.register('blob-get', (m) => blobs.table.onGet(m));
-    r.register('blob-chunk', (m) => blobs.puller.onChunk(m));
-    r.register('blob-done', (m) => blobs.table.onDone(m.id));
-    r.register('cancel-task', (m) => this.onCancelTask(m));
-    r.register('log-lines', (m) => this.onLogLines(m));
-    r.register('call-seq-query', (m) => this.messenger.send(m.reply, { t: 'call-seq', s: m.s, lo: this.callSeqs.lowest(m.s) }));
-    r.register('call-redelivered', (m) => this.onCallRedelivered(m.task, m.reply));
+    return this.keepAlive ? this.keepAlive.hold(p) : p;
   }
 
   /** Output of work this process submitted: a driver prints it, a worker passes it on. */
-  private onLogLines(msg: LogLinesMsg): void {
+  onLogLines(msg: LogLinesMsg): void {
     if (this.logForward) return this.logForward(msg);
     if (this.options.isDriver && this.options.logToDriver !== false) (this.printer ??= new LogPrinter({ clock: this.clock })).print(msg);
-  }
-
-  /**
-   * An actor call of ours came back to its actor's mailbox after the incarnation holding it
-   * died. The owner counts the runs its actor's deaths cut short (Ray's
-   * TaskManager::RetryTaskIfPossible): within maxTaskRetries it runs again, else it fails.
-   */
-  private onCallRedelivered(taskId: TaskId, host: ReplyQueue): void {
-    const t = this.tasks.get(taskId);
-    if (!t?.actorCall) return this.send(host, { t: 'call-verdict', task: taskId, run: false, attempt: 0 });
-    const runs = (t.interrupted = (t.interrupted ?? 0) + 1);
-    const retries = t.retries ?? 0;
-    if (retries === -1 || runs <= retries) return this.send(host, { t: 'call-verdict', task: taskId, run: true, attempt: runs });
-    this.tasks.failTask(
-      taskId,
-      encodeError(new RayActorError(`The actor died while call ${t.functionName} ran; it was retried ${retries} time${retries === 1 ? '' : 's'} (maxTaskRetries=${retries}) and is not retried again.`)),
-    );
-    this.send(host, { t: 'call-verdict', task: taskId, run: false, attempt: runs });
   }
 
   get transport(): Transport {
@@ -282,25 +198,10 @@ export class CoreWorker implements RuntimeCore {
 
   sendToBroker(msg: BrokerMsg): void {
     if (msg.t === 'create-actor') {
-      this.noteActorCreation(msg.spec);
+      recordActorCreation(this.taskTable, msg.spec, slot.taskContext.getStore()?.taskId);
       if (this.options.logToDriver === false) msg.spec.ctx = { ...msg.spec.ctx, nolog: true };
     }
     this.messenger.sendToBroker(msg);
-  }
-
-  /** An actor's creation task: the broker knows how it goes (the state API asks it). */
-  private noteActorCreation(spec: ActorSpec): void {
-    const pg = spec.strategy.kind === 'PLACEMENT_GROUP' ? spec.strategy.pg : undefined;
-    this.taskTable.addUntracked({
-      taskId: spec.actorId,
-      name: `${spec.meta.className}.__init__`,
-      type: 'ACTOR_CREATION_TASK',
-      jobId: spec.ctx.jobId,
-      actorId: spec.actorId,
-      parentTaskId: slot.taskContext.getStore()?.taskId,
-      resources: spec.placement,
-      placementGroupId: pg,
-    });
   }
 
   /** Write out what the transport batches now (see Messenger.flush). */
@@ -454,8 +355,8 @@ export class CoreWorker implements RuntimeCore {
     this.tasks.failTask(taskId, encodeError(new TaskCancelledError(taskId)));
   }
 
-  /** The owner of a task running here cancels it (and, by default, what it submitted). */
-  private onCancelTask(msg: CancelTaskMsg): void {
+  /** `cancel-task` reached this process: abort the task here, and its children unless not recursive. */
+  onCancelTask(msg: CancelTaskMsg): void {
     cancelLocal(msg.task, new TaskCancelledError(msg.task));
     if (msg.recursive === false) return;
     const children = this.tasks.childrenOf(msg.task);
@@ -472,18 +373,9 @@ export class CoreWorker implements RuntimeCore {
 
   /** Submit a normal task (resolution of its arguments first). */
   submitTask(task: SubmittedTask, args: unknown[]): void {
-    const strategy = task.strategy;
     // The driver prints no worker output: workers keep it in their log files only.
     if (this.options.logToDriver === false) (task as { ctx: SubmittedTask['ctx'] }).ctx = { ...task.ctx, nolog: true };
-    task.rec = this.taskTable.add({
-      taskId: task.taskId,
-      name: task.fn.name,
-      type: 'NORMAL_TASK',
-      jobId: task.ctx.jobId,
-      parentTaskId: slot.taskContext.getStore()?.taskId,
-      resources: task.demand,
-      placementGroupId: strategy.kind === 'PLACEMENT_GROUP' ? strategy.pg : undefined,
-    });
+    task.rec = recordTask(this.taskTable, task, slot.taskContext.getStore()?.taskId);
     this.tasks.register({ taskId: task.taskId, returnIds: task.returnIds, functionName: task.fn.name, dynamic: task.nret === NRET_DYNAMIC, submitted: task, rec: task.rec });
     this.keepAlive?.poke();
     resolveArgs(

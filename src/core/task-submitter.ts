@@ -4,12 +4,12 @@
  * broker; each lease is one worker that this owner pushes tasks to directly, pipelined. A lease
  * is returned once its key has no queued work left.
  */
-import type { TaskId, LeaseId, NodeId, WorkerId, RequestId, QueueName, ReplyQueue } from '../protocol/ids';
+import type { TaskId, LeaseId, NodeId, RequestId, QueueName, ReplyQueue } from '../protocol/ids';
 import { encodeError, type WireError } from '../serialization/error-codec';
 import { WorkerCrashedError } from '../errors/ray-errors';
 import { BROKER_QUEUE, nodeQueue, replyQueue, workerQueue, type QueueKind, type QueueMessages } from '../protocol/queues';
 import type { LeaseFailedMsg, LeaseGrantedMsg, LeaseLostMsg } from '../protocol/messages/reply';
-import type { Resources, TaskContextInfo, WireOutcome, WireStrategy } from '../protocol/wire';
+import type { TaskContextInfo, WireOutcome } from '../protocol/wire';
 import type { TaskMsg, WorkerMsg } from '../protocol/messages/worker';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { Clock } from '../util/clock';
@@ -18,6 +18,7 @@ import type { TaskTable } from '../observability/task-table';
 import { CallDurations, PIPELINE_FAST_US, SentCode, canRetry, firstError, retryable, type SubmittedTask } from './submit-policy';
 
 export { PIPELINE_MAX, type SubmittedTask } from './submit-policy';
+import { describe, findTask, runningTask, type KeyState, type Lease } from './submitter-state';
 
 /** Wait before asking again when a lease request could not be sent. */
 const LEASE_REQUEST_RETRY_MS = 100;
@@ -43,26 +44,6 @@ export interface SubmitterPort {
   failTask(taskId: TaskId, err: WireError): void;
   /** The owner's task table: each task's state as it moves (the state API reads it). */
   readonly table?: TaskTable;
-}
-
-interface Lease {
-  readonly id: LeaseId;
-  readonly worker: WorkerId;
-  readonly node: NodeId;
-  readonly key: string;
-  readonly inflight: Set<SubmittedTask>;
-  /** Its running task waits in `get`/`wait`: nothing more is pushed until that task ends. */
-  blocked?: SubmittedTask;
-}
-
-interface KeyState {
-  readonly key: string;
-  readonly demand: Resources;
-  readonly strategy: WireStrategy;
-  readonly queue: SubmittedTask[];
-  readonly leases: Map<LeaseId, Lease>;
-  readonly requests: Set<RequestId>;
-  returnScheduled: boolean;
 }
 
 /** Submits the normal tasks of one process on worker leases (see the file comment). */
@@ -393,22 +374,4 @@ export class TaskSubmitter {
     this.leases.clear();
     this.requests.clear();
   }
-}
-
-/**
- * The task a lease's worker is running (or about to): it runs what it is pushed one at a
- * time in push order and writes each result before the next starts, so it is the first in
- * flight; the others have not started.
- */
-function runningTask(lease: Lease): SubmittedTask | undefined {
-  return lease.inflight.values().next().value;
-}
-
-function findTask(lease: Lease, taskId: TaskId): SubmittedTask | undefined {
-  for (const task of lease.inflight) if (task.taskId === taskId) return task;
-  return undefined;
-}
-
-function describe(ks: KeyState): string {
-  return ks.strategy.kind === 'DEFAULT' ? '' : `strategy ${ks.strategy.kind}`;
 }

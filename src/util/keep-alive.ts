@@ -16,12 +16,29 @@ const LONGEST = 2 ** 31 - 1;
 export class KeepAlive {
   private timer: Timer | undefined;
   private stopped = false;
+  /** Promises held by `hold` and not yet settled (waits no other outstanding work covers). */
+  private waits = 0;
+  private readonly busy: () => boolean;
 
   constructor(
-    private readonly busy: () => boolean,
+    busy: () => boolean,
     private readonly clock: Clock = systemClock,
     private readonly periodMs = 100,
-  ) {}
+  ) {
+    this.busy = () => this.waits > 0 || busy();
+  }
+
+  /** Hold the process until `p` settles too. */
+  hold<T>(p: Promise<T>): Promise<T> {
+    this.waits += 1;
+    this.poke();
+    const done = (): void => {
+      this.waits -= 1;
+      this.check();
+    };
+    p.then(done, done);
+    return p;
+  }
 
   /** Work started: hold the process until `busy()` turns false. */
   poke(): void {

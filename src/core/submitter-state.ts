@@ -1,0 +1,48 @@
+/**
+ * What the task submitter keeps per lease and per scheduling key, and how it reads them.
+ */
+import type { LeaseId, NodeId, RequestId, TaskId, WorkerId } from '../protocol/ids';
+import type { Resources, WireStrategy } from '../protocol/wire';
+import type { SubmittedTask } from './submit-policy';
+
+/** One worker leased to this owner. */
+export interface Lease {
+  readonly id: LeaseId;
+  readonly worker: WorkerId;
+  readonly node: NodeId;
+  readonly key: string;
+  readonly inflight: Set<SubmittedTask>;
+  /** Its running task waits in `get`/`wait`: nothing more is pushed until that task ends. */
+  blocked?: SubmittedTask;
+}
+
+/** Tasks of one scheduling key (resources, strategy, runtime env) and the leases serving it. */
+export interface KeyState {
+  readonly key: string;
+  readonly demand: Resources;
+  readonly strategy: WireStrategy;
+  readonly queue: SubmittedTask[];
+  readonly leases: Map<LeaseId, Lease>;
+  readonly requests: Set<RequestId>;
+  returnScheduled: boolean;
+}
+
+/**
+ * The task a lease's worker is running (or about to): it runs what it is pushed one at a
+ * time in push order and writes each result before the next starts, so it is the first in
+ * flight; the others have not started.
+ */
+export function runningTask(lease: Lease): SubmittedTask | undefined {
+  return lease.inflight.values().next().value;
+}
+
+/** The task `taskId` among those in flight on `lease`. */
+export function findTask(lease: Lease, taskId: TaskId): SubmittedTask | undefined {
+  for (const task of lease.inflight) if (task.taskId === taskId) return task;
+  return undefined;
+}
+
+/** How a key's lease requests describe their work to the broker (for infeasibility warnings). */
+export function describe(ks: KeyState): string {
+  return ks.strategy.kind === 'DEFAULT' ? '' : `strategy ${ks.strategy.kind}`;
+}
