@@ -140,6 +140,7 @@ export class ConnectionManager {
           break;
         }
         this.link = { nc, jsm, epoch: 1 };
+        if (!o.keepAlive) unrefClient(nc);
         this.follow(nc);
         this.setStatus('connected');
         this.releaseWaiters();
@@ -148,6 +149,11 @@ export class ConnectionManager {
         lastError = err;
         if (nc) await nc.close().catch(() => undefined);
         if (err instanceof NatsTransportError) break;
+        if ((err as { name?: unknown })?.name === 'AuthorizationError') {
+          // Wrong user name, password or token: the next attempt would be refused the same way.
+          lastError = new NatsTransportError('CONNECT_FAILED', `raybus nats: ${redactServers(this.url)} refused the user name or password: ${describeCause(err)}`, { cause: err });
+          break;
+        }
         if (attempt < o.connectAttempts && !this.closing) await sleep(Math.min(2000, 100 * 2 ** (attempt - 1)));
       }
     }
@@ -173,6 +179,8 @@ export class ConnectionManager {
           if (this.status$.value === 'connected') this.setStatus('reconnecting');
           for (const p of this.participants) p.suspend?.();
         } else if (s.type === 'reconnect') {
+          // A reconnect dials a new socket.
+          if (!this.options.keepAlive) unrefClient(nc);
           this.onReconnect();
         }
       }
@@ -255,6 +263,27 @@ export function serversAndCredentials(url: string): { servers: string[]; user?: 
     }
   }
   return out;
+}
+
+/**
+ * Let the process exit while this connection is open: unref its socket, and the timer its
+ * heartbeat re-arms after every ping. The client exposes neither, so this reaches into its
+ * internals and does nothing where they differ (the connection then keeps the process alive).
+ */
+function unrefClient(nc: NatsConnection): void {
+  type Unrefable = { unref?: () => unknown } | undefined;
+  type Heartbeat = { timer?: Unrefable; _schedule?: () => void; raybusUnref?: true };
+  const protocol = (nc as unknown as { protocol?: { transport?: { socket?: Unrefable }; heartbeats?: Heartbeat } }).protocol;
+  protocol?.transport?.socket?.unref?.();
+  const heartbeats = protocol?.heartbeats;
+  const schedule = heartbeats?._schedule;
+  if (!heartbeats || typeof schedule !== 'function' || heartbeats.raybusUnref) return;
+  heartbeats.raybusUnref = true;
+  heartbeats._schedule = function (this: Heartbeat) {
+    schedule.call(this);
+    this.timer?.unref?.();
+  };
+  heartbeats.timer?.unref?.();
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -52,6 +52,12 @@ export interface NatsTransportOptions {
    * trusting the system's authorities.
    */
   readonly caFile?: string;
+  /**
+   * The connection keeps the process alive (default true). `false`: its socket and ping timer
+   * do not, so a process whose other work has ended exits (a raybus driver passes `false` and
+   * holds its process itself while work is outstanding).
+   */
+  readonly keepAlive?: boolean;
 }
 
 /** Bytes of a server's `max_payload` kept for headers: a body may use the rest. */
@@ -77,6 +83,7 @@ export interface ResolvedNatsTransportOptions {
   readonly maxMessageBytes: number | undefined;
   readonly onWarning: (message: string, error?: unknown) => void;
   readonly caFile?: string;
+  readonly keepAlive: boolean;
 }
 
 const NUMERIC: Record<string, { min: number; max: number; infinite?: boolean }> = {
@@ -94,7 +101,7 @@ const NUMERIC: Record<string, { min: number; max: number; infinite?: boolean }> 
   maxMessageBytes: { min: 1, max: 64 * 1024 * 1024 },
 };
 
-const KNOWN = new Set([...Object.keys(NUMERIC), 'namespace', 'connectionName', 'onWarning', 'caFile']);
+const KNOWN = new Set([...Object.keys(NUMERIC), 'namespace', 'connectionName', 'onWarning', 'caFile', 'keepAlive']);
 
 /** Letters, digits and '-': safe in subjects and stream names, and '_' stays a separator. */
 const NAMESPACE = /^[A-Za-z0-9-]{1,32}$/;
@@ -130,6 +137,9 @@ export function resolveNatsOptions(options: NatsTransportOptions = {}): Resolved
   if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
     throw new TypeError("raybus nats: option 'onWarning' must be a function");
   }
+  if (options.keepAlive !== undefined && typeof options.keepAlive !== 'boolean') {
+    throw new TypeError("raybus nats: option 'keepAlive' must be a boolean");
+  }
   if (options.caFile !== undefined) {
     if (typeof options.caFile !== 'string' || options.caFile === '') throw new TypeError("raybus nats: option 'caFile' must be a file path");
     if (!existsSync(options.caFile)) throw new RangeError(`raybus nats: option 'caFile': no such file ${options.caFile}`);
@@ -149,6 +159,7 @@ export function resolveNatsOptions(options: NatsTransportOptions = {}): Resolved
     unboundedPullBatch: options.unboundedPullBatch ?? 256,
     maxMessageBytes: options.maxMessageBytes,
     onWarning: options.onWarning ?? defaultWarning,
+    keepAlive: options.keepAlive ?? true,
     ...(options.caFile !== undefined ? { caFile: options.caFile } : {}),
   };
 }

@@ -9,8 +9,9 @@
  * connection dropped, and those made while it is down, are sent again in their original order
  * once it is back (so a message may arrive twice; it is not lost). A server that has just
  * restarted answers `503` for streams it has not restored yet: for `RESTORE_GRACE_MS` after a
- * reconnect, a `503` is tried again every `RETRY_MS` (within the publish timeout) instead of
- * meaning `NO_SUCH_QUEUE` — such a retried message may then arrive after ones published later.
+ * reconnect, a `503` is tried again every `RETRY_MS` (until the grace ends, even past the publish
+ * timeout) instead of meaning `NO_SUCH_QUEUE` — such a retried message may then arrive after
+ * ones published later.
  */
 import { createInbox, type Msg, type MsgHdrs, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 import type { MessageHeaders } from '../../src/transport/transport';
@@ -24,7 +25,8 @@ interface Pending {
   readonly subject: string;
   readonly body: Uint8Array;
   readonly headers: MsgHdrs | undefined;
-  readonly deadline: number;
+  /** When it times out: publish time + `publishTimeoutMs`, later while the restore grace lasts. */
+  deadline: number;
   /** Written on a live connection (false: waiting for the reconnect). */
   sent: boolean;
   resolve(): void;
@@ -32,8 +34,12 @@ interface Pending {
 }
 
 const SWEEP_MS = 100;
-/** After a reconnect, how long a `503` may mean "stream not restored yet" rather than "no such queue". */
-const RESTORE_GRACE_MS = 10_000;
+/**
+ * After a reconnect, how long a `503` may mean "not declared again yet" rather than "no such
+ * queue": a restarted server lost the queues kept in memory, and each owner declares its own
+ * again when its connection is back, which on a loaded machine can be many seconds after ours.
+ */
+const RESTORE_GRACE_MS = 30_000;
 /** How soon a publish answered `503` during that grace is sent again. */
 const RETRY_MS = 250;
 
@@ -140,8 +146,10 @@ export class Publisher implements LinkParticipant {
     if (!p) return;
     const status = msg.headers?.code ?? 0;
     if (status === 503 && this.resumedAt > 0 && Date.now() - this.resumedAt < RESTORE_GRACE_MS) {
-      // Maybe a stream the restarted server has not restored yet: ask again shortly.
+      // Maybe a stream the restarted server has not restored yet: ask again shortly, and give
+      // up only once the grace is over.
       p.sent = false;
+      p.deadline = Math.max(p.deadline, this.resumedAt + RESTORE_GRACE_MS);
       setTimeout(() => {
         const link = this.manager.current;
         if (this.pending.get(id) === p && !p.sent && link && !this.down) this.write(link, id, p);
@@ -180,9 +188,9 @@ export class Publisher implements LinkParticipant {
 
   private sweep(): void {
     const now = Date.now();
-    // Deadlines grow with ids (one timeout for all), so the expired ones come first.
+    // Deadlines grow with ids, except those a restore grace extended: look at every one.
     for (const [id, p] of this.pending) {
-      if (p.deadline > now) break;
+      if (p.deadline > now) continue;
       this.settle(
         id,
         p,

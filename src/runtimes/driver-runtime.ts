@@ -85,6 +85,7 @@ export async function joinBrokerCluster(address: string, options: JoinOptions): 
     await transport.connect();
   } catch (err) {
     const message = (err as Error).message;
+    // RabbitMQ says ACCESS_REFUSED; the NATS adapter already says it in words.
     const hint = /ACCESS.REFUSED/i.test(message) ? ' (the broker refused the user name or password)' : '';
     throw new RaySystemError(`raybus: cannot join the cluster at ${parsed.display}${hint}: ${message}`);
   }

@@ -23,10 +23,14 @@ const { Cluster }: typeof Testing = require('raybus/testing');
 jest.setTimeout(90_000);
 const T = { timeoutMs: 60_000 };
 
+/** The test cluster's key: the CLI reads it from the environment, as an operator's shell would give it. */
+let clusterKey = '';
+
 /** Run a raybus command to completion (without blocking this process's driver, which answers queries). */
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [RAYBUS_CLI, ...args], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+    const env = { ...process.env, RAYBUS_CLUSTER_KEY: clusterKey };
+    execFile(process.execPath, [RAYBUS_CLI, ...args], { encoding: 'utf8', timeout: 60_000, env }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -40,6 +44,7 @@ describeWithBroker('observability on RabbitMQ', () => {
   beforeAll(async () => {
     unlock = await lockAmqpSuites();
     cluster = await Cluster.start({ address: AMQP_TEST_URL, nodes: [{ numCpus: 2 }] });
+    clusterKey = cluster.clusterKey ?? '';
     await ray.init({ address: cluster.address, namespace: 'observed' });
     json = async <T>(args: string[]): Promise<T> => {
       const r = await cli([...args, '--address', cluster.address, '--json']);

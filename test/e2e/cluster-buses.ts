@@ -6,6 +6,7 @@
  * restarting it never touches the machine's shared brokers, and what a cluster leaves on it
  * (streams, queues, lease buckets) goes with it.
  */
+import { randomBytes } from 'node:crypto';
 import type { Transport } from '../../src/transport/transport';
 import { describeWithPrivateRabbitMQ, startPrivateRabbitMQ } from '../support/private-rabbitmq';
 import { describeWithPrivateNats, startPrivateNats } from '../support/private-nats';
@@ -29,8 +30,8 @@ export interface ClusterBus {
   start(): Promise<BusServer>;
   /** An address where nothing listens, of this bus's scheme. */
   readonly nowhere: string;
-  /** The user name in the URL is checked (a wrong password is refused with a clear error). */
-  readonly checksCredentials: boolean;
+  /** The server's own word for a wrong password, which the error a driver gets must carry. */
+  readonly refusal: RegExp;
   /** Declare the warnings a bus outage makes raybus print in this process (so they stay quiet). */
   expectOutageWarnings(): void;
 }
@@ -43,7 +44,7 @@ export const RABBITMQ: ClusterBus = {
     return { url: r.url, restart: () => r.restart(), stop: () => r.stop() };
   },
   nowhere: 'amqp://guest:guest@127.0.0.1:1/',
-  checksCredentials: true,
+  refusal: /ACCESS.REFUSED/,
   expectOutageWarnings: () => void expectWarnings(/^raybus amqp: connection lost/),
 };
 
@@ -51,11 +52,12 @@ export const NATS: ClusterBus = {
   name: 'NATS',
   describe: describeWithPrivateNats,
   start: async () => {
-    const n = await startPrivateNats();
+    // With a user and password, as a deployed server has: the cluster suite checks both.
+    const n = await startPrivateNats({ auth: { user: 'raybus', pass: randomBytes(9).toString('base64url') } });
     return { url: n.url, restart: () => n.restart(), stop: () => n.stop() };
   },
   nowhere: 'nats://127.0.0.1:1',
-  checksCredentials: false,
+  refusal: /Authorization Violation/,
   expectOutageWarnings: () => void expectWarnings(/^raybus nats: /),
 };
 

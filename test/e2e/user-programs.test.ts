@@ -5,7 +5,7 @@
  * module package; scripts that must end by themselves; the public types under TypeScript 5.9
  * and 7. Each program must exit by itself with code 0 within a bounded time.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { exec, REPO, userApp, type UserApp } from './user-programs/app';
 import { commandFor, expectProgramSucceeds, programEnv, runNode, recordTiming, suiteTimings, describeRun, TS_RUNNERS, type Runner } from './user-programs/run';
@@ -27,10 +27,13 @@ const KINDS = ['cjs', 'esm'] as const;
 const examples = readdirSync(path.join(REPO, 'examples'));
 const jsExamples = examples.filter((f) => f.endsWith('.mjs'));
 const tsExamples = examples.filter((f) => f.endsWith('.ts'));
+/** Folders run with `node --test`, as their first lines say. */
+const testedFolders = examples.filter((f) => statSync(path.join(REPO, 'examples', f)).isDirectory());
 const dirOf = (kind: (typeof KINDS)[number]): string => (kind === 'cjs' ? app.cjs : app.esm);
 
 test('every example is run by this suite', () => {
-  expect(jsExamples.length + tsExamples.length).toBe(examples.length);
+  expect(jsExamples.length + tsExamples.length + testedFolders.length).toBe(examples.length);
+  expect(testedFolders).toEqual(['transport-adapter']);
   expect(jsExamples).toEqual(expect.arrayContaining(['demo.mjs', 'map-reduce.mjs', 'placement-group.mjs']));
   expect(tsExamples).toEqual(expect.arrayContaining(['actor-service.ts', 'streaming-pipeline.ts']));
 });
@@ -49,6 +52,12 @@ describe('examples', () => {
   const cases = tsExamples.flatMap((file) => KINDS.flatMap((kind) => TS_RUNNERS.map((runner) => [file, kind, runner] as const)));
   test.each(cases)('%s in a %s package with %s', async (file, kind, runner) => {
     await expectProgramSucceeds(app, `${file} (${kind}, ${runner})`, dirOf(kind), commandFor(app, file, runner), EMBEDDED);
+  });
+
+  test.each(testedFolders)('%s/ with node --test', async (folder) => {
+    const run = await expectProgramSucceeds(app, `${folder}/ (node --test)`, app.esm, ['--test', `${folder}/`], EMBEDDED);
+    expect(run.stdout).toMatch(/# pass [1-9]/);
+    expect(run.stdout).toMatch(/# fail 0/);
   });
 });
 

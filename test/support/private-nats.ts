@@ -19,7 +19,7 @@ import { answers, exitsWithin, findExecutable, killGroup, OutputTail, startWatch
 
 /** A running private NATS server. */
 export interface PrivateNats {
-  /** `nats://127.0.0.1:<port>`. */
+  /** `nats://127.0.0.1:<port>`, with `user:pass@` when the server was started with `auth`. */
   readonly url: string;
   readonly port: number;
   /** The JetStream store directory (kept across `restart()`). */
@@ -69,7 +69,9 @@ const INFO_FIRST_BYTE = 'I'.charCodeAt(0);
  * Start a NATS server with JetStream of this test's own; resolves once it accepts connections.
  * With `tls` (PEM files), it requires TLS of its clients.
  */
-export async function startPrivateNats(options: { startTimeoutMs?: number; tls?: { certFile: string; keyFile: string } } = {}): Promise<PrivateNats> {
+export async function startPrivateNats(
+  options: { startTimeoutMs?: number; tls?: { certFile: string; keyFile: string }; auth?: { user: string; pass: string } } = {},
+): Promise<PrivateNats> {
   const problem = privateNatsProblem();
   if (problem) throw new Error(`cannot start a private NATS server: ${problem}`);
   const server = findExecutable('nats-server', SBIN_DIRS)!;
@@ -86,7 +88,9 @@ export async function startPrivateNats(options: { startTimeoutMs?: number; tls?:
     output = new OutputTail();
     // With `tls`, clients must use TLS (the server still greets in the clear, then upgrades).
     const tls = options.tls ? ['--tls', '--tlscert', options.tls.certFile, '--tlskey', options.tls.keyFile] : [];
-    child = spawn(server, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, '-n', `raybus-test-${path.basename(dir)}`, ...tls], {
+    // With `auth`, clients must give this user name and password (in the URL: `url` has them).
+    const auth = options.auth ? ['--user', options.auth.user, '--pass', options.auth.pass] : [];
+    child = spawn(server, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, '-n', `raybus-test-${path.basename(dir)}`, ...tls, ...auth], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -127,7 +131,8 @@ export async function startPrivateNats(options: { startTimeoutMs?: number; tls?:
   let stopped = false;
   return {
     get url() {
-      return `nats://127.0.0.1:${port}`;
+      const credentials = options.auth ? `${encodeURIComponent(options.auth.user)}:${encodeURIComponent(options.auth.pass)}@` : '';
+      return `nats://${credentials}127.0.0.1:${port}`;
     },
     get port() {
       return port;

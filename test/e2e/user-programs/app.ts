@@ -7,7 +7,7 @@
  * each package is compiled once with its own tsconfig (output in `build/`).
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readmePrograms } from './readme';
@@ -138,6 +138,10 @@ async function build(root: string): Promise<UserApp> {
     for (const f of readdirSync(EXAMPLES).filter((f) => f.endsWith('.ts'))) copyFileSync(path.join(EXAMPLES, f), path.join(dir, f));
   }
   for (const f of readdirSync(EXAMPLES).filter((f) => f.endsWith('.mjs'))) copyFileSync(path.join(EXAMPLES, f), path.join(esm, f));
+  // Example folders (an adapter with its node:test file) keep their layout.
+  for (const d of readdirSync(EXAMPLES).filter((f) => statSync(path.join(EXAMPLES, f)).isDirectory())) {
+    cpSync(path.join(EXAMPLES, d), path.join(esm, d), { recursive: true });
+  }
   for (const f of readdirSync(PROGRAMS)) {
     if (!statSync(path.join(PROGRAMS, f)).isFile() || f.endsWith('.md')) continue;
     copyFileSync(path.join(PROGRAMS, f), path.join(f.endsWith('-cjs.ts') ? cjs : esm, f));

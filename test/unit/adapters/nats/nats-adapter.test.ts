@@ -64,6 +64,9 @@ describe('NATS adapter: URLs and options', () => {
     expect(resolveNatsOptions({ caFile: __filename }).caFile).toBe(__filename);
     expect(() => resolveNatsOptions({ caFile: '/no/such/ca.pem' })).toThrow(/caFile.*no such file/);
     expect(() => resolveNatsOptions({ caFile: '' })).toThrow(TypeError);
+    expect(resolveNatsOptions({}).keepAlive).toBe(true);
+    expect(resolveNatsOptions({ keepAlive: false }).keepAlive).toBe(false);
+    expect(() => resolveNatsOptions({ keepAlive: 'no' } as never)).toThrow(/keepAlive/);
   });
 });
 
