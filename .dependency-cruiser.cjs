@@ -19,6 +19,7 @@ const LAYERS = [
   'node',
   'worker',
   'runtimes',
+  'dashboard',
   'api',
   // Entry points and public surfaces: nothing imports them from below.
   '(cli|testing|bin|index\\.ts)',

@@ -15,6 +15,7 @@ import { EXT_ACTOR_HANDLE, serializer } from '../serialization/serializer';
 import type { WireError } from '../serialization/error-codec';
 import { normalizeMethodOptions, mergeMethodOptions } from './options';
 import { resolveArgs } from '../core/ref-resolution';
+import { traceContext } from './trace-context';
 
 const HANDLE_MARKER = Symbol.for('raybus.ActorHandle');
 const STATE = Symbol('raybus.handleState');
@@ -147,7 +148,7 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
       nret,
       ...(numReturns === 'streaming' && backpressure > 0 ? { bp: backpressure } : {}),
       owner: core.address,
-      ctx: { jobId: core.options.jobId, namespace: core.options.namespace, attempt: 0 },
+      ctx: { jobId: core.options.jobId, namespace: core.options.namespace, attempt: 0, ...traceContext(`${meta.className}.${method}`, taskId, 'actor') },
       retries,
     },
   };

@@ -34,6 +34,7 @@ import { decodeError } from '../serialization/error-codec';
 import { ActorDiedError } from '../errors/ray-errors';
 import { effectiveRuntimeEnv } from '../protocol/runtime-env';
 import { resolveArgs } from '../core/ref-resolution';
+import { traceContext } from './trace-context';
 
 const METHOD_OPTIONS = Symbol.for('raybus.methodOptions');
 /** Metadata key under which a capturing placement group travels to child tasks. */
@@ -150,7 +151,7 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
       maxCalls: options.maxCalls ?? ((demand.GPU ?? 0) > 0 ? 1 : 0),
       retryExceptions: resolved.retryExceptions,
       attempt: 0,
-      ctx: { jobId: core.options.jobId, namespace: core.options.namespace, ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}) },
+      ctx: { jobId: core.options.jobId, namespace: core.options.namespace, ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}), ...traceContext(desc.name, taskId, 'task') },
     },
     args,
   );

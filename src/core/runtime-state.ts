@@ -30,6 +30,8 @@ export interface TaskContext {
   readonly wasCurrentActorReconstructed: boolean;
   /** Resources reserved for this task (actors: their lifetime resources, in the process context). */
   readonly resources?: Resources;
+  /** W3C trace context of this task's span (tracing on): what it submits is that span's child. */
+  readonly tc?: string;
 }
 
 /** The process-level part of the runtime context. */

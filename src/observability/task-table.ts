@@ -3,11 +3,12 @@
  * one small record per task, mutated in place as the task moves (Ray's task states), kept
  * while it lives (with the owner's pending tasks) and, once finished, written into a bounded
  * ring of columns (100 000 per owner by default, RAYBUS_MAX_FINISHED_TASKS) whose evictions are
- * counted as `dropped`. Nothing here sends a message: the table is read when a state query
- * arrives.
+ * counted as `dropped`. Durations of finished tasks are counted into fixed buckets (the
+ * `raybus_task_duration_seconds` histogram: a few comparisons per task). Nothing here sends a
+ * message: the table is read when a state query arrives.
  */
 import type { Resources, WireError } from '../protocol/wire';
-import { TASK_STATES, type TaskItem, type TaskState, type TaskSummaryEntry, type TaskType } from '../protocol/state';
+import { TASK_DURATION_BUCKETS_S, TASK_STATES, type DurationCounts, type TaskItem, type TaskState, type TaskSummaryEntry, type TaskType } from '../protocol/state';
 import { ByteColumn, ColumnRing, IdColumn, NumberColumn, RefColumn } from './columns';
 
 /** Default capacity of the ring of finished tasks, per owner (Ray keeps as many task events). */
@@ -140,6 +141,9 @@ export class TaskTable {
   private readonly live: LiveRecords;
   private readonly own?: Map<string, TaskRecord>;
   private readonly finished: FinishedTasks;
+  private readonly durationCounts: number[] = new Array<number>(TASK_DURATION_BUCKETS_S.length + 1).fill(0);
+  private durationSum = 0;
+  private durationCount = 0;
 
   /**
    * @param live where the live records are (the owner's pending tasks); absent: kept here
@@ -227,6 +231,7 @@ export class TaskTable {
     rec.ended = end;
     if (us !== undefined) rec.started = end - us / 1000;
     else rec.started ??= end;
+    this.countDuration((end - rec.started) / 1000);
     if (error) {
       rec.state = 'FAILED';
       rec.errorType = error.rayClass ?? error.name;
@@ -234,6 +239,20 @@ export class TaskTable {
     } else rec.state = 'FINISHED';
     this.own?.delete(rec.taskId);
     this.finished.push(rec);
+  }
+
+  private countDuration(seconds: number): void {
+    const s = seconds > 0 ? seconds : 0;
+    let i = 0;
+    while (i < TASK_DURATION_BUCKETS_S.length && s > TASK_DURATION_BUCKETS_S[i]!) i++;
+    this.durationCounts[i]! += 1;
+    this.durationSum += s;
+    this.durationCount += 1;
+  }
+
+  /** Durations of the tasks that finished or failed here, by bucket (TASK_DURATION_BUCKETS_S). */
+  durations(): DurationCounts {
+    return { counts: [...this.durationCounts], sum: this.durationSum, count: this.durationCount };
   }
 
   /** Every record: live ones, then finished ones (oldest first). */

@@ -138,6 +138,7 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void, origi
         metadata: msg.ctx.metadata ?? {},
         wasCurrentActorReconstructed: false,
         ...(msg.ctx.res ? { resources: msg.ctx.res } : {}),
+        ...(msg.ctx.tc ? { tc: msg.ctx.tc } : {}),
       },
       call,
     });

@@ -16,7 +16,7 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Observable } from 'rxjs';
 import { systemClock, type Clock } from '../util/clock';
-import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportCapabilities, TransportLease, TransportStatus } from './transport';
+import type { ConsumeOptions, Delivery, PublishOptions, QueueInspection, QueueOptions, Subscription, Transport, TransportCapabilities, TransportLease, TransportStatus } from './transport';
 import { logger } from '../util/logger';
 
 /** Options of {@link createAuthTransport}. */
@@ -124,6 +124,7 @@ export class AuthTransport implements Transport {
       this.capabilities = { ...inner.capabilities, maxMessageBytes: inner.capabilities.maxMessageBytes - overhead };
     }
     if (inner.acquireLease) this.acquireLease = (name, ttl) => inner.acquireLease!(name, ttl);
+    if (inner.inspectQueue) this.inspectQueue = (queue) => inner.inspectQueue!(queue);
     this.keys = deriveKeys(options.key);
     this.clock = options.clock ?? systemClock;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
@@ -131,6 +132,7 @@ export class AuthTransport implements Transport {
   }
 
   acquireLease?: (name: string, ttlMs: number) => Promise<TransportLease | null>;
+  inspectQueue?: (queue: string) => Promise<QueueInspection | undefined>;
 
   /** Messages opened and refused so far. */
   stats(): AuthStats {

@@ -13,12 +13,16 @@ import type {
   Delivery,
   MessageHeaders,
   PublishOptions,
+  QueueInspection,
   QueueOptions,
   Subscription,
   Transport,
   TransportStatus,
 } from './transport';
 import { logger } from '../util/logger';
+import { transportCounters } from './transport-counters';
+
+const counters = transportCounters;
 
 interface QueuedMessage {
   readonly body: Uint8Array;
@@ -43,6 +47,8 @@ class MemoryQueue {
   readonly consumers: Consumer[] = [];
   cursor = 0;
   scheduled = false;
+  /** Messages put back after a consumer left them unacknowledged (or nacked them with requeue). */
+  redelivered = 0;
   constructor(
     readonly name: string,
     readonly options: QueueOptions,
@@ -94,6 +100,15 @@ export class InMemoryBus {
     return this.queues.has(queue);
   }
 
+  /** What `queue` holds now (undefined when it does not exist). */
+  inspectQueue(queue: string): QueueInspection | undefined {
+    const q = this.queues.get(queue);
+    if (!q) return undefined;
+    let unacked = 0;
+    for (const c of q.consumers) unacked += c.unacked.size;
+    return { messages: q.size, consumers: q.consumers.length, unacked, redelivered: q.redelivered };
+  }
+
   /** @internal */
   assertQueue(name: string, options: QueueOptions): void {
     if (!this.queues.has(name)) this.queues.set(name, new MemoryQueue(name, options));
@@ -112,6 +127,8 @@ export class InMemoryBus {
     const q = this.queues.get(queue);
     if (!q) throw new Error(`raybus in-memory bus: no queue named '${queue}'`);
     q.messages.push({ body, headers, redelivered: false });
+    counters.sent += 1;
+    counters.sentBytes += body.byteLength;
     this.schedule(q);
   }
 
@@ -148,6 +165,7 @@ export class InMemoryBus {
       msg.redelivered = true;
       q.unshift(msg);
     }
+    q.redelivered += pending.length;
     if (q.options.autoDelete && q.consumers.length === 0 && this.queues.get(q.name) === q) {
       this.queues.delete(q.name);
       return;
@@ -168,9 +186,15 @@ export class InMemoryBus {
 
   /** @internal */
   broadcast(topic: string, body: Uint8Array): void {
+    counters.sent += 1;
+    counters.sentBytes += body.byteLength;
     const set = this.topics.get(topic);
     if (!set) return;
-    for (const h of [...set]) queueMicrotask(() => h(body));
+    for (const h of [...set]) {
+      counters.received += 1;
+      counters.receivedBytes += body.byteLength;
+      queueMicrotask(() => h(body));
+    }
   }
 
   /** Dispatch asynchronously (never re-entrantly inside publish/ack), batched per queue. */
@@ -189,6 +213,8 @@ export class InMemoryBus {
       if (!consumer) return;
       const msg = q.shift()!;
       consumer.unacked.add(msg);
+      counters.received += 1;
+      counters.receivedBytes += msg.body.byteLength;
       let settled = false;
       const settle = (): boolean => {
         if (settled || !consumer.unacked.has(msg)) return false;
@@ -208,6 +234,7 @@ export class InMemoryBus {
           if (!settle()) return;
           if (requeue) {
             msg.redelivered = true;
+            q.redelivered += 1;
             q.unshift(msg);
           }
           this.schedule(q);
@@ -280,6 +307,11 @@ export class InMemoryTransport implements Transport {
   publishSync(queue: string, body: Uint8Array, options?: PublishOptions): void {
     this.ensureOpen();
     this.bus.publish(queue, body, options?.headers ?? {});
+  }
+
+  async inspectQueue(queue: string): Promise<QueueInspection | undefined> {
+    this.ensureOpen();
+    return this.bus.inspectQueue(queue);
   }
 
   async consume(queue: string, handler: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {

@@ -14,6 +14,7 @@ import type { CoreWorker } from '../core/core-worker';
 import { isIterator, runGenerator } from './generator-runner';
 import { trackRunning } from '../core/running-tasks';
 import { flushWorkerOutput, workerExecutions } from './worker-observability';
+import { startExecution } from '../observability/tracing';
 
 /**
  * Load code with `ray` and a cwd-relative `require` in scope for by-value sources; `origin`
@@ -103,12 +104,16 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
   const executions = workerExecutions();
   const execution = executions?.begin(spec.taskId, spec.name, spec.actorCall === true, spec.log ?? { name: spec.name, owner: spec.owner });
   let failed = false;
+  // Submitted with a trace context (tracing on): the call runs in its span (tracing.ts).
+  const span = startExecution(spec.name, spec.taskId, spec.actorCall ? 'actor' : 'task', spec.context.tc);
+  const context = span ? { ...spec.context, tc: span.tc } : spec.context;
+  const call = span ? () => span.run(spec.call) : spec.call;
   // The signal is made only if the task asks for it (getRuntimeContext().signal).
-  const ctx = Object.defineProperty({ ...spec.context }, 'signal', { get: () => running.signal, enumerable: true }) as TaskContext;
+  const ctx = Object.defineProperty({ ...context }, 'signal', { get: () => running.signal, enumerable: true }) as TaskContext;
   try {
     if (spec.nret >= 0) {
       const t0 = spec.timed ? performance.now() : 0;
-      let rets = await runInContext(core, ctx, spec.name, spec.nret, spec.call);
+      let rets = await runInContext(core, ctx, spec.name, spec.nret, call);
       if (spec.transform) rets = spec.transform(rets);
       failed = rets.length > 0 && 'e' in rets[0]!;
       // The call's output goes first: its owner prints it before it sees the result.
@@ -126,7 +131,7 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
     const run = await slot.taskContext.run(ctx, async () => {
       let iter: unknown;
       try {
-        iter = spec.call();
+        iter = call();
         if (iter instanceof Promise) iter = await iter;
       } catch (err) {
         return { count: 0, completion: { e: encodeTaskError(spec.name, spec.taskId, err) } as WireOutcome, streamed: false };
@@ -153,5 +158,6 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
     running.done();
     core.forgetChildren(spec.taskId);
     if (execution) executions!.end(execution, failed);
+    span?.end(failed);
   }
 }
