@@ -48,6 +48,8 @@ export class DashboardCollector {
   private readonly intervalMs: number;
   private latest?: DashboardSnapshot;
   private inflight?: Promise<DashboardSnapshot>;
+  private scraped?: DashboardSnapshot;
+  private scraping?: Promise<DashboardSnapshot>;
   private readonly listeners = new Set<(s: DashboardSnapshot) => void>();
   private timer?: Timer;
   private stopped = false;
@@ -86,6 +88,45 @@ export class DashboardCollector {
   snapshot(maxAgeMs = 0): Promise<DashboardSnapshot> {
     if (this.latest && this.clock.now() - this.latest.at <= maxAgeMs) return Promise.resolve(this.latest);
     return this.poll();
+  }
+
+  /**
+   * What a scrape of /metrics needs, and no more: the counts (task summary, actor summary),
+   * the cluster state, the processes' counters and the queues the cluster state names — not
+   * the task and worker lists of the pages. Scrapes under way are joined.
+   */
+  forMetrics(maxAgeMs = 0): Promise<DashboardSnapshot> {
+    if (this.scraped && this.clock.now() - this.scraped.at <= maxAgeMs) return Promise.resolve(this.scraped);
+    this.scraping ??= this.collectForMetrics().finally(() => {
+      this.scraping = undefined;
+    });
+    return this.scraping;
+  }
+
+  private async collectForMetrics(): Promise<DashboardSnapshot> {
+    const errors: string[] = [];
+    const part = <T>(what: string, p: Promise<T>): Promise<T | undefined> =>
+      p.catch((err: unknown) => {
+        errors.push(`${what}: ${(err as Error).message}`);
+        return undefined;
+      });
+    const c = this.client;
+    const [state, actorSummary, summary, metrics] = await Promise.all([part('cluster state', c.clusterState()), part('actor summary', c.summarizeActors()), part('task summary', c.summarizeTasks()), part('metrics', c.metrics())]);
+    const inspectable = typeof this.options.transport.inspectQueue === 'function';
+    const actors = (state?.actors ?? []).map((a) => ({ actorId: a.actorId, state: a.state }));
+    const nodes = (state?.nodes ?? []).map((n) => ({ nodeId: n.nodeId, state: n.alive ? 'ALIVE' : 'DEAD' }));
+    const queues = inspectable && state ? await part('queues', this.inspectQueues(actors, nodes, [])) : undefined;
+    const results: PollResults = {
+      ...(state ? { state } : {}),
+      ...(actorSummary ? { actorSummary } : {}),
+      ...(summary ? { summary } : {}),
+      ...(metrics ? { metrics } : {}),
+      ...(queues ? { queues } : {}),
+      ...(this.options.refusals ? { ownRefusals: this.options.refusals() } : {}),
+    };
+    const snap = buildSnapshot(results, { at: this.clock.now(), address: this.options.address, transportKind: this.options.transport.kind, errors, ...(inspectable ? {} : { uninspectable: true }) }, this.scraped);
+    this.scraped = snap;
+    return snap;
   }
 
   private schedule(delayMs: number): void {
@@ -159,7 +200,7 @@ export class DashboardCollector {
   }
 
   /** The queues the state API knows of: the broker's, the nodes', the workers', the actors' mailboxes. */
-  private async inspectQueues(actors: readonly ActorItem[], nodes: ReadonlyArray<{ nodeId: string; state: string }>, workers: ReadonlyArray<{ workerId: string; isAlive: boolean; workerType: string }>): Promise<QueueRow[]> {
+  private async inspectQueues(actors: ReadonlyArray<{ actorId: string; state: string }>, nodes: ReadonlyArray<{ nodeId: string; state: string }>, workers: ReadonlyArray<{ workerId: string; isAlive: boolean; workerType: string }>): Promise<QueueRow[]> {
     const wanted: Array<{ name: string; kind: string; owner?: string }> = [{ name: BROKER_QUEUE, kind: 'broker' }];
     for (const n of nodes) if (n.state !== 'DEAD') wanted.push({ name: nodeQueue(n.nodeId as NodeId), kind: 'node', owner: n.nodeId });
     for (const a of actors) if (a.state !== 'DEAD') wanted.push({ name: actorQueue(a.actorId as ActorId), kind: 'mailbox', owner: a.actorId });

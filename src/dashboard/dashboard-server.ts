@@ -157,8 +157,8 @@ class Handler {
       const asset = ASSETS[p];
       if (asset) return send(res, 200, asset.type, await readFile(path.join(ASSET_DIR, asset.file)));
       if (p === '/metrics') {
-        // A scrape reads the cluster now (joining a poll under way).
-        this.metrics.update(await this.collector.snapshot(0));
+        // A scrape reads the cluster now (joining one under way), only what the metrics need.
+        this.metrics.update(await this.collector.forMetrics());
         return send(res, 200, this.metrics.contentType, await this.metrics.text());
       }
       if (p === '/api/snapshot') return json(res, 200, await this.collector.snapshot(1000));

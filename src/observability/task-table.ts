@@ -109,6 +109,28 @@ class FinishedTasks {
     for (const row of this.ring.rows()) yield this.record(row);
   }
 
+  /** Add the counts by name and state to `out` (creation tasks left out), reading the columns: no record per row. */
+  summarizeInto(out: Record<string, TaskSummaryEntry>): void {
+    const n = this.ring.size;
+    const creation = TYPE_INDEX.get('ACTOR_CREATION_TASK')!;
+    const names = this.name.values;
+    const states = this.state.values;
+    const types = this.type.values;
+    let last: string | undefined;
+    let entry: TaskSummaryEntry | undefined;
+    for (let row = 0; row < n; row++) {
+      const type = types[row]!;
+      if (type === creation) continue;
+      const name = names[row]!;
+      if (name !== last || !entry) {
+        entry = out[name] ??= { funcOrClassName: name, type: TYPES[type]!, stateCounts: {} };
+        last = name;
+      }
+      const state = TASK_STATES[states[row]!]!;
+      entry.stateCounts[state] = (entry.stateCounts[state] ?? 0) + 1;
+    }
+  }
+
   private record(row: number): TaskRecord {
     const started = this.started.values[row]!;
     const ended = this.ended.values[row]!;
@@ -264,11 +286,12 @@ export class TaskTable {
   /** Counts by function and state (creation tasks are counted by the broker's actors). */
   summary(): Record<string, TaskSummaryEntry> {
     const out: Record<string, TaskSummaryEntry> = {};
-    for (const r of this.records()) {
-      if (r.type === 'ACTOR_CREATION_TASK') continue;
+    for (const r of this.live.records()) {
+      if (!r || r.type === 'ACTOR_CREATION_TASK') continue;
       const e = (out[r.name] ??= { funcOrClassName: r.name, type: r.type, stateCounts: {} });
       e.stateCounts[r.state] = (e.stateCounts[r.state] ?? 0) + 1;
     }
+    this.finished.summarizeInto(out);
     return out;
   }
 }

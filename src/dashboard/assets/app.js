@@ -26,7 +26,8 @@ function h(tag, attrs, ...kids) {
   return el;
 }
 const badge = (s) => h('span', { class: `st st-${s}`, 'data-state': s }, s);
-const short = (id) => (id ? String(id).slice(0, 12) : '');
+/** Ids end in what tells them apart (a process prefix, then a counter): long ones keep both ends. */
+const short = (id) => (!id ? '' : String(id).length <= 24 ? String(id) : `${String(id).slice(0, 8)}…${String(id).slice(-8)}`);
 const num = (n) => (n === undefined || n === null ? '' : Number(n).toLocaleString('en-US', { maximumFractionDigits: 4 }));
 function bytes(n) {
   if (!n) return '0 B';
@@ -42,7 +43,8 @@ function ago(ms) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 const time = (ms) => (ms ? new Date(ms).toLocaleTimeString() : '');
-const res = (r) => Object.entries(r || {}).filter(([k]) => !k.startsWith('node:')).map(([k, v]) => `${k} ${num(v)}`).join(', ');
+const amount = (name, v) => (name === 'memory' || name === 'object_store_memory' ? bytes(v) : num(v));
+const res = (r) => Object.entries(r || {}).filter(([k]) => !k.startsWith('node:')).map(([k, v]) => `${k} ${amount(k, v)}`).join(', ');
 const actorLink = (id) => h('a', { href: `#/actors/${encodeURIComponent(id)}`, class: 'mono' }, short(id));
 
 /** A table paged in the page (rows from the snapshot). */
@@ -84,7 +86,7 @@ const views = {
       h('div', { class: 'grid' },
         h('div', { class: 'card', 'data-testid': 'nodes-card' }, h('h2', {}, 'Nodes'), h('div', { class: 'big' }, num(n.alive)), h('div', { class: 'muted' }, `alive · ${n.draining} draining · ${n.dead} dead`)),
         h('div', { class: 'card' }, h('h2', {}, 'Resources (used / total)'),
-          o.resources.length ? o.resources.map((r) => [h('div', {}, `${r.name}: ${num(r.used)} / ${num(r.total)}`), h('meter', { min: 0, max: r.total || 1, value: Math.min(r.used, r.total), title: `${r.name}: ${num(r.used)} of ${num(r.total)} used` })]) : h('p', { class: 'muted' }, 'No alive node.')),
+          o.resources.length ? o.resources.map((r) => [h('div', {}, `${r.name}: ${amount(r.name, r.used)} / ${amount(r.name, r.total)}`), h('meter', { min: 0, max: r.total || 1, value: Math.min(r.used, r.total), title: `${r.name}: ${num(r.used)} of ${num(r.total)} used` })]) : h('p', { class: 'muted' }, 'No alive node.')),
         h('div', { class: 'card' }, h('h2', {}, 'Waiting'),
           h('div', {}, `${o.pending.filter((p) => !p.infeasible).length} pending, `, h('span', { class: o.pending.some((p) => p.infeasible) ? 'infeasible' : '' }, `${o.pending.filter((p) => p.infeasible).length} infeasible`), ` · ${o.runningLeases} task leases running`),
           o.oldestWaiting
@@ -111,7 +113,7 @@ const views = {
         { label: 'Function', key: 'name', class: 'mono' },
         { label: 'Type', key: 'type' },
         ...TASK_STATES.map((st) => ({ label: st.replace(/_/g, ' ').toLowerCase(), class: 'num', render: (f) => num(f.counts[st] || 0) })),
-        { label: 'Recent errors', render: (f) => f.recentErrors.map((e) => h('div', { class: 'err mono' }, `${e.errorType || 'error'}: ${e.errorMessage || ''}`)) },
+        { label: 'Recent errors', class: 'wide', render: (f) => f.recentErrors.map((e) => h('div', { class: 'err mono' }, `${e.errorType || 'error'}: ${e.errorMessage || ''}`)) },
       ], s.functions, 'No task yet.')),
       h('h1', {}, 'All tasks'),
       h('div', { class: 'card' },
