@@ -5,13 +5,10 @@
  * parts answer (the embedded default's driver and node share one process).
  */
 import { randomBytes } from 'node:crypto';
-import type { DurationCounts, ProcessMetrics, StateQueryKind } from '../protocol/state';
+import type { DurationCounts, ProcessMetrics } from '../protocol/state';
 import type { StateAnswerMsg } from '../protocol/messages/state';
 import { transportCounters } from '../transport/transport-counters';
 import { processGlobal } from '../util/process-global';
-
-/** The `metrics` query kind. */
-export const METRICS_QUERY: StateQueryKind = 'metrics';
 
 const id = processGlobal('metrics-proc', () => randomBytes(8).toString('hex'));
 
