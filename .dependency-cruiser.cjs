@@ -20,6 +20,7 @@ const LAYERS = [
   'worker',
   'di',
   'runtimes',
+  'dashboard',
   'api',
   // Entry points and public surfaces: nothing imports them from below.
   '(cli|testing|bin|index\\.ts)',

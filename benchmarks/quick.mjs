@@ -2,6 +2,9 @@
 //   node benchmarks/quick.mjs [address]
 // On a broker, QUICK_SECURITY=none|key|encrypt runs the cluster without a cluster key, with
 // one (the default: every message authenticated), or with one and encryption.
+// QUICK_METRICS=1 runs with the dashboard on and /metrics scraped every QUICK_SCRAPE_MS
+// (default 1000; 0: never), what a Prometheus watching the cluster costs the hot path;
+// compare with a run without it.
 import { readFileSync, readdirSync } from 'node:fs';
 import ray from 'raybus';
 import { smallValue, Actor } from './raybus-remote-code.mjs';
@@ -18,7 +21,19 @@ const cluster = broker
   ? await Cluster.start({ address: broker, nodes: [{ numCpus: 2 }], ...(security === 'none' ? { clusterKey: null } : {}), ...(security === 'encrypt' ? { encrypt: true } : {}) })
   : undefined;
 if (broker) console.log(`security: ${security}`);
-await ray.init(cluster ? { address: cluster.address } : {});
+const metrics = process.env.QUICK_METRICS === '1';
+const info = await ray.init({ ...(cluster ? { address: cluster.address } : {}), ...(metrics ? { dashboard: { port: 0 } } : {}) });
+let scrapes = 0;
+const scrapeMs = Number(process.env.QUICK_SCRAPE_MS ?? 1000);
+// One scrape first, as a Prometheus watching a running cluster has done (loads and warms it).
+if (metrics) await (await fetch(`${info.dashboardUrl}/metrics`)).text();
+const scraper =
+  metrics && scrapeMs > 0
+    ? setInterval(() => {
+        fetch(`${info.dashboardUrl}/metrics`).then((r) => r.text()).then(() => (scrapes += 1), () => undefined);
+      }, scrapeMs)
+    : undefined;
+if (metrics) console.log(`metrics: on (${info.dashboardUrl}/metrics scraped every ${scrapeMs} ms)`);
 const small = ray.remote(smallValue);
 const A = ray.remote(Actor);
 const a = A.remote();
@@ -67,5 +82,7 @@ await measure('tasks sync', () => ray.get(small.remote()), 1);
 await measure('tasks async', () => ray.get(batch(() => small.remote())), 1000);
 await measure('actor sync', () => ray.get(a.small_value.remote()), 1);
 await measure('actor async', () => ray.get(batch(() => a.small_value.remote())), 1000);
+clearInterval(scraper);
+if (metrics) console.log(`metrics: ${scrapes} scrapes`);
 await ray.shutdown();
 await cluster?.shutdown();

@@ -1,7 +1,7 @@
 // Builds the CommonJS output with tsc, then thin ESM wrappers that re-export it, so that
 // `import` and `require` share one module instance (no dual-package hazard).
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { rmSync, writeFileSync, mkdirSync, chmodSync, cpSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -11,6 +11,8 @@ rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
   stdio: 'inherit',
 });
+// The dashboard's page (HTML, CSS, JS) is served from beside its compiled server module.
+cpSync(path.join(root, 'src/dashboard/assets'), path.join(root, 'dist/cjs/src/dashboard/assets'), { recursive: true });
 const require = createRequire(import.meta.url);
 const esm = path.join(root, 'dist/esm');
 mkdirSync(esm, { recursive: true });

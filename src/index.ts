@@ -92,6 +92,7 @@ export type {
   PublishOptions,
   ConsumeOptions,
   Subscription,
+  QueueInspection,
 } from './transport/transport';
 
 /** `ray.util`: accelerator names, placement groups, and the state API (`ray.util.state`). */

@@ -8,6 +8,7 @@ import type {
   ConsumeOptions,
   Delivery,
   PublishOptions,
+  QueueInspection,
   QueueOptions,
   Subscription,
   Transport,
@@ -16,6 +17,7 @@ import type {
 } from '../../src/transport/transport';
 import { ConnectionManager } from './connection-manager';
 import { ConsumerSet } from './consumer';
+import { QueueInspector } from './inspector';
 import { resolveAmqpOptions, type AmqpTransportOptions } from './options';
 import { Publisher } from './publisher';
 import { checkTopic, Subscriber } from './subscriber';
@@ -32,6 +34,7 @@ export class AmqpTransport implements Transport {
   private readonly publisher: Publisher;
   private readonly consumers: ConsumerSet;
   private readonly subscriber: Subscriber;
+  private readonly inspector: QueueInspector;
   private closing: Promise<void> | undefined;
 
   constructor(url: string, options?: AmqpTransportOptions) {
@@ -43,6 +46,7 @@ export class AmqpTransport implements Transport {
     this.publisher = new Publisher(this.manager);
     this.consumers = new ConsumerSet(this.manager);
     this.subscriber = new Subscriber(this.manager);
+    this.inspector = new QueueInspector(this.manager);
     // Order matters: queues exist before unconfirmed publishes are re-sent and before consumers return.
     this.manager.participate(this.topology);
     this.manager.participate(this.publisher);
@@ -66,6 +70,11 @@ export class AmqpTransport implements Transport {
 
   async deleteQueue(queue: string): Promise<void> {
     await this.topology.deleteQueue(queue);
+  }
+
+  /** Ready messages and consumers of `queue` (a passive declare); undefined when it does not exist. */
+  inspectQueue(queue: string): Promise<QueueInspection | undefined> {
+    return this.inspector.inspect(queue);
   }
 
   async publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {

@@ -11,7 +11,7 @@ import { NatsTransportError } from './errors';
 import { Leases } from './lease';
 import { Naming } from './naming';
 import { resolveNatsOptions, type NatsTransportOptions } from './options';
-import type { TransportCapabilities, TransportLease } from '../../src/transport/transport';
+import type { QueueInspection, TransportCapabilities, TransportLease } from '../../src/transport/transport';
 import { PresenceQueues } from './presence';
 import { Publisher } from './publisher';
 import { Subscriber } from './subscriber';
@@ -118,6 +118,12 @@ export class NatsTransport implements Transport {
     }
     if (!sub) throw new NatsTransportError('NO_SUCH_QUEUE', `raybus nats: cannot consume from missing queue '${queue}'`);
     return sub;
+  }
+
+  /** What `queue` holds now: a presence queue held here, or a work queue's stream (undefined when neither exists). */
+  async inspectQueue(queue: string): Promise<QueueInspection | undefined> {
+    checkName('queue', queue);
+    return this.presence.inspect(queue) ?? (await this.topology.inspect(queue));
   }
 
   async broadcast(topic: string, body: Uint8Array): Promise<void> {

@@ -70,6 +70,11 @@ export class PresenceQueues {
     }
   }
 
+  /** What a presence queue held by this connection holds (undefined when it is not held here). */
+  inspect(queue: string): { messages: number; consumers: number; unacked: number } | undefined {
+    return this.queues.get(queue)?.inspect();
+  }
+
   async delete(queue: string): Promise<void> {
     await this.queues.get(queue)?.destroy();
   }
@@ -105,6 +110,12 @@ class PresenceQueue {
     this.holders.push(holder);
     this.schedule();
     return { cancel: () => this.removeConsumer(holder) };
+  }
+
+  inspect(): { messages: number; consumers: number; unacked: number } {
+    let unacked = 0;
+    for (const h of this.holders) unacked += h.unacked.size;
+    return { messages: this.items.length, consumers: this.holders.length, unacked };
   }
 
   /** Delete the queue; resolves once the server knows (a publish from anywhere then gets no responders). */

@@ -5,7 +5,7 @@
  * declared again after a reconnect (a restarted server has lost those kept in memory).
  */
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type ConsumerInfo, type StreamConfig } from '@nats-io/jetstream';
-import type { QueueOptions } from '../../src/transport/transport';
+import type { QueueInspection, QueueOptions } from '../../src/transport/transport';
 import type { ConnectionManager, Link, LinkParticipant } from './connection';
 import { apiErrorCode, describeCause, JS_ERR, NatsTransportError } from './errors';
 import type { Naming, QueueNames } from './naming';
@@ -91,6 +91,31 @@ export class Topology implements LinkParticipant {
     } catch (err) {
       if (apiErrorCode(err) === JS_ERR.STREAM_NOT_FOUND) return undefined;
       throw refused(`create the consumer of queue '${queue}'`, err);
+    }
+  }
+
+  /**
+   * What a queue's stream holds, from its consumer's info (undefined without the stream): ready
+   * messages are the consumer's pending ones, unacknowledged its ack-pending ones, consumers the
+   * pull requests waiting on it. The consumer is not created here.
+   */
+  async inspect(queue: string): Promise<QueueInspection | undefined> {
+    const link = await this.manager.ready();
+    const names = this.naming.queue(queue);
+    try {
+      const ci = await link.jsm.consumers.info(names.stream, this.naming.consumer);
+      return { messages: ci.num_pending, consumers: ci.num_waiting, unacked: ci.num_ack_pending, redelivered: ci.num_redelivered };
+    } catch (err) {
+      const code = apiErrorCode(err);
+      if (code === JS_ERR.STREAM_NOT_FOUND) return undefined;
+      if (code !== JS_ERR.CONSUMER_NOT_FOUND) throw refused(`inspect queue '${queue}'`, err);
+    }
+    try {
+      const si = await link.jsm.streams.info(names.stream);
+      return { messages: si.state.messages, consumers: 0 };
+    } catch (err) {
+      if (apiErrorCode(err) === JS_ERR.STREAM_NOT_FOUND) return undefined;
+      throw refused(`inspect queue '${queue}'`, err);
     }
   }
 

@@ -18,6 +18,7 @@ import { normalizeMethodOptions, mergeMethodOptions } from './options';
 import { resolveArgs, setArgGate } from '../core/ref-resolution';
 import { setActorHandleRefs } from '../core/object-manager';
 import type { CallStream } from '../core/call-sequences';
+import { traceContext } from './trace-context';
 
 const HANDLE_MARKER = Symbol.for('raybus.ActorHandle');
 const STATE = Symbol('raybus.handleState');
@@ -217,7 +218,7 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
       nret,
       ...(numReturns === 'streaming' && backpressure > 0 ? { bp: backpressure } : {}),
       owner: core.address,
-      ctx: { ...currentJob(core), attempt: 0 },
+      ctx: { ...currentJob(core), attempt: 0, ...traceContext(`${meta.className}.${method}`, taskId, 'actor') },
       retries,
     },
   };

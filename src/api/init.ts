@@ -16,11 +16,17 @@ import { parseClusterAddress } from '../transport/cluster-address';
 import { joinBrokerCluster, leaveBrokerCluster, type JoinedCluster } from '../runtimes/driver-runtime';
 import { holdProcessUntil } from '../util/keep-alive';
 import { logger, setLogLevel } from '../util/logger';
+import { startDashboard, type Dashboard } from '../dashboard/dashboard-server';
+import { isLoopbackHost, type DashboardOptions } from '../dashboard/dashboard-options';
+import { CLUSTER_KEY_VAR } from '../runtimes/cluster-security';
+import type { Transport } from '../transport/transport';
 
 let runtime: EmbeddedRuntime | undefined;
 let starting: Promise<void> | undefined;
 /** Set while this process is a driver of a cluster on a broker. */
 let joined: JoinedCluster | undefined;
+/** The dashboard `init({ dashboard })` started, and what it runs on. */
+let dashboard: { server?: Dashboard; starting: Promise<void>; transport?: Transport } | undefined;
 
 /** What `init` returns: facts about the runtime that started. */
 export interface RuntimeInfo {
@@ -28,6 +34,8 @@ export interface RuntimeInfo {
   readonly nodeId: string;
   readonly namespace: string;
   readonly jobId: string;
+  /** The dashboard's URL (`init({ dashboard })`). */
+  readonly dashboardUrl?: string;
 }
 
 /**
@@ -41,6 +49,10 @@ export interface RuntimeInfo {
 export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   const opts = normalizeInitOptions(options);
   if (opts.logLevel) setLogLevel(opts.logLevel);
+  const board = opts.dashboard ? (opts.dashboard as DashboardOptions) : undefined;
+  if (board && !isLoopbackHost(board.host!) && board.token === undefined && !opts.clusterKey && !process.env[CLUSTER_KEY_VAR]) {
+    throw new RangeError(`The option 'dashboard' binds to ${board.host}: every request must then carry a token; give dashboard.token (or a cluster key)`);
+  }
   if (process.env.RAYBUS_WORKER_ID) {
     throw new RaySystemError(
       'ray.init() was called inside a raybus worker process. This happens when a worker imports your main module to find ' +
@@ -53,9 +65,9 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
     throw new RaySystemError('raybus is already initialized: call ray.shutdown() first, or pass ignoreReinitError: true');
   }
   const address = opts.address ?? process.env.RAYBUS_ADDRESS;
-  if (address?.startsWith('memory://')) return attachToMemoryCluster(address, opts);
-  if (opts.transport) return joinCluster(address ?? `${opts.transport.kind}://given-transport`, opts);
-  if (address) return joinCluster(address, opts);
+  if (address?.startsWith('memory://')) return withDashboard(attachToMemoryCluster(address, opts), board, opts.clusterKey ?? undefined);
+  if (opts.transport) return withDashboard(joinCluster(address ?? `${opts.transport.kind}://given-transport`, opts), board, opts.clusterKey ?? undefined);
+  if (address) return withDashboard(joinCluster(address, opts), board, opts.clusterKey ?? undefined);
   const resources: Resources = nodeResourcesSync({
     ...(opts.numCpus !== undefined && opts.numCpus !== null ? { numCpus: opts.numCpus } : {}),
     ...(opts.numGpus !== undefined && opts.numGpus !== null ? { numGpus: opts.numGpus } : {}),
@@ -69,7 +81,45 @@ export function init(options: InitOptions = {}): Promise<RuntimeInfo> {
   install(rt.core, rt.jobId, rt.namespace, rt.nodeId);
   runtime = rt;
   starting = startingUntil(rt.started);
-  return starting.then(() => info());
+  return withDashboard(
+    starting.then(() => info()),
+    board,
+    undefined,
+    () => rt.bus.connect(),
+  );
+}
+
+/**
+ * Once raybus started, start the dashboard asked for (on a connection of its own to the
+ * embedded bus, else on the driver's). A dashboard that cannot start is a warning, not a
+ * failure of `init`.
+ */
+function withDashboard(started: Promise<RuntimeInfo>, board: DashboardOptions | undefined, clusterKey: string | undefined, ownTransport?: () => Transport): Promise<RuntimeInfo> {
+  if (!board) return started;
+  const entry: NonNullable<typeof dashboard> = { starting: Promise.resolve() };
+  dashboard = entry;
+  const run = async (rt: RuntimeInfo): Promise<void> => {
+    // shutdown() came first: nothing to start.
+    if (dashboard !== entry) return;
+    const transport = ownTransport ? (entry.transport = ownTransport()) : slot.core!.transport;
+    await transport.connect();
+    entry.server = await startDashboard({ ...board, transport, address: rt.address, keepProcess: false, ...(clusterKey ? { clusterKey } : {}) });
+    logger.info(`raybus: dashboard at ${entry.server.url}${entry.server.requiresToken ? ' (requests must carry the token)' : ''}`);
+  };
+  entry.starting = started.then(
+    (rt) => run(rt).catch((err: unknown) => logger.warn(`raybus: the dashboard did not start: ${(err as Error).message}`)),
+    () => undefined,
+  );
+  return started.then((rt) => holdProcessUntil(entry.starting).then(() => (entry.server ? { ...rt, dashboardUrl: entry.server.url } : rt)));
+}
+
+async function stopDashboard(): Promise<void> {
+  const d = dashboard;
+  dashboard = undefined;
+  if (!d) return;
+  await d.starting;
+  await d.server?.close().catch(() => undefined);
+  await d.transport?.close().catch(() => undefined);
 }
 
 /**
@@ -155,6 +205,7 @@ export function shutdown(): Promise<void> {
 
 async function stop(): Promise<void> {
   if (starting) await starting.catch(() => undefined);
+  await stopDashboard();
   const rt = runtime;
   runtime = undefined;
   const core = slot.core;

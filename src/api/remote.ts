@@ -12,6 +12,7 @@ import type { ActorClass, MethodWithOptions, NumReturnsAfter, RemoteFunction, Re
 import type { ActorClassOptions, ActorMethodOptions, NumReturns, RemoteFunctionOptions } from './options';
 import { NRET_DYNAMIC, NRET_STREAMING } from '../protocol/wire';
 import { effectiveRuntimeEnv } from '../protocol/runtime-env';
+import { traceContext } from './trace-context';
 
 import { ACTOR_CLASS, METHOD_OPTIONS, checkStrategy, isClass, isGeneratorFn, retryNames, withCapture, wireStrategy, type AnyClass, type AnyFn } from './remote-common';
 import { makeActorClass } from './actor-class';
@@ -85,7 +86,7 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
       maxCalls: options.maxCalls ?? ((demand.GPU ?? 0) > 0 ? 1 : 0),
       retryExceptions: resolved.retryExceptions,
       attempt: 0,
-      ctx: { ...currentJob(core), ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}) },
+      ctx: { ...currentJob(core), ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}), ...traceContext(desc.name, taskId, 'task') },
     },
     args,
   );

@@ -57,6 +57,10 @@ export interface ParsedArgs {
   readonly out?: string;
   /** raybus's own messages (`--log-level`). */
   readonly logLevel?: LogLevel;
+  /** `dashboard`: where to listen, and the token to ask for. */
+  readonly port?: number;
+  readonly host?: string;
+  readonly token?: string;
 }
 
 const SECURITY = ['cluster-key-file', 'encrypt', 'insecure', 'ca-file'];
@@ -67,6 +71,7 @@ const FLAGS: Record<string, readonly string[]> = {
   summary: ['address', 'json', 'log-level', ...SECURITY],
   logs: ['address', 'actor', 'task', 'follow', 'log-level', ...SECURITY],
   timeline: ['address', 'out', 'log-level', ...SECURITY],
+  dashboard: ['address', 'port', 'host', 'token', 'log-level', ...SECURITY],
 };
 const BOOLEAN = new Set(['json', 'detail', 'follow', 'encrypt', 'insecure']);
 /** Options that may be given several times. */
@@ -146,6 +151,10 @@ export function parseArgs(cmd: string, argv: readonly string[], cwd = process.cw
   const resources = parseResources(one('resources'));
   const acceleratorType = one('accelerator-type');
   const labels = parseLabels(one('labels'));
+  const port = number(one('port'), 'port', { integer: true });
+  if (port !== undefined && port > 65535) throw new UsageError(`--port must be from 0 to 65535, got ${port}`);
+  const host = one('host');
+  const token = one('token') ?? (process.env.RAYBUS_DASHBOARD_TOKEN || undefined);
   return {
     address,
     ...(numCpus !== undefined ? { numCpus } : {}),
@@ -164,6 +173,9 @@ export function parseArgs(cmd: string, argv: readonly string[], cwd = process.cw
     json: values.has('json'),
     ...(what ? { what } : {}),
     ...(summarize ? { summarize } : {}),
+    ...(port !== undefined ? { port } : {}),
+    ...(host ? { host } : {}),
+    ...(token ? { token } : {}),
     ...state,
   };
 }

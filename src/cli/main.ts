@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `raybus` command line (README.md, "Commands"): `start` runs a node until SIGINT/SIGTERM (which
- * drain it); `status`, `list`, `summary`, `logs` and `timeline` read the live cluster; `keygen`
- * makes a cluster key. Long
+ * drain it); `status`, `list`, `summary`, `logs` and `timeline` read the live cluster;
+ * `dashboard` serves it over HTTP; `keygen` makes a cluster key. Long
  * operations print progress; every failure prints one clear line and exits non-zero.
  */
 import { packageVersion } from '../util/package-info';
@@ -11,6 +11,7 @@ import { runStart } from './start-command';
 import { runStatus } from './status-command';
 import { runList, runSummary, runTimeline } from './state-commands';
 import { runLogs } from './logs-command';
+import { runDashboard } from './dashboard-command';
 import { setLogLevel } from '../util/logger';
 import { runKeygen } from './keygen-command';
 import { CLUSTER_KEY_VAR } from '../runtimes/cluster-security';
@@ -28,11 +29,14 @@ Usage:
   raybus summary tasks|actors --address amqp://... [--json]
   raybus logs --actor ID | --task ID --address amqp://... [--follow]
   raybus timeline --out trace.json --address amqp://...
+  raybus dashboard --address amqp://... [--port 8265] [--host 127.0.0.1] [--token T]
   raybus keygen [--out FILE]
   raybus --version | --help
 
 Every command that reads a cluster takes --cluster-key-file F [--encrypt] [--insecure]
 [--ca-file PEM], and --log-level debug|info|warn|error|silent (raybus's own messages).
+The dashboard listens on 127.0.0.1 unless --host says otherwise; on any other host every
+request must carry the token (--token, RAYBUS_DASHBOARD_TOKEN) or else the cluster key.
 
 Every message is authenticated with the cluster key (a file of one line, made by
 'raybus keygen'); a bus that is not on this machine needs one, or --insecure.
@@ -41,7 +45,7 @@ the CA file from RAYBUS_CA_FILE.
 Without a cluster, nothing needs starting: call ray.init() in your program for the
 embedded default.`;
 
-const COMMANDS = new Set(['start', 'status', 'list', 'summary', 'logs', 'timeline']);
+const COMMANDS = new Set(['start', 'status', 'list', 'summary', 'logs', 'timeline', 'dashboard']);
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -90,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
     if (cmd === 'summary') return await runSummary(args);
     if (cmd === 'logs') return await runLogs(args);
     if (cmd === 'timeline') return await runTimeline(args);
+    if (cmd === 'dashboard') return await runDashboard(args);
     return await runList(args);
   } catch (err) {
     process.stderr.write(`raybus ${cmd}: error: ${oneLine(err)}\n`);

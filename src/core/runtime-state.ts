@@ -39,6 +39,8 @@ export interface TaskContext {
   readonly namespace?: string;
   /** The lease a normal task runs on (absent for actor calls): a blocking `get` releases its CPU. */
   readonly lease?: LeaseId;
+  /** W3C trace context of this task's span (tracing on): what it submits is that span's child. */
+  readonly tc?: string;
 }
 
 /** The process-level part of the runtime context. */

@@ -1,6 +1,6 @@
 /**
  * What every CoreWorker answers to state queries: the tasks it submitted (its task table),
- * their counts by function, the objects it holds, and — a driver — itself as a worker of type
+ * their counts by function and durations (metrics), the objects it holds, and — a driver — itself as a worker of type
  * DRIVER. Read from tables the core keeps anyway, when a query arrives.
  */
 import type { NodeId } from '../protocol/ids';
@@ -10,6 +10,7 @@ import type { StateResponder } from '../observability/state-responder';
 import { selectSlice } from '../observability/state-query';
 import { ownerCannotJudge } from '../observability/state-merge';
 import { taskItem, type TaskTable } from '../observability/task-table';
+import { processMetrics } from '../observability/process-metrics';
 
 /** What the answers are made from. */
 export interface StateSourceDeps {
@@ -36,6 +37,7 @@ export function answerStateQueries(responder: StateResponder, deps: StateSourceD
     if (Object.keys(summary).length === 0 && table.dropped === 0) return undefined;
     return { summary, dropped: table.dropped };
   });
+  responder.on('metrics', () => ({ metrics: processMetrics(table.durations()) }));
   responder.on('objects', (q) => {
     const slice = selectSlice('objects', mapIter(deps.objects.entriesView(), (e) => objectItem(e, deps)), q);
     return slice.total === 0 ? undefined : slice;

@@ -1,11 +1,13 @@
 /**
- * A node's answers to state queries: its workers, live and recently dead (`listWorkers`).
+ * A node's answers to state queries: its workers, live and recently dead (`listWorkers`), and
+ * its process's bus traffic (`metrics`: its workers' traffic goes through it).
  */
 import type { NodeId } from '../protocol/ids';
 import type { WorkerItem } from '../protocol/state';
 import type { Transport } from '../transport/transport';
 import { StateResponder } from '../observability/state-responder';
 import { selectSlice } from '../observability/state-query';
+import { processMetrics } from '../observability/process-metrics';
 
 /** A responder on the node's connection that answers `workers` queries from `workers`. */
 export function answerWorkerQueries(transport: Transport, nodeId: NodeId, workers: { items(): Iterable<WorkerItem> }): StateResponder {
@@ -14,5 +16,6 @@ export function answerWorkerQueries(transport: Transport, nodeId: NodeId, worker
     const slice = selectSlice('workers', workers.items(), q);
     return slice.total === 0 ? undefined : slice;
   });
+  responder.on('metrics', () => ({ metrics: processMetrics() }));
   return responder;
 }

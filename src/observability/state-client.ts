@@ -3,8 +3,9 @@
  * the CLI): queries broadcast on the state topic are answered by every process holding rows
  * (answers are collected until none came for a quiet period, at most `maxWaitMs`); what only
  * the broker knows (actors, nodes, placement groups) is one request to its queue. Answers
- * come to a reply queue of the query's own. Nothing here blocks the bus or the broker: every
- * answer is one bounded message, computed by its sender over what it holds.
+ * come to a reply queue of the query's own, or — for a client that asks often, the dashboard —
+ * to one kept open between queries (`keepSession`). Nothing here blocks the bus or the broker:
+ * every answer is one bounded message, computed by its sender over what it holds.
  */
 import { randomBytes } from 'node:crypto';
 import type { Transport } from '../transport/transport';
@@ -12,7 +13,9 @@ import { BROKER_QUEUE, STATE_TOPIC, nodeQueue, replyQueue } from '../protocol/qu
 import type { NodeId, ProcId, ReplyQueue, RequestId, WorkerId } from '../protocol/ids';
 import type { LogChunkMsg, StateAnswerMsg, StateQueryMsg, StateRequestMsg } from '../protocol/messages/state';
 import type { ReplyMsg } from '../protocol/messages/reply';
-import type { ActorItem, ActorSummary, ListKind, StateItems, StateQueryKind, TaskItem, TaskSummary, TimelineEvent } from '../protocol/state';
+import { TASK_DURATION_BUCKETS_S, type ActorItem, type ActorSummary, type ListKind, type StateItems, type StateQueryKind, type TaskItem, type TaskSummary, type TimelineEvent } from '../protocol/state';
+import type { ClusterState } from '../protocol/wire';
+import { mergeMetrics, type ClusterMetrics } from './process-metrics';
 import { decodeMessage, encodeMessage } from '../serialization/message-codec';
 import { encodeEnvelope } from '../serialization/serializer';
 import { systemClock, type Clock, type Timer } from '../util/clock';
@@ -74,6 +77,10 @@ class Session {
     this.waiting.set(req, handler);
   }
 
+  off(req: string): void {
+    this.waiting.delete(req);
+  }
+
   async close(): Promise<void> {
     this.waiting.clear();
     await this.cancel?.().catch(() => undefined);
@@ -84,6 +91,8 @@ class Session {
 /** Queries the cluster's state over a transport (see the file comment). */
 export class StateClient {
   private readonly clock: Clock;
+  /** The session kept open between queries (`keepSession`). */
+  private kept?: Session;
 
   constructor(
     private readonly transport: Transport,
@@ -160,7 +169,45 @@ export class StateClient {
     });
   }
 
+  /** The live cluster as the broker leader sees it (`raybus status`): nodes, actors, leases, waiting work. */
+  async clusterState(): Promise<ClusterState> {
+    return this.withSession(async (s) => {
+      const req = newReq();
+      const answer = this.one<Extract<ReplyMsg, { t: 'cluster-state' }>>(s, req, 'cluster-state', 'the broker');
+      answer.catch(() => undefined);
+      await this.transport.publish(BROKER_QUEUE, encodeMessage('broker', { t: 'cluster-state-request', req, reply: s.reply }));
+      return (await answer).state;
+    });
+  }
+
+  /** Every process's counters (bus traffic, task durations), summed; each process counted once. */
+  async metrics(timeoutMs?: number): Promise<ClusterMetrics> {
+    return this.withSession(async (s) => {
+      const answers = await this.broadcast(s, 'metrics', { filters: [], limit: 1, detail: false }, timeoutMs);
+      return mergeMetrics(answers, TASK_DURATION_BUCKETS_S.length);
+    });
+  }
+
+  /**
+   * Keep one reply queue open for every query from now on (a client that asks every few
+   * seconds would otherwise declare and delete a queue each time), until `close()`.
+   */
+  async keepSession(): Promise<void> {
+    if (this.kept) return;
+    const s = new Session(this.transport);
+    await s.open();
+    this.kept = s;
+  }
+
+  /** Close the kept session (queries after this open their own again). */
+  async close(): Promise<void> {
+    const s = this.kept;
+    this.kept = undefined;
+    await s?.close();
+  }
+
   private async withSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {
+    if (this.kept) return fn(this.kept);
     const s = new Session(this.transport);
     await s.open();
     try {
@@ -188,10 +235,16 @@ export class StateClient {
     const ms = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     return new Promise<T>((resolve, reject) => {
       // Held open (ref): a process waiting for the answer may have nothing else to wait on.
-      const timer = this.clock.setTimeout(() => reject(new StateQueryTimeoutError(`${who} did not answer within ${ms} ms (is the cluster running?)`)), ms).ref();
+      const timer = this.clock
+        .setTimeout(() => {
+          s.off(req);
+          reject(new StateQueryTimeoutError(`${who} did not answer within ${ms} ms (is the cluster running?)`));
+        }, ms)
+        .ref();
       s.on(req, (msg) => {
         if (msg.t !== tag) return;
         this.clock.clear(timer);
+        s.off(req);
         resolve(msg as T);
       });
     });
@@ -206,6 +259,7 @@ export class StateClient {
     const done = new Promise<void>((resolve) => {
       let quiet: Timer | undefined;
       const finish = (): void => {
+        s.off(req);
         this.clock.clear(quiet);
         this.clock.clear(max);
         this.clock.clear(progress);

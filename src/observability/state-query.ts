@@ -219,7 +219,7 @@ export function withoutDetail<K extends ListKind>(kind: K, row: StateItems[K]): 
 
 /** True for the kinds the state API lists. */
 export function isListKind(what: StateQueryKind): what is ListKind {
-  return what !== 'task-summary' && what !== 'timeline';
+  return what !== 'task-summary' && what !== 'timeline' && what !== 'metrics';
 }
 
 function describe(v: unknown): string {

@@ -107,6 +107,7 @@ export class StateResponder {
       if (c.running) (answer.running ??= []).push(...c.running);
       if (c.summary) answer.summary = { ...answer.summary, ...c.summary };
       if (c.counts) answer.counts = { ...answer.counts, ...c.counts };
+      if (c.metrics) answer.metrics = { ...answer.metrics, ...c.metrics };
     }
     return said ? answer : undefined;
   }

@@ -3,11 +3,12 @@
  * one small record per task, mutated in place as the task moves (Ray's task states), kept
  * while it lives (with the owner's pending tasks) and, once finished, written into a bounded
  * ring of columns (100 000 per owner by default, RAYBUS_MAX_FINISHED_TASKS) whose evictions are
- * counted as `dropped`. Nothing here sends a message: the table is read when a state query
- * arrives.
+ * counted as `dropped`. Durations of finished tasks are counted into fixed buckets (the
+ * `raybus_task_duration_seconds` histogram: a few comparisons per task). Nothing here sends a
+ * message: the table is read when a state query arrives.
  */
 import type { Resources, WireError } from '../protocol/wire';
-import { TASK_STATES, type TaskItem, type TaskState, type TaskSummaryEntry, type TaskType } from '../protocol/state';
+import { TASK_DURATION_BUCKETS_S, TASK_STATES, type DurationCounts, type TaskItem, type TaskState, type TaskSummaryEntry, type TaskType } from '../protocol/state';
 import { ByteColumn, ColumnRing, IdColumn, NumberColumn, RefColumn } from './columns';
 
 /** Default capacity of the ring of finished tasks, per owner (Ray keeps as many task events). */
@@ -108,6 +109,28 @@ class FinishedTasks {
     for (const row of this.ring.rows()) yield this.record(row);
   }
 
+  /** Add the counts by name and state to `out` (creation tasks left out), reading the columns: no record per row. */
+  summarizeInto(out: Record<string, TaskSummaryEntry>): void {
+    const n = this.ring.size;
+    const creation = TYPE_INDEX.get('ACTOR_CREATION_TASK')!;
+    const names = this.name.values;
+    const states = this.state.values;
+    const types = this.type.values;
+    let last: string | undefined;
+    let entry: TaskSummaryEntry | undefined;
+    for (let row = 0; row < n; row++) {
+      const type = types[row]!;
+      if (type === creation) continue;
+      const name = names[row]!;
+      if (name !== last || !entry) {
+        entry = out[name] ??= { funcOrClassName: name, type: TYPES[type]!, stateCounts: {} };
+        last = name;
+      }
+      const state = TASK_STATES[states[row]!]!;
+      entry.stateCounts[state] = (entry.stateCounts[state] ?? 0) + 1;
+    }
+  }
+
   private record(row: number): TaskRecord {
     const started = this.started.values[row]!;
     const ended = this.ended.values[row]!;
@@ -140,6 +163,9 @@ export class TaskTable {
   private readonly live: LiveRecords;
   private readonly own?: Map<string, TaskRecord>;
   private readonly finished: FinishedTasks;
+  private readonly durationCounts: number[] = new Array<number>(TASK_DURATION_BUCKETS_S.length + 1).fill(0);
+  private durationSum = 0;
+  private durationCount = 0;
 
   /**
    * @param live where the live records are (the owner's pending tasks); absent: kept here
@@ -227,6 +253,7 @@ export class TaskTable {
     rec.ended = end;
     if (us !== undefined) rec.started = end - us / 1000;
     else rec.started ??= end;
+    this.countDuration((end - rec.started) / 1000);
     if (error) {
       rec.state = 'FAILED';
       rec.errorType = error.rayClass ?? error.name;
@@ -234,6 +261,20 @@ export class TaskTable {
     } else rec.state = 'FINISHED';
     this.own?.delete(rec.taskId);
     this.finished.push(rec);
+  }
+
+  private countDuration(seconds: number): void {
+    const s = seconds > 0 ? seconds : 0;
+    let i = 0;
+    while (i < TASK_DURATION_BUCKETS_S.length && s > TASK_DURATION_BUCKETS_S[i]!) i++;
+    this.durationCounts[i]! += 1;
+    this.durationSum += s;
+    this.durationCount += 1;
+  }
+
+  /** Durations of the tasks that finished or failed here, by bucket (TASK_DURATION_BUCKETS_S). */
+  durations(): DurationCounts {
+    return { counts: [...this.durationCounts], sum: this.durationSum, count: this.durationCount };
   }
 
   /** Every record: live ones, then finished ones (oldest first). */
@@ -245,11 +286,12 @@ export class TaskTable {
   /** Counts by function and state (creation tasks are counted by the broker's actors). */
   summary(): Record<string, TaskSummaryEntry> {
     const out: Record<string, TaskSummaryEntry> = {};
-    for (const r of this.records()) {
-      if (r.type === 'ACTOR_CREATION_TASK') continue;
+    for (const r of this.live.records()) {
+      if (!r || r.type === 'ACTOR_CREATION_TASK') continue;
       const e = (out[r.name] ??= { funcOrClassName: r.name, type: r.type, stateCounts: {} });
       e.stateCounts[r.state] = (e.stateCounts[r.state] ?? 0) + 1;
     }
+    this.finished.summarizeInto(out);
     return out;
   }
 }

@@ -68,7 +68,9 @@ const actorMeta = obj({
   namespace: name,
   name: opt(name),
 });
-const taskContext = obj({ jobId: name, namespace: name, attempt: int(0, BIG), metadata: opt(any), env: opt(runtimeEnv), res: opt(resources), nolog: opt(bool) });
+/** A W3C `traceparent`: version, trace id, parent span id, flags (lower-case hex). */
+const traceparent: Check = (v, p) => (typeof v === 'string' && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(v) ? undefined : `${p} must be a W3C traceparent`);
+const taskContext = obj({ jobId: name, namespace: name, attempt: int(0, BIG), metadata: opt(any), env: opt(runtimeEnv), res: opt(resources), nolog: opt(bool), tc: opt(traceparent) });
 const actorSpec = obj({
   actorId: name,
   cls: code,
@@ -111,8 +113,13 @@ const stateQuery = {
   cursor: opt(name),
   detail: bool,
 };
-const stateQueryKind = lit('tasks', 'actors', 'nodes', 'workers', 'objects', 'placement-groups', 'task-summary', 'timeline');
+const stateQueryKind = lit('tasks', 'actors', 'nodes', 'workers', 'objects', 'placement-groups', 'task-summary', 'timeline', 'metrics');
 const taskSummaryEntry = obj({ funcOrClassName: name, type: name, stateCounts: dict(int(0, Number.MAX_SAFE_INTEGER), 16) });
+const processMetrics = obj({
+  proc: name,
+  durations: opt(obj({ counts: arr(count, 64), sum: nonNegative, count })),
+  transport: opt(obj({ sent: count, sentBytes: count, received: count, receivedBytes: count })),
+});
 const logLine = obj({ name: name, text: text, err: opt(bool) });
 
 /** Every message each kind of queue may carry. */
@@ -209,6 +216,7 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
       running: opt(arr(tuple(name, name), 1_000_000)),
       summary: opt(dict(taskSummaryEntry, 100_000)),
       counts: opt(dict(dict(int(0, Number.MAX_SAFE_INTEGER), 16), 100_000)),
+      metrics: opt(processMetrics),
     }),
     'log-lines': obj({ pid: int(0, Number.MAX_SAFE_INTEGER), node: name, worker: name, lines: arr(logLine, 1_000_000) }),
     'log-chunk': obj({ req: name, data: text, next: int(0, Number.MAX_SAFE_INTEGER), size: int(0, Number.MAX_SAFE_INTEGER), err: opt(text) }),

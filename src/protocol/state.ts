@@ -173,7 +173,7 @@ export type ListKind = keyof StateItems;
 export const LIST_KINDS: readonly ListKind[] = ['tasks', 'actors', 'nodes', 'workers', 'objects', 'placement-groups'];
 
 /** What a state query asks for: a list, or one of the aggregates. */
-export type StateQueryKind = ListKind | 'task-summary' | 'timeline';
+export type StateQueryKind = ListKind | 'task-summary' | 'timeline' | 'metrics';
 
 /** One filter: `[column, '=' | '!=', value]` (values compare as strings). */
 export type StateFilter = readonly [string, '=' | '!=', string | number | boolean];
@@ -213,4 +213,29 @@ export interface TimelineEvent {
   startUs: number;
   durUs: number;
   failed?: boolean;
+}
+
+/**
+ * Upper bounds (seconds) of the buckets task durations are counted in by their owners
+ * (`raybus_task_duration_seconds`); a last bucket counts everything longer.
+ */
+export const TASK_DURATION_BUCKETS_S: readonly number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** Task durations counted by one owner since it started (Prometheus histogram parts, not cumulative). */
+export interface DurationCounts {
+  /** Tasks per bucket of {@link TASK_DURATION_BUCKETS_S}, plus one for longer ones. */
+  counts: number[];
+  /** Seconds, all together. */
+  sum: number;
+  count: number;
+}
+
+/** A process's answer to a `metrics` query: counters it keeps anyway, read when asked. */
+export interface ProcessMetrics {
+  /** Random per process: a process with several responders (the embedded default) is counted once. */
+  proc: string;
+  /** Durations of the tasks and actor calls it owns that finished. */
+  durations?: DurationCounts;
+  /** Messages and bytes it moved on the bus. */
+  transport?: { sent: number; sentBytes: number; received: number; receivedBytes: number };
 }

@@ -112,6 +112,8 @@ export interface TaskContextInfo {
   readonly res?: Resources;
   /** The driver turned log forwarding off (`init({ logToDriver: false })`): keep output on the node. */
   readonly nolog?: boolean;
+  /** W3C `traceparent` of the submitting span (tracing with OpenTelemetry; absent when off). */
+  readonly tc?: string;
 }
 
 /** Everything the broker needs to create, place and restart an actor. */

@@ -158,6 +158,7 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void, origi
         jobId: msg.ctx.jobId,
         namespace: msg.ctx.namespace,
         lease: msg.lease,
+        ...(msg.ctx.tc ? { tc: msg.ctx.tc } : {}),
       },
       call,
     });

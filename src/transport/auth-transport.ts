@@ -16,7 +16,7 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Observable } from 'rxjs';
 import { systemClock, type Clock } from '../util/clock';
-import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportCapabilities, TransportLease, TransportStatus } from './transport';
+import type { ConsumeOptions, Delivery, PublishOptions, QueueInspection, QueueOptions, Subscription, Transport, TransportCapabilities, TransportLease, TransportStatus } from './transport';
 import { logger } from '../util/logger';
 
 /** Options of {@link createAuthTransport}. */
@@ -118,6 +118,7 @@ export class AuthTransport implements Transport {
     this.kind = inner.kind;
     this.status$ = inner.status$;
     if (inner.acquireLease) this.acquireLease = (name, ttl) => inner.acquireLease!(name, ttl);
+    if (inner.inspectQueue) this.inspectQueue = (queue) => inner.inspectQueue!(queue);
     this.keys = deriveKeys(options.key);
     this.clock = options.clock ?? systemClock;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
@@ -125,6 +126,7 @@ export class AuthTransport implements Transport {
   }
 
   acquireLease?: (name: string, ttlMs: number) => Promise<TransportLease | null>;
+  inspectQueue?: (queue: string) => Promise<QueueInspection | undefined>;
 
   /** The inner transport's, read when asked (some learn their limit on connect), less the seal's room. */
   get capabilities(): TransportCapabilities | undefined {

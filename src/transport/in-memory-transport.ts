@@ -16,6 +16,7 @@ import type {
   Delivery,
   MessageHeaders,
   PublishOptions,
+  QueueInspection,
   QueueOptions,
   Subscription,
   Transport,
@@ -27,6 +28,8 @@ import { logger } from '../util/logger';
 import { FULL_CAPABILITIES, NO_SUCH_QUEUE } from './transport';
 import { systemClock, type Clock } from '../util/clock';
 import { InMemoryLeases } from './in-memory-leases';
+import { MemoryQueue, type Consumer } from './in-memory-queue';
+import { transportCounters as counters } from './transport-counters';
 
 /** Options of an {@link InMemoryBus}. */
 export interface InMemoryBusOptions {
@@ -43,60 +46,6 @@ export interface InMemoryBusOptions {
 /** An error with a `code`, as the broker adapters reject with. */
 function busError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
-}
-
-interface QueuedMessage {
-  readonly body: Uint8Array;
-  readonly headers: MessageHeaders;
-  redelivered: boolean;
-}
-
-interface Consumer {
-  readonly tag: number;
-  readonly queue: MemoryQueue;
-  readonly handler: (delivery: Delivery) => void;
-  readonly prefetch: number;
-  readonly owner: InMemoryTransport;
-  readonly unacked: Set<QueuedMessage>;
-  cancelled: boolean;
-}
-
-class MemoryQueue {
-  readonly messages: QueuedMessage[] = [];
-  /** Index into `messages` where unread messages start (amortised O(1) shift). */
-  head = 0;
-  readonly consumers: Consumer[] = [];
-  cursor = 0;
-  scheduled = false;
-  constructor(
-    readonly name: string,
-    readonly options: QueueOptions,
-  ) {}
-
-  get size(): number {
-    return this.messages.length - this.head;
-  }
-
-  shift(): QueuedMessage | undefined {
-    if (this.head >= this.messages.length) return undefined;
-    const msg = this.messages[this.head];
-    this.messages[this.head] = undefined as unknown as QueuedMessage;
-    this.head += 1;
-    if (this.head > 1024 && this.head * 2 > this.messages.length) {
-      this.messages.splice(0, this.head);
-      this.head = 0;
-    }
-    return msg;
-  }
-
-  unshift(msg: QueuedMessage): void {
-    if (this.head > 0) {
-      this.head -= 1;
-      this.messages[this.head] = msg;
-    } else {
-      this.messages.unshift(msg);
-    }
-  }
 }
 
 /** The broker side of the in-memory transport: queues, topics and dispatch. */
@@ -128,6 +77,15 @@ export class InMemoryBus {
     return this.queues.has(queue);
   }
 
+  /** What `queue` holds now (undefined when it does not exist). */
+  inspectQueue(queue: string): QueueInspection | undefined {
+    const q = this.queues.get(queue);
+    if (!q) return undefined;
+    let unacked = 0;
+    for (const c of q.consumers) unacked += c.unacked.size;
+    return { messages: q.size, consumers: q.consumers.length, unacked, redelivered: q.redelivered };
+  }
+
   /** @internal */
   assertQueue(name: string, options: QueueOptions): void {
     if (options.singleActiveConsumer && !this.capabilities.singleActiveConsumer) {
@@ -150,6 +108,8 @@ export class InMemoryBus {
     if (!q) throw busError(NO_SUCH_QUEUE, `raybus in-memory bus: no queue named '${queue}'`);
     this.checkSize(body);
     q.messages.push({ body, headers, redelivered: false });
+    counters.sent += 1;
+    counters.sentBytes += body.byteLength;
     this.schedule(q);
   }
 
@@ -182,6 +142,7 @@ export class InMemoryBus {
     const pending = [...consumer.unacked];
     consumer.unacked.clear();
     for (const msg of pending) msg.redelivered = true;
+    q.redelivered += pending.length;
     if (this.capabilities.requeueAtHead) for (let k = pending.length - 1; k >= 0; k--) q.unshift(pending[k]!);
     else q.messages.push(...pending);
     if (q.options.autoDelete && q.consumers.length === 0 && this.queues.get(q.name) === q) {
@@ -205,9 +166,15 @@ export class InMemoryBus {
   /** @internal */
   broadcast(topic: string, body: Uint8Array): void {
     this.checkSize(body);
+    counters.sent += 1;
+    counters.sentBytes += body.byteLength;
     const set = this.topics.get(topic);
     if (!set) return;
-    for (const h of [...set]) queueMicrotask(() => h(body));
+    for (const h of [...set]) {
+      counters.received += 1;
+      counters.receivedBytes += body.byteLength;
+      queueMicrotask(() => h(body));
+    }
   }
 
   private checkSize(body: Uint8Array): void {
@@ -231,6 +198,8 @@ export class InMemoryBus {
       if (!consumer) return;
       const msg = q.shift()!;
       consumer.unacked.add(msg);
+      counters.received += 1;
+      counters.receivedBytes += msg.body.byteLength;
       let settled = false;
       const settle = (): boolean => {
         if (settled || !consumer.unacked.has(msg)) return false;
@@ -250,6 +219,7 @@ export class InMemoryBus {
           if (!settle()) return;
           if (requeue) {
             msg.redelivered = true;
+            q.redelivered += 1;
             if (this.capabilities.requeueAtHead) q.unshift(msg);
             else q.messages.push(msg);
           }
@@ -339,6 +309,11 @@ export class InMemoryTransport implements Transport {
   publishSync(queue: string, body: Uint8Array, options?: PublishOptions): void {
     this.ensureOpen();
     this.bus.publish(queue, body, options?.headers ?? {});
+  }
+
+  async inspectQueue(queue: string): Promise<QueueInspection | undefined> {
+    this.ensureOpen();
+    return this.bus.inspectQueue(queue);
   }
 
   async consume(queue: string, handler: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {

@@ -70,6 +70,21 @@ export interface Subscription {
   cancel(): Promise<void>;
 }
 
+/**
+ * What a queue holds now, as far as the bus tells (`Transport.inspectQueue`): for the
+ * dashboard's transport pane and the queue-depth metric, never for raybus's own decisions.
+ */
+export interface QueueInspection {
+  /** Messages ready for delivery (not yet handed to a consumer). */
+  readonly messages: number;
+  /** Consumers attached (pull requests waiting, on NATS). */
+  readonly consumers: number;
+  /** Delivered and not yet acknowledged (where the bus says). */
+  readonly unacked?: number;
+  /** Messages delivered again after a consumer went away without acknowledging them (where the bus counts them). */
+  readonly redelivered?: number;
+}
+
 /** Where a transport's connection stands. */
 export type TransportStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -172,6 +187,11 @@ export interface Transport {
    * with the lease, or null while someone else holds it.
    */
   acquireLease?(name: string, ttlMs: number): Promise<TransportLease | null>;
+  /**
+   * What `queue` holds now (optional: the dashboard shows queues only where the transport can
+   * tell). Resolves undefined when there is no such queue. Never creates the queue.
+   */
+  inspectQueue?(queue: string): Promise<QueueInspection | undefined>;
 }
 
 /** Options raybus passes when it opens a transport to an address. */

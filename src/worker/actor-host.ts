@@ -285,10 +285,12 @@ export class ActorHost {
         name,
         nret: msg.nret,
         ...(msg.bp ? { bp: msg.bp } : {}),
-        context: this.context(msg.task, msg.ctx.attempt),
+        context: msg.ctx.tc ? { ...this.context(msg.task, msg.ctx.attempt), tc: msg.ctx.tc } : this.context(msg.task, msg.ctx.attempt),
         call,
         onSent,
         actorCall: true,
+        // Its run time goes with the result: the owner's task table counts durations by it.
+        timed: true,
         log: this.logAs,
         transform: (rets) => {
           if (!slot.process!.exitRequested) return rets;

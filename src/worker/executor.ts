@@ -14,6 +14,7 @@ import type { CoreWorker } from '../core/core-worker';
 import { isIterator, runGenerator } from './generator-runner';
 import { trackRunning } from '../core/running-tasks';
 import { flushWorkerOutput, workerExecutions } from './worker-observability';
+import { startExecution } from '../observability/tracing';
 
 /**
  * Load code with `ray` and a cwd-relative `require` in scope for by-value sources; `origin`
@@ -113,11 +114,14 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
   const executions = workerExecutions();
   const execution = executions?.begin(spec.taskId, spec.name, spec.actorCall === true, spec.log ?? { name: spec.name, owner: spec.owner });
   let failed = false;
-  const ctx = withSignal(spec.context, running);
+  // Submitted with a trace context (tracing on): the call runs in its span (tracing.ts).
+  const span = startExecution(spec.name, spec.taskId, spec.actorCall ? 'actor' : 'task', spec.context.tc);
+  const call = span ? () => span.run(spec.call) : spec.call;
+  const ctx = withSignal(span ? { ...spec.context, tc: span.tc } : spec.context, running);
   try {
     if (spec.nret >= 0) {
       const t0 = spec.timed ? performance.now() : 0;
-      let rets = await runInContext(core, ctx, spec.name, spec.nret, spec.call);
+      let rets = await runInContext(core, ctx, spec.name, spec.nret, call);
       if (spec.transform) rets = spec.transform(rets);
       failed = rets.length > 0 && 'e' in rets[0]!;
       // The call's output goes first: its owner prints it before it sees the result.
@@ -135,7 +139,7 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
     const run = await slot.taskContext.run(ctx, async () => {
       let iter: unknown;
       try {
-        iter = spec.call();
+        iter = call();
         if (iter instanceof Promise) iter = await iter;
       } catch (err) {
         return { count: 0, completion: { e: encodeTaskError(spec.name, spec.taskId, err) } as WireOutcome, streamed: false };
@@ -163,5 +167,6 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
     core.taskEnded(spec.taskId);
     core.forgetChildren(spec.taskId);
     if (execution) executions!.end(execution, failed);
+    span?.end(failed);
   }
 }

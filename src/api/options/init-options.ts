@@ -11,6 +11,7 @@ import { redactAddress, type Transport } from '../../transport/transport';
 import { isTransportAddress, registeredSchemes } from '../../transport/transport-registry';
 
 import { LOG_LEVELS, type LogLevel } from '../../util/logger';
+import { resolveDashboardOption, type DashboardOptions } from '../../dashboard/dashboard-options';
 
 export type { LogLevel } from '../../util/logger';
 
@@ -45,6 +46,11 @@ export interface InitOptionFields<Env> extends ResourceOptionFields {
   readonly insecure?: boolean | null;
   /** TLS (`amqps://`, NATS TLS): a PEM file of the certificate authorities to trust. Default: RAYBUS_CA_FILE. */
   readonly caFile?: string | null;
+  /**
+   * Serve the dashboard (and /metrics) from this process: `true` for 127.0.0.1:8265, or
+   * `{ port, host, token }` (Ray's `include_dashboard`). Its URL is printed and returned.
+   */
+  readonly dashboard?: boolean | DashboardOptions | null;
 }
 
 /** Normalized, frozen `init` options: camelCase keys only, only those the user gave. */
@@ -63,6 +69,7 @@ const INIT_OPTIONS = {
   insecure: option('insecure', checkBoolean),
   caFile: option('ca_file', checkNonEmptyString),
   transport: option('transport', checkTransport),
+  dashboard: option('include_dashboard', checkDashboard),
 } as const;
 
 /** Options of `init()` as users write them: camelCase or snake_case (`ignore_reinit_error`, ...). */
@@ -89,6 +96,11 @@ function checkAddress(value: unknown, name: OptionName): string {
       .join(', ')} (register other schemes with registerTransport; leave it out to start the embedded default), ` +
       `but received '${redactAddress(value)}'`,
   );
+}
+
+function checkDashboard(value: unknown, name: OptionName): false | DashboardOptions {
+  if (value === false) return false;
+  return resolveDashboardOption(value, quotedName(name));
 }
 
 function checkTransport(value: unknown, name: OptionName): Transport {

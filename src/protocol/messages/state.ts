@@ -5,7 +5,7 @@
  * reading a worker's log file through its node.
  */
 import type { NodeId, ReplyQueue, RequestId, TaskId, WorkerId } from '../ids';
-import type { ListKind, StateFilter, StateQueryKind, TaskSummaryEntry } from '../state';
+import type { ListKind, ProcessMetrics, StateFilter, StateQueryKind, TaskSummaryEntry } from '../state';
 
 /** What every state query carries: filters, page size and position, detail. */
 export interface StateQueryFields {
@@ -59,6 +59,8 @@ export interface StateAnswerMsg {
   summary?: Record<string, TaskSummaryEntry>;
   /** `actor-summary` (the broker): actors by class and state, and `creationFailed` by class. */
   counts?: Record<string, Record<string, number>>;
+  /** `metrics`: this process's counters. */
+  metrics?: ProcessMetrics;
 }
 
 /** One line a worker wrote, tagged with what it was running. */
