@@ -279,7 +279,7 @@ class QueueConsumer {
 }
 
 /** Keep only the flat values the port allows (drops e.g. the broker's `x-death` arrays). */
-export function fromAmqpHeaders(headers: Record<string, unknown> | undefined): MessageHeaders {
+function fromAmqpHeaders(headers: Record<string, unknown> | undefined): MessageHeaders {
   const out: MessageHeaders = {};
   if (!headers) return out;
   for (const [key, value] of Object.entries(headers)) {

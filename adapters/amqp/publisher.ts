@@ -26,7 +26,7 @@ interface PendingBatch {
 }
 
 /** A batch body: each message as a 4-byte big-endian length and its bytes. */
-export function encodeBatch(parts: readonly Uint8Array[], bytes: number): Buffer {
+function encodeBatch(parts: readonly Uint8Array[], bytes: number): Buffer {
   const out = Buffer.allocUnsafe(bytes);
   let at = 0;
   for (const p of parts) {

@@ -14,14 +14,14 @@ export const DEAD_LETTER_EXCHANGE = 'raybus.dlx';
 /** Durable queue bound to {@link DEAD_LETTER_EXCHANGE}, holding rejected messages for inspection. */
 export const DEAD_LETTER_QUEUE = 'raybus.dead-letters';
 /** Oldest dead letters are dropped beyond this many, so the queue cannot grow without bound. */
-export const DEAD_LETTER_MAX_LENGTH = 100_000;
+const DEAD_LETTER_MAX_LENGTH = 100_000;
 /** Header holding the reason given to `nack(false, reason)` on a dead-lettered copy. */
 export const DEATH_REASON_HEADER = 'x-raybus-death-reason';
 /** Header holding the queue a dead-lettered copy was rejected from. */
 export const DEATH_QUEUE_HEADER = 'x-raybus-death-queue';
 
 /** The `queue.declare` arguments for a raybus queue. Deterministic, so every process agrees. */
-export function queueArguments(options: QueueOptions): Record<string, unknown> {
+function queueArguments(options: QueueOptions): Record<string, unknown> {
   const args: Record<string, unknown> = { 'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE };
   if (options.singleActiveConsumer) args['x-single-active-consumer'] = true;
   if (options.expiresMs !== undefined) args['x-expires'] = Math.max(1, Math.round(options.expiresMs));

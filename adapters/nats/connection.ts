@@ -286,7 +286,7 @@ function unrefClient(nc: NatsConnection): void {
   heartbeats.timer?.unref?.();
 }
 
-export function sleep(ms: number): Promise<void> {
+function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 

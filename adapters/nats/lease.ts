@@ -21,7 +21,7 @@ import type { TransportLease } from '../../src/transport/transport';
 import { refused } from './topology';
 
 /** Shortest TTL: the server's smallest `max_age` (100 ms). */
-export const MIN_LEASE_TTL_MS = 100;
+const MIN_LEASE_TTL_MS = 100;
 const MAX_LEASE_TTL_MS = 24 * 60 * 60 * 1000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -11,10 +11,10 @@ import { apiErrorCode, describeCause, JS_ERR, NatsTransportError } from './error
 import type { Naming, QueueNames } from './naming';
 
 /** Dead-letter copies kept (oldest dropped first), as the AMQP adapter bounds its queue. */
-export const DEAD_LETTER_MAX_MSGS = 100_000;
+const DEAD_LETTER_MAX_MSGS = 100_000;
 
 /** Stream of a queue. A pure function of the options, so every declaring process agrees. */
-export function queueStreamConfig(names: QueueNames, options: QueueOptions): Partial<StreamConfig> & { name: string } {
+function queueStreamConfig(names: QueueNames, options: QueueOptions): Partial<StreamConfig> & { name: string } {
   return {
     name: names.stream,
     subjects: [names.subject],
@@ -26,7 +26,7 @@ export function queueStreamConfig(names: QueueNames, options: QueueOptions): Par
 }
 
 /** The one consumer of a queue stream. Only its creator's `ackWaitMs` counts; later ones read it back. */
-export function queueConsumerConfig(name: string, ackWaitMs: number): Partial<ConsumerConfig> {
+function queueConsumerConfig(name: string, ackWaitMs: number): Partial<ConsumerConfig> {
   return {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,

@@ -49,7 +49,7 @@ interface HandleState {
   stream?: CallStream;
 }
 
-export const BUILTIN_METHODS = ['__ray_ready__', '__ray_terminate__'] as const;
+const BUILTIN_METHODS = ['__ray_ready__', '__ray_terminate__'] as const;
 
 /** True for actor handles from any copy of raybus. */
 export function isActorHandle(v: unknown): boolean {
@@ -62,7 +62,7 @@ export function handleMeta(h: object): ActorMeta {
 }
 
 /** Rebuild a handle received from another process (`owner`: a counted handle's). */
-export function handleFromMeta(meta: ActorMeta, owner?: ReplyQueue): object {
+function handleFromMeta(meta: ActorMeta, owner?: ReplyQueue): object {
   return createHandle(meta, undefined, owner);
 }
 
@@ -99,7 +99,7 @@ export function createHandle(meta: ActorMeta, ready: Promise<void> | undefined, 
 }
 
 /** The prototype of every handle: marker and a readable inspect form. */
-export class ActorHandleBase {
+class ActorHandleBase {
   toString(): string {
     return `ActorHandle(${handleMeta(this).className}, ${handleMeta(this).actorId})`;
   }

@@ -74,7 +74,7 @@ serializer.registerExtension({
 });
 
 /** True for placement groups from any copy of raybus. */
-export function isPlacementGroup(v: unknown): v is PlacementGroup {
+function isPlacementGroup(v: unknown): v is PlacementGroup {
   return v instanceof PlacementGroup;
 }
 

@@ -10,7 +10,7 @@ import { checkFitsPlacementGroup } from './placement-group';
 
 export const METHOD_OPTIONS = Symbol.for('raybus.methodOptions');
 /** Metadata key under which a capturing placement group travels to child tasks. */
-export const PG_CAPTURE_KEY = '__raybus_pg_capture';
+const PG_CAPTURE_KEY = '__raybus_pg_capture';
 
 /** Validate a placement-group strategy against the demand now, and mark capture. */
 export function checkStrategy(strategy: unknown, demand: Record<string, number>): Record<string, unknown> | undefined {

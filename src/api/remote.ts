@@ -17,8 +17,6 @@ import { traceContext } from './trace-context';
 import { ACTOR_CLASS, METHOD_OPTIONS, checkStrategy, isClass, isGeneratorFn, retryNames, withCapture, wireStrategy, type AnyClass, type AnyFn } from './remote-common';
 import { makeActorClass } from './actor-class';
 
-export { PG_CAPTURE_KEY, wireStrategy } from './remote-common';
-
 // ------------------------------------------------------------------ remote functions
 
 function makeRemoteFunction(fn: AnyFn, options: TaskOptions, desc: CodeDescriptor): RemoteFunction<AnyFn> {

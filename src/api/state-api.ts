@@ -10,7 +10,7 @@
  * the broker.
  */
 import { slot } from '../core/runtime-state';
-import type { ActorItem, ActorSummary, ListKind, NodeItem, ObjectItem, PlacementGroupItem, StateItems, TaskItem, TaskSummary, TimelineEvent, WorkerItem } from '../protocol/state';
+import type { ActorItem, ActorSummary, ListKind, NodeItem, ObjectItem, PlacementGroupItem, StateItems, TaskItem, TaskSummary, WorkerItem } from '../protocol/state';
 import { StateClient } from '../observability/state-client';
 import { resolveListOptions, type ListOptions, type ResolvedListOptions } from '../observability/state-query';
 import type { ListResult } from '../observability/state-merge';
@@ -40,32 +40,32 @@ function list<K extends ListKind>(kind: K, fn: string, options: ListOptions | un
  * @example
  * const { items } = await ray.util.state.listTasks({ filters: [['state', '=', 'RUNNING']] });
  */
-export function listTasks(options?: ListOptions): Promise<ListResult<TaskItem>> {
+function listTasks(options?: ListOptions): Promise<ListResult<TaskItem>> {
   return list('tasks', 'listTasks', options);
 }
 
 /** Actors with their states (PENDING_CREATION, ALIVE, RESTARTING, DEAD with `deathCause`). */
-export function listActors(options?: ListOptions): Promise<ListResult<ActorItem>> {
+function listActors(options?: ListOptions): Promise<ListResult<ActorItem>> {
   return list('actors', 'listActors', options);
 }
 
 /** Nodes (dead ones too). */
-export function listNodes(options?: ListOptions): Promise<ListResult<NodeItem>> {
+function listNodes(options?: ListOptions): Promise<ListResult<NodeItem>> {
   return list('nodes', 'listNodes', options);
 }
 
 /** Worker processes of every node (live and recently dead), and the drivers. */
-export function listWorkers(options?: ListOptions): Promise<ListResult<WorkerItem>> {
+function listWorkers(options?: ListOptions): Promise<ListResult<WorkerItem>> {
   return list('workers', 'listWorkers', options);
 }
 
 /** Objects, one row per process holding one (its owner, its borrowers). */
-export function listObjects(options?: ListOptions): Promise<ListResult<ObjectItem>> {
+function listObjects(options?: ListOptions): Promise<ListResult<ObjectItem>> {
   return list('objects', 'listObjects', options);
 }
 
 /** Placement groups with their bundles. */
-export function listPlacementGroups(options?: ListOptions): Promise<ListResult<PlacementGroupItem>> {
+function listPlacementGroups(options?: ListOptions): Promise<ListResult<PlacementGroupItem>> {
   return list('placement-groups', 'listPlacementGroups', options);
 }
 
@@ -82,28 +82,23 @@ function one<K extends 'tasks' | 'actors'>(kind: K, fn: string, column: string, 
 }
 
 /** One actor with every column, or null when the cluster does not know it. */
-export function getActor(actorId: string): Promise<ActorItem | null> {
+function getActor(actorId: string): Promise<ActorItem | null> {
   return one('actors', 'getActor', 'actorId', checkId(actorId, 'getActor', 'actorId'));
 }
 
 /** One task with every column (the latest attempt), or null when no owner knows it. */
-export function getTask(taskId: string): Promise<TaskItem | null> {
+function getTask(taskId: string): Promise<TaskItem | null> {
   return one('tasks', 'getTask', 'taskId', checkId(taskId, 'getTask', 'taskId'));
 }
 
 /** Tasks by function name and state (Ray's `summarize_tasks`). */
-export function summarizeTasks(): Promise<TaskSummary> {
+function summarizeTasks(): Promise<TaskSummary> {
   return client('summarizeTasks').summarizeTasks();
 }
 
 /** Actors by class and state (Ray's `summarize_actors`). */
-export function summarizeActors(): Promise<ActorSummary> {
+function summarizeActors(): Promise<ActorSummary> {
   return client('summarizeActors').summarizeActors();
-}
-
-/** Every execution the workers remember (10 000 each), oldest first (`raybus timeline`). */
-export function timelineEvents(): Promise<TimelineEvent[]> {
-  return client('timeline').timeline();
 }
 
 /**

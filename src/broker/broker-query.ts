@@ -14,7 +14,7 @@ import type { ClusterInfo, ClusterState } from '../protocol/wire';
 import { systemClock, type Clock, type Timer } from '../util/clock';
 
 /** Thrown when no broker leader answered in time. */
-export class NoLeaderError extends Error {
+class NoLeaderError extends Error {
   override name = 'NoLeaderError';
 }
 
@@ -24,7 +24,7 @@ export class NoLeaderError extends Error {
  * @example
  * const state = await askBroker<{ state: ClusterState }>(t, (req, reply) => ({ t: 'cluster-state-request', req, reply }), 5000);
  */
-export async function askBroker<T>(transport: Transport, build: (req: RequestId, reply: ReplyQueue) => BrokerMsg, timeoutMs: number, clock: Clock = systemClock): Promise<T> {
+async function askBroker<T>(transport: Transport, build: (req: RequestId, reply: ReplyQueue) => BrokerMsg, timeoutMs: number, clock: Clock = systemClock): Promise<T> {
   const reply = replyQueue(`cli-${randomBytes(6).toString('hex')}` as ProcId);
   const req = randomBytes(6).toString('hex') as RequestId;
   await transport.assertQueue(reply);

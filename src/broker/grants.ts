@@ -62,7 +62,7 @@ export interface GrantBookOptions {
 let grantSeq = 0;
 
 /** A new lease id; it names its node, so that any later leader can route its release. */
-export function newGrantId(node: NodeId | '' = ''): LeaseId {
+function newGrantId(node: NodeId | '' = ''): LeaseId {
   grantSeq += 1;
   return leaseId(node, grantSeq);
 }

@@ -41,7 +41,7 @@ interface PgRecord {
 }
 
 /** Pseudo-node id of bundle `i` of group `pg` in the bundle ledger. */
-export const bundleKey = (pg: string, i: number): string => `${pg}#${i}`;
+const bundleKey = (pg: string, i: number): string => `${pg}#${i}`;
 
 /** Placement groups by id: their bundles, state and reservations. */
 export class PlacementGroupManager {

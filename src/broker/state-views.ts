@@ -65,7 +65,7 @@ export function answerStateRequest(msg: StateRequestMsg, src: StateViewSources):
 }
 
 /** Every actor the registry knows (dead ones too), as rows. */
-export function actorItems(table: ActorTable): ActorItem[] {
+function actorItems(table: ActorTable): ActorItem[] {
   const out: ActorItem[] = [];
   for (const r of table.records.values()) {
     const snap = r.machine.getSnapshot();
@@ -118,7 +118,7 @@ function actorCounts(table: ActorTable): Record<string, Record<string, number>> 
 }
 
 /** Every node that registered (dead ones too, as in Ray). */
-export function nodeItems(nodes: NodeRows): NodeItem[] {
+function nodeItems(nodes: NodeRows): NodeItem[] {
   return nodes.all().map((nodeId) => {
     const draining = nodes.isDraining(nodeId);
     const alive = nodes.ledger.isAlive(nodeId);

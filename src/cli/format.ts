@@ -15,7 +15,7 @@ export function round(n: number): string {
 }
 
 /** One cell: objects as `k=v`, arrays joined by ` | `, nothing as ''. */
-export function cell(v: unknown): string {
+function cell(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (Array.isArray(v)) return v.map(cell).join(' | ');
   if (typeof v === 'object') return fmt(v as Record<string, unknown>);

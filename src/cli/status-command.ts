@@ -41,7 +41,7 @@ export async function runStatus(args: ParsedArgs): Promise<number> {
   return 0;
 }
 
-export function formatStatus(state: ClusterState, display: string): string {
+function formatStatus(state: ClusterState, display: string): string {
   const lines: string[] = [];
   const ago = state.leader.electedAt ? `, elected ${Math.round((Date.now() - state.leader.electedAt) / 1000)} s ago` : '';
   lines.push(`raybus cluster at ${display} (broker leader term ${state.leader.epoch}${ago})`);

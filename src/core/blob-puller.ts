@@ -20,11 +20,11 @@ import { isNoSuchQueue } from '../transport/transport';
 import type { Clock, Timer } from '../util/clock';
 
 /** Chunks requested ahead of the one awaited. */
-export const BLOB_WINDOW = 4;
+const BLOB_WINDOW = 4;
 /** With nothing arriving for this long, outstanding requests are sent again (ms). */
 export const BLOB_STALL_MS = 5_000;
 /** With nothing arriving for this long, the pull fails (ms): a holder busy this long is taken for lost. */
-export const BLOB_GIVE_UP_MS = 10 * 60 * 1000;
+const BLOB_GIVE_UP_MS = 10 * 60 * 1000;
 
 /** What the puller needs of its process. */
 export interface BlobPullerPort {

@@ -17,7 +17,7 @@ import { parseTaskMarker } from '../observability/log-markers';
 import { buildSnapshot, type DashboardSnapshot, type PollResults, type QueueRow } from './snapshot';
 
 /** Default time between two polls while someone watches (ms). */
-export const DEFAULT_POLL_MS = 2000;
+const DEFAULT_POLL_MS = 2000;
 /** Most queues inspected in one poll (mailboxes beyond it are not shown). */
 const MAX_QUEUES = 200;
 /** Rows of each kind a poll reads (pages show more through the paged list API). */

@@ -18,8 +18,8 @@ export interface DashboardOptions {
 }
 
 /** Ray's dashboard port. */
-export const DEFAULT_DASHBOARD_PORT = 8265;
-export const DEFAULT_DASHBOARD_HOST = '127.0.0.1';
+const DEFAULT_DASHBOARD_PORT = 8265;
+const DEFAULT_DASHBOARD_HOST = '127.0.0.1';
 
 const NAMES = ['port', 'host', 'token'];
 

@@ -70,7 +70,7 @@ const HEADERS = {
 };
 
 /** Where the assets are: beside this module, in the source tree and in dist alike. */
-export const ASSET_DIR = path.join(__dirname, 'assets');
+const ASSET_DIR = path.join(__dirname, 'assets');
 
 /**
  * Start a dashboard on `options.transport`. Rejects when the port is taken, or when bound

@@ -149,7 +149,7 @@ export function buildSnapshot(r: PollResults, ctx: { at: number; address: string
 }
 
 /** Used and total of each resource over the alive nodes. */
-export function resourceRows(state: ClusterState): ResourceRow[] {
+function resourceRows(state: ClusterState): ResourceRow[] {
   const total: Record<string, number> = {};
   const free: Record<string, number> = {};
   for (const n of state.nodes) {
@@ -163,7 +163,7 @@ export function resourceRows(state: ClusterState): ResourceRow[] {
 }
 
 /** Functions by name with their counts and latest failures (newest first). */
-export function functionRows(summary: TaskSummary, failed: readonly TaskItem[]): FunctionRow[] {
+function functionRows(summary: TaskSummary, failed: readonly TaskItem[]): FunctionRow[] {
   const errors = new Map<string, TaskItem[]>();
   for (const t of failed) {
     const list = errors.get(t.name) ?? [];

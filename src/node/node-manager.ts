@@ -29,13 +29,13 @@ import { isReplyQueue, type StateResponder } from '../observability/state-respon
 import { logger } from '../util/logger';
 
 /** Default for {@link NodeOptions.idleWorkerTimeoutMs}. */
-export const DEFAULT_IDLE_WORKER_TIMEOUT_MS = 60_000;
+const DEFAULT_IDLE_WORKER_TIMEOUT_MS = 60_000;
 /** Default for {@link NodeOptions.workerStartTimeoutMs} (Ray's runtime_env setup_timeout_seconds). */
-export const DEFAULT_WORKER_START_TIMEOUT_MS = 600_000;
+const DEFAULT_WORKER_START_TIMEOUT_MS = 600_000;
 /** Default drain timeout (ms). */
-export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** Default for {@link NodeOptions.leaseReportMs}. */
-export const DEFAULT_LEASE_REPORT_MS = 10_000;
+const DEFAULT_LEASE_REPORT_MS = 10_000;
 
 /** How a node is set up. */
 export interface NodeOptions {

@@ -20,7 +20,7 @@ export interface WorkerView {
 }
 
 /** Dead workers a node remembers. */
-export const DEAD_WORKERS_KEPT = 1000;
+const DEAD_WORKERS_KEPT = 1000;
 
 /** The row of worker `w` of node `nodeId`. */
 export function workerItem(w: WorkerView, nodeId: NodeId): WorkerItem {

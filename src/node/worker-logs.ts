@@ -14,7 +14,7 @@ import { logger } from '../util/logger';
 import { stripMarkers } from '../observability/log-markers';
 
 /** Most bytes one `read-log` answer carries. */
-export const MAX_LOG_CHUNK = 1024 * 1024;
+const MAX_LOG_CHUNK = 1024 * 1024;
 
 /** Worker ids are lower-case letters and digits: nothing else can name a file here. */
 const WORKER_ID = /^[0-9a-z]{1,64}$/;

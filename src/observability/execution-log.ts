@@ -9,7 +9,7 @@ import type { TimelineEvent } from '../protocol/state';
 import { ByteColumn, ColumnRing, IdColumn, NumberColumn, RefColumn } from './columns';
 
 /** Executions a worker remembers for the timeline (RAYBUS_TIMELINE_EVENTS). */
-export const DEFAULT_TIMELINE_EVENTS = 10_000;
+const DEFAULT_TIMELINE_EVENTS = 10_000;
 
 /** Where a call's output goes, and with what name. */
 export interface LogDestination {

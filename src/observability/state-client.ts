@@ -23,11 +23,11 @@ import { MAX_LIMIT, type ResolvedListOptions } from './state-query';
 import { CREATION_FAILED, actorsToResolve, candidates, completeTasks, creationCounts, mergePage, mergeTaskSummary, type ListResult } from './state-merge';
 
 /** How long to wait after the last answer before the answers are taken as complete (ms). */
-export const DEFAULT_QUIET_MS = 250;
+const DEFAULT_QUIET_MS = 250;
 /** Longest a broadcast query waits for answers (ms). */
-export const DEFAULT_MAX_WAIT_MS = 3000;
+const DEFAULT_MAX_WAIT_MS = 3000;
 /** Longest a request to the broker or a node waits (ms). */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /** Thrown when the broker (or a node) did not answer in time. */
 export class StateQueryTimeoutError extends Error {

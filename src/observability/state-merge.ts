@@ -39,7 +39,7 @@ export function ownerCannotJudge(row: Record<string, unknown>, column: string): 
 }
 
 /** Who runs what, from the answers: pids by worker, and the actor calls running now. */
-export function runners(answers: Answers): { pids: Map<string, StateSource>; running: Map<string, StateSource> } {
+function runners(answers: Answers): { pids: Map<string, StateSource>; running: Map<string, StateSource> } {
   const pids = new Map<string, StateSource>();
   const running = new Map<string, StateSource>();
   for (const a of answers) {

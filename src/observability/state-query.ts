@@ -4,7 +4,7 @@
  * with them: filter, page by key (rows after the cursor, sorted by key), cut to the limit, and
  * drop the detail columns unless asked for.
  */
-import type { ListKind, StateFilter, StateItems, StateQueryKind } from '../protocol/state';
+import type { ListKind, StateFilter, StateItems } from '../protocol/state';
 
 /** Default page size (Ray's `limit`). */
 export const DEFAULT_LIMIT = 100;
@@ -12,7 +12,7 @@ export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10_000;
 
 /** The columns each kind can be filtered on (Ray's names in camelCase). */
-export const FILTER_COLUMNS: { readonly [K in ListKind]: ReadonlyArray<keyof StateItems[K] & string> } = {
+const FILTER_COLUMNS: { readonly [K in ListKind]: ReadonlyArray<keyof StateItems[K] & string> } = {
   tasks: ['taskId', 'attemptNumber', 'name', 'state', 'jobId', 'type', 'funcOrClassName', 'actorId', 'parentTaskId', 'nodeId', 'workerId', 'workerPid', 'errorType'],
   actors: ['actorId', 'className', 'state', 'jobId', 'name', 'nodeId', 'workerId', 'pid', 'rayNamespace', 'numRestarts', 'isDetached', 'placementGroupId'],
   nodes: ['nodeId', 'state', 'isHeadNode'],
@@ -152,7 +152,7 @@ function normalize(column: string, v: unknown): string {
 }
 
 /** Does `row` pass `filter`? A missing value compares as ''. */
-export function passes(row: Record<string, unknown>, [column, op, value]: StateFilter): boolean {
+function passes(row: Record<string, unknown>, [column, op, value]: StateFilter): boolean {
   const equal = normalize(column, row[column]) === normalize(column, value);
   return op === '=' ? equal : !equal;
 }
@@ -215,11 +215,6 @@ export function withoutDetail<K extends ListKind>(kind: K, row: StateItems[K]): 
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(row)) if (base.has(k)) out[k] = v;
   return out as unknown as StateItems[K];
-}
-
-/** True for the kinds the state API lists. */
-export function isListKind(what: StateQueryKind): what is ListKind {
-  return what !== 'task-summary' && what !== 'timeline' && what !== 'metrics';
 }
 
 function describe(v: unknown): string {

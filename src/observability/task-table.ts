@@ -12,7 +12,7 @@ import { TASK_DURATION_BUCKETS_S, TASK_STATES, type DurationCounts, type TaskIte
 import { ByteColumn, ColumnRing, IdColumn, NumberColumn, RefColumn } from './columns';
 
 /** Default capacity of the ring of finished tasks, per owner (Ray keeps as many task events). */
-export const DEFAULT_MAX_FINISHED_TASKS = 100_000;
+const DEFAULT_MAX_FINISHED_TASKS = 100_000;
 
 /** One task as its owner tracks it. */
 export interface TaskRecord {
@@ -41,7 +41,7 @@ export type NewTask = Omit<TaskRecord, 'state' | 'attempt' | 'created'> & { stat
 const FINAL: ReadonlySet<TaskState> = new Set(['FINISHED', 'FAILED']);
 
 /** True once a task finished or failed. */
-export function isFinal(state: TaskState): boolean {
+function isFinal(state: TaskState): boolean {
   return FINAL.has(state);
 }
 

@@ -154,11 +154,6 @@ export function driverProcId(job: JobId, unique = ''): ProcId {
   return `driver-${job}${unique}` as ProcId;
 }
 
-/** True for the proc ids of drivers (workers are named by their worker id). */
-export function isDriverProcId(proc: string): boolean {
-  return proc.startsWith('driver-');
-}
-
 /** The name of a queue of kind `K` (see queues.ts): what may be sent there is typed by `K`. */
 export type QueueName<K extends string = string> = Brand<string, `queue:${K}`>;
 /** A process's reply queue, which is also its address as an owner of objects. */

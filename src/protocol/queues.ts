@@ -69,11 +69,6 @@ export const BROKER_ELECTED_TOPIC = 'raybus.events.broker-elected' as TopicName<
 const REPLY_PREFIX = 'raybus.reply.';
 const NODE_PRESENCE_PREFIX = 'node-';
 
-/** The proc id behind a reply queue. */
-export function procOfReplyQueue(queue: ReplyQueue | string): ProcId {
-  return queue.slice(REPLY_PREFIX.length) as ProcId;
-}
-
 /** The presence id of a node. */
 export const nodePresenceId = (node: NodeId): string => `${NODE_PRESENCE_PREFIX}${node}`;
 

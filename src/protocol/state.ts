@@ -15,7 +15,6 @@ export type TaskType = 'NORMAL_TASK' | 'ACTOR_TASK' | 'ACTOR_CREATION_TASK';
 
 /** Actor states (the lifecycle machine's, as Ray's `ActorState`). */
 export type ActorState = 'PENDING_CREATION' | 'ALIVE' | 'RESTARTING' | 'DEAD';
-export const ACTOR_STATES: readonly ActorState[] = ['PENDING_CREATION', 'ALIVE', 'RESTARTING', 'DEAD'];
 
 /** Why an actor died (Ray's `ActorDeathCause` reasons, from the lifecycle machine's causes). */
 export type ActorDeathReason = 'CREATION_TASK_FAILED' | 'RAY_KILL' | 'INTENDED_USER_EXIT' | 'WORKER_DIED' | 'OWNER_DIED' | 'NAME_TAKEN' | 'UNSCHEDULABLE';

@@ -11,9 +11,9 @@ export type Check = (value: unknown, path: string) => string | undefined;
 /** Longest id, name or other short string raybus puts in a message. */
 export const MAX_NAME = 1024;
 /** Longest free text (descriptions, reasons, error messages, sources). */
-export const MAX_TEXT = 16 * 1024 * 1024;
+const MAX_TEXT = 16 * 1024 * 1024;
 /** Most entries in one list or map of a message (arguments, returns, leases, resources). */
-export const MAX_ENTRIES = 100_000;
+const MAX_ENTRIES = 100_000;
 
 export const str =
   (max = MAX_NAME): Check =>

@@ -7,10 +7,10 @@ import type { JobId, NodeId, WorkerId } from './ids';
 import type { RuntimeEnv } from './runtime-env';
 
 /** The worker's id (its reply queue is `raybus.reply.<id>`, its task queue `raybus.worker.<id>`). */
-export const WORKER_ID_VAR = 'RAYBUS_WORKER_ID';
-export const NODE_ID_VAR = 'RAYBUS_NODE_ID';
-export const JOB_ID_VAR = 'RAYBUS_JOB_ID';
-export const NAMESPACE_VAR = 'RAYBUS_NAMESPACE';
+const WORKER_ID_VAR = 'RAYBUS_WORKER_ID';
+const NODE_ID_VAR = 'RAYBUS_NODE_ID';
+const JOB_ID_VAR = 'RAYBUS_JOB_ID';
+const NAMESPACE_VAR = 'RAYBUS_NAMESPACE';
 /** The worker's effective runtime env (JSON). */
 export const RUNTIME_ENV_VAR = 'RAYBUS_RUNTIME_ENV';
 /** The node's `--import` modules (JSON array of resolved specifiers). */
@@ -56,11 +56,6 @@ export function readWorkerIdentity(environ: NodeJS.ProcessEnv = process.env): Wo
     jobId: (environ[JOB_ID_VAR] || 'job') as JobId,
     namespace: environ[NAMESPACE_VAR] || 'default',
   };
-}
-
-/** True inside a raybus worker process. */
-export function isWorkerProcess(environ: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(environ[WORKER_ID_VAR]);
 }
 
 /** The env this worker was started with (undefined for the default env). */

@@ -15,7 +15,7 @@ import type { RefusalLog } from './refusal-log';
 import { logger } from '../util/logger';
 
 /** Largest message raybus sends on a broker by default (RAYBUS_MAX_MESSAGE_BYTES overrides): 16 MiB; larger values travel in chunks of it. */
-export const BROKER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const BROKER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** Options of {@link openClusterTransport}: the adapter's, and how the cluster is secured. */
 export interface ClusterTransportOptions extends TransportOptions, ClusterSecurity {

@@ -36,7 +36,7 @@ export type { CodeDescriptor } from '../protocol/wire';
 
 // ------------------------------------------------------------------ who may ship code
 
-export { CLUSTER_KEY_VAR, REQUIRE_SIGNED_CODE_VAR } from '../protocol/worker-process';
+export { REQUIRE_SIGNED_CODE_VAR } from '../protocol/worker-process';
 
 /** Where the descriptor being loaded came from. */
 export interface CodeOrigin {
@@ -225,13 +225,16 @@ function prototypeInSource(cls: (...args: never[]) => unknown, source: string): 
   return true;
 }
 
-/** Find code registered in this process by id (set by `describeCode`). */
+/**
+ * Find code registered in this process by id (set by `describeCode`).
+ * @public for tests, which load this module afresh per case
+ */
 export function lookupRegistered(id: string): ((...args: never[]) => unknown) | undefined {
   return registry.get(id);
 }
 
 /** Thrown when a worker cannot load the code of a task or actor. */
-export class CodeLoadError extends Error {
+class CodeLoadError extends Error {
   override name = 'CodeLoadError';
 }
 

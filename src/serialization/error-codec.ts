@@ -79,7 +79,7 @@ function safeString(v: unknown): string {
  * Rebuild a user error: same name, message, stack and fields; builtin classes keep their
  * class, and so does a class exported by a module of remote code loaded here (`origin`).
  */
-export function decodeUserError(w: WireError): Error {
+function decodeUserError(w: WireError): Error {
   const User = w.origin ? classAt(w.origin) : undefined;
   let err: Error;
   if (User) {

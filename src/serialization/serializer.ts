@@ -12,9 +12,9 @@ import { checkMsgpack, type DecodeLimits } from './msgpack-bounds';
 export { MalformedMessageError, type DecodeLimits } from './msgpack-bounds';
 
 /** Largest user value accepted by default: 2 GiB − 1 (values travel as blobs, of any size up to that). */
-export const DEFAULT_MAX_VALUE_BYTES = 2 ** 31 - 1;
+const DEFAULT_MAX_VALUE_BYTES = 2 ** 31 - 1;
 /** Largest envelope accepted until the runtime sets its transport's limit: 512 MiB. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
+const DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
 
 /** Extension types raybus writes (all introduce the value that follows them). */
 export const EXT_OBJECT_REF = 0x52;
@@ -36,7 +36,7 @@ export interface SerializerLimits {
   readonly minContainers: number;
 }
 
-export const DEFAULT_LIMITS: SerializerLimits = {
+const DEFAULT_LIMITS: SerializerLimits = {
   maxValueBytes: DEFAULT_MAX_VALUE_BYTES,
   maxEnvelopeBytes: DEFAULT_MAX_MESSAGE_BYTES,
   maxDepth: 512,

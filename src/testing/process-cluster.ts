@@ -134,7 +134,7 @@ export class ProcessNodes {
 }
 
 /** Send `signal`, wait for the exit; SIGKILL after `graceMs`. */
-export function stopChild(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+function stopChild(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);

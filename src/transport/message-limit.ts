@@ -10,7 +10,7 @@
 import { capabilitiesOf, FULL_CAPABILITIES, type Transport, type TransportCapabilities } from './transport';
 
 /** Sets the largest message this process sends (the blob chunk size), in bytes. */
-export const MAX_MESSAGE_BYTES_VAR = 'RAYBUS_MAX_MESSAGE_BYTES';
+const MAX_MESSAGE_BYTES_VAR = 'RAYBUS_MAX_MESSAGE_BYTES';
 /** The capabilities of the node's bus, for its workers (JSON of {@link TransportCapabilities}). */
 export const BUS_CAPABILITIES_VAR = 'RAYBUS_BUS_CAPABILITIES';
 

@@ -18,9 +18,9 @@ import type { ReplyQueue } from '../protocol/ids';
 import type { Clock, Timer } from '../util/clock';
 
 /** How long a call waits for the calls before it in its sequence (ms): beyond a NATS `ack_wait` (5 s). */
-export const DEFAULT_CALL_HOLD_MS = 15_000;
+const DEFAULT_CALL_HOLD_MS = 15_000;
 /** Most calls held ahead of their turn, over all sequences. */
-export const MAX_HELD_CALLS = 10_000;
+const MAX_HELD_CALLS = 10_000;
 /** Sequences remembered with nothing held (the oldest are forgotten beyond this). */
 const MAX_IDLE_SEQUENCES = 10_000;
 

@@ -38,7 +38,7 @@ export function decodeArgs(args: WireArg[]): unknown[] {
 }
 
 /** Encode what a call returned into `nret` outcomes (errors go into every slot). */
-export function packReturns(core: CoreWorker, value: unknown, nret: number, name: string, taskId: TaskId): WireOutcome[] {
+function packReturns(core: CoreWorker, value: unknown, nret: number, name: string, taskId: TaskId): WireOutcome[] {
   if (nret === 0) return [];
   try {
     if (nret === 1) return [core.encodeArg(value, 'return value')];

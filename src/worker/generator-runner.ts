@@ -21,7 +21,7 @@ interface ActiveStream {
 const active = new Map<string, ActiveStream>();
 
 /** Route stream control messages (from the owner) to the running producer. */
-export function onStreamControl(msg: { t: string; task: TaskId; consumed?: number }): void {
+function onStreamControl(msg: { t: string; task: TaskId; consumed?: number }): void {
   const s = active.get(msg.task);
   if (!s) return;
   if (msg.t === 'stream-ack') s.consumed = Math.max(s.consumed, msg.consumed ?? 0);

@@ -10,7 +10,7 @@ import type { RuntimeEnv } from '../protocol/runtime-env';
 import { NODE_IMPORTS_VAR } from '../protocol/worker-process';
 import { RuntimeEnvSetupError } from '../errors/ray-errors';
 
-export { GPU_IDS_VAR, NODE_IMPORTS_VAR, RUNTIME_ENV_VAR, isEnvSetupFailedReport, readWorkerGpuIds, readWorkerRuntimeEnv, type EnvSetupFailedReport } from '../protocol/worker-process';
+export { GPU_IDS_VAR, RUNTIME_ENV_VAR, isEnvSetupFailedReport, readWorkerGpuIds, readWorkerRuntimeEnv, type EnvSetupFailedReport } from '../protocol/worker-process';
 
 /** A real dynamic `import()` (the CommonJS build would compile `import()` into `require()`). */
 const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;

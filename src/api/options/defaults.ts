@@ -9,21 +9,6 @@ export const DEFAULT_TASK_MAX_RETRIES = 4;
 /** CPUs a task holds when `numCpus` is unset. */
 export const DEFAULT_TASK_NUM_CPUS = 1;
 
-/** Actor restarts when `maxRestarts` is unset. */
-export const DEFAULT_ACTOR_MAX_RESTARTS = 0;
-
-/** Retries of an actor call when `maxTaskRetries` is unset. */
-export const DEFAULT_ACTOR_MAX_TASK_RETRIES = 0;
-
-/** `maxConcurrency` of an actor with any async method (Ray's DEFAULT_MAX_CONCURRENCY_ASYNC). */
-export const DEFAULT_MAX_CONCURRENCY_ASYNC = 1000;
-
-/** `maxConcurrency` of an actor without async methods. */
-export const DEFAULT_MAX_CONCURRENCY_SYNC = 1;
-
-/** `maxPendingCalls` when unset: -1, unlimited. */
-export const DEFAULT_MAX_PENDING_CALLS = -1;
-
 /** Resource quantities are fixed point in units of 1/10000 (Ray's RESOURCE_UNIT_SCALING). */
 export const RESOURCE_UNIT_SCALING = 10000;
 

@@ -41,7 +41,6 @@ export { validateNumReturnsFor, resolveNumReturns } from './num-returns';
 export type { ResourceOptionFields, PlacementOptionFields } from './common-options';
 export type { ResourceQuantities } from './resource-checks';
 export {
-  isErrorClass,
   type NumReturns,
   type ErrorClass,
   type RetryExceptions,
@@ -51,13 +50,4 @@ export {
 export type { WithSnakeAliases } from './option-table';
 export {
   DEFAULT_TASK_MAX_RETRIES,
-  DEFAULT_TASK_NUM_CPUS,
-  DEFAULT_ACTOR_MAX_RESTARTS,
-  DEFAULT_ACTOR_MAX_TASK_RETRIES,
-  DEFAULT_MAX_CONCURRENCY_ASYNC,
-  DEFAULT_MAX_CONCURRENCY_SYNC,
-  DEFAULT_MAX_PENDING_CALLS,
-  RESOURCE_UNIT_SCALING,
-  ACCELERATOR_TYPE_RESOURCE_PREFIX,
-  ACCELERATOR_TYPE_REQUEST_QUANTITY,
 } from './defaults';

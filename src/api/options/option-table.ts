@@ -49,7 +49,7 @@ export interface OptionKind {
 }
 
 /** "numReturns (num_returns), numCpus (num_cpus), memory, ..." */
-export function listValidNames(table: OptionTable): string {
+function listValidNames(table: OptionTable): string {
   return Object.entries(table)
     .map(([camel, spec]) => (spec.snake === camel ? camel : `${camel} (${spec.snake})`))
     .join(', ');

@@ -111,7 +111,7 @@ export function checkBackpressure(value: unknown, name: OptionName): number {
 }
 
 /** True for `Error` and its subclasses. */
-export function isErrorClass(value: unknown): value is ErrorClass {
+function isErrorClass(value: unknown): value is ErrorClass {
   return typeof value === 'function' && (value === Error || (value as { prototype?: unknown }).prototype instanceof Error);
 }
 

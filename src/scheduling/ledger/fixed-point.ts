@@ -13,7 +13,7 @@ export const RESOURCE_UNIT_SCALING = 10_000;
  * Resources counted in whole bytes. They are stored at scale 1, not 1/10000: at 1/10000 a
  * 2 TB `memory` total would pass 2^53 and lose exactness. Ray also rounds `memory` to bytes.
  */
-export const BYTE_RESOURCES: ReadonlySet<string> = new Set(['memory', 'object_store_memory']);
+const BYTE_RESOURCES: ReadonlySet<string> = new Set(['memory', 'object_store_memory']);
 
 /**
  * Converts a user amount to integer units of 1/10000 (`Math.round(x * 10000)`).
@@ -31,7 +31,7 @@ export function fromUnits(units: number): number {
 }
 
 /** Units per whole amount of the named resource (1 for byte resources, else 10000). */
-export function unitScaleOf(name: string): number {
+function unitScaleOf(name: string): number {
   return BYTE_RESOURCES.has(name) ? 1 : RESOURCE_UNIT_SCALING;
 }
 

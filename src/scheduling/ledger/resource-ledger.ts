@@ -19,7 +19,7 @@ export type { ResourceSet } from './resource-set';
  * Ray's critical resources for the hybrid policy score (`hybrid_scheduling_policy.cc`): GPU and custom
  * resources decide feasibility and availability, not utilization.
  */
-export const CRITICAL_RESOURCES: readonly string[] = ['CPU', 'memory', 'object_store_memory'];
+const CRITICAL_RESOURCES: readonly string[] = ['CPU', 'memory', 'object_store_memory'];
 
 /** GPU ids assigned by a reservation (empty when no GPU was asked for). */
 export interface GpuAssignment {

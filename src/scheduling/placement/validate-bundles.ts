@@ -6,7 +6,7 @@
 import { toUnitDemand, type ResourceSet } from '../ledger/resource-set';
 
 /** The placement group strategies. */
-export const PLACEMENT_GROUP_STRATEGIES = ['PACK', 'SPREAD', 'STRICT_PACK', 'STRICT_SPREAD'] as const;
+const PLACEMENT_GROUP_STRATEGIES = ['PACK', 'SPREAD', 'STRICT_PACK', 'STRICT_SPREAD'] as const;
 
 /** A placement group strategy. */
 export type PlacementGroupStrategy = (typeof PLACEMENT_GROUP_STRATEGIES)[number];

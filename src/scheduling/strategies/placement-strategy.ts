@@ -46,7 +46,7 @@ export function noFitDecision(ledger: ResourceLedger, demand: ResourceSet): Plac
 export const WAIT: PlacementDecision = Object.freeze({ kind: 'wait' });
 
 /** Shared `infeasible` decision. */
-export const INFEASIBLE: PlacementDecision = Object.freeze({ kind: 'infeasible' });
+const INFEASIBLE: PlacementDecision = Object.freeze({ kind: 'infeasible' });
 
 /** Builds a `node` decision. */
 export function onNode(nodeId: string): PlacementDecision {
