@@ -6,6 +6,10 @@
  * test declared as expected out of the output (test/support/expected-warnings.ts). */
 module.exports = {
   testEnvironment: 'node',
+  // raybus keeps a few process-wide values on globalThis (util/process-global.ts), written for
+  // as long as a transport lives. Jest 30's default "soft" cleanup turns such properties into
+  // accessors whose setter calls itself once the file ends (a stack overflow in the next file).
+  testEnvironmentOptions: { globalsCleanup: 'off' },
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] },

@@ -15,7 +15,7 @@ import type { Delivery, QueueOptions, Subscription, Transport } from '../../tran
  */
 export interface TestRunner {
   describe(name: string, body: () => void): unknown;
-  it: ((name: string, fn: () => Promise<void>) => unknown) & { skip?: (name: string, fn: () => Promise<void>) => unknown };
+  it: (name: string, fn: () => Promise<void>) => unknown;
   /** Runs once before the cases: the suite checks the transport connects at all. */
   before?(fn: () => Promise<void>): unknown;
   /** Runs once after the cases: the suite checks nothing was left open. */
@@ -175,7 +175,7 @@ export interface CaseContext {
 /** One case of the suite. */
 export interface ConformanceCase {
   readonly title: string;
-  /** Run only where the declared capabilities allow (shown as skipped elsewhere). */
+  /** Run only where the declared capabilities allow (left out of the suite elsewhere). */
   readonly when?: (declared: SuiteCapabilities) => boolean;
   run(c: CaseContext): Promise<void>;
 }

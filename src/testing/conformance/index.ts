@@ -87,9 +87,10 @@ export function describeTransport(name: string, factory: () => Promise<Transport
     });
     for (const c of CONFORMANCE_CASES) {
       const run = (): Promise<void> => runCase(c, factory, declared);
-      if (c.when && !c.when(declared)) {
-        runner.it.skip?.(c.title, run);
-      } else if (known.has(c.title)) {
+      // A case for a capability the bus does not declare is not one of its tests (the suite
+      // has cases for how a bus without it must behave): it is left out, not skipped.
+      if (c.when && !c.when(declared)) continue;
+      if (known.has(c.title)) {
         runner.it(`${c.title} [known failure]`, async () => {
           const passed = await run().then(
             () => true,
