@@ -145,6 +145,13 @@ export class Publisher implements LinkParticipant {
     const p = this.pending.get(id);
     if (!p) return;
     const status = msg.headers?.code ?? 0;
+    if (status === 503 && this.down) {
+      // Written into the client's buffer while it reconnected, and sent before the owner of
+      // the queue is back: `resume` sends it again, and the grace starts then.
+      p.sent = false;
+      p.deadline = Math.max(p.deadline, Date.now() + RESTORE_GRACE_MS);
+      return;
+    }
     if (status === 503 && this.resumedAt > 0 && Date.now() - this.resumedAt < RESTORE_GRACE_MS) {
       // Maybe a stream the restarted server has not restored yet: ask again shortly, and give
       // up only once the grace is over.

@@ -227,6 +227,48 @@ describeWithNats('NATS transport: crashes, presence, restarts, dead letters', ()
     60_000,
   );
 
+  test(
+    'a server restart where the presence queue holder comes back after the publisher: messages sent across it arrive',
+    async () => {
+      // A driver's reply queue is a presence queue: a node that reconnects first and publishes
+      // a result before the driver is back must wait for it, not drop the result.
+      const server = await PrivateNatsServer.start();
+      try {
+        const pub = await transport('raybus-test-late-holder-pub', { reconnectTimeWaitMs: 50, publishTimeoutMs: 20_000 }, server.url);
+        const holder = await transport('raybus-test-late-holder', { reconnectTimeWaitMs: 1500 }, server.url);
+        const presence = uniqueName('late-holder');
+        await holder.assertQueue(presence, { autoDelete: true });
+        const inbox = new Inbox<string>();
+        await holder.consume(presence, (d) => {
+          inbox.push(str(d.body));
+          d.ack();
+        }, { prefetch: 0 });
+        await pub.publish(presence, text('before'));
+        const holderBack = new Promise<void>((resolve) => {
+          let lost = false;
+          holder.status$.subscribe((s) => {
+            if (s === 'reconnecting') lost = true;
+            else if (s === 'connected' && lost) resolve();
+          });
+        });
+        await server.stop('SIGKILL');
+        // Written at once (maybe into the client's buffer before it saw the drop), while down, and once back.
+        const sent = [pub.publish(presence, text('at-drop'))];
+        await new Promise((r) => setTimeout(r, 200));
+        sent.push(pub.publish(presence, text('while-down')));
+        await server.start();
+        sent.push(pub.publish(presence, text('after')));
+        await Promise.all(sent);
+        await holderBack;
+        expect((await inbox.waitFor(4, 'messages across the restart')).sort()).toEqual(['after', 'at-drop', 'before', 'while-down']);
+      } finally {
+        for (const t of open.splice(0)) await t.close();
+        await server.destroy();
+      }
+    },
+    60_000,
+  );
+
   test('a publish made while connect() is still under way goes out once connected', async () => {
     const a = await transport('raybus-test-early-a');
     const q = uniqueName('early');
