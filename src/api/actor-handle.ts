@@ -237,17 +237,26 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
     },
   });
   state.outbox.push(call);
-  resolveArgs(
-    core.objects,
-    args,
-    (parts) => {
-      if ('error' in parts) call.error = parts.error;
-      else call.args = parts;
-      flush(state);
-    },
-    `${meta.className}.${method}`,
-    taskId,
-  );
+  try {
+    resolveArgs(
+      core.objects,
+      args,
+      (parts) => {
+        if ('error' in parts) call.error = parts.error;
+        else call.args = parts;
+        flush(state);
+      },
+      `${meta.className}.${method}`,
+      taskId,
+    );
+  } catch (err) {
+    // An argument that cannot be sent: the call never existed (it must neither hold the
+    // calls behind it nor keep the process alive).
+    const at = state.outbox.lastIndexOf(call);
+    if (at >= 0) state.outbox.splice(at, 1);
+    core.failTask(taskId, encodeError(err));
+    throw err;
+  }
   void handle;
   if (stream && numReturns === 'streaming') return stream.generator;
   if (numReturns === 0) return null;

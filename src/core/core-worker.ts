@@ -378,18 +378,25 @@ export class CoreWorker implements RuntimeCore {
     task.rec = recordTask(this.taskTable, task, slot.taskContext.getStore()?.taskId);
     this.tasks.register({ taskId: task.taskId, returnIds: task.returnIds, functionName: task.fn.name, dynamic: task.nret === NRET_DYNAMIC, submitted: task, rec: task.rec });
     this.keepAlive?.poke();
-    resolveArgs(
-      this.objects,
-      args,
-      (parts) => {
-        // Cancelled while its arguments were resolving: it never runs.
-        if (!this.tasks.isPending(task.taskId)) return;
-        if ('error' in parts) return this.tasks.failTask(task.taskId, parts.error);
-        task.args = parts;
-        this.submitter.enqueue(task);
-      },
-      task.fn.name,
-      task.taskId,
-    );
+    try {
+      resolveArgs(
+        this.objects,
+        args,
+        (parts) => {
+          // Cancelled while its arguments were resolving: it never runs.
+          if (!this.tasks.isPending(task.taskId)) return;
+          if ('error' in parts) return this.tasks.failTask(task.taskId, parts.error);
+          task.args = parts;
+          this.submitter.enqueue(task);
+        },
+        task.fn.name,
+        task.taskId,
+      );
+    } catch (err) {
+      // An argument that cannot be sent: `.remote()` throws, and the task must not stay
+      // pending (it would keep the process alive).
+      this.tasks.failTask(task.taskId, encodeError(err));
+      throw err;
+    }
   }
 }

@@ -101,6 +101,13 @@ describe('a script ends when its work ends', () => {
     expect(run.stdout).toContain('shutdown ok');
     expect(run.stderr).not.toMatch(/UNHANDLED|unhandled/);
   });
+
+  test('a .remote() that threw (an argument that cannot be sent) holds nothing: later calls run, the script exits', async () => {
+    const run = await expectProgramSucceeds(app, 'exit-after-throw.cjs', app.esm, ['exit-after-throw.cjs'], EMBEDDED);
+    expect(run.stdout).toContain('a task with a function argument threw: raybus: cannot serialize a function at args[0]');
+    expect(run.stdout).toContain('an actor call with a function argument threw');
+    expect(run.stdout).toContain('after the throws: 7 8');
+  });
 });
 
 describe('types', () => {
