@@ -22,14 +22,25 @@ export interface GetOptions {
   readonly timeout?: number;
 }
 
-function timeoutOf(options: GetOptions | undefined, fn: string): number | undefined {
+/** The option names each call takes (Ray's snake_case spellings too); anything else throws. */
+const OPTION_NAMES = {
+  'ray.get': ['timeoutMs', 'timeout'],
+  'ray.wait': ['numReturns', 'num_returns', 'timeoutMs', 'timeout', 'fetchLocal', 'fetch_local'],
+  'ray.cancel': ['force', 'recursive'],
+  'ray.kill': ['noRestart', 'no_restart'],
+} as const;
+
+function checkOptionNames(fn: keyof typeof OPTION_NAMES, options: object): void {
+  const valid: readonly string[] = OPTION_NAMES[fn];
+  for (const k of Object.keys(options)) {
+    if (!valid.includes(k)) throw new TypeError(`${fn}: unknown option '${k}'. Valid options: ${valid.join(', ')}`);
+  }
+}
+
+function timeoutOf(options: GetOptions | undefined, fn: 'ray.get' | 'ray.wait'): number | undefined {
   if (options === undefined) return undefined;
   if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: options must be an object`);
-  for (const k of Object.keys(options)) {
-    if (!['timeoutMs', 'timeout', 'numReturns', 'num_returns', 'fetchLocal', 'fetch_local'].includes(k)) {
-      throw new TypeError(`${fn}: unknown option '${k}'. Valid options: timeoutMs (or timeout in seconds)`);
-    }
-  }
+  checkOptionNames(fn, options);
   if (options.timeoutMs !== undefined && options.timeout !== undefined) throw new TypeError(`${fn}: give either timeoutMs or timeout, not both`);
   const t = options.timeoutMs ?? (options.timeout !== undefined && options.timeout !== null ? options.timeout * 1000 : undefined);
   if (t === undefined || t === null) return undefined;
@@ -118,6 +129,7 @@ export interface CancelOptions {
 export function cancel(target: ObjectRef<unknown> | ObjectRefGenerator<unknown>, options: CancelOptions = {}): Promise<void> {
   if (!isObjectRef(target) && !isObjectRefGenerator(target)) throw new TypeError(`ray.cancel expects an ObjectRef or ObjectRefGenerator, got ${describe(target)}`);
   if (typeof options !== 'object' || options === null) throw new TypeError('ray.cancel: options must be an object');
+  checkOptionNames('ray.cancel', options);
   const force = options.force ?? (options as { force?: boolean }).force ?? false;
   if (typeof force !== 'boolean') throw new TypeError('ray.cancel: force must be a boolean');
   if (options.recursive !== undefined && typeof options.recursive !== 'boolean') throw new TypeError('ray.cancel: recursive must be a boolean');
@@ -133,6 +145,8 @@ export function cancel(target: ObjectRef<unknown> | ObjectRefGenerator<unknown>,
 /** Kill an actor now. Queued and running calls fail; `noRestart: false` restarts it if allowed. */
 export function kill(actor: unknown, options: { noRestart?: boolean; no_restart?: boolean } = {}): Promise<void> {
   if (!isActorHandle(actor)) throw new TypeError(`ray.kill() only supported for actors. Got: ${describe(actor)}`);
+  if (typeof options !== 'object' || options === null) throw new TypeError('ray.kill: options must be an object');
+  checkOptionNames('ray.kill', options);
   const noRestart = options.noRestart ?? options.no_restart ?? true;
   if (typeof noRestart !== 'boolean') throw new TypeError('ray.kill: noRestart must be a boolean');
   const core = requireCore();

@@ -116,6 +116,21 @@ describe('worker crashes', () => {
     const ok = ray.remote((x: number) => x * 2);
     expect(await ray.get(ok.remote(21), { timeoutMs: 20000 })).toBe(42);
   });
+
+  test('an uncaught error that kills the worker is named in the WorkerCrashedError, with what it printed last', async () => {
+    const crash = ray.remote({ maxRetries: 0 })(() => {
+      console.error('about to fail');
+      setTimeout(() => {
+        throw new Error('thrown from a timer, out of any task');
+      }, 10);
+      return new Promise(() => undefined);
+    });
+    const err = await rejectionOf(ray.get(crash.remote(), { timeoutMs: 20000 }));
+    expect(err).toBeInstanceOf(ray.WorkerCrashedError);
+    expect(err.message).toMatch(/exited with code 1\. The end of its stderr:/);
+    expect(err.message).toContain('about to fail');
+    expect(err.message).toContain('Error: thrown from a timer, out of any task');
+  });
 });
 
 describe('timeouts', () => {
@@ -144,5 +159,28 @@ describe('timeouts', () => {
     expect(err).toBeInstanceOf(ray.RayTaskError);
     expect(err).toBeInstanceOf(TypeError);
     expect((err.cause as Error).message).toBe('sibling failed');
+  });
+});
+
+describe('misuse of get, wait, cancel and kill throws at once, naming the option', () => {
+  test('unknown option names are refused with the valid ones listed', async () => {
+    const f = ray.remote(() => 1);
+    const A = ray.remote(
+      class A {
+        m() {
+          return 1;
+        }
+      },
+    );
+    const ref = f.remote();
+    const a = A.options({ numCpus: 0 }).remote();
+    const bad = (o: object) => o as never;
+    expect(() => ray.get(ref, bad({ numReturns: 1 }))).toThrow("ray.get: unknown option 'numReturns'. Valid options: timeoutMs, timeout");
+    expect(() => ray.wait([ref], bad({ bogus: 1 }))).toThrow("ray.wait: unknown option 'bogus'. Valid options: numReturns, num_returns, timeoutMs, timeout, fetchLocal, fetch_local");
+    expect(() => ray.cancel(ref, bad({ forse: true }))).toThrow("ray.cancel: unknown option 'forse'. Valid options: force, recursive");
+    expect(() => ray.kill(a, bad({ norestart: true }))).toThrow("ray.kill: unknown option 'norestart'. Valid options: noRestart, no_restart");
+    expect(await ray.get(ref)).toBe(1);
+    expect(await ray.get(a.m.remote())).toBe(1);
+    await ray.kill(a, { no_restart: true });
   });
 });
