@@ -80,6 +80,7 @@ export class ProcessSpawner implements WorkerSpawner {
       logger.warn(warning);
     }
     let exited = false;
+    let killedByNode = false;
     const exit = (reason: string): void => {
       if (exited) return;
       exited = true;
@@ -134,7 +135,15 @@ export class ProcessSpawner implements WorkerSpawner {
       if (isEnvSetupFailedReport(m)) events.envSetupFailed(m.message);
     });
     child.on('exit', (code, signal) => {
-      const reason = signal ? `worker process ${child.pid} was killed by ${signal}` : `worker process ${child.pid} exited with code ${code}`;
+      let reason = signal ? `worker process ${child.pid} was killed by ${signal}` : `worker process ${child.pid} exited with code ${code}`;
+      // A death the node did not cause: what the worker printed last says why (Node writes an
+      // uncaught error's stack straight to the file, past the output forwarded to drivers).
+      if (!killedByNode && (code !== 0 || signal)) {
+        const err = o.logs?.tailNow(spec.workerId, 'err') ?? [];
+        const out = err.length > 0 ? [] : (o.logs?.tailNow(spec.workerId, 'out') ?? []);
+        if (err.length > 0) reason += `. The end of its stderr:\n${err.join('\n')}`;
+        else if (out.length > 0) reason += `. The end of its output:\n${out.join('\n')}`;
+      }
       // Let frames the worker sent before dying be handled first.
       setImmediate(() => exit(reason));
     });
@@ -150,6 +159,7 @@ export class ProcessSpawner implements WorkerSpawner {
       close: () => bridge.close(),
       kill: () => {
         if (exited || child.exitCode !== null || child.signalCode !== null) return;
+        killedByNode = true;
         if (process.env.RAYBUS_WORKER_CPU_PROF && child.connected) {
           // A profiled worker must exit by itself to write its profile (it exits on disconnect).
           child.disconnect();

@@ -6,7 +6,7 @@
  * (`read-log`). A node of `raybus start` keeps them; the embedded node and in-process test
  * nodes remove their directory when they stop (their driver got the output already).
  */
-import { closeSync, mkdirSync, openSync, promises as fsp, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, promises as fsp, readSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LogChunkMsg, ReadLogMsg } from '../protocol/messages/state';
@@ -110,6 +110,29 @@ export class WorkerLogs {
       return stripMarkers(text).split('\n').filter((l) => l !== '').slice(-lines);
     } catch {
       return [];
+    }
+  }
+
+  /**
+   * The last lines of a worker's stdout or stderr, read at once (at most the file's last `maxBytes`):
+   * what a worker printed as it died (an uncaught error's stack) says why it crashed.
+   */
+  tailNow(workerId: string, stream: 'out' | 'err', lines = 12, maxBytes = 4096): string[] {
+    let fd: number | undefined;
+    try {
+      fd = openSync(this.path(workerId, stream), 'r');
+      const size = fstatSync(fd).size;
+      const n = Math.min(size, maxBytes);
+      const buf = Buffer.alloc(n);
+      const read = readSync(fd, buf, 0, n, size - n);
+      const text = stripMarkers(buf.subarray(0, read).toString('utf8'));
+      // A cut first line is dropped unless it is all there is.
+      const all = text.split('\n').filter((l) => l.trim() !== '');
+      return (size > n && all.length > 1 ? all.slice(1) : all).slice(-lines);
+    } catch {
+      return [];
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   }
 
