@@ -230,6 +230,7 @@ export function embeddedNode(): NodeManager | undefined {
 
 /** Start the embedded default when `.remote()` is used before `init()` (as Ray does). */
 slot.autoInit = () => {
-  if (slot.core || starting || process.env.RAYBUS_WORKER_ID) return;
+  // Joining a cluster (RAYBUS_ADDRESS) takes a connection first: that needs `await ray.init()`.
+  if (slot.core || starting || process.env.RAYBUS_WORKER_ID || process.env.RAYBUS_ADDRESS) return;
   init().catch((err: unknown) => logger.warn(`raybus: automatic init failed: ${(err as Error).message}`));
 };

@@ -116,7 +116,13 @@ export const slot: RuntimeSlot = processGlobal<RuntimeSlot>('runtime', () => ({ 
 /** The core worker of this process; starts the embedded default if needed. */
 export function requireCore(): RuntimeCore {
   if (!slot.core) slot.autoInit?.();
-  if (!slot.core) throw new Error('raybus is not initialized: call `await ray.init()` first');
+  if (!slot.core) {
+    throw new Error(
+      process.env.RAYBUS_ADDRESS && !process.env.RAYBUS_WORKER_ID
+        ? `raybus is not initialized: call \`await ray.init()\` first (RAYBUS_ADDRESS is set, and joining that cluster takes a connection, so it cannot start by itself at the first .remote(), put or get)`
+        : 'raybus is not initialized: call `await ray.init()` first',
+    );
+  }
   return slot.core;
 }
 
