@@ -3,10 +3,10 @@
  * decimals, rows as a table with upper-case column names.
  */
 
-/** `{CPU: 1, GPU: 0.5}` → `CPU=1, GPU=0.50`. */
+/** `{CPU: 1, GPU: 0.5}` → `CPU=1, GPU=0.50`; nested objects in braces (`unitResources={CPU=1}`). */
 export function fmt(r: Record<string, unknown>): string {
   return Object.entries(r)
-    .map(([k, v]) => `${k}=${typeof v === 'number' ? round(v) : String(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? round(v) : typeof v === 'object' && v !== null ? `{${Array.isArray(v) ? v.map(String).join(', ') : fmt(v as Record<string, unknown>)}}` : String(v)}`)
     .join(', ');
 }
 
