@@ -367,13 +367,15 @@ export class BrokerServer {
 
   /**
    * An owner (a driver, or a worker) died or left: its non-detached actors die, its task
-   * leases are released and their workers stopped, its waiting lease requests dropped.
+   * leases are released and their workers stopped, its waiting lease requests dropped, and
+   * its placement groups that are not detached removed (Ray scopes them to their creator).
    */
   private ownerDied(owner: ReplyQueue | ((owner: ReplyQueue) => boolean), message: string): void {
     const match = typeof owner === 'string' ? (o: string) => o === owner : owner;
     if (typeof owner === 'string') this.membership?.unwatchOwner(owner);
     this.actors.onOwnersDied(match, message);
     this.dispatcher.dropOwners(match);
+    for (const pg of this.placementGroups.ownedBy(match)) this.removePlacementGroup(pg);
   }
 
   /** Remove a placement group: kill its actors, fail its running tasks, free its bundles. */

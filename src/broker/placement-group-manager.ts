@@ -135,6 +135,13 @@ export class PlacementGroupManager {
     return true;
   }
 
+  /** The groups, not detached and not removed, whose creator `owner` matches (their job ended with it). */
+  ownedBy(owner: (o: ReplyQueue) => boolean): PlacementGroupId[] {
+    const ids: PlacementGroupId[] = [];
+    for (const r of this.groups.values()) if (!r.detached && r.state !== 'REMOVED' && owner(r.owner)) ids.push(r.id);
+    return ids;
+  }
+
   /** Every group as the state API lists them. */
   items(): PlacementGroupItem[] {
     return [...this.groups.values()].map((r) => ({

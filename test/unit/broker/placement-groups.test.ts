@@ -95,3 +95,26 @@ test('removing a group kills its actors, fails its running and waiting tasks, an
   await h.requestLease(a.queue, 'late', { CPU: 1 }, inGroup('pg1', -1));
   expect(a.inbox.of('lease-failed').map((m) => m.req)).toEqual(['waiting', 'late']);
 });
+
+// Ray scopes a placement group to its creator unless it is detached (placement group
+// lifetimes, test_placement_group.py::test_placement_group_removed_when_owner_dies style).
+test('a driver that exits takes its placement groups with it; detached ones and other drivers\' stay', async () => {
+  h = await BrokerHarness.start();
+  await h.node('n1', { CPU: 4 });
+  const a = await h.owner('a');
+  const b = await h.owner('b');
+  await createPg(a.queue, 'mine', [{ CPU: 1 }, { CPU: 1 }], 'PACK');
+  await h.send({ t: 'create-pg', owner: a.queue, pg: { id: 'kept' as PlacementGroupId, bundles: [{ CPU: 1 }], strategy: 'PACK', name: 'kept', detached: true } });
+  await createPg(b.queue, 'theirs', [{ CPU: 1 }], 'PACK');
+  await createPg(a.queue, 'waiting', [{ CPU: 8 }], 'PACK');
+  expect(h.server.clusterInfo().available.CPU ?? 0).toBe(0);
+
+  await h.send({ t: 'owner-exit', owner: a.queue });
+  const groups = h.server.clusterState().placementGroups;
+  expect(groups.mine?.state).toBe('REMOVED');
+  expect(groups.waiting?.state).toBe('REMOVED');
+  expect(groups.kept?.state).toBe('CREATED');
+  expect(groups.theirs?.state).toBe('CREATED');
+  expect(h.server.clusterInfo().available).toEqual({ CPU: 2 });
+  expect(h.server.clusterState().pending).toEqual([]);
+});
