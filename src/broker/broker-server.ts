@@ -81,9 +81,10 @@ export class BrokerServer {
   ) {
     const send = (this.send = typedSender(transport));
     const clock = options.clock ?? systemClock;
-    // Where queues never expire, the broker deletes those of processes and actors it knows are dead.
-    const cleanup = capabilitiesOf(transport).queueExpiry ? undefined : { afterMs: DEAD_MAILBOX_RESPONDER_MS, clock };
-    this.cleansQueues = cleanup !== undefined;
+    // Where queues never expire, the broker deletes those of processes it knows are dead. A dead
+    // actor's mailbox it answers, then deletes, on every bus: a queue it consumes never expires.
+    const cleanup = { afterMs: DEAD_MAILBOX_RESPONDER_MS, clock };
+    this.cleansQueues = !capabilitiesOf(transport).queueExpiry;
     this.warn = options.warn ?? ((m: string) => logger.warn(m));
     this.malformed = new RejectionCounter('raybus broker', this.warn);
     const bundles = new ResourceLedger();

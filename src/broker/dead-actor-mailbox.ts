@@ -1,9 +1,10 @@
 /**
  * A dead actor's mailbox: the registry consumes it once the actor is dead and answers every
  * call that reaches it, now and later, with the reason of death (`ActorDiedError`, or the
- * error that killed it: a name already taken, a runtime env that failed to set up). On a bus
- * without queue expiry, the mailbox is deleted after a responder period instead of waiting
- * for an expiry that never comes; calls sent after that fail as undeliverable.
+ * error that killed it: a name already taken, a runtime env that failed to set up). The
+ * mailbox is deleted after a responder period (a queue with a consumer never expires, and
+ * some buses have no expiry at all); calls sent after that fail as undeliverable, which the
+ * caller reports as `ActorDiedError`.
  */
 import type { ActorId } from '../protocol/ids';
 import { actorQueue } from '../protocol/queues';
@@ -17,10 +18,10 @@ import type { Subscription, Transport } from '../transport/transport';
 import type { Clock, Timer } from '../util/clock';
 import type { Send } from './typed-send';
 
-/** How long a dead actor's mailbox is answered before it is deleted, where queues never expire. */
+/** How long a dead actor's mailbox is answered before it is deleted. */
 export const DEAD_MAILBOX_RESPONDER_MS = 10 * 60 * 1000;
 
-/** Delete the mailbox after answering it for `afterMs` (buses without queue expiry). */
+/** Delete the mailbox after answering it for `afterMs`. */
 export interface MailboxCleanup {
   readonly afterMs: number;
   readonly clock: Clock;

@@ -62,7 +62,7 @@ test('without queue expiry: a dead actor mailbox is answered for the responder p
   expect(h.bus.hasQueue(actorQueue('a1' as ActorId))).toBe(false);
 });
 
-test('with queue expiry: a dead actor mailbox is answered on and on', async () => {
+test('with queue expiry too: a dead actor mailbox is answered, then deleted (a consumed queue never expires)', async () => {
   h = await harness(true);
   const n1 = await h.node('n1', { CPU: 2 });
   await h.presence('node-n1');
@@ -71,7 +71,10 @@ test('with queue expiry: a dead actor mailbox is answered on and on', async () =
   await h.send({ t: 'actor-ready', actor: 'a1' as ActorId, worker: 'n1w1' as WorkerId });
   await h.send({ t: 'kill-actor', actor: 'a1' as ActorId, noRestart: true, req: 'k1' as never, reply: o.queue });
   expect(n1.of('kill-worker')).toHaveLength(1);
-  await h.advance(DEAD_MAILBOX_RESPONDER_MS * 2);
   await h.call('a1', o.queue, 't1');
   expect(o.inbox.of('result')).toHaveLength(1);
+  await h.advance(DEAD_MAILBOX_RESPONDER_MS - 1);
+  expect(h.bus.hasQueue(actorQueue('a1' as ActorId))).toBe(true);
+  await h.advance(1);
+  expect(h.bus.hasQueue(actorQueue('a1' as ActorId))).toBe(false);
 });
