@@ -222,6 +222,7 @@ export class ActorRegistry {
       strategy: spec.strategy,
       describe: `actor ${spec.meta.className} (${spec.actorId}) needing ${formatResources(placement)}`,
       actorCreation: true,
+      notify: spec.owner,
       place: (grant) => {
         // Placement may need more than the actor holds for life (1 CPU to place, 0 to run).
         this.deps.release(grant);

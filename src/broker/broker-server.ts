@@ -96,7 +96,7 @@ export class BrokerServer {
         realGpuIds: (bundle, ids) => this.placementGroups.realGpuIds(bundle, ids),
       },
       send,
-      warn: this.warn,
+      warn: (message, owner) => this.warnInfeasible(message, owner),
       // Before any node registered (the embedded node starts beside the first `.remote()`),
       // work waits without being called infeasible.
       restoring: () => (this.membership?.restoring ?? false) || !this.nodeSeen,
@@ -353,6 +353,18 @@ export class BrokerServer {
       if (g.actor) this.actors.onWorkerDied(g.actor, `The actor died because its node ${node} has died.`, g.id);
       else if (g.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: `its node ${node} died` });
     }
+  }
+
+  /**
+   * Infeasible work is logged here and, in a cluster (where this process is not the owner's),
+   * told to its owner too, which prints it as a line of this broker's (Ray's driver shows the
+   * infeasible warnings of the cluster).
+   */
+  private warnInfeasible(message: string, owner: ReplyQueue | undefined): void {
+    this.warn(message);
+    const node = this.options.cluster?.leaderNode;
+    if (!owner || node === undefined) return;
+    this.send(owner, { t: 'log-lines', pid: process.pid, node, worker: 'broker' as WorkerId, lines: [{ name: 'raybus broker', text: message, err: true }] });
   }
 
   /**

@@ -38,6 +38,8 @@ export interface PendingPlacement {
   readonly pref?: string;
   /** The process that asked (task lease requests). */
   readonly owner?: ReplyQueue;
+  /** Who is told when it is infeasible (the task's, actor's or group's owner). */
+  readonly notify?: ReplyQueue;
   /** A placement that reserves by itself (placement groups): tried instead of a strategy. */
   attempt?(): 'placed' | 'wait' | 'infeasible';
   /** Called with the grant made for it (resources already reserved). */

@@ -34,7 +34,8 @@ export interface LeaseDispatcherOptions {
   readonly bundles: ResourceLedger;
   readonly placementGroups: BundleDirectory;
   readonly send: Send;
-  readonly warn: (message: string) => void;
+  /** Infeasible work (and the owner to tell, when known). */
+  readonly warn: (message: string, owner?: ReplyQueue) => void;
   /** A new leader still waits for node reports (nothing is infeasible yet). */
   readonly restoring: () => boolean;
   /** Uniform in [0, 1) for the strategies (default Math.random). */
@@ -117,6 +118,7 @@ export class LeaseDispatcher {
       describe: `a task needing ${formatResources(msg.demand)}${msg.desc ? ` (${msg.desc})` : ''}`,
       actorCreation: false,
       owner: msg.owner,
+      notify: msg.owner,
       place: (grant) => {
         this.leaseRequests.delete(msg.req);
         this.book.record({ ...grant, owner: msg.owner });

@@ -71,6 +71,7 @@ export class PlacementGroupManager {
       strategy: { kind: 'DEFAULT' },
       describe: `placement group ${pg.id}${pg.name ? ` ('${pg.name}')` : ''} with bundles ${pg.bundles.map(formatResources).join(', ')} (${pg.strategy})`,
       actorCreation: false,
+      notify: msg.owner,
       attempt: () => this.tryReserve(record),
       place: () => undefined,
       fail: () => undefined,

@@ -5,7 +5,7 @@
  * naming it and its demand — without blocking feasible work behind it (Ray's infeasible
  * tasks). A pass runs after every change (enqueue, release, node added), batched per turn.
  */
-import type { NodeId } from '../protocol/ids';
+import type { NodeId, ReplyQueue } from '../protocol/ids';
 import type { ClusterState, Resources } from '../protocol/wire';
 import type { PlacementDecision } from '../scheduling/strategies/placement-strategy';
 import type { Grant, PendingPlacement } from './grants';
@@ -21,7 +21,8 @@ export interface PlacementQueueOptions {
   reserve(node: NodeId, demand: Resources, bundle?: string): Grant | null;
   /** A new leader still waits for node reports: nothing is infeasible yet. */
   restoring(): boolean;
-  warn(message: string): void;
+  /** Infeasible work (and the owner to tell, when known). */
+  warn(message: string, owner?: ReplyQueue): void;
 }
 
 /** Waiting placements in submission order, tried again after every change. */
@@ -117,6 +118,6 @@ export class PlacementQueue {
     // A new leader does not know every node yet: nothing is infeasible before they reported.
     if (p.warned || this.options.restoring()) return;
     p.warned = true;
-    this.options.warn(`raybus: ${p.describe} is infeasible: no node in the cluster could ever provide it. It stays pending until a node that fits joins.`);
+    this.options.warn(`raybus: ${p.describe} is infeasible: no node in the cluster could ever provide it. It stays pending until a node that fits joins.`, p.notify);
   }
 }

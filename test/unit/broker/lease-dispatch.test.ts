@@ -68,6 +68,19 @@ describe('lease dispatch', () => {
     expect(h.server.clusterState().pending).toEqual([]);
   });
 
+  test('in a cluster, the owner of infeasible work hears the warning too (its driver prints it)', async () => {
+    h = await BrokerHarness.start({ cluster: { epoch: 'e1', restoreGraceMs: 0, leaderNode: 'n1' as NodeId } });
+    await h.node('n1', { CPU: 2 });
+    const a = await h.owner('a');
+    await h.requestLease(a.queue, 'gpu', { GPU: 1 });
+    // The new leader's restore grace (0 ms) ends on the next turn of its clock.
+    await h.advance(1);
+    const told = a.inbox.of('log-lines');
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatchObject({ worker: 'broker', node: 'n1', lines: [{ name: 'raybus broker', err: true }] });
+    expect((told[0]!.lines as Array<{ text: string }>)[0]!.text).toMatch(/a task needing \{GPU: 1\} \(gpu\) is infeasible/);
+  });
+
   test('work asked for before any node registered waits without being called infeasible', async () => {
     // The embedded default: `.remote()` before init() may reach the broker before its node.
     h = await BrokerHarness.start();
