@@ -13,6 +13,7 @@ import type { TaskContextInfo, WireOutcome } from '../protocol/wire';
 import type { TaskMsg, WorkerMsg } from '../protocol/messages/worker';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { Clock } from '../util/clock';
+import { Deque } from '../util/deque';
 import type { SendErrorHandler } from './messenger';
 import type { TaskTable } from '../observability/task-table';
 import { CallDurations, PIPELINE_FAST_US, SentCode, canRetry, firstError, retryable, type SubmittedTask } from './submit-policy';
@@ -72,7 +73,7 @@ export class TaskSubmitter {
     if (this.stopped) return;
     let ks = this.keys.get(task.key);
     if (!ks) {
-      ks = { key: task.key, demand: task.demand, strategy: task.strategy, queue: [], leases: new Map(), requests: new Set(), returnScheduled: false };
+      ks = { key: task.key, demand: task.demand, strategy: task.strategy, queue: new Deque(), leases: new Map(), requests: new Set(), returnScheduled: false };
       this.keys.set(task.key, ks);
     }
     ks.queue.push(task);
@@ -83,11 +84,11 @@ export class TaskSubmitter {
   private pump(ks: KeyState): void {
     for (const lease of ks.leases.values()) {
       if (lease.blocked) continue;
-      while (ks.queue.length > 0 && lease.inflight.size < this.durations.depth(ks.key, ks.queue[0]!)) this.push(lease, ks.queue.shift()!);
+      while (ks.queue.length > 0 && lease.inflight.size < this.durations.depth(ks.key, ks.queue.peek()!)) this.push(lease, ks.queue.shift()!);
     }
     const wanted = Math.min(ks.queue.length, MAX_PENDING_LEASE_REQUESTS);
     // Every task of a key has the same runtime env (the env key is part of the scheduling key).
-    const env = ks.queue[0]?.ctx.env;
+    const env = ks.queue.peek()?.ctx.env;
     while (ks.requests.size < wanted) {
       const req = this.port.newRequestId();
       ks.requests.add(req);
@@ -211,7 +212,7 @@ export class TaskSubmitter {
     if (msg.t === 'lease-failed') {
       if (!ks) return;
       // The work can never be scheduled (e.g. hard affinity to a dead node): fail what is queued.
-      for (const task of ks.queue.splice(0)) this.port.failTask(task.taskId, msg.err);
+      for (const task of ks.queue.drain()) this.port.failTask(task.taskId, msg.err);
       return;
     }
     if (!ks || this.stopped) {
@@ -254,7 +255,7 @@ export class TaskSubmitter {
     lease.inflight.clear();
     for (const task of requeue) this.port.table?.queued(task.rec, task.attempt);
     if (ks) {
-      ks.queue.unshift(...requeue);
+      ks.queue.unshiftAll(requeue);
       this.pump(ks);
     } else for (const task of requeue) this.enqueue(task);
   }
@@ -284,7 +285,7 @@ export class TaskSubmitter {
     }
     this.durations.note(ks.key, PIPELINE_FAST_US, true);
     for (const task of back) this.port.table?.queued(task.rec);
-    ks.queue.unshift(...back);
+    ks.queue.unshiftAll(back);
     this.pump(ks);
   }
 
@@ -333,11 +334,7 @@ export class TaskSubmitter {
    */
   cancel(taskId: TaskId, force: boolean, recursive = true): 'queued' | 'running' | 'unknown' {
     for (const ks of this.keys.values()) {
-      const i = ks.queue.findIndex((t) => t.taskId === taskId);
-      if (i >= 0) {
-        ks.queue.splice(i, 1);
-        return 'queued';
-      }
+      if (ks.queue.removeFirst((t) => t.taskId === taskId)) return 'queued';
       for (const lease of ks.leases.values()) {
         for (const task of lease.inflight) {
           if (task.taskId !== taskId) continue;
