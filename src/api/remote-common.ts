@@ -38,6 +38,10 @@ export function isAsyncFn(fn: unknown): boolean {
 }
 
 /** Convert a strategy option to its wire form. */
+/** The strategies without parameters, shared by every call (read only: a million queued tasks hold one). */
+const DEFAULT_WIRE: WireStrategy = Object.freeze({ kind: 'DEFAULT' });
+const SPREAD_WIRE: WireStrategy = Object.freeze({ kind: 'SPREAD' });
+
 export function wireStrategy(s: unknown): WireStrategy {
   if (s === undefined || s === null) {
     // Child work inherits a placement group that captures child tasks (Ray semantics).
@@ -46,8 +50,8 @@ export function wireStrategy(s: unknown): WireStrategy {
   }
   if (s instanceof NodeAffinitySchedulingStrategy) return { kind: 'NODE_AFFINITY', nodeId: s.nodeId as NodeId, soft: s.soft };
   if (s instanceof PlacementGroupSchedulingStrategy) return { kind: 'PLACEMENT_GROUP', pg: s.placementGroup.id as PlacementGroupId, bundle: s.placementGroupBundleIndex };
-  if (s === 'SPREAD') return { kind: 'SPREAD' };
-  return { kind: 'DEFAULT' };
+  if (s === 'SPREAD') return SPREAD_WIRE;
+  return DEFAULT_WIRE;
 }
 
 export function retryNames(v: unknown): boolean | string[] {

@@ -51,6 +51,8 @@ export type { PendingTask } from './pending-tasks';
 
 export type { CoreWorkerOptions } from './core-options';
 
+
+const NO_ARGS: WireArg[] = Object.freeze([]) as unknown as WireArg[];
 /** Runtime of this process. */
 export class CoreWorker implements RuntimeCore {
   readonly address: ReplyQueue;
@@ -385,7 +387,8 @@ export class CoreWorker implements RuntimeCore {
         // Cancelled while its arguments were resolving: it never runs.
         if (!this.tasks.isPending(task.taskId)) return;
         if ('error' in parts) return this.tasks.failTask(task.taskId, parts.error);
-        task.args = parts;
+        // No arguments: one shared empty list (read only), not one per queued task.
+        task.args = parts.length === 0 ? NO_ARGS : parts;
         this.submitter.enqueue(task);
       },
       task.fn.name,
