@@ -17,6 +17,7 @@ import * as testing from 'raybus/testing';
 import { timing, withTimeout, settle } from './harness.mjs';
 import { runRaybusSuite } from './raybus-suite.mjs';
 import { runActorScaling, runNodeScaling } from './scaling.mjs';
+import { runQueuedScaling } from './queued-tasks.mjs';
 import { runIpcAnchors } from './anchors/ipc.mjs';
 import { runAmqplibAnchor } from './anchors/amqplib-rpc.mjs';
 import { runMoleculerAnchor } from './anchors/moleculer-amqp.mjs';
@@ -61,6 +62,10 @@ if (LARGE) large.embedded = await runLargeValues(ray, 'embedded').catch((err) =>
 const actorSizes = [10, 100, 1000];
 console.log('\n== scaling: actors');
 const actorRows = await runActorScaling(ray, actorSizes);
+// Queued tasks: 100,000 and 1,000,000 trivial tasks submitted at once (BENCH_QUEUED: other sizes, 0: none).
+const queuedSizes = (process.env.BENCH_QUEUED ?? '100000,1000000').split(',').map(Number).filter((n) => n > 0);
+console.log('\n== scaling: queued tasks');
+const queuedRows = ONLY ? [] : await runQueuedScaling(ray, queuedSizes);
 await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch((err) => notes.push(`embedded shutdown: ${errText(err)}`));
 await settle(1000); // let the worker processes go before timing the anchors
 
@@ -152,6 +157,7 @@ const data = {
     actorsNote:
       'Sizes 10, 100, 1,000. Each actor is a worker process (as in Ray): a size whose processes (~70 MB each) would not fit in 70% of free memory is reported n/a instead of run.',
     nodes: nodeScaling,
+    queued: queuedRows,
   },
   notes,
   durationS: (performance.now() - started) / 1000,
