@@ -84,7 +84,7 @@ async function queuedRow(ray, n, timeoutMs) {
     phase = 'drain';
     const deadline = t0 + timeoutMs;
     for (let i = 0; i < n; i += SLICE) {
-      await withTimeout(ray.get(refs.slice(i, i + SLICE)), Math.max(1, deadline - performance.now()), `${n} queued tasks`);
+      await withTimeout(ray.get(refs.slice(i, i + SLICE)), Math.max(1, deadline - performance.now()), `${n} queued tasks (bound ${Math.round(timeoutMs / 1000)} s)`);
       refs.fill(undefined, i, i + SLICE);
     }
     const seconds = (performance.now() - t0) / 1000;
