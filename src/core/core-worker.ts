@@ -351,7 +351,7 @@ export class CoreWorker implements RuntimeCore {
     const t = this.tasks.get(taskId);
     if (!t) return;
     this.streams.cancel(taskId);
-    if (!t.actorCall) this.submitter.cancel(taskId, force, recursive);
+    if (!t.actorCall) this.submitter.cancel(taskId, force, recursive, t.submitted);
     // An actor call may still sit in the mailbox: its host drops it (or aborts it) on this notice.
     else this.messenger.broadcast(CANCEL_TOPIC, { task: taskId });
     this.tasks.failTask(taskId, encodeError(new TaskCancelledError(taskId)));

@@ -241,6 +241,22 @@ describe('queue order', () => {
     expect(w.pushed).toEqual(ids.filter((_, i) => i !== 2 * PIPELINE_MAX));
   });
 
+  test('cancelling every queued task but the last: only the last is pushed, and the lease goes back after it', async () => {
+    h = await startCore();
+    const w = await FakeWorker.start(h.bus, 'w1');
+    const subs = Array.from({ length: 1000 }, () => submit(h.core));
+    await settle();
+    for (const x of subs.slice(0, -1)) h.core.cancelTask(x.task.taskId, false);
+    await expect(h.core.get(subs[0]!.ref)).rejects.toBeInstanceOf(TaskCancelledError);
+    const lease = h.broker.grant(h.broker.requests[0]!.req, w);
+    await settle();
+    expect(w.pushed).toEqual([subs[999]!.task.taskId]);
+    w.reply(w.tasks.received[0]!, 'last', 100);
+    expect(await h.core.get(subs[999]!.ref)).toBe('last');
+    await settle();
+    expect(h.broker.inbox.of('return-lease')).toContainEqual({ t: 'return-lease', lease });
+  });
+
   test('tasks back from a lost lease go first, in their order, ahead of those still queued', async () => {
     h = await startCore();
     const w1 = await FakeWorker.start(h.bus, 'w1');
