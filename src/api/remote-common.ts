@@ -37,11 +37,11 @@ export function isAsyncFn(fn: unknown): boolean {
   return name === 'AsyncFunction' || name === 'AsyncGeneratorFunction';
 }
 
-/** Convert a strategy option to its wire form. */
 /** The strategies without parameters, shared by every call (read only: a million queued tasks hold one). */
 const DEFAULT_WIRE: WireStrategy = Object.freeze({ kind: 'DEFAULT' });
 const SPREAD_WIRE: WireStrategy = Object.freeze({ kind: 'SPREAD' });
 
+/** Convert a strategy option to its wire form. */
 export function wireStrategy(s: unknown): WireStrategy {
   if (s === undefined || s === null) {
     // Child work inherits a placement group that captures child tasks (Ray semantics).

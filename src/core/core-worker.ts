@@ -51,8 +51,9 @@ export type { PendingTask } from './pending-tasks';
 
 export type { CoreWorkerOptions } from './core-options';
 
-
+/** The arguments of every task called without any (read only). */
 const NO_ARGS: WireArg[] = Object.freeze([]) as unknown as WireArg[];
+
 /** Runtime of this process. */
 export class CoreWorker implements RuntimeCore {
   readonly address: ReplyQueue;
