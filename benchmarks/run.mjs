@@ -8,7 +8,8 @@
 // the raybus metrics), BENCH_WARMUP_MS / BENCH_ROUNDS / BENCH_ROUND_MS / BENCH_MAX_CALLS
 // (timing), RAYBUS_BENCH_AMQP_URL (broker; default amqp://guest:guest@127.0.0.1:5672),
 // RAYBUS_BENCH_NATS_URL (default nats://127.0.0.1:4222), BENCH_LARGE=0 (skip the 100 MB rows),
-// BENCH_NO_WRITE=1 (print only), BENCH_TIMEOUT_S (watchdog; default 900).
+// BENCH_QUEUED (queued-tasks sizes; default 100000,1000000; 0: none), BENCH_NO_WRITE=1 (print
+// only), BENCH_TIMEOUT_S (watchdog; default 1200).
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +42,7 @@ const amqpUrlShown = AMQP_URL.includes('//guest:guest@') ? AMQP_URL : AMQP_URL.r
 const errText = (err) => (err instanceof Error ? err.message.split('\n')[0] : String(err));
 
 // The whole run is bounded: past the watchdog, exit (worker processes exit with their parent).
-const watchdogS = Number(process.env.BENCH_TIMEOUT_S ?? 900);
+const watchdogS = Number(process.env.BENCH_TIMEOUT_S ?? 1200);
 setTimeout(() => {
   console.error(`bench: still running after ${watchdogS} s; stopping (BENCH_TIMEOUT_S raises the limit)`);
   process.exit(2);
