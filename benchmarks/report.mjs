@@ -101,6 +101,31 @@ function scalingTables(scaling) {
     `Nodes (1 CPU each; trivial tasks, 1,000 in flight, tasks/s).${scaling.nodes.amqpNote ? ` On RabbitMQ: n/a (${scaling.nodes.amqpNote}); measured on the cluster's in-process bus instead.` : ''}`,
     '',
     table(['nodes', 'bus', 'tasks/s (mean ± std)'], nodeRows),
+    '',
+    queuedTable(scaling.queued),
+  ].join('\n');
+}
+
+/** The queued-tasks rows (absent from results measured before they existed). */
+function queuedTable(rows) {
+  if (!rows?.length) return 'Queued tasks: not measured in this run.';
+  const body = rows.map((r) => {
+    if (r.error) return [r.tasks.toLocaleString('en-US'), `error: ${r.error}`, '', '', '', '', '', ''];
+    return [
+      r.tasks.toLocaleString('en-US'),
+      fmt(r.seconds),
+      fmt(r.tasksPerS),
+      r.ratio === undefined ? '' : r.ratio.toFixed(2),
+      fmt(r.driverCpuUsPerTask),
+      fmt(r.heapBytesPerTask),
+      fmt(r.rssBytesPerTask),
+      fmt(r.maxLagMs),
+    ];
+  });
+  return [
+    `Queued tasks (embedded default): N trivial tasks submitted at once from the driver (slices of 1,000 calls, a macrotask between them), then every result awaited, slice after slice. Ratio: tasks/s ÷ the first row's. Memory per queued task: the driver's live heap after a full GC once all N are submitted, and its peak RSS, above the baseline, ÷ N. Loop lag: the largest delay of a 10 ms timer while they ran.`,
+    '',
+    table(['tasks', 'first submit to last result (s)', 'tasks/s', 'ratio', 'driver CPU µs/task', 'live heap B/task', 'peak RSS B/task', 'max loop lag ms'], body),
   ].join('\n');
 }
 
@@ -171,7 +196,12 @@ const BOUNDS = [
   'What bounds figures with many in flight (RabbitMQ): the broker, the busiest process. raybus\'s messages are persistent on durable queues, with publisher confirms and acknowledgements, so that a broker restart loses no task, call or result (tested); the amqplib and Moleculer anchors use transient messages without confirms. Messages to one worker or reply queue (and actor calls that are never retried) travel batched, one broker message per queue and event-loop turn.',
 ];
 
-/** One line per target (targets.mjs) this run missed. */
+/** Queued tasks: the largest size at this share of the smallest's rate, under this much memory and lag. */
+const QUEUED_MIN_RATIO = 0.8;
+const QUEUED_MAX_BYTES = 1024;
+const QUEUED_MAX_LAG_MS = 100;
+
+/** One line per target (targets.mjs, and the queued-tasks targets above) this run missed. */
 function missedTargets(data) {
   const out = [];
   for (const r of data.embedded) {
@@ -183,6 +213,13 @@ function missedTargets(data) {
       const cell = targetCell(r.key, r, 'rabbitmq', data.anchors);
       if (cell.endsWith('✗')) out.push(`Target missed (RabbitMQ): ${r.name} ${fmt(r.mean)}: ${cell.slice(0, -2)}.`);
     }
+  }
+  for (const r of data.scaling.queued ?? []) {
+    if (r.error) continue;
+    const n = r.tasks.toLocaleString('en-US');
+    if (r.ratio !== undefined && r.ratio < QUEUED_MIN_RATIO) out.push(`Target missed (queued tasks): ${n} at ${r.ratio.toFixed(2)}× the per-task rate of the first size < ${QUEUED_MIN_RATIO}.`);
+    if (r.heapBytesPerTask >= QUEUED_MAX_BYTES) out.push(`Target missed (queued tasks): ${n} hold ${fmt(r.heapBytesPerTask)} B of live heap per task ≥ ${QUEUED_MAX_BYTES}.`);
+    if (r.maxLagMs >= QUEUED_MAX_LAG_MS) out.push(`Target missed (queued tasks): ${n}: event-loop lag reached ${fmt(r.maxLagMs)} ms ≥ ${QUEUED_MAX_LAG_MS}.`);
   }
   return out;
 }

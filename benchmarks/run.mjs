@@ -8,7 +8,8 @@
 // the raybus metrics), BENCH_WARMUP_MS / BENCH_ROUNDS / BENCH_ROUND_MS / BENCH_MAX_CALLS
 // (timing), RAYBUS_BENCH_AMQP_URL (broker; default amqp://guest:guest@127.0.0.1:5672),
 // RAYBUS_BENCH_NATS_URL (default nats://127.0.0.1:4222), BENCH_LARGE=0 (skip the 100 MB rows),
-// BENCH_NO_WRITE=1 (print only), BENCH_TIMEOUT_S (watchdog; default 900).
+// BENCH_QUEUED (queued-tasks sizes; default 100000,1000000; 0: none), BENCH_NO_WRITE=1 (print
+// only), BENCH_TIMEOUT_S (watchdog; default 1200).
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,7 @@ import * as testing from 'raybus/testing';
 import { timing, withTimeout, settle } from './harness.mjs';
 import { runRaybusSuite } from './raybus-suite.mjs';
 import { runActorScaling, runNodeScaling } from './scaling.mjs';
+import { runQueuedScaling } from './queued-tasks.mjs';
 import { runIpcAnchors } from './anchors/ipc.mjs';
 import { runAmqplibAnchor } from './anchors/amqplib-rpc.mjs';
 import { runMoleculerAnchor } from './anchors/moleculer-amqp.mjs';
@@ -40,7 +42,7 @@ const amqpUrlShown = AMQP_URL.includes('//guest:guest@') ? AMQP_URL : AMQP_URL.r
 const errText = (err) => (err instanceof Error ? err.message.split('\n')[0] : String(err));
 
 // The whole run is bounded: past the watchdog, exit (worker processes exit with their parent).
-const watchdogS = Number(process.env.BENCH_TIMEOUT_S ?? 900);
+const watchdogS = Number(process.env.BENCH_TIMEOUT_S ?? 1200);
 setTimeout(() => {
   console.error(`bench: still running after ${watchdogS} s; stopping (BENCH_TIMEOUT_S raises the limit)`);
   process.exit(2);
@@ -61,6 +63,10 @@ if (LARGE) large.embedded = await runLargeValues(ray, 'embedded').catch((err) =>
 const actorSizes = [10, 100, 1000];
 console.log('\n== scaling: actors');
 const actorRows = await runActorScaling(ray, actorSizes);
+// Queued tasks: 100,000 and 1,000,000 trivial tasks submitted at once (BENCH_QUEUED: other sizes, 0: none).
+const queuedSizes = (process.env.BENCH_QUEUED ?? '100000,1000000').split(',').map(Number).filter((n) => n > 0);
+console.log('\n== scaling: queued tasks');
+const queuedRows = ONLY ? [] : await runQueuedScaling(ray, queuedSizes);
 await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch((err) => notes.push(`embedded shutdown: ${errText(err)}`));
 await settle(1000); // let the worker processes go before timing the anchors
 
@@ -152,6 +158,7 @@ const data = {
     actorsNote:
       'Sizes 10, 100, 1,000. Each actor is a worker process (as in Ray): a size whose processes (~70 MB each) would not fit in 70% of free memory is reported n/a instead of run.',
     nodes: nodeScaling,
+    queued: queuedRows,
   },
   notes,
   durationS: (performance.now() - started) / 1000,

@@ -5,6 +5,7 @@
 // Nodes: trivial tasks with 1,000 in flight on a test cluster of 1, 2, 4, 8 nodes (1 CPU
 // each), when `raybus/testing` has `Cluster`; on RabbitMQ when the cluster accepts an amqp://
 // address, else on its in-process bus (and the row says so).
+// Queued tasks (100,000 and 1,000,000 submitted at once from one driver): queued-tasks.mjs.
 import os from 'node:os';
 import { timeit, settle, logResult, withTimeout } from './harness.mjs';
 import { Pinger, smallValue } from './raybus-remote-code.mjs';

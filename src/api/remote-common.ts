@@ -37,6 +37,10 @@ export function isAsyncFn(fn: unknown): boolean {
   return name === 'AsyncFunction' || name === 'AsyncGeneratorFunction';
 }
 
+/** The strategies without parameters, shared by every call (read only: a million queued tasks hold one). */
+const DEFAULT_WIRE: WireStrategy = Object.freeze({ kind: 'DEFAULT' });
+const SPREAD_WIRE: WireStrategy = Object.freeze({ kind: 'SPREAD' });
+
 /** Convert a strategy option to its wire form. */
 export function wireStrategy(s: unknown): WireStrategy {
   if (s === undefined || s === null) {
@@ -46,8 +50,8 @@ export function wireStrategy(s: unknown): WireStrategy {
   }
   if (s instanceof NodeAffinitySchedulingStrategy) return { kind: 'NODE_AFFINITY', nodeId: s.nodeId as NodeId, soft: s.soft };
   if (s instanceof PlacementGroupSchedulingStrategy) return { kind: 'PLACEMENT_GROUP', pg: s.placementGroup.id as PlacementGroupId, bundle: s.placementGroupBundleIndex };
-  if (s === 'SPREAD') return { kind: 'SPREAD' };
-  return { kind: 'DEFAULT' };
+  if (s === 'SPREAD') return SPREAD_WIRE;
+  return DEFAULT_WIRE;
 }
 
 export function retryNames(v: unknown): boolean | string[] {

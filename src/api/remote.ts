@@ -5,13 +5,13 @@
 import { currentJob, requireCore, slot } from '../core/runtime-state';
 import { describeCode, callerModule, type CodeDescriptor } from '../serialization/code-shipping';
 import { noteCodeModule } from '../serialization/error-classes';
-import { returnId, type TaskId } from '../protocol/ids';
+import { returnId, type JobId, type TaskId } from '../protocol/ids';
 import type { ObjectRef } from '../refs/object-ref';
 import { DEFAULT_TASK_MAX_RETRIES, mergeTaskOptions, normalizeActorOptions, normalizeMethodOptions, normalizeTaskOptions, resolveNumReturns, resolveTaskResources, validateNumReturnsFor, type TaskOptions } from './options';
 import type { ActorClass, MethodWithOptions, NumReturnsAfter, RemoteFunction, RemoteWithOptions, WithNumReturns } from './types';
 import type { ActorClassOptions, ActorMethodOptions, NumReturns, RemoteFunctionOptions } from './options';
-import { NRET_DYNAMIC, NRET_STREAMING } from '../protocol/wire';
-import { effectiveRuntimeEnv } from '../protocol/runtime-env';
+import { NRET_DYNAMIC, NRET_STREAMING, type TaskContextInfo } from '../protocol/wire';
+import { effectiveRuntimeEnv, type EffectiveRuntimeEnv } from '../protocol/runtime-env';
 import { traceContext } from './trace-context';
 
 import { ACTOR_CLASS, METHOD_OPTIONS, checkStrategy, isClass, isGeneratorFn, retryNames, withCapture, wireStrategy, type AnyClass, type AnyFn } from './remote-common';
@@ -38,6 +38,8 @@ function makeRemoteFunction(fn: AnyFn, options: TaskOptions, desc: CodeDescripto
 interface ResolvedSubmission {
   readonly demand: Record<string, number>;
   readonly baseKey: string;
+  /** The scheduling key of a DEFAULT-strategy call without a runtime env (the usual case). */
+  readonly plainKey: string;
   readonly retryExceptions: boolean | string[];
 }
 const resolvedByOptions = new WeakMap<TaskOptions, ResolvedSubmission>();
@@ -46,10 +48,21 @@ function resolveSubmission(options: TaskOptions): ResolvedSubmission {
   let r = resolvedByOptions.get(options);
   if (!r) {
     const demand = { ...resolveTaskResources(options) };
-    r = { demand, baseKey: JSON.stringify(demand), retryExceptions: retryNames(options.retryExceptions) };
+    const baseKey = JSON.stringify(demand);
+    r = { demand, baseKey, plainKey: `${baseKey}|`, retryExceptions: retryNames(options.retryExceptions) };
     resolvedByOptions.set(options, r);
   }
   return r;
+}
+
+/** The last job context without metadata, env or trace: shared by the calls that have none. */
+let plainCtx: Omit<TaskContextInfo, 'attempt'> | undefined;
+
+/** A task's context; the same object for every plain call of one job (it is only read). */
+function taskCtx(job: { readonly jobId: JobId; readonly namespace: string }, metadata: Record<string, unknown> | undefined, env: EffectiveRuntimeEnv['env'] | undefined, trace: { tc?: string }): Omit<TaskContextInfo, 'attempt'> {
+  if (metadata || env || trace.tc !== undefined) return { ...job, ...(metadata ? { metadata } : {}), ...(env ? { env } : {}), ...trace };
+  if (plainCtx?.jobId !== job.jobId || plainCtx.namespace !== job.namespace) plainCtx = Object.freeze({ jobId: job.jobId, namespace: job.namespace });
+  return plainCtx;
 }
 
 function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, args: unknown[]): unknown {
@@ -64,7 +77,7 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
   const backpressure = options.backpressure ?? -1;
   const stream = typeof numReturns === 'number' ? undefined : core.openStream(taskId, numReturns === 'streaming' ? backpressure : -1);
   const nret = numReturns === 'streaming' ? NRET_STREAMING : numReturns === 'dynamic' ? NRET_DYNAMIC : numReturns;
-  const returnIds = stream?.returnIds ?? Array.from({ length: nret }, (_, i) => returnId(taskId, i));
+  const returnIds = stream?.returnIds ?? (nret === 1 ? [returnId(taskId, 0)] : Array.from({ length: nret }, (_, i) => returnId(taskId, i)));
   const refs = numReturns === 'streaming' ? [] : returnIds.map((id) => core.ownedRef(id));
   const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
   // Inherits the job's env (driver) or this worker's env; leases are per env (scheduling key).
@@ -75,16 +88,21 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
       returnIds,
       fn: desc,
       nret,
-      ...(numReturns === 'streaming' && backpressure > 0 ? { bp: backpressure } : {}),
+      bp: numReturns === 'streaming' && backpressure > 0 ? backpressure : undefined,
       demand,
       strategy,
-      key: `${resolved.baseKey}|${strategy.kind === 'DEFAULT' ? '' : JSON.stringify(strategy)}${env ? `|${env.key}` : ''}`,
+      key: strategy.kind === 'DEFAULT' && !env ? resolved.plainKey : `${resolved.baseKey}|${strategy.kind === 'DEFAULT' ? '' : JSON.stringify(strategy)}${env ? `|${env.key}` : ''}`,
       maxRetries: options.maxRetries ?? DEFAULT_TASK_MAX_RETRIES,
       // GPU tasks default to maxCalls 1 so each run gets a fresh process (as Ray's `max_calls` default).
       maxCalls: options.maxCalls ?? ((demand.GPU ?? 0) > 0 ? 1 : 0),
       retryExceptions: resolved.retryExceptions,
       attempt: 0,
-      ctx: { ...currentJob(core), ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}), ...traceContext(desc.name, taskId, 'task') },
+      ctx: taskCtx(currentJob(core), metadata, env?.env, traceContext(desc.name, taskId, 'task')),
+      // Set later (arguments resolved, table row, lease): present from the start, the object
+      // keeps one shape with every field in place (no separate property store per task).
+      args: undefined,
+      rec: undefined,
+      lease: undefined,
     },
     args,
   );

@@ -51,6 +51,9 @@ export type { PendingTask } from './pending-tasks';
 
 export type { CoreWorkerOptions } from './core-options';
 
+/** The arguments of every task called without any (read only). */
+const NO_ARGS: WireArg[] = Object.freeze([]) as unknown as WireArg[];
+
 /** Runtime of this process. */
 export class CoreWorker implements RuntimeCore {
   readonly address: ReplyQueue;
@@ -349,7 +352,7 @@ export class CoreWorker implements RuntimeCore {
     const t = this.tasks.get(taskId);
     if (!t) return;
     this.streams.cancel(taskId);
-    if (!t.actorCall) this.submitter.cancel(taskId, force, recursive);
+    if (!t.actorCall) this.submitter.cancel(taskId, force, recursive, t.submitted);
     // An actor call may still sit in the mailbox: its host drops it (or aborts it) on this notice.
     else this.messenger.broadcast(CANCEL_TOPIC, { task: taskId });
     this.tasks.failTask(taskId, encodeError(new TaskCancelledError(taskId)));
@@ -386,7 +389,8 @@ export class CoreWorker implements RuntimeCore {
           // Cancelled while its arguments were resolving: it never runs.
           if (!this.tasks.isPending(task.taskId)) return;
           if ('error' in parts) return this.tasks.failTask(task.taskId, parts.error);
-          task.args = parts;
+          // No arguments: one shared empty list (read only), not one per queued task.
+          task.args = parts.length === 0 ? NO_ARGS : parts;
           this.submitter.enqueue(task);
         },
         task.fn.name,

@@ -47,7 +47,7 @@ export interface SubmittedTask {
   readonly bp?: number;
   /** maxCalls of the function (0 = unlimited). */
   readonly maxCalls?: number;
-  /** Cancelled while running: its result is ignored and it is never retried. */
+  /** Cancelled: queued, it is dropped when it reaches the front; running, its result is ignored and it is never retried. */
   cancelled?: boolean;
   /** Its row in the owner's task table (the state API). */
   rec?: TaskRecord;

@@ -4,6 +4,7 @@
 import type { LeaseId, NodeId, RequestId, TaskId, WorkerId } from '../protocol/ids';
 import type { Resources, WireStrategy } from '../protocol/wire';
 import type { SubmittedTask } from './submit-policy';
+import type { Deque } from '../util/deque';
 
 /** One worker leased to this owner. */
 export interface Lease {
@@ -21,7 +22,8 @@ export interface KeyState {
   readonly key: string;
   readonly demand: Resources;
   readonly strategy: WireStrategy;
-  readonly queue: SubmittedTask[];
+  /** Tasks waiting for a lease, in submission order (a deque: a million may wait). */
+  readonly queue: Deque<SubmittedTask>;
   readonly leases: Map<LeaseId, Lease>;
   readonly requests: Set<RequestId>;
   returnScheduled: boolean;

@@ -13,6 +13,7 @@ import type { TaskContextInfo, WireOutcome } from '../protocol/wire';
 import type { TaskMsg, WorkerMsg } from '../protocol/messages/worker';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { Clock } from '../util/clock';
+import { Deque } from '../util/deque';
 import type { SendErrorHandler } from './messenger';
 import type { TaskTable } from '../observability/task-table';
 import { CallDurations, PIPELINE_FAST_US, SentCode, canRetry, firstError, retryable, type SubmittedTask } from './submit-policy';
@@ -69,10 +70,10 @@ export class TaskSubmitter {
 
   /** Queue a task whose arguments are ready. */
   enqueue(task: SubmittedTask): void {
-    if (this.stopped) return;
+    if (this.stopped || task.cancelled) return;
     let ks = this.keys.get(task.key);
     if (!ks) {
-      ks = { key: task.key, demand: task.demand, strategy: task.strategy, queue: [], leases: new Map(), requests: new Set(), returnScheduled: false };
+      ks = { key: task.key, demand: task.demand, strategy: task.strategy, queue: new Deque(), leases: new Map(), requests: new Set(), returnScheduled: false };
       this.keys.set(task.key, ks);
     }
     ks.queue.push(task);
@@ -81,13 +82,17 @@ export class TaskSubmitter {
   }
 
   private pump(ks: KeyState): void {
+    dropCancelled(ks);
     for (const lease of ks.leases.values()) {
       if (lease.blocked) continue;
-      while (ks.queue.length > 0 && lease.inflight.size < this.durations.depth(ks.key, ks.queue[0]!)) this.push(lease, ks.queue.shift()!);
+      while (ks.queue.length > 0 && lease.inflight.size < this.durations.depth(ks.key, ks.queue.peek()!)) {
+        this.push(lease, ks.queue.shift()!);
+        dropCancelled(ks);
+      }
     }
     const wanted = Math.min(ks.queue.length, MAX_PENDING_LEASE_REQUESTS);
     // Every task of a key has the same runtime env (the env key is part of the scheduling key).
-    const env = ks.queue[0]?.ctx.env;
+    const env = ks.queue.peek()?.ctx.env;
     while (ks.requests.size < wanted) {
       const req = this.port.newRequestId();
       ks.requests.add(req);
@@ -211,7 +216,7 @@ export class TaskSubmitter {
     if (msg.t === 'lease-failed') {
       if (!ks) return;
       // The work can never be scheduled (e.g. hard affinity to a dead node): fail what is queued.
-      for (const task of ks.queue.splice(0)) this.port.failTask(task.taskId, msg.err);
+      for (const task of ks.queue.drain()) if (!task.cancelled) this.port.failTask(task.taskId, msg.err);
       return;
     }
     if (!ks || this.stopped) {
@@ -254,7 +259,7 @@ export class TaskSubmitter {
     lease.inflight.clear();
     for (const task of requeue) this.port.table?.queued(task.rec, task.attempt);
     if (ks) {
-      ks.queue.unshift(...requeue);
+      ks.queue.unshiftAll(requeue);
       this.pump(ks);
     } else for (const task of requeue) this.enqueue(task);
   }
@@ -284,7 +289,7 @@ export class TaskSubmitter {
     }
     this.durations.note(ks.key, PIPELINE_FAST_US, true);
     for (const task of back) this.port.table?.queued(task.rec);
-    ks.queue.unshift(...back);
+    ks.queue.unshiftAll(back);
     this.pump(ks);
   }
 
@@ -328,25 +333,29 @@ export class TaskSubmitter {
   }
 
   /**
-   * Cancel a task this process submitted. A queued task is dropped; a running one is told to
-   * abort (and with `force` its worker is killed). Either way it is never retried.
+   * Cancel a task this process submitted. A queued task is dropped (marked: it leaves the
+   * queue when it reaches the front, so cancelling many queued tasks costs O(1) each); a
+   * running one is told to abort (and with `force` its worker is killed). Either way it is
+   * never retried. `task`: the submitted task, when the caller has it (else found by id).
    */
-  cancel(taskId: TaskId, force: boolean, recursive = true): 'queued' | 'running' | 'unknown' {
+  cancel(taskId: TaskId, force: boolean, recursive = true, task?: SubmittedTask): 'queued' | 'running' | 'unknown' {
+    const lease = task?.lease !== undefined ? this.leases.get(task.lease) : undefined;
+    if (task && !(lease?.inflight.has(task) ?? false)) {
+      // Queued, or its arguments still resolving (then it is never queued).
+      task.cancelled = true;
+      return 'queued';
+    }
     for (const ks of this.keys.values()) {
-      const i = ks.queue.findIndex((t) => t.taskId === taskId);
-      if (i >= 0) {
-        ks.queue.splice(i, 1);
-        return 'queued';
-      }
-      for (const lease of ks.leases.values()) {
-        for (const task of lease.inflight) {
-          if (task.taskId !== taskId) continue;
+      if (!task && ks.queue.removeFirst((t) => t.taskId === taskId)) return 'queued';
+      for (const l of ks.leases.values()) {
+        for (const t of l.inflight) {
+          if (t.taskId !== taskId) continue;
           // It stays in flight (its worker answers for it when it returns, dies, or drops it
           // unstarted) but is never retried. Only the first in flight runs: killing the worker
           // for a task queued behind it would kill the one running.
-          task.cancelled = true;
-          this.outbox.send(replyQueue(lease.worker), { t: 'cancel-task', task: taskId, recursive });
-          if (force && task === runningTask(lease)) this.outbox.send(nodeQueue(lease.node), { t: 'kill-worker', lease: lease.id });
+          t.cancelled = true;
+          this.outbox.send(replyQueue(l.worker), { t: 'cancel-task', task: taskId, recursive });
+          if (force && t === runningTask(l)) this.outbox.send(nodeQueue(l.node), { t: 'kill-worker', lease: l.id });
           return 'running';
         }
       }
@@ -374,4 +383,9 @@ export class TaskSubmitter {
     this.leases.clear();
     this.requests.clear();
   }
+}
+
+/** Take the cancelled tasks off the front of a key's queue (cancel only marks them). */
+function dropCancelled(ks: KeyState): void {
+  while (ks.queue.peek()?.cancelled) ks.queue.shift();
 }

@@ -215,6 +215,72 @@ describe('pushing on a lease', () => {
   });
 });
 
+describe('queue order', () => {
+  /** Answer everything `w` was pushed, round after round, until nothing new arrives. */
+  async function answerAll(w: FakeWorker): Promise<void> {
+    let answered = 0;
+    while (answered < w.tasks.received.length) {
+      for (const m of w.tasks.received.slice(answered)) w.reply(m, 0, 100);
+      answered = w.tasks.received.length;
+      await settle();
+    }
+  }
+
+  test('many more tasks than a lease takes are pushed in submission order; one cancelled while queued is skipped', async () => {
+    h = await startCore();
+    const w = await FakeWorker.start(h.bus, 'w1');
+    const subs = Array.from({ length: 3 * PIPELINE_MAX }, () => submit(h.core));
+    const ids = subs.map((x) => x.task.taskId);
+    await settle();
+    h.broker.grant(h.broker.requests[0]!.req, w);
+    await settle();
+    expect(w.pushed).toEqual([ids[0]]);
+    h.core.cancelTask(ids[2 * PIPELINE_MAX]!, false);
+    await expect(h.core.get(subs[2 * PIPELINE_MAX]!.ref)).rejects.toBeInstanceOf(TaskCancelledError);
+    await answerAll(w);
+    expect(w.pushed).toEqual(ids.filter((_, i) => i !== 2 * PIPELINE_MAX));
+  });
+
+  test('cancelling every queued task but the last: only the last is pushed, and the lease goes back after it', async () => {
+    h = await startCore();
+    const w = await FakeWorker.start(h.bus, 'w1');
+    const subs = Array.from({ length: 1000 }, () => submit(h.core));
+    await settle();
+    for (const x of subs.slice(0, -1)) h.core.cancelTask(x.task.taskId, false);
+    await expect(h.core.get(subs[0]!.ref)).rejects.toBeInstanceOf(TaskCancelledError);
+    const lease = h.broker.grant(h.broker.requests[0]!.req, w);
+    await settle();
+    expect(w.pushed).toEqual([subs[999]!.task.taskId]);
+    w.reply(w.tasks.received[0]!, 'last', 100);
+    expect(await h.core.get(subs[999]!.ref)).toBe('last');
+    await settle();
+    expect(h.broker.inbox.of('return-lease')).toContainEqual({ t: 'return-lease', lease });
+  });
+
+  test('tasks back from a lost lease go first, in their order, ahead of those still queued', async () => {
+    h = await startCore();
+    const w1 = await FakeWorker.start(h.bus, 'w1');
+    const subs = Array.from({ length: 2 * PIPELINE_MAX }, () => submit(h.core));
+    const ids = subs.map((x) => x.task.taskId);
+    await settle();
+    const lease = h.broker.grant(h.broker.requests[0]!.req, w1);
+    await settle();
+    w1.reply(w1.tasks.received[0]!, 0, 100);
+    await settle();
+    // ids[1..PIPELINE_MAX] in flight on w1 (ids[1] running), the rest queued.
+    expect(w1.pushed).toEqual(ids.slice(0, PIPELINE_MAX + 1));
+    h.broker.lose(lease as never);
+    await settle();
+    // Work is still queued, so the key's other lease requests are still outstanding.
+    const w2 = await FakeWorker.start(h.bus, 'w2');
+    h.broker.grant(h.broker.requests[1]!.req, w2);
+    await settle();
+    await answerAll(w2);
+    expect(w2.pushed).toEqual(ids.slice(1));
+    expect(w2.tasks.received.slice(0, 2).map((m) => m.ctx.attempt)).toEqual([1, 0]);
+  });
+});
+
 describe('retries', () => {
   /** Four tasks pipelined on one worker (the first has run, measured fast). */
   async function pipelined(maxRetries: number): Promise<{ w: FakeWorker; subs: ReturnType<typeof submit>[]; lease: string }> {
