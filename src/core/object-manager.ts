@@ -5,7 +5,8 @@
  * `get-object` requests, fetches what it borrows, and fails what it borrowed from an owner
  * that died. It registers the ObjectRef codec for its process while it runs.
  */
-import { map, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { map } from '../util/rx';
 import { ObjectRef, clearRefResolver, isObjectRef, setRefResolver } from '../refs/object-ref';
 import { ObjectStore } from '../refs/object-store';
 import { EXT_OBJECT_REF, decodeValue, encodeValue, serializer, type SerializerExtension } from '../serialization/serializer';

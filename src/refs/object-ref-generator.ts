@@ -4,7 +4,8 @@
  * raised after k yields is ref k+1, then the stream ends. Values are an RxJS stream too.
  */
 import type { TaskId } from '../protocol/ids';
-import { Observable, concatMap, from, defer } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { concatMap, defer, from } from '../util/rx';
 import { EXT_REF_GENERATOR, serializer } from '../serialization/serializer';
 import { isObjectRef, type ObjectRef } from './object-ref';
 

@@ -3,7 +3,8 @@
  * the node over the IPC channel and performed there on the node's own transport. A worker
  * therefore never owns a broker connection, and CPU-bound user code can never starve one.
  */
-import { BehaviorSubject } from 'rxjs';
+import type { BehaviorSubject as Status } from 'rxjs';
+import { BehaviorSubject } from '../util/rx';
 import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportCapabilities, TransportStatus } from './transport';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from './ipc-protocol';
 import type { FrameLink } from './ipc-link';
@@ -25,7 +26,7 @@ export interface IpcTransportOptions {
 
 export class IpcTransport implements Transport {
   readonly kind = 'ipc';
-  readonly status$ = new BehaviorSubject<TransportStatus>('connecting');
+  readonly status$: Status<TransportStatus> = new BehaviorSubject<TransportStatus>('connecting');
   private nextId = 1;
   private readonly calls = new Map<number, { resolve(tag?: number): void; reject(e: Error): void }>();
   private readonly consumers = new Map<number, (d: Delivery) => void>();
