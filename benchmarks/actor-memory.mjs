@@ -30,7 +30,7 @@ const P = ray.remote(Probe);
 const idle = [];
 for (let i = 0; i < nIdle; i++) idle.push(P.remote());
 const infos = await ray.get(idle.map((a) => a.info.remote()));
-await sleep(2000);
+await sleep(Number(process.env.IDLE_MS ?? 2000));
 const rss = infos.map((i) => vmRssMB(i.pid));
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`idle actor worker RSS (MB): median ${med(rss).toFixed(1)}; each ${rss.map((r) => r.toFixed(1)).join(' ')}`);

@@ -6,7 +6,7 @@
  * that died. It registers the ObjectRef codec for its process while it runs.
  */
 import type { Observable } from 'rxjs';
-import { map } from '../util/rx';
+import { rx } from '../util/rx';
 import { ObjectRef, clearRefResolver, isObjectRef, setRefResolver } from '../refs/object-ref';
 import { ObjectStore } from '../refs/object-store';
 import { EXT_OBJECT_REF, decodeValue, encodeValue, serializer, type SerializerExtension } from '../serialization/serializer';
@@ -255,7 +255,7 @@ export class ObjectManager {
 
   /** The value of a ref as an Observable (ObjectRef.asObservable). */
   observe(ref: ObjectRef<unknown>): Observable<unknown> {
-    return this.outcome$(ref).pipe(map((out) => this.decodeOutcome(out)));
+    return this.outcome$(ref).pipe(rx().map((out) => this.decodeOutcome(out)));
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { TaskId } from '../protocol/ids';
 import type { Observable } from 'rxjs';
-import { concatMap, defer, from } from '../util/rx';
+import { rx } from '../util/rx';
 import { EXT_REF_GENERATOR, serializer } from '../serialization/serializer';
 import { isObjectRef, type ObjectRef } from './object-ref';
 
@@ -80,6 +80,7 @@ export class ObjectRefGenerator<T = unknown> implements AsyncIterable<ObjectRef<
 
   /** The values as an Observable, in order; errors where the generator threw. */
   asObservable(): Observable<T> {
+    const { defer, from, concatMap } = rx();
     return defer(() => from(this as AsyncIterable<ObjectRef<T>>)).pipe(concatMap((ref) => ref.asObservable()));
   }
 

@@ -6,7 +6,7 @@
  */
 import type { ObjectId, ReplyQueue } from '../protocol/ids';
 import type { Observable, ReplaySubject } from 'rxjs';
-import { ReplaySubject as Replay } from '../util/rx';
+import { rx } from '../util/rx';
 import type { WireOutcome } from '../protocol/wire';
 
 interface Entry {
@@ -183,7 +183,7 @@ export class ObjectStore {
   outcome$(id: ObjectId): Observable<WireOutcome> {
     const e = this.entries.get(id) ?? this.entry(id, false);
     if (!e.subject) {
-      e.subject = new Replay<WireOutcome>(1);
+      e.subject = new (rx().ReplaySubject)<WireOutcome>(1);
       if (e.outcome) {
         e.subject.next(e.outcome);
         e.subject.complete();

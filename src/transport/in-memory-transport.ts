@@ -11,7 +11,7 @@
  * closing an AMQP channel does.
  */
 import type { BehaviorSubject as Status } from 'rxjs';
-import { BehaviorSubject } from '../util/rx';
+import { rx } from '../util/rx';
 import type {
   ConsumeOptions,
   Delivery,
@@ -255,7 +255,7 @@ export class InMemoryBus {
 /** One connection to an `InMemoryBus`. */
 export class InMemoryTransport implements Transport {
   readonly kind = 'memory';
-  readonly status$: Status<TransportStatus> = new BehaviorSubject<TransportStatus>('connecting');
+  readonly status$: Status<TransportStatus> = new (rx().BehaviorSubject)<TransportStatus>('connecting');
   private readonly consumers = new Set<Consumer>();
   private readonly topicUnsubs = new Set<() => void>();
 
