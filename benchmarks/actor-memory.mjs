@@ -38,10 +38,12 @@ console.log(`  of which anonymous (the process's own): median ${med(infos.map((i
 console.log(`worker heap used (MB): ${med(infos.map((i) => i.heapMB)).toFixed(1)}; modules in require.cache: ${infos[0].modules}`);
 await Promise.all(idle.map((a) => ray.kill(a)));
 
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const made = [];
 for (let i = 0; i < nCreate; i++) made.push(P.remote());
 await ray.get(made.map((a) => a.ping.remote()));
 const s = (performance.now() - t0) / 1000;
-console.log(`created ${nCreate} actors (one call each) in ${s.toFixed(2)} s: ${(nCreate / s).toFixed(1)} actors/s`);
+const cpu = process.cpuUsage(cpu0);
+console.log(`created ${nCreate} actors (one call each) in ${s.toFixed(2)} s: ${(nCreate / s).toFixed(1)} actors/s; driver CPU ${((cpu.user + cpu.system) / 1000 / nCreate).toFixed(1)} ms per actor`);
 await Promise.all(made.map((a) => ray.kill(a)));

@@ -52,6 +52,24 @@ import {
   type TransportOpener,
 } from './tokens';
 
+/** Env var of the number of warm workers a node keeps (Ray's worker pool prestart). */
+const PRESTART_VAR = 'RAYBUS_PRESTART_WORKERS';
+
+/**
+ * Idle workers of the default runtime env a node keeps started: RAYBUS_PRESTART_WORKERS, else
+ * one per CPU up to 2 (a burst of actors or leases starts on warm workers; more would hold
+ * memory and start-up CPU a small machine needs).
+ */
+function prestartWorkers(resources: Resources): number {
+  const raw = process.env[PRESTART_VAR];
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`${PRESTART_VAR} must be an integer >= 0, got '${raw}'`);
+    return n;
+  }
+  return Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0)));
+}
+
 // ------------------------------------------------------------------ embedded (init() without an address)
 
 /** Options of the embedded runtime. */
@@ -86,7 +104,7 @@ export function createEmbeddedContainer(options: EmbeddedContainerOptions): Depe
       jobId: identity.jobId,
       namespace: identity.namespace,
       connect: resolve(k, CONNECTOR),
-      prestart: Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0))),
+      prestart: prestartWorkers(resources),
       workerEntry: WORKER_ENTRY,
       clock: resolve(k, CLOCK),
     });
@@ -205,7 +223,7 @@ export function createNodeContainer(options: NodeContainerOptions): DependencyCo
       jobId: 'cluster' as JobId,
       namespace: 'default',
       connect: resolve(k, CONNECTOR),
-      prestart: Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0))),
+      prestart: prestartWorkers(resources),
       cluster: true,
       workerEntry: WORKER_ENTRY,
       workerEnv: {

@@ -38,8 +38,10 @@ export interface WorkerTableOptions {
   readonly outbox: NodeOutbox;
   /** Runs idle reaping and start timeouts. */
   readonly clock: Clock;
-  /** How long an idle worker of a non-default runtime env is kept (ms). */
+  /** How long an idle worker is kept (ms; the default env's warm ones stay). */
   readonly idleTimeoutMs: number;
+  /** Idle workers of the default runtime env kept started ahead of demand (Ray's prestart). */
+  readonly prestart?: number;
   /** How long a worker may take to start and set up its runtime env (ms). */
   readonly startTimeoutMs: number;
   /** Keep the ids of every worker started (a cluster node deletes their queues when it stops). */
@@ -104,6 +106,7 @@ export class WorkerTable {
   private readonly blocked = new Set<LeaseId>();
   private seq = 0;
   private draining = false;
+  private stopping = false;
   /** Ids of every worker started (with `rememberSpawned`). */
   readonly spawned: WorkerId[] = [];
   private readonly dead = new DeadWorkers();
@@ -111,6 +114,7 @@ export class WorkerTable {
   constructor(private readonly options: WorkerTableOptions) {
     this.pool = new WorkerPool<NodeWorker>({
       idleTimeoutMs: options.idleTimeoutMs,
+      keepIdle: options.prestart ?? 0,
       clock: options.clock,
       reap: (w) => w.send({ type: 'STOP' }),
     });
@@ -122,9 +126,16 @@ export class WorkerTable {
     yield* this.dead.items();
   }
 
-  /** Start `n` workers of the default runtime env ahead of demand (pooled while they start). */
-  prestart(n: number): void {
-    for (let i = 0; i < n; i++) this.pool.put(DEFAULT_ENV_KEY, this.spawn(undefined, []));
+  /**
+   * Keep `prestart` workers of the default runtime env started ahead of demand (pooled while
+   * they start): called when the node starts and whenever work took one, so that a burst of
+   * actors or leases finds warm workers. A worker that dies idle is not replaced until work
+   * comes (a crash at start never loops).
+   */
+  refill(): void {
+    const target = this.options.prestart ?? 0;
+    if (this.draining || this.stopping) return;
+    while (this.pool.size(DEFAULT_ENV_KEY) < target) this.pool.put(DEFAULT_ENV_KEY, this.spawn(undefined, []));
   }
 
   /** start-lease: a worker of the lease's env (idle or new) is granted to the owner once ready. */
@@ -184,6 +195,7 @@ export class WorkerTable {
 
   /** Stop every worker quietly (the node stops); resolves once all are gone. */
   async stopAll(): Promise<void> {
+    this.stopping = true;
     this.pool.drain();
     const all = [...this.workers.values()];
     for (const w of all) w.send({ type: 'STOP' });
@@ -244,6 +256,7 @@ export class WorkerTable {
     } else {
       w = this.spawn(canonical, gpuIds, make);
     }
+    if (w!.envKey === DEFAULT_ENV_KEY) this.refill();
     // Work that reached a draining node (sent before the broker heard of the drain) goes back too.
     if (this.draining) w!.send({ type: 'DRAIN' });
   }
