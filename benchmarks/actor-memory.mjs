@@ -2,7 +2,8 @@
 //   node benchmarks/actor-memory.mjs [actors=4] [created=40]
 // Starts `actors` actors, waits for one call each, lets them idle, and reads each worker's
 // RSS (VmRSS of /proc/<pid>/status) and module count; then creates `created` more actors one
-// call each (all at once) and prints the rate. Linux only (reads /proc).
+// call each (all at once) and prints the rate. Linux only (reads /proc). IDLE_MS: how long the
+// actors idle before their RSS is read (default 2000; V8 shrinks an idle heap after ~10 s).
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ray from 'raybus';
@@ -35,6 +36,8 @@ const rss = infos.map((i) => vmRssMB(i.pid));
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`idle actor worker RSS (MB): median ${med(rss).toFixed(1)}; each ${rss.map((r) => r.toFixed(1)).join(' ')}`);
 console.log(`  of which anonymous (the process's own): median ${med(infos.map((i) => statusMB(i.pid, 'RssAnon'))).toFixed(1)}; file-backed (shared with other processes): ${med(infos.map((i) => statusMB(i.pid, 'RssFile'))).toFixed(1)}`);
+const rollupMB = (pid, key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]) / 1024;
+console.log(`  proportional (Pss, shared pages split among their sharers): median ${med(infos.map((i) => rollupMB(i.pid, 'Pss'))).toFixed(1)}; private (the memory each more actor costs): median ${med(infos.map((i) => rollupMB(i.pid, 'Private_Clean') + rollupMB(i.pid, 'Private_Dirty'))).toFixed(1)}`);
 console.log(`worker heap used (MB): ${med(infos.map((i) => i.heapMB)).toFixed(1)}; modules in require.cache: ${infos[0].modules}`);
 await Promise.all(idle.map((a) => ray.kill(a)));
 
