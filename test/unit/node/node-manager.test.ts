@@ -281,7 +281,10 @@ describe('NodeManager', () => {
     expect(h.spawner.workers).toHaveLength(2);
     const { msg, req, lease } = startLease();
     await h.send(msg);
-    // The lease took a prestarted worker (no new one for it); one replacement keeps 2 warm.
+    // The lease took a prestarted worker (no new one for it); its replacement starts once work
+    // has stopped taking workers for a moment (it would take the CPU a burst needs).
+    expect(h.spawner.workers).toHaveLength(2);
+    await h.clock.advance(200);
     expect(h.spawner.workers).toHaveLength(3);
     for (const w of h.spawner.workers) w.ready();
     await h.settle();
@@ -294,7 +297,12 @@ describe('NodeManager', () => {
       const spec = actorSpec(`burst${i}`, { lifetime: { CPU: 0 } });
       await h.send({ t: 'start-actor', lease: `gb${i}@${NODE}` as LeaseId, spec, gpuIds: [], restart: false });
     }
-    // 2 prestarted + one replacement per actor: every actor found a started process.
+    // 2 prestarted, the third actor a process of its own; no replacement during the burst.
+    expect(h.spawner.workers).toHaveLength(3);
+    await h.clock.advance(199);
+    expect(h.spawner.workers).toHaveLength(3);
+    // The burst is over: 2 warm again.
+    await h.clock.advance(1);
     expect(h.spawner.workers).toHaveLength(5);
     for (const w of h.spawner.workers) w.ready();
     await h.settle();
@@ -314,6 +322,7 @@ describe('NodeManager', () => {
     const b = startLease();
     await h.send(a.msg);
     await h.send(b.msg);
+    await h.clock.advance(200);
     for (const w of h.spawner.workers) w.ready();
     await h.settle();
     expect(h.spawner.workers).toHaveLength(3);
@@ -331,8 +340,10 @@ describe('NodeManager', () => {
   it('a node that stops starts no replacement and leaves no worker behind', async () => {
     const h = await startNode({ prestart: 2 });
     await leased(h);
+    // Work took a warm worker: its replacement waits, and the node stops before it is due.
     const started = h.spawner.workers.length;
     await h.node.stop();
+    await h.clock.advance(1_000);
     expect(h.spawner.workers).toHaveLength(started);
     expect(h.spawner.workers.every((w) => w.exited)).toBe(true);
   });
