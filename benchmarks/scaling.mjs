@@ -7,12 +7,36 @@
 // address, else on its in-process bus (and the row says so).
 // Queued tasks (100,000 and 1,000,000 submitted at once from one driver): queued-tasks.mjs.
 import os from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { timeit, settle, logResult, withTimeout } from './harness.mjs';
 import { Pinger, smallValue } from './raybus-remote-code.mjs';
 import { WORKER_START_FAILURE } from './raybus-suite.mjs';
 
 /** Rough RSS of one actor's worker process, to skip sizes this machine cannot hold. */
-const WORKER_RSS_BYTES = 70e6;
+const WORKER_RSS_BYTES = 60e6;
+
+/**
+ * RSS of this process's child processes (the embedded node's workers, warm ones included), in
+ * MB: { totalMB, medianMB, count } from /proc, or undefined where there is none.
+ */
+export function workersRss() {
+  try {
+    const pids = new Set();
+    for (const t of readdirSync('/proc/self/task')) {
+      for (const p of readFileSync(`/proc/self/task/${t}/children`, 'utf8').split(' ').filter(Boolean)) pids.add(p);
+    }
+    const rss = [];
+    for (const pid of pids) {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) rss.push(Number(m[1]) / 1024);
+    }
+    if (rss.length === 0) return undefined;
+    rss.sort((a, b) => a - b);
+    return { totalMB: rss.reduce((a, b) => a + b, 0), medianMB: rss[Math.floor(rss.length / 2)], count: rss.length };
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Actor rows: { actors, createS, actorsPerS, callsPerS (mean/std), driverRssMB } or { na }.
@@ -62,7 +86,8 @@ async function actorRow(ray, Ping, n) {
       },
       { multiplier: per * n },
     );
-    row = r.error ? { actors: n, error: r.error } : { actors: n, createS, actorsPerS: n / createS, calls: r, driverRssMB: process.memoryUsage().rss / 1e6 };
+    const workers = workersRss();
+    row = r.error ? { actors: n, error: r.error } : { actors: n, createS, actorsPerS: n / createS, calls: r, driverRssMB: process.memoryUsage().rss / 1e6, ...(workers ? { workers } : {}) };
     logResult('[scaling] ', { ...r, name: `${n} actors: created in ${createS.toFixed(1)} s; calls` });
   } catch (err) {
     row = { actors: n, error: err instanceof Error ? err.message.split('\n')[0] : String(err) };

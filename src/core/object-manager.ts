@@ -5,7 +5,8 @@
  * `get-object` requests, fetches what it borrows, and fails what it borrowed from an owner
  * that died. It registers the ObjectRef codec for its process while it runs.
  */
-import { map, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { rx } from '../util/rx';
 import { ObjectRef, clearRefResolver, isObjectRef, setRefResolver } from '../refs/object-ref';
 import { ObjectStore } from '../refs/object-store';
 import { EXT_OBJECT_REF, decodeValue, encodeValue, serializer, type SerializerExtension } from '../serialization/serializer';
@@ -254,7 +255,7 @@ export class ObjectManager {
 
   /** The value of a ref as an Observable (ObjectRef.asObservable). */
   observe(ref: ObjectRef<unknown>): Observable<unknown> {
-    return this.outcome$(ref).pipe(map((out) => this.decodeOutcome(out)));
+    return this.outcome$(ref).pipe(rx().map((out) => this.decodeOutcome(out)));
   }
 }
 

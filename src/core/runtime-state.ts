@@ -108,6 +108,8 @@ interface RuntimeSlot {
   autoInit?: () => void;
   /** The API object handed to by-value code as `ray`. */
   api?: unknown;
+  /** Loads the API where it is not loaded up front (a worker: only code that uses `ray` needs it). */
+  loadApi?: () => unknown;
   taskContext: AsyncLocalStorage<TaskContext>;
 }
 

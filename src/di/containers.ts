@@ -14,24 +14,20 @@
  * const c = createEmbeddedContainer({ resources: { CPU: 2 } });
  * const core = resolve(c, CORE_WORKER);
  */
-import 'reflect-metadata';
-import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
-import { systemClock, type Clock } from '../util/clock';
-import { serializer } from '../serialization/serializer';
-import { capabilitiesOf, type Transport, type TransportCapabilities } from '../transport/transport';
+import type { DependencyContainer } from 'tsyringe';
+import { childContainer, coreWorker, factory, registerCommon, value } from './container-parts';
+import type { Clock } from '../util/clock';
+import type { Transport } from '../transport/transport';
 import { InMemoryBus } from '../transport/in-memory-transport';
 import { busCapabilitiesEnv } from '../transport/message-limit';
-import { CoreWorker } from '../core/core-worker';
 import { OwnerSession } from '../core/owner-session';
-import type { BlockedNotices } from '../core/blocked-waits';
 import { BrokerServer } from '../broker/broker-server';
 import { BrokerCandidate } from '../broker/broker-election';
 import { NodeManager } from '../node/node-manager';
-import type { JobId, NodeId, ProcId, WorkerId } from '../protocol/ids';
+import type { JobId, NodeId, ProcId } from '../protocol/ids';
 import type { Resources } from '../protocol/wire';
 import type { RuntimeEnv } from '../protocol/runtime-env';
 import { REQUIRE_SIGNED_CODE_VAR } from '../protocol/worker-process';
-import { logger } from '../util/logger';
 import { WORKER_ENTRY } from './worker-entry';
 import {
   BROKER_CANDIDATE,
@@ -47,61 +43,31 @@ import {
   NODE_MANAGER,
   OWNER_SESSION,
   RUNTIME_OPTIONS,
-  SERIALIZER,
   TRANSPORT,
   TRANSPORT_OPENER,
   WARN,
   resolve,
   type Identity,
   type Logger,
-  type Token,
   type TransportOpener,
 } from './tokens';
 
-/** A fresh child of the root container: what one runtime registers stays its own. */
-function childContainer(): DependencyContainer {
-  return rootContainer.createChildContainer();
-}
+/** Env var of the number of warm workers a node keeps (Ray's worker pool prestart). */
+const PRESTART_VAR = 'RAYBUS_PRESTART_WORKERS';
 
-function value<T>(c: DependencyContainer, t: Token<T>, v: T): void {
-  c.register<T>(t, { useValue: v });
-}
-
-function factory<T>(c: DependencyContainer, t: Token<T>, make: (c: DependencyContainer) => T): void {
-  c.register<T>(t, { useFactory: instanceCachingFactory<T>(make) });
-}
-
-/** What every container registers: time, warnings, the serializer and the bus's capabilities. */
-function registerCommon(c: DependencyContainer, options: { clock?: Clock; warn?: (m: string) => void; log?: Logger }): void {
-  value(c, CLOCK, options.clock ?? systemClock);
-  value(c, WARN, options.warn ?? ((m: string) => logger.warn(m)));
-  value(c, LOGGER, options.log ?? (() => undefined));
-  factory(c, CAPABILITIES, (k): TransportCapabilities => capabilitiesOf(resolve(k, TRANSPORT)));
-  // An envelope is one message of the process's bus (values larger than that travel as blobs):
-  // resolved once the transport is connected, since some learn their limit from their server.
-  factory(c, SERIALIZER, (k) => {
-    serializer.configure({ maxEnvelopeBytes: resolve(k, CAPABILITIES).maxMessageBytes });
-    return serializer;
-  });
-}
-
-function coreWorker(
-  c: DependencyContainer,
-  extra: { isDriver: boolean; runtimeEnv?: RuntimeEnv | null; logToDriver?: boolean | null; blockedNotices?: BlockedNotices },
-): CoreWorker {
-  const id = resolve(c, IDENTITY);
-  return new CoreWorker({
-    procId: id.procId,
-    transport: resolve(c, TRANSPORT),
-    jobId: id.jobId,
-    namespace: id.namespace,
-    ...(id.nodeId ? { nodeId: id.nodeId } : {}),
-    isDriver: extra.isDriver,
-    clock: resolve(c, CLOCK),
-    ...(extra.runtimeEnv ? { runtimeEnv: extra.runtimeEnv } : {}),
-    ...(extra.logToDriver === false ? { logToDriver: false } : {}),
-    ...(extra.blockedNotices ? { blockedNotices: extra.blockedNotices } : {}),
-  });
+/**
+ * Idle workers of the default runtime env a node keeps started: RAYBUS_PRESTART_WORKERS, else
+ * one per CPU up to 2 (a burst of actors or leases starts on warm workers; more would hold
+ * memory and start-up CPU a small machine needs).
+ */
+function prestartWorkers(resources: Resources): number {
+  const raw = process.env[PRESTART_VAR];
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`${PRESTART_VAR} must be an integer >= 0, got '${raw}'`);
+    return n;
+  }
+  return Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0)));
 }
 
 // ------------------------------------------------------------------ embedded (init() without an address)
@@ -138,7 +104,7 @@ export function createEmbeddedContainer(options: EmbeddedContainerOptions): Depe
       jobId: identity.jobId,
       namespace: identity.namespace,
       connect: resolve(k, CONNECTOR),
-      prestart: Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0))),
+      prestart: prestartWorkers(resources),
       workerEntry: WORKER_ENTRY,
       clock: resolve(k, CLOCK),
     });
@@ -257,7 +223,7 @@ export function createNodeContainer(options: NodeContainerOptions): DependencyCo
       jobId: 'cluster' as JobId,
       namespace: 'default',
       connect: resolve(k, CONNECTOR),
-      prestart: Math.min(2, Math.max(0, Math.floor(resources.CPU ?? 0))),
+      prestart: prestartWorkers(resources),
       cluster: true,
       workerEntry: WORKER_ENTRY,
       workerEnv: {
@@ -271,32 +237,6 @@ export function createNodeContainer(options: NodeContainerOptions): DependencyCo
       clock: resolve(k, CLOCK),
     });
   });
-  return c;
-}
-
-// ------------------------------------------------------------------ workers (forked by a node)
-
-/** Options of a worker process. */
-export interface WorkerContainerOptions {
-  readonly identity: Identity & { readonly procId: WorkerId; readonly nodeId: NodeId };
-  /** The worker's link to its node (an IpcTransport). */
-  readonly transport: Transport;
-  readonly runtimeEnv?: RuntimeEnv;
-  /** Where a task that waits in `get`/`wait` says so (its node lends the lease's CPU out meanwhile). */
-  readonly blockedNotices?: BlockedNotices;
-  readonly clock?: Clock;
-}
-
-/** A worker: its link to the node and its CoreWorker. */
-export function createWorkerContainer(options: WorkerContainerOptions): DependencyContainer {
-  const c = childContainer();
-  registerCommon(c, options);
-  value(c, RUNTIME_OPTIONS, options);
-  value(c, IDENTITY, options.identity);
-  value(c, TRANSPORT, options.transport);
-  factory(c, CORE_WORKER, (k) =>
-    coreWorker(k, { isDriver: false, runtimeEnv: options.runtimeEnv ?? null, ...(options.blockedNotices ? { blockedNotices: options.blockedNotices } : {}) }),
-  );
   return c;
 }
 

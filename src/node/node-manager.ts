@@ -46,9 +46,13 @@ export interface NodeOptions {
   readonly namespace: string;
   /** Opens a transport connection (one for the node, one per worker). */
   readonly connect: () => Promise<Transport>;
-  /** Workers of the default runtime env started ahead of demand. */
+  /**
+   * Idle workers of the default runtime env kept started ahead of demand (Ray's worker pool
+   * prestart): the node starts them, starts another whenever work takes one, and never reaps
+   * them (default 0).
+   */
   readonly prestart?: number;
-  /** How long an idle worker of a non-default runtime env is kept (ms; default 60 000). */
+  /** How long an idle worker beyond the prestarted ones is kept (ms; default 60 000). */
   readonly idleWorkerTimeoutMs?: number;
   /** How long a worker may take to start and set up its runtime env (ms; default 600 000). */
   readonly workerStartTimeoutMs?: number;
@@ -111,6 +115,7 @@ export class NodeManager {
       outbox: this.outbox,
       clock: this.clock,
       idleTimeoutMs: options.idleWorkerTimeoutMs ?? DEFAULT_IDLE_WORKER_TIMEOUT_MS,
+      prestart: options.prestart ?? 0,
       startTimeoutMs: options.workerStartTimeoutMs ?? DEFAULT_WORKER_START_TIMEOUT_MS,
       rememberSpawned: options.cluster === true,
     });
@@ -157,7 +162,7 @@ export class NodeManager {
       this.reportTimer = this.clock.setInterval(() => this.reportLeases(), this.options.leaseReportMs ?? DEFAULT_LEASE_REPORT_MS);
     }
     this.register();
-    this.workers.prestart(this.options.prestart ?? 0);
+    this.workers.refill();
   }
 
   /** Messages this node refused as malformed so far. */

@@ -1,14 +1,16 @@
 /**
  * Idle workers of a node, pooled by runtime-env key (Ray's worker pool): work runs only on a
- * worker started with its env. Idle workers of a non-default env are reaped after a timeout;
- * the default env's idle workers stay (they are the prestarted ones and cheap to keep).
+ * worker started with its env. Idle workers are reaped after a timeout, except `keepIdle` of
+ * the default env (the prestarted ones, kept warm for the next lease or actor).
  */
 import { DEFAULT_ENV_KEY } from '../protocol/runtime-env';
 import { systemClock, type Clock, type Timer } from '../util/clock';
 
 export interface WorkerPoolOptions<W> {
-  /** How long an idle worker of a non-default env is kept. */
+  /** How long an idle worker is kept (beyond `keepIdle` of the default env). */
   readonly idleTimeoutMs: number;
+  /** Idle workers of the default env never reaped (default: all of them). */
+  readonly keepIdle?: number;
   /** Called with a worker that stayed idle too long (already out of the pool). */
   readonly reap: (worker: W) => void;
   /** The clock reaping runs on (default: real time; its timers never hold the process open). */
@@ -46,15 +48,16 @@ export class WorkerPool<W extends { readonly dead: boolean }> {
     if (!list) this.idle.set(key, (list = []));
     if (list.includes(w)) return;
     list.push(w);
-    if (key !== DEFAULT_ENV_KEY) {
-      this.reapTimers.set(
-        w,
-        this.clock.setTimeout(() => {
-          this.reapTimers.delete(w);
-          if (this.removeIdle(key, w)) this.options.reap(w);
-        }, this.options.idleTimeoutMs),
-      );
-    }
+    const keep = key === DEFAULT_ENV_KEY ? (this.options.keepIdle ?? Infinity) : 0;
+    if (keep === Infinity) return;
+    this.reapTimers.set(
+      w,
+      this.clock.setTimeout(() => {
+        this.reapTimers.delete(w);
+        // The longest idle go first (take() hands out the most recent), down to `keep`.
+        if (this.size(key) > keep && this.removeIdle(key, w)) this.options.reap(w);
+      }, this.options.idleTimeoutMs),
+    );
   }
 
   /** Forget a worker (it died). */

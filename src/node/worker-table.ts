@@ -12,7 +12,7 @@ import type { NodeLeaseReport } from '../protocol/wire';
 import { DEFAULT_ENV_KEY, canonicalRuntimeEnv, runtimeEnvKey, type RuntimeEnv } from '../protocol/runtime-env';
 import { RuntimeEnvSetupError, WorkerCrashedError } from '../errors/ray-errors';
 import { encodeError } from '../serialization/error-codec';
-import type { Clock } from '../util/clock';
+import type { Clock, Timer } from '../util/clock';
 import { WorkerPool } from './worker-pool';
 import type { WorkerItem } from '../protocol/state';
 import { DeadWorkers, workerItem } from './worker-items';
@@ -38,8 +38,10 @@ export interface WorkerTableOptions {
   readonly outbox: NodeOutbox;
   /** Runs idle reaping and start timeouts. */
   readonly clock: Clock;
-  /** How long an idle worker of a non-default runtime env is kept (ms). */
+  /** How long an idle worker is kept (ms; the default env's warm ones stay). */
   readonly idleTimeoutMs: number;
+  /** Idle workers of the default runtime env kept started ahead of demand (Ray's prestart). */
+  readonly prestart?: number;
   /** How long a worker may take to start and set up its runtime env (ms). */
   readonly startTimeoutMs: number;
   /** Keep the ids of every worker started (a cluster node deletes their queues when it stops). */
@@ -91,6 +93,9 @@ export class NodeWorker {
   }
 }
 
+/** How long the warm pool waits after work last took a worker before it starts replacements (ms). */
+const REFILL_DELAY_MS = 200;
+
 /** States in which a worker runs work it was given (a drain waits for them to go idle). */
 const SERVING: ReadonlySet<WorkerProcessState> = new Set(['leased', 'retiring', 'hostingActor']);
 
@@ -104,6 +109,9 @@ export class WorkerTable {
   private readonly blocked = new Set<LeaseId>();
   private seq = 0;
   private draining = false;
+  private stopping = false;
+  /** The refill that waits for a burst of work to end. */
+  private refillTimer?: Timer;
   /** Ids of every worker started (with `rememberSpawned`). */
   readonly spawned: WorkerId[] = [];
   private readonly dead = new DeadWorkers();
@@ -111,6 +119,7 @@ export class WorkerTable {
   constructor(private readonly options: WorkerTableOptions) {
     this.pool = new WorkerPool<NodeWorker>({
       idleTimeoutMs: options.idleTimeoutMs,
+      keepIdle: options.prestart ?? 0,
       clock: options.clock,
       reap: (w) => w.send({ type: 'STOP' }),
     });
@@ -122,9 +131,37 @@ export class WorkerTable {
     yield* this.dead.items();
   }
 
-  /** Start `n` workers of the default runtime env ahead of demand (pooled while they start). */
-  prestart(n: number): void {
-    for (let i = 0; i < n; i++) this.pool.put(DEFAULT_ENV_KEY, this.spawn(undefined, []));
+  /**
+   * Keep `prestart` workers of the default runtime env started ahead of demand (pooled while
+   * they start): called when the node starts and, through `refillSoon`, after work took one,
+   * so that the next burst of actors or leases finds warm workers. A worker that dies idle is
+   * not replaced until work comes (a crash at start never loops).
+   */
+  refill(): void {
+    const target = this.options.prestart ?? 0;
+    if (this.draining || this.stopping) return;
+    while (this.pool.size(DEFAULT_ENV_KEY) < target) this.pool.put(DEFAULT_ENV_KEY, this.spawn(undefined, []));
+  }
+
+  /**
+   * Refill once work stops taking workers for REFILL_DELAY_MS: starting processes takes the
+   * CPU the burst itself needs (a burst of actors on warm workers ran 20-40x slower with the
+   * replacements starting beside it on 2 cores).
+   */
+  private refillSoon(): void {
+    if (this.draining || this.stopping) return;
+    const { clock } = this.options;
+    if (this.refillTimer !== undefined) clock.clear(this.refillTimer);
+    this.refillTimer = clock.setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, REFILL_DELAY_MS);
+  }
+
+  private cancelRefill(): void {
+    if (this.refillTimer === undefined) return;
+    this.options.clock.clear(this.refillTimer);
+    this.refillTimer = undefined;
   }
 
   /** start-lease: a worker of the lease's env (idle or new) is granted to the owner once ready. */
@@ -177,6 +214,7 @@ export class WorkerTable {
 
   /** The node drains: idle workers stop, working ones stop taking work once between tasks. */
   drain(): void {
+    this.cancelRefill();
     this.draining = true;
     for (const w of [...this.workers.values()]) w.send({ type: 'DRAIN' });
     for (const w of [...this.workers.values()]) this.probeIdle(w);
@@ -184,6 +222,8 @@ export class WorkerTable {
 
   /** Stop every worker quietly (the node stops); resolves once all are gone. */
   async stopAll(): Promise<void> {
+    this.stopping = true;
+    this.cancelRefill();
     this.pool.drain();
     const all = [...this.workers.values()];
     for (const w of all) w.send({ type: 'STOP' });
@@ -244,6 +284,7 @@ export class WorkerTable {
     } else {
       w = this.spawn(canonical, gpuIds, make);
     }
+    if (w!.envKey === DEFAULT_ENV_KEY) this.refillSoon();
     // Work that reached a draining node (sent before the broker heard of the drain) goes back too.
     if (this.draining) w!.send({ type: 'DRAIN' });
   }

@@ -4,7 +4,8 @@
  * raised after k yields is ref k+1, then the stream ends. Values are an RxJS stream too.
  */
 import type { TaskId } from '../protocol/ids';
-import { Observable, concatMap, from, defer } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { rx } from '../util/rx';
 import { EXT_REF_GENERATOR, serializer } from '../serialization/serializer';
 import { isObjectRef, type ObjectRef } from './object-ref';
 
@@ -79,6 +80,7 @@ export class ObjectRefGenerator<T = unknown> implements AsyncIterable<ObjectRef<
 
   /** The values as an Observable, in order; errors where the generator threw. */
   asObservable(): Observable<T> {
+    const { defer, from, concatMap } = rx();
     return defer(() => from(this as AsyncIterable<ObjectRef<T>>)).pipe(concatMap((ref) => ref.asObservable()));
   }
 

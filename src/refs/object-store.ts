@@ -5,7 +5,8 @@
  * reachable in this process and no borrower holds it.
  */
 import type { ObjectId, ReplyQueue } from '../protocol/ids';
-import { ReplaySubject, type Observable } from 'rxjs';
+import type { Observable, ReplaySubject } from 'rxjs';
+import { rx } from '../util/rx';
 import type { WireOutcome } from '../protocol/wire';
 
 interface Entry {
@@ -182,7 +183,7 @@ export class ObjectStore {
   outcome$(id: ObjectId): Observable<WireOutcome> {
     const e = this.entries.get(id) ?? this.entry(id, false);
     if (!e.subject) {
-      e.subject = new ReplaySubject<WireOutcome>(1);
+      e.subject = new (rx().ReplaySubject)<WireOutcome>(1);
       if (e.outcome) {
         e.subject.next(e.outcome);
         e.subject.complete();

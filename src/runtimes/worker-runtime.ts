@@ -25,7 +25,7 @@ import { setupRuntimeEnv } from '../worker/runtime-env-setup';
 import { readWorkerGpuIds, readWorkerIdentity, readWorkerRuntimeEnv, type EnvSetupFailedReport } from '../protocol/worker-process';
 import { flushWorkerOutput, installWorkerObservability } from '../worker/worker-observability';
 import { readBusCapabilities } from '../transport/message-limit';
-import { createWorkerContainer } from '../di/containers';
+import { createWorkerContainer } from '../di/worker-container';
 import { CORE_WORKER, SERIALIZER, resolve } from '../di/tokens';
 
 /** Run this process as a worker of the node that forked it (see src/bin/worker.ts). */

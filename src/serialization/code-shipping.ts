@@ -14,8 +14,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as acorn from 'acorn';
-import * as eslintScope from 'eslint-scope';
+import type * as Acorn from 'acorn';
+import type * as EslintScope from 'eslint-scope';
 import type { CodeDescriptor } from '../protocol/wire';
 import { REQUIRE_SIGNED_CODE_VAR } from '../protocol/worker-process';
 import { packageRoot } from '../util/package-info';
@@ -125,9 +125,13 @@ function firstUserFile(sites: CallSite[]): string | undefined {
 }
 
 
+/** The parser, loaded by the first `remote()` of a process: workers that only run code never do. */
+let parser: { acorn: typeof Acorn; eslintScope: typeof EslintScope } | undefined;
+
 /** Free (unresolved) identifiers of a function or class source, or undefined if unparsable. */
 export function freeNames(source: string): string[] | undefined {
-  let ast: acorn.Node | undefined;
+  const { acorn, eslintScope } = (parser ??= { acorn: require('acorn') as typeof Acorn, eslintScope: require('eslint-scope') as typeof EslintScope });
+  let ast: Acorn.Node | undefined;
   for (const wrapped of [`(${source}\n)`, `({${source}\n})`]) {
     try {
       ast = acorn.parse(wrapped, { ecmaVersion: 'latest', sourceType: 'script', ranges: true });

@@ -10,7 +10,8 @@
  * connection to it. Closing a connection requeues its unacknowledged deliveries, as
  * closing an AMQP channel does.
  */
-import { BehaviorSubject } from 'rxjs';
+import type { BehaviorSubject as Status } from 'rxjs';
+import { rx } from '../util/rx';
 import type {
   ConsumeOptions,
   Delivery,
@@ -254,7 +255,7 @@ export class InMemoryBus {
 /** One connection to an `InMemoryBus`. */
 export class InMemoryTransport implements Transport {
   readonly kind = 'memory';
-  readonly status$ = new BehaviorSubject<TransportStatus>('connecting');
+  readonly status$: Status<TransportStatus> = new (rx().BehaviorSubject)<TransportStatus>('connecting');
   private readonly consumers = new Set<Consumer>();
   private readonly topicUnsubs = new Set<() => void>();
 

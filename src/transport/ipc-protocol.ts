@@ -2,7 +2,7 @@
  * Frames between a worker process and its node. Frames are batched per event-loop turn: each
  * message on the link (ipc-link.ts) is one msgpack buffer holding the turn's frames.
  */
-import { Packr } from 'msgpackr';
+import { privateMsgpackr } from '../serialization/msgpackr-instance';
 import type { MessageHeaders, QueueOptions } from './transport';
 
 export type ChildFrame =
@@ -48,7 +48,9 @@ export class FrameBatcher<F> {
   }
 }
 
-const framePackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+// raybus's own msgpackr (a worker loads one copy, not two). Frames hold plain objects and
+// byte arrays only: the serializer's extensions never apply to them.
+const framePackr = new (privateMsgpackr().Packr)({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
 /** One IPC message: the frames of a batch, as one byte array. */
 export function encodeFrames<F>(frames: F[]): Uint8Array {

@@ -3,7 +3,8 @@
  * the node over the IPC channel and performed there on the node's own transport. A worker
  * therefore never owns a broker connection, and CPU-bound user code can never starve one.
  */
-import { BehaviorSubject } from 'rxjs';
+import type { BehaviorSubject as Status } from 'rxjs';
+import { LazyBehavior } from '../util/rx';
 import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportCapabilities, TransportStatus } from './transport';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from './ipc-protocol';
 import type { FrameLink } from './ipc-link';
@@ -25,7 +26,11 @@ export interface IpcTransportOptions {
 
 export class IpcTransport implements Transport {
   readonly kind = 'ipc';
-  readonly status$ = new BehaviorSubject<TransportStatus>('connecting');
+  private readonly status = new LazyBehavior<TransportStatus>('connecting');
+  /** Made on first use (a worker's own code rarely watches it). */
+  get status$(): Status<TransportStatus> {
+    return this.status.observable;
+  }
   private nextId = 1;
   private readonly calls = new Map<number, { resolve(tag?: number): void; reject(e: Error): void }>();
   private readonly consumers = new Map<number, (d: Delivery) => void>();
@@ -58,8 +63,8 @@ export class IpcTransport implements Transport {
   }
 
   async connect(): Promise<void> {
-    if (this.status$.value === 'closed') throw new Error('raybus worker: the link to the node is closed');
-    if (this.status$.value !== 'connected') this.status$.next('connected');
+    if (this.status.value === 'closed') throw new Error('raybus worker: the link to the node is closed');
+    if (this.status.value !== 'connected') this.status.next('connected');
   }
 
   /** Tell the node this worker exits after its current task (maxCalls): lease it no more. */
@@ -78,16 +83,16 @@ export class IpcTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    if (this.status$.value === 'closed') return;
+    if (this.status.value === 'closed') return;
     this.out.flush();
     this.markClosed();
   }
 
   /** The link is gone: nothing more is sent, pending calls fail, status$ completes. */
   private markClosed(): void {
-    if (this.status$.value === 'closed') return;
-    this.status$.next('closed');
-    this.status$.complete();
+    if (this.status.value === 'closed') return;
+    this.status.next('closed');
+    this.status.complete();
     const calls = [...this.calls.values()];
     this.calls.clear();
     for (const c of calls) c.reject(new Error('raybus worker: the link to the node is closed'));
@@ -113,7 +118,7 @@ export class IpcTransport implements Transport {
 
   /** Queue a publish for the node (for hot paths: no promise). */
   publishSync(queue: string, body: Uint8Array, options?: PublishOptions): void {
-    if (this.status$.value === 'closed') throw new Error('raybus worker: the link to the node is closed');
+    if (this.status.value === 'closed') throw new Error('raybus worker: the link to the node is closed');
     if (options?.headers) this.out.push({ op: 'pub', queue, body, headers: options.headers });
     else if (options?.batch) this.out.push({ op: 'pub', queue, body, batch: true });
     else this.out.push({ op: 'pub', queue, body });
@@ -134,7 +139,7 @@ export class IpcTransport implements Transport {
   }
 
   async broadcast(topic: string, body: Uint8Array): Promise<void> {
-    if (this.status$.value === 'closed') throw new Error('raybus worker: the link to the node is closed');
+    if (this.status.value === 'closed') throw new Error('raybus worker: the link to the node is closed');
     this.out.push({ op: 'bcast', topic, body });
   }
 
@@ -150,7 +155,7 @@ export class IpcTransport implements Transport {
   }
 
   private call(build: (id: number) => ChildFrame): Promise<number | undefined> {
-    if (this.status$.value === 'closed') return Promise.reject(new Error('raybus worker: the link to the node is closed'));
+    if (this.status.value === 'closed') return Promise.reject(new Error('raybus worker: the link to the node is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.calls.set(id, { resolve, reject });

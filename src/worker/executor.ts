@@ -21,7 +21,18 @@ import { startExecution } from '../observability/tracing';
  * says whether the message it came in was authenticated (code-shipping.ts).
  */
 export function load(desc: CodeDescriptor, origin: CodeOrigin): Promise<(...args: never[]) => unknown> {
-  return loadCode(desc, { ray: slot.api, require: cwdRequire() }, origin);
+  return loadCode(desc, { ray: usesRay(desc) ? api() : undefined, require: cwdRequire() }, origin);
+}
+
+/** By-value code that may name `ray` (a mention in a string or comment counts too). */
+function usesRay(desc: CodeDescriptor): boolean {
+  return desc.source !== undefined && /\bray\b/.test(desc.source);
+}
+
+/** The public API, loaded on first use where the process did not load it up front. */
+function api(): unknown {
+  if (slot.api === undefined && slot.loadApi) slot.api = slot.loadApi();
+  return slot.api;
 }
 
 let requireCache: { cwd: string; require: NodeRequire } | undefined;

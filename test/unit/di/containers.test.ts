@@ -10,8 +10,8 @@ import {
   createEmbeddedContainer,
   createNodeContainer,
   createTestClusterContainer,
-  createWorkerContainer,
 } from '../../../src/di/containers';
+import { createWorkerContainer } from '../../../src/di/worker-container';
 import { container as rootContainer } from 'tsyringe';
 import {
   BROKER_CANDIDATE,

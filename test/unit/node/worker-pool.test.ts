@@ -51,6 +51,25 @@ describe('WorkerPool', () => {
     expect(pool.size(DEFAULT_ENV_KEY)).toBe(1);
   });
 
+  it('with keepIdle, reaps idle workers of the default env down to keepIdle, longest idle first', async () => {
+    const clock = new SimulatedClock();
+    const reaped: string[] = [];
+    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, keepIdle: 1, reap: (x) => reaped.push(x.id), clock });
+    pool.put(DEFAULT_ENV_KEY, w('a'));
+    await clock.advance(100);
+    pool.put(DEFAULT_ENV_KEY, w('b'));
+    pool.put(DEFAULT_ENV_KEY, w('c'));
+    await clock.advance(899);
+    expect(reaped).toEqual([]);
+    await clock.advance(1);
+    expect(reaped).toEqual(['a']);
+    await clock.advance(100);
+    expect(reaped).toEqual(['a', 'b']);
+    await clock.advance(60_000);
+    expect(reaped).toEqual(['a', 'b']);
+    expect(pool.take(DEFAULT_ENV_KEY)?.id).toBe('c');
+  });
+
   it('taking a worker cancels its reaping; putting it back restarts the clock', async () => {
     const clock = new SimulatedClock();
     const reaped: string[] = [];
