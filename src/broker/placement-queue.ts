@@ -22,6 +22,8 @@ export interface PlacementQueueOptions {
   /** A new leader still waits for node reports: nothing is infeasible yet. */
   restoring(): boolean;
   warn(message: string): void;
+  /** A pass ended with work that could run once resources are released (not infeasible work). */
+  waiting?(): void;
 }
 
 /** Waiting placements in submission order, tried again after every change. */
@@ -72,6 +74,7 @@ export class PlacementQueue {
   /** Try every waiting placement in order; those that do not fit stay, others go on. */
   private dispatch(): void {
     const blockedShapes = new Set<string>();
+    let waits = false;
     for (let i = 0; i < this.pending.length; ) {
       const p = this.pending[i]!;
       if (p.attempt) {
@@ -81,6 +84,7 @@ export class PlacementQueue {
           continue;
         }
         if (r === 'infeasible') this.warnInfeasible(p);
+        else waits = true;
         i++;
         continue;
       }
@@ -94,6 +98,7 @@ export class PlacementQueue {
         const grant = this.options.reserve(decision.nodeId as NodeId, p.demand, decision.bundle);
         if (!grant) {
           blockedShapes.add(shape);
+          waits = true;
           i++;
           continue;
         }
@@ -107,10 +112,12 @@ export class PlacementQueue {
         continue;
       }
       if (decision.kind === 'infeasible') this.warnInfeasible(p);
+      else waits = true;
       // Same shape later in the queue cannot fit either: keep FIFO within a shape.
       blockedShapes.add(shape);
       i++;
     }
+    if (waits) this.options.waiting?.();
   }
 
   private warnInfeasible(p: PendingPlacement): void {
