@@ -16,6 +16,7 @@ import ray from 'raybus';
 import * as testing from 'raybus/testing';
 import { timing, withTimeout, settle } from './harness.mjs';
 import { runRaybusSuite } from './raybus-suite.mjs';
+import { runMetricsCost } from './metrics-cost.mjs';
 import { runActorScaling, runNodeScaling } from './scaling.mjs';
 import { runIpcAnchors } from './anchors/ipc.mjs';
 import { runAmqplibAnchor } from './anchors/amqplib-rpc.mjs';
@@ -63,6 +64,15 @@ console.log('\n== scaling: actors');
 const actorRows = await runActorScaling(ray, actorSizes);
 await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch((err) => notes.push(`embedded shutdown: ${errText(err)}`));
 await settle(1000); // let the worker processes go before timing the anchors
+
+// 1b. The hidden cost of metrics: the headline loops with metrics off and on, alternating.
+let metricsCost;
+if (!ONLY || ONLY.test('metrics')) {
+  console.log('\n== metrics off / on (embedded)');
+  metricsCost = await runMetricsCost(ray).catch((err) => ({ error: errText(err) }));
+  if (ray.isInitialized()) await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch(() => undefined);
+  await settle(1000);
+}
 
 // 2. Anchors: IPC, then the broker ones (close in time to raybus on RabbitMQ below).
 console.log('\n== anchors');
@@ -142,6 +152,7 @@ const data = {
   full: FULL,
   amqpUrlShown,
   embedded,
+  metricsCost,
   rabbitmq,
   nats: nats.na ? { na: nats.na } : { results: nats.results },
   natsUrlShown: NATS_URL.replace(/\/\/[^@]*@/, '//***@'),
