@@ -400,6 +400,10 @@ export class TaskSubmitter {
    * the new leader can rebuild its ledger.
    */
   resync(): Array<[LeaseId, NodeId]> {
+    // Leases kept idle are not carried over a leader change or a reconnect: the new leader may
+    // not know them, or their node may be gone with the old leader, and work pushed to such a
+    // lease would wait for its loss to be noticed. They go back; new work asks for fresh ones.
+    this.returnIdleLeases();
     for (const ks of this.keys.values()) {
       for (const req of ks.requests) this.requests.delete(req);
       ks.requests.clear();

@@ -427,6 +427,26 @@ describe('cancel', () => {
 });
 
 describe('broker failover', () => {
+  test('resync returns the leases kept idle instead of reporting them; a later task asks for a fresh lease', async () => {
+    h = await startCore();
+    const w1 = await FakeWorker.start(h.bus, 'w1');
+    const t = submit(h.core);
+    await settle();
+    const lease = h.broker.grant(h.broker.requests[0]!.req, w1);
+    await settle();
+    w1.reply(w1.tasks.received[0]!, 1);
+    expect(await h.core.get(t.ref)).toBe(1);
+    await settle();
+    h.broker.inbox.clear();
+    expect(h.core.submitter.resync()).toEqual([]);
+    await settle();
+    expect(h.broker.inbox.of('return-lease')).toEqual([{ t: 'return-lease', lease }]);
+    submit(h.core);
+    await settle();
+    expect(h.broker.requests).toHaveLength(1);
+    expect(w1.pushed).toHaveLength(1);
+  });
+
   test('resync asks again for pending leases, ignores the old requests, reports held leases', async () => {
     h = await startCore();
     const w1 = await FakeWorker.start(h.bus, 'w1');
