@@ -239,8 +239,19 @@ export class TaskSubmitter {
     const ks = this.keys.get(lease.key);
     ks?.leases.delete(lease.id);
     this.leases.delete(lease.id);
-    this.outbox.send(BROKER_QUEUE, { t: 'return-lease', lease: lease.id });
+    this.outbox.send(BROKER_QUEUE, { t: 'return-lease', lease: lease.id }, undefined, this.returnFailed);
   }
+
+  /**
+   * A return that could not be sent (the bus is down or reconnecting) is sent again shortly:
+   * a lost return would leave the worker leased, its resources held, to an owner that forgot it.
+   */
+  private readonly returnFailed = (_err: Error, msg: BrokerMsg): void => {
+    if (msg.t !== 'return-lease' || this.stopped) return;
+    this.port.clock.setTimeout(() => {
+      if (!this.stopped) this.outbox.send(BROKER_QUEUE, msg, undefined, this.returnFailed);
+    }, LEASE_REQUEST_RETRY_MS);
+  };
 
   onLeaseMessage(msg: LeaseGrantedMsg | LeaseFailedMsg | LeaseLostMsg): void {
     if (msg.t === 'lease-lost') return this.onLeaseLost(msg);

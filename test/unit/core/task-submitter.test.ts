@@ -249,6 +249,22 @@ describe('pushing on a lease', () => {
     expect(h.broker.inbox.of('return-lease')).toHaveLength(1);
   });
 
+  test('a return that cannot be sent is sent again after 100 ms of clock time', async () => {
+    h = await startCore();
+    const w = await FakeWorker.start(h.bus, 'w1');
+    const lease = await oneTaskDone(w);
+    // The bus cannot take the return when the idle time is up.
+    await h.broker.inbox.transport.deleteQueue(BROKER_QUEUE);
+    await h.clock.advance(50);
+    await settle();
+    const broker = await Inbox.open<BrokerMsg>(h.bus, BROKER_QUEUE);
+    await h.clock.advance(99);
+    expect(broker.of('return-lease')).toEqual([]);
+    await h.clock.advance(1);
+    expect(broker.of('return-lease')).toEqual([{ t: 'return-lease', lease }]);
+    await broker.transport.close();
+  });
+
   test('a lease kept idle goes back when the owner shuts down', async () => {
     h = await startCore();
     const w = await FakeWorker.start(h.bus, 'w1');
