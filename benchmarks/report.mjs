@@ -225,6 +225,18 @@ function missedTargets(data) {
   return out;
 }
 
+/** Metrics off and on, same run (metrics-cost.mjs). */
+function metricsCostTable(mc) {
+  if (!mc) return 'Not measured in this run.';
+  if (mc.error) return `n/a (${mc.error}).`;
+  const rows = mc.rows.map((r) => [r.name, fmt(r.off), fmt(r.on), ratio(r.on, r.off)]);
+  return [
+    `The embedded default's headline loops with metrics off (\`init()\`) and on (\`init({ dashboard: { port: 0 } })\`, /metrics scraped every ${mc.scrapeMs / 1000} s: ${mc.scrapes} scrapes), alternating off / on ${mc.passes} times in this run; each figure is the mean of its passes (ops/s).`,
+    '',
+    table(['metric', 'metrics off', 'metrics on', 'on ÷ off'], rows),
+  ].join('\n');
+}
+
 /** The whole report as Markdown. */
 export function renderReport(data) {
   const m = data.machine;
@@ -262,6 +274,10 @@ export function renderReport(data) {
     '## raybus, embedded default (`await ray.init()`)',
     '',
     raybusTable(data.embedded, data.anchors.filter((a) => a.id === 'fork'), 'embedded'),
+    '',
+    '## The cost of metrics (embedded, same run)',
+    '',
+    metricsCostTable(data.metricsCost),
     '',
     `## raybus on RabbitMQ (\`init({ address: '${data.amqpUrlShown}' })\`)`,
     '',

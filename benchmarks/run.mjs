@@ -17,6 +17,7 @@ import ray from 'raybus';
 import * as testing from 'raybus/testing';
 import { timing, withTimeout, settle } from './harness.mjs';
 import { runRaybusSuite } from './raybus-suite.mjs';
+import { runMetricsCost } from './metrics-cost.mjs';
 import { runActorScaling, runNodeScaling } from './scaling.mjs';
 import { runQueuedScaling } from './queued-tasks.mjs';
 import { runIpcAnchors } from './anchors/ipc.mjs';
@@ -69,6 +70,15 @@ console.log('\n== scaling: queued tasks');
 const queuedRows = ONLY ? [] : await runQueuedScaling(ray, queuedSizes);
 await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch((err) => notes.push(`embedded shutdown: ${errText(err)}`));
 await settle(1000); // let the worker processes go before timing the anchors
+
+// 1b. The hidden cost of metrics: the headline loops with metrics off and on, alternating.
+let metricsCost;
+if (!ONLY || ONLY.test('metrics')) {
+  console.log('\n== metrics off / on (embedded)');
+  metricsCost = await runMetricsCost(ray).catch((err) => ({ error: errText(err) }));
+  if (ray.isInitialized()) await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch(() => undefined);
+  await settle(1000);
+}
 
 // 2. Anchors: IPC, then the broker ones (close in time to raybus on RabbitMQ below).
 console.log('\n== anchors');
@@ -148,6 +158,7 @@ const data = {
   full: FULL,
   amqpUrlShown,
   embedded,
+  metricsCost,
   rabbitmq,
   nats: nats.na ? { na: nats.na } : { results: nats.results },
   natsUrlShown: NATS_URL.replace(/\/\/[^@]*@/, '//***@'),

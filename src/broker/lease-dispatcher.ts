@@ -63,7 +63,19 @@ export class LeaseDispatcher {
       reserve: (node, demand, bundle) => this.book.reserve(node, demand, bundle),
       restoring: options.restoring,
       warn: options.warn,
+      waiting: () => this.wantLeases(),
     });
+  }
+
+  /**
+   * Work waits for resources: owners keep a task lease idle for a short while after their
+   * last task (task-submitter.ts), so ask each owner holding task leases to give back the
+   * idle ones now. An owner whose leases all run tasks ignores it.
+   */
+  private wantLeases(): void {
+    const owners = new Set<ReplyQueue>();
+    for (const g of this.book.all()) if (g.owner && !g.actor) owners.add(g.owner);
+    for (const owner of owners) this.options.send(owner, { t: 'leases-wanted' });
   }
 
   // ------------------------------------------------------------------ the queue and the ledger

@@ -23,6 +23,8 @@ export interface PlacementQueueOptions {
   restoring(): boolean;
   /** Infeasible work (and the owner to tell, when known). */
   warn(message: string, owner?: ReplyQueue): void;
+  /** A pass ended with work that could run once resources are released (not infeasible work). */
+  waiting?(): void;
 }
 
 /** Waiting placements in submission order, tried again after every change. */
@@ -73,6 +75,7 @@ export class PlacementQueue {
   /** Try every waiting placement in order; those that do not fit stay, others go on. */
   private dispatch(): void {
     const blockedShapes = new Set<string>();
+    let waits = false;
     for (let i = 0; i < this.pending.length; ) {
       const p = this.pending[i]!;
       if (p.attempt) {
@@ -82,6 +85,7 @@ export class PlacementQueue {
           continue;
         }
         if (r === 'infeasible') this.warnInfeasible(p);
+        else waits = true;
         i++;
         continue;
       }
@@ -95,6 +99,7 @@ export class PlacementQueue {
         const grant = this.options.reserve(decision.nodeId as NodeId, p.demand, decision.bundle);
         if (!grant) {
           blockedShapes.add(shape);
+          waits = true;
           i++;
           continue;
         }
@@ -108,10 +113,12 @@ export class PlacementQueue {
         continue;
       }
       if (decision.kind === 'infeasible') this.warnInfeasible(p);
+      else waits = true;
       // Same shape later in the queue cannot fit either: keep FIFO within a shape.
       blockedShapes.add(shape);
       i++;
     }
+    if (waits) this.options.waiting?.();
   }
 
   private warnInfeasible(p: PendingPlacement): void {

@@ -55,6 +55,7 @@ export function routeCoreReplies(p: CoreReplyParts): void {
   r.register('lease-granted', (m) => p.submitter.onLeaseMessage(m));
   r.register('lease-failed', (m) => p.submitter.onLeaseMessage(m));
   r.register('lease-lost', (m) => p.submitter.onLeaseMessage(m));
+  r.register('leases-wanted', () => p.submitter.returnIdleLeases());
   r.register('stream-item', (m) => {
     const localize = blobs.needsPull([m.out]) ? async () => void (m.out = await blobs.localizeOutcome(m.out)) : undefined;
     blobs.inOrder(m.task, localize, () => p.streams.onItem(m));

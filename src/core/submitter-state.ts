@@ -5,6 +5,7 @@ import type { LeaseId, NodeId, RequestId, TaskId, WorkerId } from '../protocol/i
 import type { Resources, WireStrategy } from '../protocol/wire';
 import type { SubmittedTask } from './submit-policy';
 import type { Deque } from '../util/deque';
+import type { Timer } from '../util/clock';
 
 /** One worker leased to this owner. */
 export interface Lease {
@@ -15,6 +16,8 @@ export interface Lease {
   readonly inflight: Set<SubmittedTask>;
   /** Its running task waits in `get`/`wait`: nothing more is pushed until that task ends. */
   blocked?: SubmittedTask;
+  /** When it was last left with nothing to run (undefined while it has work): kept idle until LEASE_IDLE_MS later. */
+  idleSince?: number;
 }
 
 /** Tasks of one scheduling key (resources, strategy, runtime env) and the leases serving it. */
@@ -27,6 +30,8 @@ export interface KeyState {
   readonly leases: Map<LeaseId, Lease>;
   readonly requests: Set<RequestId>;
   returnScheduled: boolean;
+  /** Returns the leases kept idle once their time is up (task-submitter.ts). */
+  idleTimer: Timer | undefined;
 }
 
 /**

@@ -2,7 +2,11 @@
  * Owner-side task submission by worker leases, as Ray's direct task submitter: tasks with the
  * same scheduling key (resources, strategy, runtime env) share leases granted by the resource
  * broker; each lease is one worker that this owner pushes tasks to directly, pipelined. A lease
- * is returned once its key has no queued work left.
+ * whose key has no queued work left is kept idle for a short while (LEASE_IDLE_MS) for the
+ * key's next task, as Ray's owner reuses a lease while it has work: one task after another
+ * with a gap between them (a request handler, a loop awaiting I/O) then pays no lease request
+ * and return each. It goes back once that time passes without work, or at once when the
+ * broker says that work of some owner waits for resources (`leases-wanted`).
  */
 import type { TaskId, LeaseId, NodeId, RequestId, QueueName, ReplyQueue } from '../protocol/ids';
 import { encodeError, type WireError } from '../serialization/error-codec';
@@ -25,6 +29,8 @@ import { describe, findTask, runningTask, type KeyState, type Lease } from './su
 const LEASE_REQUEST_RETRY_MS = 100;
 /** Lease requests outstanding at once per scheduling key. */
 const MAX_PENDING_LEASE_REQUESTS = 4;
+/** How long a lease with nothing to run is kept for its key's next task before it goes back. */
+const LEASE_IDLE_MS = 50;
 
 /** How the submitter sends (the messenger). */
 export interface SubmitterOutbox {
@@ -73,7 +79,7 @@ export class TaskSubmitter {
     if (this.stopped || task.cancelled) return;
     let ks = this.keys.get(task.key);
     if (!ks) {
-      ks = { key: task.key, demand: task.demand, strategy: task.strategy, queue: new Deque(), leases: new Map(), requests: new Set(), returnScheduled: false };
+      ks = { key: task.key, demand: task.demand, strategy: task.strategy, queue: new Deque(), leases: new Map(), requests: new Set(), returnScheduled: false, idleTimer: undefined };
       this.keys.set(task.key, ks);
     }
     ks.queue.push(task);
@@ -140,6 +146,7 @@ export class TaskSubmitter {
   }
 
   private push(lease: Lease, task: SubmittedTask): void {
+    lease.idleSince = undefined;
     task.lease = lease.id;
     this.port.table?.pushed(task.rec, lease.node, lease.worker, lease.inflight.size === 0);
     lease.inflight.add(task);
@@ -185,27 +192,71 @@ export class TaskSubmitter {
     this.port.table?.running(runningTask(lease)?.rec);
   }
 
-  /** Return idle leases once the current burst of work has been handed out. */
+  /**
+   * Once the current burst of work has been handed out: cancel the lease requests left, and
+   * keep the leases with nothing to run idle for LEASE_IDLE_MS (see the file comment).
+   */
   private scheduleReturn(ks: KeyState): void {
     if (ks.returnScheduled) return;
     ks.returnScheduled = true;
     setImmediate(() => {
       ks.returnScheduled = false;
-      if (ks.queue.length > 0) return;
-      for (const lease of [...ks.leases.values()]) if (lease.inflight.size === 0) this.returnLease(lease);
+      if (ks.queue.length > 0 || this.stopped) return;
       for (const req of ks.requests) this.outbox.send(BROKER_QUEUE, { t: 'cancel-lease-request', req });
       for (const req of ks.requests) this.requests.delete(req);
       ks.requests.clear();
-      if (ks.leases.size === 0) this.keys.delete(ks.key);
+      const now = this.port.clock.now();
+      for (const lease of ks.leases.values()) if (lease.inflight.size === 0) lease.idleSince ??= now;
+      this.returnIdle(ks);
     });
+  }
+
+  /**
+   * Return the leases of `ks` idle for LEASE_IDLE_MS (all idle ones with `now`), and wake up
+   * when the next one will have been; forget the key once it has no lease, work or request.
+   */
+  private returnIdle(ks: KeyState, all = false): void {
+    this.port.clock.clear(ks.idleTimer);
+    ks.idleTimer = undefined;
+    const now = this.port.clock.now();
+    let next = Infinity;
+    for (const lease of [...ks.leases.values()]) {
+      if (lease.idleSince === undefined || lease.inflight.size > 0) continue;
+      const due = lease.idleSince + LEASE_IDLE_MS;
+      if (all || due <= now) this.returnLease(lease);
+      else next = Math.min(next, due);
+    }
+    if (next !== Infinity) ks.idleTimer = this.port.clock.setTimeout(() => this.returnIdle(ks), next - now);
+    else if (ks.leases.size === 0 && ks.queue.length === 0 && ks.requests.size === 0 && this.keys.get(ks.key) === ks) this.keys.delete(ks.key);
+  }
+
+  /** Work of some owner waits for resources (`leases-wanted`): give back every idle lease now. */
+  returnIdleLeases(): void {
+    if (this.stopped) return;
+    for (const ks of [...this.keys.values()]) {
+      if (ks.queue.length > 0) continue;
+      for (const lease of ks.leases.values()) if (lease.inflight.size === 0 && !lease.blocked) lease.idleSince ??= this.port.clock.now();
+      this.returnIdle(ks, true);
+    }
   }
 
   private returnLease(lease: Lease): void {
     const ks = this.keys.get(lease.key);
     ks?.leases.delete(lease.id);
     this.leases.delete(lease.id);
-    this.outbox.send(BROKER_QUEUE, { t: 'return-lease', lease: lease.id });
+    this.outbox.send(BROKER_QUEUE, { t: 'return-lease', lease: lease.id }, undefined, this.returnFailed);
   }
+
+  /**
+   * A return that could not be sent (the bus is down or reconnecting) is sent again shortly:
+   * a lost return would leave the worker leased, its resources held, to an owner that forgot it.
+   */
+  private readonly returnFailed = (_err: Error, msg: BrokerMsg): void => {
+    if (msg.t !== 'return-lease' || this.stopped) return;
+    this.port.clock.setTimeout(() => {
+      if (!this.stopped) this.outbox.send(BROKER_QUEUE, msg, undefined, this.returnFailed);
+    }, LEASE_REQUEST_RETRY_MS);
+  };
 
   onLeaseMessage(msg: LeaseGrantedMsg | LeaseFailedMsg | LeaseLostMsg): void {
     if (msg.t === 'lease-lost') return this.onLeaseLost(msg);
@@ -369,6 +420,10 @@ export class TaskSubmitter {
    * the new leader can rebuild its ledger.
    */
   resync(): Array<[LeaseId, NodeId]> {
+    // Leases kept idle are not carried over a leader change or a reconnect: the new leader may
+    // not know them, or their node may be gone with the old leader, and work pushed to such a
+    // lease would wait for its loss to be noticed. They go back; new work asks for fresh ones.
+    this.returnIdleLeases();
     for (const ks of this.keys.values()) {
       for (const req of ks.requests) this.requests.delete(req);
       ks.requests.clear();
@@ -378,6 +433,12 @@ export class TaskSubmitter {
   }
 
   shutdown(): void {
+    // Leases kept idle go back (the broker hears it even once the runtime closed its outbox);
+    // those running tasks are released when the broker hears that this owner left.
+    for (const ks of this.keys.values()) {
+      this.port.clock.clear(ks.idleTimer);
+      for (const lease of ks.leases.values()) if (lease.inflight.size === 0) this.outbox.send(BROKER_QUEUE, { t: 'return-lease', lease: lease.id });
+    }
     this.stopped = true;
     this.keys.clear();
     this.leases.clear();

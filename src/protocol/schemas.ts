@@ -192,6 +192,7 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'lease-granted': obj({ req: name, lease: name, worker: name, node: name }),
     'lease-failed': obj({ req: name, err: wireError }),
     'lease-lost': obj({ lease: name, reason: text, fatal: opt(bool) }),
+    'leases-wanted': obj({}),
     'pg-ready': obj({ pg: name }),
     'pg-table-reply': obj({ req: name, table: dict(pgInfo) }),
     'get-object': obj({ id: name, reply: name }),

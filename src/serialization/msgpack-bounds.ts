@@ -48,7 +48,6 @@ export function checkMsgpack(bytes: Uint8Array, limits: DecodeLimits, readsNext:
   const end = bytes.byteLength;
   if (end > limits.maxBytes) throw new MalformedMessageError(`message of ${end} bytes is above the limit of ${limits.maxBytes} bytes`);
   if (end === 0) throw new MalformedMessageError('empty message');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // `pending[d]`: values still expected at depth d. Depth 0 expects the one top-level value.
   const pending: number[] = [1];
   let pos = 0;
@@ -68,8 +67,9 @@ export function checkMsgpack(bytes: Uint8Array, limits: DecodeLimits, readsNext:
     if (pending.length >= limits.maxDepth) throw new MalformedMessageError(`nesting deeper than ${limits.maxDepth}`);
     pending.push(count);
   };
-  // Field counts of the records defined so far in this message, by id (-1: none).
-  const records = new Int32Array(64).fill(-1);
+  // Field counts of the records defined so far in this message, by id (-1: none); made at the
+  // first definition (envelopes have none, and this runs for every message).
+  let records: Int32Array | undefined;
   const skipExt = (length: number): void => {
     need(1 + length, 'an extension');
     const type = bytes[pos]!;
@@ -85,13 +85,13 @@ export function checkMsgpack(bytes: Uint8Array, limits: DecodeLimits, readsNext:
       if (head >= 0x90 && head <= 0x9f) fields = head & 0x0f;
       else if (head === 0xdc) {
         need(3, 'record keys');
-        fields = view.getUint16(pos + 1);
+        fields = u16(bytes, pos + 1);
       } else if (head === 0xdd) {
         need(5, 'record keys');
-        fields = view.getUint32(pos + 1);
+        fields = u32(bytes, pos + 1);
       } else throw new MalformedMessageError(`a msgpack record definition must list its keys in an array (byte 0x${head.toString(16)} at offset ${pos})`);
       if (fields > end - pos) throw new MalformedMessageError(`a record claims ${fields} fields with ${end - pos} bytes left`);
-      records[id] = fields;
+      (records ??= new Int32Array(64).fill(-1))[id] = fields;
       open(1 + fields, 'a record definition');
       return;
     }
@@ -110,7 +110,7 @@ export function checkMsgpack(bytes: Uint8Array, limits: DecodeLimits, readsNext:
     pending[top]! -= 1;
     need(1, 'a value');
     const b = bytes[pos++]!;
-    if (b >= 0x40 && b <= 0x7f && records[b & 0x3f]! >= 0) {
+    if (records !== undefined && b >= 0x40 && b <= 0x7f && records[b & 0x3f]! >= 0) {
       open(records[b & 0x3f]!, 'a record');
       continue;
     }
@@ -147,7 +147,7 @@ export function checkMsgpack(bytes: Uint8Array, limits: DecodeLimits, readsNext:
       case 0xc5:
       case 0xda: {
         need(2, 'a length');
-        const n = view.getUint16(pos);
+        const n = u16(bytes, pos);
         pos += 2;
         need(n, 'a string or binary');
         pos += n;
@@ -156,7 +156,7 @@ export function checkMsgpack(bytes: Uint8Array, limits: DecodeLimits, readsNext:
       case 0xc6:
       case 0xdb: {
         need(4, 'a length');
-        const n = view.getUint32(pos);
+        const n = u32(bytes, pos);
         pos += 4;
         need(n, 'a string or binary');
         pos += n;
@@ -171,14 +171,14 @@ export function checkMsgpack(bytes: Uint8Array, limits: DecodeLimits, readsNext:
       }
       case 0xc8: {
         need(2, 'a length');
-        const n = view.getUint16(pos);
+        const n = u16(bytes, pos);
         pos += 2;
         skipExt(n);
         continue;
       }
       case 0xc9: {
         need(4, 'a length');
-        const n = view.getUint32(pos);
+        const n = u32(bytes, pos);
         pos += 4;
         skipExt(n);
         continue;
@@ -228,28 +228,28 @@ export function checkMsgpack(bytes: Uint8Array, limits: DecodeLimits, readsNext:
         continue;
       case 0xdc: {
         need(2, 'an array length');
-        const n = view.getUint16(pos);
+        const n = u16(bytes, pos);
         pos += 2;
         open(n, 'an array');
         continue;
       }
       case 0xdd: {
         need(4, 'an array length');
-        const n = view.getUint32(pos);
+        const n = u32(bytes, pos);
         pos += 4;
         open(n, 'an array');
         continue;
       }
       case 0xde: {
         need(2, 'a map length');
-        const n = view.getUint16(pos);
+        const n = u16(bytes, pos);
         pos += 2;
         open(n * 2, 'a map');
         continue;
       }
       case 0xdf: {
         need(4, 'a map length');
-        const n = view.getUint32(pos);
+        const n = u32(bytes, pos);
         pos += 4;
         open(n * 2, 'a map');
         continue;
@@ -259,4 +259,13 @@ export function checkMsgpack(bytes: Uint8Array, limits: DecodeLimits, readsNext:
     }
   }
   if (pos !== end) throw new MalformedMessageError(`${end - pos} bytes after the end of the value`);
+}
+
+/** Big-endian unsigned integers read from the bytes (no DataView per message). */
+function u16(b: Uint8Array, at: number): number {
+  return (b[at]! << 8) | b[at + 1]!;
+}
+
+function u32(b: Uint8Array, at: number): number {
+  return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
 }

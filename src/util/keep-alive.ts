@@ -11,10 +11,13 @@ const LONGEST = 2 ** 31 - 1;
 /**
  * Holds the process while `busy()` says work is outstanding. `poke()` when work starts; the
  * hold re-checks every `periodMs` and lets go once nothing is outstanding (so a completion
- * that no caller reports is noticed too).
+ * that no caller reports is noticed too). Letting go unrefs the timer rather than clearing
+ * it, so a driver making one call after another toggles a flag instead of making a timer per
+ * call; a timer that stayed unref'd for a whole period is cleared.
  */
 export class KeepAlive {
   private timer: Timer | undefined;
+  private held = false;
   private stopped = false;
   /** Promises held by `hold` and not yet settled (waits no other outstanding work covers). */
   private waits = 0;
@@ -32,36 +35,49 @@ export class KeepAlive {
   hold<T>(p: Promise<T>): Promise<T> {
     this.waits += 1;
     this.poke();
-    const done = (): void => {
-      this.waits -= 1;
-      this.check();
-    };
-    p.then(done, done);
+    p.then(this.settled, this.settled);
     return p;
   }
 
+  private readonly settled = (): void => {
+    this.waits -= 1;
+    this.check();
+  };
+
   /** Work started: hold the process until `busy()` turns false. */
   poke(): void {
-    if (this.timer || this.stopped) return;
-    this.timer = this.clock.setInterval(() => this.check(), this.periodMs).ref();
+    if (this.held || this.stopped) return;
+    this.held = true;
+    if (this.timer) this.timer.ref();
+    else this.timer = this.clock.setInterval(() => this.tick(), this.periodMs).ref();
+  }
+
+  private tick(): void {
+    if (this.held) return this.check();
+    // Not held for a whole period: no timer while idle.
+    this.clock.clear(this.timer);
+    this.timer = undefined;
   }
 
   /** Let go now if nothing is outstanding (a caller saw work end). */
   check(): void {
-    if (this.timer && (this.stopped || !this.busy())) {
+    if (!this.held || (!this.stopped && this.busy())) return;
+    this.held = false;
+    if (this.stopped) {
       this.clock.clear(this.timer);
       this.timer = undefined;
-    }
+    } else this.timer?.unref();
   }
 
   /** True while the process is held. */
   get holding(): boolean {
-    return this.timer !== undefined;
+    return this.held;
   }
 
   /** Never hold again (the runtime stopped). */
   stop(): void {
     this.stopped = true;
+    this.held = true;
     this.check();
   }
 }

@@ -86,6 +86,13 @@ export interface LeaseLostMsg {
   /** Do not retry the tasks (their placement group was removed). */
   fatal?: boolean;
 }
+/**
+ * Work of some owner waits for resources: give back the task leases kept idle for more work
+ * (the broker tells every owner holding task leases; task-submitter.ts).
+ */
+export interface LeasesWantedMsg {
+  t: 'leases-wanted';
+}
 export interface PgReadyMsg {
   t: 'pg-ready';
   pg: PlacementGroupId;
@@ -187,6 +194,7 @@ export type ReplyMsg =
   | StreamControlMsg
   | CancelTaskMsg
   | LeaseLostMsg
+  | LeasesWantedMsg
   | PgReadyMsg
   | GetObjectMsg
   | ObjectMsg

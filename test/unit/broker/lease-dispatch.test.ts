@@ -34,6 +34,28 @@ describe('lease dispatch', () => {
     expect(h.server.clusterState().pending).toEqual([]);
   });
 
+  test('work that waits for resources asks every owner holding task leases for its idle ones (leases-wanted)', async () => {
+    h = await BrokerHarness.start();
+    const n1 = await h.node('n1', { CPU: 2 });
+    const a = await h.owner('a');
+    const b = await h.owner('b');
+    await h.requestLease(a.queue, 'a1', { CPU: 1 });
+    await h.requestLease(b.queue, 'b1', { CPU: 1 });
+    expect(leases(n1).map((l) => l.req)).toEqual(['a1', 'b1']);
+    // Granted at once: nobody is asked for anything.
+    expect([...a.inbox.of('leases-wanted'), ...b.inbox.of('leases-wanted')]).toEqual([]);
+    await h.requestLease(b.queue, 'b2', { CPU: 1 });
+    expect(a.inbox.of('leases-wanted')).toEqual([{ t: 'leases-wanted' }]);
+    expect(b.inbox.of('leases-wanted')).toEqual([{ t: 'leases-wanted' }]);
+    // Owner a gives its idle lease back: b2 runs, nothing waits, nobody is asked again.
+    await h.send({ t: 'return-lease', lease: leases(n1)[0]!.lease });
+    expect(leases(n1).map((l) => l.req)).toEqual(['a1', 'b1', 'b2']);
+    expect(a.inbox.of('leases-wanted')).toHaveLength(1);
+    // Infeasible work is not helped by idle leases: nobody is asked for it.
+    await h.requestLease(a.queue, 'gpu', { GPU: 1 });
+    expect(b.inbox.of('leases-wanted')).toHaveLength(1);
+  });
+
   test('a cancelled lease request is never granted', async () => {
     h = await BrokerHarness.start();
     const n1 = await h.node('n1', { CPU: 1 });

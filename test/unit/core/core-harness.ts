@@ -84,6 +84,11 @@ export class FakeBroker {
     this.inbox.sendTo(this.owner, { t: 'lease-failed', req, err } satisfies ReplyMsg);
   }
 
+  /** Work of some owner waits for resources: ask for idle leases back. */
+  wantLeases(): void {
+    this.inbox.sendTo(this.owner, { t: 'leases-wanted' } satisfies ReplyMsg);
+  }
+
   lose(lease: LeaseId, reason = 'worker died', fatal?: boolean): void {
     this.inbox.sendTo(this.owner, { t: 'lease-lost', lease, reason, ...(fatal ? { fatal } : {}) } satisfies ReplyMsg);
   }

@@ -93,6 +93,8 @@ describe('get', () => {
     ok(refs[1]!, 'y');
     expect(await one).toBe('x');
     expect(await many).toEqual(['x', 'y']);
+    // The driver's keep-alive timer, let go, is cleared after one idle period.
+    await h.clock.advance(100);
     expect(h.clock.pending).toBe(0);
   });
 });
@@ -123,6 +125,8 @@ describe('wait', () => {
     ok(refs[1]!, 1);
     expect(await h.core.wait(refs, 3, 0)).toEqual([[refs[0], refs[1]], [refs[2]]]);
     expect(await h.core.wait(refs, 1)).toEqual([[refs[0]], [refs[1], refs[2]]]);
+    // The driver's keep-alive timer, let go, is cleared after one idle period.
+    await h.clock.advance(100);
     expect(h.clock.pending).toBe(0);
   });
 

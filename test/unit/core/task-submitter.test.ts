@@ -186,17 +186,91 @@ describe('pushing on a lease', () => {
     expect(await h.core.get([t2.ref, t4.ref])).toEqual([2, 4]);
   });
 
-  test('idle leases go back to the broker once nothing is queued', async () => {
-    h = await startCore();
-    const w = await FakeWorker.start(h.bus, 'w1');
+  /** One task run on a granted lease of `w`, its result received; the lease is now idle. */
+  async function oneTaskDone(w: FakeWorker): Promise<string> {
     const t = submit(h.core);
     await settle();
     const lease = h.broker.grant(h.broker.requests[0]!.req, w);
     await settle();
-    expect(h.broker.inbox.of('return-lease')).toEqual([]);
     w.reply(w.tasks.received[0]!, 7);
     await settle();
     expect(await h.core.get(t.ref)).toBe(7);
+    return lease;
+  }
+
+  test('an idle lease is kept 50 ms of clock time for the key’s next task, then goes back to the broker', async () => {
+    h = await startCore();
+    const w = await FakeWorker.start(h.bus, 'w1');
+    const lease = await oneTaskDone(w);
+    await h.clock.advance(49);
+    expect(h.broker.inbox.of('return-lease')).toEqual([]);
+    await h.clock.advance(1);
+    await settle();
+    expect(h.broker.inbox.of('return-lease')).toEqual([{ t: 'return-lease', lease }]);
+    expect(h.broker.requests).toHaveLength(1);
+  });
+
+  test('a task after an idle gap reuses the kept lease: no lease request, no return in between', async () => {
+    h = await startCore();
+    const w = await FakeWorker.start(h.bus, 'w1');
+    const lease = await oneTaskDone(w);
+    await h.clock.advance(40);
+    const t2 = submit(h.core);
+    await settle();
+    expect(w.pushed).toHaveLength(2);
+    // The idle time counts again from the second task's end, not the first's.
+    await h.clock.advance(40);
+    w.reply(w.tasks.received[1]!, 8);
+    expect(await h.core.get(t2.ref)).toBe(8);
+    await settle();
+    await h.clock.advance(49);
+    expect(h.broker.inbox.of('return-lease')).toEqual([]);
+    expect(h.broker.requests).toHaveLength(1);
+    await h.clock.advance(1);
+    await settle();
+    expect(h.broker.inbox.of('return-lease')).toEqual([{ t: 'return-lease', lease }]);
+  });
+
+  test('work waiting elsewhere (leases-wanted) takes the idle leases back at once, not those running tasks', async () => {
+    h = await startCore();
+    const w1 = await FakeWorker.start(h.bus, 'w1');
+    const w2 = await FakeWorker.start(h.bus, 'w2');
+    const idle = await oneTaskDone(w1);
+    const busy = submit(h.core, { key: 'other' });
+    await settle();
+    h.broker.grant(h.broker.requests[1]!.req, w2);
+    await settle();
+    expect(w2.pushed).toEqual([busy.task.taskId]);
+    h.broker.wantLeases();
+    await settle();
+    expect(h.broker.inbox.of('return-lease')).toEqual([{ t: 'return-lease', lease: idle }]);
+    // Nothing left idle: no timer returns anything later.
+    await h.clock.advance(1000);
+    expect(h.broker.inbox.of('return-lease')).toHaveLength(1);
+  });
+
+  test('a return that cannot be sent is sent again after 100 ms of clock time', async () => {
+    h = await startCore();
+    const w = await FakeWorker.start(h.bus, 'w1');
+    const lease = await oneTaskDone(w);
+    // The bus cannot take the return when the idle time is up.
+    await h.broker.inbox.transport.deleteQueue(BROKER_QUEUE);
+    await h.clock.advance(50);
+    await settle();
+    const broker = await Inbox.open<BrokerMsg>(h.bus, BROKER_QUEUE);
+    await h.clock.advance(99);
+    expect(broker.of('return-lease')).toEqual([]);
+    await h.clock.advance(1);
+    expect(broker.of('return-lease')).toEqual([{ t: 'return-lease', lease }]);
+    await broker.transport.close();
+  });
+
+  test('a lease kept idle goes back when the owner shuts down', async () => {
+    h = await startCore();
+    const w = await FakeWorker.start(h.bus, 'w1');
+    const lease = await oneTaskDone(w);
+    await h.core.stop();
+    await settle();
     expect(h.broker.inbox.of('return-lease')).toEqual([{ t: 'return-lease', lease }]);
   });
 
@@ -399,6 +473,8 @@ describe('cancel', () => {
     const lease = h.broker.grant(h.broker.requests[0]!.req, w);
     await settle();
     expect(w.pushed).toEqual([]);
+    // The lease, with nothing to run, goes back once its idle time is up.
+    await h.clock.advance(50);
     expect(h.broker.inbox.of('return-lease')).toEqual([{ t: 'return-lease', lease }]);
   });
 
@@ -433,6 +509,26 @@ describe('cancel', () => {
 });
 
 describe('broker failover', () => {
+  test('resync returns the leases kept idle instead of reporting them; a later task asks for a fresh lease', async () => {
+    h = await startCore();
+    const w1 = await FakeWorker.start(h.bus, 'w1');
+    const t = submit(h.core);
+    await settle();
+    const lease = h.broker.grant(h.broker.requests[0]!.req, w1);
+    await settle();
+    w1.reply(w1.tasks.received[0]!, 1);
+    expect(await h.core.get(t.ref)).toBe(1);
+    await settle();
+    h.broker.inbox.clear();
+    expect(h.core.submitter.resync()).toEqual([]);
+    await settle();
+    expect(h.broker.inbox.of('return-lease')).toEqual([{ t: 'return-lease', lease }]);
+    submit(h.core);
+    await settle();
+    expect(h.broker.requests).toHaveLength(1);
+    expect(w1.pushed).toHaveLength(1);
+  });
+
   test('resync asks again for pending leases, ignores the old requests, reports held leases', async () => {
     h = await startCore();
     const w1 = await FakeWorker.start(h.bus, 'w1');

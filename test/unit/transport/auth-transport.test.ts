@@ -1,3 +1,4 @@
+import { createHmac, hkdfSync } from 'node:crypto';
 import { InMemoryBus } from '../../../src/transport/in-memory-transport';
 import { AUTHENTICATED_HEADER, createAuthTransport } from '../../../src/transport/auth-transport';
 import { SimulatedClock } from '../../../src/util/simulated-clock';
@@ -33,6 +34,21 @@ async function setup(opts: { encrypt?: boolean } = {}) {
 const text = (d: Delivery): string => Buffer.from(d.body).toString();
 
 describe('AuthTransport', () => {
+  it('seals with HMAC-SHA256 over destination, header and payload, and opens it, small or large', async () => {
+    const { sealFor, raw, got } = await setup();
+    const macKey = Buffer.from(hkdfSync('sha256', Buffer.from(KEY), Buffer.from('raybus cluster key v1'), Buffer.from('message authentication'), 32));
+    for (const size of [0, 5, 5000, 70 * 1024]) {
+      const payload = 'x'.repeat(size);
+      const sealed = Buffer.from(await sealFor('q', payload));
+      const header = sealed.subarray(0, 28);
+      expect(sealed.subarray(28, sealed.length - 32).toString()).toBe(payload);
+      const mac = createHmac('sha256', macKey).update('q').update('\0').update(header).update(Buffer.from(payload)).digest();
+      expect(sealed.subarray(sealed.length - 32).equals(mac)).toBe(true);
+      await raw.publish('q', sealed);
+    }
+    expect(got.map((d) => d.body.byteLength)).toEqual([0, 5, 5000, 70 * 1024]);
+  });
+
   it('delivers what a key holder sends, marked authenticated, and nothing else', async () => {
     const { raw, sender, got, rejects, receiver } = await setup();
     await sender.publish('q', Buffer.from('hello'));

@@ -21,6 +21,32 @@ test('holds from the first poke until nothing is outstanding, with one timer how
   outstanding = 0;
   await clock.advance(100);
   expect(keepAlive.holding).toBe(false);
+  // The timer, unref'd, is cleared once it went a whole period without holding.
+  await clock.advance(100);
+  expect(clock.pending).toBe(0);
+});
+
+test('one call after another reuses the timer: let go, then held again, with no new timer', async () => {
+  const clock = new SimulatedClock();
+  let busy = true;
+  const keepAlive = new KeepAlive(() => busy, clock, 100);
+  for (let i = 0; i < 3; i++) {
+    busy = true;
+    keepAlive.poke();
+    expect(keepAlive.holding).toBe(true);
+    busy = false;
+    keepAlive.check();
+    expect(keepAlive.holding).toBe(false);
+    expect(clock.pending).toBe(1);
+  }
+  busy = true;
+  keepAlive.poke();
+  await clock.advance(250);
+  expect(keepAlive.holding).toBe(true);
+  expect(clock.pending).toBe(1);
+  busy = false;
+  await clock.advance(200);
+  expect(keepAlive.holding).toBe(false);
   expect(clock.pending).toBe(0);
 });
 
