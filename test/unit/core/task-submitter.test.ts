@@ -327,6 +327,9 @@ describe('queue order', () => {
     expect(w.pushed).toEqual([subs[999]!.task.taskId]);
     w.reply(w.tasks.received[0]!, 'last', 100);
     expect(await h.core.get(subs[999]!.ref)).toBe('last');
+    // Kept idle for the key's next task (50 ms of clock time), then returned.
+    await settle();
+    await h.clock.advance(50);
     await settle();
     expect(h.broker.inbox.of('return-lease')).toContainEqual({ t: 'return-lease', lease });
   });
