@@ -64,8 +64,10 @@ export function declareBigValueCases(ray: typeof Ray): void {
     // Serving sends chunks of one message each, one per turn: the loop is never held for long.
     expect(worstLagMs).toBeLessThan(2000);
     // The driver sends what it already has (the store's bytes), a few chunks at a time (on
-    // RabbitMQ 4 × 16 MiB): never another copy of the value.
-    expect(rssPeak - rssBefore).toBeLessThan(200 * MB);
+    // RabbitMQ 4 × 16 MiB, each briefly copied by its envelope, its seal and the client's
+    // frames: up to ~190 MB of short-lived buffers, freed at the collector's pace): never
+    // another copy of the value, which would hold 200 MB more on top of those.
+    expect(rssPeak - rssBefore).toBeLessThan(380 * MB);
   }, 240_000);
 
   test('a 100 MB argument and a 100 MB return value arrive intact, memory bounded', async () => {
