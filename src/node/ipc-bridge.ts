@@ -3,12 +3,23 @@
  * transport connection of its own, so that when the worker dies, closing that connection
  * requeues exactly the worker's unacknowledged deliveries (marked redelivered).
  */
-import type { Delivery, Subscription, Transport } from '../transport/transport';
+import { isNoSuchQueue, type Delivery, type PublishOptions, type Subscription, type Transport } from '../transport/transport';
+import { queueKind } from '../protocol/queues';
+import { systemClock, type Clock } from '../util/clock';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
 import type { FrameLink } from '../transport/ipc-link';
 import { logger } from '../util/logger';
 
 const BATCH = { batch: true } as const;
+
+/**
+ * How long a worker's publish to a reply queue is tried again while that queue is missing or
+ * the bus cannot take it: after a bus restart, a driver's reply queue on a bus where it lives
+ * with the driver's connection (NATS) exists again only once that driver reconnected, and a
+ * node (or a worker started since) may be back first. A result is never dropped for that.
+ */
+export const REPLY_RETRY_MS = 30_000;
+const REPLY_RETRY_EVERY_MS = 250;
 
 /** What the bridge tells its node about the worker. */
 export interface IpcBridgeEvents {
@@ -37,6 +48,7 @@ export class IpcBridge {
     private readonly link: FrameLink,
     private readonly transport: Transport,
     private readonly events: IpcBridgeEvents,
+    private readonly clock: Clock = systemClock,
   ) {
     this.out = new FrameBatcher((frames) => {
       if (!this.closed && this.link.open) this.link.send(encodeFrames(frames));
@@ -93,6 +105,20 @@ export class IpcBridge {
     await this.transport.close();
   }
 
+  /** Publish for the worker; a reply queue's missing or unreachable moments are waited out (REPLY_RETRY_MS). */
+  private publish(queue: string, body: Uint8Array, options: PublishOptions | undefined, since: number): void {
+    this.transport.publish(queue, body, options).catch((err: unknown) => {
+      const passing = isNoSuchQueue(err) || (err as { retryable?: unknown }).retryable === true;
+      if (!this.closed && passing && queueKind(queue) === 'reply' && this.clock.now() - since < REPLY_RETRY_MS) {
+        this.clock.setTimeout(() => {
+          if (!this.closed) this.publish(queue, body, options, since);
+        }, REPLY_RETRY_EVERY_MS);
+        return;
+      }
+      this.out.push({ op: 'puberr', queue, message: (err as Error).message });
+    });
+  }
+
   private reply(id: number, p: Promise<number | undefined | void>): void {
     p.then(
       (tag) => this.out.push(typeof tag === 'number' ? { op: 'ok', id, tag } : { op: 'ok', id }),
@@ -112,10 +138,7 @@ export class IpcBridge {
       case 'delete':
         return this.reply(f.id, this.transport.deleteQueue(f.queue));
       case 'pub':
-        this.transport.publish(f.queue, toBytes(f.body), f.headers ? { headers: f.headers } : f.batch ? BATCH : undefined).catch((err: unknown) => {
-          this.out.push({ op: 'puberr', queue: f.queue, message: (err as Error).message });
-        });
-        return;
+        return this.publish(f.queue, toBytes(f.body), f.headers ? { headers: f.headers } : f.batch ? BATCH : undefined, this.clock.now());
       case 'consume': {
         const ctag = this.nextTag++;
         const pending = new Map<number, Delivery>();

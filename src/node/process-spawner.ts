@@ -130,6 +130,7 @@ export class ProcessSpawner implements WorkerSpawner {
       pipe ? new PipeLink(pipe) : new ChannelLink(child),
       createDeferredTransport(connection),
       { onReady: () => events.ready(), onRetiring: () => events.retiring(), onIdle: () => events.idle() },
+      o.clock,
     );
     child.on('message', (m: unknown) => {
       if (isEnvSetupFailedReport(m)) events.envSetupFailed(m.message);
