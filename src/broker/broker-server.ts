@@ -16,7 +16,6 @@ import { encodeEnvelope } from '../serialization/serializer';
 import { decodeMessage, decodeTopicMessage, RejectionCounter } from '../serialization/message-codec';
 import { BROKER_QUEUE, OWNER_DIED_TOPIC, nodeQueue, replyQueue } from '../protocol/queues';
 import type { BrokerMsg, LeasesReportMsg, NodeRegisterMsg } from '../protocol/messages/broker';
-import type { OwnerDiedNotice } from '../protocol/messages/presence';
 import type { ClusterInfo, ClusterState } from '../protocol/wire';
 import { ResourceLedger } from '../scheduling/ledger/resource-ledger';
 import { systemClock, type Clock } from '../util/clock';
@@ -30,6 +29,7 @@ import { NodeDirectory } from './node-directory';
 import { PlacementGroupManager } from './placement-group-manager';
 import { typedSender, type Send } from './typed-send';
 import { answerStateRequest } from './state-views';
+import { OwnerDeaths } from './owner-deaths';
 import { isReplyQueue } from '../observability/state-responder';
 import type { StateAnswerMsg, StateRequestMsg } from '../protocol/messages/state';
 import { logger } from '../util/logger';
@@ -73,7 +73,8 @@ export class BrokerServer {
   /** A node has registered since this broker started. */
   private nodeSeen = false;
   /** The bus has no queue expiry: delete the queues of the dead. */
-  private readonly cleansQueues: boolean;
+  /** What goes with a dead owner (owner-deaths.ts). */
+  private readonly owners: OwnerDeaths;
 
   constructor(
     private readonly transport: Transport,
@@ -81,10 +82,9 @@ export class BrokerServer {
   ) {
     const send = (this.send = typedSender(transport));
     const clock = options.clock ?? systemClock;
-    // Where queues never expire, the broker deletes those of processes it knows are dead. A dead
-    // actor's mailbox it answers, then deletes, on every bus: a queue it consumes never expires.
+    // A dead actor's mailbox the broker answers, then deletes, on every bus: a queue it consumes
+    // never expires.
     const cleanup = { afterMs: DEAD_MAILBOX_RESPONDER_MS, clock };
-    this.cleansQueues = !capabilitiesOf(transport).queueExpiry;
     this.warn = options.warn ?? ((m: string) => logger.warn(m));
     this.malformed = new RejectionCounter('raybus broker', this.warn);
     const bundles = new ResourceLedger();
@@ -120,6 +120,10 @@ export class BrokerServer {
       answerDeadMailbox: (actor, err) => answerDeadMailbox(transport, send, actor, err, cleanup),
       ...(options.cluster ? { records: new ActorRecordKeeper((msg) => transport.publish(BROKER_QUEUE, encodeEnvelope(msg))) } : {}),
     });
+    // Where queues never expire, the broker deletes those of processes it knows are dead.
+    const cleansQueues = !capabilitiesOf(transport).queueExpiry;
+    const { actors, placementGroups } = this;
+    this.owners = new OwnerDeaths({ actors, dispatcher, placementGroups, transport, cleansQueues, unwatchOwner: (owner) => this.membership?.unwatchOwner(owner) });
     if (options.cluster) {
       this.membership = new ClusterMembership(
         {
@@ -130,7 +134,7 @@ export class BrokerServer {
           knowsNode: (node) => this.ledger.hasNode(node),
           isAlive: (node) => this.ledger.isAlive(node),
           nodeGone: (node, reason) => this.nodeGone(node, reason),
-          ownerDied: (owner, message) => this.driverDied(owner, message),
+          ownerDied: (owner, message) => this.owners.driverDied(owner, message),
           endRestore: () => {
             this.actors.endRestore();
             dispatcher.scheduleDispatch();
@@ -155,7 +159,7 @@ export class BrokerServer {
         return;
       }
       try {
-        this.ownerDied(owner, `The actor died because its owner (${owner}) has died.`);
+        this.owners.ownerDied(owner, `The actor died because its owner (${owner}) has died.`);
       } catch (err) {
         this.warn(`raybus broker: failed to handle an owner-died notice: ${(err as Error).stack}`);
       }
@@ -248,7 +252,7 @@ export class BrokerServer {
         this.membership?.watchOwner(msg.owner, msg.presence);
         return;
       case 'owner-exit':
-        return this.ownerDied(msg.owner, 'The actor died because its owner (the driver that created it) exited.');
+        return this.owners.ownerDied(msg.owner, 'The actor died because its owner (the driver that created it) exited.');
       case 'leases-held':
         this.membership?.onLeasesHeld(msg);
         return;
@@ -267,13 +271,13 @@ export class BrokerServer {
         if (msg.actor) this.actors.onWorkerDied(msg.actor, msg.reason, msg.lease);
         else if (g?.owner) send(g.owner, { t: 'lease-lost', lease: g.id, reason: msg.reason });
         // What the dead worker owned dies with it (actors it created, leases it held).
-        this.ownerDied(replyQueue(msg.worker), `The actor died because its owner (worker ${msg.worker}) died: ${msg.reason}`);
+        this.owners.ownerDied(replyQueue(msg.worker), `The actor died because its owner (worker ${msg.worker}) died: ${msg.reason}`);
         return;
       }
       case 'create-pg':
         return this.placementGroups.create(msg);
       case 'remove-pg':
-        this.removePlacementGroup(msg.pg);
+        this.owners.removePlacementGroup(msg.pg);
         send(msg.reply, { t: 'ack', req: msg.req });
         return;
       case 'pg-table':
@@ -348,7 +352,7 @@ export class BrokerServer {
     this.membership?.unwatchNode(node);
     // Actors created by the node's workers die with their owners.
     const workers = replyQueue(workerIdPrefix(node) as WorkerId);
-    this.ownerDied((owner) => owner.startsWith(workers), `The actor died because its owner (a worker on node ${node}) died with its node.`);
+    this.owners.ownerDied((owner) => owner.startsWith(workers), `The actor died because its owner (a worker on node ${node}) died with its node.`);
     for (const g of this.dispatcher.releaseNode(node)) {
       if (g.actor) this.actors.onWorkerDied(g.actor, `The actor died because its node ${node} has died.`, g.id);
       else if (g.owner) this.send(g.owner, { t: 'lease-lost', lease: g.id, reason: `its node ${node} died` });
@@ -365,38 +369,5 @@ export class BrokerServer {
     const node = this.options.cluster?.leaderNode;
     if (!owner || node === undefined) return;
     this.send(owner, { t: 'log-lines', pid: process.pid, node, worker: 'broker' as WorkerId, lines: [{ name: 'raybus broker', text: message, err: true }] });
-  }
-
-  /**
-   * A driver's connection is gone: its actors and leases go (ownerDied), and borrowers of its
-   * objects hear that they are lost (as a node tells them of its workers). Where queues never
-   * expire, its reply queue is deleted.
-   */
-  private driverDied(owner: ReplyQueue, message: string): void {
-    this.ownerDied(owner, message);
-    this.transport.broadcast(OWNER_DIED_TOPIC, encodeEnvelope({ owner } satisfies OwnerDiedNotice)).catch(() => undefined);
-    if (this.cleansQueues) this.transport.deleteQueue(owner).catch(() => undefined);
-  }
-
-  /**
-   * An owner (a driver, or a worker) died or left: its non-detached actors die, its task
-   * leases are released and their workers stopped, its waiting lease requests dropped, and
-   * its placement groups that are not detached removed (Ray scopes them to their creator).
-   */
-  private ownerDied(owner: ReplyQueue | ((owner: ReplyQueue) => boolean), message: string): void {
-    const match = typeof owner === 'string' ? (o: string) => o === owner : owner;
-    if (typeof owner === 'string') this.membership?.unwatchOwner(owner);
-    this.actors.onOwnersDied(match, message);
-    this.dispatcher.dropOwners(match);
-    for (const pg of this.placementGroups.ownedBy(match)) this.removePlacementGroup(pg);
-  }
-
-  /** Remove a placement group: kill its actors, fail its running tasks, free its bundles. */
-  private removePlacementGroup(pg: string): void {
-    // Its actors die first (killed), so that a placement of theirs still waiting fails as dead.
-    this.actors.killPlacementGroupActors(pg);
-    this.dispatcher.dropPlacementGroup(pg);
-    this.placementGroups.remove(pg);
-    this.dispatcher.scheduleDispatch();
   }
 }

@@ -8,6 +8,7 @@
  * - `objects` (object-manager.ts): the object store, encoding, borrowing, fetching
  * - `tasks` (pending-tasks.ts): what this process waits for, and its results
  * - `streams` (stream-table.ts): the generator tasks it owns
+ * - `submission` (task-submission.ts): a normal task's record, registration and arguments
  * - `submitter` (task-submitter.ts): leases and pushes of normal tasks
  * - `replies` (reply-router.ts): its reply queue, by message tag; higher layers register too
  */
@@ -17,7 +18,7 @@ import type { ObjectRefGenerator } from '../refs/object-ref-generator';
 import { encodeError, type WireError } from '../serialization/error-codec';
 import { RaySystemError, TaskCancelledError } from '../errors/ray-errors';
 import { CANCEL_TOPIC, OWNER_DIED_TOPIC, replyQueue, type QueueKind, type QueueMessages } from '../protocol/queues';
-import { NRET_DYNAMIC, type WireArg } from '../protocol/wire';
+import type { WireArg } from '../protocol/wire';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { CancelTaskMsg, ReplyMsg } from '../protocol/messages/reply';
 import { actorOfRefKey, actorRefKey, newIdSource, type ActorId, type ObjectId, type PlacementGroupId, type QueueName, type ReplyQueue, type RequestId, type TaskId } from '../protocol/ids';
@@ -29,7 +30,7 @@ import { PendingTasks, type PendingTask } from './pending-tasks';
 import { StreamTable } from './stream-table';
 import { TaskSubmitter, type SubmittedTask } from './task-submitter';
 import { ReplyRouter, type ReplyHandler, type ReplyTag } from './reply-router';
-import { getValues, resolveArgs, waitFor } from './ref-resolution';
+import { getValues, waitFor } from './ref-resolution';
 import { cancelLocal, isRunningHere } from './running-tasks';
 import { currentTask, slot, type RuntimeCore } from './runtime-state';
 import { BlockedWaits } from './blocked-waits';
@@ -44,15 +45,13 @@ import { CallSequences } from './call-sequences';
 import { BlobExchange } from './blob-exchange';
 import { messageLimit } from '../transport/message-limit';
 import { routeCoreReplies } from './core-replies';
-import { recordActorCreation, recordTask } from './task-records';
+import { recordActorCreation } from './task-records';
+import { TaskSubmission } from './task-submission';
 import type { CoreWorkerOptions } from './core-options';
 
 export type { PendingTask } from './pending-tasks';
 
 export type { CoreWorkerOptions } from './core-options';
-
-/** The arguments of every task called without any (read only). */
-const NO_ARGS: WireArg[] = Object.freeze([]) as unknown as WireArg[];
 
 /** Runtime of this process. */
 export class CoreWorker implements RuntimeCore {
@@ -76,6 +75,7 @@ export class CoreWorker implements RuntimeCore {
   /** Values larger than a message of the bus: held here, or pulled from their holder. */
   readonly blobs: BlobExchange;
   private readonly ids = newIdSource();
+  private readonly submission: TaskSubmission;
   private readonly blocking?: BlockedWaits;
   private readonly handleCollector?: HandleCollector;
   private subscription?: Subscription;
@@ -119,6 +119,8 @@ export class CoreWorker implements RuntimeCore {
       table: this.taskTable,
     });
     this.tasks = new PendingTasks(this.objects, this.streams, this.submitter, this.taskTable);
+    const { objects, tasks, submitter, taskTable: table } = this;
+    this.submission = new TaskSubmission({ objects, tasks, submitter, table, noLog: options.logToDriver === false, poke: () => this.keepAlive?.poke() });
     this.replies = new ReplyRouter(this.address, (msg) => this.messenger.answer(msg));
     if (options.blockedNotices) this.blocking = new BlockedWaits(this.clock, options.blockedNotices, currentTask, isRunningHere);
     if (!options.isDriver) this.handleCollector = new HandleCollector(this.clock, (key) => this.objects.store.has(key));
@@ -374,33 +376,8 @@ export class CoreWorker implements RuntimeCore {
     return this.streams.open(taskId, backpressure);
   }
 
-  /** Submit a normal task (resolution of its arguments first). */
+  /** Submit a normal task (resolution of its arguments first; task-submission.ts). */
   submitTask(task: SubmittedTask, args: unknown[]): void {
-    // The driver prints no worker output: workers keep it in their log files only.
-    if (this.options.logToDriver === false) (task as { ctx: SubmittedTask['ctx'] }).ctx = { ...task.ctx, nolog: true };
-    task.rec = recordTask(this.taskTable, task, slot.taskContext.getStore()?.taskId);
-    this.tasks.register({ taskId: task.taskId, returnIds: task.returnIds, functionName: task.fn.name, dynamic: task.nret === NRET_DYNAMIC, submitted: task, rec: task.rec });
-    this.keepAlive?.poke();
-    try {
-      resolveArgs(
-        this.objects,
-        args,
-        (parts) => {
-          // Cancelled while its arguments were resolving: it never runs.
-          if (!this.tasks.isPending(task.taskId)) return;
-          if ('error' in parts) return this.tasks.failTask(task.taskId, parts.error);
-          // No arguments: one shared empty list (read only), not one per queued task.
-          task.args = parts.length === 0 ? NO_ARGS : parts;
-          this.submitter.enqueue(task);
-        },
-        task.fn.name,
-        task.taskId,
-      );
-    } catch (err) {
-      // An argument that cannot be sent: `.remote()` throws, and the task must not stay
-      // pending (it would keep the process alive).
-      this.tasks.failTask(task.taskId, encodeError(err));
-      throw err;
-    }
+    this.submission.submit(task, args);
   }
 }

@@ -1,11 +1,18 @@
 /**
  * What the task submitter keeps per lease and per scheduling key, and how it reads them.
  */
-import type { LeaseId, NodeId, RequestId, TaskId, WorkerId } from '../protocol/ids';
+import type { LeaseId, NodeId, QueueName, RequestId, TaskId, WorkerId } from '../protocol/ids';
+import type { QueueKind, QueueMessages } from '../protocol/queues';
 import type { Resources, WireStrategy } from '../protocol/wire';
 import type { SubmittedTask } from './submit-policy';
 import type { Deque } from '../util/deque';
 import type { Timer } from '../util/clock';
+import type { SendErrorHandler } from './messenger';
+
+/** How the submitter sends (the messenger). */
+export interface SubmitterOutbox {
+  send<K extends QueueKind>(queue: QueueName<K>, msg: QueueMessages[K], taskId?: TaskId, onError?: SendErrorHandler<QueueMessages[K]>): void;
+}
 
 /** One worker leased to this owner. */
 export interface Lease {
@@ -30,7 +37,7 @@ export interface KeyState {
   readonly leases: Map<LeaseId, Lease>;
   readonly requests: Set<RequestId>;
   returnScheduled: boolean;
-  /** Returns the leases kept idle once their time is up (task-submitter.ts). */
+  /** Returns the leases kept idle once their time is up (lease-keeper.ts). */
   idleTimer: Timer | undefined;
 }
 
@@ -52,4 +59,9 @@ export function findTask(lease: Lease, taskId: TaskId): SubmittedTask | undefine
 /** How a key's lease requests describe their work to the broker (for infeasibility warnings). */
 export function describe(ks: KeyState): string {
   return ks.strategy.kind === 'DEFAULT' ? '' : `strategy ${ks.strategy.kind}`;
+}
+
+/** Take the cancelled tasks off the front of a key's queue (cancel only marks them). */
+export function dropCancelled(ks: KeyState): void {
+  while (ks.queue.peek()?.cancelled) ks.queue.shift();
 }

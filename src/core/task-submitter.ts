@@ -6,36 +6,27 @@
  * key's next task, as Ray's owner reuses a lease while it has work: one task after another
  * with a gap between them (a request handler, a loop awaiting I/O) then pays no lease request
  * and return each. It goes back once that time passes without work, or at once when the
- * broker says that work of some owner waits for resources (`leases-wanted`).
+ * broker says that work of some owner waits for resources (`leases-wanted`) (lease-keeper.ts).
  */
-import type { TaskId, LeaseId, NodeId, RequestId, QueueName, ReplyQueue } from '../protocol/ids';
+import type { TaskId, LeaseId, NodeId, RequestId, ReplyQueue } from '../protocol/ids';
 import { encodeError, type WireError } from '../serialization/error-codec';
 import { WorkerCrashedError } from '../errors/ray-errors';
-import { BROKER_QUEUE, nodeQueue, replyQueue, workerQueue, type QueueKind, type QueueMessages } from '../protocol/queues';
+import { BROKER_QUEUE, nodeQueue, replyQueue, workerQueue } from '../protocol/queues';
 import type { LeaseFailedMsg, LeaseGrantedMsg, LeaseLostMsg } from '../protocol/messages/reply';
 import type { TaskContextInfo, WireOutcome } from '../protocol/wire';
 import type { TaskMsg, WorkerMsg } from '../protocol/messages/worker';
 import type { BrokerMsg } from '../protocol/messages/broker';
 import type { Clock } from '../util/clock';
 import { Deque } from '../util/deque';
-import type { SendErrorHandler } from './messenger';
 import type { TaskTable } from '../observability/task-table';
 import { CallDurations, PIPELINE_FAST_US, SentCode, canRetry, firstError, retryable, type SubmittedTask } from './submit-policy';
 
 export { PIPELINE_MAX, type SubmittedTask } from './submit-policy';
-import { describe, findTask, runningTask, type KeyState, type Lease } from './submitter-state';
+import { describe, dropCancelled, findTask, runningTask, type KeyState, type Lease, type SubmitterOutbox } from './submitter-state';
+import { LEASE_REQUEST_RETRY_MS, LeaseKeeper } from './lease-keeper';
 
-/** Wait before asking again when a lease request could not be sent. */
-const LEASE_REQUEST_RETRY_MS = 100;
 /** Lease requests outstanding at once per scheduling key. */
 const MAX_PENDING_LEASE_REQUESTS = 4;
-/** How long a lease with nothing to run is kept for its key's next task before it goes back. */
-const LEASE_IDLE_MS = 50;
-
-/** How the submitter sends (the messenger). */
-export interface SubmitterOutbox {
-  send<K extends QueueKind>(queue: QueueName<K>, msg: QueueMessages[K], taskId?: TaskId, onError?: SendErrorHandler<QueueMessages[K]>): void;
-}
 
 /** What the submitter needs of the rest of the runtime. */
 export interface SubmitterPort {
@@ -64,9 +55,13 @@ export class TaskSubmitter {
   private readonly outbox: SubmitterOutbox;
   /** See setHomeNode. */
   private home?: NodeId;
+  /** Keeps idle leases for their key's next task and returns them (lease-keeper.ts). */
+  private readonly keeper: LeaseKeeper;
 
   constructor(private readonly port: SubmitterPort) {
     this.outbox = port.outbox;
+    const { keys, leases, requests } = this;
+    this.keeper = new LeaseKeeper({ clock: port.clock, outbox: port.outbox, keys, leases, requests, stopped: () => this.stopped });
   }
 
   /** A driver on no node: DEFAULT packs its tasks on `node` (as Ray does on a driver's node). */
@@ -105,7 +100,7 @@ export class TaskSubmitter {
       this.requests.set(req, ks);
       this.requestLease(ks, req, env);
     }
-    if (ks.queue.length === 0) this.scheduleReturn(ks);
+    if (ks.queue.length === 0) this.keeper.scheduleReturn(ks);
   }
 
   /**
@@ -192,71 +187,10 @@ export class TaskSubmitter {
     this.port.table?.running(runningTask(lease)?.rec);
   }
 
-  /**
-   * Once the current burst of work has been handed out: cancel the lease requests left, and
-   * keep the leases with nothing to run idle for LEASE_IDLE_MS (see the file comment).
-   */
-  private scheduleReturn(ks: KeyState): void {
-    if (ks.returnScheduled) return;
-    ks.returnScheduled = true;
-    setImmediate(() => {
-      ks.returnScheduled = false;
-      if (ks.queue.length > 0 || this.stopped) return;
-      for (const req of ks.requests) this.outbox.send(BROKER_QUEUE, { t: 'cancel-lease-request', req });
-      for (const req of ks.requests) this.requests.delete(req);
-      ks.requests.clear();
-      const now = this.port.clock.now();
-      for (const lease of ks.leases.values()) if (lease.inflight.size === 0) lease.idleSince ??= now;
-      this.returnIdle(ks);
-    });
-  }
-
-  /**
-   * Return the leases of `ks` idle for LEASE_IDLE_MS (all idle ones with `now`), and wake up
-   * when the next one will have been; forget the key once it has no lease, work or request.
-   */
-  private returnIdle(ks: KeyState, all = false): void {
-    this.port.clock.clear(ks.idleTimer);
-    ks.idleTimer = undefined;
-    const now = this.port.clock.now();
-    let next = Infinity;
-    for (const lease of [...ks.leases.values()]) {
-      if (lease.idleSince === undefined || lease.inflight.size > 0) continue;
-      const due = lease.idleSince + LEASE_IDLE_MS;
-      if (all || due <= now) this.returnLease(lease);
-      else next = Math.min(next, due);
-    }
-    if (next !== Infinity) ks.idleTimer = this.port.clock.setTimeout(() => this.returnIdle(ks), next - now);
-    else if (ks.leases.size === 0 && ks.queue.length === 0 && ks.requests.size === 0 && this.keys.get(ks.key) === ks) this.keys.delete(ks.key);
-  }
-
   /** Work of some owner waits for resources (`leases-wanted`): give back every idle lease now. */
   returnIdleLeases(): void {
-    if (this.stopped) return;
-    for (const ks of [...this.keys.values()]) {
-      if (ks.queue.length > 0) continue;
-      for (const lease of ks.leases.values()) if (lease.inflight.size === 0 && !lease.blocked) lease.idleSince ??= this.port.clock.now();
-      this.returnIdle(ks, true);
-    }
+    this.keeper.returnIdleLeases();
   }
-
-  private returnLease(lease: Lease): void {
-    const ks = this.keys.get(lease.key);
-    ks?.leases.delete(lease.id);
-    this.leases.delete(lease.id);
-    this.outbox.send(BROKER_QUEUE, { t: 'return-lease', lease: lease.id }, undefined, this.returnFailed);
-  }
-
-  /**
-   * A return that could not be sent (the bus is down or reconnecting) is sent again shortly:
-   * a lost return would leave the worker leased, its resources held, to an owner that forgot it.
-   */
-  private readonly returnFailed = (_err: Error, msg: BrokerMsg): void => {
-    if (msg.t !== 'return-lease' || this.stopped) return;
-    this.port.clock.setTimeout(() => {
-      if (!this.stopped) this.outbox.send(BROKER_QUEUE, msg, undefined, this.returnFailed);
-    }, LEASE_REQUEST_RETRY_MS);
-  };
 
   onLeaseMessage(msg: LeaseGrantedMsg | LeaseFailedMsg | LeaseLostMsg): void {
     if (msg.t === 'lease-lost') return this.onLeaseLost(msg);
@@ -350,7 +284,7 @@ export class TaskSubmitter {
       for (const task of lease.inflight) {
         if (task.taskId !== taskId) continue;
         this.leave(lease, task);
-        if (retire) this.returnLease(lease);
+        if (retire) this.keeper.returnLease(lease);
         const ks = this.keys.get(lease.key);
         if (ks) this.pump(ks);
         return;
@@ -365,7 +299,7 @@ export class TaskSubmitter {
     if (us !== undefined) this.durations.note(task.key, us);
     if (lease && retire) {
       // The worker reached maxCalls and is exiting: give the lease back, push it nothing more.
-      this.returnLease(lease);
+      this.keeper.returnLease(lease);
     }
     const failed = firstError(rets);
     if (failed && canRetry(task) && retryable(task.retryExceptions, failed)) {
@@ -423,7 +357,7 @@ export class TaskSubmitter {
     // Leases kept idle are not carried over a leader change or a reconnect: the new leader may
     // not know them, or their node may be gone with the old leader, and work pushed to such a
     // lease would wait for its loss to be noticed. They go back; new work asks for fresh ones.
-    this.returnIdleLeases();
+    this.keeper.returnIdleLeases();
     for (const ks of this.keys.values()) {
       for (const req of ks.requests) this.requests.delete(req);
       ks.requests.clear();
@@ -433,12 +367,7 @@ export class TaskSubmitter {
   }
 
   shutdown(): void {
-    // Leases kept idle go back (the broker hears it even once the runtime closed its outbox);
-    // those running tasks are released when the broker hears that this owner left.
-    for (const ks of this.keys.values()) {
-      this.port.clock.clear(ks.idleTimer);
-      for (const lease of ks.leases.values()) if (lease.inflight.size === 0) this.outbox.send(BROKER_QUEUE, { t: 'return-lease', lease: lease.id });
-    }
+    this.keeper.shutdown();
     this.stopped = true;
     this.keys.clear();
     this.leases.clear();
@@ -446,7 +375,3 @@ export class TaskSubmitter {
   }
 }
 
-/** Take the cancelled tasks off the front of a key's queue (cancel only marks them). */
-function dropCancelled(ks: KeyState): void {
-  while (ks.queue.peek()?.cancelled) ks.queue.shift();
-}

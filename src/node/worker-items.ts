@@ -7,7 +7,7 @@ import type { WorkerItem } from '../protocol/state';
 import { Ring } from '../observability/ring';
 import type { WorkerAssignment } from './worker-process.machine';
 
-/** What a row is made of (a NodeWorker of worker-table.ts). */
+/** What a row is made of (a NodeWorker of node-worker.ts). */
 export interface WorkerView {
   readonly id: string;
   readonly envKey: string;

@@ -1,23 +1,23 @@
 /**
  * A node's worker processes and the work on them: one worker-process machine per process
- * (worker-process.machine.ts) whose effects are supplied here, the idle pool by runtime env
- * (worker-pool.ts), and the lease table (which worker holds which lease or actor). The node
+ * (worker-process.machine.ts; the process and its machine in node-worker.ts) whose effects
+ * are supplied here, the idle pool by runtime env (worker-pool.ts), and the lease table (which worker holds which lease or actor). The node
  * manager turns its queue's messages into calls here; processes come from a WorkerSpawner.
  */
-import { createActor, type Actor } from 'xstate';
+import { createActor } from 'xstate';
 import { newWorkerId, type LeaseId, type NodeId, type WorkerId } from '../protocol/ids';
 import { OWNER_DIED_TOPIC, replyQueue, workerQueue } from '../protocol/queues';
 import type { StartActorMsg, StartLeaseMsg } from '../protocol/messages/node';
 import type { NodeLeaseReport } from '../protocol/wire';
 import { DEFAULT_ENV_KEY, canonicalRuntimeEnv, runtimeEnvKey, type RuntimeEnv } from '../protocol/runtime-env';
-import { RuntimeEnvSetupError, WorkerCrashedError } from '../errors/ray-errors';
+import { RuntimeEnvSetupError } from '../errors/ray-errors';
 import { encodeError } from '../serialization/error-codec';
 import type { Clock, Timer } from '../util/clock';
 import { WorkerPool } from './worker-pool';
 import type { WorkerItem } from '../protocol/state';
 import { DeadWorkers, workerItem } from './worker-items';
 import type { NodeOutbox } from './node-outbox';
-import type { WorkerHandle, WorkerProcessEvents, WorkerSpawner } from './worker-spawner';
+import type { WorkerSpawner } from './worker-spawner';
 import {
   machineClock,
   workerProcessMachine,
@@ -26,10 +26,10 @@ import {
   type TaskAssignment,
   type WorkerAssignment,
   type WorkerDeath,
-  type WorkerProcessEvent,
   type WorkerProcessState,
 } from './worker-process.machine';
 import { logger } from '../util/logger';
+import { NodeWorker, processEvents } from './node-worker';
 
 /** What the table needs of its node. */
 export interface WorkerTableOptions {
@@ -48,49 +48,6 @@ export interface WorkerTableOptions {
   readonly rememberSpawned?: boolean;
   /** A worker died before it was ready (not a runtime env failure): the node says why it can. */
   readonly crashedAtStart?: (workerId: WorkerId, error: Error) => void;
-}
-
-/** One worker process: its handle and its lifecycle machine. */
-export class NodeWorker {
-  /** Set right after the process is spawned. */
-  handle!: WorkerHandle;
-  /** Set right after the handle. */
-  actor!: Actor<typeof workerProcessMachine>;
-  /** The lease this worker was last given (its key in the lease table). */
-  leaseKey?: LeaseId;
-  /** Resolves once the process is gone and its bus connection closed (its messages requeued). */
-  readonly gone: Promise<void>;
-  /** When it was started (ms since the epoch, the node's clock). */
-  startedAt = 0;
-  /** How the process ended (its exit status, or the signal that killed it). */
-  exitReason?: string;
-  /** @internal */
-  markGone!: () => void;
-
-  constructor(
-    readonly id: WorkerId,
-    /** Pool key of its runtime env. */
-    readonly envKey: string,
-  ) {
-    this.gone = new Promise((resolve) => (this.markGone = resolve));
-  }
-
-  get state(): WorkerProcessState {
-    const v = this.actor.getSnapshot().value;
-    return (typeof v === 'string' ? v : Object.keys(v)[0]) as WorkerProcessState;
-  }
-
-  get assignment(): WorkerAssignment | undefined {
-    return this.actor.getSnapshot().context.assignment;
-  }
-
-  get dead(): boolean {
-    return this.actor.getSnapshot().status !== 'active';
-  }
-
-  send(event: WorkerProcessEvent): void {
-    if (this.actor && !this.dead) this.actor.send(event);
-  }
 }
 
 /** How long the warm pool waits after work last took a worker before it starts replacements (ms). */
@@ -303,7 +260,7 @@ export class WorkerTable {
     const id = newWorkerId(o.nodeId, ++this.seq);
     const w = new NodeWorker(id, runtimeEnvKey(runtimeEnv));
     w.startedAt = o.clock.now();
-    w.handle = o.spawner.spawn({ workerId: id, ...(runtimeEnv ? { runtimeEnv } : {}), gpuIds }, this.eventsOf(w));
+    w.handle = o.spawner.spawn({ workerId: id, ...(runtimeEnv ? { runtimeEnv } : {}), gpuIds }, processEvents(w, () => this.draining));
     const work = make?.(id);
     w.actor = createActor(this.machineFor(w), {
       input: {
@@ -325,26 +282,6 @@ export class WorkerTable {
     if (work) this.track(w, work.lease);
     w.actor.start();
     return w;
-  }
-
-  /** What the process tells the node, as machine events. */
-  private eventsOf(w: NodeWorker): WorkerProcessEvents {
-    return {
-      ready: () => w.send({ type: 'READY' }),
-      retiring: () => w.send({ type: 'RETIRING' }),
-      envSetupFailed: (message) => w.send({ type: 'START_FAILED', error: new RuntimeEnvSetupError(message) }),
-      idle: () => {
-        if (this.draining) w.send({ type: 'IDLE' });
-      },
-      error: (err) => {
-        if (w.state === 'starting') w.send({ type: 'START_FAILED', error: new WorkerCrashedError(`The worker process could not be started: ${err.message}`) });
-        else logger.warn(`raybus node: worker ${w.id}: ${err.message}`);
-      },
-      exited: (reason) => {
-        w.exitReason = reason;
-        w.send({ type: 'EXITED', reason });
-      },
-    };
   }
 
   /** The machine of worker `w`, with the node's effects. */
