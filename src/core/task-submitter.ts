@@ -324,14 +324,16 @@ export class TaskSubmitter {
    * never retried. `task`: the submitted task, when the caller has it (else found by id).
    */
   cancel(taskId: TaskId, force: boolean, recursive = true, task?: SubmittedTask): 'queued' | 'running' | 'unknown' {
-    const lease = task?.lease !== undefined ? this.leases.get(task.lease) : undefined;
-    if (task && !(lease?.inflight.has(task) ?? false)) {
-      // Queued, or its arguments still resolving (then it is never queued).
+    if (task && task.lease === undefined) {
+      // Never pushed: queued (dropped when it reaches the front), or its arguments still
+      // resolving (then it is never queued).
       task.cancelled = true;
       return 'queued';
     }
+    // Pushed once: in flight on a lease (found by id: a retry or a requeue may be another
+    // object), or back in a queue.
     for (const ks of this.keys.values()) {
-      if (!task && ks.queue.removeFirst((t) => t.taskId === taskId)) return 'queued';
+      if (ks.queue.removeFirst((t) => t.taskId === taskId)) return 'queued';
       for (const l of ks.leases.values()) {
         for (const t of l.inflight) {
           if (t.taskId !== taskId) continue;

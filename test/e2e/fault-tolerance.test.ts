@@ -176,7 +176,9 @@ describe('cancel', () => {
     const watcher = ray.remote(async (s: Ray.ActorHandle<{ set(v: string): void }>) => {
       const signal = ray.getRuntimeContext().signal!;
       await ray.get(s.set.remote('started'));
-      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      // The driver may cancel as soon as it sees 'started', before this get returns: the
+      // signal is then aborted already (an 'abort' listener added now would never run).
+      if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
       await ray.get(s.set.remote(`aborted:${(signal.reason as Error).name}`));
     });
     const ref = watcher.remote(seen as never);
