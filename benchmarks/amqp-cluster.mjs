@@ -13,8 +13,9 @@ import ray from 'raybus';
 import { Cluster } from 'raybus/testing';
 import { timeit, settle, logResult, withTimeout } from './harness.mjs';
 import { runAmqplibAnchor } from './anchors/amqplib-rpc.mjs';
+import { benchBroker } from './bench-vhost.mjs';
 
-const URL_ = process.env.RAYBUS_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const URL_ = benchBroker().url;
 const rows = [];
 const record = (r, kind) => {
   logResult('', r);

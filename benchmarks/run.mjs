@@ -29,17 +29,19 @@ import { smallValue } from './raybus-remote-code.mjs';
 import { runNatsAnchor } from './anchors/nats-rpc.mjs';
 import { runRaybusOnNats } from './nats-cluster.mjs';
 import { runLargeValues, runLargeValueAnchors } from './large-values.mjs';
+import { benchBroker } from './bench-vhost.mjs';
 
 const started = performance.now();
 const loadAtStart = os.loadavg();
 const FULL = process.env.BENCH_FULL === '1';
 const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
-const AMQP_URL = process.env.RAYBUS_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+// A vhost of the bench's own (deleted at exit): test clusters leave queues behind.
+const AMQP_URL = benchBroker().url;
 const NATS_URL = process.env.RAYBUS_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 // The 100 MB rows take seconds each: run them unless told not to (or when BENCH_ONLY names them).
 const LARGE = process.env.BENCH_LARGE !== '0' && (!ONLY || ONLY.test('100 MB'));
 const large = { embedded: [], rabbitmq: [], nats: [], anchors: [] };
-const amqpUrlShown = AMQP_URL.includes('//guest:guest@') ? AMQP_URL : AMQP_URL.replace(/\/\/[^@]*@/, '//***@');
+const amqpUrlShown = (AMQP_URL.includes('//guest:guest@') ? AMQP_URL : AMQP_URL.replace(/\/\/[^@]*@/, '//***@')).replace(/\/raybus-bench-[^/?]*/, '');
 const errText = (err) => (err instanceof Error ? err.message.split('\n')[0] : String(err));
 
 // The whole run is bounded: past the watchdog, exit (worker processes exit with their parent).
