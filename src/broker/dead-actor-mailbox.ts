@@ -53,15 +53,15 @@ export function deathError(spec: ActorSpec, death: ActorDeath): WireError {
 
 /**
  * Consume the mailbox of dead actor `actor` and answer each call with `err` (malformed
- * messages are dropped). Cancel the subscription to stop; with `cleanup`, the mailbox is
- * deleted after `cleanup.afterMs`.
+ * messages are dropped). Cancel the subscription to stop; the mailbox is deleted after
+ * `cleanup.afterMs`.
  */
 export async function answerDeadMailbox(
   transport: Pick<Transport, 'assertQueue' | 'consume' | 'deleteQueue'>,
   send: Send,
   actor: ActorId,
   err: WireError,
-  cleanup?: MailboxCleanup,
+  cleanup: MailboxCleanup,
 ): Promise<Subscription> {
   const queue = actorQueue(actor);
   await transport.assertQueue(queue);
@@ -81,7 +81,6 @@ export async function answerDeadMailbox(
     },
     { prefetch: 0 },
   );
-  if (!cleanup) return sub;
   let timer: Timer | undefined = cleanup.clock.setTimeout(() => {
     timer = undefined;
     void sub.cancel().then(() => transport.deleteQueue(queue)).catch(() => undefined);

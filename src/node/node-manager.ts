@@ -235,11 +235,10 @@ export class NodeManager {
     void this.logs.read(msg).then((chunk) => this.outbox.send(msg.reply, chunk));
   }
 
-  /** A worker died before it was ready: the end of its stderr says why. */
+  /** A worker died before it was ready: the end of its stderr (or output) says why. */
   private crashedAtStart(worker: WorkerId, error: Error): void {
-    void this.logs.tail(worker).then((lines) => {
-      if (lines.length > 0) logger.warn(`raybus node: worker ${worker} did not start (${error.message}); the end of its stderr:\n${lines.join('\n')}`);
-    });
+    const message = this.logs.withTail(worker, error.message);
+    if (WorkerLogs.hasTail(message)) logger.warn(`raybus node: worker ${worker} did not start (${message})`);
   }
 
   /** Register with the broker, reporting the leases (tasks and actors) running here. */

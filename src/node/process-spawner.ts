@@ -139,12 +139,7 @@ export class ProcessSpawner implements WorkerSpawner {
       let reason = signal ? `worker process ${child.pid} was killed by ${signal}` : `worker process ${child.pid} exited with code ${code}`;
       // A death the node did not cause: what the worker printed last says why (Node writes an
       // uncaught error's stack straight to the file, past the output forwarded to drivers).
-      if (!killedByNode && (code !== 0 || signal)) {
-        const err = o.logs?.tailNow(spec.workerId, 'err') ?? [];
-        const out = err.length > 0 ? [] : (o.logs?.tailNow(spec.workerId, 'out') ?? []);
-        if (err.length > 0) reason += `. The end of its stderr:\n${err.join('\n')}`;
-        else if (out.length > 0) reason += `. The end of its output:\n${out.join('\n')}`;
-      }
+      if (!killedByNode && (code !== 0 || signal) && o.logs) reason = o.logs.withTail(spec.workerId, reason);
       // Let frames the worker sent before dying be handled first.
       setImmediate(() => exit(reason));
     });

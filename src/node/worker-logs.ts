@@ -16,6 +16,9 @@ import { stripMarkers } from '../observability/log-markers';
 /** Most bytes one `read-log` answer carries. */
 const MAX_LOG_CHUNK = 1024 * 1024;
 
+/** Where a reason gives way to a worker's last lines (see `withTail`). */
+const TAIL_MARK = '. The end of its ';
+
 /** Worker ids are lower-case letters and digits: nothing else can name a file here. */
 const WORKER_ID = /^[0-9a-z]{1,64}$/;
 
@@ -103,16 +106,6 @@ export class WorkerLogs {
     }
   }
 
-  /** The last lines of a worker's stderr (why it could not start). */
-  async tail(workerId: string, lines = 20): Promise<string[]> {
-    try {
-      const text = await fsp.readFile(this.path(workerId, 'err'), 'utf8');
-      return stripMarkers(text).split('\n').filter((l) => l !== '').slice(-lines);
-    } catch {
-      return [];
-    }
-  }
-
   /**
    * The last lines of a worker's stdout or stderr, read at once (at most the file's last `maxBytes`):
    * what a worker printed as it died (an uncaught error's stack) says why it crashed.
@@ -134,6 +127,23 @@ export class WorkerLogs {
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
+  }
+
+  /**
+   * `reason` followed by the end of the worker's stderr (or, when that is empty, its output),
+   * unless it has it already: what a dying worker printed says why it died.
+   */
+  withTail(workerId: string, reason: string): string {
+    if (WorkerLogs.hasTail(reason)) return reason;
+    const err = this.tailNow(workerId, 'err');
+    if (err.length > 0) return `${reason}${TAIL_MARK}stderr:\n${err.join('\n')}`;
+    const out = this.tailNow(workerId, 'out');
+    return out.length > 0 ? `${reason}${TAIL_MARK}output:\n${out.join('\n')}` : reason;
+  }
+
+  /** Does `text` carry a worker's last lines already (`withTail`)? */
+  static hasTail(text: string): boolean {
+    return text.includes(TAIL_MARK);
   }
 
   /** The node stops: remove the directory unless the files are kept. */
