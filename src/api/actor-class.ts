@@ -153,6 +153,7 @@ function createActorFrom(cls: AnyClass, options: ActorOptions, desc: CodeDescrip
           maxConcurrency,
           ctx: { jobId: job.jobId, namespace: job.namespace, attempt: 0, ...(metadata ? { metadata } : {}), ...(env ? { env: env.env } : {}) },
           getIfExists: options.getIfExists === true,
+          ...(options.isolation === 'shared' ? { iso: 'shared' as const } : {}),
         },
       });
     },

@@ -178,8 +178,11 @@ export function getActor<T = Record<string, unknown>>(name: string, options: { n
 /** Exit the current actor (no restart). The call that invoked it rejects with RayActorError. */
 export function exitActor(): never {
   const proc = slot.process;
-  if (!proc?.actorId) throw new TypeError('exitActor() is called on a non-actor worker');
-  proc.exitRequested = true;
+  const task = slot.taskContext.getStore();
+  if (!(task?.actorId ?? proc?.actorId)) throw new TypeError('exitActor() is called on a non-actor worker');
+  // A call of a shared actor marks itself (its process hosts others); otherwise the process.
+  if (task?.exit) task.exit.requested = true;
+  else proc!.exitRequested = true;
   throw Object.assign(new Error('exitActor() was called'), { name: 'ActorExit' });
 }
 
@@ -214,10 +217,11 @@ export function getRuntimeContext(): RuntimeContext {
     jobId: job.jobId,
     nodeId: proc?.nodeId ?? core.options.nodeId ?? null,
     taskId: task?.taskId ?? null,
-    actorId: proc?.actorId ?? null,
+    // A call of a shared actor knows its actor; its process hosts many.
+    actorId: task?.actorId ?? proc?.actorId ?? null,
     namespace: job.namespace,
     attempt: task?.attempt ?? 0,
-    wasCurrentActorReconstructed: proc?.wasCurrentActorReconstructed ?? false,
+    wasCurrentActorReconstructed: task?.actorId ? task.wasCurrentActorReconstructed : (proc?.wasCurrentActorReconstructed ?? false),
     signal: task?.signal ?? null,
     metadata: userMetadata(task?.metadata),
     workerId: proc?.workerId ?? null,

@@ -41,6 +41,8 @@ export interface TaskContext {
   readonly lease?: LeaseId;
   /** W3C trace context of this task's span (tracing on): what it submits is that span's child. */
   readonly tc?: string;
+  /** Actor calls: `exitActor()` marks it, so the host can tell the call that invoked it. */
+  readonly exit?: { requested: boolean };
 }
 
 /** The process-level part of the runtime context. */

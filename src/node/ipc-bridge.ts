@@ -36,6 +36,8 @@ export class IpcBridge {
   private readonly out: FrameBatcher<ParentFrame>;
   private readonly deliveries = new Map<number, Map<number, Delivery>>();
   private readonly subs = new Map<number, Subscription>();
+  /** The queue each consumer (by tag) reads. */
+  private readonly consumed = new Map<number, string>();
   private nextTag = 1;
   private closed = false;
 
@@ -96,12 +98,35 @@ export class IpcBridge {
 
   private paused = false;
 
+  /**
+   * Stop the worker's consumers of `queue` (a shared actor stopped while its process lives
+   * on): what they hold unacknowledged goes back to the queue, marked redelivered, as it would
+   * if the worker died; the worker's later acks of it are ignored.
+   */
+  async dropConsumers(queue: string): Promise<void> {
+    const drops: Array<Promise<void>> = [];
+    for (const [ctag, q] of [...this.consumed]) if (q === queue) drops.push(this.endConsumer(ctag));
+    await Promise.all(drops);
+  }
+
+  /** Cancel consumer `ctag`, then give back what it holds (after: it must not come back to it). */
+  private async endConsumer(ctag: number): Promise<void> {
+    const sub = this.subs.get(ctag);
+    const held = this.deliveries.get(ctag);
+    this.subs.delete(ctag);
+    this.deliveries.delete(ctag);
+    this.consumed.delete(ctag);
+    if (sub) await sub.cancel().catch(() => undefined);
+    for (const d of held?.values() ?? []) d.nack(true);
+  }
+
   /** The worker is gone: drop its consumers (their unacked deliveries are requeued). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.deliveries.clear();
     this.subs.clear();
+    this.consumed.clear();
     await this.transport.close();
   }
 
@@ -143,6 +168,7 @@ export class IpcBridge {
         const ctag = this.nextTag++;
         const pending = new Map<number, Delivery>();
         this.deliveries.set(ctag, pending);
+        this.consumed.set(ctag, f.queue);
         let dtag = 1;
         return this.reply(
           f.id,
@@ -151,6 +177,8 @@ export class IpcBridge {
               f.queue,
               (d) => {
                 if (this.paused) return;
+                // Arrived after the consumer was ended: back to the queue.
+                if (this.deliveries.get(ctag) !== pending) return d.nack(true);
                 // The worker checks what it decodes (worker/delivery-check.ts) and dead-letters
                 // anything malformed; the node does not decode messages on its behalf.
                 const tag = dtag++;
@@ -165,12 +193,9 @@ export class IpcBridge {
             }),
         );
       }
-      case 'cancel': {
-        const sub = this.subs.get(f.ctag);
-        this.subs.delete(f.ctag);
-        this.deliveries.delete(f.ctag);
-        return this.reply(f.id, sub ? sub.cancel() : Promise.resolve());
-      }
+      case 'cancel':
+        // What the consumer held unacknowledged goes back to its queue.
+        return this.reply(f.id, this.endConsumer(f.ctag));
       case 'ack':
       case 'nack': {
         const m = this.deliveries.get(f.ctag);

@@ -7,7 +7,7 @@ import type { Actor } from 'xstate';
 import type { LeaseId, WorkerId } from '../protocol/ids';
 import { RuntimeEnvSetupError, WorkerCrashedError } from '../errors/ray-errors';
 import type { WorkerHandle, WorkerProcessEvents } from './worker-spawner';
-import type { WorkerAssignment, WorkerProcessEvent, WorkerProcessState, workerProcessMachine } from './worker-process.machine';
+import type { ActorAssignment, WorkerAssignment, WorkerProcessEvent, WorkerProcessState, workerProcessMachine } from './worker-process.machine';
 import { logger } from '../util/logger';
 
 /** One worker process: its handle and its lifecycle machine. */
@@ -26,6 +26,13 @@ export class NodeWorker {
   exitReason?: string;
   /** @internal */
   markGone!: () => void;
+  /**
+   * A host of shared actors (`isolation: 'shared'`): the actors it hosts, by lease. Its
+   * machine's assignment is only the first of them (the one it was started or taken for).
+   */
+  shared?: Map<LeaseId, ActorAssignment>;
+  /** Shared actors given to it before it was ready: sent once it is. */
+  sharedBacklog?: ActorAssignment[];
 
   constructor(
     readonly id: WorkerId,

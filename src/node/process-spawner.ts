@@ -108,7 +108,7 @@ export class ProcessSpawner implements WorkerSpawner {
         events.error(e as Error);
         exit(`worker process could not be forked: ${(e as Error).message}`);
       });
-      return { pid: undefined, unacked: () => 0, pause: () => Promise.resolve(), kill: () => undefined, close: () => Promise.resolve() };
+      return { pid: undefined, unacked: () => 0, pause: () => Promise.resolve(), kill: () => undefined, close: () => Promise.resolve(), dropConsumers: () => Promise.resolve() };
     }
     // The child has its own copies.
     WorkerLogs.close(files);
@@ -153,6 +153,7 @@ export class ProcessSpawner implements WorkerSpawner {
       unacked: () => bridge.unacked(),
       pause: () => bridge.pause(),
       close: () => bridge.close(),
+      dropConsumers: (queue) => bridge.dropConsumers(queue),
       kill: () => {
         if (exited || child.exitCode !== null || child.signalCode !== null) return;
         killedByNode = true;

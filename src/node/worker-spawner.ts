@@ -46,6 +46,8 @@ export interface WorkerHandle {
   kill(): void;
   /** Close the worker's bus connection: its unacknowledged messages go back to their queues. */
   close(): Promise<void>;
+  /** End the worker's consumers of `queue` (a shared actor stopped): what they hold goes back. */
+  dropConsumers(queue: string): Promise<void>;
 }
 
 /** Starts worker processes. */

@@ -6,7 +6,7 @@
  */
 import { createActor } from 'xstate';
 import { newWorkerId, type LeaseId, type NodeId, type WorkerId } from '../protocol/ids';
-import { OWNER_DIED_TOPIC, replyQueue, workerQueue } from '../protocol/queues';
+import { OWNER_DIED_TOPIC, actorQueue, replyQueue, workerQueue } from '../protocol/queues';
 import type { StartActorMsg, StartLeaseMsg } from '../protocol/messages/node';
 import type { NodeLeaseReport } from '../protocol/wire';
 import { DEFAULT_ENV_KEY, canonicalRuntimeEnv, runtimeEnvKey, type RuntimeEnv } from '../protocol/runtime-env';
@@ -53,6 +53,17 @@ export interface WorkerTableOptions {
 /** How long the warm pool waits after work last took a worker before it starts replacements (ms). */
 const REFILL_DELAY_MS = 200;
 
+/**
+ * Shared actors one worker process hosts before the next one of the same runtime env starts
+ * (RAYBUS_SHARED_ACTORS_PER_WORKER): their calls then run on more than one core.
+ */
+const SHARED_PER_WORKER = positiveInt(process.env.RAYBUS_SHARED_ACTORS_PER_WORKER) ?? 5000;
+
+function positiveInt(v: string | undefined): number | undefined {
+  const n = Number(v);
+  return v !== undefined && v !== '' && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 /** States in which a worker runs work it was given (a drain waits for them to go idle). */
 const SERVING: ReadonlySet<WorkerProcessState> = new Set(['leased', 'retiring', 'hostingActor']);
 
@@ -72,6 +83,8 @@ export class WorkerTable {
   /** Ids of every worker started (with `rememberSpawned`). */
   readonly spawned: WorkerId[] = [];
   private readonly dead = new DeadWorkers();
+  /** The host of shared actors taking new ones, by runtime env key. */
+  private readonly sharedHosts = new Map<string, NodeWorker>();
 
   constructor(private readonly options: WorkerTableOptions) {
     this.pool = new WorkerPool<NodeWorker>({
@@ -132,16 +145,58 @@ export class WorkerTable {
     }));
   }
 
-  /** start-actor: a worker of the actor's env hosts it once ready. */
+  /** start-actor: a worker of the actor's env hosts it once ready (with other shared actors, for `isolation: 'shared'`). */
   startActor(msg: StartActorMsg): void {
     const { spec } = msg;
-    this.assign(spec.ctx.env, msg.gpuIds, (worker) => ({
+    const make = (worker: WorkerId): ActorAssignment => ({
       kind: 'actor',
       lease: msg.lease,
       actor: spec.actorId,
       host: { t: 'host-actor', spec, restart: msg.restart, nodeId: this.options.nodeId },
       report: { lease: msg.lease, worker, demand: spec.lifetime, gpuIds: msg.gpuIds, actor: spec },
-    }));
+    });
+    if (spec.iso !== 'shared' || msg.gpuIds.length > 0) {
+      this.assign(spec.ctx.env, msg.gpuIds, make);
+      return;
+    }
+    const key = runtimeEnvKey(canonicalRuntimeEnv(spec.ctx.env));
+    const host = this.sharedHosts.get(key);
+    if (host && !host.dead && !this.draining && (host.state === 'starting' || host.state === 'hostingActor') && host.shared!.size < SHARED_PER_WORKER) {
+      const a = make(host.id);
+      host.shared!.set(a.lease, a);
+      this.byLease.set(a.lease, host);
+      if (host.state === 'hostingActor') this.options.outbox.send(workerQueue(host.id), a.host);
+      else host.sharedBacklog!.push(a);
+      return;
+    }
+    // A new host (an idle worker of the env, or a new process), taken for this actor first.
+    const w = this.assign(spec.ctx.env, [], make);
+    const a = w.assignment as ActorAssignment;
+    w.shared = new Map([[a.lease, a]]);
+    // A pooled worker was ready and hosts it already; a new one hosts it once ready.
+    w.sharedBacklog = w.state === 'hostingActor' ? [] : [a];
+    this.sharedHosts.set(key, w);
+  }
+
+  /**
+   * Stop one shared actor (kill-worker, or its lease released): the node ends the worker's
+   * consumer of its mailbox at once, so the calls it held go back to the mailbox whatever the
+   * process is doing, and tells the worker to let the actor go. The last one stops the process.
+   */
+  private stopShared(w: NodeWorker, lease: LeaseId): Promise<void> {
+    const a = w.shared!.get(lease)!;
+    w.shared!.delete(lease);
+    this.byLease.delete(lease);
+    const backlog = w.sharedBacklog!.indexOf(a);
+    if (backlog >= 0) w.sharedBacklog!.splice(backlog, 1);
+    if (w.shared!.size === 0) {
+      if (this.sharedHosts.get(w.envKey) === w) this.sharedHosts.delete(w.envKey);
+      w.send({ type: 'KILL' });
+      return w.gone;
+    }
+    if (backlog >= 0) return Promise.resolve();
+    this.options.outbox.send(workerQueue(w.id), { t: 'stop-actor', actor: a.actor });
+    return w.handle.dropConsumers(actorQueue(a.actor));
   }
 
   /** The task on `lease` waits in get/wait (or runs again); false for a lease not held here. */
@@ -156,6 +211,7 @@ export class WorkerTable {
   /** release-lease: the lease's worker goes back to the pool (or is stopped). */
   release(lease: LeaseId): void {
     const w = this.holder(lease);
+    if (w?.shared) return void this.stopShared(w, lease);
     this.byLease.delete(lease);
     this.blocked.delete(lease);
     w?.send({ type: 'RELEASE' });
@@ -165,6 +221,7 @@ export class WorkerTable {
   kill(lease: LeaseId): Promise<void> {
     const w = this.holder(lease);
     if (!w) return Promise.resolve();
+    if (w.shared) return this.stopShared(w, lease);
     w.send({ type: 'KILL' });
     return w.gone;
   }
@@ -205,7 +262,12 @@ export class WorkerTable {
   leaseReports(): NodeLeaseReport[] {
     const out: NodeLeaseReport[] = [];
     for (const w of this.workers.values()) {
-      const a = w.dead ? undefined : w.assignment;
+      if (w.dead) continue;
+      if (w.shared) {
+        for (const a of w.shared.values()) out.push(a.report);
+        continue;
+      }
+      const a = w.assignment;
       if (a) out.push(this.blocked.has(a.lease) ? { ...a.report, blocked: true } : a.report);
     }
     return out;
@@ -225,11 +287,13 @@ export class WorkerTable {
   /** The worker holding `lease` now. */
   private holder(lease: LeaseId): NodeWorker | undefined {
     const w = this.byLease.get(lease);
-    return w && !w.dead && w.assignment?.lease === lease ? w : undefined;
+    if (!w || w.dead) return undefined;
+    if (w.shared) return w.shared.has(lease) ? w : undefined;
+    return w.assignment?.lease === lease ? w : undefined;
   }
 
   /** Give work to an idle worker of its env, or to a new one. */
-  private assign(env: RuntimeEnv | undefined, gpuIds: readonly number[], make: (worker: WorkerId) => WorkerAssignment): void {
+  private assign(env: RuntimeEnv | undefined, gpuIds: readonly number[], make: (worker: WorkerId) => WorkerAssignment): NodeWorker {
     const canonical = canonicalRuntimeEnv(env);
     // A worker with GPUs gets its own process (its CUDA_VISIBLE_DEVICES is fixed at start).
     const idle = gpuIds.length === 0 ? this.pool.take(runtimeEnvKey(canonical)) : undefined;
@@ -244,6 +308,7 @@ export class WorkerTable {
     if (w!.envKey === DEFAULT_ENV_KEY) this.refillSoon();
     // Work that reached a draining node (sent before the broker heard of the drain) goes back too.
     if (this.draining) w!.send({ type: 'DRAIN' });
+    return w!;
   }
 
   private track(w: NodeWorker, lease: LeaseId): void {
@@ -290,7 +355,11 @@ export class WorkerTable {
     return workerProcessMachine.provide({
       actions: {
         grantLease: (_, a: TaskAssignment) => outbox.send(a.owner, { t: 'lease-granted', req: a.req, lease: a.lease, worker: w.id, node: nodeId }),
-        hostActor: (_, a: ActorAssignment) => outbox.send(workerQueue(w.id), a.host),
+        hostActor: (_, a: ActorAssignment) => {
+          // A host of shared actors is ready: those given to it meanwhile (still there) go now.
+          if (w.sharedBacklog) for (const b of w.sharedBacklog.splice(0)) outbox.send(workerQueue(w.id), b.host);
+          else outbox.send(workerQueue(w.id), a.host);
+        },
         returnToPool: () => this.pool.put(w.envKey, w),
         leavePool: () => this.pool.remove(w.envKey, w),
         pauseIntake: () => {
@@ -315,9 +384,14 @@ export class WorkerTable {
    * tasks of this key); it never saw the lease, so it ignores the lease-lost the broker answers
    * the worker-died with; worker-died is what releases the lease's resources.
    */
-  private reportStartFailed({ workerId, assignment: a, error }: StartFailure): void {
+  private reportStartFailed({ workerId, assignment, error }: StartFailure): void {
     if (!(error instanceof RuntimeEnvSetupError)) this.options.crashedAtStart?.(workerId, error);
-    if (!a) return;
+    // A host of shared actors: each actor it was to host fails the same way.
+    const shared = this.workers.get(workerId)?.shared;
+    for (const a of shared ? [...shared.values()] : assignment ? [assignment] : []) this.reportStartFailedOf(workerId, a, error);
+  }
+
+  private reportStartFailedOf(workerId: WorkerId, a: WorkerAssignment, error: Error): void {
     const { outbox, nodeId: node } = this.options;
     if (a.kind === 'actor') {
       if (error instanceof RuntimeEnvSetupError) outbox.toBroker({ t: 'actor-failed', actor: a.actor, err: encodeError(error), intentional: false, initFailed: true });
@@ -328,7 +402,17 @@ export class WorkerTable {
     outbox.toBroker({ t: 'worker-died', node, worker: workerId, lease: a.lease, reason: error.message });
   }
 
-  private reportDied({ workerId, assignment: a, reason }: WorkerDeath): void {
+  private reportDied({ workerId, assignment, reason }: WorkerDeath): void {
+    // A host of shared actors: the death of the process is the failure of each actor on it.
+    const shared = this.workers.get(workerId)?.shared;
+    if (shared) {
+      for (const a of shared.values()) this.reportDiedOf(workerId, a, reason);
+      return;
+    }
+    this.reportDiedOf(workerId, assignment, reason);
+  }
+
+  private reportDiedOf(workerId: WorkerId, a: WorkerAssignment | undefined, reason: string): void {
     this.options.outbox.toBroker({
       t: 'worker-died',
       node: this.options.nodeId,
@@ -346,6 +430,10 @@ export class WorkerTable {
   private released(w: NodeWorker): void {
     this.workers.delete(w.id);
     if (w.leaseKey) this.blocked.delete(w.leaseKey);
+    if (w.shared) {
+      for (const lease of w.shared.keys()) if (this.byLease.get(lease) === w) this.byLease.delete(lease);
+      if (this.sharedHosts.get(w.envKey) === w) this.sharedHosts.delete(w.envKey);
+    }
     this.dead.add(w, this.options.nodeId, this.options.clock.now());
     if (w.leaseKey && this.byLease.get(w.leaseKey) === w) this.byLease.delete(w.leaseKey);
     void w.handle.close().then(w.markGone, w.markGone);

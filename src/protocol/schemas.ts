@@ -85,6 +85,7 @@ const actorSpec = obj({
   maxConcurrency: int(1, 1_000_000),
   ctx: taskContext,
   getIfExists: bool,
+  iso: opt(lit('shared')),
 });
 const leaseReport = obj({ lease: name, worker: name, demand: resources, gpuIds, owner: opt(name), req: opt(name), actor: opt(actorSpec), blocked: opt(bool) });
 const pgInfo = obj({ placementGroupId: name, name: str(), strategy: name, state: lit('PENDING', 'CREATED', 'REMOVED'), bundles: dict(resources, 10_000), bundlesToNodeId: dict(name, 10_000) });
@@ -165,6 +166,7 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
   worker: tagged({
     task: obj({ task: name, fn: code, args: arr(wireArg, 10_000), nret, owner: name, ctx: taskContext, lease: name, bp: opt(int(-1, BIG)), mc: opt(int(0, BIG)) }),
     'host-actor': obj({ spec: actorSpec, restart: bool, nodeId: name }),
+    'stop-actor': obj({ actor: name }),
   }),
   mailbox: tagged({
     call: obj({

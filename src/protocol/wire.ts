@@ -131,6 +131,8 @@ export interface ActorSpec {
   maxConcurrency: number;
   ctx: TaskContextInfo;
   getIfExists: boolean;
+  /** `isolation: 'shared'`: hosted with other shared actors in one worker process (absent: a process of its own). */
+  iso?: 'shared';
 }
 
 /** One lease (task worker or actor) running on a node, as the node reports it. */

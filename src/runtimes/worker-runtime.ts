@@ -84,7 +84,9 @@ export async function runWorker(): Promise<void> {
   }
   const queue = workerQueue(workerId);
   await transport.assertQueue(queue);
-  let host: ActorHost | undefined;
+  // The actor this worker was dedicated to, or the shared actors it hosts (isolation: 'shared').
+  let dedicated: ActorHost | undefined;
+  const shared = new Map<string, ActorHost>();
   const tasks = (queueSlot.tasks = new WorkerTaskQueue(core, (msg, ack, origin) => runTask(core, msg, ack, origin)));
   await transport.consume(
     queue,
@@ -97,12 +99,35 @@ export async function runWorker(): Promise<void> {
         return;
       }
       if (msg.t === 'task') return tasks.push(msg, d);
-      // One actor per worker, the one its node started it for.
-      if (host || msg.nodeId !== nodeId) {
-        workerRejections.reject(d, new Error(host ? 'this worker already hosts an actor' : `'host-actor' for another node`));
+      if (msg.t === 'stop-actor') {
+        d.ack();
+        shared.get(msg.actor)?.stop();
         return;
       }
-      host = new ActorHost(core, msg.spec, msg.restart, nodeId, originOf(d), core.clock);
+      // One actor per worker, the one its node started it for; or shared actors only.
+      const isShared = msg.spec.iso === 'shared';
+      const refusal =
+        msg.nodeId !== nodeId
+          ? `'host-actor' for another node`
+          : dedicated || (!isShared && shared.size > 0)
+            ? 'this worker already hosts an actor'
+            : shared.has(msg.spec.actorId)
+              ? 'this worker already hosts that actor'
+              : undefined;
+      if (refusal) {
+        workerRejections.reject(d, new Error(refusal));
+        return;
+      }
+      const host = new ActorHost(core, msg.spec, msg.restart, nodeId, originOf(d), core.clock);
+      if (isShared) {
+        const id = msg.spec.actorId;
+        shared.set(id, host);
+        host.onStopped = () => {
+          if (shared.get(id) === host) shared.delete(id);
+        };
+      } else {
+        dedicated = host;
+      }
       d.ack();
       void host.start();
     },
@@ -110,7 +135,6 @@ export async function runWorker(): Promise<void> {
     { prefetch: PIPELINE_MAX },
   );
   transport.signalReady();
-  void host;
 }
 
 /** Runs of each function in this worker, for maxCalls. */

@@ -1,7 +1,8 @@
 /**
  * Hosts one actor in a worker process: runs the constructor, then consumes the actor's
  * mailbox queue with prefetch = maxConcurrency (1 for sync actors, so calls run one at a
- * time in queue order). A redelivered call (the previous incarnation died holding it) runs
+ * time in queue order). A process hosts one actor, or many with `isolation: 'shared'`: each
+ * then has its host here, and `stop()` ends one without ending the process. A redelivered call (the previous incarnation died holding it) runs
  * again only when the call allows task retries; otherwise it fails with RayActorError
  * (at-most-once). On a bus that does not requeue at the head, a caller's calls pass through a
  * CallSequencer first (call-sequencer.ts), so a restarted host still runs them in order.
@@ -24,6 +25,7 @@ import { systemClock, type Clock, type Timer } from '../util/clock';
 import { flushWorkerOutput, workerExecutions } from './worker-observability';
 import { capabilitiesOf } from '../transport/transport';
 import { CallSequencer } from './call-sequencer';
+import type { Subscription } from '../transport/transport';
 
 /** Calls a sync actor holds ahead of the one it runs. */
 const MAILBOX_PREFETCH = 1000;
@@ -41,6 +43,52 @@ interface Waiting {
 }
 /** How long an exiting actor's process waits for its last IPC batch to flush. */
 const EXIT_FLUSH_MS = 20;
+/** Cancelled calls not seen yet, remembered for the actors of this process. */
+const MAX_CANCELLED = 10_000;
+
+/**
+ * What the actors of one process share: one subscription to cancel notices and one handler of
+ * each reply kind (a process may host thousands of shared actors).
+ */
+interface HostsOfProcess {
+  readonly hosts: Set<ActorHost>;
+  /** Calls cancelled before they started (notices name calls of any actor: bounded). */
+  readonly cancelled: Set<string>;
+  readonly subscribed: Promise<void>;
+}
+
+const processHosts = new WeakMap<CoreWorker, HostsOfProcess>();
+
+function hostsOf(core: CoreWorker): HostsOfProcess {
+  let shared = processHosts.get(core);
+  if (shared) return shared;
+  const hosts = new Set<ActorHost>();
+  const cancelled = new Set<string>();
+  // Cancelled calls: dropped if still queued, aborted if running.
+  const subscribed = core.transport
+    .subscribe(CANCEL_TOPIC, (body) => {
+      let task: TaskId;
+      try {
+        task = decodeTopicMessage('cancel', body).task;
+      } catch (err) {
+        workerRejections.drop(CANCEL_TOPIC, err);
+        return;
+      }
+      if (abortRunning(task, new TaskCancelledError(task))) return;
+      cancelled.add(task);
+      if (cancelled.size > MAX_CANCELLED) cancelled.delete(cancelled.values().next().value!);
+    })
+    .then(() => undefined);
+  core.registerReplyHandler('call-verdict', (m) => {
+    for (const h of hosts) h.onVerdict(m.task, m.run, m.attempt);
+  });
+  core.registerReplyHandler('call-seq', (m) => {
+    for (const h of hosts) h.onLowest(m.s, m.lo);
+  });
+  shared = { hosts, cancelled, subscribed };
+  processHosts.set(core, shared);
+  return shared;
+}
 
 export class ActorHost {
   private instance: Record<string, unknown> | undefined;
@@ -48,9 +96,16 @@ export class ActorHost {
   /** Delivered calls not started yet, in delivery order. */
   private readonly waiting: Waiting[] = [];
   private running = 0;
-  private readonly cancelled = new Set<string>();
+  private readonly cancelled: Set<string>;
+  private readonly process: HostsOfProcess;
   /** Keeps each caller's order where the bus does not (no requeue at the head). */
   private readonly sequencer?: CallSequencer<{ msg: CallMsg; d: Delivery }>;
+  /** The mailbox consumer, once the constructor ran. */
+  private mailbox?: Subscription;
+  /** Hosted with other actors in this process (`isolation: 'shared'`). */
+  private readonly shared: boolean;
+  /** Called once a shared actor stopped (killed or exited): the process forgets it. */
+  onStopped?: () => void;
 
   /**
    * @param origin where the `host-actor` order came from: the class is loaded only on the
@@ -64,45 +119,38 @@ export class ActorHost {
     private readonly origin: CodeOrigin,
     private readonly clock: Clock = systemClock,
   ) {
+    this.shared = spec.iso === 'shared';
+    this.process = hostsOf(core);
+    this.cancelled = this.process.cancelled;
     if (!capabilitiesOf(core.transport).requeueAtHead) {
       this.sequencer = new CallSequencer(({ msg, d }) => this.accept(msg, d), {
         clock,
         query: (owner, s) => core.send(owner, { t: 'call-seq-query', s, reply: core.address }),
       });
-      core.registerReplyHandler('call-seq', (m) => this.sequencer!.onLowest(m.s, m.lo));
     }
   }
 
   async start(): Promise<void> {
     const { spec } = this;
-    // Cancelled calls: dropped if still queued, aborted if running. Subscribed before the
-    // constructor runs, so a cancel sent while the actor starts is not missed.
-    await this.core.transport.subscribe(CANCEL_TOPIC, (body) => {
-      let task: TaskId;
-      try {
-        task = decodeTopicMessage('cancel', body).task;
-      } catch (err) {
-        workerRejections.drop(CANCEL_TOPIC, err);
-        return;
-      }
-      if (abortRunning(task, new TaskCancelledError(task))) return;
-      this.cancelled.add(task);
-      // Notices for other actors' calls land here too: keep the set bounded.
-      if (this.cancelled.size > 10_000) this.cancelled.delete(this.cancelled.values().next().value!);
-    });
-    // Output of this process is the actor's, whatever runs: it goes to the actor's owner.
-    const executions = workerExecutions();
-    if (executions) executions.fallback = this.logAs;
-    const proc = slot.process as ProcessContext;
-    // The process now belongs to the actor's job (its creator's), whatever job it served before.
-    slot.process = {
-      ...proc,
-      jobId: spec.ctx.jobId,
-      namespace: spec.ctx.namespace,
-      actorId: spec.actorId,
-      wasCurrentActorReconstructed: this.restart,
-      assignedResources: { ...spec.lifetime },
-    };
+    this.process.hosts.add(this);
+    // Subscribed to cancel notices before the constructor runs, so a cancel sent while the
+    // actor starts is not missed.
+    await this.process.subscribed;
+    if (!this.shared) {
+      // Output of this process is the actor's, whatever runs: it goes to the actor's owner.
+      const executions = workerExecutions();
+      if (executions) executions.fallback = this.logAs;
+      const proc = slot.process as ProcessContext;
+      // The process now belongs to the actor's job (its creator's), whatever job it served before.
+      slot.process = {
+        ...proc,
+        jobId: spec.ctx.jobId,
+        namespace: spec.ctx.namespace,
+        actorId: spec.actorId,
+        wasCurrentActorReconstructed: this.restart,
+        assignedResources: { ...spec.lifetime },
+      };
+    }
     const pinned = this.core.receiveArgs(spec.args);
     const outcomes = await (async () => {
       try {
@@ -123,15 +171,18 @@ export class ActorHost {
     const failed = outcomes.find((o) => 'e' in o);
     if (failed && 'e' in failed) {
       this.core.sendToBroker({ t: 'actor-failed', actor: spec.actorId, err: failed.e, intentional: false, initFailed: true });
+      this.forget();
       return;
     }
-    this.core.registerReplyHandler('call-verdict', (m) => this.onVerdict(m.task, m.run, m.attempt));
+    if (this.exiting) return;
     const queue = actorQueue(spec.actorId);
     await this.core.transport.assertQueue(queue);
     // Prefetch more than we run at once, so the next call is already here when one finishes
     // (no ack round trip between calls); `maxConcurrency` is enforced by the local queue.
     const prefetch = Math.max(spec.maxConcurrency, MAILBOX_PREFETCH);
-    await this.core.transport.consume(queue, (d) => this.onCall(d), { prefetch });
+    this.mailbox = await this.core.transport.consume(queue, (d) => this.onCall(d), { prefetch });
+    // Stopped while the consumer was being set up: let its deliveries go back.
+    if (this.exiting) return void this.mailbox.cancel().catch(() => undefined);
     this.core.sendToBroker({ t: 'actor-ready', actor: spec.actorId, worker: this.core.options.procId as WorkerId, pid: process.pid });
   }
 
@@ -152,6 +203,8 @@ export class ActorHost {
       wasCurrentActorReconstructed: this.restart,
       jobId: this.spec.ctx.jobId,
       namespace: this.spec.ctx.namespace,
+      // A shared actor's process context is not its own: its calls carry what it holds.
+      ...(this.shared ? { resources: this.spec.lifetime, exit: { requested: false } } : {}),
     };
   }
 
@@ -211,7 +264,8 @@ export class ActorHost {
     });
   }
 
-  private onVerdict(task: TaskId, run: boolean, attempt: number): void {
+  /** The caller's answer about a redelivered call (any actor's: each host looks for its own). */
+  onVerdict(task: TaskId, run: boolean, attempt: number): void {
     const w = this.waiting.find((x) => x.msg.task === task && x.verdict !== undefined);
     if (!w) return;
     this.clock.clear(w.verdict as Timer);
@@ -219,6 +273,11 @@ export class ActorHost {
     if (!run) return this.drop(w);
     (w.msg as { ctx: CallMsg['ctx'] }).ctx = { ...w.msg.ctx, attempt };
     this.pump();
+  }
+
+  /** A caller's answer about its calls still waiting (any actor's: sequences are per handle). */
+  onLowest(s: string, lo: number): void {
+    this.sequencer?.onLowest(s, lo);
   }
 
   /** The caller failed (or no longer waits for) a redelivered call: it never runs. */
@@ -266,6 +325,7 @@ export class ActorHost {
     const name = `${this.spec.meta.className}.${msg.method}`;
     const pinned = this.core.receiveArgs(msg.args);
     let exited = false;
+    const context = msg.ctx.tc ? { ...this.context(msg.task, msg.ctx.attempt), tc: msg.ctx.tc } : this.context(msg.task, msg.ctx.attempt);
     try {
       let call: () => unknown;
       try {
@@ -285,7 +345,7 @@ export class ActorHost {
         name,
         nret: msg.nret,
         ...(msg.bp ? { bp: msg.bp } : {}),
-        context: msg.ctx.tc ? { ...this.context(msg.task, msg.ctx.attempt), tc: msg.ctx.tc } : this.context(msg.task, msg.ctx.attempt),
+        context,
         call,
         onSent,
         actorCall: true,
@@ -293,7 +353,7 @@ export class ActorHost {
         timed: true,
         log: this.logAs,
         transform: (rets) => {
-          if (!slot.process!.exitRequested) return rets;
+          if (!(context.exit?.requested ?? slot.process!.exitRequested)) return rets;
           exited = true;
           const err = new RayActorError(
             `The actor ${this.spec.meta.className} (${this.spec.actorId}) exited intentionally: exitActor() was called in method '${msg.method}'.`,
@@ -317,8 +377,9 @@ export class ActorHost {
     return (fn as (...a: unknown[]) => unknown).apply(this.instance, args);
   }
 
-  /** Leave for good: tell the registry it was intentional, then end the process. */
+  /** Leave for good: tell the registry it was intentional, then end the process (or, shared, this actor alone). */
   private exit(reason: string): void {
+    if (this.exiting) return;
     this.exiting = true;
     flushWorkerOutput();
     this.sequencer?.stop();
@@ -329,7 +390,28 @@ export class ActorHost {
       intentional: true,
       initFailed: false,
     });
+    if (this.shared) return this.stop();
     // Give the IPC batch (result + notice) a turn to flush before exiting.
     this.clock.setTimeout(() => process.exit(0), EXIT_FLUSH_MS).ref();
+  }
+
+  /**
+   * A shared actor stops (killed, or it exited) while its process lives on: it takes no more
+   * calls, the calls delivered and not started go back to the mailbox (cancelling the consumer
+   * returns them), and its instance is let go. Calls already running finish.
+   */
+  stop(): void {
+    this.exiting = true;
+    this.sequencer?.stop();
+    for (const w of this.waiting.splice(0)) this.clock.clear(w.verdict as Timer | undefined);
+    this.instance = undefined;
+    void this.mailbox?.cancel().catch(() => undefined);
+    this.mailbox = undefined;
+    this.forget();
+  }
+
+  private forget(): void {
+    if (!this.process.hosts.delete(this)) return;
+    this.onStopped?.();
   }
 }

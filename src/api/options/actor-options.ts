@@ -15,9 +15,11 @@ import type { RuntimeEnv, RuntimeEnvOptions } from './runtime-env';
 import {
   checkBoolean,
   checkCountWithInfinity,
+  checkIsolation,
   checkLifetime,
   checkMaxConcurrency,
   checkNonEmptyString,
+  type ActorIsolation,
   type ActorLifetime,
 } from './value-checks';
 
@@ -39,6 +41,12 @@ export interface ActorOptionFields<Env> extends ResourceOptionFields, PlacementO
   readonly lifetime?: ActorLifetime | null;
   /** Return the existing actor of this name instead of failing; requires `name`. */
   readonly getIfExists?: boolean | null;
+  /**
+   * raybus's own: `'shared'` hosts the actor with other shared actors of the same runtime env
+   * in one worker process (tens of thousands on a machine); default `'process'`, a worker
+   * process of its own as in Ray. Shared actors cannot use GPUs.
+   */
+  readonly isolation?: ActorIsolation | null;
 }
 
 /** Normalized, frozen options of an actor class: camelCase keys only, only those the user gave. */
@@ -54,6 +62,7 @@ const ACTOR_OPTIONS = {
   namespace: option('namespace', checkNonEmptyString),
   lifetime: option('lifetime', checkLifetime),
   getIfExists: option('get_if_exists', checkBoolean),
+  isolation: option('isolation', checkIsolation),
   ...PLACEMENT_OPTIONS,
 } as const;
 
@@ -90,5 +99,9 @@ export function mergeActorOptions(base: ActorOptions, override: ActorOptions): A
 function checkActorCrossFields(options: ActorOptions): void {
   if (options.getIfExists === true && options.name == null) {
     throw new TypeError("The actor name must be specified to use 'getIfExists' (get_if_exists)");
+  }
+  if (options.isolation === 'shared' && (options.numGpus ?? 0) > 0) {
+    // CUDA_VISIBLE_DEVICES is fixed when a process starts: GPUs need a process of their own.
+    throw new RangeError("The option 'isolation' cannot be 'shared' for an actor that uses GPUs (numGpus > 0): use isolation 'process'");
   }
 }

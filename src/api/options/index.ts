@@ -45,6 +45,7 @@ export {
   type ErrorClass,
   type RetryExceptions,
   type OptionMetadata,
+  type ActorIsolation,
   type ActorLifetime,
 } from './value-checks';
 export type { WithSnakeAliases } from './option-table';

@@ -33,6 +33,8 @@ export type OptionMetadata = Readonly<Record<string, unknown>>;
 
 /** `lifetime` of an actor: detached actors outlive their creator. */
 export type ActorLifetime = 'detached' | 'non_detached';
+/** Actor `isolation`: a worker process of its own (Ray's model), or one shared with other actors. */
+export type ActorIsolation = 'process' | 'shared';
 
 function checkNumber(value: unknown, name: OptionName): number {
   if (typeof value !== 'number') throw optionTypeError(name, 'number', value);
@@ -164,6 +166,9 @@ export function oneOf<const V extends string>(values: readonly V[]): (value: unk
     return value as V;
   };
 }
+
+/** Actor `isolation`. */
+export const checkIsolation = oneOf<ActorIsolation>(['process', 'shared']);
 
 /** Actor `lifetime`. */
 export const checkLifetime = oneOf<ActorLifetime>(['detached', 'non_detached']);

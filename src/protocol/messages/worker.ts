@@ -1,8 +1,8 @@
 /**
  * Messages to a worker's queue (`raybus.worker.<workerId>`): tasks pushed on a lease, and the
- * node's order to host an actor.
+ * node's orders to host an actor and to stop a shared one.
  */
-import type { LeaseId, NodeId, ReplyQueue, TaskId } from '../ids';
+import type { ActorId, LeaseId, NodeId, ReplyQueue, TaskId } from '../ids';
 import type { ActorSpec, CodeDescriptor, TaskContextInfo, WireArg } from '../wire';
 
 export interface TaskMsg {
@@ -27,4 +27,10 @@ export interface HostActorMsg {
   nodeId: NodeId;
 }
 
-export type WorkerMsg = TaskMsg | HostActorMsg;
+/** The node's order to stop one shared actor of this worker (`ray.kill`); the process lives on. */
+export interface StopActorMsg {
+  t: 'stop-actor';
+  actor: ActorId;
+}
+
+export type WorkerMsg = TaskMsg | HostActorMsg | StopActorMsg;

@@ -40,6 +40,13 @@ export class FakeWorker implements WorkerHandle {
     this.closed = true;
   }
 
+  /** Queues whose consumers the node ended (a shared actor stopped). */
+  readonly dropped: string[] = [];
+
+  async dropConsumers(queue: string): Promise<void> {
+    this.dropped.push(queue);
+  }
+
   // ---- what the test makes the worker do
 
   ready(): void {
