@@ -475,3 +475,86 @@ describe('blocked tasks (Ray: the raylet hears NotifyWorkerBlocked / NotifyWorke
     expect(h.of('lease-blocked')).toHaveLength(2);
   });
 });
+
+describe("NodeManager: shared actors (isolation: 'shared')", () => {
+  /** Consume worker `w`'s queue as its process would, collecting what the node sends it. */
+  async function workerInbox(h: Harness, w: FakeWorker): Promise<unknown[]> {
+    const got: unknown[] = [];
+    const queue = workerQueue(w.spec.workerId);
+    await h.test.assertQueue(queue);
+    await h.test.consume(queue, (d) => (d.ack(), got.push(decodeEnvelope(d.body))), { prefetch: 0 });
+    return got;
+  }
+  const shared = (id: string, maxRestarts = 0) => actorSpec(id, { iso: 'shared', maxRestarts });
+  const start = (h: Harness, i: number) =>
+    h.send({ t: 'start-actor', lease: `gs${i}@${NODE}` as LeaseId, spec: shared(`shared${i}`), gpuIds: [], restart: false });
+
+  it('hosts many actors of one env in one process: those given while it starts go once it is ready', async () => {
+    const h = await startNode();
+    for (const i of [1, 2, 3]) await start(h, i);
+    expect(h.spawner.workers).toHaveLength(1);
+    const w = h.spawner.workers[0]!;
+    const inbox = await workerInbox(h, w);
+    expect(inbox).toEqual([]);
+    w.ready();
+    await h.settle();
+    expect(inbox).toEqual([1, 2, 3].map((i) => ({ t: 'host-actor', spec: shared(`shared${i}`), restart: false, nodeId: NODE })));
+    await start(h, 4);
+    await h.settle();
+    expect(inbox).toHaveLength(4);
+    expect(h.node.leaseReports().map((r) => r.lease)).toEqual([1, 2, 3, 4].map((i) => `gs${i}@${NODE}`));
+    // Another env, or a process actor, is not put with them.
+    await h.send({ t: 'start-actor', lease: `gp@${NODE}` as LeaseId, spec: actorSpec('own'), gpuIds: [], restart: false });
+    await h.send({ t: 'start-actor', lease: `ge@${NODE}` as LeaseId, spec: actorSpec('env', { iso: 'shared', ctx: { jobId: 'j' as JobId, namespace: 'ns', attempt: 0, env: { envVars: { A: '1' } } } }), gpuIds: [], restart: false });
+    expect(h.spawner.workers).toHaveLength(3);
+  });
+
+  it('kill-worker of one shared actor ends its mailbox consumer and tells the worker; the last one stops the process', async () => {
+    const h = await startNode();
+    for (const i of [1, 2]) await start(h, i);
+    const w = h.spawner.workers[0]!;
+    const inbox = await workerInbox(h, w);
+    w.ready();
+    await h.settle();
+    await h.send({ t: 'kill-worker', lease: `gs1@${NODE}` as LeaseId, reply: ACK_TO, req: 'k1' as RequestId });
+    await h.settle();
+    expect(w.killed).toBe(0);
+    expect(w.dropped).toEqual(['raybus.actor.shared1']);
+    expect(inbox.at(-1)).toEqual({ t: 'stop-actor', actor: 'shared1' });
+    expect(h.acks).toEqual([{ t: 'ack', req: 'k1' }]);
+    expect(h.node.leaseReports().map((r) => r.lease)).toEqual([`gs2@${NODE}`]);
+    await h.send({ t: 'kill-worker', lease: `gs2@${NODE}` as LeaseId, reply: ACK_TO, req: 'k2' as RequestId });
+    await h.settle();
+    expect(w.killed).toBe(1);
+    expect(h.acks.at(-1)).toEqual({ t: 'ack', req: 'k2' });
+    // Nothing is reported for actors killed on purpose.
+    expect(h.of('worker-died')).toEqual([]);
+  });
+
+  it('a crash of the host is the death of each actor on it (and only of those still there)', async () => {
+    const h = await startNode();
+    for (const i of [1, 2, 3]) await start(h, i);
+    const w = h.spawner.workers[0]!;
+    w.ready();
+    await h.settle();
+    await h.send({ t: 'kill-worker', lease: `gs2@${NODE}` as LeaseId });
+    w.exit();
+    await h.settle();
+    expect(h.of('worker-died').map((m) => [m.lease, m.actor])).toEqual([
+      [`gs1@${NODE}`, 'shared1'],
+      [`gs3@${NODE}`, 'shared3'],
+    ]);
+    // The next shared actor gets a new host.
+    await start(h, 4);
+    expect(h.spawner.workers).toHaveLength(2);
+  });
+
+  it('a host that fails to start fails each actor given to it, except one killed meanwhile', async () => {
+    const h = await startNode();
+    for (const i of [1, 2, 3]) await start(h, i);
+    await h.send({ t: 'kill-worker', lease: `gs1@${NODE}` as LeaseId });
+    h.spawner.workers[0]!.failToStart(new Error('spawn EAGAIN'));
+    await h.settle();
+    expect(h.of('worker-died').map((m) => m.actor)).toEqual(['shared2', 'shared3']);
+  });
+});
