@@ -1,7 +1,8 @@
 /**
  * The node side of the worker link: a worker's result for a reply queue that is missing for a
  * moment (its driver not yet back after a bus restart) is sent again, not dropped; other
- * queues and lasting failures are reported to the worker. Simulated time, fake transport.
+ * queues and lasting failures are reported to the worker. Simulated time, fake transport. And
+ * a consumer ended by the node or the worker gives back what it holds (in-memory bus).
  */
 import { IpcBridge, REPLY_RETRY_MS } from '../../../src/node/ipc-bridge';
 import { decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../../../src/transport/ipc-protocol';
@@ -9,6 +10,7 @@ import type { FrameLink } from '../../../src/transport/ipc-link';
 import type { Transport } from '../../../src/transport/transport';
 import { NO_SUCH_QUEUE } from '../../../src/transport/transport';
 import { SimulatedClock } from '../../../src/util/simulated-clock';
+import { InMemoryBus } from '../../../src/transport/in-memory-transport';
 
 const settle = () => new Promise((r) => setImmediate(r));
 
@@ -69,4 +71,58 @@ test('other queues are not retried: the failure goes to the worker at once', asy
   await settle();
   expect(h.sent).toHaveLength(1);
   expect(h.toWorker).toEqual([expect.objectContaining({ op: 'puberr', queue: 'raybus.actor.a1' })]);
+});
+
+describe('ending a consumer gives back what it holds (a shared actor stopped while its process lives)', () => {
+  async function consumerHolding3() {
+    const bus = new InMemoryBus();
+    const own = bus.connect();
+    const other = bus.connect();
+    await Promise.all([own.connect(), other.connect()]);
+    const toWorker: ParentFrame[] = [];
+    let fromWorker: (bytes: Uint8Array) => void = () => undefined;
+    const link: FrameLink = { open: true, send: (bytes) => toWorker.push(...(decodeFrames<ParentFrame>(bytes) ?? [])), onMessage: (h) => (fromWorker = h) };
+    const bridge = new IpcBridge('test worker', link, own, { onReady: () => undefined });
+    const frame = (f: ChildFrame) => fromWorker(encodeFrames<ChildFrame>([f]));
+    await other.assertQueue('raybus.actor.q1');
+    for (const b of [1, 2, 3]) await other.publish('raybus.actor.q1', new Uint8Array([b]));
+    frame({ op: 'consume', id: 1, queue: 'raybus.actor.q1', prefetch: 10 });
+    for (let i = 0; i < 5; i++) await settle();
+    const delivered = toWorker.filter((f): f is Extract<ParentFrame, { op: 'deliver' }> => f.op === 'deliver');
+    expect(delivered.map((d) => d.body[0])).toEqual([1, 2, 3]);
+    // The worker acknowledges the first only.
+    frame({ op: 'ack', ctag: delivered[0]!.ctag, dtag: delivered[0]!.dtag });
+    await settle();
+    expect(bridge.unacked()).toBe(2);
+    const back = async () => {
+      const got: Array<[number, boolean]> = [];
+      await other.consume('raybus.actor.q1', (d) => (d.ack(), got.push([d.body[0]!, d.redelivered])), { prefetch: 10 });
+      for (let i = 0; i < 5; i++) await settle();
+      return got;
+    };
+    return { bus, bridge, frame, delivered, back, close: () => Promise.all([own.close(), other.close()]) };
+  }
+
+  test('dropConsumers (the node): the unacknowledged go back, marked redelivered; late acks are ignored', async () => {
+    const h = await consumerHolding3();
+    await h.bridge.dropConsumers('raybus.actor.q1');
+    expect(h.bridge.unacked()).toBe(0);
+    h.frame({ op: 'ack', ctag: h.delivered[1]!.ctag, dtag: h.delivered[1]!.dtag });
+    expect(await h.back()).toEqual([
+      [2, true],
+      [3, true],
+    ]);
+    await h.close();
+  });
+
+  test('cancel (the worker): the same', async () => {
+    const h = await consumerHolding3();
+    h.frame({ op: 'cancel', id: 2, ctag: h.delivered[0]!.ctag });
+    for (let i = 0; i < 5; i++) await settle();
+    expect(await h.back()).toEqual([
+      [2, true],
+      [3, true],
+    ]);
+    await h.close();
+  });
 });
