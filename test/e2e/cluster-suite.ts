@@ -156,6 +156,38 @@ bus.describe(`raybus on ${bus.name}: a cluster of raybus start processes`, () =>
     expect(await ray.get(s.step.remote(100, -2), T)).toEqual({ i: 100, seen: [...rerun, 100] });
   });
 
+  test("shared actors (isolation: 'shared'): many to a process, each its own; a SIGKILLed host's actors restart, the others keep their state", async () => {
+    const Cell = ray.remote({ isolation: 'shared', maxRestarts: 1, maxTaskRetries: 2 })(
+      class Cell {
+        items: number[] = [];
+        add(x: number) {
+          this.items.push(x);
+          return [...this.items];
+        }
+        where() {
+          return { pid: process.pid, node: ray.getRuntimeContext().nodeId, actor: ray.getRuntimeContext().actorId };
+        }
+      },
+    );
+    const cells = Array.from({ length: 100 }, () => Cell.remote());
+    expect(await ray.get(cells.map((c, i) => c.add.remote(i)), T)).toEqual(cells.map((_, i) => [i]));
+    const where = await ray.get(cells.map((c) => c.where.remote()), T);
+    expect(where.map((w) => w.actor)).toEqual(cells.map((c) => (c as unknown as { actorId: string }).actorId));
+    // One host process per node at most, however many actors.
+    const pids = new Set(where.map((w) => w.pid));
+    expect(pids.size).toBeLessThanOrEqual(cluster.nodes.length);
+    expect(new Set(where.map((w) => `${w.node}/${w.pid}`)).size).toBe(pids.size);
+    await ray.kill(cells[0]!);
+    await expect(ray.get(cells[0]!.add.remote(0), T)).rejects.toMatchObject({ name: 'ActorDiedError' });
+    const victim = where[1]!.pid;
+    process.kill(victim, 'SIGKILL');
+    const rest = cells.slice(1).map((c, k) => ({ c, i: k + 1, crashed: where[k + 1]!.pid === victim }));
+    // Calls the dead host held are retried on the restarted actors (maxTaskRetries).
+    const after = await ray.get(rest.map(({ c }) => c.add.remote(-1)), T);
+    rest.forEach(({ i, crashed }, k) => expect(after[k]).toEqual(crashed ? [-1] : [i, -1]));
+    await Promise.all(rest.map(({ c }) => ray.kill(c)));
+  });
+
   test('a named actor is found from a second driver process', async () => {
     const Named = ray.remote({ name: 'shared-counter' })(
       class Shared {
