@@ -86,18 +86,20 @@ export function anchorTable(anchors) {
 
 function scalingTables(scaling) {
   const actorRows = scaling.actors.map((s) => {
-    if (s.na || s.error) return [String(s.actors), s.na ? `n/a (${s.na})` : `error: ${s.error}`, '', '', '', ''];
+    const label = `${s.actors}${s.isolation === 'shared' ? ' shared' : ''}`;
+    if (s.na || s.error) return [label, s.na ? `n/a (${s.na})` : `error: ${s.error}`, '', '', '', '', ''];
     const w = s.workers ? `${fmt(s.workers.totalMB)} (${s.workers.count} × ${fmt(s.workers.medianMB)})` : 'n/a';
-    return [`${s.actors}${s.retried ? ' (retried)' : ''}`, fmt(s.createS), fmt(s.actorsPerS), value(s.calls), fmt(s.driverRssMB), w];
+    const kill = s.killS === undefined ? 'n/a' : `${fmt(s.killS)}${s.killFailed ? ` (${s.killFailed} timed out)` : ''}`;
+    return [`${label}${s.retried ? ' (retried)' : ''}`, fmt(s.createS), fmt(s.actorsPerS), value(s.calls), kill, fmt(s.driverRssMB), w];
   });
   const nodeRows = scaling.nodes.rows.map((s) => {
     if (s.na || s.error) return [String(s.nodes), s.where ?? '', s.na ? `n/a (${s.na})` : `error: ${s.error}`];
     return [`${s.nodes}${s.retried ? ' (retried)' : ''}`, s.where, value(s.tasks)];
   });
   return [
-    `Actors (embedded default; each actor is a worker process). Calls/s with all actors busy: ceil(1000 / N) calls to each actor in flight per operation. ${scaling.actorsNote}`,
+    `Actors (embedded default). Calls/s with all actors busy: ceil(1000 / N) calls to each actor in flight per operation. ${scaling.actorsNote}`,
     '',
-    table(['actors', 'create + first call (s)', `actors/s (Ray many_actors: ${rayManyActorsPerS}/s on 64 nodes)`, 'calls/s, all busy (mean ± std)', 'driver RSS MB', 'worker RSS MB, all busy (processes × median)'], actorRows),
+    table(['actors', 'create + first call (s)', `actors/s (Ray many_actors: ${rayManyActorsPerS}/s on 64 nodes)`, 'calls/s, all busy (mean ± std)', 'kill all (s)', 'driver RSS MB', 'worker RSS MB, all busy (processes × median)'], actorRows),
     '',
     `Nodes (1 CPU each; trivial tasks, 1,000 in flight, tasks/s).${scaling.nodes.amqpNote ? ` On RabbitMQ: n/a (${scaling.nodes.amqpNote}); measured on the cluster's in-process bus instead.` : ''}`,
     '',

@@ -66,6 +66,9 @@ if (LARGE) large.embedded = await runLargeValues(ray, 'embedded').catch((err) =>
 const actorSizes = [10, 100, 1000];
 console.log('\n== scaling: actors');
 const actorRows = await runActorScaling(ray, actorSizes);
+// Shared actors (many to a worker process): up to 10,000 on this machine.
+const sharedSizes = ONLY && !ONLY.test('shared') ? [] : [100, 1000, 10_000];
+actorRows.push(...(await runActorScaling(ray, sharedSizes, 'shared')));
 // Queued tasks: 100,000 and 1,000,000 trivial tasks submitted at once (BENCH_QUEUED: other sizes, 0: none).
 const queuedSizes = (process.env.BENCH_QUEUED ?? '100000,1000000').split(',').map(Number).filter((n) => n > 0);
 console.log('\n== scaling: queued tasks');
@@ -169,7 +172,7 @@ const data = {
   scaling: {
     actors: actorRows,
     actorsNote:
-      'Sizes 10, 100, 1,000. Each actor is a worker process (as in Ray): a size whose processes (~70 MB each) would not fit in 70% of free memory is reported n/a instead of run.',
+      "Sizes 10, 100, 1,000 with a worker process per actor (as in Ray): a size whose processes (~60 MB each) would not fit in 70% of free memory is reported n/a instead of run. Then 100, 1,000 and 10,000 actors with `isolation: 'shared'` (up to 5,000 to a worker process). Kill: `ray.kill` of every actor at once.",
     nodes: nodeScaling,
     queued: queuedRows,
   },

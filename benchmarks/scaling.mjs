@@ -1,7 +1,9 @@
 // Scaling table: how cost grows with work.
 //
 // Actors: create N actors (each a worker process on the embedded default), then calls/s with
-// all of them busy (every actor gets ceil(1000 / N) calls per operation, all in flight).
+// all of them busy (every actor gets ceil(1000 / N) calls per operation, all in flight), then
+// kill them all. Shared actors (`isolation: 'shared'`, many to a worker process) the same, up
+// to 10,000.
 // Nodes: trivial tasks with 1,000 in flight on a test cluster of 1, 2, 4, 8 nodes (1 CPU
 // each), when `raybus/testing` has `Cluster`; on RabbitMQ when the cluster accepts an amqp://
 // address, else on its in-process bus (and the row says so).
@@ -39,17 +41,19 @@ export function workersRss() {
 }
 
 /**
- * Actor rows: { actors, createS, actorsPerS, callsPerS (mean/std), driverRssMB } or { na }.
+ * Actor rows: { actors, isolation, createS, actorsPerS, calls (mean/std), killS, driverRssMB,
+ * workers } or { na }.
  *
  * @param {object} ray  the raybus API, initialized on the embedded default
  * @param {number[]} sizes  actor counts
+ * @param {'process' | 'shared'} isolation  a worker process per actor, or many to one
  */
-export async function runActorScaling(ray, sizes) {
-  const Ping = ray.remote(Pinger);
+export async function runActorScaling(ray, sizes, isolation = 'process') {
+  const Ping = ray.remote({ isolation })(Pinger);
   const rows = [];
   for (const n of sizes) {
     for (let attempt = 1; attempt <= 2; attempt++) {
-      const row = await actorRow(ray, Ping, n);
+      const row = { isolation, ...(await actorRow(ray, Ping, n, isolation)) };
       if (attempt === 2 || !(row.error && WORKER_START_FAILURE.test(row.error))) {
         rows.push(attempt === 2 ? { ...row, retried: true } : row);
         break;
@@ -62,9 +66,9 @@ export async function runActorScaling(ray, sizes) {
 }
 
 /** One row of the actor table: create n actors, time calls with all of them busy, kill them. */
-async function actorRow(ray, Ping, n) {
+async function actorRow(ray, Ping, n, isolation) {
   const need = n * WORKER_RSS_BYTES;
-  if (need > os.freemem() * 0.7) {
+  if (isolation === 'process' && need > os.freemem() * 0.7) {
     const na = `needs ~${(need / 1e9).toFixed(0)} GB for ${n} worker processes; ${(os.freemem() / 1e9).toFixed(0)} GB free`;
     console.log(`  [scaling] ${n} actors: n/a (${na})`);
     return { actors: n, na };
@@ -88,12 +92,19 @@ async function actorRow(ray, Ping, n) {
     );
     const workers = workersRss();
     row = r.error ? { actors: n, error: r.error } : { actors: n, createS, actorsPerS: n / createS, calls: r, driverRssMB: process.memoryUsage().rss / 1e6, ...(workers ? { workers } : {}) };
-    logResult('[scaling] ', { ...r, name: `${n} actors: created in ${createS.toFixed(1)} s; calls` });
+    logResult('[scaling] ', { ...r, name: `${n} ${isolation === 'shared' ? 'shared ' : ''}actors: created in ${createS.toFixed(1)} s; calls` });
   } catch (err) {
     row = { actors: n, error: err instanceof Error ? err.message.split('\n')[0] : String(err) };
     console.log(`  [scaling] ${n} actors: error ${row.error}`);
   }
-  await Promise.all(actors.map((a) => withTimeout(ray.kill(a, { noRestart: true }), 10_000, 'kill').catch(() => undefined)));
+  const k0 = performance.now();
+  const killed = await Promise.all(actors.map((a) => withTimeout(ray.kill(a, { noRestart: true }), 30_000, 'kill').then(() => true, () => false)));
+  const killS = (performance.now() - k0) / 1000;
+  if (row && !row.error && !row.na) {
+    row.killS = killS;
+    if (killed.includes(false)) row.killFailed = killed.filter((k) => !k).length;
+    console.log(`  [scaling] ${n} ${isolation === 'shared' ? 'shared ' : ''}actors killed in ${killS.toFixed(2)} s${row.killFailed ? ` (${row.killFailed} kills timed out)` : ''}`);
+  }
   await settle(500);
   return row;
 }
