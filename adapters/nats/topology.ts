@@ -9,6 +9,10 @@ import type { QueueInspection, QueueOptions } from '../../src/transport/transpor
 import type { ConnectionManager, Link, LinkParticipant } from './connection';
 import { apiErrorCode, describeCause, JS_ERR, NatsTransportError } from './errors';
 import type { Naming, QueueNames } from './naming';
+import { ApiGate } from './api-gate';
+
+/** JetStream API requests of one transport in flight at once (api-gate.ts). */
+const API_IN_FLIGHT = 16;
 
 /** Dead-letter copies kept (oldest dropped first), as the AMQP adapter bounds its queue. */
 const DEAD_LETTER_MAX_MSGS = 100_000;
@@ -41,6 +45,7 @@ function queueConsumerConfig(name: string, ackWaitMs: number): Partial<ConsumerC
 /** Declares and deletes queue streams; re-declares this transport's after a reconnect. */
 export class Topology implements LinkParticipant {
   private readonly declared = new Map<string, QueueOptions>();
+  private readonly gate = new ApiGate(API_IN_FLIGHT);
 
   constructor(
     private readonly manager: ConnectionManager,
@@ -67,7 +72,7 @@ export class Topology implements LinkParticipant {
     this.declared.delete(queue);
     const link = await this.manager.ready();
     try {
-      await link.jsm.streams.delete(this.naming.queue(queue).stream);
+      await this.gate.run(() => link.jsm.streams.delete(this.naming.queue(queue).stream));
     } catch (err) {
       if (apiErrorCode(err) !== JS_ERR.STREAM_NOT_FOUND) throw refused(`delete queue '${queue}'`, err);
     }
@@ -80,14 +85,14 @@ export class Topology implements LinkParticipant {
   async consumerOf(link: Link, queue: string): Promise<ConsumerInfo | undefined> {
     const names = this.naming.queue(queue);
     try {
-      return await link.jsm.consumers.info(names.stream, this.naming.consumer);
+      return await this.gate.run(() => link.jsm.consumers.info(names.stream, this.naming.consumer));
     } catch (err) {
       const code = apiErrorCode(err);
       if (code === JS_ERR.STREAM_NOT_FOUND) return undefined;
       if (code !== JS_ERR.CONSUMER_NOT_FOUND) throw refused(`look up the consumer of queue '${queue}'`, err);
     }
     try {
-      return await link.jsm.consumers.add(names.stream, queueConsumerConfig(this.naming.consumer, this.manager.options.ackWaitMs));
+      return await this.gate.run(() => link.jsm.consumers.add(names.stream, queueConsumerConfig(this.naming.consumer, this.manager.options.ackWaitMs)));
     } catch (err) {
       if (apiErrorCode(err) === JS_ERR.STREAM_NOT_FOUND) return undefined;
       throw refused(`create the consumer of queue '${queue}'`, err);
@@ -103,7 +108,7 @@ export class Topology implements LinkParticipant {
     const link = await this.manager.ready();
     const names = this.naming.queue(queue);
     try {
-      const ci = await link.jsm.consumers.info(names.stream, this.naming.consumer);
+      const ci = await this.gate.run(() => link.jsm.consumers.info(names.stream, this.naming.consumer));
       return { messages: ci.num_pending, consumers: ci.num_waiting, unacked: ci.num_ack_pending, redelivered: ci.num_redelivered };
     } catch (err) {
       const code = apiErrorCode(err);
@@ -111,7 +116,7 @@ export class Topology implements LinkParticipant {
       if (code !== JS_ERR.CONSUMER_NOT_FOUND) throw refused(`inspect queue '${queue}'`, err);
     }
     try {
-      const si = await link.jsm.streams.info(names.stream);
+      const si = await this.gate.run(() => link.jsm.streams.info(names.stream));
       return { messages: si.state.messages, consumers: 0 };
     } catch (err) {
       if (apiErrorCode(err) === JS_ERR.STREAM_NOT_FOUND) return undefined;
@@ -137,15 +142,29 @@ export class Topology implements LinkParticipant {
     let consumers: number;
     try {
       // Adding a stream that exists with the same configuration is a no-op returning its info.
-      const info = await link.jsm.streams.add(queueStreamConfig(names, options));
+      const info = await this.gate.run(() => link.jsm.streams.add(queueStreamConfig(names, options)));
       consumers = info.state.consumer_count;
     } catch (err) {
-      if (apiErrorCode(err) === JS_ERR.STREAM_NAME_IN_USE) {
+      // Another process created the same stream at the same moment: the server may answer
+      // "subjects overlap" instead of the stream's info. It exists: take it as it is.
+      const same = apiErrorCode(err) === JS_ERR.SUBJECT_OVERLAP ? await this.sameStream(link, names) : undefined;
+      if (same !== undefined) consumers = same;
+      else if (apiErrorCode(err) === JS_ERR.STREAM_NAME_IN_USE) {
         throw new NatsTransportError('INVALID_QUEUE', `raybus nats: queue '${queue}' exists with different options: ${describeCause(err)}`, { cause: err });
       }
-      throw refused(`declare queue '${queue}'`, err);
+      else throw refused(`declare queue '${queue}'`, err);
     }
     if (consumers === 0) await this.consumerOf(link, queue);
+  }
+
+  /** The consumer count of the queue's stream if it exists with the queue's subject, else undefined. */
+  private async sameStream(link: Link, names: QueueNames): Promise<number | undefined> {
+    try {
+      const info = await this.gate.run(() => link.jsm.streams.info(names.stream));
+      return info.config.subjects?.includes(names.subject) ? info.state.consumer_count : undefined;
+    } catch {
+      return undefined;
+    }
   }
 }
 
