@@ -6,16 +6,23 @@
  * its own process (Ray's `RayTaskError(<Cause>)` is an instance of the cause's class too).
  *
  * Modules are found in the CommonJS module cache (TypeScript compiled to CommonJS, `tsx` on a
- * CommonJS package, plain `.cjs`/`.js`). Where the class cannot be found on either side the
- * error is rebuilt as before: a plain Error with the same name, message, stack and fields.
+ * CommonJS package, plain `.cjs`/`.js`), or, for an ES module, through its namespace: `import()`
+ * of a module already loaded (or loading: it is the one calling `remote()`) returns it without
+ * running it again. An ES module's own exports are searched, not those of modules it imports.
+ * Where the class cannot be found on either side the error is rebuilt as before: a plain Error
+ * with the same name, message, stack and fields.
  */
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Where a class comes from: the module file and the name it is exported under. */
 export type ClassOrigin = [module: string, exportName: string];
 
 /** Modules that defined remote code in this process (they are loaded here). */
 const codeModules = new Set<string>();
+/** Namespaces of those that are ES modules, once `import()` returned them. */
+const esModules = new Map<string, Record<string, unknown>>();
+/** A real dynamic `import()`: the CommonJS build would otherwise compile it into `require()`. */
+const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
 /** Origins already looked up, by class. */
 const origins = new WeakMap<object, ClassOrigin | null>();
 /** Modules searched for one class at most (their children included). */
@@ -29,14 +36,31 @@ export function noteCodeModule(module: string | undefined): void {
   const file = module.startsWith('file:') ? fileURLToPath(module) : module;
   if (codeModules.has(file)) return;
   codeModules.add(file);
+  // Not a CommonJS module (those are cached before they run): an ES module, loaded or loading.
+  if (!moduleCache()[file]) {
+    dynamicImport(pathToFileURL(file).href).then(
+      (ns) => esModules.set(file, ns),
+      () => undefined,
+    );
+  }
 }
 
 function moduleCache(): Record<string, CachedModule | undefined> {
   return (typeof require === 'function' ? (require.cache as Record<string, CachedModule | undefined>) : undefined) ?? {};
 }
 
-/** The exports of `file`, if it is loaded here as a CommonJS module. */
+/**
+ * The namespace `import()` gave for module `file` (a worker's module loader): its classes are
+ * found at once, before the `import()` of `noteCodeModule` has settled.
+ */
+export function noteModuleNamespace(file: string, ns: unknown): void {
+  if (typeof ns === 'object' && ns !== null && !moduleCache()[file]) esModules.set(file, ns as Record<string, unknown>);
+}
+
+/** The exports of `file`, if it is loaded here (an ES module's namespace, or CommonJS exports). */
 function exportsOf(file: string): Record<string, unknown> | undefined {
+  const esm = esModules.get(file);
+  if (esm) return esm;
   const exp = moduleCache()[file]?.exports;
   return typeof exp === 'object' && exp !== null ? (exp as Record<string, unknown>) : typeof exp === 'function' ? { default: exp } : undefined;
 }

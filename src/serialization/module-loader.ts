@@ -6,7 +6,8 @@
  * `import()` has no loader for (ts-node's `--require ts-node/register` hooks `require` alone).
  */
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { noteModuleNamespace } from './error-classes';
 
 /** A real dynamic `import()`: the CommonJS build would otherwise compile it into `require()`. */
 const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
@@ -18,7 +19,8 @@ export type RequireFn = (id: string) => unknown;
 export async function importUserModule(module: string, require: RequireFn): Promise<void> {
   const url = module.startsWith('file:') ? module : pathToFileURL(module).href;
   try {
-    await dynamicImport(url);
+    // Its error classes can travel by identity from the moment its code runs (error-classes.ts).
+    noteModuleNamespace(module.startsWith('file:') ? fileURLToPath(module) : module, await dynamicImport(url));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_FILE_EXTENSION' || module.startsWith('file:')) throw err;
     try {

@@ -81,6 +81,11 @@ describe('TypeScript: code identity survives the loader', () => {
   });
 });
 
+test('an error class exported by an ES module comes back as that class, from tasks and actors', async () => {
+  const run = await expectProgramSucceeds(app, 'error-class-esm.mjs', app.esm, ['error-class-esm.mjs'], EMBEDDED);
+  expect(run.stdout).toContain('error classes of an ES module: ok');
+});
+
 describe('a script ends when its work ends', () => {
   test('without shutdown(): it waits for its work, exits 0, and its workers go with it', async () => {
     const run = await expectProgramSucceeds(app, 'exit-no-shutdown.mjs', app.esm, ['exit-no-shutdown.mjs'], EMBEDDED);
