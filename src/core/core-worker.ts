@@ -108,7 +108,7 @@ export class CoreWorker implements RuntimeCore {
       const actor = actorOfRefKey(id);
       if (actor) this.messenger.sendToBroker({ t: 'actor-out-of-scope', actor, owner: this.address });
     });
-    this.streams = new StreamTable(this.messenger, this.objects);
+    this.streams = new StreamTable(this.messenger, this.objects, (id) => this.cancelTask(id, false));
     this.submitter = new TaskSubmitter({
       address: this.address,
       ...(options.nodeId ? { nodeId: options.nodeId } : {}),

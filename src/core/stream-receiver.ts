@@ -44,7 +44,18 @@ export class StreamReceiver implements StreamSource {
     private readonly completionRef: ObjectRef<unknown>,
     /** Backpressure: -1 off, else the most unconsumed items the producer may be ahead. */
     private readonly backpressure: number,
+    /** Cancels the task (its caller left the loop early). */
+    private readonly cancelTask: (taskId: TaskId) => void = () => undefined,
   ) {}
+
+  /** The caller left its loop early: cancel the task, unless it already ended; no item follows. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (!this.ended) this.cancelTask(this.taskId);
+  }
+
+  private stopped = false;
 
   /** Every ref received so far, in order (for 'dynamic' generators, which are never pulled). */
   allRefs(): ObjectRef<unknown>[] {
@@ -97,6 +108,7 @@ export class StreamReceiver implements StreamSource {
   }
 
   peek(): ObjectRef<unknown> | 'end' | 'pending' {
+    if (this.stopped) return 'end';
     if (this.consumed < this.items.length) return this.items[this.consumed]!;
     return this.ended ? 'end' : 'pending';
   }

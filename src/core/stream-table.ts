@@ -18,6 +18,8 @@ export class StreamTable {
   constructor(
     private readonly outbox: StreamOutbox,
     private readonly objects: StreamObjects,
+    /** Cancels a generator task whose caller left its loop early (`ray.cancel`, not forced). */
+    private readonly cancelTask?: (taskId: TaskId) => void,
   ) {}
 
   /**
@@ -26,7 +28,7 @@ export class StreamTable {
    */
   open(taskId: TaskId, backpressure: number): { generator: ObjectRefGenerator<unknown>; returnIds: ObjectId[] } {
     const completionId = completionIdOf(taskId);
-    const receiver = new StreamReceiver(this.outbox, this.objects, taskId, this.objects.ownedRef(completionId), backpressure);
+    const receiver = new StreamReceiver(this.outbox, this.objects, taskId, this.objects.ownedRef(completionId), backpressure, this.cancelTask);
     this.streams.set(taskId, receiver);
     // Only the caller holds the generator: once it is collected, the stream is released.
     const generator = new ObjectRefGenerator<unknown>({ source: receiver });

@@ -23,6 +23,8 @@ export interface StreamSource {
   completed(): ObjectRef<unknown>;
   /** The caller is done with the stream (cancel or garbage collection). */
   release(): void;
+  /** The caller left its loop early (`break`, `return` or a throw): the producer is cancelled. */
+  stop(): void;
   readonly taskId: TaskId;
 }
 
@@ -62,8 +64,19 @@ export class ObjectRefGenerator<T = unknown> implements AsyncIterable<ObjectRef<
     return ref ? { done: false, value: ref } : { done: true, value: undefined };
   }
 
+  /**
+   * `for await` over the items. Leaving the loop early (`break`, `return`, a throw) cancels the
+   * generator task, as ending a loop over a Node stream destroys it (`ray.cancel(gen)` does the
+   * same); the rest of the stream then reads as done.
+   */
   [Symbol.asyncIterator](): AsyncIterator<ObjectRef<T>, undefined> {
-    return { next: () => this.next() };
+    return {
+      next: () => this.next(),
+      return: () => {
+        this.source?.stop();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
   }
 
   /** Synchronous iteration: only for a finished 'dynamic' generator. */

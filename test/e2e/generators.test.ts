@@ -106,6 +106,53 @@ describe('streaming generators', () => {
     expect((await gen.next()).done).toBe(true);
   });
 
+  test('leaving a for-await loop early (break, or a throw) cancels the producer, as ending a loop over a Node stream does', async () => {
+    const endless = ray.remote(async function* () {
+      for (let i = 0; ; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+        yield i;
+      }
+    });
+    const gen = endless.remote();
+    const seen: number[] = [];
+    for await (const ref of gen) {
+      seen.push(await ray.get(ref));
+      if (seen.length === 3) break;
+    }
+    expect(seen).toEqual([0, 1, 2]);
+    // The endless task ended: cancelled.
+    await expect(ray.get(gen.completed(), { timeoutMs: 20_000 })).rejects.toBeInstanceOf(ray.TaskCancelledError);
+    expect((await gen.next()).done).toBe(true);
+
+    const other = endless.remote();
+    await expect(
+      (async () => {
+        for await (const ref of other) if ((await ray.get(ref)) === 1) throw new Error('consumer gave up');
+      })(),
+    ).rejects.toThrow('consumer gave up');
+    await expect(ray.get(other.completed(), { timeoutMs: 20_000 })).rejects.toBeInstanceOf(ray.TaskCancelledError);
+
+    // An actor's generator method too; the actor goes on.
+    const Ticker = ray.remote(
+      class Ticker {
+        async *ticks() {
+          for (let i = 0; ; i++) {
+            await new Promise((r) => setTimeout(r, 5));
+            yield i;
+          }
+        }
+        ping() {
+          return 'pong';
+        }
+      },
+    );
+    const t = Ticker.remote();
+    const ticks = t.ticks.remote();
+    for await (const ref of ticks) if ((await ray.get(ref)) === 2) break;
+    await expect(ray.get(ticks.completed(), { timeoutMs: 20_000 })).rejects.toBeInstanceOf(ray.TaskCancelledError);
+    expect(await ray.get(t.ping.remote())).toBe('pong');
+  });
+
   test('actor methods stream too (sync and async generator methods)', async () => {
     const A = ray.remote(
       class A {

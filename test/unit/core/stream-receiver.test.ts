@@ -130,3 +130,30 @@ test('items for a stream this process does not know are dropped', async () => {
   expect(h.core.streams.size).toBe(0);
   expect(producer.received).toEqual([]);
 });
+
+test('leaving the loop early cancels the producer; a finished stream is left alone', async () => {
+  const { taskId, generator } = open(-1);
+  for (let i = 0; i < 5; i++) item(producer, taskId, i, `v${i}`);
+  await settle();
+  const seen: unknown[] = [];
+  for await (const ref of generator) {
+    seen.push(await h.core.get(ref));
+    if (seen.length === 2) break;
+  }
+  await settle();
+  expect(seen).toEqual(['v0', 'v1']);
+  expect(producer.received).toEqual([{ t: 'stream-cancel', task: taskId }]);
+  // The items it had sent are not handed out any more.
+  expect(await generator.next()).toEqual({ done: true, value: undefined });
+
+  const done = open(-1);
+  item(producer, done.taskId, 0, 'only');
+  producer.sendTo(h.core.address, { t: 'result', task: done.taskId, rets: [{ d: encodeValue(null) }], n: 1 } satisfies ReplyMsg);
+  await settle();
+  for await (const ref of done.generator) {
+    expect(await h.core.get(ref)).toBe('only');
+    break;
+  }
+  await settle();
+  expect(producer.received).toHaveLength(1);
+});
