@@ -1,12 +1,13 @@
 /**
  * A node's worker processes and the work on them: one worker-process machine per process
  * (worker-process.machine.ts; the process and its machine in node-worker.ts) whose effects
- * are supplied here, the idle pool by runtime env (worker-pool.ts), and the lease table (which worker holds which lease or actor). The node
- * manager turns its queue's messages into calls here; processes come from a WorkerSpawner.
+ * are supplied here, the idle pool by runtime env (worker-pool.ts), the lease table (which
+ * worker holds which lease or actor) and the hosts of shared actors (shared-hosts.ts). The
+ * node manager turns its queue's messages into calls here; processes come from a WorkerSpawner.
  */
 import { createActor } from 'xstate';
 import { newWorkerId, type LeaseId, type NodeId, type WorkerId } from '../protocol/ids';
-import { OWNER_DIED_TOPIC, actorQueue, replyQueue, workerQueue } from '../protocol/queues';
+import { OWNER_DIED_TOPIC, replyQueue, workerQueue } from '../protocol/queues';
 import type { StartActorMsg, StartLeaseMsg } from '../protocol/messages/node';
 import type { NodeLeaseReport } from '../protocol/wire';
 import { DEFAULT_ENV_KEY, canonicalRuntimeEnv, runtimeEnvKey, type RuntimeEnv } from '../protocol/runtime-env';
@@ -30,6 +31,7 @@ import {
 } from './worker-process.machine';
 import { logger } from '../util/logger';
 import { NodeWorker, processEvents } from './node-worker';
+import { SharedHosts } from './shared-hosts';
 
 /** What the table needs of its node. */
 export interface WorkerTableOptions {
@@ -53,17 +55,6 @@ export interface WorkerTableOptions {
 /** How long the warm pool waits after work last took a worker before it starts replacements (ms). */
 const REFILL_DELAY_MS = 200;
 
-/**
- * Shared actors one worker process hosts before the next one of the same runtime env starts
- * (RAYBUS_SHARED_ACTORS_PER_WORKER): their calls then run on more than one core.
- */
-const SHARED_PER_WORKER = positiveInt(process.env.RAYBUS_SHARED_ACTORS_PER_WORKER) ?? 5000;
-
-function positiveInt(v: string | undefined): number | undefined {
-  const n = Number(v);
-  return v !== undefined && v !== '' && Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
 /** States in which a worker runs work it was given (a drain waits for them to go idle). */
 const SERVING: ReadonlySet<WorkerProcessState> = new Set(['leased', 'retiring', 'hostingActor']);
 
@@ -83,8 +74,8 @@ export class WorkerTable {
   /** Ids of every worker started (with `rememberSpawned`). */
   readonly spawned: WorkerId[] = [];
   private readonly dead = new DeadWorkers();
-  /** The host of shared actors taking new ones, by runtime env key. */
-  private readonly sharedHosts = new Map<string, NodeWorker>();
+  /** The hosts of shared actors (shared-hosts.ts). */
+  private readonly sharedHosts: SharedHosts;
 
   constructor(private readonly options: WorkerTableOptions) {
     this.pool = new WorkerPool<NodeWorker>({
@@ -93,6 +84,7 @@ export class WorkerTable {
       clock: options.clock,
       reap: (w) => w.send({ type: 'STOP' }),
     });
+    this.sharedHosts = new SharedHosts({ outbox: options.outbox, byLease: this.byLease, newHost: (env, make) => this.assign(env, [], make) });
   }
 
   /** Every worker, live and recently dead, as the state API lists them. */
@@ -159,44 +151,7 @@ export class WorkerTable {
       this.assign(spec.ctx.env, msg.gpuIds, make);
       return;
     }
-    const key = runtimeEnvKey(canonicalRuntimeEnv(spec.ctx.env));
-    const host = this.sharedHosts.get(key);
-    if (host && !host.dead && !this.draining && (host.state === 'starting' || host.state === 'hostingActor') && host.shared!.size < SHARED_PER_WORKER) {
-      const a = make(host.id);
-      host.shared!.set(a.lease, a);
-      this.byLease.set(a.lease, host);
-      if (host.state === 'hostingActor') this.options.outbox.send(workerQueue(host.id), a.host);
-      else host.sharedBacklog!.push(a);
-      return;
-    }
-    // A new host (an idle worker of the env, or a new process), taken for this actor first.
-    const w = this.assign(spec.ctx.env, [], make);
-    const a = w.assignment as ActorAssignment;
-    w.shared = new Map([[a.lease, a]]);
-    // A pooled worker was ready and hosts it already; a new one hosts it once ready.
-    w.sharedBacklog = w.state === 'hostingActor' ? [] : [a];
-    this.sharedHosts.set(key, w);
-  }
-
-  /**
-   * Stop one shared actor (kill-worker, or its lease released): the node ends the worker's
-   * consumer of its mailbox at once, so the calls it held go back to the mailbox whatever the
-   * process is doing, and tells the worker to let the actor go. The last one stops the process.
-   */
-  private stopShared(w: NodeWorker, lease: LeaseId): Promise<void> {
-    const a = w.shared!.get(lease)!;
-    w.shared!.delete(lease);
-    this.byLease.delete(lease);
-    const backlog = w.sharedBacklog!.indexOf(a);
-    if (backlog >= 0) w.sharedBacklog!.splice(backlog, 1);
-    if (w.shared!.size === 0) {
-      if (this.sharedHosts.get(w.envKey) === w) this.sharedHosts.delete(w.envKey);
-      w.send({ type: 'KILL' });
-      return w.gone;
-    }
-    if (backlog >= 0) return Promise.resolve();
-    this.options.outbox.send(workerQueue(w.id), { t: 'stop-actor', actor: a.actor });
-    return w.handle.dropConsumers(actorQueue(a.actor));
+    this.sharedHosts.place(spec.ctx.env, make, this.draining);
   }
 
   /** The task on `lease` waits in get/wait (or runs again); false for a lease not held here. */
@@ -211,7 +166,7 @@ export class WorkerTable {
   /** release-lease: the lease's worker goes back to the pool (or is stopped). */
   release(lease: LeaseId): void {
     const w = this.holder(lease);
-    if (w?.shared) return void this.stopShared(w, lease);
+    if (w?.shared) return void this.sharedHosts.stop(w, lease);
     this.byLease.delete(lease);
     this.blocked.delete(lease);
     w?.send({ type: 'RELEASE' });
@@ -221,7 +176,7 @@ export class WorkerTable {
   kill(lease: LeaseId): Promise<void> {
     const w = this.holder(lease);
     if (!w) return Promise.resolve();
-    if (w.shared) return this.stopShared(w, lease);
+    if (w.shared) return this.sharedHosts.stop(w, lease);
     w.send({ type: 'KILL' });
     return w.gone;
   }
@@ -357,7 +312,7 @@ export class WorkerTable {
         grantLease: (_, a: TaskAssignment) => outbox.send(a.owner, { t: 'lease-granted', req: a.req, lease: a.lease, worker: w.id, node: nodeId }),
         hostActor: (_, a: ActorAssignment) => {
           // A host of shared actors is ready: those given to it meanwhile (still there) go now.
-          if (w.sharedBacklog) for (const b of w.sharedBacklog.splice(0)) outbox.send(workerQueue(w.id), b.host);
+          if (w.shared) this.sharedHosts.ready(w);
           else outbox.send(workerQueue(w.id), a.host);
         },
         returnToPool: () => this.pool.put(w.envKey, w),
@@ -430,10 +385,7 @@ export class WorkerTable {
   private released(w: NodeWorker): void {
     this.workers.delete(w.id);
     if (w.leaseKey) this.blocked.delete(w.leaseKey);
-    if (w.shared) {
-      for (const lease of w.shared.keys()) if (this.byLease.get(lease) === w) this.byLease.delete(lease);
-      if (this.sharedHosts.get(w.envKey) === w) this.sharedHosts.delete(w.envKey);
-    }
+    if (w.shared) this.sharedHosts.forget(w);
     this.dead.add(w, this.options.nodeId, this.options.clock.now());
     if (w.leaseKey && this.byLease.get(w.leaseKey) === w) this.byLease.delete(w.leaseKey);
     void w.handle.close().then(w.markGone, w.markGone);
