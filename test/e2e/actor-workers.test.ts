@@ -6,6 +6,7 @@
  */
 import type * as Ray from '../../src/index';
 import type * as RayTesting from '../../src/testing/index';
+import { isAlive } from '../support/processes';
 
 // The built package (jest maps 'raybus' to dist/); see remote-functions.test.ts for why
 // `require` is used.
@@ -16,15 +17,6 @@ const testing: typeof RayTesting = require('raybus/testing');
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
   if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 beforeAll(async () => {
@@ -86,6 +78,6 @@ describe('warm workers (prestart)', () => {
     await until(() => pids.every((p) => !node.workerPids().includes(p)), 'the killed actors to exit');
     expect(node.workerPids().sort()).toEqual([...warm].sort());
     await ray.shutdown();
-    await until(() => [...pids, ...warm].every((p) => !alive(p)), 'every worker process to exit');
+    await until(() => [...pids, ...warm].every((p) => !isAlive(p)), 'every worker process to exit');
   });
 });

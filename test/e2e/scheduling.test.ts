@@ -6,6 +6,7 @@ import type * as Ray from '../../src/index';
 import { waitUntil } from '../support/wait-until';
 import { expectWarnings } from '../support/expected-warnings';
 import type * as Testing from '../../src/testing/index';
+import { isAlive } from '../support/processes';
 
 const ray: typeof Ray = require('raybus');
 const { Cluster }: typeof Testing = require('raybus/testing');
@@ -207,13 +208,3 @@ describe('node failure', () => {
     }
   });
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-

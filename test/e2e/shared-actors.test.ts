@@ -7,6 +7,7 @@
  */
 import type * as Ray from '../../src/index';
 import type * as RayTesting from '../../src/testing/index';
+import { isAlive } from '../support/processes';
 
 // The built package (jest maps 'raybus' to dist/); see remote-functions.test.ts for why
 // `require` is used.
@@ -40,15 +41,6 @@ class Cell {
 }
 
 const SharedCell = ray.remote({ isolation: 'shared' })(Cell);
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(async () => {
   await ray.init({ numCpus: 2, namespace: 'shared-actors' });
@@ -111,7 +103,7 @@ test('ray.kill and exitActor() end one shared actor; its neighbours in the proce
   await expect(ray.get(b.bye.remote())).rejects.toMatchObject({ name: 'RayActorError' });
   await expect(ray.get(b.add.remote(2))).rejects.toMatchObject({ name: 'ActorDiedError' });
   await expect(ray.get(c.add.remote(7))).resolves.toEqual([7]);
-  expect(alive(pids[0]!)).toBe(true);
+  expect(isAlive(pids[0]!)).toBe(true);
   expect((await ray.get(c.who.remote())).pid).toBe(pids[0]);
   await ray.kill(c);
 });
