@@ -63,6 +63,10 @@ export class LeaseDispatcher {
       reserve: (node, demand, bundle) => this.book.reserve(node, demand, bundle),
       restoring: options.restoring,
       warn: options.warn,
+      // A task lease request's owner hears it as a message too (its process need not wait for it).
+      infeasible: (p) => {
+        if (!p.actorCreation && p.owner && !p.attempt) options.send(p.owner, { t: 'lease-infeasible', req: p.id as RequestId });
+      },
       waiting: () => this.wantLeases(),
     });
   }

@@ -23,6 +23,8 @@ export interface PlacementQueueOptions {
   restoring(): boolean;
   /** Infeasible work (and the owner to tell, when known). */
   warn(message: string, owner?: ReplyQueue): void;
+  /** `p` was found infeasible (once, after `warn`). */
+  infeasible?(p: PendingPlacement): void;
   /** A pass ended with work that could run once resources are released (not infeasible work). */
   waiting?(): void;
 }
@@ -126,5 +128,6 @@ export class PlacementQueue {
     if (p.warned || this.options.restoring()) return;
     p.warned = true;
     this.options.warn(`raybus: ${p.describe} is infeasible: no node in the cluster could ever provide it. It stays pending until a node that fits joins.`, p.notify);
+    this.options.infeasible?.(p);
   }
 }

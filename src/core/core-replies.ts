@@ -54,6 +54,7 @@ export function routeCoreReplies(p: CoreReplyParts): void {
   r.register('borrow', (m) => p.objects.onBorrow(m.id, m.n));
   r.register('lease-granted', (m) => p.submitter.onLeaseMessage(m));
   r.register('lease-failed', (m) => p.submitter.onLeaseMessage(m));
+  r.register('lease-infeasible', (m) => p.submitter.onLeaseInfeasible(m.req));
   r.register('lease-lost', (m) => p.submitter.onLeaseMessage(m));
   r.register('leases-wanted', () => p.submitter.returnIdleLeases());
   r.register('stream-item', (m) => {

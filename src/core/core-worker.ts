@@ -129,7 +129,9 @@ export class CoreWorker implements RuntimeCore {
     this.state = new StateResponder(options.transport, { kind: isDriver ? 'driver' : 'worker', id: procId, ...(nodeId ? { nodeId } : {}), pid: process.pid });
     answerStateQueries(this.state, { table: this.taskTable, objects: this.objects.store, address: this.address, procId, ...(nodeId ? { nodeId } : {}), isDriver, startedAt: this.clock.now() });
     if (options.isDriver) {
-      this.keepAlive = new KeepAlive(() => this.tasks.size > 0 || this.messenger.openRequests > 0, this.clock);
+      // Tasks that can never be scheduled (infeasible, warned about) do not hold the process: a
+      // script that does not wait for them ends; one waiting in get/wait is held by that wait.
+      this.keepAlive = new KeepAlive(() => this.tasks.size > this.submitter.infeasibleQueued() || this.messenger.openRequests > 0, this.clock);
     }
   }
 

@@ -42,6 +42,7 @@ export class LeaseKeeper {
       for (const req of ks.requests) this.s.outbox.send(BROKER_QUEUE, { t: 'cancel-lease-request', req });
       for (const req of ks.requests) this.s.requests.delete(req);
       ks.requests.clear();
+      ks.infeasible = false;
       const now = this.s.clock.now();
       for (const lease of ks.leases.values()) if (lease.inflight.size === 0) lease.idleSince ??= now;
       this.returnIdle(ks);

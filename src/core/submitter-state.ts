@@ -39,6 +39,8 @@ export interface KeyState {
   returnScheduled: boolean;
   /** Returns the leases kept idle once their time is up (lease-keeper.ts). */
   idleTimer: Timer | undefined;
+  /** The broker found its lease requests infeasible (until one is granted, or they are withdrawn). */
+  infeasible?: boolean;
 }
 
 /**

@@ -192,10 +192,24 @@ export class TaskSubmitter {
     this.keeper.returnIdleLeases();
   }
 
+  /** The broker found a lease request infeasible: its key's queued tasks wait visibly. */
+  onLeaseInfeasible(req: RequestId): void {
+    const ks = this.requests.get(req);
+    if (ks) ks.infeasible = true;
+  }
+
+  /** Queued tasks of keys the broker found infeasible (they alone do not keep a driver alive). */
+  infeasibleQueued(): number {
+    let n = 0;
+    for (const ks of this.keys.values()) if (ks.infeasible) n += ks.queue.length;
+    return n;
+  }
+
   onLeaseMessage(msg: LeaseGrantedMsg | LeaseFailedMsg | LeaseLostMsg): void {
     if (msg.t === 'lease-lost') return this.onLeaseLost(msg);
     if (msg.t === 'lease-failed' && !this.requests.has(msg.req)) return;
     const ks = this.requests.get(msg.req);
+    if (ks) ks.infeasible = false;
     this.requests.delete(msg.req);
     ks?.requests.delete(msg.req);
     if (msg.t === 'lease-failed') {
@@ -363,6 +377,7 @@ export class TaskSubmitter {
     for (const ks of this.keys.values()) {
       for (const req of ks.requests) this.requests.delete(req);
       ks.requests.clear();
+      ks.infeasible = false;
     }
     for (const ks of [...this.keys.values()]) this.pump(ks);
     return [...this.leases.values()].map((l): [LeaseId, NodeId] => [l.id, l.node]);

@@ -193,6 +193,7 @@ export const QUEUE_SCHEMAS: Record<QueueKind, Check> = {
     'cancel-task': obj({ task: name, recursive: opt(bool) }),
     'lease-granted': obj({ req: name, lease: name, worker: name, node: name }),
     'lease-failed': obj({ req: name, err: wireError }),
+    'lease-infeasible': obj({ req: name }),
     'lease-lost': obj({ lease: name, reason: text, fatal: opt(bool) }),
     'leases-wanted': obj({}),
     'pg-ready': obj({ pg: name }),

@@ -101,6 +101,14 @@ describe('a script ends when its work ends', () => {
     expect(run.stderr).not.toMatch(/infeasible/i);
   });
 
+  test('tasks that can never run (infeasible) do not keep it alive; a get waiting for one does, visibly', async () => {
+    const run = await expectProgramSucceeds(app, 'exit-infeasible.mjs', app.esm, ['exit-infeasible.mjs'], EMBEDDED);
+    expect(run.stdout).toContain('result fine');
+    expect(run.stdout).toContain('waited GetTimeoutError');
+    expect(run.stdout).toContain('end of script');
+    expect(run.stderr).toMatch(/unobtainium.*infeasible/);
+  });
+
   test('handles never used do not crash shutdown()', async () => {
     const run = await expectProgramSucceeds(app, 'exit-unused-handles.cjs', app.esm, ['exit-unused-handles.cjs'], EMBEDDED);
     expect(run.stdout).toContain('shutdown ok');

@@ -79,6 +79,14 @@ export interface LeaseFailedMsg {
   req: RequestId;
   err: WireError;
 }
+/**
+ * Broker → owner: the lease request `req` is infeasible (no node could ever provide it); it
+ * stays pending. A driver's process is not kept alive for such work alone.
+ */
+export interface LeaseInfeasibleMsg {
+  t: 'lease-infeasible';
+  req: RequestId;
+}
 export interface LeaseLostMsg {
   t: 'lease-lost';
   lease: LeaseId;
@@ -194,6 +202,7 @@ export type ReplyMsg =
   | StreamControlMsg
   | CancelTaskMsg
   | LeaseLostMsg
+  | LeaseInfeasibleMsg
   | LeasesWantedMsg
   | PgReadyMsg
   | GetObjectMsg

@@ -115,6 +115,12 @@ export function describeUserProgramsOn(broker: ProgramsBroker): void {
       expect(run.stdout).toContain('done without shutdown');
     });
 
+    test('tasks no node can run (infeasible) do not keep a script alive', async () => {
+      const run = await expectProgramSucceeds(app, `exit-infeasible.mjs (${broker.name})`, app.esm, ['exit-infeasible.mjs'], env);
+      expect(run.stdout).toContain('waited GetTimeoutError');
+      expect(run.stdout).toContain('end of script');
+    });
+
     test('handles never used do not crash shutdown()', async () => {
       const run = await expectProgramSucceeds(app, `exit-unused-handles.cjs (${broker.name})`, app.esm, ['exit-unused-handles.cjs'], env);
       expect(run.stdout).toContain('shutdown ok');

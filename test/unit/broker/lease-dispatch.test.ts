@@ -90,6 +90,16 @@ describe('lease dispatch', () => {
     expect(h.server.clusterState().pending).toEqual([]);
   });
 
+  test('the owner of an infeasible lease request is told so, once (its driver need not stay alive for it)', async () => {
+    h = await BrokerHarness.start();
+    await h.node('n1', { CPU: 2 });
+    const { queue: owner, inbox } = await h.owner('a');
+    await h.requestLease(owner, 'never', { unobtainium: 1 });
+    await h.requestLease(owner, 'cpu', { CPU: 1 });
+    await h.requestLease(owner, 'cpu2', { CPU: 1 });
+    expect(inbox.of('lease-infeasible')).toEqual([{ t: 'lease-infeasible', req: 'never' }]);
+  });
+
   test('in a cluster, the owner of infeasible work hears the warning too (its driver prints it)', async () => {
     h = await BrokerHarness.start({ cluster: { epoch: 'e1', restoreGraceMs: 0, leaderNode: 'n1' as NodeId } });
     await h.node('n1', { CPU: 2 });

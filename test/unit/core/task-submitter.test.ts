@@ -47,6 +47,22 @@ describe('lease requests', () => {
     expect(new Set(reqs.map((r) => r.req)).size).toBe(5);
   });
 
+  test('tasks whose lease requests the broker found infeasible are counted apart until a lease comes', async () => {
+    h = await startCore();
+    const w = await FakeWorker.start(h.bus, 'w1');
+    for (let i = 0; i < 3; i++) submit(h.core, { key: 'never', demand: { CPU: 1, unobtainium: 1 } });
+    submit(h.core, { key: 'fine' });
+    await settle();
+    const never = h.broker.requests.find((r) => r.demand.unobtainium === 1)!;
+    h.broker.inbox.sendTo(h.broker.owner, { t: 'lease-infeasible', req: never.req });
+    await settle();
+    expect(h.core.submitter.infeasibleQueued()).toBe(3);
+    // A node that fits joined: the lease comes, and they are ordinary queued work again.
+    h.broker.grant(never.req, w);
+    await settle();
+    expect(h.core.submitter.infeasibleQueued()).toBe(0);
+  });
+
   test('a driver without a node asks for leases on its home node (DEFAULT packs there, as on a local node)', async () => {
     h = await startCore();
     submit(h.core);
