@@ -24,6 +24,9 @@ import { checkTopic, Subscriber } from './subscriber';
 import { checkQueueName, EVENTS_EXCHANGE, Topology } from './topology';
 
 /** A Transport on one AMQP connection. Build it with {@link createAmqpTransport}. */
+
+/** Consumers one connection takes (see `capabilities.maxConsumers`). */
+const AMQP_MAX_CONSUMERS = 2000;
 export class AmqpTransport implements Transport {
   readonly kind = 'amqp';
   readonly status$: Observable<TransportStatus>;
@@ -40,7 +43,16 @@ export class AmqpTransport implements Transport {
   constructor(url: string, options?: AmqpTransportOptions) {
     const resolved = resolveAmqpOptions(options);
     this.manager = new ConnectionManager(url, resolved);
-    this.capabilities = Object.freeze({ singleActiveConsumer: true, requeueAtHead: true, queueExpiry: true, maxMessageBytes: resolved.maxMessageBytes, leases: false });
+    this.capabilities = Object.freeze({
+      singleActiveConsumer: true,
+      requeueAtHead: true,
+      queueExpiry: true,
+      maxMessageBytes: resolved.maxMessageBytes,
+      leases: false,
+      // A channel per consumer (consumer.ts), within RabbitMQ's default channel_max of 2047,
+      // leaving room for the publisher's, the subscriptions' and the topology's channels.
+      maxConsumers: AMQP_MAX_CONSUMERS,
+    });
     this.status$ = this.manager.status$.asObservable();
     this.topology = new Topology(this.manager);
     this.publisher = new Publisher(this.manager);

@@ -23,7 +23,7 @@ import { ActorRecordKeeper } from './actor-records';
 import { ActorRegistry } from './actor-registry';
 import { ClusterMembership, type BrokerClusterOptions } from './cluster-membership';
 import { clusterInfo, clusterState } from './cluster-views';
-import { answerDeadMailbox, DEAD_MAILBOX_RESPONDER_MS } from './dead-actor-mailbox';
+import { DeadMailboxes, DEAD_MAILBOX_RESPONDER_MS } from './dead-actor-mailbox';
 import { LeaseDispatcher } from './lease-dispatcher';
 import { NodeDirectory } from './node-directory';
 import { PlacementGroupManager } from './placement-group-manager';
@@ -85,6 +85,9 @@ export class BrokerServer {
     // A dead actor's mailbox the broker answers, then deletes, on every bus: a queue it consumes
     // never expires.
     const cleanup = { afterMs: DEAD_MAILBOX_RESPONDER_MS, clock };
+    // Half the consumers the broker's connection can hold, where the bus limits them.
+    const consumers = capabilitiesOf(transport).maxConsumers;
+    const deadMailboxes = new DeadMailboxes(transport, send, cleanup, consumers === undefined ? undefined : Math.max(1, Math.floor(consumers / 2)));
     this.warn = options.warn ?? ((m: string) => logger.warn(m));
     this.malformed = new RejectionCounter('raybus broker', this.warn);
     const bundles = new ResourceLedger();
@@ -117,7 +120,7 @@ export class BrokerServer {
       reserveLike: (target, demand, extra) => dispatcher.reserveLike(target, demand, extra),
       send,
       watchOwner: (owner) => this.membership?.watchOwner(owner),
-      answerDeadMailbox: (actor, err) => answerDeadMailbox(transport, send, actor, err, cleanup),
+      answerDeadMailbox: (actor, err) => deadMailboxes.answer(actor, err),
       ...(options.cluster ? { records: new ActorRecordKeeper((msg) => transport.publish(BROKER_QUEUE, encodeEnvelope(msg))) } : {}),
     });
     // Where queues never expire, the broker deletes those of processes it knows are dead.

@@ -25,6 +25,13 @@ export const DEAD_MAILBOX_RESPONDER_MS = 10 * 60 * 1000;
 export interface MailboxCleanup {
   readonly afterMs: number;
   readonly clock: Clock;
+  /** Called once the responder ends (retired, or cancelled). */
+  readonly onEnd?: () => void;
+}
+
+/** A dead mailbox's responder: `cancel` stops answering; `retire` also deletes the mailbox now. */
+export interface DeadMailboxResponder extends Subscription {
+  retire(): Promise<void>;
 }
 
 /** A forged call must not make the registry allocate without bound. */
@@ -62,7 +69,7 @@ export async function answerDeadMailbox(
   actor: ActorId,
   err: WireError,
   cleanup: MailboxCleanup,
-): Promise<Subscription> {
+): Promise<DeadMailboxResponder> {
   const queue = actorQueue(actor);
   await transport.assertQueue(queue);
   const sub = await transport.consume(
@@ -81,15 +88,68 @@ export async function answerDeadMailbox(
     },
     { prefetch: 0 },
   );
-  let timer: Timer | undefined = cleanup.clock.setTimeout(() => {
+  let timer: Timer | undefined;
+  let done = false;
+  const finish = (): void => {
+    cleanup.clock.clear(timer);
     timer = undefined;
-    void sub.cancel().then(() => transport.deleteQueue(queue)).catch(() => undefined);
-  }, cleanup.afterMs);
+    if (!done) cleanup.onEnd?.();
+    done = true;
+  };
+  // The responder period is over (or room is needed): stop answering and delete the mailbox.
+  const retire = (): Promise<void> => {
+    finish();
+    return sub
+      .cancel()
+      .then(() => transport.deleteQueue(queue))
+      .catch(() => undefined);
+  };
+  timer = cleanup.clock.setTimeout(() => void retire(), cleanup.afterMs);
   return {
     cancel: async () => {
-      cleanup.clock.clear(timer);
-      timer = undefined;
+      finish();
       await sub.cancel();
     },
+    retire,
   };
+}
+
+/**
+ * The dead mailboxes a broker answers, at most `max` at once: where each costs the bus a
+ * consumer of the broker's connection (RabbitMQ: a channel, `capabilities.maxConsumers`), the
+ * oldest is retired early once there are more (its mailbox deleted; later calls fail as
+ * undeliverable, which their callers report as `ActorDiedError`).
+ */
+export class DeadMailboxes {
+  /** Open responders in the order they started (oldest first). */
+  private readonly open = new Map<ActorId, DeadMailboxResponder>();
+
+  constructor(
+    private readonly transport: Pick<Transport, 'assertQueue' | 'consume' | 'deleteQueue'>,
+    private readonly send: Send,
+    private readonly cleanup: MailboxCleanup,
+    private readonly max: number = Number.POSITIVE_INFINITY,
+  ) {}
+
+  async answer(actor: ActorId, err: WireError): Promise<Subscription> {
+    this.open.get(actor)?.cancel().catch(() => undefined);
+    // `onEnd` runs only once the responder has started (on cancel, retire or its timer).
+    const responder: DeadMailboxResponder = await answerDeadMailbox(this.transport, this.send, actor, err, {
+      ...this.cleanup,
+      onEnd: () => {
+        if (this.open.get(actor) === responder) this.open.delete(actor);
+      },
+    });
+    this.open.set(actor, responder);
+    while (this.open.size > this.max) {
+      const [, oldest] = this.open.entries().next().value!;
+      void oldest.retire();
+    }
+    return responder;
+  }
+
+  /** Responders answering now. */
+  get size(): number {
+    return this.open.size;
+  }
 }

@@ -10,7 +10,7 @@
  * This class reads the node's queue and ties them together.
  */
 import type { JobId, NodeId, WorkerId } from '../protocol/ids';
-import type { Transport } from '../transport/transport';
+import { capabilitiesOf, type Transport } from '../transport/transport';
 import { decodeMessage, RejectionCounter } from '../serialization/message-codec';
 import { nodeQueue, workerQueue } from '../protocol/queues';
 import type { NodeLeaseReport, Resources } from '../protocol/wire';
@@ -118,6 +118,7 @@ export class NodeManager {
       prestart: options.prestart ?? 0,
       startTimeoutMs: options.workerStartTimeoutMs ?? DEFAULT_WORKER_START_TIMEOUT_MS,
       rememberSpawned: options.cluster === true,
+      consumerLimit: () => (this.transport ? capabilitiesOf(this.transport).maxConsumers : undefined),
     });
   }
 

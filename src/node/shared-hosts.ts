@@ -23,7 +23,15 @@ export interface SharedHostsDeps {
   readonly newHost: (env: RuntimeEnv | undefined, make: (worker: WorkerId) => ActorAssignment) => NodeWorker;
   /** Shared actors one process hosts before the next one starts (their calls then use more cores). */
   readonly perWorker?: number;
+  /**
+   * Consumers one bus connection takes (`capabilities.maxConsumers`; undefined: no limit). Each
+   * worker has a connection of its own on the node, and each shared actor's mailbox is a consumer.
+   */
+  readonly consumerLimit?: () => number | undefined;
 }
+
+/** Consumers of a worker's connection other than its shared actors' mailboxes (its own queue, topics…). */
+const OTHER_CONSUMERS = 64;
 
 export class SharedHosts {
   /** The host taking new shared actors, by runtime env key. */
@@ -39,7 +47,7 @@ export class SharedHosts {
   place(env: RuntimeEnv | undefined, make: (worker: WorkerId) => ActorAssignment, draining: boolean): void {
     const key = runtimeEnvKey(canonicalRuntimeEnv(env));
     const host = this.current.get(key);
-    if (host && !host.dead && !draining && (host.state === 'starting' || host.state === 'hostingActor') && host.shared!.size < this.perWorker) {
+    if (host && !host.dead && !draining && (host.state === 'starting' || host.state === 'hostingActor') && host.shared!.size < this.capacity()) {
       const a = make(host.id);
       host.shared!.set(a.lease, a);
       this.deps.byLease.set(a.lease, host);
@@ -54,6 +62,12 @@ export class SharedHosts {
     // A pooled worker was ready and hosts it already; a new one hosts it once ready.
     w.sharedBacklog = w.state === 'hostingActor' ? [] : [a];
     this.current.set(key, w);
+  }
+
+  /** Shared actors one host takes: `perWorker`, within what one bus connection can consume. */
+  private capacity(): number {
+    const consumers = this.deps.consumerLimit?.();
+    return consumers === undefined ? this.perWorker : Math.max(1, Math.min(this.perWorker, consumers - OTHER_CONSUMERS));
   }
 
   /** Host `w` is ready: the actors given to it meanwhile (and still there) go to it now. */

@@ -48,6 +48,8 @@ export interface WorkerTableOptions {
   readonly startTimeoutMs: number;
   /** Keep the ids of every worker started (a cluster node deletes their queues when it stops). */
   readonly rememberSpawned?: boolean;
+  /** Consumers one bus connection takes (the bus's `maxConsumers`): bounds the shared actors of a host. */
+  readonly consumerLimit?: () => number | undefined;
   /** A worker died before it was ready (not a runtime env failure): the node says why it can. */
   readonly crashedAtStart?: (workerId: WorkerId, error: Error) => void;
 }
@@ -84,7 +86,12 @@ export class WorkerTable {
       clock: options.clock,
       reap: (w) => w.send({ type: 'STOP' }),
     });
-    this.sharedHosts = new SharedHosts({ outbox: options.outbox, byLease: this.byLease, newHost: (env, make) => this.assign(env, [], make) });
+    this.sharedHosts = new SharedHosts({
+      outbox: options.outbox,
+      byLease: this.byLease,
+      newHost: (env, make) => this.assign(env, [], make),
+      ...(options.consumerLimit ? { consumerLimit: options.consumerLimit } : {}),
+    });
   }
 
   /** Every worker, live and recently dead, as the state API lists them. */

@@ -104,6 +104,11 @@ export interface TransportCapabilities {
   readonly maxMessageBytes: number;
   /** `acquireLease` is available (leader election where there is no single active consumer). */
   readonly leases: boolean;
+  /**
+   * Consumers one connection can hold at once (absent: no limit of its own). RabbitMQ gives each
+   * consumer a channel, and a connection has at most `channel_max` of them.
+   */
+  readonly maxConsumers?: number;
 }
 
 /** The capabilities of the in-memory bus and of RabbitMQ. */

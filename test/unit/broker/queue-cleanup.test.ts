@@ -78,3 +78,22 @@ test('with queue expiry too: a dead actor mailbox is answered, then deleted (a c
   await h.advance(1);
   expect(h.bus.hasQueue(actorQueue('a1' as ActorId))).toBe(false);
 });
+
+test('where the bus limits consumers per connection, at most half of them answer dead mailboxes: the oldest is deleted early', async () => {
+  const clock = new SimulatedClock();
+  // RabbitMQ-like: a consumer per channel, few channels (4 consumers: 2 responders).
+  const bus = new InMemoryBus({ capabilities: { singleActiveConsumer: true, requeueAtHead: true, queueExpiry: true, leases: false, maxConsumers: 4 }, clock });
+  h = await BrokerHarness.start({ cluster }, clock, bus);
+  await h.node('n1', { CPU: 4 });
+  await h.presence('node-n1');
+  const o = await h.owner('o');
+  for (const id of ['a1', 'a2', 'a3']) {
+    await h.send({ t: 'create-actor', req: `c-${id}` as never, spec: actorSpec(id, { owner: o.queue, detached: true }) });
+    await h.send({ t: 'actor-ready', actor: id as ActorId, worker: 'n1w1' as WorkerId });
+    await h.send({ t: 'kill-actor', actor: id as ActorId, noRestart: true, req: `k-${id}` as never, reply: o.queue });
+  }
+  expect(h.bus.hasQueue(actorQueue('a1' as ActorId))).toBe(false);
+  for (const id of ['a2', 'a3']) expect(h.bus.hasQueue(actorQueue(id as ActorId))).toBe(true);
+  await h.call('a3', o.queue, 't3');
+  expect(o.inbox.of('result')).toEqual([expect.objectContaining({ task: 't3', rets: [{ e: expect.objectContaining({ name: 'ActorDiedError' }) }] })]);
+});

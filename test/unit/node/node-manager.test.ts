@@ -41,8 +41,7 @@ interface Harness {
 
 let open: Harness[] = [];
 
-async function startNode(options: Partial<NodeOptions> = {}): Promise<Harness> {
-  const bus = new InMemoryBus();
+async function startNode(options: Partial<NodeOptions> = {}, bus = new InMemoryBus()): Promise<Harness> {
   const clock = new SimulatedClock();
   const spawner = new FakeSpawner();
   const connect = async (): Promise<Transport> => {
@@ -529,6 +528,14 @@ describe("NodeManager: shared actors (isolation: 'shared')", () => {
     expect(h.acks.at(-1)).toEqual({ t: 'ack', req: 'k2' });
     // Nothing is reported for actors killed on purpose.
     expect(h.of('worker-died')).toEqual([]);
+  });
+
+  it("a host takes no more shared actors than one bus connection can consume (the bus's maxConsumers)", async () => {
+    const bus = new InMemoryBus({ capabilities: { singleActiveConsumer: true, requeueAtHead: true, queueExpiry: true, leases: false, maxConsumers: 66 } });
+    const h = await startNode({}, bus);
+    for (const i of [1, 2, 3]) await start(h, i);
+    // 66 consumers, 64 kept for the worker's own queues and topics: 2 actors a host.
+    expect(h.spawner.workers).toHaveLength(2);
   });
 
   it('a crash of the host is the death of each actor on it (and only of those still there)', async () => {
