@@ -2,8 +2,9 @@
  * Hosts one actor in a worker process: runs the constructor, then consumes the actor's
  * mailbox queue with prefetch = maxConcurrency (1 for sync actors, so calls run one at a
  * time in queue order). A process hosts one actor, or many with `isolation: 'shared'`: each
- * then has its host here, and `stop()` ends one without ending the process. A redelivered call (the previous incarnation died holding it) runs
- * again only when the call allows task retries; otherwise it fails with RayActorError
+ * then has its host here, and `stop()` ends one without ending the process. A redelivered
+ * call (the previous incarnation died holding it) runs again only when the call allows task
+ * retries; otherwise it fails with RayActorError
  * (at-most-once). On a bus that does not requeue at the head, a caller's calls pass through a
  * CallSequencer first (call-sequencer.ts), so a restarted host still runs them in order.
  */
@@ -23,9 +24,8 @@ import { decodeArgs, executeCall, load, runInContext } from './executor';
 import { workerRejections } from './delivery-check';
 import { systemClock, type Clock, type Timer } from '../util/clock';
 import { flushWorkerOutput, workerExecutions } from './worker-observability';
-import { capabilitiesOf } from '../transport/transport';
+import { capabilitiesOf, type Subscription } from '../transport/transport';
 import { CallSequencer } from './call-sequencer';
-import type { Subscription } from '../transport/transport';
 
 /** Calls a sync actor holds ahead of the one it runs. */
 const MAILBOX_PREFETCH = 1000;
