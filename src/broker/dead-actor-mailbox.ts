@@ -63,7 +63,7 @@ export function deathError(spec: ActorSpec, death: ActorDeath): WireError {
  * messages are dropped). Cancel the subscription to stop; the mailbox is deleted after
  * `cleanup.afterMs`.
  */
-export async function answerDeadMailbox(
+async function answerDeadMailbox(
   transport: Pick<Transport, 'assertQueue' | 'consume' | 'deleteQueue'>,
   send: Send,
   actor: ActorId,
