@@ -21,6 +21,8 @@ import { logger } from '../util/logger';
 
 /** Frames between node and workers travel on a pipe of their own, except on Windows. */
 const PIPE_LINK = process.platform !== 'win32';
+/** How long a dead worker's last frames may take to be read before its death is reported anyway. */
+const EXIT_READ_MS = 2000;
 /** How long a profiled worker may take to write its profile and exit before it is killed. */
 const PROFILED_EXIT_MS = 5000;
 
@@ -135,13 +137,24 @@ export class ProcessSpawner implements WorkerSpawner {
     child.on('message', (m: unknown) => {
       if (isEnvSetupFailedReport(m)) events.envSetupFailed(m.message);
     });
+    // Every frame the worker wrote before dying is read before its death is reported (results
+    // it sent keep their place; its connection, closed then, requeues only what it held): its
+    // end of the pipe closes with it, and 'close' follows the last data. Bounded, in case
+    // something else holds the pipe open.
+    let stdioClosed = false;
+    let dying: string | undefined;
+    child.on('close', () => {
+      stdioClosed = true;
+      if (dying !== undefined) setImmediate(() => exit(dying!));
+    });
     child.on('exit', (code, signal) => {
       let reason = signal ? `worker process ${child.pid} was killed by ${signal}` : `worker process ${child.pid} exited with code ${code}`;
       // A death the node did not cause: what the worker printed last says why (Node writes an
       // uncaught error's stack straight to the file, past the output forwarded to drivers).
       if (!killedByNode && (code !== 0 || signal) && o.logs) reason = o.logs.withTail(spec.workerId, reason);
-      // Let frames the worker sent before dying be handled first.
-      setImmediate(() => exit(reason));
+      dying = reason;
+      if (stdioClosed || !pipe) setImmediate(() => exit(reason));
+      else o.clock.setTimeout(() => exit(reason), EXIT_READ_MS).unref();
     });
     child.on('error', (err) => {
       events.error(err);
