@@ -123,14 +123,7 @@ export function environOf(pid: number): string {
 }
 
 /** True when process `pid` exists. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isAlive as alive } from '../../support/processes';
 
 /** A scratch directory for markers. */
 export function scratchDir(): string {
