@@ -131,7 +131,7 @@ export class CoreWorker implements RuntimeCore {
     if (options.isDriver) {
       // Tasks that can never be scheduled (infeasible, warned about) do not hold the process: a
       // script that does not wait for them ends; one waiting in get/wait is held by that wait.
-      this.keepAlive = new KeepAlive(() => this.tasks.size > this.submitter.infeasibleQueued() || this.messenger.openRequests > 0, this.clock);
+      this.keepAlive = new KeepAlive(() => (this.tasks.size > 0 && this.tasks.size > this.submitter.infeasibleQueued()) || this.messenger.openRequests > 0, this.clock);
     }
   }
 

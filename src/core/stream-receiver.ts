@@ -36,6 +36,8 @@ export class StreamReceiver implements StreamSource {
   /** The producer's reply address (for acks), learnt from its first item. */
   private producer?: ReplyQueue;
   private released = false;
+  /** The caller left its loop early: nothing more is handed out. */
+  private stopped = false;
 
   constructor(
     private readonly outbox: StreamOutbox,
@@ -54,8 +56,6 @@ export class StreamReceiver implements StreamSource {
     this.stopped = true;
     if (!this.ended) this.cancelTask(this.taskId);
   }
-
-  private stopped = false;
 
   /** Every ref received so far, in order (for 'dynamic' generators, which are never pulled). */
   allRefs(): ObjectRef<unknown>[] {

@@ -21,8 +21,6 @@ export interface SharedHostsDeps {
   readonly byLease: Map<LeaseId, NodeWorker>;
   /** A worker of `env` (idle or new) for the actor `make` describes; it becomes a host. */
   readonly newHost: (env: RuntimeEnv | undefined, make: (worker: WorkerId) => ActorAssignment) => NodeWorker;
-  /** Shared actors one process hosts before the next one starts (their calls then use more cores). */
-  readonly perWorker?: number;
   /**
    * Consumers one bus connection takes (`capabilities.maxConsumers`; undefined: no limit). Each
    * worker has a connection of its own on the node, and each shared actor's mailbox is a consumer.
@@ -36,11 +34,12 @@ const OTHER_CONSUMERS = 64;
 export class SharedHosts {
   /** The host taking new shared actors, by runtime env key. */
   private readonly current = new Map<string, NodeWorker>();
+  /** Shared actors one process hosts before the next one starts (their calls then use more cores). */
   private readonly perWorker: number;
 
   constructor(private readonly deps: SharedHostsDeps) {
     const fromEnv = Number(process.env.RAYBUS_SHARED_ACTORS_PER_WORKER);
-    this.perWorker = deps.perWorker ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_PER_WORKER);
+    this.perWorker = Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_PER_WORKER;
   }
 
   /** Host the actor on the current host of its env (unless `draining`), or on a new one. */

@@ -18,6 +18,14 @@ const failAfter = ray.remote(async function* (n: number) {
   throw new RangeError(`failed after ${n}`);
 });
 
+/** Yields 0, 1, 2, … every 5 ms, until cancelled. */
+const endless = ray.remote(async function* () {
+  for (let i = 0; ; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    yield i;
+  }
+});
+
 async function drain<T>(gen: AsyncIterable<Ray.ObjectRef<T>>): Promise<Array<T | string>> {
   const out: Array<T | string> = [];
   for await (const ref of gen) {
@@ -92,12 +100,6 @@ describe('streaming generators', () => {
 
   // Ray: test_streaming_generator.py cancel cases
   test('cancel stops the producer: a cancellation error, then the end', async () => {
-    const endless = ray.remote(async function* () {
-      for (let i = 0; ; i++) {
-        await new Promise((r) => setTimeout(r, 5));
-        yield i;
-      }
-    });
     const gen = endless.remote();
     expect(await ray.get((await gen.next()).value!)).toBe(0);
     await ray.cancel(gen);
@@ -107,12 +109,6 @@ describe('streaming generators', () => {
   });
 
   test('leaving a for-await loop early (break, or a throw) cancels the producer, as ending a loop over a Node stream does', async () => {
-    const endless = ray.remote(async function* () {
-      for (let i = 0; ; i++) {
-        await new Promise((r) => setTimeout(r, 5));
-        yield i;
-      }
-    });
     const gen = endless.remote();
     const seen: number[] = [];
     for await (const ref of gen) {
