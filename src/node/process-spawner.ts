@@ -182,6 +182,9 @@ export class ProcessSpawner implements WorkerSpawner {
   }
 }
 
+/** Dropped options whose value may follow as the next argument. */
+const VALUED_DROPPED = new Set(['--cpu-prof-dir', '--cpu-prof-name', '--cpu-prof-interval', '--inspect-port', '--inspect-publish-uid']);
+
 /**
  * The node's Node.js options a worker inherits: not its debugger or profiler, and not the
  * script of `node -e` / `node -p` (the worker would run the driver's script instead of its own).
@@ -194,7 +197,11 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
       i += 1;
       continue;
     }
-    if (a.startsWith('--eval=') || a.startsWith('--print=') || a.startsWith('--inspect') || a.startsWith('--cpu-prof')) continue;
+    if (a.startsWith('--eval=') || a.startsWith('--print=') || a.startsWith('--inspect') || a.startsWith('--cpu-prof')) {
+      // `--cpu-prof-dir /tmp/prof` (value apart): its value goes too, or the worker would run it.
+      if (VALUED_DROPPED.has(a)) i += 1;
+      continue;
+    }
     out.push(a);
   }
   return out;
