@@ -92,6 +92,8 @@ class QueueConsumer {
   }
 
   private async doCancel(): Promise<void> {
+    // Acks deferred to this turn's end go out on the channel before it closes.
+    this.manager.turn.run();
     this.stop();
     await this.attaching?.catch(() => undefined);
     const ch = this.channel;
@@ -187,7 +189,7 @@ class QueueConsumer {
     };
     const settledOne = (): void => {
       left -= 1;
-      if (left === 0 && live()) send(() => ch.ack(msg));
+      if (left === 0 && live()) this.manager.turn.defer(() => live() && send(() => ch.ack(msg)));
     };
     const queue = this.queue;
     const headers = fromAmqpHeaders(msg.properties.headers);
@@ -252,7 +254,8 @@ class QueueConsumer {
       headers: fromAmqpHeaders(msg.properties.headers),
       redelivered: msg.fields.redelivered,
       ack: () => {
-        if (settle()) send(() => ch.ack(msg));
+        // At the turn's end, in the same write as the turn's publishes (TurnEnd).
+        if (settle()) this.manager.turn.defer(() => this.channel === ch && this.generation === generation && send(() => ch.ack(msg)));
       },
       nack: (requeue: boolean, reason?: string) => {
         if (!settle()) return;

@@ -133,7 +133,7 @@ export class Publisher implements LinkParticipant {
     b.bytes += 4 + body.byteLength;
     if (!this.batchFlushScheduled) {
       this.batchFlushScheduled = true;
-      setImmediate(() => {
+      this.manager.turn.defer(() => {
         this.batchFlushScheduled = false;
         for (const pending of [...this.batches.values()]) this.flushBatch(pending);
       });
