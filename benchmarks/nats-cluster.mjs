@@ -21,7 +21,7 @@ import { smallValue } from './raybus-remote-code.mjs';
 export const NATS_METRICS = /^(single client tasks (sync|async)|1:1 actor calls (sync|async)|1:1 async-actor calls async)$/;
 
 /** Delete the streams of the cluster at `address` (its name is in every stream name). */
-async function deleteClusterStreams(url, address) {
+export async function deleteClusterStreams(url, address) {
   const name = new URL(address).searchParams.get('cluster');
   if (!name) return;
   const nc = await connect({ servers: url });

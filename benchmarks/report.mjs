@@ -2,7 +2,7 @@
 // figure, the speed targets (targets.mjs), the scaling table and the machine facts, as Markdown (printed,
 // and written to benchmarks/RESULTS.md).
 import { rayPublished, RAY_MACHINE, rayManyActorsPerS } from './ray-published.mjs';
-import { embeddedTargets, rabbitTargets } from './targets.mjs';
+import { embeddedTargets, embeddedShares, brokerShares } from './targets.mjs';
 
 const ok = (r) => r && !r.na && !r.error && Number.isFinite(r.mean);
 
@@ -34,19 +34,38 @@ function table(header, rows) {
 /** The anchor result of `kind` ('sync' | 'async') from one anchor's results. */
 const anchorOf = (anchor, kind) => anchor.results?.find((r) => r.kind === kind);
 
+/** The anchors each mode is held to: the raw one, and Moleculer on the same broker. */
+const TARGET_ANCHORS = {
+  embedded: { raw: 'fork', rawLabel: 'fork IPC' },
+  rabbitmq: { raw: 'amqplib', rawLabel: 'amqplib', moleculer: 'moleculer' },
+  nats: { raw: 'nats', rawLabel: '@nats-io', moleculer: 'moleculer-nats' },
+};
+
 function targetCell(key, r, mode, anchors) {
-  if (!ok(r) || mode === 'nats') return '';
-  if (mode === 'embedded') {
+  if (!ok(r)) return '';
+  const parts = [];
+  let pass = true;
+  if (mode === 'embedded' && embeddedTargets[key] !== undefined) {
     const t = embeddedTargets[key];
-    return t === undefined ? '' : `≥ ${fmt(t)} ${r.mean >= t ? '✓' : '✗'}`;
+    parts.push(`≥ ${fmt(t)}`);
+    pass &&= r.mean >= t;
   }
-  const share = rabbitTargets[key];
-  if (share === undefined) return '';
-  const amqp = anchorOf(anchors.find((a) => a.id === 'amqplib') ?? {}, r.kind);
-  const mol = anchorOf(anchors.find((a) => a.id === 'moleculer') ?? {}, r.kind);
-  if (!ok(amqp)) return `≥ ${share * 100}% of amqplib (anchor missing)`;
-  const pass = r.mean >= share * amqp.mean && (!ok(mol) || r.mean > mol.mean);
-  return `≥ ${share * 100}% of amqplib (${fmt(share * amqp.mean)}) and > Moleculer ${pass ? '✓' : '✗'}`;
+  const share = (mode === 'embedded' ? embeddedShares : brokerShares)[key];
+  if (share !== undefined) {
+    const { raw, rawLabel, moleculer } = TARGET_ANCHORS[mode];
+    const rawResult = anchorOf(anchors.find((a) => a.id === raw) ?? {}, r.kind);
+    if (!ok(rawResult)) parts.push(`≥ ${share}× ${rawLabel} (anchor missing)`);
+    else {
+      parts.push(`≥ ${share}× ${rawLabel} (${fmt(share * rawResult.mean)})`);
+      pass &&= r.mean >= share * rawResult.mean;
+    }
+    const mol = moleculer ? anchorOf(anchors.find((a) => a.id === moleculer) ?? {}, r.kind) : undefined;
+    if (moleculer) {
+      parts.push(ok(mol) ? `> Moleculer (${fmt(mol.mean)})` : '> Moleculer (anchor missing)');
+      if (ok(mol)) pass &&= r.mean > mol.mean;
+    }
+  }
+  return parts.length === 0 ? '' : `${parts.join(' and ')} ${pass ? '✓' : '✗'}`;
 }
 
 /**
@@ -54,7 +73,7 @@ function targetCell(key, r, mode, anchors) {
  *
  * @param {object[]} results  from runRaybusSuite
  * @param {{ id: string, label: string, results?: object[] }[]} anchors  matched by kind
- * @param {'embedded' | 'rabbitmq' | 'nats'} mode  which targets apply (none on NATS)
+ * @param {'embedded' | 'rabbitmq' | 'nats'} mode  which targets apply (targets.mjs)
  */
 export function raybusTable(results, anchors, mode) {
   const header = ['metric', 'raybus (mean ± std)', 'unit', 'p50 / p99 per body call'];
@@ -92,7 +111,9 @@ function scalingTables(scaling) {
     const kill = s.killS === undefined ? 'n/a' : `${fmt(s.killS)}${s.killFailed ? ` (${s.killFailed} timed out)` : ''}`;
     return [`${label}${s.retried ? ' (retried)' : ''}`, fmt(s.createS), fmt(s.actorsPerS), value(s.calls), kill, fmt(s.driverRssMB), w];
   });
-  const nodeRows = scaling.nodes.rows.map((s) => {
+  // One set per broker (results from before NATS rows existed hold one RabbitMQ set).
+  const nodeSets = Array.isArray(scaling.nodes) ? scaling.nodes : [{ ...scaling.nodes, broker: 'RabbitMQ', note: scaling.nodes.amqpNote }];
+  const nodeRows = nodeSets.flatMap((set) => set.rows).map((s) => {
     if (s.na || s.error) return [String(s.nodes), s.where ?? '', s.na ? `n/a (${s.na})` : `error: ${s.error}`];
     return [`${s.nodes}${s.retried ? ' (retried)' : ''}`, s.where, value(s.tasks)];
   });
@@ -101,7 +122,10 @@ function scalingTables(scaling) {
     '',
     table(['actors', 'create + first call (s)', `actors/s (Ray many_actors: ${rayManyActorsPerS}/s on 64 nodes)`, 'calls/s, all busy (mean ± std)', 'kill all (s)', 'driver RSS MB', 'worker RSS MB, all busy (processes × median)'], actorRows),
     '',
-    `Nodes (1 CPU each; trivial tasks, 1,000 in flight, tasks/s).${scaling.nodes.amqpNote ? ` On RabbitMQ: n/a (${scaling.nodes.amqpNote}); measured on the cluster's in-process bus instead.` : ''}`,
+    `Nodes (1 CPU each; trivial tasks, 1,000 in flight, tasks/s), on each broker.${nodeSets
+      .filter((set) => set.note)
+      .map((set) => ` On ${set.broker}: n/a (${set.note}); measured on the cluster's in-process bus instead.`)
+      .join('')}`,
     '',
     table(['nodes', 'bus', 'tasks/s (mean ± std)'], nodeRows),
     '',
@@ -164,10 +188,11 @@ function headline(data) {
       kind ? anchorCell('amqplib', kind) : '',
       kind ? anchorCell('moleculer', kind) : '',
       kind ? anchorCell('nats', kind) : '',
+      kind ? anchorCell('moleculer-nats', kind) : '',
       fmt(rayPublished[key]?.a[0]),
     ];
   });
-  return table(['per second', 'raybus embedded', 'raybus RabbitMQ', 'raybus NATS', 'fork IPC', 'worker_threads', 'amqplib', 'Moleculer AMQP', '@nats-io', RAY_MACHINE], rows);
+  return table(['per second', 'raybus embedded', 'raybus RabbitMQ', 'raybus NATS', 'fork IPC', 'worker_threads', 'amqplib', 'Moleculer AMQP', '@nats-io', 'Moleculer NATS', RAY_MACHINE], rows);
 }
 
 /** Values of 100 MB per transport (MB/s), and the raw clients moving the same bytes. */
@@ -190,7 +215,7 @@ function largeValuesTable(large) {
 }
 
 const anyRetried = (data) =>
-  [...data.embedded, ...(data.rabbitmq.results ?? []), ...data.scaling.actors, ...data.scaling.nodes.rows].some((r) => r.retried);
+  [...data.embedded, ...(data.rabbitmq.results ?? []), ...data.scaling.actors, ...(Array.isArray(data.scaling.nodes) ? data.scaling.nodes.flatMap((set) => set.rows) : data.scaling.nodes.rows)].some((r) => r.retried);
 
 /** What bounds the figures that miss their targets (measured with benchmarks/quick.mjs and --cpu-prof). */
 const BOUNDS = [
@@ -207,14 +232,15 @@ const QUEUED_MAX_LAG_MS = 100;
 /** One line per target (targets.mjs, and the queued-tasks targets above) this run missed. */
 function missedTargets(data) {
   const out = [];
-  for (const r of data.embedded) {
-    const t = embeddedTargets[r.key];
-    if (t !== undefined && ok(r) && r.mean < t) out.push(`Target missed (embedded): ${r.name} ${fmt(r.mean)} < ${fmt(t)}.`);
-  }
-  if (!data.rabbitmq.na) {
-    for (const r of data.rabbitmq.results) {
-      const cell = targetCell(r.key, r, 'rabbitmq', data.anchors);
-      if (cell.endsWith('✗')) out.push(`Target missed (RabbitMQ): ${r.name} ${fmt(r.mean)}: ${cell.slice(0, -2)}.`);
+  const sections = [
+    ['embedded', 'embedded', data.embedded],
+    ['rabbitmq', 'RabbitMQ', data.rabbitmq.na ? [] : data.rabbitmq.results],
+    ['nats', 'NATS', !data.nats || data.nats.na ? [] : data.nats.results],
+  ];
+  for (const [mode, label, results] of sections) {
+    for (const r of results) {
+      const cell = targetCell(r.key, r, mode, data.anchors);
+      if (cell.endsWith('✗')) out.push(`Target missed (${label}): ${r.name} ${fmt(r.mean)}: ${cell.slice(0, -2)}.`);
     }
   }
   for (const r of data.scaling.queued ?? []) {
@@ -289,7 +315,7 @@ export function renderReport(data) {
     '',
     !data.nats || data.nats.na
       ? `raybus on NATS: **n/a** (${data.nats?.na ?? 'not measured in this run'}).`
-      : raybusTable(data.nats.results, data.anchors.filter((a) => a.id === 'nats'), 'nats'),
+      : raybusTable(data.nats.results, data.anchors.filter((a) => a.id === 'nats' || a.id === 'moleculer-nats'), 'nats'),
     '',
     '## Values of 100 MB',
     '',

@@ -1,6 +1,6 @@
 // `npm run bench`: Ray's microbenchmark on raybus (embedded default, then RabbitMQ and NATS
 // when this build can join them), the anchors in the same run (raw amqplib request/reply,
-// Moleculer over AMQP, raw @nats-io request/reply, raw fork / worker_threads IPC), values of
+// Moleculer over AMQP, raw @nats-io request/reply, Moleculer over NATS, raw fork / worker_threads IPC), values of
 // 100 MB per transport next to raw clients moving the same bytes, the scaling table, and
 // benchmarks/RESULTS.md.
 //
@@ -22,12 +22,12 @@ import { runActorScaling, runNodeScaling } from './scaling.mjs';
 import { runQueuedScaling } from './queued-tasks.mjs';
 import { runIpcAnchors } from './anchors/ipc.mjs';
 import { runAmqplibAnchor } from './anchors/amqplib-rpc.mjs';
-import { runMoleculerAnchor } from './anchors/moleculer-amqp.mjs';
+import { runMoleculerAnchor } from './anchors/moleculer-rpc.mjs';
 import { machineFacts } from './machine.mjs';
 import { renderReport } from './report.mjs';
 import { smallValue } from './raybus-remote-code.mjs';
 import { runNatsAnchor } from './anchors/nats-rpc.mjs';
-import { runRaybusOnNats } from './nats-cluster.mjs';
+import { runRaybusOnNats, deleteClusterStreams } from './nats-cluster.mjs';
 import { runLargeValues, runLargeValueAnchors } from './large-values.mjs';
 import { benchBroker } from './bench-vhost.mjs';
 
@@ -95,7 +95,7 @@ for (const [id, label, runAnchor] of [
     amqpServer = serverVersion;
     return results;
   }],
-  ['moleculer', 'Moleculer', () => runMoleculerAnchor(AMQP_URL)],
+  ['moleculer', 'Moleculer AMQP', () => runMoleculerAnchor(AMQP_URL)],
 ]) {
   try {
     anchors.push({ id, label, results: await withTimeout(runAnchor(), 120_000, label) });
@@ -144,6 +144,12 @@ try {
   anchors.push({ id: 'nats', label: '@nats-io', error: errText(err) });
   console.log(`  [anchor] @nats-io: error ${errText(err)}`);
 }
+try {
+  anchors.push({ id: 'moleculer-nats', label: 'Moleculer NATS', results: await withTimeout(runMoleculerAnchor(NATS_URL), 120_000, 'Moleculer NATS') });
+} catch (err) {
+  anchors.push({ id: 'moleculer-nats', label: 'Moleculer NATS', error: errText(err) });
+  console.log(`  [anchor] Moleculer NATS: error ${errText(err)}`);
+}
 const nats = await runRaybusOnNats(ray, testing, NATS_URL, { full: FULL, only: ONLY, large: LARGE });
 if (nats.na) console.log(`  n/a (${nats.na})`);
 else large.nats = nats.large;
@@ -151,8 +157,11 @@ if (LARGE) large.anchors = await runLargeValueAnchors({ amqpUrl: AMQP_URL, natsU
 
 // 4. Scaling: nodes (needs raybus/testing's Cluster).
 console.log('\n== scaling: nodes');
-const nodeScaling = await runNodeScaling(ray, testing, [1, 2, 4, 8], AMQP_URL);
-for (const r of nodeScaling.rows) if (r.na) console.log(`  [scaling] ${r.nodes} node(s): n/a (${r.na})`);
+const nodeScaling = [
+  await runNodeScaling(ray, testing, [1, 2, 4, 8], AMQP_URL),
+  await runNodeScaling(ray, testing, [1, 2, 4, 8], NATS_URL, (address) => deleteClusterStreams(NATS_URL, address)),
+];
+for (const r of nodeScaling.flatMap((s) => s.rows)) if (r.na) console.log(`  [scaling] ${r.nodes} node(s): n/a (${r.na})`);
 
 // 5. Report.
 const data = {

@@ -110,48 +110,51 @@ async function actorRow(ray, Ping, n, isolation) {
 }
 
 /**
- * Node rows: { nodes, where, tasks (result) } or { nodes, na }. Inits and shuts down `ray`
- * itself (call it while ray is not initialized).
+ * Node rows on one broker: { nodes, where, tasks (result) } or { nodes, na }. Inits and shuts
+ * down `ray` itself (call it while ray is not initialized).
  *
  * @param {object} ray  the raybus API, not initialized
  * @param {object} testing  the `raybus/testing` module
  * @param {number[]} counts  node counts
- * @param {string} amqpUrl  the broker's address
+ * @param {string} url  the broker's address (amqp:// or nats://)
+ * @param {(address: string) => Promise<void>} [cleanup]  after each cluster (NATS: delete its streams)
  */
-export async function runNodeScaling(ray, testing, counts, amqpUrl) {
+export async function runNodeScaling(ray, testing, counts, url, cleanup) {
+  const broker = url.startsWith('nats:') ? 'NATS' : 'RabbitMQ';
   const Cluster = testing.Cluster;
   if (typeof Cluster?.start !== 'function') {
-    return { rows: counts.map((nodes) => ({ nodes, na: 'not built yet: raybus/testing has no Cluster' })), where: '' };
+    return { rows: counts.map((nodes) => ({ nodes, where: broker, na: 'not built yet: raybus/testing has no Cluster' })), where: broker };
   }
-  // On the broker if the cluster takes an amqp:// address; else its in-process bus.
-  let where = 'RabbitMQ';
-  let amqpNote;
+  // On the broker if a cluster starts there; else its in-process bus.
+  let where = broker;
+  let note;
   try {
-    const probe = await withTimeout(Cluster.start({ address: amqpUrl, nodes: [{ numCpus: 1 }] }), 30_000, 'Cluster on RabbitMQ');
+    const probe = await withTimeout(Cluster.start({ address: url, nodes: [{ numCpus: 1 }] }), 30_000, `Cluster on ${broker}`);
     await probe.shutdown();
+    await cleanup?.(probe.address).catch(() => undefined);
   } catch (err) {
     where = 'in-process bus';
-    amqpNote = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    note = err instanceof Error ? err.message.split('\n')[0] : String(err);
   }
   const rows = [];
   for (const n of counts) {
-    let row = await nodeRow(ray, Cluster, n, where, amqpUrl);
+    let row = await nodeRow(ray, Cluster, n, where, url, cleanup);
     if (row.error && WORKER_START_FAILURE.test(row.error)) {
       console.log(`  [scaling] ${n} node(s): a worker failed to start; retrying in 10 s`);
       await settle(10_000);
-      row = { ...(await nodeRow(ray, Cluster, n, where, amqpUrl)), retried: true };
+      row = { ...(await nodeRow(ray, Cluster, n, where, url, cleanup)), retried: true };
     }
     rows.push(row);
   }
-  return { rows, where, amqpNote };
+  return { rows, where, broker, note };
 }
 
 /** One row of the node table: a cluster of n 1-CPU nodes, tasks with 1,000 in flight. */
-async function nodeRow(ray, Cluster, n, where, amqpUrl) {
+async function nodeRow(ray, Cluster, n, where, url, cleanup) {
   let cluster;
   try {
     const nodes = Array.from({ length: n }, () => ({ numCpus: 1 }));
-    cluster = await withTimeout(Cluster.start(where === 'RabbitMQ' ? { address: amqpUrl, nodes } : { nodes }), 60_000, `Cluster of ${n}`);
+    cluster = await withTimeout(Cluster.start(where === 'in-process bus' ? { nodes } : { address: url, nodes }), 60_000, `Cluster of ${n}`);
     await withTimeout(ray.init({ address: cluster.address }), 30_000, 'init on the cluster');
     const small = ray.remote(smallValue);
     await withTimeout(ray.get(Array.from({ length: 4 * n }, () => small.remote())), 60_000, 'first tasks');
@@ -172,7 +175,10 @@ async function nodeRow(ray, Cluster, n, where, amqpUrl) {
     return { nodes: n, where, error };
   } finally {
     if (ray.isInitialized()) await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch(() => undefined);
-    if (cluster) await withTimeout(cluster.shutdown(), 30_000, 'cluster shutdown').catch(() => undefined);
+    if (cluster) {
+      await withTimeout(cluster.shutdown(), 30_000, 'cluster shutdown').catch(() => undefined);
+      if (where !== 'in-process bus') await cleanup?.(cluster.address).catch(() => undefined);
+    }
     await settle(300);
   }
 }

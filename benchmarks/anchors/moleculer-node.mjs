@@ -1,5 +1,5 @@
-// Server side of the Moleculer anchor, in its own process: a ServiceBroker on the AMQP
-// transporter with one action that answers at once. Stops when its parent disconnects.
+// Server side of a Moleculer anchor, in its own process: a ServiceBroker on the AMQP or NATS
+// transporter (by the address) with one action that answers at once. Stops when its parent disconnects.
 import { ServiceBroker } from 'moleculer';
 import { moleculerOptions } from './moleculer-options.mjs';
 
