@@ -14,8 +14,11 @@ import type { Duplex } from 'node:stream';
 import { logger } from '../util/logger';
 
 export interface FrameLink {
-  /** Send one message; `written` runs once it was handed to the OS (or could not be). */
-  send(bytes: Uint8Array, written?: () => void): void;
+  /**
+   * Send one message, made of `parts` in order (a large part is written as it is, not joined);
+   * `written` runs once it was handed to the OS (or could not be).
+   */
+  send(parts: readonly Uint8Array[], written?: () => void): void;
   /** Receive messages (one handler). */
   onMessage(handler: (bytes: Uint8Array) => void): void;
   /** False once the other side is gone. */
@@ -26,6 +29,8 @@ export interface FrameLink {
 export const IPC_FD_VAR = 'RAYBUS_IPC_FD';
 /** The fd of that pipe in the worker (stdio index). */
 export const IPC_PIPE_FD = 4;
+/** From this length a message is written without joining it to its header, and read into one buffer as it arrives. */
+const LARGE_MESSAGE_BYTES = 1 << 20;
 /** A message above this length is a broken stream, not a message (2 GiB). */
 const MAX_MESSAGE_BYTES = 0x7fffffff;
 
@@ -49,15 +54,33 @@ export class PipeLink implements FrameLink {
     return !this.closed && this.socket.writable;
   }
 
-  send(bytes: Uint8Array, written?: () => void): void {
+  send(parts: readonly Uint8Array[], written?: () => void): void {
     if (!this.open) {
       written?.();
       return;
     }
-    const out = Buffer.allocUnsafe(4 + bytes.byteLength);
-    out.writeUInt32LE(bytes.byteLength, 0);
-    out.set(bytes, 4);
-    this.socket.write(out, written ? () => written() : undefined);
+    let length = 0;
+    for (const p of parts) length += p.byteLength;
+    const done = written ? () => written() : undefined;
+    if (length >= LARGE_MESSAGE_BYTES) {
+      // The header and the parts in one writev, without copying them into one buffer.
+      const head = Buffer.allocUnsafe(4);
+      head.writeUInt32LE(length, 0);
+      this.socket.cork();
+      this.socket.write(head);
+      parts.forEach((p, i) => this.socket.write(p, i === parts.length - 1 ? done : undefined));
+      if (parts.length === 0) this.socket.write(Buffer.alloc(0), done);
+      this.socket.uncork();
+      return;
+    }
+    const out = Buffer.allocUnsafe(4 + length);
+    out.writeUInt32LE(length, 0);
+    let at = 4;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    this.socket.write(out, done);
   }
 
   onMessage(handler: (bytes: Uint8Array) => void): void {
@@ -66,8 +89,14 @@ export class PipeLink implements FrameLink {
 
   /** Length of the message being received, once its 4-byte header is in. */
   private need = -1;
+  /** A large message being received: its bytes are copied in as they arrive. */
+  private large: { readonly buf: Buffer; filled: number } | undefined;
 
   private onData(chunk: Buffer): void {
+    if (this.large) {
+      chunk = this.fillLarge(chunk);
+      if (chunk.length === 0) return;
+    }
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     if (this.buffered < 4) return;
@@ -76,7 +105,19 @@ export class PipeLink implements FrameLink {
       this.need = head.readUInt32LE(0);
       if (this.need > MAX_MESSAGE_BYTES) return this.dropBrokenStream(this.need);
     }
-    // A large message arrives in many reads: join them once it is complete, not at every read.
+    if (this.buffered < 4 + this.need && this.need >= LARGE_MESSAGE_BYTES) {
+      // A large message arrives in many reads: copy each in while the sender still writes,
+      // rather than join them all once the last one is in.
+      const head = Buffer.concat(this.chunks, this.buffered);
+      const buf = Buffer.allocUnsafe(this.need);
+      head.copy(buf, 0, 4);
+      this.large = { buf, filled: head.length - 4 };
+      this.chunks = [];
+      this.buffered = 0;
+      this.need = -1;
+      return;
+    }
+    // Smaller messages split across reads are joined once complete, not at every read.
     if (this.buffered < 4 + this.need) return;
     this.need = -1;
     let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
@@ -92,6 +133,19 @@ export class PipeLink implements FrameLink {
     buf = buf.subarray(at);
     this.chunks = buf.length > 0 ? [buf] : [];
     this.buffered = buf.length;
+  }
+
+  /** Copy `chunk` into the large message; hand it over once full. Returns what follows it. */
+  private fillLarge(chunk: Buffer): Buffer {
+    const large = this.large!;
+    const take = Math.min(chunk.length, large.buf.length - large.filled);
+    chunk.copy(large.buf, large.filled, 0, take);
+    large.filled += take;
+    if (large.filled === large.buf.length) {
+      this.large = undefined;
+      this.handler?.(large.buf);
+    }
+    return chunk.subarray(take);
   }
 
   /** Not our framing: drop what is buffered rather than misread everything after it. */
@@ -117,12 +171,12 @@ export class ChannelLink implements FrameLink {
     return this.channel.connected !== false;
   }
 
-  send(bytes: Uint8Array, written?: () => void): void {
+  send(parts: readonly Uint8Array[], written?: () => void): void {
     if (!this.open) {
       written?.();
       return;
     }
-    this.channel.send(bytes, undefined, {}, () => written?.());
+    this.channel.send(parts.length === 1 ? parts[0] : Buffer.concat(parts), undefined, {}, () => written?.());
   }
 
   onMessage(handler: (bytes: Uint8Array) => void): void {

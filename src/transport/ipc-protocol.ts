@@ -52,9 +52,32 @@ export class FrameBatcher<F> {
 // byte arrays only: the serializer's extensions never apply to them.
 const framePackr = new (privateMsgpackr().Packr)({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
-/** One IPC message: the frames of a batch, as one byte array. */
-export function encodeFrames<F>(frames: F[]): Uint8Array {
-  return framePackr.pack(frames);
+/** A frame body from this size travels after the encoded frames, as it is: never copied into them. */
+const OUT_OF_LINE_BYTES = 64 * 1024;
+
+/**
+ * One IPC message: the frames of a batch, as byte arrays to write one after the other: a 4-byte
+ * little-endian length of the encoded frames, the frames (msgpack), then the large bodies the
+ * frames left out (each frame with `xb` instead of `body`: its body's length, in order).
+ */
+export function encodeFrames<F>(frames: F[]): Uint8Array[] {
+  let parts: Uint8Array[] | undefined;
+  let out: F[] = frames;
+  for (let i = 0; i < frames.length; i++) {
+    const body = (frames[i] as { body?: unknown }).body;
+    if (!(body instanceof Uint8Array) || body.byteLength < OUT_OF_LINE_BYTES) continue;
+    if (!parts) {
+      parts = [];
+      out = frames.slice();
+    }
+    const { body: _moved, ...rest } = frames[i] as { body: Uint8Array };
+    out[i] = { ...rest, xb: body.byteLength } as F;
+    parts.push(body);
+  }
+  const encoded = framePackr.pack(out);
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32LE(encoded.byteLength, 0);
+  return parts ? [head, encoded, ...parts] : [head, encoded];
 }
 
 /**
@@ -63,7 +86,22 @@ export function encodeFrames<F>(frames: F[]): Uint8Array {
  */
 export function decodeFrames<F>(message: Uint8Array): F[] | undefined {
   if (!(message instanceof Uint8Array)) return undefined;
-  const frames = framePackr.unpack(message) as unknown;
+  if (message.byteLength < 4) throw new TypeError('an IPC batch is shorter than its header');
+  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  const length = view.getUint32(0, true);
+  if (length > message.byteLength - 4) throw new TypeError('an IPC batch is shorter than its frames');
+  const frames = framePackr.unpack(message.subarray(4, 4 + length)) as unknown;
   if (!Array.isArray(frames)) throw new TypeError('an IPC batch is not an array of frames');
+  // Bodies sent out of line follow the frames, in order.
+  let at = 4 + length;
+  for (const f of frames as Array<{ xb?: unknown; body?: Uint8Array }>) {
+    if (typeof f !== 'object' || f === null || f.xb === undefined) continue;
+    const n = f.xb;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > message.byteLength - at) throw new TypeError('an IPC batch is shorter than its bodies');
+    f.body = message.subarray(at, at + n);
+    delete f.xb;
+    at += n;
+  }
+  if (at !== message.byteLength) throw new TypeError('an IPC batch has bytes after its bodies');
   return frames as F[];
 }

@@ -19,9 +19,9 @@ class MemoryLink implements FrameLink {
   open = true;
   private handler?: (bytes: Uint8Array) => void;
 
-  send(bytes: Uint8Array, written?: () => void): void {
+  send(parts: readonly Uint8Array[], written?: () => void): void {
     const peer = this.peer;
-    const copy = Uint8Array.from(bytes);
+    const copy = Uint8Array.from(Buffer.concat(parts));
     if (this.open && peer?.open) setImmediate(() => peer.handler?.(copy));
     written?.();
   }

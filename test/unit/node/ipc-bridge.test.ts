@@ -21,7 +21,7 @@ function harness(failures: number) {
   let fromWorker: (bytes: Uint8Array) => void = () => undefined;
   const link: FrameLink = {
     open: true,
-    send: (bytes) => toWorker.push(...(decodeFrames<ParentFrame>(bytes) ?? [])),
+    send: (parts) => toWorker.push(...(decodeFrames<ParentFrame>(Buffer.concat(parts)) ?? [])),
     onMessage: (h) => (fromWorker = h),
   };
   let left = failures;
@@ -33,7 +33,7 @@ function harness(failures: number) {
     },
   } as unknown as Transport;
   new IpcBridge('test worker', link, transport, { onReady: () => undefined }, clock);
-  const publish = (queue: string) => fromWorker(encodeFrames<ChildFrame>([{ op: 'pub', queue, body: new Uint8Array([1]) }]));
+  const publish = (queue: string) => fromWorker(Buffer.concat(encodeFrames<ChildFrame>([{ op: 'pub', queue, body: new Uint8Array([1]) }])));
   return { clock, sent, toWorker, publish };
 }
 
@@ -81,9 +81,9 @@ describe('ending a consumer gives back what it holds (a shared actor stopped whi
     await Promise.all([own.connect(), other.connect()]);
     const toWorker: ParentFrame[] = [];
     let fromWorker: (bytes: Uint8Array) => void = () => undefined;
-    const link: FrameLink = { open: true, send: (bytes) => toWorker.push(...(decodeFrames<ParentFrame>(bytes) ?? [])), onMessage: (h) => (fromWorker = h) };
+    const link: FrameLink = { open: true, send: (parts) => toWorker.push(...(decodeFrames<ParentFrame>(Buffer.concat(parts)) ?? [])), onMessage: (h) => (fromWorker = h) };
     const bridge = new IpcBridge('test worker', link, own, { onReady: () => undefined });
-    const frame = (f: ChildFrame) => fromWorker(encodeFrames<ChildFrame>([f]));
+    const frame = (f: ChildFrame) => fromWorker(Buffer.concat(encodeFrames<ChildFrame>([f])));
     await other.assertQueue('raybus.actor.q1');
     for (const b of [1, 2, 3]) await other.publish('raybus.actor.q1', new Uint8Array([b]));
     frame({ op: 'consume', id: 1, queue: 'raybus.actor.q1', prefetch: 10 });

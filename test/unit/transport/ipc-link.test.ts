@@ -24,7 +24,7 @@ test('messages written by one link are read back by another, split at every poss
   const a = fakeSocket();
   const sender = new PipeLink(a.socket);
   const messages = [msg(0, 0), msg(1, 1), msg(300, 2), msg(5, 3)];
-  for (const m of messages) sender.send(m);
+  for (const m of messages) sender.send([m]);
   const stream = Buffer.concat(a.written);
   for (let cut = 0; cut <= stream.length; cut++) {
     const b = fakeSocket();
@@ -40,8 +40,8 @@ test('byte-by-byte reads and a 1 MB message', () => {
   const a = fakeSocket();
   const sender = new PipeLink(a.socket);
   const big = msg(1 << 20, 9);
-  sender.send(msg(3, 1));
-  sender.send(big);
+  sender.send([msg(3, 1)]);
+  sender.send([big]);
   const stream = Buffer.concat(a.written);
   const b = fakeSocket();
   const got: number[] = [];
@@ -51,12 +51,33 @@ test('byte-by-byte reads and a 1 MB message', () => {
   expect(got).toEqual([3, big.byteLength]);
 });
 
+test('large messages read as they arrive: any split, content intact, with what follows them in the same read', async () => {
+  const a = fakeSocket();
+  const sender = new PipeLink(a.socket);
+  // Distinct bytes, so a shifted or missing part shows.
+  const big = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
+  const messages = [msg(2, 1), big((1 << 20) + 5, 3), msg(7, 4), big(3 << 20, 5), msg(1, 6)];
+  let written = 0;
+  for (const m of messages) sender.send([m], () => (written += 1));
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(written).toBe(messages.length);
+  const stream = Buffer.concat(a.written);
+  for (const size of [4093, 65536, 1 << 20, (1 << 20) + 17, stream.length]) {
+    const b = fakeSocket();
+    const got: Uint8Array[] = [];
+    new PipeLink(b.socket).onMessage((m) => got.push(Uint8Array.from(m)));
+    for (let at = 0; at < stream.length; at += size) b.feed(stream.subarray(at, at + size));
+    expect(got.map((m) => m.byteLength)).toEqual(messages.map((m) => m.byteLength));
+    got.forEach((m, i) => expect(Buffer.compare(m, messages[i]!)).toBe(0));
+  }
+});
+
 test('a closed link drops sends but still calls back (a draining worker does not wait forever)', () => {
   const a = fakeSocket();
   const link = new PipeLink(a.socket);
   a.socket.destroy();
   let called = false;
-  link.send(msg(1, 1), () => {
+  link.send([msg(1, 1)], () => {
     called = true;
   });
   expect(called).toBe(true);

@@ -91,13 +91,13 @@ describe('a worker that requires authenticated deliveries', () => {
     const sent: ChildFrame[] = [];
     const link: FrameLink = {
       open: true,
-      send: (bytes, written) => {
-        sent.push(...(decodeFrames<ChildFrame>(bytes) ?? []));
+      send: (parts, written) => {
+        sent.push(...(decodeFrames<ChildFrame>(Buffer.concat(parts)) ?? []));
         written?.();
       },
       onMessage: (h) => (handler = h),
     };
-    return { link, sent, deliver: (f) => handler(encodeFrames([f])) };
+    return { link, sent, deliver: (f) => handler(Buffer.concat(encodeFrames([f]))) };
   }
   const channel = { on: () => undefined };
 
