@@ -31,3 +31,18 @@ export function privateMsgpackr(): Msgpackr {
   instance = mod.exports;
   return instance;
 }
+
+/** From this size, a packed result leaves msgpackr's buffer to its caller (see below). */
+const LARGE_PACK_BYTES = 1 << 20;
+
+/**
+ * Call after each pack with its result. msgpackr packs into one buffer shared by all its
+ * Packrs and appends each result after the last; when it runs out of room it copies the rest
+ * of that buffer, however large, into a new one. After a large value (100 MB), every pack
+ * would drag the old buffer along: hand the large one to the caller and give msgpackr a
+ * fresh small one instead.
+ */
+export function afterPack(packr: { useBuffer(buffer: Uint8Array): void }, packed: Uint8Array): Uint8Array {
+  if (packed.byteLength >= LARGE_PACK_BYTES) packr.useBuffer(Buffer.allocUnsafeSlow(64 * 1024));
+  return packed;
+}

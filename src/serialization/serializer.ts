@@ -6,7 +6,7 @@
  * set of limits that every decode is held to before msgpackr sees the bytes
  * (msgpack-bounds.ts), so a hostile message is refused instead of allocated.
  */
-import { privateMsgpackr } from './msgpackr-instance';
+import { afterPack, privateMsgpackr } from './msgpackr-instance';
 import { checkMsgpack, type DecodeLimits } from './msgpack-bounds';
 
 export { MalformedMessageError, type DecodeLimits } from './msgpack-bounds';
@@ -134,7 +134,7 @@ export class Serializer {
   /** Encode a user value (check it with value-check.ts first for path-precise errors). */
   encodeValue(value: unknown): Uint8Array {
     this.wroteExtension = false;
-    const bytes = this.values.pack(value);
+    const bytes = afterPack(this.values, this.values.pack(value));
     // msgpackr's structured-clone map keeps every object of the last value reachable until
     // the next encode: a ref or an actor handle inside it would stay counted (its object or
     // actor alive) after the caller dropped it. An empty encode lets go of it.
@@ -150,7 +150,7 @@ export class Serializer {
 
   /** Encode an envelope (plain objects, strings, numbers, Uint8Array). */
   encodeEnvelope(value: unknown): Uint8Array {
-    return this.envelopes.pack(value);
+    return afterPack(this.envelopes, this.envelopes.pack(value));
   }
 
   /** Decode an envelope; throws on malformed input (callers reject the message). */

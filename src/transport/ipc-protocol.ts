@@ -2,7 +2,7 @@
  * Frames between a worker process and its node. Frames are batched per event-loop turn: each
  * message on the link (ipc-link.ts) is one msgpack buffer holding the turn's frames.
  */
-import { privateMsgpackr } from '../serialization/msgpackr-instance';
+import { afterPack, privateMsgpackr } from '../serialization/msgpackr-instance';
 import type { MessageHeaders, QueueOptions } from './transport';
 
 export type ChildFrame =
@@ -74,7 +74,7 @@ export function encodeFrames<F>(frames: F[]): Uint8Array[] {
     out[i] = { ...rest, xb: body.byteLength } as F;
     parts.push(body);
   }
-  const encoded = framePackr.pack(out);
+  const encoded = afterPack(framePackr, framePackr.pack(out));
   const head = Buffer.allocUnsafe(4);
   head.writeUInt32LE(encoded.byteLength, 0);
   return parts ? [head, encoded, ...parts] : [head, encoded];

@@ -157,3 +157,22 @@ describe('code shipping', () => {
     expect(a.id).not.toBe(c.id);
   });
 });
+
+test('large values encoded one after another stay intact, and later encodes do not carry the earlier ones along', () => {
+  // msgpackr packs into one shared buffer; after a large result raybus hands that buffer over
+  // and gives msgpackr a fresh one (msgpackr-instance.ts, afterPack).
+  const big = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i + seed) & 0xff);
+  const a = big(3 << 20, 1);
+  const b = big(2 << 20, 2);
+  const ea = encodeValue(a);
+  const small = encodeEnvelope({ t: 'x', n: 1 });
+  const eb = encodeEnvelope({ t: 'call', body: b });
+  const ea2 = encodeValue(a);
+  expect(Buffer.compare(Buffer.from(decodeValue(ea) as Uint8Array), Buffer.from(a))).toBe(0);
+  expect(decodeEnvelope(small)).toEqual({ t: 'x', n: 1 });
+  expect(Buffer.compare(Buffer.from((decodeEnvelope(eb) as { body: Uint8Array }).body), Buffer.from(b))).toBe(0);
+  expect(Buffer.compare(Buffer.from(ea2), Buffer.from(ea))).toBe(0);
+  // Each large result has a buffer of its own: none shares memory with the next.
+  expect(ea.buffer).not.toBe(eb.buffer);
+  expect(eb.buffer).not.toBe(ea2.buffer);
+});
