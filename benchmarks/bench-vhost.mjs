@@ -14,17 +14,21 @@ function ctl(args) {
   execFileSync(cmd, [...pre, ...args], { stdio: 'ignore', timeout: 30_000 });
 }
 
-/** `{ url, release() }`: the broker URL to use, and the cleanup to run when the bench ends. */
-export function benchBroker() {
-  const given = process.env.RAYBUS_BENCH_AMQP_URL;
+/**
+ * `{ url, release() }`: the broker URL to use, and the cleanup to run when the bench ends.
+ * `base`: a broker address to make the vhost on (its own vhost, if it names one, is used as it is).
+ */
+export function benchBroker(base) {
+  const given = base === undefined ? process.env.RAYBUS_BENCH_AMQP_URL : new URL(base).pathname.length > 1 ? base : undefined;
   if (given) return { url: given, release: () => undefined };
+  const root = (base ?? DEFAULT_URL).replace(/\/$/, '');
   const vhost = `raybus-bench-${Math.floor(Date.now() / 1000)}-${randomBytes(3).toString('hex')}`;
   try {
     ctl(['add_vhost', vhost]);
     ctl(['set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*']);
   } catch (err) {
-    console.log(`bench: RabbitMQ rows use ${DEFAULT_URL} as it is (could not make a vhost of their own: ${err.message.split('\n')[0]})`);
-    return { url: DEFAULT_URL, release: () => undefined };
+    console.log(`bench: RabbitMQ rows use ${root} as it is (could not make a vhost of their own: ${err.message.split('\n')[0]})`);
+    return { url: root, release: () => undefined };
   }
   let released = false;
   const release = () => {
@@ -37,5 +41,5 @@ export function benchBroker() {
     }
   };
   process.on('exit', release);
-  return { url: `${DEFAULT_URL}/${encodeURIComponent(vhost)}`, release };
+  return { url: `${root}/${encodeURIComponent(vhost)}`, release };
 }

@@ -9,8 +9,12 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import ray from 'raybus';
 import { smallValue, Actor } from './raybus-remote-code.mjs';
+import { benchBroker } from './bench-vhost.mjs';
 
-const broker = process.argv[2];
+// On RabbitMQ without a vhost in the address: a vhost of its own, deleted at the end (a test
+// cluster's queues outlive its nodes; bench-vhost.mjs).
+const amqpVhost = process.argv[2]?.startsWith('amqp') ? benchBroker(process.argv[2]) : undefined;
+const broker = amqpVhost?.url ?? process.argv[2];
 const only = process.env.QUICK_ONLY ? new RegExp(process.env.QUICK_ONLY) : /./;
 const secs = Number(process.env.QUICK_SECONDS ?? 3);
 // On a broker: one `raybus start` node (2 CPUs) of raybus/testing's Cluster; CPU figures then
@@ -92,3 +96,4 @@ clearInterval(scraper);
 if (metrics) console.log(`metrics: ${scrapes} scrapes`);
 await ray.shutdown();
 await cluster?.shutdown();
+amqpVhost?.release();
