@@ -185,7 +185,8 @@ export class IpcBridge {
                 pending.set(tag, d);
                 this.out.push({ op: 'deliver', ctag, dtag: tag, queue: d.queue, body: d.body, headers: d.headers, redelivered: d.redelivered });
               },
-              { prefetch: f.prefetch },
+              // The handler above only records the delivery and queues a frame.
+              { prefetch: f.prefetch, recordsOnly: true },
             )
             .then((sub) => {
               this.subs.set(ctag, sub);

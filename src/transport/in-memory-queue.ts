@@ -17,6 +17,8 @@ export interface Consumer {
   readonly queue: MemoryQueue;
   readonly handler: (delivery: Delivery) => void;
   readonly prefetch: number;
+  /** Its handler may be called inside `publish` (ConsumeOptions.recordsOnly). */
+  readonly recordsOnly: boolean;
   /** The connection that consumes (closing it cancels the consumer). */
   readonly owner: object;
   readonly unacked: Set<QueuedMessage>;

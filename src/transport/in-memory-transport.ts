@@ -111,14 +111,30 @@ export class InMemoryBus {
     const q = this.queues.get(queue);
     if (!q) throw busError(NO_SUCH_QUEUE, `raybus in-memory bus: no queue named '${queue}'`);
     this.checkSize(body);
+    const wasEmpty = q.size === 0;
     q.messages.push({ body, headers, redelivered: false });
     counters.sent += 1;
     counters.sentBytes += body.byteLength;
+    // Nothing waits before it and its consumer only records deliveries (a node's bridge to a
+    // worker process): hand it over now, so that a worker starts on the first calls of a long
+    // synchronous run of submissions while the caller still makes the rest.
+    if (wasEmpty && !q.scheduled && !this.dispatching && q.consumers.length === 1 && q.consumers[0]!.recordsOnly) {
+      this.dispatching = true;
+      try {
+        this.dispatch(q);
+      } finally {
+        this.dispatching = false;
+      }
+      return;
+    }
     this.schedule(q);
   }
 
+  /** A synchronous hand-off is under way (none nests in another). */
+  private dispatching = false;
+
   /** @internal */
-  addConsumer(owner: InMemoryTransport, queue: string, handler: (d: Delivery) => void, prefetch: number): Consumer {
+  addConsumer(owner: InMemoryTransport, queue: string, handler: (d: Delivery) => void, prefetch: number, recordsOnly = false): Consumer {
     const q = this.queues.get(queue);
     if (!q) throw new Error(`raybus in-memory bus: cannot consume from missing queue '${queue}'`);
     const consumer: Consumer = {
@@ -126,6 +142,7 @@ export class InMemoryBus {
       queue: q,
       handler,
       prefetch,
+      recordsOnly,
       owner,
       unacked: new Set(),
       cancelled: false,
@@ -326,7 +343,7 @@ export class InMemoryTransport implements Transport {
 
   async consume(queue: string, handler: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {
     this.ensureOpen();
-    const consumer = this.bus.addConsumer(this, queue, handler, options.prefetch);
+    const consumer = this.bus.addConsumer(this, queue, handler, options.prefetch, options.recordsOnly === true);
     this.consumers.add(consumer);
     return {
       cancel: async () => {

@@ -26,7 +26,14 @@ export type ParentFrame =
   | { op: 'topic'; stag: number; body: Uint8Array }
   | { op: 'puberr'; queue: string; message: string };
 
-/** Collects frames and sends them in one IPC message at the end of the current tick. */
+/**
+ * Frames of one IPC message at most: a long run of calls or results in one turn leaves in
+ * messages of this many, so the other side starts on the first while this one works on the
+ * rest (both cores busy), instead of one message at the end of the turn.
+ */
+const FRAMES_PER_MESSAGE = 64;
+
+/** Collects frames and sends them in one IPC message at the end of the current tick (or once FRAMES_PER_MESSAGE are waiting). */
 export class FrameBatcher<F> {
   private batch: F[] = [];
   private scheduled = false;
@@ -34,6 +41,12 @@ export class FrameBatcher<F> {
 
   push(frame: F): void {
     this.batch.push(frame);
+    if (this.batch.length >= FRAMES_PER_MESSAGE) {
+      const frames = this.batch;
+      this.batch = [];
+      this.sink(frames);
+      return;
+    }
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());

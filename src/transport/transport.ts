@@ -62,6 +62,12 @@ export interface Delivery {
 export interface ConsumeOptions {
   /** Most unacknowledged deliveries outstanding at once (AMQP prefetch). 0 = unbounded. */
   readonly prefetch: number;
+  /**
+   * The handler only records the delivery (it never publishes, acks or consumes from inside):
+   * an in-process bus may then hand it over inside `publish`, without waiting for the end of
+   * the caller's synchronous work. Other buses ignore it.
+   */
+  readonly recordsOnly?: boolean;
 }
 
 /** A running consumer or topic subscription. */
