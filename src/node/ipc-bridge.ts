@@ -183,7 +183,10 @@ export class IpcBridge {
                 // anything malformed; the node does not decode messages on its behalf.
                 const tag = dtag++;
                 pending.set(tag, d);
-                this.out.push({ op: 'deliver', ctag, dtag: tag, queue: d.queue, body: d.body, headers: d.headers, redelivered: d.redelivered });
+                const frame: Extract<ParentFrame, { op: 'deliver' }> = { op: 'deliver', ctag, dtag: tag, body: d.body };
+                if (hasKeys(d.headers)) frame.headers = d.headers;
+                if (d.redelivered) frame.redelivered = true;
+                this.out.push(frame);
               },
               // The handler above only records the delivery and queues a frame.
               { prefetch: f.prefetch, recordsOnly: true },
@@ -235,4 +238,9 @@ export class IpcBridge {
 /** IPC's advanced serialization hands back Uint8Array/Buffer; normalise. */
 function toBytes(b: Uint8Array): Uint8Array {
   return b instanceof Uint8Array ? b : new Uint8Array(b as ArrayBufferLike);
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }

@@ -22,7 +22,8 @@ export type ChildFrame =
 export type ParentFrame =
   | { op: 'ok'; id: number; tag?: number }
   | { op: 'err'; id: number; message: string }
-  | { op: 'deliver'; ctag: number; dtag: number; queue: string; body: Uint8Array; headers: MessageHeaders; redelivered: boolean }
+  // The queue is the consumer's (ctag); headers and redelivered only when there are some.
+  | { op: 'deliver'; ctag: number; dtag: number; body: Uint8Array; headers?: MessageHeaders; redelivered?: true }
   | { op: 'topic'; stag: number; body: Uint8Array }
   | { op: 'puberr'; queue: string; message: string };
 

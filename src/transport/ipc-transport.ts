@@ -37,6 +37,8 @@ export class IpcTransport implements Transport {
   private readonly topics = new Map<number, (b: Uint8Array) => void>();
   /** Deliveries that overtook the answer to their consume call (the node sends them first). */
   private readonly early = new Map<number, Array<Extract<ParentFrame, { op: 'deliver' }>>>();
+  /** The queue each consumer (by tag) reads: deliveries do not repeat it. */
+  private readonly queueOf = new Map<number, string>();
   private readonly out: FrameBatcher<ChildFrame>;
 
   private refused = 0;
@@ -127,12 +129,14 @@ export class IpcTransport implements Transport {
   async consume(queue: string, handler: (d: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {
     const ctag = (await this.call((id) => ({ op: 'consume', id, queue, prefetch: options.prefetch })))!;
     this.consumers.set(ctag, handler);
+    this.queueOf.set(ctag, queue);
     const early = this.early.get(ctag);
     this.early.delete(ctag);
     if (early) for (const f of early) this.onFrame(f);
     return {
       cancel: async () => {
         this.consumers.delete(ctag);
+        this.queueOf.delete(ctag);
         await this.call((id) => ({ op: 'cancel', id, ctag }));
       },
     };
@@ -182,17 +186,18 @@ export class IpcTransport implements Transport {
           return;
         }
         const { ctag, dtag } = f;
+        const queue = this.queueOf.get(ctag) ?? '';
         const required = this.options.requireHeader;
         if (required !== undefined && f.headers?.[required] === undefined) {
           this.out.push({ op: 'nack', ctag, dtag, requeue: false, reason: 'unauthenticated: not opened with the cluster key' });
-          if (this.refused++ % 100 === 0) logger.warn(`raybus worker: refused an unauthenticated message on ${f.queue} (${this.refused} so far)`);
+          if (this.refused++ % 100 === 0) logger.warn(`raybus worker: refused an unauthenticated message on ${queue} (${this.refused} so far)`);
           return;
         }
         handler({
-          queue: f.queue,
+          queue,
           body: f.body,
-          headers: f.headers,
-          redelivered: f.redelivered,
+          headers: f.headers ?? {},
+          redelivered: f.redelivered === true,
           ack: () => this.out.push({ op: 'ack', ctag, dtag }),
           nack: (requeue: boolean, reason?: string) => this.out.push(reason === undefined ? { op: 'nack', ctag, dtag, requeue } : { op: 'nack', ctag, dtag, requeue, reason: reason.slice(0, 1024) }),
         });

@@ -111,10 +111,13 @@ describe('a worker that requires authenticated deliveries', () => {
     const consume = sent.find((f) => f.op === 'consume') as Extract<ChildFrame, { op: 'consume' }>;
     deliver({ op: 'ok', id: consume.id, tag: 7 });
     await consuming;
-    deliver({ op: 'deliver', ctag: 7, dtag: 1, queue: QUEUE, body: new Uint8Array([1]), headers: { [AUTHENTICATED_HEADER]: 'abc' }, redelivered: false });
-    deliver({ op: 'deliver', ctag: 7, dtag: 2, queue: QUEUE, body: new Uint8Array([2]), headers: {}, redelivered: false });
+    deliver({ op: 'deliver', ctag: 7, dtag: 1, body: new Uint8Array([1]), headers: { [AUTHENTICATED_HEADER]: 'abc' } });
+    deliver({ op: 'deliver', ctag: 7, dtag: 2, body: new Uint8Array([2]) });
     await new Promise((r) => setImmediate(r));
     expect(got.map((d) => d.body[0])).toEqual([1]);
+    // The frame does not repeat the queue: the consumer's tag says it.
+    expect(got[0]!.queue).toBe(QUEUE);
+    expect(got[0]!.redelivered).toBe(false);
     expect(sent.filter((f) => f.op === 'nack')).toEqual([{ op: 'nack', ctag: 7, dtag: 2, requeue: false, reason: 'unauthenticated: not opened with the cluster key' }]);
     expect(warned.messages()).toHaveLength(1);
   });
