@@ -161,3 +161,12 @@ export function logResult(prefix, r) {
   const tail = r.na ? `n/a (${r.na})` : r.error ? `error: ${r.error}` : `${fmt(r.mean)} ± ${fmt(r.std)} ${r.unit}`;
   console.log(`  ${prefix}${r.name.padEnd(48)} ${tail}`);
 }
+
+/** Stop an anchor's child process: disconnect, then SIGKILL if it has not exited within 4 s. */
+export async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  if (child.connected) child.disconnect();
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 4000).unref())]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}

@@ -6,7 +6,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
-import { timeit, settle, logResult, withTimeout } from '../harness.mjs';
+import { timeit, settle, logResult, withTimeout, stopChild } from '../harness.mjs';
 
 /** Start the server process; resolves once it consumes. */
 async function startServer(url, queue) {
@@ -19,13 +19,6 @@ async function startServer(url, queue) {
   return child;
 }
 
-async function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  if (child.connected) child.disconnect();
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000).unref())]);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
 
 /**
  * Run the amqplib anchor: one request in flight, then 1,000 in flight.

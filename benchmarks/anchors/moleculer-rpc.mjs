@@ -2,19 +2,11 @@
 // transporter on RabbitMQ (tuned as the amqplib anchor: noDelay, prefetch 1000) or its NATS
 // transporter on NATS. The service runs in a child process; this process is the caller.
 import { fork } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { ServiceBroker } from 'moleculer';
 import { moleculerOptions } from './moleculer-options.mjs';
-import { timeit, settle, logResult, withTimeout } from '../harness.mjs';
+import { timeit, settle, logResult, withTimeout, stopChild } from '../harness.mjs';
 
-async function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  if (child.connected) child.disconnect();
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 4000).unref())]);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
 
 /**
  * Run a Moleculer anchor: one call in flight, then 1,000 in flight.

@@ -2,18 +2,10 @@
 // JetStream: nothing stored, nothing acknowledged), the responder in a child process, one
 // request in flight, then 1,000 in flight.
 import { fork } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { timeit, settle, logResult, withTimeout } from '../harness.mjs';
+import { timeit, settle, logResult, withTimeout, stopChild } from '../harness.mjs';
 
-async function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  if (child.connected) child.disconnect();
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000).unref())]);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
 
 /**
  * @param {string} url  nats:// address
