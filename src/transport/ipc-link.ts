@@ -69,7 +69,6 @@ export class PipeLink implements FrameLink {
       this.socket.cork();
       this.socket.write(head);
       parts.forEach((p, i) => this.socket.write(p, i === parts.length - 1 ? done : undefined));
-      if (parts.length === 0) this.socket.write(Buffer.alloc(0), done);
       this.socket.uncork();
       return;
     }

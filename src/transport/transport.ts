@@ -63,9 +63,10 @@ export interface ConsumeOptions {
   /** Most unacknowledged deliveries outstanding at once (AMQP prefetch). 0 = unbounded. */
   readonly prefetch: number;
   /**
-   * The handler only records the delivery (it never publishes, acks or consumes from inside):
-   * an in-process bus may then hand it over inside `publish`, without waiting for the end of
-   * the caller's synchronous work. Other buses ignore it.
+   * The handler only records the delivery (it neither publishes nor consumes from inside it; an
+   * ack or nack it makes there settles as usual): an in-process bus may then hand it over
+   * inside `publish`, without waiting for the end of the caller's synchronous work. Other buses
+   * ignore it.
    */
   readonly recordsOnly?: boolean;
 }
