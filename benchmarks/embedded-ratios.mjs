@@ -11,22 +11,11 @@ import { fileURLToPath } from 'node:url';
 import ray from 'raybus';
 import { timeit } from './harness.mjs';
 import { smallValue, Actor } from './raybus-remote-code.mjs';
+import { rpcOver } from './anchors/ipc.mjs';
 
 const child = fork(fileURLToPath(new URL('./anchors/echo-child.mjs', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 await once(child, 'spawn');
-const pending = new Map();
-let next = 0;
-child.on('message', (m) => {
-  const r = pending.get(m.id);
-  pending.delete(m.id);
-  r?.(m);
-});
-const echo = (payload) =>
-  new Promise((resolve) => {
-    const id = next++;
-    pending.set(id, resolve);
-    child.send({ id, payload });
-  });
+const echo = rpcOver((m) => child.send(m), (h) => child.on('message', h));
 
 await ray.init();
 const small = ray.remote(smallValue);

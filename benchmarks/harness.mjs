@@ -6,6 +6,7 @@
 // (BENCH_WARMUP_MS=1000 BENCH_ROUND_MS=2000 gives Ray's exact timing; the 10 s sleep is
 // replaced by settle(): a GC and a short pause). Every loop is bounded by count and by time,
 // and a metric that does not finish by its deadline is reported as timed out.
+import { fork } from 'node:child_process';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -169,4 +170,46 @@ export async function stopChild(child) {
   if (child.connected) child.disconnect();
   await Promise.race([exited, new Promise((r) => setTimeout(r, 4000).unref())]);
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/**
+ * Fork an anchor's server process; resolves once it sends its first message (ready), rejects
+ * if it exits first or stays silent past `timeoutMs`.
+ */
+export async function startChild(script, args, label, timeoutMs = 15_000) {
+  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${label} exited (code ${code})`)));
+  });
+  try {
+    await withTimeout(ready, timeoutMs, label);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return child;
+}
+
+/**
+ * An anchor's two figures for request/reply `call`: one in flight (`<key>_sync`) and 1,000 in
+ * flight (`<key>_async`), each logged.
+ */
+export async function timeRequestReply(name, key, call) {
+  const sync = await timeit(`${name} sync`, call);
+  const async = await timeit(
+    `${name} async`,
+    () => {
+      const ps = new Array(1000);
+      for (let i = 0; i < 1000; i++) ps[i] = call();
+      return Promise.all(ps);
+    },
+    { multiplier: 1000 },
+  );
+  const results = [
+    { ...sync, key: `${key}_sync`, kind: 'sync' },
+    { ...async, key: `${key}_async`, kind: 'async' },
+  ];
+  for (const r of results) logResult('[anchor] ', r);
+  return results;
 }

@@ -111,8 +111,8 @@ function scalingTables(scaling) {
     const kill = s.killS === undefined ? 'n/a' : `${fmt(s.killS)}${s.killFailed ? ` (${s.killFailed} timed out)` : ''}`;
     return [`${label}${s.retried ? ' (retried)' : ''}`, fmt(s.createS), fmt(s.actorsPerS), value(s.calls), kill, fmt(s.driverRssMB), w];
   });
-  // One set per broker (results from before NATS rows existed hold one RabbitMQ set).
-  const nodeSets = Array.isArray(scaling.nodes) ? scaling.nodes : [{ ...scaling.nodes, broker: 'RabbitMQ', note: scaling.nodes.amqpNote }];
+  // One set of rows per broker.
+  const nodeSets = scaling.nodes;
   const nodeRows = nodeSets.flatMap((set) => set.rows).map((s) => {
     if (s.na || s.error) return [String(s.nodes), s.where ?? '', s.na ? `n/a (${s.na})` : `error: ${s.error}`];
     return [`${s.nodes}${s.retried ? ' (retried)' : ''}`, s.where, value(s.tasks)];
@@ -215,7 +215,7 @@ function largeValuesTable(large) {
 }
 
 const anyRetried = (data) =>
-  [...data.embedded, ...(data.rabbitmq.results ?? []), ...data.scaling.actors, ...(Array.isArray(data.scaling.nodes) ? data.scaling.nodes.flatMap((set) => set.rows) : data.scaling.nodes.rows)].some((r) => r.retried);
+  [...data.embedded, ...(data.rabbitmq.results ?? []), ...data.scaling.actors, ...data.scaling.nodes.flatMap((set) => set.rows)].some((r) => r.retried);
 
 /** What bounds the figures that miss their targets (measured with benchmarks/quick.mjs and --cpu-prof). */
 const BOUNDS = [

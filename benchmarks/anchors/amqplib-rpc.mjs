@@ -2,23 +2,10 @@
 // careful user would tune it (noDelay: true, so Nagle's algorithm does not hold small frames;
 // prefetch 1000 on the server). The server runs in a child process; this process is the
 // client, with an exclusive reply queue and a correlation id per request.
-import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
-import { timeit, settle, logResult, withTimeout, stopChild } from '../harness.mjs';
-
-/** Start the server process; resolves once it consumes. */
-async function startServer(url, queue) {
-  const child = fork(fileURLToPath(new URL('./amqplib-server.mjs', import.meta.url)), [url, queue], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ready = new Promise((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`amqplib server exited (code ${code})`)));
-  });
-  await withTimeout(ready, 15_000, 'amqplib server');
-  return child;
-}
-
+import { settle, stopChild, startChild, timeRequestReply } from '../harness.mjs';
 
 /**
  * Run the amqplib anchor: one request in flight, then 1,000 in flight.
@@ -28,7 +15,8 @@ async function startServer(url, queue) {
  */
 export async function runAmqplibAnchor(url) {
   const queue = `raybus-bench-rpc-${process.pid}`;
-  const server = await startServer(url, queue);
+  // The server process; ready once it consumes.
+  const server = await startChild(fileURLToPath(new URL('./amqplib-server.mjs', import.meta.url)), [url, queue], 'amqplib server');
   const conn = await amqp.connect(url, { noDelay: true });
   try {
     const props = conn.connection.serverProperties ?? {};
@@ -61,21 +49,7 @@ export async function runAmqplibAnchor(url) {
       }
       return reply;
     };
-    const sync = await timeit('amqplib request/reply sync', call);
-    const async = await timeit(
-      'amqplib request/reply async',
-      () => {
-        const ps = new Array(1000);
-        for (let i = 0; i < 1000; i++) ps[i] = call();
-        return Promise.all(ps);
-      },
-      { multiplier: 1000 },
-    );
-    const results = [
-      { ...sync, key: 'amqplib_sync', kind: 'sync' },
-      { ...async, key: 'amqplib_async', kind: 'async' },
-    ];
-    for (const r of results) logResult('[anchor] ', r);
+    const results = await timeRequestReply('amqplib request/reply', 'amqplib', call);
     await ch.close();
     return { results, serverVersion };
   } finally {

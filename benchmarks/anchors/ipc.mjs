@@ -13,7 +13,7 @@ parentPort.on('message', (m) => parentPort.postMessage(m));
 `;
 
 /** A correlating request/reply client over any `send` / on-message pair. */
-function rpcOver(send, onMessage) {
+export function rpcOver(send, onMessage) {
   const pending = new Map();
   let next = 0;
   onMessage((m) => {
