@@ -11,6 +11,14 @@ import { GetTimeoutError } from '../errors/ray-errors';
 import type { WireArg, WireOutcome, WireRef } from '../protocol/wire';
 import type { Clock, Timer } from '../util/clock';
 import type { BlockHook } from './blocked-waits';
+import { nextTurn, TurnBudget } from '../util/turn-budget';
+
+/**
+ * Values `get` hands over at once (they are here) in one event-loop turn; a program getting
+ * slice after slice of ready results goes on in the next turn past it (~10 ms of decoding).
+ */
+const READY_VALUES_PER_TURN = 8192;
+const readyValues = new TurnBudget(READY_VALUES_PER_TURN);
 
 /** What `get` and `wait` need: the outcomes of refs, here or on their way (the object manager). */
 export interface OutcomeSource {
@@ -41,10 +49,12 @@ export interface ArgEncoder {
 export function getValues(objects: OutcomeSource, clock: Clock, refs: ObjectRef<unknown> | ObjectRef<unknown>[], timeoutMs?: number, block?: BlockHook): Promise<unknown> {
   if (!Array.isArray(refs)) {
     const out = objects.outcomeOf(refs.id);
-    return out ? decodeNow(objects, out) : awaitValue(objects, clock, refs, timeoutMs, block);
+    if (!out) return awaitValue(objects, clock, refs, timeoutMs, block);
+    return readyValues.take(1) ? decodeNow(objects, out) : nextTurn().then(() => getValues(objects, clock, refs, timeoutMs, block));
   }
   const outs = refs.map((r) => objects.outcomeOf(r.id));
   if (outs.every((o) => o !== undefined)) {
+    if (!readyValues.take(outs.length)) return nextTurn().then(() => getValues(objects, clock, refs, timeoutMs, block));
     try {
       for (const o of outs) if ('e' in o!) throw decodeError((o as { e: WireError }).e);
       return Promise.resolve(outs.map((o) => objects.decodeOutcome(o!)));

@@ -8,6 +8,13 @@ import type { ObjectId, ReplyQueue } from '../protocol/ids';
 import type { Observable, ReplaySubject } from 'rxjs';
 import { rx } from '../util/rx';
 import type { WireOutcome } from '../protocol/wire';
+import { TurnBudget } from '../util/turn-budget';
+
+/**
+ * Collected ObjectRefs counted down in one event-loop turn; the rest of a large collection
+ * (a driver dropping a million refs) is counted in the turns after (~10 ms each).
+ */
+const DROPS_PER_TURN = 8192;
 
 interface Entry {
   outcome?: WireOutcome;
@@ -53,7 +60,11 @@ export interface ObjectEntryView {
 export class ObjectStore {
   private readonly entries = new Map<ObjectId, Entry>();
   private readonly owners = new Map<ObjectId, ReplyQueue>();
-  private readonly registry = new FinalizationRegistry<ObjectId>((id) => this.dropLocal(id));
+  private readonly registry = new FinalizationRegistry<ObjectId>((id) => this.collected(id));
+  private readonly drops = new TurnBudget(DROPS_PER_TURN);
+  /** Collected refs not counted down yet (past a turn's budget), from `collectedNext` on. */
+  private collectedLater: ObjectId[] = [];
+  private collectedNext = 0;
 
   constructor(
     private readonly self: ReplyQueue,
@@ -237,6 +248,24 @@ export class ObjectStore {
     }
     return e;
   }
+
+  /** The collector found an ObjectRef of `id` unreachable. */
+  private collected(id: ObjectId): void {
+    if (this.collectedLater.length === 0 && this.drops.take(1)) this.dropLocal(id);
+    else if (this.collectedLater.push(id) === 1) setImmediate(this.dropCollected);
+  }
+
+  /** Count down the refs collected past a turn's budget, a turn's budget at a time. */
+  private readonly dropCollected = (): void => {
+    const ids = this.collectedLater;
+    while (this.collectedNext < ids.length && this.drops.take(1)) this.dropLocal(ids[this.collectedNext++]!);
+    if (this.collectedNext < ids.length) {
+      setImmediate(this.dropCollected);
+      return;
+    }
+    this.collectedLater = [];
+    this.collectedNext = 0;
+  };
 
   private dropLocal(id: ObjectId): void {
     const e = this.entries.get(id);

@@ -55,6 +55,21 @@ describe('get', () => {
     expect(await got).toEqual(['a', 'b', 'c']);
   });
 
+  test('values already here past a turn\'s budget (8,192) come back on the next turn: the event loop runs between', async () => {
+    const refs = owned(9_000);
+    refs.forEach((r, i) => ok(r, i));
+    let first = false;
+    let second = false;
+    void h.core.get(refs).then(() => (first = true));
+    const later = h.core.get(refs).then((v) => ((second = true), v));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(first).toBe(true);
+    expect(second).toBe(false);
+    const values = (await later) as number[];
+    expect(second).toBe(true);
+    expect(values[8_999]).toBe(8_999);
+  });
+
   test('values already here are returned without waiting', async () => {
     const refs = owned(2);
     ok(refs[0]!, 1);

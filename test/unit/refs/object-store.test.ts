@@ -161,3 +161,30 @@ describe('local refs (garbage collection)', () => {
     expect(released).toEqual([['b', OTHER, 1]]);
   });
 });
+
+describe('many refs collected at once', () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+
+  test('a large collection is counted down a turn budget at a time: the event loop runs between', async () => {
+    const { store } = makeStore();
+    const n = 40_000;
+    (() => {
+      for (let i = 0; i < n; i++) store.track({}, id(`o${i}`), SELF);
+    })();
+    expect(store.size).toBe(n);
+    // Each step is one turn of the event loop: at most two turns' budgets (8,192 each) go
+    // between two steps, so the 40,000 take several turns, never all in one.
+    const freedPerStep: number[] = [];
+    let last = store.size;
+    for (let step = 0; step < 200 && store.size > 0; step++) {
+      if (step % 10 === 0) gc();
+      await new Promise<void>((r) => setImmediate(r));
+      freedPerStep.push(last - store.size);
+      last = store.size;
+    }
+    expect(store.size).toBe(0);
+    expect(Math.max(...freedPerStep)).toBeLessThanOrEqual(2 * 8_192);
+    expect(freedPerStep.filter((x) => x > 0).length).toBeGreaterThanOrEqual(3);
+  });
+});
