@@ -51,6 +51,13 @@ export interface SubmittedTask {
   cancelled?: boolean;
   /** Its row in the owner's task table (the state API). */
   rec?: TaskRecord;
+  /**
+   * A normal task is its own entry among its owner's pending tasks (pending-tasks.ts), set at
+   * submission: its function's name, whether it is a 'dynamic' generator, and itself.
+   */
+  functionName?: string;
+  dynamic?: boolean;
+  submitted?: SubmittedTask;
 }
 
 /** Running average of how long each key's calls run (µs), kept across bursts of work. */

@@ -8,7 +8,7 @@ import type { TaskTable } from '../observability/task-table';
 import { encodeError } from '../serialization/error-codec';
 import { NRET_DYNAMIC, type WireArg } from '../protocol/wire';
 import type { ObjectManager } from './object-manager';
-import type { PendingTasks } from './pending-tasks';
+import type { PendingTask, PendingTasks } from './pending-tasks';
 import { resolveArgs } from './ref-resolution';
 import { slot } from './runtime-state';
 import { recordTask } from './task-records';
@@ -39,7 +39,11 @@ export class TaskSubmission {
     // The driver prints no worker output: workers keep it in their log files only.
     if (this.parts.noLog) (task as { ctx: SubmittedTask['ctx'] }).ctx = { ...task.ctx, nolog: true };
     task.rec = recordTask(table, task, slot.taskContext.getStore()?.taskId);
-    tasks.register({ taskId: task.taskId, returnIds: task.returnIds, functionName: task.fn.name, dynamic: task.nret === NRET_DYNAMIC, submitted: task, rec: task.rec });
+    // Its own pending entry: one object less per queued task than a separate record.
+    task.functionName = task.fn.name;
+    task.dynamic = task.nret === NRET_DYNAMIC;
+    task.submitted = task;
+    tasks.register(task as PendingTask);
     this.parts.poke();
     try {
       resolveArgs(

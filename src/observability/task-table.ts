@@ -38,6 +38,33 @@ export interface TaskRecord {
 /** What a new record starts with. */
 export type NewTask = Omit<TaskRecord, 'state' | 'attempt' | 'created'> & { state?: TaskState };
 
+/**
+ * A record with every field in place from the start: the fields a task gains as it moves
+ * (state, node, times) would otherwise go to a separate property store, one more object per
+ * queued task, grown again as they come.
+ */
+function fullRecord(task: NewTask, state: TaskState, created: number): TaskRecord {
+  return {
+    taskId: task.taskId,
+    name: task.name,
+    type: task.type,
+    jobId: task.jobId,
+    actorId: task.actorId,
+    parentTaskId: task.parentTaskId,
+    resources: task.resources,
+    placementGroupId: task.placementGroupId,
+    state,
+    attempt: 0,
+    nodeId: undefined,
+    workerId: undefined,
+    created,
+    started: undefined,
+    ended: undefined,
+    errorType: undefined,
+    errorMessage: undefined,
+  };
+}
+
 const FINAL: ReadonlySet<TaskState> = new Set(['FINISHED', 'FAILED']);
 
 /** True once a task finished or failed. */
@@ -191,10 +218,7 @@ export class TaskTable {
 
   /** A task was submitted (its arguments may still be resolving). */
   add(task: NewTask): TaskRecord {
-    const rec = task as TaskRecord;
-    rec.state = task.state ?? 'PENDING_ARGS_AVAIL';
-    rec.attempt = 0;
-    (rec as { created: number }).created = this.now();
+    const rec = fullRecord(task, task.state ?? 'PENDING_ARGS_AVAIL', this.now());
     this.own?.set(rec.taskId, rec);
     return rec;
   }
@@ -204,11 +228,7 @@ export class TaskTable {
    * it is alive): kept in the ring from the start, so it is bounded like finished ones.
    */
   addUntracked(task: NewTask): void {
-    const rec = task as TaskRecord;
-    rec.state = task.state ?? 'PENDING_NODE_ASSIGNMENT';
-    rec.attempt = 0;
-    (rec as { created: number }).created = this.now();
-    this.finished.push(rec);
+    this.finished.push(fullRecord(task, task.state ?? 'PENDING_NODE_ASSIGNMENT', this.now()));
   }
 
   get(taskId: string): TaskRecord | undefined {
