@@ -243,7 +243,9 @@ export class ObjectStore {
   private entry(id: ObjectId, owned: boolean): Entry {
     let e = this.entries.get(id);
     if (!e) {
-      e = { local: 0, borrowers: 0, owned, pins: 0, fetchRequested: false };
+      // Every field in place from the start: an outcome added later would go to a separate
+      // property store, one more object for each result waiting to be read.
+      e = { outcome: undefined, subject: undefined, waiters: undefined, local: 0, borrowers: 0, owned, pins: 0, fetchRequested: false, contained: undefined };
       this.entries.set(id, e);
     }
     return e;
