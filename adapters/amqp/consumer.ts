@@ -9,7 +9,8 @@ import type { Delivery, MessageHeaders, Subscription } from '../../src/transport
 import type { ConnectionManager, Link, LinkParticipant } from './connection-manager';
 import { AmqpTransportError, closeQuietly, describeCause, isIllegalOperation } from './errors';
 import { DEAD_LETTER_EXCHANGE, DEATH_QUEUE_HEADER, DEATH_REASON_HEADER } from './topology';
-import { BATCH_HEADER, decodeBatch } from './publisher';
+import { BATCH_HEADER } from './publisher';
+import { decodeBatch } from '../batch-body';
 
 const MAX_REASON_LENGTH = 1024;
 

@@ -9,6 +9,7 @@ import type { ConfirmChannel, Message } from 'amqplib';
 import type { MessageHeaders } from '../../src/transport/transport';
 import type { ConnectionManager, Link, LinkParticipant } from './connection-manager';
 import { AmqpTransportError, isIllegalOperation } from './errors';
+import { BATCH_PART_OVERHEAD, encodeBatch } from '../batch-body';
 
 /** A message that killed this many channels in a row is rejected instead of sent again. */
 const MAX_SENDS = 5;
@@ -23,33 +24,6 @@ interface PendingBatch {
   readonly parts: Uint8Array[];
   bytes: number;
   readonly waiters: Array<{ resolve(): void; reject(err: Error): void }>;
-}
-
-/** A batch body: each message as a 4-byte big-endian length and its bytes. */
-function encodeBatch(parts: readonly Uint8Array[], bytes: number): Buffer {
-  const out = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  for (const p of parts) {
-    out.writeUInt32BE(p.byteLength, at);
-    out.set(p, at + 4);
-    at += 4 + p.byteLength;
-  }
-  return out;
-}
-
-/** The messages of a batch body; throws when the body is not `count` well-formed parts. */
-export function decodeBatch(body: Buffer, count: number): Buffer[] {
-  const parts: Buffer[] = [];
-  let at = 0;
-  while (at < body.length) {
-    if (at + 4 > body.length) throw new RangeError('truncated batch');
-    const n = body.readUInt32BE(at);
-    if (at + 4 + n > body.length) throw new RangeError('truncated batch');
-    parts.push(body.subarray(at + 4, at + 4 + n));
-    at += 4 + n;
-  }
-  if (parts.length !== count) throw new RangeError(`batch of ${parts.length} messages, header says ${count}`);
-  return parts;
 }
 
 interface Outgoing {
@@ -120,7 +94,7 @@ export class Publisher implements LinkParticipant {
   publishBatched(target: PublishTarget, body: Uint8Array): Promise<void> {
     const limit = Math.min(MAX_BATCH_BYTES, this.manager.options.maxMessageBytes);
     let batch = this.batches.get(target.routingKey);
-    if (batch && batch.bytes + 4 + body.byteLength > limit) {
+    if (batch && batch.bytes + BATCH_PART_OVERHEAD + body.byteLength > limit) {
       this.flushBatch(batch);
       batch = undefined;
     }
@@ -130,7 +104,7 @@ export class Publisher implements LinkParticipant {
     }
     const b = batch;
     b.parts.push(body);
-    b.bytes += 4 + body.byteLength;
+    b.bytes += BATCH_PART_OVERHEAD + body.byteLength;
     if (!this.batchFlushScheduled) {
       this.batchFlushScheduled = true;
       this.manager.turn.defer(() => {

@@ -18,6 +18,8 @@ export class ConsumerSet implements LinkParticipant {
     private readonly manager: ConnectionManager,
     private readonly topology: Topology,
     private readonly naming: Naming,
+    /** Publish to a queue again (a message of a batch nack'd with requeue). */
+    private readonly requeue: (queue: string, body: Uint8Array) => Promise<void>,
   ) {}
 
   suspend(): void {
@@ -33,8 +35,17 @@ export class ConsumerSet implements LinkParticipant {
     const link = await this.manager.ready();
     const info = await this.topology.consumerOf(link, queue);
     if (!info) return undefined;
-    const consumer = new QueueConsumer(queue, handler, prefetch, info, this.manager, this.topology, this.naming, this.ledger, (c) =>
-      this.consumers.delete(c),
+    const consumer = new QueueConsumer(
+      queue,
+      handler,
+      prefetch,
+      info,
+      this.manager,
+      this.topology,
+      this.naming,
+      this.ledger,
+      (c) => this.consumers.delete(c),
+      this.requeue,
     );
     this.consumers.add(consumer);
     consumer.start(link);

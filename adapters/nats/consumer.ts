@@ -21,6 +21,8 @@ import type { ConsumerInfo } from '@nats-io/jetstream';
 import type { Delivery } from '../../src/transport/transport';
 import { withTimeout, type ConnectionManager, type Link } from './connection';
 import { keepDeadLetterCopy } from './dead-letter';
+import { BATCH_HEADER } from './publisher';
+import { decodeBatch } from '../batch-body';
 import { decodeHeaders } from './headers';
 import { describeCause } from './errors';
 import { adoptCopy, messageKey, parseAckSubject, type DeliveryLedger, type HeldDelivery } from './ledger';
@@ -74,6 +76,8 @@ export class QueueConsumer {
     private readonly naming: Naming,
     private readonly ledger: DeliveryLedger,
     private readonly onGone: (c: QueueConsumer) => void,
+    /** Publish a message of a batch to this queue again, alone (a nack with requeue). */
+    private readonly requeue: (queue: string, body: Uint8Array) => Promise<void>,
   ) {
     this.stream = info.stream_name;
     this.consumerName = info.name;
@@ -228,6 +232,8 @@ export class QueueConsumer {
       const held: HeldDelivery = { reply, touched: now };
       this.unacked.set(key, held);
       this.ledger.hold(key, held);
+      const batched = msg.headers?.get(BATCH_HEADER);
+      if (batched) return this.onBatch(msg, key, held, (ack?.delivered ?? 1) > 1, Number(batched));
       const delivery = this.delivery(msg, key, held, (ack?.delivered ?? 1) > 1);
       try {
         this.handler(delivery);
@@ -285,6 +291,85 @@ export class QueueConsumer {
   }
 
   /**
+   * A message carrying a batch (publisher.ts): each of its messages is delivered, acked and
+   * nacked on its own, and the message is acked once all are settled. A nack with requeue
+   * publishes that message again alone; a dead-lettered one is copied to the dead-letter stream
+   * alone. If either fails, the whole batch is nak'd and comes again (its other messages too:
+   * batches go only to queues that tolerate a redelivery, queue-policy.ts).
+   */
+  private onBatch(msg: Msg, key: string, held: HeldDelivery, redelivered: boolean, count: number): void {
+    let parts: Uint8Array[];
+    try {
+      parts = decodeBatch(msg.data, count);
+    } catch (err) {
+      this.manager.options.onWarning(`raybus nats: dead-lettered a malformed batch on '${this.queue}': ${describeCause(err)}`);
+      this.unacked.delete(key);
+      this.deadLetter(msg, key, held, `malformed batch: ${describeCause(err)}`);
+      return;
+    }
+    const headers = decodeHeaders(msg.headers);
+    delete headers[BATCH_HEADER];
+    const holding = (): boolean => this.unacked.get(key) === held;
+    const work: Array<Promise<void>> = [];
+    let left = parts.length;
+    const settledOne = (): void => {
+      if (--left > 0) return;
+      void Promise.all(work).then(
+        () => this.settleBatch(key, held, true),
+        () => this.settleBatch(key, held, false),
+      );
+    };
+    for (const body of parts) {
+      let settled = false;
+      const delivery: Delivery = {
+        queue: this.queue,
+        body,
+        headers,
+        redelivered,
+        ack: () => {
+          if (settled) return;
+          settled = true;
+          settledOne();
+        },
+        nack: (requeue: boolean, reason?: string) => {
+          if (settled) return;
+          settled = true;
+          if (holding()) work.push(requeue ? this.requeue(this.queue, body) : this.deadLetterPart(body, msg, reason));
+          settledOne();
+        },
+      };
+      try {
+        this.handler(delivery);
+      } catch (err) {
+        this.manager.options.onWarning(`raybus nats: consumer of '${this.queue}' threw: ${describeCause(err)}`);
+        delivery.nack(true);
+      }
+    }
+  }
+
+  /** Every message of a batch is settled: ack it (`ok`), or nak it whole (a requeue failed). */
+  private settleBatch(key: string, held: HeldDelivery, ok: boolean): void {
+    if (!(this.unacked.get(key) === held && this.unacked.delete(key))) return;
+    if (ok) {
+      this.ledger.settle(key, held, 'ack');
+      this.send(held.reply, ACK);
+    } else {
+      this.ledger.release(key, held);
+      this.nak(held.reply);
+    }
+    this.schedulePull();
+  }
+
+  /** A copy of one message of a batch goes to the dead-letter stream (the batch stays held until then). */
+  private deadLetterPart(body: Uint8Array, msg: Msg, reason: string | undefined): Promise<void> {
+    const link = this.link;
+    if (!link) return Promise.reject(new Error('no connection'));
+    const copied = keepDeadLetterCopy(link, this.topology, this.naming, this.manager.options, this.queue, body, msg.headers, reason).finally(() => this.deadLettering.delete(copied));
+    this.deadLettering.add(copied);
+    return copied;
+  }
+
+  /**
    * A copy with the reason goes to the dead-letter stream first; the original is terminated
    * once the copy is stored (a crash in between can only duplicate it). Until then the message
    * stays held: another copy of it reaches no handler.
@@ -295,7 +380,7 @@ export class QueueConsumer {
       this.ledger.release(key, held);
       return;
     }
-    const copied = keepDeadLetterCopy(link, this.topology, this.naming, this.manager.options, this.queue, msg, reason)
+    const copied = keepDeadLetterCopy(link, this.topology, this.naming, this.manager.options, this.queue, msg.data, msg.headers, reason)
       .then(() => {
         if (!link.nc.isClosed()) ignoreClosed(() => link.nc.publish(held.reply, TERM));
         this.ledger.settle(key, held, 'term');

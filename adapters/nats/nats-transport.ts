@@ -38,7 +38,7 @@ export class NatsTransport implements Transport {
     this.naming = new Naming(resolved.namespace);
     this.topology = new Topology(this.manager, this.naming);
     this.publisher = new Publisher(this.manager);
-    this.consumers = new ConsumerSet(this.manager, this.topology, this.naming);
+    this.consumers = new ConsumerSet(this.manager, this.topology, this.naming, (queue, body) => this.publisher.publish(queue, this.naming.queue(queue).subject, body, undefined));
     this.presence = new PresenceQueues(this.manager, this.naming);
     this.subscriber = new Subscriber(this.manager, this.naming);
     this.leases = new Leases(this.manager, this.naming);
@@ -97,8 +97,9 @@ export class NatsTransport implements Transport {
   }
 
   publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {
-    // `batch` is ignored: a JetStream publish is one message, and NATS writes it at once.
-    return this.publisher.publish(queue, this.naming.queue(queue).subject, body, options?.headers);
+    const subject = this.naming.queue(queue).subject;
+    if (options?.batch && !options.headers) return this.publisher.publishBatched(queue, subject, body);
+    return this.publisher.publish(queue, subject, body, options?.headers);
   }
 
   async consume(queue: string, handler: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {
@@ -149,6 +150,8 @@ export class NatsTransport implements Transport {
   }
 
   private async doClose(): Promise<void> {
+    // Messages batched in this turn go out with the rest, not after the connection is gone.
+    this.publisher.flushBatches();
     if (this.manager.connected) {
       // Consumers first: their pull requests are withdrawn and their deliveries nak'd before the
       // connection goes, so other consumers get those messages now rather than after ack_wait.

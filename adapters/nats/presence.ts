@@ -13,6 +13,8 @@ import { headers as natsHeaders, type Msg, type Subscription as NatsSubscription
 import type { Delivery, MessageHeaders, Subscription } from '../../src/transport/transport';
 import type { ConnectionManager, Link } from './connection';
 import { decodeHeaders } from './headers';
+import { BATCH_HEADER } from './publisher';
+import { decodeBatch } from '../batch-body';
 import { describeCause } from './errors';
 import type { Naming } from './naming';
 
@@ -138,7 +140,19 @@ class PresenceQueue {
       if (msg.reply) msg.respond(EMPTY);
       return;
     }
-    this.items.push({ body: msg.data, headers: decodeHeaders(msg.headers), redelivered: false });
+    const batched = msg.headers?.get(BATCH_HEADER);
+    if (batched) {
+      // A batch (publisher.ts): its messages, one item each.
+      let parts: Uint8Array[] = [];
+      try {
+        parts = decodeBatch(msg.data, Number(batched));
+      } catch (err) {
+        this.manager.options.onWarning(`raybus nats: dropped a malformed batch sent to '${this.queue}': ${describeCause(err)}`);
+      }
+      const headers = decodeHeaders(msg.headers);
+      delete headers[BATCH_HEADER];
+      for (const body of parts) this.items.push({ body, headers, redelivered: false });
+    } else this.items.push({ body: msg.data, headers: decodeHeaders(msg.headers), redelivered: false });
     // Acknowledge to the publisher: the message is in this process's queue now.
     if (msg.reply) msg.respond(EMPTY);
     this.schedule();

@@ -13,7 +13,8 @@
  * timeout) instead of meaning `NO_SUCH_QUEUE` — such a retried message may then arrive after
  * ones published later.
  */
-import { createInbox, type Msg, type MsgHdrs, type Subscription as NatsSubscription } from '@nats-io/transport-node';
+import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type Subscription as NatsSubscription } from '@nats-io/transport-node';
+import { BATCH_PART_OVERHEAD, encodeBatch } from '../batch-body';
 import type { MessageHeaders } from '../../src/transport/transport';
 import type { ConnectionManager, Link, LinkParticipant } from './connection';
 import { encodeHeaders } from './headers';
@@ -43,8 +44,36 @@ const RESTORE_GRACE_MS = 30_000;
 /** How soon a publish answered `503` during that grace is sent again. */
 const RETRY_MS = 250;
 
+/** Header of a message that carries a batch of messages (its value: how many). */
+export const BATCH_HEADER = 'Raybus-Batch';
+/** What that header takes on the wire, at most (name, a count, separators). */
+const BATCH_HEADER_BYTES = 64;
+/** Largest batch body, in bytes (a batch never exceeds maxMessageBytes either). */
+const MAX_BATCH_BYTES = 256 * 1024;
+
+/** The headers of a batch of `count` messages. */
+function batchHeaders(count: number): MsgHdrs {
+  const h = natsHeaders();
+  h.set(BATCH_HEADER, String(count));
+  return h;
+}
+
+/** Messages for one subject waiting for the end of the event-loop turn. */
+interface PendingBatch {
+  readonly queue: string;
+  readonly subject: string;
+  readonly parts: Uint8Array[];
+  bytes: number;
+  readonly waiters: Array<{ resolve(): void; reject(err: Error): void }>;
+}
+
 export class Publisher implements LinkParticipant {
   private readonly pending = new Map<number, Pending>();
+  /** Batched publishes per subject, sent at the end of the event-loop turn. */
+  private readonly batches = new Map<string, PendingBatch>();
+  private batchFlushScheduled = false;
+  /** Subjects that had a message sent at once in this turn (the rest of the turn's are batched). */
+  private readonly sentThisTurn = new Set<string>();
   private nextId = 1;
   private inbox: string | undefined;
   private sub: NatsSubscription | undefined;
@@ -97,6 +126,78 @@ export class Publisher implements LinkParticipant {
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    return this.send(queue, subject, body, encoded);
+  }
+
+  /**
+   * Like `publish` (without headers), but messages for the same subject published in the same
+   * event-loop turn after its first travel as one message (BATCH_HEADER: how many; the body:
+   * batch-body.ts), stored and acknowledged once; each promise settles with that message.
+   */
+  publishBatched(queue: string, subject: string, body: Uint8Array): Promise<void> {
+    const unusable = this.manager.unusableReason();
+    if (unusable) return Promise.reject(unusable);
+    try {
+      this.checkSize(`a message to queue '${queue}'`, body, BATCH_HEADER_BYTES);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    if (!this.batchFlushScheduled) {
+      this.batchFlushScheduled = true;
+      setImmediate(() => {
+        this.batchFlushScheduled = false;
+        this.flushBatches();
+        this.sentThisTurn.clear();
+      });
+    }
+    // The first message to a subject in a turn goes at once (one call at a time waits for no
+    // turn's end); those after it in the same turn wait for the turn's end, together.
+    if (!this.sentThisTurn.has(subject)) {
+      this.sentThisTurn.add(subject);
+      return this.send(queue, subject, body, undefined);
+    }
+    const limit = Math.min(MAX_BATCH_BYTES, this.maxMessageBytes);
+    let batch = this.batches.get(subject);
+    if (batch && batch.bytes + BATCH_PART_OVERHEAD + body.byteLength > limit) {
+      this.flushBatch(batch);
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = { queue, subject, parts: [], bytes: 0, waiters: [] };
+      this.batches.set(subject, batch);
+    }
+    const b = batch;
+    b.parts.push(body);
+    b.bytes += BATCH_PART_OVERHEAD + body.byteLength;
+    return new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject }));
+  }
+
+  /** Send the batches waiting for the turn's end now (the transport closes). */
+  flushBatches(): void {
+    for (const pending of [...this.batches.values()]) this.flushBatch(pending);
+  }
+
+  private flushBatch(batch: PendingBatch): void {
+    if (this.batches.get(batch.subject) !== batch) return;
+    this.batches.delete(batch.subject);
+    const sent =
+      batch.parts.length === 1
+        ? this.send(batch.queue, batch.subject, batch.parts[0]!, undefined)
+        : this.send(batch.queue, batch.subject, encodeBatch(batch.parts, batch.bytes), batchHeaders(batch.parts.length));
+    sent.then(
+      () => {
+        for (const w of batch.waiters) w.resolve();
+      },
+      (err: Error) => {
+        for (const w of batch.waiters) w.reject(err);
+      },
+    );
+  }
+
+  /** Write one message (checked already) and resolve on its acknowledgement. */
+  private send(queue: string, subject: string, body: Uint8Array, encoded: MsgHdrs | undefined): Promise<void> {
+    const unusable = this.manager.unusableReason();
+    if (unusable) return Promise.reject(unusable);
     return new Promise<void>((resolve, reject) => {
       const id = this.nextId++;
       const p: Pending = { queue, subject, body, headers: encoded, deadline: Date.now() + this.manager.options.publishTimeoutMs, sent: false, resolve, reject };

@@ -7,12 +7,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers as natsHeaders } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { BATCH_HEADER } from '../../adapters/nats/publisher';
 import { createNatsTransport, DEATH_QUEUE_HEADER, DEATH_REASON_HEADER, type NatsTransport, type NatsTransportOptions } from '../../adapters/nats';
 import type { Delivery, TransportStatus } from '../../src/transport/transport';
 import { deleteNamespace, describeWithNats, NATS_TEST_URL, PrivateNatsServer, testNamespace } from './nats-server';
 import { Inbox, readU32, str, text, u32, uniqueName } from '../../src/testing/conformance';
+
+/** What `t` sent before now has reached the server: two round trips on its connection. */
+async function settleTransport(t: NatsTransport, q: string): Promise<void> {
+  await t.assertQueue(q);
+  await t.assertQueue(q);
+}
+
+/** Poll `check` until it holds (bounded). */
+async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 const HOLDER = path.join(__dirname, '..', 'fixtures', 'nats-holder.js');
 
@@ -313,6 +329,64 @@ describeWithNats('NATS transport: crashes, presence, restarts, dead letters', ()
       // The original is gone from the queue.
       const info = await jsm.streams.info(a.names.queue(q).stream);
       expect(info.state.messages).toBe(0);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  test('messages batched in one turn after its first are stored as one message; a dead-lettered one is copied alone, and the batch is acked once all are settled', async () => {
+    const a = await transport('raybus-test-batch');
+    const q = uniqueName('batch-stored');
+    await a.assertQueue(q);
+    // The first goes at once, alone; the three after it in the same turn travel together.
+    await Promise.all(['b0', 'b1', 'b2', 'b3'].map((m) => a.publish(q, text(m), { batch: true })));
+    const nc = await connect({ servers: NATS_TEST_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const stream = a.names.queue(q).stream;
+      expect((await jsm.streams.info(stream)).state.messages).toBe(2);
+      const inbox = new Inbox<Delivery>();
+      const s = await a.consume(q, inbox.push, { prefetch: 2 });
+      const [d0, d1, d2, d3] = await inbox.waitFor(4, 'the four messages');
+      expect([d0, d1, d2, d3].map((d) => str(d!.body))).toEqual(['b0', 'b1', 'b2', 'b3']);
+      expect(d1!.headers).toEqual({});
+      d0!.ack();
+      d1!.ack();
+      d2!.nack(false, 'poison');
+      await until('the lone message to be acknowledged', async () => (await jsm.streams.info(stream)).state.messages === 1);
+      // One message of the batch is not settled: the batch is still held.
+      await settleTransport(a, q);
+      expect((await jsm.streams.info(stream)).state.messages).toBe(1);
+      d3!.ack();
+      await until('the batch to be acknowledged', async () => (await jsm.streams.info(stream)).state.messages === 0);
+      const stored = await jsm.streams.getMessage(a.names.deadLetterStream, { last_by_subj: a.names.deadLetterSubject(q) });
+      expect(new TextDecoder().decode(stored!.data)).toBe('b2');
+      expect(stored!.header.get(DEATH_REASON_HEADER)).toBe('poison');
+      expect(stored!.header.get(BATCH_HEADER)).toBe('');
+      await s.cancel();
+    } finally {
+      await nc.close();
+    }
+  });
+
+  test('a forged batch (a count that does not match its body, or none) is dead-lettered whole and never reaches a handler', async () => {
+    const a = await transport('raybus-test-forged-batch');
+    const q = uniqueName('batch-forged');
+    await a.assertQueue(q);
+    const nc = await connect({ servers: NATS_TEST_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const js = jetstream(nc);
+      for (const count of ['3', '0', 'x']) {
+        const h = natsHeaders();
+        h.set(BATCH_HEADER, count);
+        await js.publish(a.names.queue(q).subject, new Uint8Array([0, 0, 0, 1, 7]), { headers: h });
+      }
+      const inbox = new Inbox<Delivery>();
+      const s = await a.consume(q, inbox.push, { prefetch: 10 });
+      await until('the forged batches to be dead-lettered', async () => (await jsm.streams.info(a.names.queue(q).stream)).state.messages === 0);
+      expect(inbox.items).toEqual([]);
+      await s.cancel();
     } finally {
       await nc.close();
     }
