@@ -39,11 +39,12 @@ export interface TaskRecord {
 export type NewTask = Omit<TaskRecord, 'state' | 'attempt' | 'created'> & { state?: TaskState };
 
 /**
- * A record with every field in place from the start: the fields a task gains as it moves
- * (state, node, times) would otherwise go to a separate property store, one more object per
- * queued task, grown again as they come.
+ * A record with the fields a queued task has in place from the start (state and attempt
+ * change while it waits): added later, they would go to a separate property store, one more
+ * object per queued task. Those of a task that runs (node, worker, times, error) are added
+ * then, to the few that are running.
  */
-function fullRecord(task: NewTask, state: TaskState, created: number): TaskRecord {
+function newRecord(task: NewTask, state: TaskState, created: number): TaskRecord {
   return {
     taskId: task.taskId,
     name: task.name,
@@ -55,13 +56,7 @@ function fullRecord(task: NewTask, state: TaskState, created: number): TaskRecor
     placementGroupId: task.placementGroupId,
     state,
     attempt: 0,
-    nodeId: undefined,
-    workerId: undefined,
     created,
-    started: undefined,
-    ended: undefined,
-    errorType: undefined,
-    errorMessage: undefined,
   };
 }
 
@@ -218,7 +213,7 @@ export class TaskTable {
 
   /** A task was submitted (its arguments may still be resolving). */
   add(task: NewTask): TaskRecord {
-    const rec = fullRecord(task, task.state ?? 'PENDING_ARGS_AVAIL', this.now());
+    const rec = newRecord(task, task.state ?? 'PENDING_ARGS_AVAIL', this.now());
     this.own?.set(rec.taskId, rec);
     return rec;
   }
@@ -228,7 +223,7 @@ export class TaskTable {
    * it is alive): kept in the ring from the start, so it is bounded like finished ones.
    */
   addUntracked(task: NewTask): void {
-    this.finished.push(fullRecord(task, task.state ?? 'PENDING_NODE_ASSIGNMENT', this.now()));
+    this.finished.push(newRecord(task, task.state ?? 'PENDING_NODE_ASSIGNMENT', this.now()));
   }
 
   get(taskId: string): TaskRecord | undefined {
