@@ -5,6 +5,7 @@ import { rmSync, writeFileSync, mkdirSync, chmodSync, cpSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { buildModulePack } from './module-pack.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 rmSync(path.join(root, 'dist'), { recursive: true, force: true });
@@ -31,4 +32,17 @@ for (const [name, cjs] of [
   writeFileSync(path.join(esm, `${name}.d.mts`), `export * from '${dts}';\n${'default' in mod ? `export { default } from '${dts}';\n` : ''}`);
 }
 chmodSync(path.join(root, 'dist/cjs/src/cli/main.js'), 0o755);
+// The worker's module pack: what a worker loads at start, loaded with V8's code cache
+// (src/bin/module-pack.ts): each actor's worker is a fresh process.
+const bin = path.join(root, 'dist/cjs/src/bin');
+const workerPack = require(path.join(bin, 'worker-pack.js'));
+const pack = buildModulePack({
+  root,
+  entry: workerPack.WORKER_MAIN,
+  manifest: workerPack.WORKER_PACK_MANIFEST,
+  cache: workerPack.WORKER_PACK_CACHE,
+  loader: path.join(bin, 'module-pack.js'),
+  setup: { module: path.join(bin, 'worker-pack.js'), name: 'prepareWorkerLoad' },
+});
+console.log(`raybus: worker pack of ${pack.modules} modules (${pack.stats.loaded} loaded from it, their code cached)`);
 console.log('raybus: built dist/cjs and dist/esm');

@@ -11,23 +11,45 @@ import * as path from 'node:path';
 
 type Msgpackr = typeof import('msgpackr');
 
+/** msgpackr's CommonJS wrapper. */
+type Wrapper = (exports: unknown, require: NodeRequire, module: { exports: unknown }, filename: string, dirname: string) => void;
+
 let instance: Msgpackr | undefined;
+
+/** How this process makes its private instance (before it makes it). */
+export interface PrivateMsgpackrOptions {
+  /**
+   * Compiles the wrapper from cached code where it has some for that source (undefined: it
+   * has not, `new Function` then). A worker's module pack does (bin/worker-pack.ts).
+   */
+  readonly compile?: (filename: string, source: string) => Wrapper | undefined;
+  /**
+   * Whether msgpackr may load its native string decoder (msgpackr-extract). Loading it costs
+   * a process several milliseconds and megabytes at start; it pays off for messages of many
+   * short strings. Default true.
+   */
+  readonly native?: boolean;
+}
+let options: PrivateMsgpackrOptions = {};
+
+/** Sets how the private instance is made; call before its first use. */
+export function configurePrivateMsgpackr(o: PrivateMsgpackrOptions): void {
+  options = o;
+}
 
 /** The private msgpackr module of this copy of raybus (made on first use). */
 export function privateMsgpackr(): Msgpackr {
   if (instance) return instance;
   const filename = require.resolve('msgpackr');
   const mod = { exports: {} as Msgpackr };
+  const source = readFileSync(filename, 'utf8');
   // The CommonJS wrapper, evaluated in this realm (a test runner's sandbox keeps its own Map
-  // and Date, which msgpackr must recognise by identity).
-  const wrapper = new Function('exports', 'require', 'module', '__filename', '__dirname', readFileSync(filename, 'utf8')) as (
-    exports: unknown,
-    require: NodeRequire,
-    module: { exports: unknown },
-    filename: string,
-    dirname: string,
-  ) => void;
-  wrapper(mod.exports, createRequire(filename), mod, filename, path.dirname(filename));
+  // and Date, which msgpackr must recognise by identity; a worker has no other realm).
+  const wrapper = options.compile?.(filename, source) ?? (new Function('exports', 'require', 'module', '__filename', '__dirname', source) as Wrapper);
+  const base = createRequire(filename);
+  // msgpackr tries the native decoder in a try, and decodes in JavaScript without one.
+  const requireFor = options.native === false ? Object.assign((id: string): unknown => (id === 'msgpackr-extract' ? undefined : base(id)), base) : base;
+  wrapper(mod.exports, requireFor as NodeRequire, mod, filename, path.dirname(filename));
   instance = mod.exports;
   return instance;
 }

@@ -1,0 +1,440 @@
+/**
+ * Loads the modules a process needs at start from a module pack, with V8's code cache.
+ *
+ * Node compiles each module it requires from its source and resolves each `require` through
+ * the file system; for a worker (a fresh process per actor) that is a large part of its start.
+ * The build (scripts/module-pack.mjs) writes, beside the entry, a manifest of the
+ * modules the entry loads (where each lies, the hash of the content it was built from, and
+ * which module each of its requires led to) and a code cache of their compiled code. Opening
+ * the pack reads the same files; loading a module compiles it with its cached code and serves
+ * its recorded requires without resolving them again.
+ *
+ * What runs is always the file on disk: a module whose content is not the one the build saw
+ * gets neither cached code nor its recorded requires (those go through Node's `require`), and
+ * cached code counts only for the content it was made from (V8 itself checks only its length).
+ * Each module becomes a real Module in `require.cache` under its real filename, so whatever
+ * requires that file later, the usual way, gets the same instance.
+ *
+ * Paths in the manifest are relative: the package's own modules to the package, those of its
+ * dependencies to their package, whose folder is found at run time by resolving the require
+ * that reached it (dependencies lie where the install put them).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+import { createHash } from 'node:crypto';
+import Module from 'node:module';
+
+/** The manifest's format. */
+export const MANIFEST_VERSION = 1;
+/** The first line of a code cache file. */
+const CACHE_MAGIC = 'raybus module pack code cache 1\n';
+
+/** One module of the manifest. */
+export interface PackedModule {
+  /** Its package: 0 the pack's own (`root`), n > 0 `packages[n - 1]`. */
+  readonly b: number;
+  /** Its path inside that package, with '/' separators. */
+  readonly f: string;
+  /** sha256 (hex) of its content at build time. */
+  readonly h: string;
+  /** Its requires: specifier -> index of the module it led to. */
+  readonly d: Readonly<Record<string, number>>;
+  /** Compiled for a caller (`compile`), not loaded as a module of `require.cache`. */
+  readonly p?: 1;
+}
+
+/** A file: its package (as `PackedModule.b`) and its path in it. */
+type PackedFile = readonly [number, string];
+
+/** A require of a package by name, resolved at run time: it finds where that package lies. */
+export interface PackedLink {
+  /** A module that requires it (every module of its package resolves it the same way). */
+  readonly from: PackedFile;
+  readonly spec: string;
+  /** The file it led to at build time. */
+  readonly to: PackedFile;
+}
+
+export interface PackManifest {
+  readonly v: number;
+  /** The pack's own package folder, relative to the manifest's folder. */
+  readonly root: string;
+  /** The names of the packages of `b` > 0 (for the reader). */
+  readonly packages: readonly string[];
+  readonly modules: readonly PackedModule[];
+  /** In an order where each link's `from` lies in a package found already. */
+  readonly links: readonly PackedLink[];
+  /** sha256 (hex) over all the modules' contents (`sourcesHash`). */
+  readonly hash: string;
+}
+
+/** The header of a code cache file. */
+interface CacheHeader {
+  /** The V8 that made it (another one rejects it anyway). */
+  readonly v8: string;
+  /** `sourcesHash` of the contents it was made from. */
+  readonly hash: string;
+  /** Per module of the manifest: sha256 of the content its code was made from, and its size. */
+  readonly modules: readonly (readonly [string, number])[];
+  /** sha256 of the data that follows the header. */
+  readonly data: string;
+}
+
+/** The wrapper function of a CommonJS module. */
+export type ModuleWrapper = (exports: unknown, require: NodeJS.Require, module: { exports: unknown }, filename: string, dirname: string) => void;
+
+/** Compiles a file's source as a CommonJS wrapper; undefined when the pack has no code for it. */
+export type WrapperCompiler = (filename: string, source: string) => ModuleWrapper | undefined;
+
+export interface ModulePack {
+  /** Loads `filename` (absolute) as a module required by `parent`; Node's `require` when the pack cannot. */
+  load(filename: string, parent: NodeModule): unknown;
+  /** For a caller that evaluates a file privately (outside `require.cache`): its cached code. */
+  readonly compile: WrapperCompiler;
+  /**
+   * Done loading: what the pack kept of the sources and the cache goes; later requires are
+   * Node's. If some module had no cached code (another Node, other V8 flags, changed files),
+   * returns a function that writes a new code cache: call it once the process has started
+   * (making it compiles those modules again).
+   */
+  close(): (() => void) | undefined;
+  readonly stats: PackStats;
+}
+
+/** How the pack served this process (for tests and diagnostics). */
+export interface PackStats {
+  /** Modules loaded from the pack. */
+  loaded: number;
+  /** Of those, with cached code V8 accepted. */
+  cached: number;
+  /** Cached code V8 rejected. */
+  rejected: number;
+  /** Modules whose content differs from the build. */
+  changed: number;
+  /** Whether the code cache file was read and its data intact. */
+  cacheRead: boolean;
+}
+
+/** The stats of the pack this process opened last. */
+let lastOpened: PackStats | undefined;
+
+/** How the pack this process opened served it; undefined if it opened none (tests, diagnostics). */
+export function packStats(): PackStats | undefined {
+  return lastOpened;
+}
+
+interface ModuleInternals {
+  new (id: string, parent?: NodeModule): NodeModule;
+  _cache: Record<string, NodeModule | undefined>;
+  _extensions: NodeJS.RequireExtensions;
+  _nodeModulePaths(dir: string): string[];
+  _resolveFilename(request: string, parent: unknown, isMain?: boolean, options?: { paths?: string[] }): string;
+  _resolveLookupPaths(request: string, parent: unknown): string[] | null;
+}
+const M = Module as unknown as ModuleInternals;
+
+/**
+ * Node options under which the pack stays closed: preloaded CommonJS code and loaders may hook
+ * how modules are resolved or compiled, a policy checks each module Node loads, source maps
+ * are registered by Node's own loader, and preserved symlinks change the cache's keys.
+ */
+const UNPACKABLE_OPTION = /(?:^|\s)(?:-r|--require|--loader|--experimental-loader|--experimental-policy|--enable-source-maps|--preserve-symlinks)(?=[\s=]|$)/;
+
+/** Whether this process may load modules from a pack (see UNPACKABLE_OPTION). */
+function packableProcess(): boolean {
+  if ((process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled) return false;
+  return !UNPACKABLE_OPTION.test(process.execArgv.join(' ')) && !UNPACKABLE_OPTION.test(process.env.NODE_OPTIONS ?? '');
+}
+
+/** One hash over the contents of all modules, each with its length (no two lists share it). */
+export function sourcesHash(sources: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const s of sources) h.update(`${s.length}\n`).update(s);
+  return h.digest('hex');
+}
+
+/** sha256 (hex) of one module's content. */
+export function contentHash(source: string): string {
+  return createHash('sha256').update(source).digest('hex');
+}
+
+/** The parameters of a CommonJS module's function. */
+const PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
+
+/** A compiled module function, with what vm says of its cached code. */
+type CompiledModule = ModuleWrapper & { cachedDataRejected?: boolean; cachedData?: Buffer };
+
+/**
+ * A module's function, compiled as Node compiles it (its body is the file; a hashbang line,
+ * which a function body cannot start with, becomes a comment of the same length).
+ */
+function compileModule(source: string, filename: string, code?: Buffer, produce = false): CompiledModule {
+  const body = source.startsWith('#!') ? '//' + source.slice(2) : source;
+  // No import() here: Node 20 gives code compiled by vm its default one only with a warning,
+  // so modules that may import() are not packed (the build checks, scripts/module-pack.mjs).
+  return vm.compileFunction(body, PARAMS, { filename, ...(code ? { cachedData: code } : {}), ...(produce ? { produceCachedData: true } : {}) }) as unknown as CompiledModule;
+}
+
+/** A module of the pack, as this process found it. */
+interface Entry {
+  readonly m: PackedModule;
+  /** Its absolute path; undefined while (or if) its package is not found. */
+  file?: string;
+  /** Its content; undefined when unreadable, and after `close`. */
+  source?: string;
+  /** Content as at build time: its recorded requires hold. */
+  same: boolean;
+  /** Its cached code (a view into the cache file's data), if made from this content. */
+  code?: Buffer;
+  /** Compiled in this process (a cache rewrite covers those). */
+  compiled?: boolean;
+}
+
+/**
+ * Opens the pack whose manifest is `manifestFile` and whose code cache is `cacheFile`.
+ * Undefined when there is none, it is unreadable, or this process should not use one
+ * (`packableProcess`): the caller then requires as usual.
+ */
+export function openModulePack(manifestFile: string, cacheFile: string): ModulePack | undefined {
+  if (!packableProcess()) return undefined;
+  try {
+    // Opening changes nothing in the process: whatever fails, the caller requires as usual.
+    return open(manifestFile, cacheFile);
+  } catch {
+    return undefined;
+  }
+}
+
+function open(manifestFile: string, cacheFile: string): ModulePack | undefined {
+  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as PackManifest;
+  if (manifest.v !== MANIFEST_VERSION || !Array.isArray(manifest.modules) || !Array.isArray(manifest.links)) return undefined;
+  const roots: (string | undefined)[] = [path.resolve(path.dirname(manifestFile), manifest.root)];
+  const entries: Entry[] = manifest.modules.map((m) => ({ m, same: false }));
+  const fileOf = ([b, f]: PackedFile): string | undefined => {
+    const root = roots[b];
+    return root === undefined ? undefined : path.join(root, f);
+  };
+  // Requires of packages by name: each is resolved as Node would, from a file of the requiring
+  // package; where it leads says where the required package lies.
+  const links = new Set<string>();
+  for (const { from, spec, to } of manifest.links) {
+    const fromFile = fileOf(from);
+    if (fromFile === undefined) continue;
+    let found: string;
+    try {
+      found = M._resolveFilename(spec, { id: fromFile, filename: fromFile, paths: M._nodeModulePaths(path.dirname(fromFile)) });
+    } catch {
+      continue;
+    }
+    if (roots[to[0]] === undefined) {
+      const tail = path.join(path.sep, to[1]);
+      if (found.endsWith(tail)) roots[to[0]] = found.slice(0, found.length - tail.length);
+    }
+    if (found === fileOf(to)) links.add(`${from[0]}\0${spec}`);
+  }
+  const sources: string[] = [];
+  for (const e of entries) {
+    e.file = fileOf([e.m.b, e.m.f]);
+    if (e.file === undefined) continue;
+    try {
+      e.source = fs.readFileSync(e.file, 'utf8');
+      sources.push(e.source);
+    } catch {
+      e.file = undefined;
+    }
+  }
+  // All files as built (the usual case): one hash over all of them; otherwise one each.
+  const whole = sources.length === entries.length ? sourcesHash(sources) : undefined;
+  const hashes = whole === manifest.hash ? undefined : entries.map((e) => (e.source === undefined ? undefined : contentHash(e.source)));
+  entries.forEach((e, i) => (e.same = e.source !== undefined && (hashes === undefined || hashes[i] === e.m.h)));
+  // The hash of each module's content as read (as built, where it is the same).
+  const hashOf = (i: number): string | undefined => (hashes ? hashes[i] : entries[i]!.m.h);
+  const stats: PackStats = { loaded: 0, cached: 0, rejected: 0, changed: entries.filter((e) => e.source !== undefined && !e.same).length, cacheRead: false };
+  const cacheStamp = readCodeCache(cacheFile, entries, whole, hashOf, stats);
+  lastOpened = stats;
+  let loading = true;
+
+  /** The module of entry `i` required by `parent`; undefined when the pack cannot serve it. */
+  const instantiate = (i: number, parent: NodeModule): NodeModule | undefined => {
+    const e = entries[i];
+    if (!e || e.file === undefined || e.m.p) return undefined;
+    const cached = M._cache[e.file];
+    if (cached) {
+      if (!parent.children.includes(cached)) parent.children.push(cached);
+      return cached;
+    }
+    if (!loading || e.source === undefined) return undefined;
+    const filename = e.file;
+    const dirname = path.dirname(filename);
+    const mod = new M(filename, parent);
+    mod.filename = filename;
+    mod.paths = M._nodeModulePaths(dirname);
+    M._cache[filename] = mod;
+    let done = false;
+    try {
+      const wrapper = compileEntry(e);
+      stats.loaded++;
+      wrapper.call(mod.exports, mod.exports, makeRequire(mod, e), mod, filename, dirname);
+      done = true;
+    } finally {
+      // As Node does: a module that threw is not cached, so a later require tries again.
+      if (!done) {
+        delete M._cache[filename];
+        const at = parent.children.indexOf(mod);
+        if (at >= 0) parent.children.splice(at, 1);
+      }
+    }
+    mod.loaded = true;
+    return mod;
+  };
+
+  const compileEntry = (e: Entry): ModuleWrapper => {
+    const fn = compileModule(e.source!, e.file!, e.code);
+    if (e.code) {
+      if (fn.cachedDataRejected) {
+        stats.rejected++;
+        e.code = undefined;
+      } else stats.cached++;
+    }
+    e.compiled = true;
+    return fn;
+  };
+
+  const makeRequire = (mod: NodeModule, e: Entry): NodeJS.Require => {
+    const { b, d } = e.m;
+    const same = e.same;
+    const require = ((id: string) => {
+      const to = same ? d[id] : undefined;
+      // A package required by name comes from the pack only where it resolves as at build time.
+      if (to !== undefined && (id.startsWith('.') || links.has(`${b}\0${id}`))) {
+        const m = instantiate(to, mod);
+        if (m) return m.exports;
+      }
+      return mod.require(id);
+    }) as NodeJS.Require;
+    const resolve = ((request: string, options?: { paths?: string[] }) => M._resolveFilename(request, mod, false, options)) as NodeJS.RequireResolve;
+    resolve.paths = (request: string) => M._resolveLookupPaths(request, mod);
+    require.resolve = resolve;
+    require.main = process.mainModule;
+    require.extensions = M._extensions;
+    require.cache = M._cache as NodeJS.Require['cache'];
+    return require;
+  };
+
+  const byFile = new Map<string, number>();
+  entries.forEach((e, i) => e.file !== undefined && byFile.set(e.file, i));
+
+  return {
+    stats,
+    load: (filename, parent) => {
+      const i = byFile.get(filename);
+      const m = i === undefined ? undefined : instantiate(i, parent);
+      return m ? m.exports : parent.require(filename);
+    },
+    compile: (filename, source) => {
+      const e = entries[byFile.get(filename) ?? -1];
+      if (!loading || !e || !e.m.p || e.source !== source) return undefined;
+      stats.loaded++;
+      return compileEntry(e);
+    },
+    close: () => {
+      loading = false;
+      // Some module compiled without cached code: V8 rejected it, or had none for its content.
+      const stale = entries.some((e) => e.compiled && !e.code);
+      for (const e of entries) e.source = e.code = undefined;
+      return stale ? () => writeCodeCache(cacheFile, entries, cacheStamp) : undefined;
+    },
+  };
+}
+
+/**
+ * Reads the code cache into the entries whose content it was made from. Returns the file's
+ * modification time (a rewrite skips when another process replaced it since), or undefined.
+ */
+function readCodeCache(cacheFile: string, entries: Entry[], whole: string | undefined, hashOf: (i: number) => string | undefined, stats: PackStats): number | undefined {
+  let data: Buffer;
+  let stamp: number;
+  try {
+    const fd = fs.openSync(cacheFile, 'r');
+    try {
+      stamp = fs.fstatSync(fd).mtimeMs;
+      data = fs.readFileSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  try {
+    if (data.toString('latin1', 0, CACHE_MAGIC.length) !== CACHE_MAGIC) return stamp;
+    const end = data.indexOf(10, CACHE_MAGIC.length);
+    if (end < 0) return stamp;
+    const header = JSON.parse(data.toString('utf8', CACHE_MAGIC.length, end)) as CacheHeader;
+    // Made by another V8: it would reject every module.
+    if (header.v8 !== process.versions.v8 || header.modules.length !== entries.length) return stamp;
+    const body = data.subarray(end + 1);
+    // A damaged file must not reach V8, which checks the data only for its source's length.
+    if (createHash('sha256').update(body).digest('hex') !== header.data) return stamp;
+    stats.cacheRead = true;
+    const all = whole !== undefined && header.hash === whole;
+    let at = 0;
+    header.modules.forEach(([hash, size], i) => {
+      const e = entries[i]!;
+      if (size > 0 && e.source !== undefined && (all || hash === hashOf(i))) e.code = body.subarray(at, at + size);
+      at += size;
+    });
+  } catch {
+    /* unreadable: compiled without */
+  }
+  return stamp;
+}
+
+/**
+ * Writes a code cache of the modules this process compiled, made from their files as they are
+ * now: to a file of its own, then renamed over the old one, so that no reader sees half of it.
+ * Failures are ignored (a read-only install keeps compiling without).
+ */
+function writeCodeCache(cacheFile: string, entries: Entry[], readStamp: number | undefined): void {
+  const tmp = `${cacheFile}.${process.pid}.tmp`;
+  try {
+    // Another process rewrote it meanwhile: this one's would be no better.
+    let stamp: number | undefined;
+    try {
+      stamp = fs.statSync(cacheFile).mtimeMs;
+    } catch {
+      /* none yet */
+    }
+    if (stamp !== readStamp) return;
+    const parts: Buffer[] = [];
+    const modules: [string, number][] = [];
+    const sources: string[] = [];
+    for (const e of entries) {
+      let source: string | undefined;
+      try {
+        source = e.file === undefined ? undefined : fs.readFileSync(e.file, 'utf8');
+      } catch {
+        /* gone since */
+      }
+      const code = source !== undefined && e.compiled ? compileModule(source, e.file!, undefined, true).cachedData : undefined;
+      if (source !== undefined) sources.push(source);
+      parts.push(code ?? Buffer.alloc(0));
+      modules.push([code ? contentHash(source!) : '', code?.length ?? 0]);
+    }
+    const body = Buffer.concat(parts);
+    const header: CacheHeader = {
+      v8: process.versions.v8,
+      hash: sources.length === entries.length ? sourcesHash(sources) : '',
+      modules,
+      data: createHash('sha256').update(body).digest('hex'),
+    };
+    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(CACHE_MAGIC + JSON.stringify(header) + '\n'), body]));
+    fs.renameSync(tmp, cacheFile);
+  } catch {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* never written */
+    }
+  }
+}
