@@ -10,9 +10,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import ray from 'raybus';
 import { smallValue, Actor } from './raybus-remote-code.mjs';
 import { benchBroker } from './bench-vhost.mjs';
+import { deleteClusterStreams } from './nats-cluster.mjs';
 
 // On RabbitMQ without a vhost in the address: a vhost of its own, deleted at the end (a test
-// cluster's queues outlive its nodes; bench-vhost.mjs).
+// cluster's queues outlive its nodes; bench-vhost.mjs); on NATS, the cluster's streams are
+// deleted at the end.
 const amqpVhost = process.argv[2]?.startsWith('amqp') ? benchBroker(process.argv[2]) : undefined;
 const broker = amqpVhost?.url ?? process.argv[2];
 const only = process.env.QUICK_ONLY ? new RegExp(process.env.QUICK_ONLY) : /./;
@@ -97,3 +99,5 @@ if (metrics) console.log(`metrics: ${scrapes} scrapes`);
 await ray.shutdown();
 await cluster?.shutdown();
 amqpVhost?.release();
+// On NATS, the cluster's streams outlive its nodes as a RabbitMQ vhost's queues do.
+if (cluster && broker.startsWith('nats')) await deleteClusterStreams(broker, cluster.address);
