@@ -5,6 +5,8 @@
  * again on delivery.
  */
 
+import type { Delivery, MessageHeaders } from '../src/transport/transport';
+
 /** Bytes a part takes in a batch body besides its own (its length prefix). */
 export const BATCH_PART_OVERHEAD = 4;
 
@@ -35,4 +37,54 @@ export function decodeBatch(body: Uint8Array, count: number): Buffer[] {
   }
   if (parts.length !== count) throw new RangeError(`batch of ${parts.length} messages, header says ${count}`);
   return parts;
+}
+
+/** What an adapter does as the messages of a batch it delivered are settled. */
+export interface BatchSettlement {
+  readonly queue: string;
+  /** The batch's headers (without the adapter's batch header), shared by its messages. */
+  readonly headers: MessageHeaders;
+  readonly redelivered: boolean;
+  /** One message was nacked: the adapter requeues it, or dead-letters it, alone. */
+  nacked(body: Buffer, requeue: boolean, reason: string | undefined): void;
+  /** Every message was acked or nacked: the adapter settles the broker message. */
+  allSettled(): void;
+}
+
+/**
+ * Hand each message of a batch to `handler` as a delivery of its own, settled once (a second
+ * ack or nack does nothing); a handler that throws has its message nacked with requeue.
+ * `onThrow` reports the error.
+ */
+export function deliverBatch(parts: readonly Buffer[], s: BatchSettlement, handler: (d: Delivery) => void, onThrow: (err: unknown) => void): void {
+  let left = parts.length;
+  const settledOne = (): void => {
+    if (--left === 0) s.allSettled();
+  };
+  for (const body of parts) {
+    let settled = false;
+    const delivery: Delivery = {
+      queue: s.queue,
+      body,
+      headers: s.headers,
+      redelivered: s.redelivered,
+      ack: () => {
+        if (settled) return;
+        settled = true;
+        settledOne();
+      },
+      nack: (requeue: boolean, reason?: string) => {
+        if (settled) return;
+        settled = true;
+        s.nacked(body, requeue, reason);
+        settledOne();
+      },
+    };
+    try {
+      handler(delivery);
+    } catch (err) {
+      onThrow(err);
+      delivery.nack(true);
+    }
+  }
 }

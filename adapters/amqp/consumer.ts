@@ -10,7 +10,7 @@ import type { ConnectionManager, Link, LinkParticipant } from './connection-mana
 import { AmqpTransportError, closeQuietly, describeCause, isIllegalOperation } from './errors';
 import { DEAD_LETTER_EXCHANGE, DEATH_QUEUE_HEADER, DEATH_REASON_HEADER } from './topology';
 import { BATCH_HEADER } from './publisher';
-import { decodeBatch } from '../batch-body';
+import { decodeBatch, deliverBatch } from '../batch-body';
 
 const MAX_REASON_LENGTH = 1024;
 
@@ -179,7 +179,6 @@ class QueueConsumer {
       this.delivery(ch, generation, msg).nack(false, `malformed batch: ${describeCause(err)}`);
       return;
     }
-    let left = parts.length;
     const live = (): boolean => this.channel === ch && this.generation === generation;
     const send = (op: () => void): void => {
       try {
@@ -188,49 +187,34 @@ class QueueConsumer {
         if (!isIllegalOperation(err)) throw err;
       }
     };
-    const settledOne = (): void => {
-      left -= 1;
-      if (left === 0 && live()) this.manager.turn.defer(() => live() && send(() => ch.ack(msg)));
-    };
     const queue = this.queue;
     const headers = fromAmqpHeaders(msg.properties.headers);
     delete headers[BATCH_HEADER];
-    for (const body of parts) {
-      let settled = false;
-      const delivery: Delivery = {
+    deliverBatch(
+      parts,
+      {
         queue,
-        body,
         headers,
         redelivered: msg.fields.redelivered,
-        ack: () => {
-          if (settled) return;
-          settled = true;
-          settledOne();
+        nacked: (body, requeue, reason) => {
+          if (!live()) return;
+          send(() => {
+            if (requeue) ch.sendToQueue(queue, body, { deliveryMode: 2 });
+            else {
+              ch.publish(DEAD_LETTER_EXCHANGE, queue, body, {
+                headers: { [DEATH_REASON_HEADER]: (reason ?? 'rejected').slice(0, MAX_REASON_LENGTH), [DEATH_QUEUE_HEADER]: queue },
+                deliveryMode: 2,
+              });
+            }
+          });
         },
-        nack: (requeue: boolean, reason?: string) => {
-          if (settled) return;
-          settled = true;
-          if (live()) {
-            send(() => {
-              if (requeue) ch.sendToQueue(queue, body, { deliveryMode: 2 });
-              else {
-                ch.publish(DEAD_LETTER_EXCHANGE, queue, body, {
-                  headers: { [DEATH_REASON_HEADER]: (reason ?? 'rejected').slice(0, MAX_REASON_LENGTH), [DEATH_QUEUE_HEADER]: queue },
-                  deliveryMode: 2,
-                });
-              }
-            });
-          }
-          settledOne();
+        allSettled: () => {
+          if (live()) this.manager.turn.defer(() => live() && send(() => ch.ack(msg)));
         },
-      };
-      try {
-        this.handler(delivery);
-      } catch (err) {
-        this.manager.options.onWarning(`raybus amqp: consumer of '${this.queue}' threw: ${describeCause(err)}`);
-        delivery.nack(true);
-      }
-    }
+      },
+      this.handler,
+      (err) => this.manager.options.onWarning(`raybus amqp: consumer of '${this.queue}' threw: ${describeCause(err)}`),
+    );
   }
 
   private delivery(ch: Channel, generation: number, msg: ConsumeMessage): Delivery {

@@ -22,7 +22,7 @@ import type { Delivery } from '../../src/transport/transport';
 import { withTimeout, type ConnectionManager, type Link } from './connection';
 import { keepDeadLetterCopy } from './dead-letter';
 import { BATCH_HEADER } from './publisher';
-import { decodeBatch } from '../batch-body';
+import { decodeBatch, deliverBatch } from '../batch-body';
 import { decodeHeaders } from './headers';
 import { describeCause } from './errors';
 import { adoptCopy, messageKey, parseAckSubject, type DeliveryLedger, type HeldDelivery } from './ledger';
@@ -298,7 +298,7 @@ export class QueueConsumer {
    * batches go only to queues that tolerate a redelivery, queue-policy.ts).
    */
   private onBatch(msg: Msg, key: string, held: HeldDelivery, redelivered: boolean, count: number): void {
-    let parts: Uint8Array[];
+    let parts: Buffer[];
     try {
       parts = decodeBatch(msg.data, count);
     } catch (err) {
@@ -309,42 +309,26 @@ export class QueueConsumer {
     }
     const headers = decodeHeaders(msg.headers);
     delete headers[BATCH_HEADER];
-    const holding = (): boolean => this.unacked.get(key) === held;
     const work: Array<Promise<void>> = [];
-    let left = parts.length;
-    const settledOne = (): void => {
-      if (--left > 0) return;
-      void Promise.all(work).then(
-        () => this.settleBatch(key, held, true),
-        () => this.settleBatch(key, held, false),
-      );
-    };
-    for (const body of parts) {
-      let settled = false;
-      const delivery: Delivery = {
+    deliverBatch(
+      parts,
+      {
         queue: this.queue,
-        body,
         headers,
         redelivered,
-        ack: () => {
-          if (settled) return;
-          settled = true;
-          settledOne();
+        nacked: (body, requeue, reason) => {
+          if (this.unacked.get(key) === held) work.push(requeue ? this.requeue(this.queue, body) : this.deadLetterPart(body, msg, reason));
         },
-        nack: (requeue: boolean, reason?: string) => {
-          if (settled) return;
-          settled = true;
-          if (holding()) work.push(requeue ? this.requeue(this.queue, body) : this.deadLetterPart(body, msg, reason));
-          settledOne();
+        allSettled: () => {
+          void Promise.all(work).then(
+            () => this.settleBatch(key, held, true),
+            () => this.settleBatch(key, held, false),
+          );
         },
-      };
-      try {
-        this.handler(delivery);
-      } catch (err) {
-        this.manager.options.onWarning(`raybus nats: consumer of '${this.queue}' threw: ${describeCause(err)}`);
-        delivery.nack(true);
-      }
-    }
+      },
+      this.handler,
+      (err) => this.manager.options.onWarning(`raybus nats: consumer of '${this.queue}' threw: ${describeCause(err)}`),
+    );
   }
 
   /** Every message of a batch is settled: ack it (`ok`), or nak it whole (a requeue failed). */
