@@ -8,10 +8,10 @@
 import type { Delivery, MessageHeaders } from '../src/transport/transport';
 
 /** Bytes a part takes in a batch body besides its own (its length prefix). */
-export const BATCH_PART_OVERHEAD = 4;
+const BATCH_PART_OVERHEAD = 4;
 
 /** A batch body of `parts`, whose lengths with their prefixes add up to `bytes`. */
-export function encodeBatch(parts: readonly Uint8Array[], bytes: number): Buffer {
+function encodeBatch(parts: readonly Uint8Array[], bytes: number): Buffer {
   const out = Buffer.allocUnsafe(bytes);
   let at = 0;
   for (const p of parts) {
@@ -86,5 +86,64 @@ export function deliverBatch(parts: readonly Buffer[], s: BatchSettlement, handl
       onThrow(err);
       delivery.nack(true);
     }
+  }
+}
+
+/** Messages to one destination waiting to be sent together. */
+interface PendingBatch<T> {
+  readonly target: T;
+  readonly parts: Uint8Array[];
+  bytes: number;
+  readonly waiters: Array<{ resolve(): void; reject(err: Error): void }>;
+}
+
+/**
+ * The batches of an adapter's publisher: messages per destination (`key`) gathered until the
+ * adapter flushes them (at the end of the event-loop turn, or before a message to the same
+ * destination that is not batched, to keep their order), or until the next one would pass
+ * `limit` bytes. A flushed batch goes out through `send` as one message (a lone message as
+ * itself, `count` 1), and each message's promise settles with it.
+ */
+export class TurnBatches<T> {
+  private readonly batches = new Map<string, PendingBatch<T>>();
+
+  constructor(private readonly send: (target: T, body: Uint8Array, count: number) => Promise<void>) {}
+
+  add(key: string, target: T, body: Uint8Array, limit: number): Promise<void> {
+    let batch = this.batches.get(key);
+    if (batch && batch.bytes + BATCH_PART_OVERHEAD + body.byteLength > limit) {
+      this.flush(key);
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = { target, parts: [], bytes: 0, waiters: [] };
+      this.batches.set(key, batch);
+    }
+    const b = batch;
+    b.parts.push(body);
+    b.bytes += BATCH_PART_OVERHEAD + body.byteLength;
+    return new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject }));
+  }
+
+  /** Send what waits for `key` now. */
+  flush(key: string): void {
+    const batch = this.batches.get(key);
+    if (!batch) return;
+    this.batches.delete(key);
+    const { parts } = batch;
+    const sent = parts.length === 1 ? this.send(batch.target, parts[0]!, 1) : this.send(batch.target, encodeBatch(parts, batch.bytes), parts.length);
+    sent.then(
+      () => {
+        for (const w of batch.waiters) w.resolve();
+      },
+      (err: Error) => {
+        for (const w of batch.waiters) w.reject(err);
+      },
+    );
+  }
+
+  /** Send everything that waits. */
+  flushAll(): void {
+    for (const key of [...this.batches.keys()]) this.flush(key);
   }
 }

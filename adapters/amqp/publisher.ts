@@ -9,7 +9,7 @@ import type { ConfirmChannel, Message } from 'amqplib';
 import type { MessageHeaders } from '../../src/transport/transport';
 import type { ConnectionManager, Link, LinkParticipant } from './connection-manager';
 import { AmqpTransportError, isIllegalOperation } from './errors';
-import { BATCH_PART_OVERHEAD, encodeBatch } from '../batch-body';
+import { TurnBatches } from '../batch-body';
 
 /** A message that killed this many channels in a row is rejected instead of sent again. */
 const MAX_SENDS = 5;
@@ -17,14 +17,6 @@ const MAX_SENDS = 5;
 export const BATCH_HEADER = 'x-raybus-batch';
 /** Largest batch body, in bytes (a batch never exceeds maxMessageBytes either). */
 const MAX_BATCH_BYTES = 256 * 1024;
-
-/** Messages for one queue waiting for the end of the event-loop turn. */
-interface PendingBatch {
-  readonly target: PublishTarget;
-  readonly parts: Uint8Array[];
-  bytes: number;
-  readonly waiters: Array<{ resolve(): void; reject(err: Error): void }>;
-}
 
 interface Outgoing {
   readonly id: string;
@@ -58,7 +50,7 @@ export class Publisher implements LinkParticipant {
   private blocked = false;
   private nextId = 0;
   /** Batched publishes per routing key, sent at the end of the event-loop turn. */
-  private readonly batches = new Map<string, PendingBatch>();
+  private readonly batches = new TurnBatches<PublishTarget>((target, body, count) => this.publish(target, body, count > 1 ? { [BATCH_HEADER]: count } : undefined));
   private batchFlushScheduled = false;
 
   constructor(private readonly manager: ConnectionManager) {
@@ -92,51 +84,21 @@ export class Publisher implements LinkParticipant {
    * travel in one broker message (BATCH_HEADER); each promise settles with that message.
    */
   publishBatched(target: PublishTarget, body: Uint8Array): Promise<void> {
-    const limit = Math.min(MAX_BATCH_BYTES, this.manager.options.maxMessageBytes);
-    let batch = this.batches.get(target.routingKey);
-    if (batch && batch.bytes + BATCH_PART_OVERHEAD + body.byteLength > limit) {
-      this.flushBatch(batch);
-      batch = undefined;
-    }
-    if (!batch) {
-      batch = { target, parts: [], bytes: 0, waiters: [] };
-      this.batches.set(target.routingKey, batch);
-    }
-    const b = batch;
-    b.parts.push(body);
-    b.bytes += BATCH_PART_OVERHEAD + body.byteLength;
+    const sent = this.batches.add(target.routingKey, target, body, Math.min(MAX_BATCH_BYTES, this.manager.options.maxMessageBytes));
     if (!this.batchFlushScheduled) {
       this.batchFlushScheduled = true;
       this.manager.turn.defer(() => {
         this.batchFlushScheduled = false;
-        for (const pending of [...this.batches.values()]) this.flushBatch(pending);
+        this.batches.flushAll();
       });
     }
-    return new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject }));
-  }
-
-  private flushBatch(batch: PendingBatch): void {
-    if (this.batches.get(batch.target.routingKey) !== batch) return;
-    this.batches.delete(batch.target.routingKey);
-    const sent =
-      batch.parts.length === 1
-        ? this.publish(batch.target, batch.parts[0]!, undefined)
-        : this.publish(batch.target, encodeBatch(batch.parts, batch.bytes), { [BATCH_HEADER]: batch.parts.length });
-    sent.then(
-      () => {
-        for (const w of batch.waiters) w.resolve();
-      },
-      (err: Error) => {
-        for (const w of batch.waiters) w.reject(err);
-      },
-    );
+    return sent;
   }
 
   /** Resolves once the broker confirmed the message; rejects if it was refused or unroutable. */
   publish(target: PublishTarget, body: Uint8Array, headers: MessageHeaders | undefined): Promise<void> {
     // Per-queue order: a batch waiting for this queue goes first.
-    const waiting = this.batches.get(target.routingKey);
-    if (waiting) this.flushBatch(waiting);
+    this.batches.flush(target.routingKey);
     const max = this.manager.options.maxMessageBytes;
     if (body.byteLength > max) {
       return Promise.reject(
@@ -172,7 +134,7 @@ export class Publisher implements LinkParticipant {
 
   /** Reject everything still waiting (the transport is closing or gave up). */
   failAll(err: Error): void {
-    for (const batch of [...this.batches.values()]) this.flushBatch(batch);
+    this.batches.flushAll();
     const pending = [...this.inflight.values(), ...this.unsent.drain()];
     this.inflight.clear();
     for (const entry of pending) entry.reject(err);

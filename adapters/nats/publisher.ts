@@ -14,7 +14,7 @@
  * ones published later.
  */
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type Subscription as NatsSubscription } from '@nats-io/transport-node';
-import { BATCH_PART_OVERHEAD, encodeBatch } from '../batch-body';
+import { TurnBatches } from '../batch-body';
 import type { MessageHeaders } from '../../src/transport/transport';
 import type { ConnectionManager, Link, LinkParticipant } from './connection';
 import { encodeHeaders } from './headers';
@@ -58,19 +58,12 @@ function batchHeaders(count: number): MsgHdrs {
   return h;
 }
 
-/** Messages for one subject waiting for the end of the event-loop turn. */
-interface PendingBatch {
-  readonly queue: string;
-  readonly subject: string;
-  readonly parts: Uint8Array[];
-  bytes: number;
-  readonly waiters: Array<{ resolve(): void; reject(err: Error): void }>;
-}
-
 export class Publisher implements LinkParticipant {
   private readonly pending = new Map<number, Pending>();
   /** Batched publishes per subject, sent at the end of the event-loop turn. */
-  private readonly batches = new Map<string, PendingBatch>();
+  private readonly batches = new TurnBatches<{ readonly queue: string; readonly subject: string }>((t, body, count) =>
+    this.send(t.queue, t.subject, body, count > 1 ? batchHeaders(count) : undefined),
+  );
   private batchFlushScheduled = false;
   /** Subjects that had a message sent at once in this turn (the rest of the turn's are batched). */
   private readonly sentThisTurn = new Set<string>();
@@ -126,6 +119,8 @@ export class Publisher implements LinkParticipant {
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    // Per-queue order: a batch waiting for this subject goes first.
+    this.batches.flush(subject);
     return this.send(queue, subject, body, encoded);
   }
 
@@ -156,42 +151,12 @@ export class Publisher implements LinkParticipant {
       this.sentThisTurn.add(subject);
       return this.send(queue, subject, body, undefined);
     }
-    const limit = Math.min(MAX_BATCH_BYTES, this.maxMessageBytes);
-    let batch = this.batches.get(subject);
-    if (batch && batch.bytes + BATCH_PART_OVERHEAD + body.byteLength > limit) {
-      this.flushBatch(batch);
-      batch = undefined;
-    }
-    if (!batch) {
-      batch = { queue, subject, parts: [], bytes: 0, waiters: [] };
-      this.batches.set(subject, batch);
-    }
-    const b = batch;
-    b.parts.push(body);
-    b.bytes += BATCH_PART_OVERHEAD + body.byteLength;
-    return new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject }));
+    return this.batches.add(subject, { queue, subject }, body, Math.min(MAX_BATCH_BYTES, this.maxMessageBytes));
   }
 
   /** Send the batches waiting for the turn's end now (the transport closes). */
   flushBatches(): void {
-    for (const pending of [...this.batches.values()]) this.flushBatch(pending);
-  }
-
-  private flushBatch(batch: PendingBatch): void {
-    if (this.batches.get(batch.subject) !== batch) return;
-    this.batches.delete(batch.subject);
-    const sent =
-      batch.parts.length === 1
-        ? this.send(batch.queue, batch.subject, batch.parts[0]!, undefined)
-        : this.send(batch.queue, batch.subject, encodeBatch(batch.parts, batch.bytes), batchHeaders(batch.parts.length));
-    sent.then(
-      () => {
-        for (const w of batch.waiters) w.resolve();
-      },
-      (err: Error) => {
-        for (const w of batch.waiters) w.reject(err);
-      },
-    );
+    this.batches.flushAll();
   }
 
   /** Write one message (checked already) and resolve on its acknowledgement. */

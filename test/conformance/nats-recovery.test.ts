@@ -369,6 +369,20 @@ describeWithNats('NATS transport: crashes, presence, restarts, dead letters', ()
     }
   });
 
+  test('a message that is not batched goes after the batch waiting for its queue, not before it', async () => {
+    const a = await transport('raybus-test-batch-order');
+    const q = uniqueName('batch-order');
+    await a.assertQueue(q);
+    await Promise.all([...['b0', 'b1', 'b2'].map((m) => a.publish(q, text(m), { batch: true })), a.publish(q, text('h3'), { headers: { k: 'v' } })]);
+    const inbox = new Inbox<string>();
+    const s = await a.consume(q, (d) => {
+      inbox.push(str(d.body));
+      d.ack();
+    }, { prefetch: 10 });
+    expect(await inbox.waitFor(4, 'the four messages')).toEqual(['b0', 'b1', 'b2', 'h3']);
+    await s.cancel();
+  });
+
   test('a forged batch (a count that does not match its body, or none) is dead-lettered whole and never reaches a handler', async () => {
     const a = await transport('raybus-test-forged-batch');
     const q = uniqueName('batch-forged');
