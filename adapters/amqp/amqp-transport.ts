@@ -93,8 +93,8 @@ export class AmqpTransport implements Transport {
     checkQueueName(queue);
     this.checkUsable();
     const target = { exchange: '', routingKey: queue, mandatory: true };
-    if (options?.batch && !options.headers) await this.publisher.publishBatched(target, body);
-    else await this.publisher.publish(target, body, options?.headers);
+    if (options?.batch && !options.headers && !options.transient) await this.publisher.publishBatched(target, body);
+    else await this.publisher.publish(target, body, options?.headers, options?.transient === true);
   }
 
   async consume(queue: string, handler: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {

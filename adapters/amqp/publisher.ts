@@ -26,6 +26,8 @@ interface Outgoing {
   readonly headers: MessageHeaders | undefined;
   /** Ask the broker to return the message when no queue takes it. */
   readonly mandatory: boolean;
+  /** Not persistent (delivery mode 1): the broker keeps it in memory only. */
+  readonly transient: boolean;
   sends: number;
   /** Set by a basic.return, which RabbitMQ sends before the confirm of the same message. */
   returned: string | undefined;
@@ -95,8 +97,11 @@ export class Publisher implements LinkParticipant {
     return sent;
   }
 
-  /** Resolves once the broker confirmed the message; rejects if it was refused or unroutable. */
-  publish(target: PublishTarget, body: Uint8Array, headers: MessageHeaders | undefined): Promise<void> {
+  /**
+   * Resolves once the broker confirmed the message; rejects if it was refused or unroutable.
+   * A `transient` message is not persistent: a broker restart may lose it.
+   */
+  publish(target: PublishTarget, body: Uint8Array, headers: MessageHeaders | undefined, transient = false): Promise<void> {
     // Per-queue order: a batch waiting for this queue goes first.
     this.batches.flush(target.routingKey);
     const max = this.manager.options.maxMessageBytes;
@@ -123,6 +128,7 @@ export class Publisher implements LinkParticipant {
         content,
         headers,
         mandatory: target.mandatory,
+        transient,
         sends: 0,
         returned: undefined,
         resolve,
@@ -158,7 +164,7 @@ export class Publisher implements LinkParticipant {
           sent.exchange,
           sent.routingKey,
           sent.content,
-          { headers: sent.headers, mandatory: sent.mandatory, messageId: sent.id, deliveryMode: 2 },
+          { headers: sent.headers, mandatory: sent.mandatory, messageId: sent.id, deliveryMode: sent.transient ? 1 : 2 },
           (err: unknown) => this.onConfirm(sent, err),
         );
       } catch (err) {

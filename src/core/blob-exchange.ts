@@ -30,7 +30,11 @@ export interface BlobExchangePort {
   readonly clock: Clock;
   /** The largest message this process sends on its bus (message-limit.ts). */
   messageLimit(): number;
-  send(queue: ReplyQueue, msg: BlobGetMsg | BlobChunkMsg | BlobDoneMsg, onError?: (err: Error) => void): void;
+  /**
+   * Send to a reply queue; `onError` when it cannot be delivered. `transient`: the bus may
+   * keep it in memory only (a chunk: its puller asks again when it does not arrive).
+   */
+  send(queue: ReplyQueue, msg: BlobGetMsg | BlobChunkMsg | BlobDoneMsg, onError?: (err: Error) => void, transient?: boolean): void;
 }
 
 type Slot = WireArg | Extract<WireOutcome, { d: Uint8Array }>;
@@ -44,7 +48,9 @@ export class BlobExchange {
 
   constructor(private readonly port: BlobExchangePort) {
     const { address, clock } = port;
-    this.table = new BlobTable({ address, clock, send: (q, m) => port.send(q, m) });
+    // Chunks are transient: a broker restart may lose one, and the puller asks again for
+    // what does not arrive (blob-puller.ts), so they never cost the broker a disk write.
+    this.table = new BlobTable({ address, clock, send: (q, m) => port.send(q, m, undefined, true) });
     this.puller = new BlobPuller({
       address,
       clock,

@@ -49,6 +49,9 @@ import { recordActorCreation } from './task-records';
 import { TaskSubmission } from './task-submission';
 import type { CoreWorkerOptions } from './core-options';
 
+/** Publish options of a message the bus may keep in memory only (blob chunks). */
+const TRANSIENT = { transient: true } as const;
+
 export type { PendingTask } from './pending-tasks';
 
 export type { CoreWorkerOptions } from './core-options';
@@ -95,7 +98,7 @@ export class CoreWorker implements RuntimeCore {
       address: this.address,
       clock: this.clock,
       messageLimit: () => messageLimit(options.transport),
-      send: (queue, msg, onError) => this.messenger.send(queue, msg, undefined, onError && ((err) => onError(err))),
+      send: (queue, msg, onError, transient) => this.messenger.send(queue, msg, undefined, onError && ((err) => onError(err)), transient ? TRANSIENT : undefined),
     });
     this.messenger = new Messenger(options.transport, {
       address: this.address,

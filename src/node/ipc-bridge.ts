@@ -11,6 +11,7 @@ import type { FrameLink } from '../transport/ipc-link';
 import { logger } from '../util/logger';
 
 const BATCH = { batch: true } as const;
+const TRANSIENT = { transient: true } as const;
 
 /**
  * How long a worker's publish to a reply queue is tried again while that queue is missing or
@@ -163,7 +164,7 @@ export class IpcBridge {
       case 'delete':
         return this.reply(f.id, this.transport.deleteQueue(f.queue));
       case 'pub':
-        return this.publish(f.queue, toBytes(f.body), f.headers ? { headers: f.headers } : f.batch ? BATCH : undefined, this.clock.now());
+        return this.publish(f.queue, toBytes(f.body), f.headers ? { headers: f.headers } : f.transient === true ? TRANSIENT : f.batch ? BATCH : undefined, this.clock.now());
       case 'consume': {
         const ctag = this.nextTag++;
         const pending = new Map<number, Delivery>();

@@ -56,7 +56,7 @@ export class ClusterTransport implements Transport {
     counters.sent += 1;
     counters.sentBytes += body.byteLength;
     // Worker and reply queues always batch; other queues when the caller says the message may.
-    if (!options?.headers && !options?.batch && batchableQueue(queue)) return this.inner.publish(this.prefix + queue, body, BATCHED);
+    if (!options?.headers && !options?.batch && !options?.transient && batchableQueue(queue)) return this.inner.publish(this.prefix + queue, body, BATCHED);
     return this.inner.publish(this.prefix + queue, body, options);
   }
 

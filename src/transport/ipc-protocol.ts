@@ -8,7 +8,7 @@ import type { MessageHeaders, QueueOptions } from './transport';
 export type ChildFrame =
   | { op: 'assert'; id: number; queue: string; opts?: QueueOptions }
   | { op: 'delete'; id: number; queue: string }
-  | { op: 'pub'; queue: string; body: Uint8Array; headers?: MessageHeaders; batch?: true }
+  | { op: 'pub'; queue: string; body: Uint8Array; headers?: MessageHeaders; batch?: true; transient?: true }
   | { op: 'consume'; id: number; queue: string; prefetch: number }
   | { op: 'cancel'; id: number; ctag: number }
   | { op: 'ack'; ctag: number; dtag: number }

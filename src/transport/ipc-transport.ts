@@ -122,6 +122,7 @@ export class IpcTransport implements Transport {
   publishSync(queue: string, body: Uint8Array, options?: PublishOptions): void {
     if (this.status.value === 'closed') throw new Error('raybus worker: the link to the node is closed');
     if (options?.headers) this.out.push({ op: 'pub', queue, body, headers: options.headers });
+    else if (options?.transient) this.out.push({ op: 'pub', queue, body, transient: true });
     else if (options?.batch) this.out.push({ op: 'pub', queue, body, batch: true });
     else this.out.push({ op: 'pub', queue, body });
   }

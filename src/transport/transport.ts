@@ -40,6 +40,15 @@ export interface PublishOptions {
    * a broker, and with `headers`.
    */
   readonly batch?: boolean;
+  /**
+   * The bus may keep the message in memory only (RabbitMQ: not persistent), so a restart of
+   * the broker can lose it: only for messages whose receiver asks again when one does not
+   * arrive (the chunks of a blob, `blob-puller.ts`), which then cost the broker no disk
+   * write. Never batched. On NATS it travels on core NATS to a consumer of the queue
+   * subscribed at that moment (at most once), never stored in the queue's stream. Without a
+   * broker, it is a message like the others.
+   */
+  readonly transient?: boolean;
 }
 
 /** One message handed to a consumer. Exactly one of `ack`/`nack` must be called. */

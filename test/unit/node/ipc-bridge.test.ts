@@ -16,7 +16,7 @@ const settle = () => new Promise((r) => setImmediate(r));
 
 function harness(failures: number) {
   const clock = new SimulatedClock();
-  const sent: Array<{ queue: string; at: number }> = [];
+  const sent: Array<{ queue: string; at: number; options?: unknown }> = [];
   const toWorker: ParentFrame[] = [];
   let fromWorker: (bytes: Uint8Array) => void = () => undefined;
   const link: FrameLink = {
@@ -26,14 +26,15 @@ function harness(failures: number) {
   };
   let left = failures;
   const transport = {
-    publish: (queue: string) => {
-      sent.push({ queue, at: clock.now() });
+    publish: (queue: string, _body: Uint8Array, options?: unknown) => {
+      sent.push({ queue, at: clock.now(), ...(options ? { options } : {}) });
       if (left-- > 0) return Promise.reject(Object.assign(new Error(`no queue named '${queue}'`), { code: NO_SUCH_QUEUE }));
       return Promise.resolve();
     },
   } as unknown as Transport;
   new IpcBridge('test worker', link, transport, { onReady: () => undefined }, clock);
-  const publish = (queue: string) => fromWorker(Buffer.concat(encodeFrames<ChildFrame>([{ op: 'pub', queue, body: new Uint8Array([1]) }])));
+  const publish = (queue: string, extra: Partial<Extract<ChildFrame, { op: 'pub' }>> = {}) =>
+    fromWorker(Buffer.concat(encodeFrames<ChildFrame>([{ op: 'pub', queue, body: new Uint8Array([1]), ...extra }])));
   return { clock, sent, toWorker, publish };
 }
 
@@ -62,6 +63,15 @@ test('a reply queue still missing after the retry period is reported to the work
   await h.clock.advance(1000);
   await settle();
   expect(h.sent).toHaveLength(attempts);
+});
+
+test("a worker's publish options reach the bus: batched, transient (blob chunks), plain", async () => {
+  const h = harness(0);
+  h.publish('raybus.reply.d1', { batch: true });
+  h.publish('raybus.reply.d1', { transient: true });
+  h.publish('raybus.reply.d1');
+  await settle();
+  expect(h.sent.map((s) => s.options)).toEqual([{ batch: true }, { transient: true }, undefined]);
 });
 
 test('other queues are not retried: the failure goes to the worker at once', async () => {
