@@ -5,6 +5,7 @@
 import type { Delivery } from '../../src/transport/transport';
 import type { ConnectionManager, Link, LinkParticipant } from './connection';
 import { QueueConsumer } from './consumer';
+import { MemoryInbox } from './memory-inbox';
 import { DeliveryLedger } from './ledger';
 import type { Naming } from './naming';
 import type { Topology } from './topology';
@@ -12,6 +13,8 @@ import type { Topology } from './topology';
 /** The consumers of one transport. */
 export class ConsumerSet implements LinkParticipant {
   private readonly consumers = new Set<QueueConsumer>();
+  /** Each consumer's subscription to its queue's transient messages. */
+  private readonly inboxes = new Map<QueueConsumer, MemoryInbox>();
   private readonly ledger = new DeliveryLedger();
 
   constructor(
@@ -27,6 +30,7 @@ export class ConsumerSet implements LinkParticipant {
   }
 
   async resume(link: Link): Promise<void> {
+    for (const inbox of this.inboxes.values()) inbox.start(link);
     for (const c of [...this.consumers]) await c.resume(link);
   }
 
@@ -44,21 +48,38 @@ export class ConsumerSet implements LinkParticipant {
       this.topology,
       this.naming,
       this.ledger,
-      (c) => this.consumers.delete(c),
+      (c) => {
+        this.consumers.delete(c);
+        this.inboxes.get(c)?.cancel();
+        this.inboxes.delete(c);
+      },
       this.requeue,
     );
+    const inbox = new MemoryInbox(queue, this.naming.queue(queue).memory, handler);
     this.consumers.add(consumer);
+    this.inboxes.set(consumer, inbox);
+    inbox.start(link);
     consumer.start(link);
-    return { cancel: () => consumer.cancel() };
+    return {
+      cancel: () => {
+        inbox.cancel();
+        return consumer.cancel();
+      },
+    };
   }
 
   /** Stop this transport's consumers of `queue`, which is being deleted (no warning, nothing to requeue). */
   forget(queue: string): void {
-    for (const c of this.consumers) if (c.queue === queue) c.forget();
+    for (const c of this.consumers) {
+      if (c.queue !== queue) continue;
+      this.inboxes.get(c)?.cancel();
+      c.forget();
+    }
   }
 
   /** Cancel every consumer: pull requests withdrawn, unacknowledged deliveries requeued. */
   async stopAll(): Promise<void> {
+    for (const inbox of this.inboxes.values()) inbox.cancel();
     await Promise.all([...this.consumers].map((c) => c.cancel()));
   }
 }

@@ -43,6 +43,8 @@ export interface QueueNames {
   readonly subject: string;
   /** JetStream stream holding the queue's messages (work queues). */
   readonly stream: string;
+  /** Core NATS subject of the queue's transient messages, captured by no stream (memory-inbox.ts). */
+  readonly memory: string;
 }
 
 /** Derives every server-side name of one transport's name space. */
@@ -66,7 +68,7 @@ export class Naming {
         // '==' never occurs in an escaped name ('=' is always followed by two hex digits).
         stream = `${stream.slice(0, MAX_STREAM_NAME - 34)}==${createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
       }
-      names = { subject: `${this.namespace}.q.${token}`, stream };
+      names = { subject: `${this.namespace}.q.${token}`, stream, memory: `${this.namespace}.m.${token}` };
       if (this.queues.size >= 10_000) this.queues.clear();
       this.queues.set(name, names);
     }

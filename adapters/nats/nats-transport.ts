@@ -97,9 +97,21 @@ export class NatsTransport implements Transport {
   }
 
   publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void> {
-    const subject = this.naming.queue(queue).subject;
+    const names = this.naming.queue(queue);
+    const subject = names.subject;
+    if (options?.transient && !options.headers) return this.publishTransient(names.memory, body);
     if (options?.batch && !options.headers) return this.publisher.publishBatched(queue, subject, body);
     return this.publisher.publish(queue, subject, body, options?.headers);
+  }
+
+  /**
+   * A transient message: on core NATS to the queue's memory subject, to a consumer subscribed
+   * now or to nobody (memory-inbox.ts). Never stored, so no PubAck to wait for.
+   */
+  private async publishTransient(subject: string, body: Uint8Array): Promise<void> {
+    this.publisher.checkSize('message', body);
+    const link = await this.manager.ready();
+    link.nc.publish(subject, body);
   }
 
   async consume(queue: string, handler: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Subscription> {

@@ -50,7 +50,8 @@ export class PresenceQueues {
 
   declare(link: Link, queue: string): void {
     if (this.queues.has(queue)) return;
-    this.queues.set(queue, new PresenceQueue(queue, this.naming.queue(queue).subject, link, this.manager, () => this.queues.delete(queue)));
+    const names = this.naming.queue(queue);
+    this.queues.set(queue, new PresenceQueue(queue, names.subject, names.memory, link, this.manager, () => this.queues.delete(queue)));
   }
 
   consume(queue: string, handler: (delivery: Delivery) => void, prefetch: number): Subscription | undefined {
@@ -91,6 +92,8 @@ class PresenceQueue {
   private readonly items: Item[] = [];
   private readonly holders: Holder[] = [];
   private readonly sub: NatsSubscription;
+  /** Transient messages (memory-inbox.ts) go to the holders as the others do. */
+  private readonly memorySub: NatsSubscription;
   private readonly link: Link;
   private cursor = 0;
   private scheduled = false;
@@ -99,12 +102,14 @@ class PresenceQueue {
   constructor(
     private readonly queue: string,
     subject: string,
+    memorySubject: string,
     link: Link,
     private readonly manager: ConnectionManager,
     private readonly onDestroyed: () => void,
   ) {
     this.link = link;
     this.sub = link.nc.subscribe(subject, { queue: QUEUE_GROUP, callback: (err, msg) => (err ? undefined : this.onMessage(msg)) });
+    this.memorySub = link.nc.subscribe(memorySubject, { queue: QUEUE_GROUP, callback: (err, msg) => (err ? undefined : this.onMessage(msg)) });
   }
 
   addConsumer(handler: (delivery: Delivery) => void, prefetch: number): Subscription {
@@ -131,6 +136,7 @@ class PresenceQueue {
     const nc = this.link.nc;
     if (this.sub.isClosed() || nc.isClosed()) return;
     this.sub.unsubscribe();
+    if (!this.memorySub.isClosed()) this.memorySub.unsubscribe();
     await nc.flush().catch(() => undefined);
   }
 
