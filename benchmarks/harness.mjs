@@ -6,6 +6,13 @@
 // (BENCH_WARMUP_MS=1000 BENCH_ROUND_MS=2000 gives Ray's exact timing; the 10 s sleep is
 // replaced by settle(): a GC and a short pause). Every loop is bounded by count and by time,
 // and a metric that does not finish by its deadline is reported as timed out.
+//
+// Warm-up by operations as well as time, for every loop alike (raybus's and the anchors'): V8
+// optimizes a function after it ran a number of times, not after a time, so a loop of a few
+// hundred calls a second (one call in flight over a broker) is still running unoptimized
+// code after Ray's 1 s (measured: raybus on RabbitMQ, one task at a time, went from ~410 to
+// ~1,000-1,300 calls/s over its first 8 s). The warm-up lasts at least BENCH_WARMUP_MS and
+// BENCH_WARMUP_OPS operations (multiplier * calls; for metrics in ops/s), at most BENCH_MAX_WARMUP_MS.
 import { fork } from 'node:child_process';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -19,6 +26,10 @@ const envNum = (name, dflt) => {
 /** Timing settings, from the environment (defaults sized for a 2-core machine). */
 export const timing = {
   warmupMs: envNum('BENCH_WARMUP_MS', 400),
+  /** Operations (multiplier * calls) the warm-up runs at least, time permitting (JIT warm-up). */
+  warmupOps: envNum('BENCH_WARMUP_OPS', 3000),
+  /** Longest warm-up, whatever the operations so far. */
+  maxWarmupMs: envNum('BENCH_MAX_WARMUP_MS', 6000),
   rounds: envNum('BENCH_ROUNDS', 4),
   roundMs: envNum('BENCH_ROUND_MS', 700),
   /** Upper bound on body calls in one round (the count bound; roundMs is the time bound). */
@@ -65,23 +76,30 @@ export function meanStd(xs) {
 export async function timeit(name, body, opts = {}) {
   const multiplier = opts.multiplier ?? 1;
   const warmupMs = opts.warmupMs ?? timing.warmupMs;
+
   const rounds = opts.rounds ?? timing.rounds;
   const roundMs = opts.roundMs ?? timing.roundMs;
   const maxCalls = opts.maxCallsPerRound ?? timing.maxCallsPerRound;
   const unit = opts.unit ?? 'ops/s';
+  // Operations count for round trips (ops/s); a metric of other units (GB/s, gets of 10k refs,
+  // waits on 1k refs: a call does much work) warms up by time, as does one that sets its own
+  // warm-up (large values: none).
+  const warmupOps = opts.warmupMs === undefined && unit === 'ops/s' ? timing.warmupOps : 0;
+  const maxWarmupMs = Math.max(warmupMs, timing.maxWarmupMs);
   // Generous: a body slower than a round still completes once per round.
-  const deadlineMs = opts.deadlineMs ?? Math.max(30_000, 4 * (warmupMs + rounds * roundMs));
+  const deadlineMs = opts.deadlineMs ?? Math.max(30_000, 4 * ((warmupOps ? maxWarmupMs : warmupMs) + rounds * roundMs));
   const state = { aborted: false };
   const latencies = [];
   const rates = [];
   let totalCalls = 0;
 
-  const loop = async (ms, record) => {
+  // Runs for `ms`, or, with `minCalls`, until both `ms` and `minCalls` are reached (at most `maxMs`).
+  const loop = async (ms, record, minCalls = 0, maxMs = ms) => {
     const start = performance.now();
     let lastYield = start;
     let calls = 0;
     let now = start;
-    while (!state.aborted && calls < maxCalls && now - start < ms) {
+    while (!state.aborted && calls < maxCalls && (now - start < ms || (calls < minCalls && now - start < maxMs))) {
       const t = now;
       await body();
       now = performance.now();
@@ -98,7 +116,7 @@ export async function timeit(name, body, opts = {}) {
   };
 
   const run = async () => {
-    await loop(warmupMs, false);
+    await loop(warmupMs, false, Math.ceil(warmupOps / multiplier), maxWarmupMs);
     for (let r = 0; r < rounds && !state.aborted; r++) {
       const { calls, seconds } = await loop(roundMs, true);
       totalCalls += calls;

@@ -55,7 +55,7 @@ setTimeout(() => {
 delete process.env.RAYBUS_ADDRESS;
 
 const notes = [];
-console.log(`raybus benchmarks: warm-up ${timing.warmupMs} ms, ${timing.rounds} rounds of ${timing.roundMs} ms${FULL ? ', full sizes' : ''}`);
+console.log(`raybus benchmarks: warm-up ${timing.warmupMs} ms and ${timing.warmupOps} operations (at most ${timing.maxWarmupMs} ms), ${timing.rounds} rounds of ${timing.roundMs} ms${FULL ? ', full sizes' : ''}`);
 
 // 1. Embedded default, and the actor half of the scaling table (same runtime).
 console.log('\n== raybus, embedded default');
