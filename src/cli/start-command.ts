@@ -10,9 +10,8 @@ import { NodeProcess } from '../runtimes/node-runtime';
 import { formatResources } from '../scheduling/ledger/resource-set';
 import type { ParsedArgs } from './args';
 import { checkClusterSecurity } from '../runtimes/cluster-security';
+import { dynamicImport } from '../serialization/dynamic-code';
 
-/** A real dynamic import (the CommonJS build would turn `import()` into `require()`). */
-const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
 
 function importModule(spec: string): Promise<unknown> {
   return dynamicImport(path.isAbsolute(spec) ? pathToFileURL(spec).href : spec);

@@ -21,6 +21,7 @@ import { REQUIRE_SIGNED_CODE_VAR } from '../protocol/worker-process';
 import { packageRoot } from '../util/package-info';
 import { processGlobal } from '../util/process-global';
 import { explainImportFailure, importUserModule, type RequireFn } from './module-loader';
+import { functionOf } from './dynamic-code';
 
 /**
  * Names every by-value function may use besides globals. `__name` is the helper TypeScript
@@ -252,7 +253,7 @@ export async function loadCode(desc: CodeDescriptor, scope: { ray: unknown; requ
   if (known) return known;
   if (desc.source !== undefined) {
     try {
-      const factory = new Function('ray', 'require', '__name', `return (${desc.source}\n);`) as (r: unknown, q: RequireFn, n: typeof nameShim) => Code;
+      const factory = functionOf<(r: unknown, q: RequireFn, n: typeof nameShim) => Code>(['ray', 'require', '__name'], `return (${desc.source}\n);`);
       const fn = factory(scope.ray, scope.require, nameShim);
       registry.set(desc.id, fn);
       return fn;

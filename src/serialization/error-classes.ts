@@ -13,6 +13,7 @@
  * with the same name, message, stack and fields.
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dynamicImport } from './dynamic-code';
 
 /** Where a class comes from: the module file and the name it is exported under. */
 export type ClassOrigin = [module: string, exportName: string];
@@ -21,8 +22,6 @@ export type ClassOrigin = [module: string, exportName: string];
 const codeModules = new Set<string>();
 /** Namespaces of those that are ES modules, once `import()` returned them. */
 const esModules = new Map<string, Record<string, unknown>>();
-/** A real dynamic `import()`: the CommonJS build would otherwise compile it into `require()`. */
-const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
 /** Origins already looked up, by class. */
 const origins = new WeakMap<object, ClassOrigin | null>();
 /** Modules searched for one class at most (their children included). */
@@ -39,7 +38,7 @@ export function noteCodeModule(module: string | undefined): void {
   // Not a CommonJS module (those are cached before they run): an ES module, loaded or loading.
   if (!moduleCache()[file]) {
     dynamicImport(pathToFileURL(file).href).then(
-      (ns) => esModules.set(file, ns),
+      (ns) => esModules.set(file, ns as Record<string, unknown>),
       () => undefined,
     );
   }

@@ -8,9 +8,8 @@
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { noteModuleNamespace } from './error-classes';
+import { dynamicImport } from './dynamic-code';
 
-/** A real dynamic `import()`: the CommonJS build would otherwise compile it into `require()`. */
-const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
 
 /** What importing a module needs: `require` for the fallback. */
 export type RequireFn = (id: string) => unknown;

@@ -9,11 +9,10 @@ import { pathToFileURL } from 'node:url';
 import type { RuntimeEnv } from '../protocol/runtime-env';
 import { NODE_IMPORTS_VAR } from '../protocol/worker-process';
 import { RuntimeEnvSetupError } from '../errors/ray-errors';
+import { dynamicImport } from '../serialization/dynamic-code';
 
 export { GPU_IDS_VAR, RUNTIME_ENV_VAR, isEnvSetupFailedReport, readWorkerGpuIds, readWorkerRuntimeEnv, type EnvSetupFailedReport } from '../protocol/worker-process';
 
-/** A real dynamic `import()` (the CommonJS build would compile `import()` into `require()`). */
-const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
 
 /**
  * Enter `env.workingDir` and import `env.modules` in order. Throws RuntimeEnvSetupError naming
