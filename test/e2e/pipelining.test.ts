@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as Ray from '../../src/index';
 import { waitUntil } from '../support/wait-until';
+import { GIVE_BACK_AFTER_MS } from '../../src/worker/task-queue';
 
 const ray: typeof Ray = require('raybus');
 
@@ -69,19 +70,30 @@ test('a task that waits gives the tasks pipelined behind it back; they run elsew
 test('tasks pipelined on one worker run one at a time, in submission order', async () => {
   const record = ray.remote({ numCpus: 2 })(async (i: number) => {
     const g = globalThis as { __seq?: number; __running?: number };
+    const start = performance.now();
     g.__running = (g.__running ?? 0) + 1;
     const overlapped = g.__running > 1;
     await new Promise((r) => setImmediate(r));
     g.__running -= 1;
     g.__seq = (g.__seq ?? 0) + 1;
-    return { i, pid: process.pid, overlapped, seq: g.__seq };
+    return { i, pid: process.pid, overlapped, seq: g.__seq, ms: performance.now() - start };
   });
   await warmUp(record, -1);
-  const out = (await ray.get(Array.from({ length: 100 }, (_, i) => record.remote(i)), T)) as Array<{ pid: number; overlapped: boolean; seq: number }>;
+  const out = (await ray.get(Array.from({ length: 100 }, (_, i) => record.remote(i)), T)) as Array<{ pid: number; overlapped: boolean; seq: number; ms: number }>;
   expect(out.some((o) => o.overlapped)).toBe(false);
-  // One worker ran them all, in the order they were submitted.
+  // One worker ran them all, each once.
   expect(new Set(out.map((o) => o.pid)).size).toBe(1);
-  for (let k = 1; k < out.length; k++) expect(out[k]!.seq).toBeGreaterThan(out[k - 1]!.seq);
+  expect(new Set(out.map((o) => o.seq)).size).toBe(out.length);
+  // In the order they were submitted, unless one of them waited long enough for the worker
+  // to give the tasks queued behind it back (GIVE_BACK_AFTER_MS): those are pushed again
+  // behind the ones already on their way, as Ray's normal tasks may run in any order. A stall
+  // that long (this machine busy elsewhere) is rare; half the limit leaves room for the time
+  // the worker spends on a task outside its function.
+  if (out.every((o) => o.ms < GIVE_BACK_AFTER_MS / 2)) {
+    for (let k = 1; k < out.length; k++) expect(out[k]!.seq).toBeGreaterThan(out[k - 1]!.seq);
+  } else {
+    console.log(`a task waited ${Math.max(...out.map((o) => o.ms)).toFixed(0)} ms: the worker may have given tasks back, so their order is not checked`);
+  }
 });
 
 test('force-cancelling a task queued behind a running one drops it and spares the running one', async () => {
