@@ -12,7 +12,7 @@
  * - `submitter` (task-submitter.ts): leases and pushes of normal tasks
  * - `replies` (reply-router.ts): its reply queue, by message tag; higher layers register too
  */
-import type { PublishOptions, Subscription, Transport } from '../transport/transport';
+import { TRANSIENT_PUBLISH, type PublishOptions, type Subscription, type Transport } from '../transport/transport';
 import type { ObjectRef } from '../refs/object-ref';
 import type { ObjectRefGenerator } from '../refs/object-ref-generator';
 import { encodeError, type WireError } from '../serialization/error-codec';
@@ -48,9 +48,6 @@ import { routeCoreReplies } from './core-replies';
 import { recordActorCreation } from './task-records';
 import { TaskSubmission } from './task-submission';
 import type { CoreWorkerOptions } from './core-options';
-
-/** Publish options of a message the bus may keep in memory only (blob chunks). */
-const TRANSIENT = { transient: true } as const;
 
 export type { PendingTask } from './pending-tasks';
 
@@ -98,7 +95,7 @@ export class CoreWorker implements RuntimeCore {
       address: this.address,
       clock: this.clock,
       messageLimit: () => messageLimit(options.transport),
-      send: (queue, msg, onError, transient) => this.messenger.send(queue, msg, undefined, onError && ((err) => onError(err)), transient ? TRANSIENT : undefined),
+      send: (queue, msg, onError, transient) => this.messenger.send(queue, msg, undefined, onError && ((err) => onError(err)), transient ? TRANSIENT_PUBLISH : undefined),
     });
     this.messenger = new Messenger(options.transport, {
       address: this.address,

@@ -3,7 +3,7 @@
  * transport connection of its own, so that when the worker dies, closing that connection
  * requeues exactly the worker's unacknowledged deliveries (marked redelivered).
  */
-import { isNoSuchQueue, type Delivery, type PublishOptions, type Subscription, type Transport } from '../transport/transport';
+import { isNoSuchQueue, TRANSIENT_PUBLISH, type Delivery, type PublishOptions, type Subscription, type Transport } from '../transport/transport';
 import { queueKind } from '../protocol/queues';
 import { systemClock, type Clock } from '../util/clock';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
@@ -11,7 +11,6 @@ import type { FrameLink } from '../transport/ipc-link';
 import { logger } from '../util/logger';
 
 const BATCH = { batch: true } as const;
-const TRANSIENT = { transient: true } as const;
 
 /**
  * How long a worker's publish to a reply queue is tried again while that queue is missing or
@@ -164,7 +163,7 @@ export class IpcBridge {
       case 'delete':
         return this.reply(f.id, this.transport.deleteQueue(f.queue));
       case 'pub':
-        return this.publish(f.queue, toBytes(f.body), f.headers ? { headers: f.headers } : f.transient === true ? TRANSIENT : f.batch ? BATCH : undefined, this.clock.now());
+        return this.publish(f.queue, toBytes(f.body), f.headers ? { headers: f.headers } : f.transient === true ? TRANSIENT_PUBLISH : f.batch ? BATCH : undefined, this.clock.now());
       case 'consume': {
         const ctag = this.nextTag++;
         const pending = new Map<number, Delivery>();

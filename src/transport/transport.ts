@@ -153,6 +153,9 @@ export interface TransportLease {
  * The error code a publish rejects with when the queue does not exist (a presence probe of
  * a process that is gone). Adapters set `code` to it on the error they reject with.
  */
+/** The options of a transient publish (blob chunks), shared so that a send makes no object. */
+export const TRANSIENT_PUBLISH: PublishOptions = Object.freeze({ transient: true });
+
 export const NO_SUCH_QUEUE = 'NO_SUCH_QUEUE';
 
 /** True for errors that mean "no such queue" (a publish the bus could not route). */
