@@ -34,6 +34,16 @@ describeWithNats('NATS transport: transient messages', () => {
     }
   }
 
+  /** What `t` receives from `q` from now on, each acked. */
+  async function collect(t: NatsTransport, q: string): Promise<Inbox<string>> {
+    const got = new Inbox<string>();
+    await t.consume(q, (d) => {
+      got.push(str(d.body));
+      d.ack();
+    }, { prefetch: 10 });
+    return got;
+  }
+
   /** Everything published by `t` before now has reached the server and its subscribers: a round trip. */
   const roundTrip = (t: NatsTransport, q: string) => t.assertQueue(q);
 
@@ -50,11 +60,7 @@ describeWithNats('NATS transport: transient messages', () => {
     const a = await transport('transient-a');
     const b = await transport('transient-b');
     await a.assertQueue(q);
-    const got = new Inbox<string>();
-    await a.consume(q, (d) => {
-      got.push(str(d.body));
-      d.ack();
-    }, { prefetch: 10 });
+    const got = await collect(a, q);
     await b.publish(q, text('chunk'), { transient: true });
     await b.publish(q, text('stored'));
     expect((await got.waitFor(2, 'messages')).sort()).toEqual(['chunk', 'stored']);
@@ -84,11 +90,7 @@ describeWithNats('NATS transport: transient messages', () => {
     for (const s of subs) await s.cancel();
     await sender.publish(q, text('lost'), { transient: true });
     await roundTrip(sender, q);
-    const later = new Inbox<string>();
-    await a.consume(q, (d) => {
-      later.push(str(d.body));
-      d.ack();
-    }, { prefetch: 10 });
+    const later = await collect(a, q);
     await sender.publish(q, text('kept'));
     expect(await later.waitFor(1, 'message')).toEqual(['kept']);
     await roundTrip(a, q);
@@ -100,11 +102,7 @@ describeWithNats('NATS transport: transient messages', () => {
     const a = await transport('presence-a');
     const b = await transport('presence-b');
     await a.assertQueue(q, { autoDelete: true });
-    const got = new Inbox<string>();
-    await a.consume(q, (d) => {
-      got.push(str(d.body));
-      d.ack();
-    }, { prefetch: 10 });
+    const got = await collect(a, q);
     await b.publish(q, text('chunk'), { transient: true });
     expect(await got.waitFor(1, 'message')).toEqual(['chunk']);
   });
