@@ -84,21 +84,25 @@ test('out of band: a handle inside a stored value lives as long as that value do
   // The box's ObjectRef is counted through a FinalizationRegistry: V8 must collect it.
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  let box: object | undefined = (() => {
-    const a = ownedHandle('a1');
-    const ref = owner.core.put({ h: a });
-    owner.core.untrackActorHandle(a, 'a1' as ActorId);
-    return ref;
-  })();
-  for (let i = 0; i < 5; i++) {
-    gc();
-    await settle();
-  }
-  expect(outOfScope()).toEqual([]);
-  expect(box).toBeDefined();
-  box = undefined;
-  // Collected when V8 collects it: in a test worker whose heap many suites have grown, a full
-  // collection takes long, so the wait is bounded by time, not by a number of collections.
+  // The value is made, held and dropped inside a function of its own: once it has returned,
+  // no register of this test's async frame (saved at each await) can still hold the ref.
+  const holdThenDrop = async (): Promise<void> => {
+    const box = (() => {
+      const a = ownedHandle('a1');
+      const ref = owner.core.put({ h: a });
+      owner.core.untrackActorHandle(a, 'a1' as ActorId);
+      return ref;
+    })();
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await settle();
+    }
+    expect(outOfScope()).toEqual([]);
+    expect(box).toBeDefined();
+  };
+  await holdThenDrop();
+  // Collected when V8 collects it; the wait is bounded by time, not by a number of collections
+  // (a full collection is slow in a test worker whose heap earlier suites grew).
   const deadline = Date.now() + 20_000;
   while (outOfScope().length === 0 && Date.now() < deadline) {
     gc();
