@@ -1,8 +1,8 @@
 /**
  * Frames between a worker process and its node. Frames are batched per event-loop turn: each
- * message on the link (ipc-link.ts) is one msgpack buffer holding the turn's frames.
+ * message on the link (ipc-link.ts) holds the turn's frames, one after the other.
  */
-import { afterPack, privateMsgpackr } from '../serialization/msgpackr-instance';
+import { privateMsgpackr } from '../serialization/msgpackr-instance';
 import type { MessageHeaders, QueueOptions } from './transport';
 
 export type ChildFrame =
@@ -62,60 +62,235 @@ export class FrameBatcher<F> {
   }
 }
 
-// raybus's own msgpackr (a worker loads one copy, not two). Frames hold plain objects and
-// byte arrays only: the serializer's extensions never apply to them.
+// raybus's own msgpackr (a worker loads one copy, not two), for the frames that are neither
+// hot nor carry a body, and for message headers. They hold plain objects only: the
+// serializer's extensions never apply to them.
 const framePackr = new (privateMsgpackr().Packr)({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
-/** A frame body from this size travels after the encoded frames, as it is: never copied into them. */
+/** A frame body from this size travels as it is, after the bytes before it: never copied into them. */
 const OUT_OF_LINE_BYTES = 64 * 1024;
 
-/**
- * One IPC message: the frames of a batch, as byte arrays to write one after the other: a 4-byte
- * little-endian length of the encoded frames, the frames (msgpack), then the large bodies the
- * frames left out (each frame with `xb` instead of `body`: its body's length, in order).
- */
-export function encodeFrames<F>(frames: F[]): Uint8Array[] {
-  let parts: Uint8Array[] | undefined;
-  let out: F[] = frames;
-  for (let i = 0; i < frames.length; i++) {
-    const body = (frames[i] as { body?: unknown }).body;
-    if (!(body instanceof Uint8Array) || body.byteLength < OUT_OF_LINE_BYTES) continue;
-    if (!parts) {
-      parts = [];
-      out = frames.slice();
-    }
-    const { body: _moved, ...rest } = frames[i] as { body: Uint8Array };
-    out[i] = { ...rest, xb: body.byteLength } as F;
-    parts.push(body);
+// Frame kinds: the first byte of a frame. The frames of every message (a publish, an ack, a
+// delivery, a broadcast) have a fixed binary layout, so that a call costs no msgpack pass over
+// its frame on either side; the rest (queue declarations, consumer set-up, nacks, answers) are
+// msgpack.
+const GENERIC = 0;
+const PUB = 1;
+const ACK = 2;
+const DELIVER = 3;
+const BCAST = 4;
+const TOPIC = 5;
+
+// Flags of a publish or a delivery.
+const F_HEADERS = 1;
+const F_BATCH = 2;
+const F_TRANSIENT = 4;
+const F_REDELIVERED = 8;
+
+type AnyFrame = ChildFrame | ParentFrame;
+
+/** The msgpack part of a frame that has one (headers or a generic frame), encoded up front. */
+function metaOf(f: AnyFrame): Uint8Array | undefined {
+  switch (f.op) {
+    case 'pub':
+    case 'deliver':
+      return f.headers ? framePackr.pack(f.headers) : undefined;
+    case 'ack':
+    case 'bcast':
+    case 'topic':
+      return undefined;
+    default:
+      return framePackr.pack(f);
   }
-  const encoded = afterPack(framePackr, framePackr.pack(out));
-  const head = Buffer.allocUnsafe(4);
-  head.writeUInt32LE(encoded.byteLength, 0);
-  return parts ? [head, encoded, ...parts] : [head, encoded];
+}
+
+/**
+ * One IPC message: the frames of a batch, each a kind byte and its fields (numbers
+ * little-endian; tags as float64; names, bodies and msgpack parts as a uint32 length and their
+ * bytes), returned as byte arrays to write one after the other:
+ * a body of OUT_OF_LINE_BYTES or more is one of them, the very array given, never copied.
+ */
+export function encodeFrames<F>(frames: readonly F[]): Uint8Array[] {
+  const list = frames as unknown as readonly AnyFrame[];
+  const metas: Array<Uint8Array | undefined> = new Array(list.length);
+  let bound = 0;
+  for (let i = 0; i < list.length; i++) {
+    const f = list[i]!;
+    const meta = (metas[i] = metaOf(f));
+    // kind, flags, two tags, three lengths; a name; the meta; a small body.
+    bound += 32 + (meta ? meta.byteLength : 0);
+    if (f.op === 'pub') bound += 3 * f.queue.length;
+    else if (f.op === 'bcast') bound += 3 * f.topic.length;
+    const body = bodyOf(f);
+    if (body && body.byteLength < OUT_OF_LINE_BYTES) bound += body.byteLength;
+  }
+  const parts: Uint8Array[] = [];
+  const buf = Buffer.allocUnsafe(bound);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let start = 0;
+  let at = 0;
+  const name = (s: string): void => {
+    // The bound leaves room for 3 bytes a UTF-16 unit, UTF-8's most.
+    const n = buf.write(s, at + 4, 'utf8');
+    view.setUint32(at, n, true);
+    at += 4 + n;
+  };
+  const bytes = (b: Uint8Array): void => {
+    view.setUint32(at, b.byteLength, true);
+    at += 4;
+    if (b.byteLength < OUT_OF_LINE_BYTES) {
+      buf.set(b, at);
+      at += b.byteLength;
+      return;
+    }
+    // The bytes so far, then the body itself; what follows goes into the rest of the buffer.
+    parts.push(buf.subarray(start, at), b);
+    start = at;
+  };
+  for (let i = 0; i < list.length; i++) {
+    const f = list[i]!;
+    const meta = metas[i];
+    switch (f.op) {
+      case 'pub':
+        buf[at++] = PUB;
+        name(f.queue);
+        buf[at++] = (meta ? F_HEADERS : 0) | (f.batch ? F_BATCH : 0) | (f.transient ? F_TRANSIENT : 0);
+        bytes(f.body);
+        if (meta) bytes(meta);
+        break;
+      case 'deliver':
+        buf[at++] = DELIVER;
+        view.setFloat64(at, f.ctag, true);
+        view.setFloat64(at + 8, f.dtag, true);
+        at += 16;
+        buf[at++] = (meta ? F_HEADERS : 0) | (f.redelivered ? F_REDELIVERED : 0);
+        bytes(f.body);
+        if (meta) bytes(meta);
+        break;
+      case 'ack':
+        buf[at++] = ACK;
+        view.setFloat64(at, f.ctag, true);
+        view.setFloat64(at + 8, f.dtag, true);
+        at += 16;
+        break;
+      case 'bcast':
+        buf[at++] = BCAST;
+        name(f.topic);
+        bytes(f.body);
+        break;
+      case 'topic':
+        buf[at++] = TOPIC;
+        view.setFloat64(at, f.stag, true);
+        at += 8;
+        bytes(f.body);
+        break;
+      default:
+        buf[at++] = GENERIC;
+        bytes(meta!);
+    }
+  }
+  if (parts.length === 0) return [buf.subarray(0, at)];
+  if (at > start) parts.push(buf.subarray(start, at));
+  return parts;
+}
+
+function bodyOf(f: AnyFrame): Uint8Array | undefined {
+  return f.op === 'pub' || f.op === 'deliver' || f.op === 'bcast' || f.op === 'topic' ? f.body : undefined;
 }
 
 /**
  * The frames of one IPC message, or undefined when the message is not a batch of frames
- * (other messages share the channel). Throws on a malformed batch.
+ * (other messages share the channel). Throws on a malformed batch: nothing of it is used.
  */
 export function decodeFrames<F>(message: Uint8Array): F[] | undefined {
   if (!(message instanceof Uint8Array)) return undefined;
-  if (message.byteLength < 4) throw new TypeError('an IPC batch is shorter than its header');
-  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
-  const length = view.getUint32(0, true);
-  if (length > message.byteLength - 4) throw new TypeError('an IPC batch is shorter than its frames');
-  const frames = framePackr.unpack(message.subarray(4, 4 + length)) as unknown;
-  if (!Array.isArray(frames)) throw new TypeError('an IPC batch is not an array of frames');
-  // Bodies sent out of line follow the frames, in order.
-  let at = 4 + length;
-  for (const f of frames as Array<{ xb?: unknown; body?: Uint8Array }>) {
-    if (typeof f !== 'object' || f === null || f.xb === undefined) continue;
-    const n = f.xb;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > message.byteLength - at) throw new TypeError('an IPC batch is shorter than its bodies');
-    f.body = message.subarray(at, at + n);
-    delete f.xb;
+  const buf = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const end = buf.byteLength;
+  const frames: AnyFrame[] = [];
+  let at = 0;
+  const need = (n: number, what: string): void => {
+    if (end - at < n) throw new TypeError(`an IPC batch is shorter than its ${what}`);
+  };
+  const tag = (): number => {
+    need(8, 'tags');
+    const t = view.getFloat64(at, true);
+    at += 8;
+    if (!Number.isSafeInteger(t) || t < 0) throw new TypeError('an IPC frame has a tag that is not a count');
+    return t;
+  };
+  const name = (): string => {
+    need(4, 'names');
+    const n = view.getUint32(at, true);
+    at += 4;
+    need(n, 'names');
+    const s = buf.toString('utf8', at, at + n);
     at += n;
+    return s;
+  };
+  const bytes = (): Buffer => {
+    need(4, 'bodies');
+    const n = view.getUint32(at, true);
+    at += 4;
+    need(n, 'bodies');
+    const b = buf.subarray(at, at + n);
+    at += n;
+    return b;
+  };
+  const headers = (): MessageHeaders => {
+    const h = framePackr.unpack(bytes()) as unknown;
+    if (typeof h !== 'object' || h === null || Array.isArray(h)) throw new TypeError('an IPC frame has headers that are not a map');
+    return h as MessageHeaders;
+  };
+  while (at < end) {
+    const kind = buf[at++];
+    switch (kind) {
+      case PUB: {
+        const queue = name();
+        need(1, 'flags');
+        const flags = buf[at++]!;
+        const f: Extract<ChildFrame, { op: 'pub' }> = { op: 'pub', queue, body: bytes() };
+        if (flags & F_BATCH) f.batch = true;
+        if (flags & F_TRANSIENT) f.transient = true;
+        if (flags & F_HEADERS) f.headers = headers();
+        frames.push(f);
+        break;
+      }
+      case DELIVER: {
+        const ctag = tag();
+        const dtag = tag();
+        need(1, 'flags');
+        const flags = buf[at++]!;
+        const f: Extract<ParentFrame, { op: 'deliver' }> = { op: 'deliver', ctag, dtag, body: bytes() };
+        if (flags & F_REDELIVERED) f.redelivered = true;
+        if (flags & F_HEADERS) f.headers = headers();
+        frames.push(f);
+        break;
+      }
+      case ACK: {
+        const ctag = tag();
+        frames.push({ op: 'ack', ctag, dtag: tag() });
+        break;
+      }
+      case BCAST: {
+        const topic = name();
+        frames.push({ op: 'bcast', topic, body: bytes() });
+        break;
+      }
+      case TOPIC: {
+        const stag = tag();
+        frames.push({ op: 'topic', stag, body: bytes() });
+        break;
+      }
+      case GENERIC: {
+        const f = framePackr.unpack(bytes()) as unknown;
+        if (typeof f !== 'object' || f === null || typeof (f as { op?: unknown }).op !== 'string') throw new TypeError('an IPC frame is not a frame');
+        frames.push(f as AnyFrame);
+        break;
+      }
+      default:
+        throw new TypeError(`an IPC batch has a frame of unknown kind ${kind}`);
+    }
   }
-  if (at !== message.byteLength) throw new TypeError('an IPC batch has bytes after its bodies');
-  return frames as F[];
+  return frames as unknown as F[];
 }
