@@ -21,10 +21,11 @@ const MAX_SIZE = Number.MAX_SAFE_INTEGER;
 const blobRef = obj({ id: name, size: int(0, MAX_SIZE), from: name });
 const wireArg = obj({ d: bytes, r: opt(arr(wireRef)), b: opt(blobRef) });
 const prim: Check = (v, p) => (v === null || ['string', 'number', 'boolean'].includes(typeof v) ? undefined : `${p} must be a string, number, boolean or null`);
-const wireError: Check = (v, p) =>
-  obj({ name: name, message: text, stack: opt(text), rayClass: opt(name), props: opt(dict(prim, 1000)), cause: opt(wireError), origin: opt(tuple(path, name)) })(v, p);
-const wireOutcome: Check = (v, p) =>
-  typeof v === 'object' && v !== null && 'e' in v ? obj({ e: wireError })(v, p) : wireArg(v, p);
+// Checks are made once, not per message (an error's cause is checked by the same check).
+const wireError: Check = (v, p) => wireErrorFields(v, p);
+const wireErrorFields = obj({ name: name, message: text, stack: opt(text), rayClass: opt(name), props: opt(dict(prim, 1000)), cause: opt(wireError), origin: opt(tuple(path, name)) });
+const failedOutcome = obj({ e: wireError });
+const wireOutcome: Check = (v, p) => (typeof v === 'object' && v !== null && 'e' in v ? failedOutcome(v, p) : wireArg(v, p));
 
 const code = obj({
   id: name,
@@ -49,8 +50,10 @@ const wireStrategy: Check = (v, p) => {
   return strategy({ ...v, t: (v as { kind?: unknown }).kind }, p);
 };
 
-const numReturns: Check = (v, p) => (v === 'dynamic' || v === 'streaming' ? undefined : int(0, 10_000)(v, p));
-const retryExceptions: Check = (v, p) => (typeof v === 'boolean' ? undefined : arr(name, 1000)(v, p));
+const returnCount = int(0, 10_000);
+const numReturns: Check = (v, p) => (v === 'dynamic' || v === 'streaming' ? undefined : returnCount(v, p));
+const exceptionNames = arr(name, 1000);
+const retryExceptions: Check = (v, p) => (typeof v === 'boolean' ? undefined : exceptionNames(v, p));
 const methodMeta = obj({
   numReturns: opt(numReturns),
   maxTaskRetries: opt(int(-1, BIG)),

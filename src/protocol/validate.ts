@@ -3,6 +3,10 @@
  * value and returns the first problem it finds (a sentence naming the field), or undefined.
  * Checks bound every string and array they accept, so a message that passes cannot make its
  * handler loop or allocate without limit.
+ *
+ * A container checks its entries with an empty path first and builds an entry's path only for
+ * the entry that fails, checked again with it (checks are pure): a message that passes costs
+ * no string per field.
  */
 
 /** A check of one value at `path`: undefined when it is fine, else the problem. */
@@ -53,8 +57,7 @@ export const arr =
     if (!Array.isArray(v)) return `${p} must be an array`;
     if (v.length > max) return `${p} has more than ${max} entries`;
     for (let i = 0; i < v.length; i++) {
-      const bad = check(v[i], `${p}[${i}]`);
-      if (bad) return bad;
+      if (check(v[i], '')) return check(v[i], `${p}[${i}]`);
     }
     return undefined;
   };
@@ -65,8 +68,7 @@ export const tuple =
   (v, p) => {
     if (!Array.isArray(v) || v.length !== checks.length) return `${p} must be an array of ${checks.length}`;
     for (let i = 0; i < checks.length; i++) {
-      const bad = checks[i]!(v[i], `${p}[${i}]`);
-      if (bad) return bad;
+      if (checks[i]!(v[i], '')) return checks[i]!(v[i], `${p}[${i}]`);
     }
     return undefined;
   };
@@ -82,8 +84,7 @@ export const dict =
     for (const k in v) {
       if (++n > max) return `${p} has more than ${max} entries`;
       if (k.length > MAX_NAME) return `${p} has a key longer than ${MAX_NAME} characters`;
-      const bad = check(v[k], `${p}.${k}`);
-      if (bad) return bad;
+      if (check(v[k], '')) return check(v[k], `${p}.${k}`);
     }
     return undefined;
   };
@@ -94,8 +95,8 @@ export const obj =
   (v, p) => {
     if (!isPlain(v)) return `${p} must be an object`;
     for (const k in fields) {
-      const bad = fields[k]!(v[k], p ? `${p}.${k}` : k);
-      if (bad) return bad;
+      const check = fields[k]!;
+      if (check(v[k], '')) return check(v[k], p ? `${p}.${k}` : k);
     }
     return undefined;
   };

@@ -35,6 +35,8 @@ export class WorkerTaskQueue {
   /** The running task has waited long: what arrives now goes straight back. */
   private givingBack = false;
   private timer: Timer | undefined;
+  /** When the running task started (the clock's ms). */
+  private started = 0;
   /** Code descriptors received whole, by id. */
   private readonly code = new Map<string, CodeDescriptor>();
 
@@ -63,8 +65,28 @@ export class WorkerTaskQueue {
       if (known) msg.fn = known;
     }
     this.waiting.push({ msg, d });
+    if (this.running && !this.givingBack) this.watchRunning();
     if (this.givingBack) this.giveBack();
     else this.pump();
+  }
+
+  /**
+   * A task waits behind the running one: it goes back once the running task has run
+   * GIVE_BACK_AFTER_MS (at once if it already has). The timer is set only then, not for every
+   * task: a worker taking one task at a time sets none.
+   */
+  private watchRunning(): void {
+    if (this.timer) return;
+    const left = GIVE_BACK_AFTER_MS - (this.clock.now() - this.started);
+    if (left <= 0) {
+      this.givingBack = true;
+      return;
+    }
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.givingBack = true;
+      this.giveBack();
+    }, left);
   }
 
   private pump(): void {
@@ -81,14 +103,11 @@ export class WorkerTaskQueue {
         if (!acked) d.ack();
         acked = true;
       };
-      this.timer = this.clock.setTimeout(() => {
-        this.givingBack = true;
-        this.giveBack();
-      }, GIVE_BACK_AFTER_MS);
-      const started = this.clock.now();
+      const started = (this.started = this.clock.now());
+      if (this.waiting.length > 0) this.watchRunning();
       void this.run(msg, ack, originOf(d)).finally(() => {
         ack();
-        this.clock.clear(this.timer);
+        if (this.timer) this.clock.clear(this.timer);
         this.timer = undefined;
         this.running = false;
         this.current = undefined;

@@ -81,6 +81,25 @@ describe('WorkerTaskQueue', () => {
     expect(d1.acked).toBe(1);
   });
 
+  it(`sets no timer for a task run alone; one that arrives after the running task has waited ${GIVE_BACK_AFTER_MS} ms goes straight back`, async () => {
+    const q = setup();
+    q.queue.push(task('t1'), delivery());
+    expect(q.clock.pending).toBe(0);
+    await q.clock.advance(GIVE_BACK_AFTER_MS + 5);
+    expect(q.sent).toEqual([]);
+    const d2 = delivery();
+    q.queue.push(task('t2'), d2);
+    expect(q.sent).toEqual([{ queue: OWNER, msg: { t: 'tasks-returned', lease: LEASE, tasks: ['t2'] } }]);
+    expect(d2.acked).toBe(1);
+    expect(q.clock.pending).toBe(0);
+    q.finish.get('t1')!();
+    await q.clock.tick();
+    expect(q.ran).toEqual(['t1']);
+    // Once t1 is done, a task run alone again.
+    q.queue.push(task('t3'), delivery());
+    expect(q.ran).toEqual(['t1', 't3']);
+  });
+
   it('a task that finishes in time cancels the give-back timer', async () => {
     const q = setup();
     q.queue.push(task('t1'), delivery());
