@@ -5,7 +5,7 @@
  */
 import { currentJob, requireCore, slot } from '../core/runtime-state';
 import { actorQueue } from '../protocol/queues';
-import { actorRefKey, returnId, type ReplyQueue, type TaskId } from '../protocol/ids';
+import { actorRefKey, returnIdsOf, type JobId, type QueueName, type ReplyQueue, type TaskId } from '../protocol/ids';
 import { NRET_DYNAMIC, NRET_STREAMING, type ActorMeta, type WireArg } from '../protocol/wire';
 import type { CallMsg } from '../protocol/messages/mailbox';
 import type { ObjectRef } from '../refs/object-ref';
@@ -24,7 +24,8 @@ const HANDLE_MARKER = Symbol.for('raybus.ActorHandle');
 const STATE = Symbol('raybus.handleState');
 
 interface OutgoingCall {
-  readonly msg: Omit<CallMsg, 'args'>;
+  /** The message, sent as it is once its arguments are in (`args`, `sq` filled in then). */
+  readonly msg: CallMsg;
   args?: WireArg[];
   error?: WireError;
   /** Its number in the handle's call sequence, once sent. */
@@ -47,6 +48,17 @@ interface HandleState {
   flushing: boolean;
   /** The numbering of this handle's calls (made at the first call sent). */
   stream?: CallStream;
+  /** The mailbox of `meta.actorId`, named once (getIfExists may point the handle elsewhere). */
+  mailbox?: { readonly actorId: string; readonly queue: QueueName<'mailbox'> };
+}
+
+/** The last job context of a call without trace: shared by the calls that have none (only read). */
+let plainCallCtx: CallMsg['ctx'] | undefined;
+
+function callCtx(job: { readonly jobId: JobId; readonly namespace: string }, trace: { tc?: string }): CallMsg['ctx'] {
+  if (trace.tc !== undefined) return { jobId: job.jobId, namespace: job.namespace, attempt: 0, tc: trace.tc };
+  if (plainCallCtx?.jobId !== job.jobId || plainCallCtx.namespace !== job.namespace) plainCallCtx = Object.freeze({ jobId: job.jobId, namespace: job.namespace, attempt: 0 });
+  return plainCallCtx;
 }
 
 const BUILTIN_METHODS = ['__ray_ready__', '__ray_terminate__'] as const;
@@ -181,14 +193,15 @@ function makeMethod(handle: object, state: HandleState, name: string, options: M
     throw new TypeError(`Actor methods cannot be called directly. Instead of 'handle.${name}()', use 'handle.${name}.remote()'.`);
   };
   Object.defineProperty(method, 'name', { value: name });
+  let qualified: string | undefined;
   Object.assign(method, {
-    remote: (...args: unknown[]) => submitCall(handle, state, name, args, options),
+    remote: (...args: unknown[]) => submitCall(handle, state, name, (qualified ??= `${state.meta.className}.${name}`), args, options),
     options: (o: unknown) => makeMethod(handle, state, name, mergeMethodOptions(options, normalizeMethodOptions(o))),
   });
   return method;
 }
 
-function submitCall(handle: object, state: HandleState, method: string, args: unknown[], options: MethodOptions): unknown {
+function submitCall(handle: object, state: HandleState, method: string, qualified: string, args: unknown[], options: MethodOptions): unknown {
   const core = requireCore();
   const meta = state.meta;
   if (meta.maxPendingCalls !== -1 && state.pendingCalls >= meta.maxPendingCalls) {
@@ -203,7 +216,7 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
   const backpressure = options.backpressure ?? mm?.backpressure ?? -1;
   const stream = typeof numReturns === 'number' ? undefined : core.openStream(taskId, numReturns === 'streaming' ? backpressure : -1);
   const nret = numReturns === 'streaming' ? NRET_STREAMING : numReturns === 'dynamic' ? NRET_DYNAMIC : numReturns;
-  const returnIds = stream?.returnIds ?? Array.from({ length: nret }, (_, i) => returnId(taskId, i));
+  const returnIds = stream?.returnIds ?? returnIdsOf(taskId, nret);
   const refs = numReturns === 'streaming' ? [] : returnIds.map((id) => core.ownedRef(id));
   state.pendingCalls += 1;
   // A call in flight keeps its actor alive (`Actor.remote().m.remote()` still runs).
@@ -218,8 +231,11 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
       nret,
       ...(numReturns === 'streaming' && backpressure > 0 ? { bp: backpressure } : {}),
       owner: core.address,
-      ctx: { ...currentJob(core), attempt: 0, ...traceContext(`${meta.className}.${method}`, taskId, 'actor') },
+      ctx: callCtx(currentJob(core), traceContext(qualified, taskId, 'actor')),
       retries,
+      // Filled in when sent: present from the start, the message keeps one shape.
+      args: undefined as unknown as WireArg[],
+      sq: undefined,
     },
   };
   core.registerPending({
@@ -229,7 +245,7 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
     actorCall: true,
     actorId: meta.actorId,
     retries,
-    functionName: `${meta.className}.${method}`,
+    functionName: qualified,
     onDone: () => {
       state.pendingCalls -= 1;
       if (counted) core.objects.unpin(counted);
@@ -246,7 +262,7 @@ function submitCall(handle: object, state: HandleState, method: string, args: un
         else call.args = parts;
         flush(state);
       },
-      `${meta.className}.${method}`,
+      qualified,
       taskId,
     );
   } catch (err) {
@@ -319,7 +335,12 @@ function flush(state: HandleState): void {
     // Numbered in the order sent: the host keeps that order where the bus might not.
     const sq = (state.stream ??= core.callSeqs.stream()).take();
     head.seq = sq.n;
-    core.send(actorQueue(state.meta.actorId), { ...head.msg, args: head.args!, sq }, head.msg.task, callUndeliverable, head.msg.retries === 0 ? BATCH : undefined);
+    const actorId = state.meta.actorId;
+    if (state.mailbox?.actorId !== actorId) state.mailbox = { actorId, queue: actorQueue(actorId) };
+    const msg = head.msg;
+    msg.args = head.args!;
+    msg.sq = sq;
+    core.send(state.mailbox.queue, msg, msg.task, callUndeliverable, msg.retries === 0 ? BATCH : undefined);
   }
 }
 

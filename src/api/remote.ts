@@ -5,7 +5,7 @@
 import { currentJob, requireCore, slot } from '../core/runtime-state';
 import { describeCode, callerModule, type CodeDescriptor } from '../serialization/code-shipping';
 import { noteCodeModule } from '../serialization/error-classes';
-import { returnId, type JobId, type TaskId } from '../protocol/ids';
+import { returnIdsOf, type JobId, type TaskId } from '../protocol/ids';
 import type { ObjectRef } from '../refs/object-ref';
 import { DEFAULT_TASK_MAX_RETRIES, mergeTaskOptions, normalizeActorOptions, normalizeMethodOptions, normalizeTaskOptions, resolveNumReturns, resolveTaskResources, validateNumReturnsFor, type TaskOptions } from './options';
 import type { ActorClass, MethodWithOptions, NumReturnsAfter, RemoteFunction, RemoteWithOptions, WithNumReturns } from './types';
@@ -77,7 +77,7 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
   const backpressure = options.backpressure ?? -1;
   const stream = typeof numReturns === 'number' ? undefined : core.openStream(taskId, numReturns === 'streaming' ? backpressure : -1);
   const nret = numReturns === 'streaming' ? NRET_STREAMING : numReturns === 'dynamic' ? NRET_DYNAMIC : numReturns;
-  const returnIds = stream?.returnIds ?? (nret === 1 ? [returnId(taskId, 0)] : Array.from({ length: nret }, (_, i) => returnId(taskId, i)));
+  const returnIds = stream?.returnIds ?? returnIdsOf(taskId, nret);
   const refs = numReturns === 'streaming' ? [] : returnIds.map((id) => core.ownedRef(id));
   const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
   // Inherits the job's env (driver) or this worker's env; leases are per env (scheduling key).

@@ -63,6 +63,13 @@ export function returnId(task: TaskId, index: number): ObjectId {
   return joinHex(task, index, RETURN_INDEX_DIGITS) as ObjectId;
 }
 
+/** The ids of a task's `count` returns, in order. */
+export function returnIdsOf(task: TaskId, count: number): ObjectId[] {
+  const ids = new Array<ObjectId>(count);
+  for (let i = 0; i < count; i++) ids[i] = returnId(task, i);
+  return ids;
+}
+
 /** The task that produces `object` (a return of it, or its stream's completion). */
 export function taskOfObject(object: ObjectId | string): TaskId {
   return object.slice(0, -RETURN_INDEX_DIGITS) as TaskId;
