@@ -7,6 +7,11 @@ import type { TaskId } from '../protocol/ids';
 class RunningTask {
   private controller?: AbortController;
   private reason?: Error;
+  constructor(private readonly taskId: TaskId) {}
+  /** It ended: no longer running here. */
+  done(): void {
+    if (running.get(this.taskId) === this) running.delete(this.taskId);
+  }
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
@@ -24,14 +29,10 @@ const running = new Map<string, RunningTask>();
 
 /** Register a running task; `signal` is its abort signal (made on first use), `done()` ends it. */
 export function trackRunning(taskId: TaskId): { readonly signal: AbortSignal; done(): void } {
-  const task = new RunningTask();
+  // The task itself, with `signal` and `done` on its prototype: no object or closures per task.
+  const task = new RunningTask(taskId);
   running.set(taskId, task);
-  return {
-    get signal() {
-      return task.signal;
-    },
-    done: () => running.delete(taskId),
-  };
+  return task;
 }
 
 /** Is `taskId` running in this process now? */

@@ -18,6 +18,8 @@ export interface SubmitterOutbox {
 export interface Lease {
   readonly id: LeaseId;
   readonly worker: WorkerId;
+  /** The worker's queue (named once: a push per task sends to it). */
+  readonly queue: QueueName<'worker'>;
   readonly node: NodeId;
   readonly key: string;
   readonly inflight: Set<SubmittedTask>;

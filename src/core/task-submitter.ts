@@ -158,7 +158,7 @@ export class TaskSubmitter {
     };
     if (task.bp !== undefined && task.bp > 0) msg.bp = task.bp;
     if (task.maxCalls) msg.mc = task.maxCalls;
-    this.outbox.send(workerQueue(lease.worker), msg, undefined, this.pushFailed);
+    this.outbox.send(lease.queue, msg, undefined, this.pushFailed);
   }
 
   /**
@@ -222,7 +222,7 @@ export class TaskSubmitter {
       this.outbox.send(BROKER_QUEUE, { t: 'return-lease', lease: msg.lease });
       return;
     }
-    const lease: Lease = { id: msg.lease, worker: msg.worker, node: msg.node, key: ks.key, inflight: new Set() };
+    const lease: Lease = { id: msg.lease, worker: msg.worker, queue: workerQueue(msg.worker), node: msg.node, key: ks.key, inflight: new Set() };
     if (!this.keys.has(ks.key)) this.keys.set(ks.key, ks);
     ks.leases.set(lease.id, lease);
     this.leases.set(lease.id, lease);

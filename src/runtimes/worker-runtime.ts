@@ -11,7 +11,7 @@ import type { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
 import { decodeMessage } from '../serialization/message-codec';
 import { AUTHENTICATED_HEADER } from '../transport/auth-transport';
-import { REQUIRE_SIGNED_CODE_VAR, type CodeOrigin } from '../serialization/code-shipping';
+import { REQUIRE_SIGNED_CODE_VAR, requireSignedCode, type CodeOrigin } from '../serialization/code-shipping';
 import { originOf, workerRejections } from '../worker/delivery-check';
 import { nodeQueue, workerQueue } from '../protocol/queues';
 import type { WorkerMsg, TaskMsg } from '../protocol/messages/worker';
@@ -38,6 +38,7 @@ export async function runWorker(): Promise<void> {
   // The effective runtime env this worker was started with: child tasks and actors inherit it.
   const runtimeEnv = readWorkerRuntimeEnv();
   const authenticated = process.env[REQUIRE_SIGNED_CODE_VAR] === '1';
+  requireSignedCode(authenticated);
   // What the node's bus can do reaches the worker with its environment.
   const transport = new IpcTransport(process, openNodeLink(), authenticated ? { requireHeader: AUTHENTICATED_HEADER } : {}, readBusCapabilities());
   await transport.connect();

@@ -48,13 +48,24 @@ export interface CodeOrigin {
   readonly authenticated: boolean;
 }
 
+/** What a worker said at start (requireSignedCode); undefined: RAYBUS_REQUIRE_SIGNED_CODE, read at each load. */
+let requireSigned: boolean | undefined;
+
+/**
+ * A worker says once, at start, whether its node authenticates its bus (its environment says
+ * so and does not change), so that loading a task's code reads no environment variable.
+ */
+export function requireSignedCode(required: boolean): void {
+  requireSigned = required;
+}
+
 /**
  * Throws CodeLoadError when this worker's node authenticates its bus (RAYBUS_REQUIRE_SIGNED_CODE=1)
  * and the descriptor did not come in an authenticated message: by value or by reference, code
  * is loaded only on the word of a cluster key holder.
  */
 function checkOrigin(desc: CodeDescriptor, origin: CodeOrigin): void {
-  if (process.env[REQUIRE_SIGNED_CODE_VAR] !== '1' || origin.authenticated) return;
+  if (origin.authenticated || !(requireSigned ?? process.env[REQUIRE_SIGNED_CODE_VAR] === '1')) return;
   throw new CodeLoadError(
     `raybus: refused to load ${desc.kind} '${desc.name}': it did not come in a message authenticated with the cluster key. ` +
       'Drivers and nodes must share one cluster key: init({ clusterKey }) or RAYBUS_CLUSTER_KEY on the driver, raybus start --cluster-key-file on the nodes.',

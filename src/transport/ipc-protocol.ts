@@ -199,6 +199,30 @@ function bodyOf(f: AnyFrame): Uint8Array | undefined {
 }
 
 /**
+ * Names decoded lately, with their bytes: a worker publishes to the same few queues (its
+ * owners' reply queues) again and again, and the same string each time spares its receiver
+ * hashing a new one for every queue lookup.
+ */
+const NAMES = 8;
+const namesSeen: Array<{ readonly bytes: Buffer; readonly name: string } | undefined> = new Array(NAMES).fill(undefined);
+let nextName = 0;
+
+function knownName(buf: Buffer, at: number, n: number): string {
+  search: for (let k = 0; k < NAMES; k++) {
+    const e = namesSeen[k];
+    if (e === undefined || e.bytes.length !== n) continue;
+    for (let i = 0; i < n; i++) if (e.bytes[i] !== buf[at + i]) continue search;
+    return e.name;
+  }
+  const name = buf.toString('utf8', at, at + n);
+  if (n <= 256) {
+    namesSeen[nextName] = { bytes: Buffer.from(buf.subarray(at, at + n)), name };
+    nextName = (nextName + 1) % NAMES;
+  }
+  return name;
+}
+
+/**
  * The frames of one IPC message, or undefined when the message is not a batch of frames
  * (other messages share the channel). Throws on a malformed batch: nothing of it is used.
  */
@@ -224,7 +248,7 @@ export function decodeFrames<F>(message: Uint8Array): F[] | undefined {
     const n = view.getUint32(at, true);
     at += 4;
     need(n, 'names');
-    const s = buf.toString('utf8', at, at + n);
+    const s = knownName(buf, at, n);
     at += n;
     return s;
   };

@@ -35,6 +35,13 @@ test('every kind of frame comes back as it went', () => {
   expect(roundTrip([])).toEqual([]);
 });
 
+test('names come back right however many queues a batch names, the same or of the same length', () => {
+  // More names than the decoder remembers, each twice, several of one length.
+  const names = Array.from({ length: 20 }, (_, i) => `raybus.reply.driver-${String(i).padStart(2, '0')}`);
+  const frames: ChildFrame[] = [...names, ...names.reverse()].map((queue) => ({ op: 'pub', queue, body: bytes(1, 0) }));
+  expect(roundTrip(frames).map((f) => (f as { queue: string }).queue)).toEqual(frames.map((f) => (f as { queue: string }).queue));
+});
+
 test('large bodies travel as the very arrays given, not copied on the way out, and come back in place', () => {
   const large1 = bytes(64 * 1024, 1);
   const large2 = bytes(200_000, 2);
