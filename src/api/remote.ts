@@ -47,7 +47,8 @@ const resolvedByOptions = new WeakMap<TaskOptions, ResolvedSubmission>();
 function resolveSubmission(options: TaskOptions): ResolvedSubmission {
   let r = resolvedByOptions.get(options);
   if (!r) {
-    const demand = { ...resolveTaskResources(options) };
+    // Frozen: shared by every task of these options (their messages write it from cached bytes).
+    const demand = Object.freeze({ ...resolveTaskResources(options) });
     const baseKey = JSON.stringify(demand);
     r = { demand, baseKey, plainKey: `${baseKey}|`, retryExceptions: retryNames(options.retryExceptions) };
     resolvedByOptions.set(options, r);

@@ -96,10 +96,19 @@ export class SentCode {
       if (this.sent.size >= MAX_REMEMBERED_WORKERS) this.sent.delete(this.sent.keys().next().value!);
       this.sent.set(worker, (sent = new Set()));
     }
-    if (sent.has(fn.id)) return { id: fn.id, name: fn.name, kind: fn.kind };
+    if (sent.has(fn.id)) return shortForm(fn);
     sent.add(fn.id);
     return fn;
   }
+}
+
+/** The id, name and kind of each descriptor: one frozen object, so messages write it from its cached bytes. */
+const shortForms = new WeakMap<CodeDescriptor, CodeDescriptor>();
+
+function shortForm(fn: CodeDescriptor): CodeDescriptor {
+  let short = shortForms.get(fn);
+  if (!short) shortForms.set(fn, (short = Object.freeze({ id: fn.id, name: fn.name, kind: fn.kind })));
+  return short;
 }
 
 /** May this task run again (`maxRetries` -1 = forever)? Never once cancelled. */

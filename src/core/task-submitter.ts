@@ -140,12 +140,24 @@ export class TaskSubmitter {
     this.port.clock.setTimeout(() => this.pump(ks), LEASE_REQUEST_RETRY_MS);
   }
 
+  /** The last context pushed, and what it was made of: a run of tasks of one function shares it. */
+  private lastCtx: { readonly base: SubmittedTask['ctx']; readonly attempt: number; readonly demand: SubmittedTask['demand']; readonly ctx: TaskContextInfo } | undefined;
+
+  /** A task's context as its worker gets it: with its attempt and its resources (only read once made). */
+  private pushedCtx(task: SubmittedTask): TaskContextInfo {
+    const last = this.lastCtx;
+    if (last?.base === task.ctx && last.attempt === task.attempt && last.demand === task.demand) return last.ctx;
+    const ctx = Object.freeze({ ...task.ctx, attempt: task.attempt, res: task.demand });
+    this.lastCtx = { base: task.ctx, attempt: task.attempt, demand: task.demand, ctx };
+    return ctx;
+  }
+
   private push(lease: Lease, task: SubmittedTask): void {
     lease.idleSince = undefined;
     task.lease = lease.id;
     this.port.table?.pushed(task.rec, lease.node, lease.worker, lease.inflight.size === 0);
     lease.inflight.add(task);
-    const ctx = Object.assign({}, task.ctx, { attempt: task.attempt, res: task.demand }) as TaskContextInfo;
+    const ctx = this.pushedCtx(task);
     const msg: TaskMsg = {
       t: 'task',
       task: task.taskId,

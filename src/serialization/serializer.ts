@@ -6,6 +6,7 @@
  * set of limits that every decode is held to before msgpackr sees the bytes
  * (msgpack-bounds.ts), so a hostile message is refused instead of allocated.
  */
+import { writeEnvelope } from './envelope-writer';
 import { afterPack, privateMsgpackr } from './msgpackr-instance';
 import { checkMsgpack, type DecodeLimits } from './msgpack-bounds';
 
@@ -150,7 +151,8 @@ export class Serializer {
 
   /** Encode an envelope (plain objects, strings, numbers, Uint8Array). */
   encodeEnvelope(value: unknown): Uint8Array {
-    return afterPack(this.envelopes, this.envelopes.pack(value));
+    // Plain data (every message raybus makes) by the envelope writer; anything else by msgpackr.
+    return writeEnvelope(value) ?? afterPack(this.envelopes, this.envelopes.pack(value));
   }
 
   /** Decode an envelope; throws on malformed input (callers reject the message). */
