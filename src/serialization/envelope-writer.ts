@@ -33,13 +33,23 @@ const keys = new Map<string, Uint8Array>();
 const frozenBytes = new WeakMap<object, Uint8Array>();
 
 let buf = Buffer.allocUnsafe(BUFFER_BYTES);
+/** Where the message being written starts in `buf`, and where its next byte goes. */
+let base = 0;
 let pos = 0;
 
+/**
+ * Room for `n` more bytes. Out of room, the message so far moves to a new buffer, twice as
+ * large as it needs, at its start (the earlier messages stay where they are, in the old one).
+ * Offsets into the message are kept relative to `base` for that reason.
+ */
 function ensure(n: number): void {
   if (pos + n <= buf.length) return;
-  const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, pos + n));
-  buf.copy(grown, 0, 0, pos);
+  const written = pos - base;
+  const grown = Buffer.allocUnsafe(Math.max(BUFFER_BYTES, 2 * (written + n)));
+  buf.copy(grown, 0, base, pos);
   buf = grown;
+  base = 0;
+  pos = written;
 }
 
 function copyIn(bytes: Uint8Array): void {
@@ -88,9 +98,9 @@ function writeString(s: string): void {
 function writeKey(k: string): void {
   const known = keys.get(k);
   if (known !== undefined) return copyIn(known);
-  const start = pos;
+  const start = pos - base;
   writeString(k);
-  if (k.length <= MAX_KEY_LENGTH && keys.size < MAX_KEYS) keys.set(k, Buffer.from(buf.subarray(start, pos)));
+  if (k.length <= MAX_KEY_LENGTH && keys.size < MAX_KEYS) keys.set(k, Buffer.from(buf.subarray(base + start, pos)));
 }
 
 function writeNumber(v: number): void {
@@ -221,9 +231,9 @@ function write(v: unknown, depth: number): boolean {
       return false;
     }
   }
-  const start = pos;
   // map16, its count filled in after the entries (as msgpackr does for plain objects).
   ensure(3);
+  const start = pos - base;
   buf[pos] = 0xde;
   pos += 3;
   let n = 0;
@@ -236,10 +246,10 @@ function write(v: unknown, depth: number): boolean {
     n++;
   }
   if (n > 0xffff) throw NOT_AN_ENVELOPE;
-  buf[start + 1] = n >> 8;
-  buf[start + 2] = n & 0xff;
+  buf[base + start + 1] = n >> 8;
+  buf[base + start + 2] = n & 0xff;
   // Frozen, and everything in it fixed too: these bytes stand for it from now on.
-  if (flat && frozen) frozenBytes.set(v, Buffer.from(buf.subarray(start, pos)));
+  if (flat && frozen) frozenBytes.set(v, Buffer.from(buf.subarray(base + start, pos)));
   return false;
 }
 
@@ -249,17 +259,18 @@ export function writeEnvelope(value: unknown): Uint8Array | undefined {
     buf = Buffer.allocUnsafe(BUFFER_BYTES);
     pos = 0;
   }
-  const start = pos;
+  base = pos;
   try {
     write(value, 0);
   } catch (err) {
-    pos = start;
+    pos = base;
     if (err === NOT_AN_ENVELOPE) return undefined;
     throw err;
   }
-  const out = buf.subarray(start, pos);
-  // A large message keeps its buffer to itself; the next ones start a small one.
-  if (out.length >= LARGE_MESSAGE_BYTES) {
+  const out = buf.subarray(base, pos);
+  // A large message keeps its buffer to itself, and so does one that made the buffer grow:
+  // the next ones start a small one.
+  if (out.length >= LARGE_MESSAGE_BYTES || buf.length > BUFFER_BYTES) {
     buf = Buffer.allocUnsafe(BUFFER_BYTES);
     pos = 0;
   }
