@@ -10,6 +10,8 @@ import { smallValue, Actor } from './raybus-remote-code.mjs';
 
 const mode = process.env.MODE ?? 'tasks-async';
 const seconds = Number(process.env.PROFILE_SECONDS ?? 8);
+const MODES = ['tasks-sync', 'tasks-async', 'actor-sync', 'actor-async'];
+if (!MODES.includes(mode)) throw new Error(`MODE must be one of ${MODES.join(', ')}, got ${mode}`);
 await ray.init();
 const small = ray.remote(smallValue);
 const actor = ray.remote(Actor).remote();
@@ -27,7 +29,6 @@ const bodies = {
   'actor-async': () => ray.get(batch(() => actor.small_value.remote())),
 };
 const body = bodies[mode];
-if (!body) throw new Error(`MODE must be one of ${Object.keys(bodies).join(', ')}, got ${mode}`);
 const perBody = mode.endsWith('async') ? 1000 : 1;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
