@@ -79,19 +79,7 @@ function writeString(s: string): void {
     pos = start;
   }
   const n = Buffer.byteLength(s, 'utf8');
-  if (n < 32) buf[pos++] = 0xa0 | n;
-  else if (n < 0x100) {
-    buf[pos++] = 0xd9;
-    buf[pos++] = n;
-  } else if (n < 0x10000) {
-    buf[pos++] = 0xda;
-    buf[pos++] = n >> 8;
-    buf[pos++] = n & 0xff;
-  } else {
-    buf[pos++] = 0xdb;
-    buf.writeUInt32BE(n, pos);
-    pos += 4;
-  }
+  writeHeader(n, 0xa0, 32, 0xd9, 0xda);
   pos += buf.write(s, pos, n, 'utf8');
 }
 
@@ -151,10 +139,18 @@ function writeNumber(v: number): void {
   pos += 8;
 }
 
-function writeLength(n: number, fix: number, fixMax: number, code16: number): void {
+/**
+ * The header of a string, byte array or array of `n`: its fix form below `fixMax` (0: none),
+ * its 8-bit form where it has one (`code8`, 0: none), then the 16-bit form `code16`, then the
+ * 32-bit one (`code16 + 1`, as in every msgpack family).
+ */
+function writeHeader(n: number, fix: number, fixMax: number, code8: number, code16: number): void {
   ensure(5);
   if (n < fixMax) buf[pos++] = fix | n;
-  else if (n < 0x10000) {
+  else if (code8 !== 0 && n < 0x100) {
+    buf[pos++] = code8;
+    buf[pos++] = n;
+  } else if (n < 0x10000) {
     buf[pos++] = code16;
     buf[pos++] = n >> 8;
     buf[pos++] = n & 0xff;
@@ -198,25 +194,14 @@ function write(v: unknown, depth: number): boolean {
   if (depth > MAX_DEPTH) throw NOT_AN_ENVELOPE;
   if (Array.isArray(v)) {
     const n = v.length;
-    writeLength(n, 0x90, 16, 0xdc);
+    writeHeader(n, 0x90, 16, 0, 0xdc);
     for (let i = 0; i < n; i++) write(v[i], depth + 1);
     return false;
   }
   if (v instanceof Uint8Array) {
     const n = v.byteLength;
-    ensure(5 + n);
-    if (n < 0x100) {
-      buf[pos++] = 0xc4;
-      buf[pos++] = n;
-    } else if (n < 0x10000) {
-      buf[pos++] = 0xc5;
-      buf[pos++] = n >> 8;
-      buf[pos++] = n & 0xff;
-    } else {
-      buf[pos++] = 0xc6;
-      buf.writeUInt32BE(n, pos);
-      pos += 4;
-    }
+    writeHeader(n, 0, 0, 0xc4, 0xc5);
+    ensure(n);
     buf.set(v, pos);
     pos += n;
     return false;

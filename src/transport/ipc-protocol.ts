@@ -147,6 +147,11 @@ export function encodeFrames<F>(frames: readonly F[]): Uint8Array[] {
     parts.push(buf.subarray(start, at), b);
     start = at;
   };
+  const tags = (ctag: number, dtag: number): void => {
+    view.setFloat64(at, ctag, true);
+    view.setFloat64(at + 8, dtag, true);
+    at += 16;
+  };
   for (let i = 0; i < list.length; i++) {
     const f = list[i]!;
     const meta = metas[i];
@@ -160,18 +165,14 @@ export function encodeFrames<F>(frames: readonly F[]): Uint8Array[] {
         break;
       case 'deliver':
         buf[at++] = DELIVER;
-        view.setFloat64(at, f.ctag, true);
-        view.setFloat64(at + 8, f.dtag, true);
-        at += 16;
+        tags(f.ctag, f.dtag);
         buf[at++] = (meta ? F_HEADERS : 0) | (f.redelivered ? F_REDELIVERED : 0);
         bytes(f.body);
         if (meta) bytes(meta);
         break;
       case 'ack':
         buf[at++] = ACK;
-        view.setFloat64(at, f.ctag, true);
-        view.setFloat64(at + 8, f.dtag, true);
-        at += 16;
+        tags(f.ctag, f.dtag);
         break;
       case 'bcast':
         buf[at++] = BCAST;
