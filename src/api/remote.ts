@@ -7,6 +7,7 @@ import { describeCode, callerModule, type CodeDescriptor } from '../serializatio
 import { noteCodeModule } from '../serialization/error-classes';
 import { returnIdsOf, type JobId, type TaskId } from '../protocol/ids';
 import type { ObjectRef } from '../refs/object-ref';
+import { NormalTask, type TaskKind } from '../core/normal-task';
 import { DEFAULT_TASK_MAX_RETRIES, mergeTaskOptions, normalizeActorOptions, normalizeMethodOptions, normalizeTaskOptions, resolveNumReturns, resolveTaskResources, validateNumReturnsFor, type TaskOptions } from './options';
 import type { ActorClass, MethodWithOptions, NumReturnsAfter, RemoteFunction, RemoteWithOptions, WithNumReturns } from './types';
 import type { ActorClassOptions, ActorMethodOptions, NumReturns, RemoteFunctionOptions } from './options';
@@ -41,6 +42,8 @@ interface ResolvedSubmission {
   /** The scheduling key of a DEFAULT-strategy call without a runtime env (the usual case). */
   readonly plainKey: string;
   readonly retryExceptions: boolean | string[];
+  /** The kind of the last task submitted with these options: the next alike one shares it. */
+  lastKind?: TaskKind;
 }
 const resolvedByOptions = new WeakMap<TaskOptions, ResolvedSubmission>();
 
@@ -74,7 +77,8 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
   const capture = checkStrategy(options.schedulingStrategy, demand);
   const strategy = wireStrategy(options.schedulingStrategy);
   const taskId = core.newId<TaskId>();
-  core.addChild(slot.taskContext.getStore()?.taskId, taskId);
+  const parentTaskId = slot.taskContext.getStore()?.taskId;
+  core.addChild(parentTaskId, taskId);
   const backpressure = options.backpressure ?? -1;
   const stream = typeof numReturns === 'number' ? undefined : core.openStream(taskId, numReturns === 'streaming' ? backpressure : -1);
   const nret = numReturns === 'streaming' ? NRET_STREAMING : numReturns === 'dynamic' ? NRET_DYNAMIC : numReturns;
@@ -83,33 +87,27 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
   const metadata = withCapture(options._metadata as Record<string, unknown> | undefined, capture, options.schedulingStrategy);
   // Inherits the job's env (driver) or this worker's env; leases are per env (scheduling key).
   const env = effectiveRuntimeEnv(core.options.runtimeEnv, options.runtimeEnv);
-  core.submitTask(
-    {
-      taskId,
-      returnIds,
+  const ctx = taskCtx(currentJob(core), metadata, env?.env, traceContext(desc.name, taskId, 'task'));
+  const key = strategy.kind === 'DEFAULT' && !env ? resolved.plainKey : `${resolved.baseKey}|${strategy.kind === 'DEFAULT' ? '' : JSON.stringify(strategy)}${env ? `|${env.key}` : ''}`;
+  const bp = numReturns === 'streaming' && backpressure > 0 ? backpressure : undefined;
+  let kind = resolved.lastKind;
+  if (!kind || kind.fn !== desc || kind.ctx !== ctx || kind.strategy !== strategy || kind.key !== key || kind.nret !== nret || kind.bp !== bp || kind.parentTaskId !== parentTaskId) {
+    kind = resolved.lastKind = {
       fn: desc,
       nret,
-      bp: numReturns === 'streaming' && backpressure > 0 ? backpressure : undefined,
       demand,
       strategy,
-      key: strategy.kind === 'DEFAULT' && !env ? resolved.plainKey : `${resolved.baseKey}|${strategy.kind === 'DEFAULT' ? '' : JSON.stringify(strategy)}${env ? `|${env.key}` : ''}`,
+      key,
       maxRetries: options.maxRetries ?? DEFAULT_TASK_MAX_RETRIES,
       // GPU tasks default to maxCalls 1 so each run gets a fresh process (as Ray's `max_calls` default).
       maxCalls: options.maxCalls ?? ((demand.GPU ?? 0) > 0 ? 1 : 0),
       retryExceptions: resolved.retryExceptions,
-      attempt: 0,
-      ctx: taskCtx(currentJob(core), metadata, env?.env, traceContext(desc.name, taskId, 'task')),
-      // Set later (arguments resolved, table row, lease): present from the start, the object
-      // keeps one shape with every field in place (no separate property store per task).
-      args: undefined,
-      rec: undefined,
-      lease: undefined,
-      functionName: undefined,
-      dynamic: undefined,
-      submitted: undefined,
-    },
-    args,
-  );
+      ctx,
+      bp,
+      parentTaskId,
+    };
+  }
+  core.submitTask(new NormalTask(taskId, returnIds, kind), args);
   if (numReturns === 'streaming') return stream!.generator;
   if (numReturns === 0) return null;
   return numReturns === 1 || numReturns === 'dynamic' ? refs[0] : (refs as ObjectRef<unknown>[]);

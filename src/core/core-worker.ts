@@ -28,7 +28,8 @@ import { Messenger, type SendErrorHandler } from './messenger';
 import { ObjectManager } from './object-manager';
 import { PendingTasks, type PendingTask } from './pending-tasks';
 import { StreamTable } from './stream-table';
-import { TaskSubmitter, type SubmittedTask } from './task-submitter';
+import { TaskSubmitter } from './task-submitter';
+import type { NormalTask } from './normal-task';
 import { ReplyRouter, type ReplyHandler, type ReplyTag } from './reply-router';
 import { getValues, waitFor } from './ref-resolution';
 import { cancelLocal, isRunningHere } from './running-tasks';
@@ -379,7 +380,7 @@ export class CoreWorker implements RuntimeCore {
   }
 
   /** Submit a normal task (resolution of its arguments first; task-submission.ts). */
-  submitTask(task: SubmittedTask, args: unknown[]): void {
+  submitTask(task: NormalTask, args: unknown[]): void {
     this.submission.submit(task, args);
   }
 }

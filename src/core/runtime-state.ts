@@ -15,7 +15,7 @@ import type { ObjectRef } from '../refs/object-ref';
 import type { ObjectRefGenerator } from '../refs/object-ref-generator';
 import { processGlobal } from '../util/process-global';
 import type { PendingTask } from './pending-tasks';
-import type { SubmittedTask } from './submit-policy';
+import type { NormalTask } from './normal-task';
 import type { ArgEncoder } from './ref-resolution';
 import type { ReplyHandler, ReplyTag } from './reply-router';
 import type { SendErrorHandler } from './messenger';
@@ -99,7 +99,7 @@ export interface RuntimeCore {
   failTask(taskId: TaskId, err: WireError): void;
   cancelTask(taskId: TaskId, force: boolean, recursive?: boolean): void;
   openStream(taskId: TaskId, backpressure: number): { generator: ObjectRefGenerator<unknown>; returnIds: ObjectId[] };
-  submitTask(task: SubmittedTask, args: unknown[]): void;
+  submitTask(task: NormalTask, args: unknown[]): void;
   stop(reason?: string): Promise<void>;
 }
 

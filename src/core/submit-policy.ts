@@ -49,15 +49,15 @@ export interface SubmittedTask {
   readonly maxCalls?: number;
   /** Cancelled: queued, it is dropped when it reaches the front; running, its result is ignored and it is never retried. */
   cancelled?: boolean;
-  /** Its row in the owner's task table (the state API). */
-  rec?: TaskRecord;
   /**
-   * A normal task is its own entry among its owner's pending tasks (pending-tasks.ts), set at
-   * submission: its function's name, whether it is a 'dynamic' generator, and itself.
+   * A normal task is at once its row in the owner's task table (the state API) and its own
+   * entry among its owner's pending tasks (pending-tasks.ts): its function's name, whether it
+   * is a 'dynamic' generator, and itself (core/normal-task.ts).
    */
-  functionName?: string;
-  dynamic?: boolean;
-  submitted?: SubmittedTask;
+  readonly rec?: TaskRecord;
+  readonly functionName?: string;
+  readonly dynamic?: boolean;
+  readonly submitted?: SubmittedTask;
 }
 
 /** Running average of how long each key's calls run (µs), kept across bursts of work. */

@@ -6,16 +6,24 @@
  */
 import type { TaskTable } from '../observability/task-table';
 import { encodeError } from '../serialization/error-codec';
-import { NRET_DYNAMIC, type WireArg } from '../protocol/wire';
+import type { WireArg } from '../protocol/wire';
 import type { ObjectManager } from './object-manager';
-import type { PendingTask, PendingTasks } from './pending-tasks';
+import type { PendingTasks } from './pending-tasks';
 import { resolveArgs } from './ref-resolution';
-import { slot } from './runtime-state';
-import { recordTask } from './task-records';
-import type { SubmittedTask, TaskSubmitter } from './task-submitter';
+import type { NormalTask, TaskKind } from './normal-task';
+import type { TaskSubmitter } from './task-submitter';
 
 /** The arguments of every task called without any (read only). */
 const NO_ARGS: WireArg[] = Object.freeze([]) as unknown as WireArg[];
+
+/** Each kind's twin whose context asks its worker to print nothing (one per kind, not per task). */
+const silentKinds = new WeakMap<TaskKind, TaskKind>();
+
+function withoutLog(kind: TaskKind): TaskKind {
+  let silent = silentKinds.get(kind);
+  if (!silent) silentKinds.set(kind, (silent = { ...kind, ctx: { ...kind.ctx, nolog: true } }));
+  return silent;
+}
 
 /** What submission uses of the process's core. */
 export interface TaskSubmissionParts {
@@ -34,16 +42,12 @@ export class TaskSubmission {
   constructor(private readonly parts: TaskSubmissionParts) {}
 
   /** Submit a normal task (resolution of its arguments first). */
-  submit(task: SubmittedTask, args: unknown[]): void {
+  submit(task: NormalTask, args: unknown[]): void {
     const { objects, tasks, submitter, table } = this.parts;
     // The driver prints no worker output: workers keep it in their log files only.
-    if (this.parts.noLog) (task as { ctx: SubmittedTask['ctx'] }).ctx = { ...task.ctx, nolog: true };
-    task.rec = recordTask(table, task, slot.taskContext.getStore()?.taskId);
-    // Its own pending entry: one object less per queued task than a separate record.
-    task.functionName = task.fn.name;
-    task.dynamic = task.nret === NRET_DYNAMIC;
-    task.submitted = task;
-    tasks.register(task as PendingTask);
+    if (this.parts.noLog && !task.ctx.nolog) task.kind = withoutLog(task.kind);
+    table.track(task);
+    tasks.register(task);
     this.parts.poke();
     try {
       resolveArgs(

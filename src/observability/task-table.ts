@@ -35,6 +35,11 @@ export interface TaskRecord {
   errorMessage?: string;
 }
 
+/** A record its owner makes itself (a normal task is its own record, core/normal-task.ts). */
+export interface OwnRecord extends TaskRecord {
+  created: number;
+}
+
 /** What a new record starts with. */
 export type NewTask = Omit<TaskRecord, 'state' | 'attempt' | 'created'> & { state?: TaskState };
 
@@ -214,6 +219,14 @@ export class TaskTable {
   /** A task was submitted (its arguments may still be resolving). */
   add(task: NewTask): TaskRecord {
     const rec = newRecord(task, task.state ?? 'PENDING_ARGS_AVAIL', this.now());
+    this.own?.set(rec.taskId, rec);
+    return rec;
+  }
+
+  /** A record its owner made (a normal task): tracked from now, in the first state of a task. */
+  track<R extends OwnRecord>(rec: R): R {
+    rec.state = 'PENDING_ARGS_AVAIL';
+    rec.created = this.now();
     this.own?.set(rec.taskId, rec);
     return rec;
   }

@@ -14,7 +14,7 @@ import type { ReplyMsg } from '../../../src/protocol/messages/reply';
 import type { TaskMsg } from '../../../src/protocol/messages/worker';
 import { returnId, type JobId, type LeaseId, type NodeId, type ProcId, type ReplyQueue, type RequestId, type TaskId, type WorkerId } from '../../../src/protocol/ids';
 import type { WireOutcome } from '../../../src/protocol/wire';
-import type { SubmittedTask } from '../../../src/core/task-submitter';
+import { NormalTask, type TaskKind } from '../../../src/core/normal-task';
 
 /** Let the bus deliver: its dispatch runs in microtasks, lease returns on the next turn. */
 export async function settle(): Promise<void> {
@@ -175,27 +175,27 @@ export async function startCore(options: Partial<CoreWorkerOptions> = {}, bus = 
 let tasks = 0;
 
 /** A normal task as `.remote()` builds it (a 1-CPU function `fn`). */
-export function makeTask(core: CoreWorker, overrides: Partial<SubmittedTask> = {}): SubmittedTask {
+export function makeTask(core: CoreWorker, overrides: Partial<TaskKind> = {}): NormalTask {
   const taskId = core.newId<TaskId>();
   const key = overrides.key ?? 'cpu1';
-  return {
-    taskId,
-    returnIds: [returnId(taskId, 0)],
+  return new NormalTask(taskId, [returnId(taskId, 0)], {
     fn: { id: `fn-${key}`, name: `fn${++tasks}`, kind: 'function', source: '() => 1' },
     nret: 1,
     demand: { CPU: 1 },
     strategy: { kind: 'DEFAULT' },
     key,
     maxRetries: 3,
+    maxCalls: 0,
     retryExceptions: false,
-    attempt: 0,
     ctx: { jobId: 'job1' as JobId, namespace: 'test' },
+    bp: undefined,
+    parentTaskId: undefined,
     ...overrides,
-  };
+  });
 }
 
 /** Submit a task and hold its return ref (so it stays alive while the test waits on it). */
-export function submit(core: CoreWorker, overrides: Partial<SubmittedTask> = {}, args: unknown[] = []): { task: SubmittedTask; ref: ReturnType<CoreWorker['ownedRef']> } {
+export function submit(core: CoreWorker, overrides: Partial<TaskKind> = {}, args: unknown[] = []): { task: NormalTask; ref: ReturnType<CoreWorker['ownedRef']> } {
   const task = makeTask(core, overrides);
   const ref = core.ownedRef(task.returnIds[0]!);
   core.submitTask(task, args);
