@@ -107,7 +107,8 @@ function submit(desc: CodeDescriptor, options: TaskOptions, generator: boolean, 
       parentTaskId,
     };
   }
-  core.submitTask(new NormalTask(taskId, returnIds, kind), args);
+  // The usual single return's id is not kept with the task (it is made again for its result).
+  core.submitTask(new NormalTask(taskId, stream || nret !== 1 ? returnIds : undefined, kind), args);
   if (numReturns === 'streaming') return stream!.generator;
   if (numReturns === 0) return null;
   return numReturns === 1 || numReturns === 'dynamic' ? refs[0] : (refs as ObjectRef<unknown>[]);

@@ -8,7 +8,7 @@
  * What all the tasks of one call site share (function, options, context, scheduling key) is one
  * TaskKind, made once per run of alike submissions (remote.ts), and read through accessors.
  */
-import type { LeaseId, ObjectId, TaskId } from '../protocol/ids';
+import { returnId, type LeaseId, type ObjectId, type TaskId } from '../protocol/ids';
 import { NRET_DYNAMIC, type Resources, type TaskContextInfo, type WireArg, type WireStrategy } from '../protocol/wire';
 import type { TaskState } from '../protocol/state';
 import type { CodeDescriptor } from '../serialization/code-shipping';
@@ -58,12 +58,21 @@ export class NormalTask implements SubmittedTask, PendingTask, OwnRecord {
   declare errorType?: string;
   declare errorMessage?: string;
 
+  /**
+   * @param ownReturnIds its return ids, or `undefined` for the usual single return (its id is
+   *   made again when the result comes: one array and its store less per queued task)
+   * @param kind what it shares with alike tasks; replaced only by one alike but for its context
+   *   (task-submission.ts)
+   */
   constructor(
     readonly taskId: TaskId,
-    readonly returnIds: ObjectId[],
-    /** Replaced only by one alike but for its context (task-submission.ts). */
+    private readonly ownReturnIds: ObjectId[] | undefined,
     public kind: TaskKind,
   ) {}
+
+  get returnIds(): ObjectId[] {
+    return this.ownReturnIds ?? [returnId(this.taskId, 0)];
+  }
 
   get fn(): CodeDescriptor {
     return this.kind.fn;

@@ -61,7 +61,8 @@ test('tasks submitted alike share one kind; other options make another', () => {
   const f = remote(function g() {
     return 1;
   });
-  const a = taskOf(f.remote());
+  const ref = f.remote();
+  const a = taskOf(ref);
   const b = taskOf(f.remote());
   const c = taskOf(f.options({ numCpus: 2 }).remote());
   expect(a.kind).toBe(b.kind);
@@ -69,7 +70,11 @@ test('tasks submitted alike share one kind; other options make another', () => {
   expect(c.demand).toEqual({ CPU: 2 });
   expect(a.demand).toEqual({ CPU: 1 });
   // What is the task's own: its ids, and what changes while it waits.
-  expect(Object.keys(a).sort()).toEqual(['args', 'attempt', 'cancelled', 'kind', 'lease', 'returnIds', 'sinceBase', 'state', 'taskId']);
+  expect(Object.keys(a).sort()).toEqual(['args', 'attempt', 'cancelled', 'kind', 'lease', 'ownReturnIds', 'sinceBase', 'state', 'taskId']);
+  // The single return's id is made again, the same as the ref's.
+  expect(a.returnIds).toEqual([(ref as ObjectRef<unknown>).hex()]);
+  const two = taskOf((f.options({ numReturns: 2 }).remote() as unknown[])[0]);
+  expect(two.returnIds).toHaveLength(2);
 });
 
 test('creation times come back exactly, near the start and far from it', () => {
