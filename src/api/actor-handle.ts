@@ -3,9 +3,11 @@
  * mailbox queue. Calls from one handle are published in submission order, even when an
  * earlier call waits for its ObjectRef arguments (Ray's per-caller ordering).
  */
-import { currentJob, requireCore, slot } from '../core/runtime-state';
+import { currentJob, requireCore, slot, type RuntimeCore } from '../core/runtime-state';
+import { OwnTaskRecord } from '../core/own-task-record';
+import type { PendingTask } from '../core/pending-tasks';
 import { actorQueue } from '../protocol/queues';
-import { actorRefKey, returnIdsOf, type JobId, type QueueName, type ReplyQueue, type TaskId } from '../protocol/ids';
+import { actorRefKey, returnIdsOf, type ActorId, type JobId, type ObjectId, type QueueName, type ReplyQueue, type TaskId } from '../protocol/ids';
 import { NRET_DYNAMIC, NRET_STREAMING, type ActorMeta, type WireArg } from '../protocol/wire';
 import type { CallMsg } from '../protocol/messages/mailbox';
 import type { ObjectRef } from '../refs/object-ref';
@@ -23,13 +25,68 @@ import { traceContext } from './trace-context';
 const HANDLE_MARKER = Symbol.for('raybus.ActorHandle');
 const STATE = Symbol('raybus.handleState');
 
-interface OutgoingCall {
-  /** The message, sent as it is once its arguments are in (`args`, `sq` filled in then). */
-  readonly msg: CallMsg;
-  args?: WireArg[];
-  error?: WireError;
+/**
+ * A call from a handle, from `.remote()` to its result: at once the handle's outbox entry, the
+ * owner's pending entry and the state API's record (one object per call in flight).
+ */
+class OutgoingCall extends OwnTaskRecord implements PendingTask {
+  args: WireArg[] | undefined = undefined;
+  error: WireError | undefined = undefined;
   /** Its number in the handle's call sequence, once sent. */
-  seq?: number;
+  seq: number | undefined = undefined;
+  /** Runs cut short by its actor's death so far (pending-tasks.ts). */
+  interrupted: number | undefined = undefined;
+
+  constructor(
+    /** The message, sent as it is once its arguments are in (`args`, `sq` filled in then). */
+    readonly msg: CallMsg,
+    readonly returnIds: ObjectId[],
+    /** `Class.method`. */
+    readonly functionName: string,
+    readonly actorId: ActorId,
+    readonly dynamic: boolean,
+    readonly parentTaskId: TaskId | undefined,
+    private readonly handle: HandleState,
+    /** The actor's ref key this call keeps pinned (a counted handle), if any. */
+    private readonly pinned: ObjectId | undefined,
+    private readonly core: RuntimeCore,
+  ) {
+    super();
+  }
+
+  get taskId(): TaskId {
+    return this.msg.task;
+  }
+  get retries(): number {
+    return this.msg.retries;
+  }
+  get actorCall(): true {
+    return true;
+  }
+  get rec(): OutgoingCall {
+    return this;
+  }
+  get name(): string {
+    return this.functionName;
+  }
+  get type(): 'ACTOR_TASK' {
+    return 'ACTOR_TASK';
+  }
+  get jobId(): string {
+    return this.msg.ctx.jobId;
+  }
+  get resources(): undefined {
+    return undefined;
+  }
+  get placementGroupId(): undefined {
+    return undefined;
+  }
+  /** Done (a result, or failed): the handle counts it out. */
+  onDone(): void {
+    this.handle.pendingCalls -= 1;
+    if (this.pinned) this.core.objects.unpin(this.pinned);
+    if (this.seq !== undefined) this.handle.stream?.done(this.seq);
+  }
 }
 
 interface HandleState {
@@ -212,7 +269,8 @@ function submitCall(handle: object, state: HandleState, method: string, qualifie
   const mm = meta.methods[method];
   const numReturns = options.numReturns ?? mm?.numReturns ?? (mm?.isGenerator ? 'streaming' : 1);
   const taskId = core.newId<TaskId>();
-  core.addChild(slot.taskContext.getStore()?.taskId, taskId);
+  const parentTaskId = slot.taskContext.getStore()?.taskId;
+  core.addChild(parentTaskId, taskId);
   const backpressure = options.backpressure ?? mm?.backpressure ?? -1;
   const stream = typeof numReturns === 'number' ? undefined : core.openStream(taskId, numReturns === 'streaming' ? backpressure : -1);
   const nret = numReturns === 'streaming' ? NRET_STREAMING : numReturns === 'dynamic' ? NRET_DYNAMIC : numReturns;
@@ -223,35 +281,21 @@ function submitCall(handle: object, state: HandleState, method: string, qualifie
   const counted = state.owner ? actorRefKey(meta.actorId) : undefined;
   if (counted) core.objects.pin(counted);
   const retries = options.maxTaskRetries ?? mm?.maxTaskRetries ?? meta.maxTaskRetries;
-  const call: OutgoingCall = {
-    msg: {
-      t: 'call',
-      task: taskId,
-      method,
-      nret,
-      ...(numReturns === 'streaming' && backpressure > 0 ? { bp: backpressure } : {}),
-      owner: core.address,
-      ctx: callCtx(currentJob(core), traceContext(qualified, taskId, 'actor')),
-      retries,
-      // Filled in when sent: present from the start, the message keeps one shape.
-      args: undefined as unknown as WireArg[],
-      sq: undefined,
-    },
-  };
-  core.registerPending({
-    taskId,
-    returnIds,
-    dynamic: numReturns === 'dynamic',
-    actorCall: true,
-    actorId: meta.actorId,
+  const msg: CallMsg = {
+    t: 'call',
+    task: taskId,
+    method,
+    nret,
+    ...(numReturns === 'streaming' && backpressure > 0 ? { bp: backpressure } : {}),
+    owner: core.address,
+    ctx: callCtx(currentJob(core), traceContext(qualified, taskId, 'actor')),
     retries,
-    functionName: qualified,
-    onDone: () => {
-      state.pendingCalls -= 1;
-      if (counted) core.objects.unpin(counted);
-      if (call.seq !== undefined) state.stream?.done(call.seq);
-    },
-  });
+    // Filled in when sent: present from the start, the message keeps one shape.
+    args: undefined as unknown as WireArg[],
+    sq: undefined,
+  };
+  const call = new OutgoingCall(msg, returnIds, qualified, meta.actorId, numReturns === 'dynamic', parentTaskId, state, counted, core);
+  core.registerPending(call);
   state.outbox.push(call);
   try {
     resolveArgs(

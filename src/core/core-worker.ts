@@ -308,17 +308,9 @@ export class CoreWorker implements RuntimeCore {
     return this.tasks.isPending(taskId);
   }
 
+  /** An actor call is pending (it is its own task-table record, tracked from now). */
   registerPending(task: PendingTask): void {
-    if (task.actorCall && !task.rec) {
-      task.rec = this.taskTable.add({
-        taskId: task.taskId,
-        name: task.functionName,
-        type: 'ACTOR_TASK',
-        jobId: this.options.jobId,
-        actorId: task.actorId,
-        parentTaskId: slot.taskContext.getStore()?.taskId,
-      });
-    }
+    if (task.rec) this.taskTable.track(task.rec);
     this.tasks.register(task);
     this.keepAlive?.poke();
   }

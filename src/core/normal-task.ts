@@ -10,9 +10,8 @@
  */
 import { returnId, type LeaseId, type ObjectId, type TaskId } from '../protocol/ids';
 import { NRET_DYNAMIC, type Resources, type TaskContextInfo, type WireArg, type WireStrategy } from '../protocol/wire';
-import type { TaskState } from '../protocol/state';
 import type { CodeDescriptor } from '../serialization/code-shipping';
-import type { OwnRecord } from '../observability/task-table';
+import { OwnTaskRecord } from './own-task-record';
 import type { PendingTask } from './pending-tasks';
 import type { SubmittedTask } from './submit-policy';
 
@@ -34,29 +33,11 @@ export interface TaskKind {
   readonly parentTaskId: TaskId | undefined;
 }
 
-/**
- * Creation times are kept as milliseconds since this module loaded: a small integer is stored
- * in the object itself, where a time since 1970 would be one more heap object per task. (The
- * field starts as `undefined` so that V8 keeps it a tagged field: a field that only ever held
- * numbers is made a field of boxed doubles, one box per object.)
- */
-const CLOCK_BASE = Date.now();
-
 /** A normal task (see the file comment). */
-export class NormalTask implements SubmittedTask, PendingTask, OwnRecord {
+export class NormalTask extends OwnTaskRecord implements SubmittedTask, PendingTask {
   args: WireArg[] | undefined = undefined;
-  attempt = 0;
   lease: LeaseId | undefined = undefined;
   cancelled: boolean | undefined = undefined;
-  state: TaskState = 'PENDING_ARGS_AVAIL';
-  private sinceBase: number | undefined = undefined;
-  // Set once it is pushed to a worker, and when it ends: added then, to the few that run.
-  declare nodeId?: string;
-  declare workerId?: string;
-  declare started?: number;
-  declare ended?: number;
-  declare errorType?: string;
-  declare errorMessage?: string;
 
   /**
    * @param ownReturnIds its return ids, or `undefined` for the usual single return (its id is
@@ -68,7 +49,9 @@ export class NormalTask implements SubmittedTask, PendingTask, OwnRecord {
     readonly taskId: TaskId,
     private readonly ownReturnIds: ObjectId[] | undefined,
     public kind: TaskKind,
-  ) {}
+  ) {
+    super();
+  }
 
   get returnIds(): ObjectId[] {
     return this.ownReturnIds ?? [returnId(this.taskId, 0)];
@@ -142,12 +125,5 @@ export class NormalTask implements SubmittedTask, PendingTask, OwnRecord {
     const s = this.kind.strategy;
     return s.kind === 'PLACEMENT_GROUP' ? s.pg : undefined;
   }
-  get created(): number {
-    return CLOCK_BASE + (this.sinceBase ?? 0);
-  }
-  set created(ms: number) {
-    const since = ms - CLOCK_BASE;
-    // `| 0` makes it a small integer where it is one (an int32: 24 days after the start).
-    this.sinceBase = (since | 0) === since ? since | 0 : since;
-  }
+
 }

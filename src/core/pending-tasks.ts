@@ -12,7 +12,7 @@ import type { WireArg, WireOutcome } from '../protocol/wire';
 import type { ResultMsg } from '../protocol/messages/reply';
 import type { SubmittedTask } from './task-submitter';
 import { firstError } from './submit-policy';
-import type { TaskRecord, TaskTable } from '../observability/task-table';
+import type { OwnRecord, TaskRecord, TaskTable } from '../observability/task-table';
 
 /** A task or actor call whose results this process is waiting for. */
 export interface PendingTask {
@@ -30,8 +30,8 @@ export interface PendingTask {
   readonly actorCall?: boolean;
   /** The actor called. */
   readonly actorId?: string;
-  /** Its row in the owner's task table (the state API). */
-  rec?: TaskRecord;
+  /** Its row in the owner's task table (the state API): the task itself (normal-task.ts, actor-handle.ts). */
+  readonly rec?: OwnRecord;
   /** An actor call's maxTaskRetries (-1: forever): how often it may run again after its actor died. */
   readonly retries?: number;
   /** Runs of an actor call cut short by its actor's death so far (counted here, by its owner). */

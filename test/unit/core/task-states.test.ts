@@ -6,12 +6,17 @@
 import { FakeWorker, settle, startCore, submit, type Harness } from './core-harness';
 import { encodeError, encodeTaskError } from '../../../src/serialization/error-codec';
 import { WorkerCrashedError } from '../../../src/errors/ray-errors';
-import type { RequestId, ReplyQueue, TaskId } from '../../../src/protocol/ids';
+import { taskOfObject, type ActorId, type ObjectId, type RequestId, type ReplyQueue } from '../../../src/protocol/ids';
+import { slot } from '../../../src/core/runtime-state';
+import { createHandle } from '../../../src/api/actor-handle';
+import type { ObjectRef } from '../../../src/refs/object-ref';
 import type { StateQueryMsg } from '../../../src/protocol/messages/state';
 import type { TaskItem } from '../../../src/protocol/state';
 
 let h: Harness;
+const savedCore = slot.core;
 afterEach(async () => {
+  slot.core = savedCore;
   await h?.stop();
 });
 
@@ -87,10 +92,14 @@ test('a cancelled task is FAILED with TaskCancelledError', async () => {
 test('an actor call: waiting for arguments, then sent to the mailbox, then finished; a creation is recorded', async () => {
   h = await startCore();
   await h.core.ensureQueue('raybus.actor.a1');
-  const taskId = h.core.newId<TaskId>();
-  h.core.registerPending({ taskId, returnIds: [], functionName: 'Counter.inc', actorCall: true, actorId: 'a1' });
-  expect(h.core.taskTable.get(taskId)).toMatchObject({ state: 'PENDING_ARGS_AVAIL', type: 'ACTOR_TASK', actorId: 'a1', name: 'Counter.inc' });
-  h.core.send('raybus.actor.a1' as never, { t: 'call', task: taskId, method: 'inc', args: [], nret: 0, owner: h.core.address, ctx: { jobId: 'job1', namespace: 'test', attempt: 0 }, retries: 0 } as never, taskId);
+  // A call as a handle makes it: the call is its own record (actor-handle.ts).
+  slot.core = h.core;
+  const meta = { actorId: 'a1' as ActorId, className: 'Counter', methods: { inc: {} }, isAsync: false, maxTaskRetries: 0, maxPendingCalls: -1, namespace: 'test' };
+  const handle = createHandle(meta, Promise.resolve(), h.core.address) as { inc: { remote(): ObjectRef<unknown> } };
+  const ref = handle.inc.remote();
+  const taskId = taskOfObject(ref.hex() as ObjectId);
+  expect(h.core.taskTable.get(taskId)).toMatchObject({ state: 'PENDING_ARGS_AVAIL', type: 'ACTOR_TASK', actorId: 'a1', name: 'Counter.inc', jobId: 'job1' });
+  await settle();
   expect(stateOf(taskId)).toBe('SUBMITTED_TO_WORKER');
   h.broker.inbox.sendTo(h.core.address, { t: 'result', task: taskId, rets: [] });
   await settle();
