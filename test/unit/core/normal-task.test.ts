@@ -89,3 +89,16 @@ test('creation times come back exactly, near the start and far from it', () => {
     expect(t.created).toBe(ms);
   }
 });
+
+test('a driver that prints no worker output asks it of each task through one silent twin of the kind', async () => {
+  await h.stop();
+  h = await startCore({ logToDriver: false });
+  slot.core = h.core;
+  const f = remote(function quiet() {
+    return 1;
+  });
+  const a = taskOf(f.remote());
+  const b = taskOf(f.remote());
+  expect(a.ctx).toEqual({ jobId: 'job1', namespace: 'test', nolog: true });
+  expect(b.kind).toBe(a.kind);
+});
