@@ -49,7 +49,7 @@ export type NewTask = Omit<TaskRecord, 'state' | 'attempt' | 'created'> & { stat
  * object per queued task. Those of a task that runs (node, worker, times, error) are added
  * then, to the few that are running.
  */
-function newRecord(task: NewTask, state: TaskState, created: number): TaskRecord {
+function newRecord(task: NewTask, state: TaskState, created: number): OwnRecord {
   return {
     taskId: task.taskId,
     name: task.name,
@@ -216,14 +216,14 @@ export class TaskTable {
     return this.finished.dropped;
   }
 
-  /** A task was submitted (its arguments may still be resolving). */
+  /** A task given by its fields: the table makes its record (owners make their own, `track`). */
   add(task: NewTask): TaskRecord {
-    const rec = newRecord(task, task.state ?? 'PENDING_ARGS_AVAIL', this.now());
-    this.own?.set(rec.taskId, rec);
+    const rec = this.track(newRecord(task, 'PENDING_ARGS_AVAIL', 0));
+    if (task.state) rec.state = task.state;
     return rec;
   }
 
-  /** A record its owner made (a normal task): tracked from now, in the first state of a task. */
+  /** A record its owner made (a normal task, an actor call): tracked from now, in the first state of a task. */
   track<R extends OwnRecord>(rec: R): R {
     rec.state = 'PENDING_ARGS_AVAIL';
     rec.created = this.now();
