@@ -276,7 +276,8 @@ bus.describe(`raybus on ${bus.name}: a cluster of raybus start processes`, () =>
     const leader = state.leader.nodeId!;
     expect(cluster.nodes.map((n) => n.nodeId)).toContain(leader);
     const spare = await cluster.addNode({ numCpus: 2 });
-    const latch = Latch.remote();
+    // The latch must outlive the leader's node: the retried tasks report to it again.
+    const latch = Latch.options({ schedulingStrategy: new ray.NodeAffinitySchedulingStrategy({ nodeId: spare.nodeId, soft: false }) }).remote();
     // Work running on the leader's node when it dies, and work queued behind it.
     const onLeader = slowTask.options({ schedulingStrategy: new ray.NodeAffinitySchedulingStrategy({ nodeId: leader, soft: true }) });
     const running = [0, 1].map((i) => onLeader.remote(latch, 2000, i));
