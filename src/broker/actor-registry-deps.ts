@@ -7,7 +7,7 @@
 import type { ActorId, ReplyQueue } from '../protocol/ids';
 import type { Resources } from '../protocol/wire';
 import type { WireError } from '../serialization/error-codec';
-import type { Subscription } from '../transport/transport';
+import type { DeadMailboxResponder } from './dead-actor-mailbox';
 import type { ActorRecordKeeper } from './actor-records';
 import type { Grant, PendingPlacement } from './grants';
 import type { Send } from './typed-send';
@@ -24,7 +24,9 @@ export interface ActorRegistryDeps {
   /** Watch an owner's liveness (cluster mode), so that its non-detached actors die with it. */
   watchOwner(owner: ReplyQueue): void;
   /** Answer every call that reaches dead actor `actor`'s mailbox with `err`. */
-  answerDeadMailbox(actor: ActorId, err: WireError): Promise<Subscription>;
+  answerDeadMailbox(actor: ActorId, err: WireError): Promise<DeadMailboxResponder>;
+  /** Dead actors remembered, the oldest forgotten first (default MAX_DEAD_ACTORS, as Ray's GCS). */
+  readonly maxDeadActors?: number;
   /** Cluster mode: the registry's state, held as messages in the broker's queue. */
   readonly records?: ActorRecordKeeper;
 }

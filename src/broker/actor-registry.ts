@@ -26,10 +26,12 @@ const OUT_OF_SCOPE = 'The actor is dead because all references to the actor were
 
 /** Actors by id and by name, their lifecycle machines, and their restore after an election. */
 export class ActorRegistry {
-  private readonly table = new ActorTable();
+  private readonly table: ActorTable;
   private stopped = false;
 
-  constructor(private readonly deps: ActorRegistryDeps) {}
+  constructor(private readonly deps: ActorRegistryDeps) {
+    this.table = new ActorTable(deps.maxDeadActors);
+  }
 
   /** Stop answering dead mailboxes and stop every lifecycle machine. */
   async stop(): Promise<void> {
@@ -249,6 +251,7 @@ export class ActorRegistry {
     this.table.releaseName(record);
     const { deathCause, deathMessage } = snap.context;
     const err = deathError(record.spec, { ...(deathCause ? { cause: deathCause } : {}), ...(deathMessage ? { message: deathMessage } : {}), ...(record.deathError ? { error: record.deathError } : {}) });
+    this.table.settleDead(record);
     // Answer every call that reaches the dead actor's mailbox, now and later.
     this.deps
       .answerDeadMailbox(record.spec.actorId, err)

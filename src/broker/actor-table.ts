@@ -7,15 +7,64 @@ import type { Actor } from 'xstate';
 import type { ActorId, ReplyQueue, WorkerId } from '../protocol/ids';
 import type { ActorMeta, ActorSpec, ClusterState } from '../protocol/wire';
 import type { WireError } from '../serialization/error-codec';
-import type { Subscription } from '../transport/transport';
-import type { actorLifecycleMachine } from '../actors/actor-lifecycle.machine';
+import type { DeadMailboxResponder } from './dead-actor-mailbox';
+import type { ActorLifecycleContext, ActorLifecycleEvent, actorLifecycleMachine } from '../actors/actor-lifecycle.machine';
 import type { DurableActor, ParkedActor } from './actor-records';
 import type { Grant } from './grants';
 
+/**
+ * How many dead actors the registry remembers (for the state API and `raybus list actors`),
+ * the oldest forgotten first: Ray's `maximum_gcs_destroyed_actor_cached_count`
+ * (src/ray/common/ray_config_def.h).
+ */
+const MAX_DEAD_ACTORS = 100_000;
+
+/** A record's lifecycle: its machine while the actor may still change state, then what it ended as. */
+export interface Lifecycle {
+  getSnapshot(): { readonly value: string; readonly context: Readonly<ActorLifecycleContext> };
+  send(event: ActorLifecycleEvent): void;
+  start(): unknown;
+  stop(): unknown;
+}
+
+/**
+ * The lifecycle of a dead actor, in place of its stopped machine: DEAD is final, so events
+ * change nothing (as with a machine in its final state). An XState actor, with its system,
+ * mailbox and snapshot, costs a registry that has seen 10,000 actors die more than it keeps
+ * per live one; this is two small objects.
+ */
+class DeadLifecycle implements Lifecycle {
+  private readonly snapshot: { readonly value: 'DEAD'; readonly context: Readonly<ActorLifecycleContext> };
+
+  constructor(context: Readonly<ActorLifecycleContext>) {
+    this.snapshot = { value: 'DEAD', context };
+  }
+
+  getSnapshot(): { readonly value: 'DEAD'; readonly context: Readonly<ActorLifecycleContext> } {
+    return this.snapshot;
+  }
+
+  send(): void {}
+
+  start(): void {}
+
+  stop(): void {}
+}
+
+/**
+ * What a dead actor's record keeps of its spec: what the state API shows. Its constructor's
+ * arguments and its class's code (the source, when shipped by value) go, as Ray's GCS keeps
+ * only the table data of a destroyed actor.
+ */
+function deadSpec(spec: ActorSpec): ActorSpec {
+  const { cls } = spec;
+  return { ...spec, cls: { id: cls.id, name: cls.name, kind: cls.kind }, args: [] };
+}
+
 /** One actor as the registry tracks it. */
 export interface ActorRecord extends DurableActor {
-  readonly spec: ActorSpec;
-  machine: Actor<typeof actorLifecycleMachine>;
+  spec: ActorSpec;
+  machine: Actor<typeof actorLifecycleMachine> | Lifecycle;
   /** Its lifetime resources on its node (none while it is being placed). */
   grant?: Grant;
   worker?: WorkerId;
@@ -24,7 +73,7 @@ export interface ActorRecord extends DurableActor {
   /** The error reported with its death, if any. */
   deathError?: WireError;
   /** Answers its mailbox once it is dead. */
-  responder?: Subscription;
+  responder?: DeadMailboxResponder;
   /** The name it holds (`namespace\0name`). */
   nameKey?: string;
   /** No handle to it is left (its owner said so): it is being destroyed, never restarted. */
@@ -56,6 +105,33 @@ export class ActorTable {
   readonly parked = new Map<ActorId, ParkedActor>();
   /** Names taken for actors whose creation is on its way (`register-actor`). */
   readonly reserved = new Map<ActorId, NameReservation>();
+  /** The dead actors among `records`, in the order they died. */
+  private readonly dead = new Set<ActorId>();
+
+  constructor(private readonly maxDead = MAX_DEAD_ACTORS) {}
+
+  /**
+   * `record` died: it keeps only its final state and what the state API shows of it, and past
+   * `maxDead` dead actors the one that died first is forgotten.
+   */
+  settleDead(record: ActorRecord): void {
+    const machine = record.machine;
+    record.machine = new DeadLifecycle(machine.getSnapshot().context);
+    machine.stop();
+    record.spec = deadSpec(record.spec);
+    const id = record.spec.actorId;
+    this.dead.delete(id);
+    this.dead.add(id);
+    for (const oldest of this.dead) {
+      if (this.dead.size <= this.maxDead) break;
+      this.dead.delete(oldest);
+      const forgotten = this.records.get(oldest);
+      if (!forgotten || !isDead(forgotten)) continue;
+      this.records.delete(oldest);
+      // Still answering its mailbox: stop, and delete the mailbox (later calls fail as undeliverable).
+      void forgotten.responder?.retire();
+    }
+  }
 
   /** A live actor (or one being restored, or on its way) that holds `nameKey`. */
   liveNamed(nameKey: string): { meta: ActorMeta } | undefined {

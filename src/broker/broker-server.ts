@@ -46,6 +46,8 @@ export interface BrokerServerOptions {
   readonly cluster?: BrokerClusterOptions;
   /** Time for every timer of the broker (default systemClock). */
   readonly clock?: Clock;
+  /** Dead actors the registry remembers, the oldest forgotten first (default 100,000, as Ray's GCS). */
+  readonly maxDeadActors?: number;
 }
 
 /**
@@ -121,6 +123,7 @@ export class BrokerServer {
       send,
       watchOwner: (owner) => this.membership?.watchOwner(owner),
       answerDeadMailbox: (actor, err) => deadMailboxes.answer(actor, err),
+      ...(options.maxDeadActors !== undefined ? { maxDeadActors: options.maxDeadActors } : {}),
       ...(options.cluster ? { records: new ActorRecordKeeper((msg) => transport.publish(BROKER_QUEUE, encodeEnvelope(msg))) } : {}),
     });
     // Where queues never expire, the broker deletes those of processes it knows are dead.

@@ -55,7 +55,9 @@ export function deathError(spec: ActorSpec, death: ActorDeath): WireError {
   const message = initFailed
     ? `The actor ${className} (${spec.actorId}) died because of an error raised in its creation task: ${cause?.cause?.message ?? cause?.message ?? ''}`
     : `The actor ${className} (${spec.actorId}) is dead: ${death.message ?? 'The actor died.'}`;
-  return encodeError(new ActorDiedError(message, spec.actorId, initFailed));
+  // Without the registry's stack: the caller's error gets one where it is raised, in the caller.
+  const { stack: _registryStack, ...wire } = encodeError(new ActorDiedError(message, spec.actorId, initFailed));
+  return wire;
 }
 
 /**
@@ -131,7 +133,7 @@ export class DeadMailboxes {
     private readonly max: number = Number.POSITIVE_INFINITY,
   ) {}
 
-  async answer(actor: ActorId, err: WireError): Promise<Subscription> {
+  async answer(actor: ActorId, err: WireError): Promise<DeadMailboxResponder> {
     this.open.get(actor)?.cancel().catch(() => undefined);
     // `onEnd` runs only once the responder has started (on cancel, retire or its timer).
     const responder: DeadMailboxResponder = await answerDeadMailbox(this.transport, this.send, actor, err, {

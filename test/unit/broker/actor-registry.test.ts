@@ -131,3 +131,34 @@ test('a malformed call in a dead mailbox is dropped, the ones after it are answe
   await h.call('a1', o.queue, 't2');
   expect(o.inbox.of('result').map((m) => m.task)).toEqual(['t2']);
 });
+
+// Ray's GCS keeps destroyed actors up to maximum_gcs_destroyed_actor_cached_count, forgetting
+// the oldest (gcs_actor_manager.cc, AddDestroyedActorToCache; gcs_client_test.cc sets it to 10).
+test('dead actors are remembered up to maxDeadActors, the oldest forgotten first; a live one never is', async () => {
+  h = await BrokerHarness.start({ maxDeadActors: 2 });
+  const n1 = await h.node('n1', { CPU: 4 });
+  const o = await h.owner('o');
+  await aliveActor('live', n1, { owner: o.queue });
+  for (const id of ['d1', 'd2', 'd3']) {
+    await aliveActor(id, n1, { owner: o.queue });
+    await h.send({ t: 'kill-actor', actor: id as ActorId, noRestart: true, req: `k-${id}` as never, reply: o.queue });
+    expect(state(id)).toBe('DEAD');
+  }
+  expect(h.server.clusterState().actors.map((a) => [a.actorId, a.state])).toEqual([
+    ['live', 'ALIVE'],
+    ['d2', 'DEAD'],
+    ['d3', 'DEAD'],
+  ]);
+  // What the state API shows of a dead actor stays; the reason of its death too.
+  expect(h.server.clusterState().actors[2]).toEqual(expect.objectContaining({ className: 'Box', namespace: 'ns', owner: o.queue, restarts: 0 }));
+  // A remembered dead actor's calls are answered, with no stack of the registry's own.
+  await h.call('d3', o.queue, 't3');
+  const died = resultError(o.inbox.of('result')[0]);
+  expect(died).toEqual(expect.objectContaining({ rayClass: 'ActorDiedError' }));
+  expect(died.message).toContain('The actor was killed by ray.kill()');
+  expect(died.stack).toBeUndefined();
+  // The forgotten one's mailbox was deleted with it: nothing answers there any more.
+  await h.call('d1', o.queue, 't1');
+  expect(o.inbox.of('result').map((m) => m.task)).toEqual(['t3']);
+  expect(state('live')).toBe('ALIVE');
+});
