@@ -13,6 +13,8 @@
 // collector's pauses.
 //
 //   node benchmarks/queued-tasks.mjs [sizes, e.g. 100000,1000000]   (after npm run build)
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { settle, withTimeout } from './harness.mjs';
@@ -129,6 +131,40 @@ export async function runQueuedScaling(ray, sizes) {
   const first = rows[0];
   for (const row of rows) if (!row.error && first && !first.error) row.ratio = row.tasksPerS / first.tasksPerS;
   return rows;
+}
+
+/**
+ * The queued-task rows measured in a driver process of their own (this file run as a script),
+ * as a program that queues that much work runs: the bench's own driver carries the state of
+ * every row before (the records of 10,000 actors it killed, the finished-task table), which the
+ * collector marks on every major GC, with a million tasks queued too. Resolves to the rows, or
+ * to one error row per size if the process fails.
+ *
+ * @param {number[]} sizes  task counts, smallest first
+ */
+export function runQueuedScalingProcess(sizes) {
+  const boundMs = sizes.reduce((t, n) => t + 60_000 + n * 0.2, 30_000);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), sizes.join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => (out += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), boundMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const lines = out.trim().split('\n');
+      const last = lines.pop() ?? '';
+      if (lines.length > 0) console.log(lines.join('\n'));
+      try {
+        if (code !== 0) throw new Error(`exit ${code ?? signal}`);
+        resolve(JSON.parse(last));
+      } catch (err) {
+        const error = `queued-tasks process: ${err instanceof Error ? err.message : String(err)}`;
+        console.log(`  [scaling] queued tasks: error ${error}`);
+        resolve(sizes.map((tasks) => ({ tasks, error })));
+      }
+    });
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

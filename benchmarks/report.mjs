@@ -150,7 +150,7 @@ function queuedTable(rows) {
     ];
   });
   return [
-    `Queued tasks (embedded default): N trivial tasks submitted at once from the driver (slices of 1,000 calls, a macrotask between them), then every result awaited, slice after slice. Ratio: tasks/s ÷ the first row's. Memory per queued task: the driver's live heap after a full GC once all N are submitted, and its peak RSS, above the baseline, ÷ N. Loop lag: the largest delay of a 10 ms timer while they ran.`,
+    `Queued tasks (embedded default, each size in a driver process of its own, started after the rows above have ended): N trivial tasks submitted at once from the driver (slices of 1,000 calls, a macrotask between them), then every result awaited, slice after slice. Ratio: tasks/s ÷ the first row's. Memory per queued task: the driver's live heap after a full GC once all N are submitted, and its peak RSS, above the baseline, ÷ N. Loop lag: the largest delay of a 10 ms timer while they ran.`,
     '',
     table(['tasks', 'first submit to last result (s)', 'tasks/s', 'ratio', 'driver CPU µs/task', 'live heap B/task', 'peak RSS B/task', 'max loop lag ms'], body),
   ].join('\n');
