@@ -152,7 +152,7 @@ export function runQueuedScalingProcess(sizes) {
     const timer = setTimeout(() => child.kill('SIGKILL'), boundMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const lines = out.trim().split('\n');
+      const lines = out.trimEnd().split('\n');
       const last = lines.pop() ?? '';
       if (lines.length > 0) console.log(lines.join('\n'));
       try {
