@@ -108,6 +108,8 @@ export function decodeError(w: WireError): Error {
     const err = Object.create(C.prototype) as Error;
     Object.defineProperty(err, 'message', { value: w.message, writable: true, configurable: true, enumerable: false });
     if (w.stack) Object.defineProperty(err, 'stack', { value: w.stack, writable: true, configurable: true, enumerable: false });
+    // Sent without one (a dead actor's answer): the stack of where it was rebuilt, in this process.
+    else Error.captureStackTrace(err, decodeError);
     if (w.props) Object.assign(err, w.props);
     if (w.cause) (err as Error & { cause?: unknown }).cause = decodeError(w.cause);
     return err;

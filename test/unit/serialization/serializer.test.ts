@@ -103,6 +103,13 @@ describe('error codec', () => {
     expect((out as ActorDiedError).actorInitFailed).toBe(true);
   });
 
+  it('a raybus error sent without a stack gets one where it is rebuilt, headed by its name and message', () => {
+    const { stack: _sent, ...wire } = encodeError(new ActorDiedError('The actor A (a1) is dead.', 'a1', false));
+    const out = decodeError(wire);
+    expect(out.stack?.split('\n')[0]).toBe('ActorDiedError: The actor A (a1) is dead.');
+    expect(out.stack).toContain('serializer.test');
+  });
+
   // Ray: test_failure.py::test_exception_chain — the error is both a RayTaskError and the cause's class.
   it('task errors are RayTaskError and instances of a builtin cause', () => {
     const wire = encodeTaskError('f', 't1', new TypeError('bad'));
