@@ -60,6 +60,9 @@ export class ConsumerSet implements LinkParticipant {
     this.inboxes.set(consumer, inbox);
     inbox.start(link);
     consumer.start(link);
+    // The server has the transient messages' subscription once `consume` resolves: a transient
+    // message published after that (on any connection) reaches this consumer.
+    await link.nc.flush().catch(() => undefined);
     return {
       cancel: () => {
         inbox.cancel();
