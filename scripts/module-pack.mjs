@@ -123,11 +123,15 @@ export function buildModulePack({ entry, root, manifest, cache, loader, setup, d
   const kept = candidates.filter((c) => c.packed && found.has(c.b));
   const index = new Map(kept.map((c) => [candidates.indexOf(c), kept.indexOf(c)]));
   const deps = (c) => Object.fromEntries(Object.entries({ ...c.rel, ...c.named }).flatMap(([spec, t]) => (index.has(t) ? [[spec, index.get(t)]] : [])));
-  const modules = kept.map((c) => ({ b: c.b, f: c.f, h: contentHash(c.source), d: deps(c), ...(c.isPrivate ? { p: 1 } : {}) }));
+  const modules = kept.map((c) => ({ b: c.b, f: c.f, h: contentHash(c.source), n: Buffer.byteLength(c.source), d: deps(c), ...(c.isPrivate ? { p: 1 } : {}) }));
   const sources = kept.map((c) => c.source);
   const packageNames = [...packages.values()].map((p) => p.name);
   const rootRel = path.relative(path.dirname(manifest), root).split(path.sep).join('/') || '.';
-  writeFileSync(manifest, JSON.stringify({ v: MANIFEST_VERSION, root: rootRel, packages: packageNames, modules, links, hash: sourcesHash(sources) }));
+  // The contents one after the other: a process that finds every file as a process before it
+  // checked them reads this one file instead (module-pack.ts).
+  const sourcesFile = `${path.basename(manifest, '.json')}.sources`;
+  writeFileSync(path.join(path.dirname(manifest), sourcesFile), sources.join(''));
+  writeFileSync(manifest, JSON.stringify({ v: MANIFEST_VERSION, root: rootRel, packages: packageNames, modules, links, hash: sourcesHash(sources), sources: sourcesFile }));
   rmSync(cache, { force: true });
   const stats = runChild({ mode: 'cache', entry, setup, loader, manifest, cache });
   return { modules: modules.length, packages: packageNames, stats };

@@ -18,6 +18,16 @@
  * Paths in the manifest are relative: the package's own modules to the package, those of its
  * dependencies to their package, whose folder is found at run time by resolving the require
  * that reached it (dependencies lie where the install put them).
+ *
+ * Checking all that (reading every file, hashing it, resolving each package) costs a process
+ * more than the rest of its loading, and touches megabytes of Node's own code that nothing
+ * else in a worker needs. So once a process has found every file as built and every package
+ * where the build had it, the code cache records what those files, the folders Node looks in
+ * for each package, and the build's copy of the sources (`<manifest>.sources`, one file) were
+ * like then: size, times, inode. A later process that finds them all so (a `stat` each) takes
+ * the sources from that one file instead. Any change to a file's content changes its ctime,
+ * and a package installed where Node would look first changes that folder's; either sends
+ * the process back to checking everything.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -38,6 +48,8 @@ export interface PackedModule {
   readonly f: string;
   /** sha256 (hex) of its content at build time. */
   readonly h: string;
+  /** The length of that content in UTF-8 bytes: its place in the sources file. */
+  readonly n?: number;
   /** Its requires: specifier -> index of the module it led to. */
   readonly d: Readonly<Record<string, number>>;
   /** Compiled for a caller (`compile`), not loaded as a module of `require.cache`. */
@@ -67,6 +79,29 @@ export interface PackManifest {
   readonly links: readonly PackedLink[];
   /** sha256 (hex) over all the modules' contents (`sourcesHash`). */
   readonly hash: string;
+  /** The file beside the manifest holding those contents one after the other, in this order. */
+  readonly sources?: string;
+}
+
+/**
+ * What a file or folder was when a process checked it: size, modification and change times
+ * (ms), inode and device. Writing a file changes its ctime, which no one can set back.
+ */
+type Stamp = readonly [number, number, number, number, number];
+
+/** The pack's files as a process found them all as built (see the file comment). */
+interface PackStamps {
+  readonly manifest: Stamp;
+  readonly sources: Stamp;
+  /** Where each package (`PackedModule.b`) was. */
+  readonly roots: readonly string[];
+  /** Per module. */
+  readonly files: readonly Stamp[];
+  /**
+   * Per link: the node_modules folders Node looks in for it, nearest first, up to the one it
+   * was found in (null: there was none), and that package's package.json.
+   */
+  readonly links: readonly { readonly dirs: readonly (Stamp | null)[]; readonly pkg: Stamp }[];
 }
 
 /** The header of a code cache file. */
@@ -79,6 +114,8 @@ interface CacheHeader {
   readonly modules: readonly (readonly [string, number])[];
   /** sha256 of the data that follows the header. */
   readonly data: string;
+  /** The pack's files when a process last found them all as built. */
+  readonly stamps?: PackStamps;
 }
 
 /** The wrapper function of a CommonJS module. */
@@ -95,10 +132,11 @@ export interface ModulePack {
   /**
    * Done loading: what the pack kept of the sources and the cache goes; later requires are
    * Node's. If some module had no cached code (another Node, other V8 flags, changed files),
-   * returns a function that writes a new code cache: call it once the process has started
-   * (making it compiles those modules again).
+   * or the files were checked against the build and their stamps are new, returns a function
+   * that writes a new code cache (with those stamps, unless `stamps: false`): call it once the
+   * process has started (making it compiles those modules again).
    */
-  close(): (() => void) | undefined;
+  close(): ((options?: { readonly stamps?: boolean }) => void) | undefined;
   readonly stats: PackStats;
 }
 
@@ -114,6 +152,8 @@ export interface PackStats {
   changed: number;
   /** Whether the code cache file was read and its data intact. */
   cacheRead: boolean;
+  /** Whether the files were found as recorded (stamps), the sources taken from the one file. */
+  stamped: boolean;
 }
 
 /** The stats of the pack this process opened last. */
@@ -137,9 +177,10 @@ const M = Module as unknown as ModuleInternals;
 /**
  * Node options under which the pack stays closed: preloaded CommonJS code and loaders may hook
  * how modules are resolved or compiled, a policy checks each module Node loads, source maps
- * are registered by Node's own loader, and preserved symlinks change the cache's keys.
+ * are registered by Node's own loader, preserved symlinks change the cache's keys, and
+ * conditions change where a package's exports lead.
  */
-const UNPACKABLE_OPTION = /(?:^|\s)(?:-r|--require|--loader|--experimental-loader|--experimental-policy|--enable-source-maps|--preserve-symlinks)(?=[\s=]|$)/;
+const UNPACKABLE_OPTION = /(?:^|\s)(?:-r|--require|--loader|--experimental-loader|--experimental-policy|--enable-source-maps|--preserve-symlinks|-C|--conditions)(?=[\s=]|$)/;
 
 /** Whether this process may load modules from a pack (see UNPACKABLE_OPTION). */
 function packableProcess(): boolean {
@@ -157,6 +198,16 @@ export function sourcesHash(sources: readonly string[]): string {
 /** sha256 (hex) of one module's content. */
 export function contentHash(source: string): string {
   return createHash('sha256').update(source).digest('hex');
+}
+
+/**
+ * `path.join(root, file)` for a normalized absolute `root` and a manifest path (normalized, '/'
+ * separators), without path.join's normalizing: called for every module at start, that would
+ * make V8 optimize path's string loop, which costs a worker CPU and megabytes of V8's
+ * optimizing compiler that its own work may never need.
+ */
+function inPackage(root: string, file: string): string {
+  return path.sep === '/' ? (root.endsWith('/') ? root + file : `${root}/${file}`) : path.join(root, file);
 }
 
 /** The parameters of a CommonJS module's function. */
@@ -189,6 +240,9 @@ interface Entry {
   code?: Buffer;
   /** Compiled in this process (a cache rewrite covers those). */
   compiled?: boolean;
+  /** The content hash its cached code was made for, and that code while a rewrite may reuse it. */
+  hash?: string;
+  kept?: Buffer;
 }
 
 /**
@@ -207,54 +261,109 @@ export function openModulePack(manifestFile: string, cacheFile: string): ModuleP
 }
 
 function open(manifestFile: string, cacheFile: string): ModulePack | undefined {
-  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as PackManifest;
+  const manifestRead = readStamped(manifestFile);
+  const manifest = JSON.parse(manifestRead.text) as PackManifest;
   if (manifest.v !== MANIFEST_VERSION || !Array.isArray(manifest.modules) || !Array.isArray(manifest.links)) return undefined;
+  const sourcesFile = typeof manifest.sources === 'string' ? path.join(path.dirname(manifestFile), manifest.sources) : undefined;
   const roots: (string | undefined)[] = [path.resolve(path.dirname(manifestFile), manifest.root)];
   const entries: Entry[] = manifest.modules.map((m) => ({ m, same: false }));
   const fileOf = ([b, f]: PackedFile): string | undefined => {
     const root = roots[b];
-    return root === undefined ? undefined : path.join(root, f);
+    return root === undefined ? undefined : inPackage(root, f);
   };
-  // Requires of packages by name: each is resolved as Node would, from a file of the requiring
-  // package; where it leads says where the required package lies.
+  const cache = readCacheFile(cacheFile, entries.length);
   const links = new Set<string>();
-  for (const { from, spec, to } of manifest.links) {
-    const fromFile = fileOf(from);
-    if (fromFile === undefined) continue;
-    let found: string;
-    try {
-      found = M._resolveFilename(spec, { id: fromFile, filename: fromFile, paths: M._nodeModulePaths(path.dirname(fromFile)) });
-    } catch {
-      continue;
+  let whole: string | undefined;
+  let hashes: (string | undefined)[] | undefined;
+  // Stamps to record with the next cache: the ones this process checked everything against,
+  // or the ones it found to be true without checking.
+  let stamps: PackStamps | undefined;
+  const recorded = cache?.header?.stamps;
+  const stampedSources = recorded && sourcesFile ? fromStamps(recorded, manifest, manifestRead.stamp, roots[0]!, sourcesFile) : undefined;
+  if (stampedSources) {
+    recorded!.roots.forEach((r, b) => (roots[b] = r));
+    for (const { from, spec } of manifest.links) links.add(`${from[0]}\0${spec}`);
+    entries.forEach((e, i) => {
+      e.file = fileOf([e.m.b, e.m.f]);
+      e.source = stampedSources[i];
+    });
+    whole = manifest.hash;
+    stamps = recorded;
+  } else {
+    // Requires of packages by name: each is resolved as Node would, from a file of the
+    // requiring package; where it leads says where the required package lies.
+    const linkStamps: { dirs: (Stamp | null)[]; pkg: Stamp }[] = [];
+    for (const { from, spec, to } of manifest.links) {
+      const fromFile = fileOf(from);
+      if (fromFile === undefined) continue;
+      let found: string;
+      const lookIn = M._nodeModulePaths(path.dirname(fromFile));
+      try {
+        found = M._resolveFilename(spec, { id: fromFile, filename: fromFile, paths: lookIn });
+      } catch {
+        continue;
+      }
+      if (roots[to[0]] === undefined) {
+        const tail = path.join(path.sep, to[1]);
+        if (found.endsWith(tail)) roots[to[0]] = found.slice(0, found.length - tail.length);
+      }
+      if (found !== fileOf(to)) continue;
+      links.add(`${from[0]}\0${spec}`);
+      // The folder Node took the package from: the first that has it (a link to it, under
+      // pnpm); changing its entries, or making one nearer, changes a folder's stamp.
+      const name = spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+      const at = Math.max(
+        lookIn.findIndex((dir) => statOf(inPackage(dir, name)) !== null),
+        lookIn.findIndex((dir) => found.startsWith(dir + path.sep)),
+      );
+      const pkg = statOf(inPackage(roots[to[0]]!, 'package.json'));
+      if (at >= 0 && pkg) linkStamps.push({ dirs: lookIn.slice(0, at + 1).map(statOf), pkg });
     }
-    if (roots[to[0]] === undefined) {
-      const tail = path.join(path.sep, to[1]);
-      if (found.endsWith(tail)) roots[to[0]] = found.slice(0, found.length - tail.length);
+    const sources: string[] = [];
+    const files: Stamp[] = [];
+    for (const e of entries) {
+      e.file = fileOf([e.m.b, e.m.f]);
+      if (e.file === undefined) continue;
+      try {
+        const read = readStamped(e.file);
+        e.source = read.text;
+        sources.push(read.text);
+        files.push(read.stamp);
+      } catch {
+        e.file = undefined;
+      }
     }
-    if (found === fileOf(to)) links.add(`${from[0]}\0${spec}`);
+    // All files as built (the usual case): one hash over all of them; otherwise one each.
+    whole = sources.length === entries.length ? sourcesHash(sources) : undefined;
+    hashes = whole === manifest.hash ? undefined : entries.map((e) => (e.source === undefined ? undefined : contentHash(e.source)));
+    // Everything as built, every package where Node finds it, and the sources file a true
+    // copy: what the next process may take on trust.
+    if (!hashes && linkStamps.length === manifest.links.length && sourcesFile) {
+      try {
+        const copy = readStampedBytes(sourcesFile);
+        if (copy.bytes.equals(Buffer.from(sources.join('')))) stamps = { manifest: manifestRead.stamp, sources: copy.stamp, roots: roots as string[], files, links: linkStamps };
+      } catch {
+        /* no sources file: every process reads the files */
+      }
+    }
   }
-  const sources: string[] = [];
-  for (const e of entries) {
-    e.file = fileOf([e.m.b, e.m.f]);
-    if (e.file === undefined) continue;
-    try {
-      e.source = fs.readFileSync(e.file, 'utf8');
-      sources.push(e.source);
-    } catch {
-      e.file = undefined;
-    }
-  }
-  // All files as built (the usual case): one hash over all of them; otherwise one each.
-  const whole = sources.length === entries.length ? sourcesHash(sources) : undefined;
-  const hashes = whole === manifest.hash ? undefined : entries.map((e) => (e.source === undefined ? undefined : contentHash(e.source)));
   entries.forEach((e, i) => (e.same = e.source !== undefined && (hashes === undefined || hashes[i] === e.m.h)));
   // The hash of each module's content as read (as built, where it is the same).
   const hashOf = (i: number): string | undefined => (hashes ? hashes[i] : entries[i]!.m.h);
-  const stats: PackStats = { loaded: 0, cached: 0, rejected: 0, changed: entries.filter((e) => e.source !== undefined && !e.same).length, cacheRead: false };
-  const cacheStamp = readCodeCache(cacheFile, entries, whole, hashOf, stats);
+  const stats: PackStats = {
+    loaded: 0,
+    cached: 0,
+    rejected: 0,
+    changed: entries.filter((e) => e.source !== undefined && !e.same).length,
+    cacheRead: false,
+    stamped: stampedSources !== undefined,
+  };
+  assignCode(cache, entries, whole, hashOf, stats);
+  const cacheStamp = cache?.stamp;
   lastOpened = stats;
   let loading = true;
 
+  const lookupPaths = new Map<string, string[]>();
   /** The module of entry `i` required by `parent`; undefined when the pack cannot serve it. */
   const instantiate = (i: number, parent: NodeModule): NodeModule | undefined => {
     const e = entries[i];
@@ -269,7 +378,10 @@ function open(manifestFile: string, cacheFile: string): ModulePack | undefined {
     const dirname = path.dirname(filename);
     const mod = new M(filename, parent);
     mod.filename = filename;
-    mod.paths = M._nodeModulePaths(dirname);
+    // Modules of a folder share their lookup paths (each gets its own array, as from Node).
+    let paths = lookupPaths.get(dirname);
+    if (!paths) lookupPaths.set(dirname, (paths = M._nodeModulePaths(dirname)));
+    mod.paths = paths.slice();
     M._cache[filename] = mod;
     let done = false;
     try {
@@ -340,19 +452,30 @@ function open(manifestFile: string, cacheFile: string): ModulePack | undefined {
     },
     close: () => {
       loading = false;
-      // Some module compiled without cached code: V8 rejected it, or had none for its content.
-      const stale = entries.some((e) => e.compiled && !e.code);
-      for (const e of entries) e.source = e.code = undefined;
-      return stale ? () => writeCodeCache(cacheFile, entries, cacheStamp) : undefined;
+      // Some module compiled without cached code (V8 rejected it, or had none for its
+      // content), or the files were checked and their stamps are new.
+      const stale = entries.some((e) => e.compiled && !e.code) || (stamps !== undefined && stamps !== recorded && writable(cacheFile));
+      for (const e of entries) {
+        if (stale && e.code) e.kept = e.code;
+        e.source = e.code = undefined;
+      }
+      return stale ? (options) => writeCodeCache(cacheFile, entries, cacheStamp, options?.stamps === false ? undefined : stamps) : undefined;
     },
   };
 }
 
+/** The code cache file as read: its modification time, and its header and data when intact. */
+interface CacheFile {
+  readonly stamp: number;
+  readonly header?: CacheHeader;
+  readonly body?: Buffer;
+}
+
 /**
- * Reads the code cache into the entries whose content it was made from. Returns the file's
- * modification time (a rewrite skips when another process replaced it since), or undefined.
+ * Reads the code cache file of a pack of `modules` modules; undefined when there is none. Its
+ * modification time comes with it (a rewrite skips when another process replaced it since).
  */
-function readCodeCache(cacheFile: string, entries: Entry[], whole: string | undefined, hashOf: (i: number) => string | undefined, stats: PackStats): number | undefined {
+function readCacheFile(cacheFile: string, modules: number): CacheFile | undefined {
   let data: Buffer;
   let stamp: number;
   try {
@@ -367,27 +490,112 @@ function readCodeCache(cacheFile: string, entries: Entry[], whole: string | unde
     return undefined;
   }
   try {
-    if (data.toString('latin1', 0, CACHE_MAGIC.length) !== CACHE_MAGIC) return stamp;
+    if (data.toString('latin1', 0, CACHE_MAGIC.length) !== CACHE_MAGIC) return { stamp };
     const end = data.indexOf(10, CACHE_MAGIC.length);
-    if (end < 0) return stamp;
+    if (end < 0) return { stamp };
     const header = JSON.parse(data.toString('utf8', CACHE_MAGIC.length, end)) as CacheHeader;
-    // Made by another V8: it would reject every module.
-    if (header.v8 !== process.versions.v8 || header.modules.length !== entries.length) return stamp;
+    // Made by another V8: it would reject every module (and it made no stamps of this install).
+    if (header.v8 !== process.versions.v8 || !Array.isArray(header.modules) || header.modules.length !== modules) return { stamp };
     const body = data.subarray(end + 1);
     // A damaged file must not reach V8, which checks the data only for its source's length.
-    if (createHash('sha256').update(body).digest('hex') !== header.data) return stamp;
-    stats.cacheRead = true;
-    const all = whole !== undefined && header.hash === whole;
-    let at = 0;
-    header.modules.forEach(([hash, size], i) => {
-      const e = entries[i]!;
-      if (size > 0 && e.source !== undefined && (all || hash === hashOf(i))) e.code = body.subarray(at, at + size);
-      at += size;
-    });
+    if (createHash('sha256').update(body).digest('hex') !== header.data) return { stamp };
+    return { stamp, header, body };
   } catch {
     /* unreadable: compiled without */
+    return { stamp };
   }
-  return stamp;
+}
+
+/** Gives the entries the cached code made from their content. */
+function assignCode(cache: CacheFile | undefined, entries: Entry[], whole: string | undefined, hashOf: (i: number) => string | undefined, stats: PackStats): void {
+  const { header, body } = cache ?? {};
+  if (!header || !body) return;
+  stats.cacheRead = true;
+  const all = whole !== undefined && header.hash === whole;
+  let at = 0;
+  header.modules.forEach(([hash, size], i) => {
+    const e = entries[i]!;
+    if (size > 0 && e.source !== undefined && (all || hash === hashOf(i))) {
+      e.code = body.subarray(at, at + size);
+      e.hash = hashOf(i);
+    }
+    at += size;
+  });
+}
+
+/** Whether this process may replace `file` (a read-only install keeps checking the files). */
+function writable(file: string): boolean {
+  try {
+    fs.accessSync(path.dirname(file), fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A file's bytes and its stamp, from one open. */
+function readStampedBytes(file: string): { bytes: Buffer; stamp: Stamp } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const stamp = stampOf(fs.fstatSync(fd));
+    return { bytes: fs.readFileSync(fd), stamp };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A file's text and its stamp, from one open. */
+function readStamped(file: string): { text: string; stamp: Stamp } {
+  const { bytes, stamp } = readStampedBytes(file);
+  return { text: bytes.toString('utf8'), stamp };
+}
+
+function stampOf(st: fs.Stats): Stamp {
+  return [st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev];
+}
+
+/** The stamp of a file or folder; null when there is none. */
+function statOf(file: string): Stamp | null {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st ? stampOf(st) : null;
+}
+
+function sameStamp(a: Stamp | null | undefined, b: Stamp | null | undefined): boolean {
+  if (!a || !b) return a === null && b === null;
+  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3] && a[4] === b[4];
+}
+
+/**
+ * The modules' sources from the pack's sources file, when everything is as `stamps` recorded
+ * (the manifest, the package's place, every module file, every folder Node looks in for each
+ * package); undefined otherwise.
+ */
+function fromStamps(stamps: PackStamps, manifest: PackManifest, manifestStamp: Stamp, root: string, sourcesFile: string): string[] | undefined {
+  const { modules, links } = manifest;
+  if (!sameStamp(manifestStamp, stamps.manifest) || stamps.roots[0] !== root) return undefined;
+  if (stamps.roots.length !== manifest.packages.length + 1 || stamps.files.length !== modules.length || stamps.links.length !== links.length) return undefined;
+  for (let i = 0; i < modules.length; i++) {
+    const m = modules[i]!;
+    if (m.n === undefined || !sameStamp(statOf(inPackage(stamps.roots[m.b]!, m.f)), stamps.files[i])) return undefined;
+  }
+  for (let i = 0; i < links.length; i++) {
+    const { from, to } = links[i]!;
+    const { dirs, pkg } = stamps.links[i]!;
+    const lookIn = M._nodeModulePaths(path.dirname(inPackage(stamps.roots[from[0]]!, from[1])));
+    if (dirs.length > lookIn.length || !dirs.every((d, k) => sameStamp(statOf(lookIn[k]!), d))) return undefined;
+    if (!sameStamp(statOf(inPackage(stamps.roots[to[0]]!, 'package.json')), pkg)) return undefined;
+  }
+  const copy = readStampedBytes(sourcesFile);
+  if (!sameStamp(copy.stamp, stamps.sources)) return undefined;
+  // Each module decoded apart: one with a non-ASCII character would make one string of all
+  // of them two bytes a character, and every slice would keep all of it alive.
+  const sources: string[] = [];
+  let at = 0;
+  for (const m of modules) {
+    sources.push(copy.bytes.toString('utf8', at, at + m.n!));
+    at += m.n!;
+  }
+  return at === copy.bytes.length ? sources : undefined;
 }
 
 /**
@@ -395,7 +603,7 @@ function readCodeCache(cacheFile: string, entries: Entry[], whole: string | unde
  * now: to a file of its own, then renamed over the old one, so that no reader sees half of it.
  * Failures are ignored (a read-only install keeps compiling without).
  */
-function writeCodeCache(cacheFile: string, entries: Entry[], readStamp: number | undefined): void {
+function writeCodeCache(cacheFile: string, entries: Entry[], readStamp: number | undefined, stamps: PackStamps | undefined): void {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     // Another process rewrote it meanwhile: this one's would be no better.
@@ -416,10 +624,12 @@ function writeCodeCache(cacheFile: string, entries: Entry[], readStamp: number |
       } catch {
         /* gone since */
       }
-      const code = source !== undefined && e.compiled ? compileModule(source, e.file!, undefined, true).cachedData : undefined;
+      const hash = source === undefined ? undefined : contentHash(source);
+      // Cached code V8 took for this very content serves again; the rest is compiled anew.
+      const code = source !== undefined && e.compiled ? (e.kept && e.hash === hash ? e.kept : compileModule(source, e.file!, undefined, true).cachedData) : undefined;
       if (source !== undefined) sources.push(source);
       parts.push(code ?? Buffer.alloc(0));
-      modules.push([code ? contentHash(source!) : '', code?.length ?? 0]);
+      modules.push([code ? hash! : '', code?.length ?? 0]);
     }
     const body = Buffer.concat(parts);
     const header: CacheHeader = {
@@ -427,6 +637,9 @@ function writeCodeCache(cacheFile: string, entries: Entry[], readStamp: number |
       hash: sources.length === entries.length ? sourcesHash(sources) : '',
       modules,
       data: createHash('sha256').update(body).digest('hex'),
+      // Only for the content they were taken with: a file changed since sends the next process
+      // back to checking (its stamp differs).
+      ...(stamps ? { stamps } : {}),
     };
     fs.writeFileSync(tmp, Buffer.concat([Buffer.from(CACHE_MAGIC + JSON.stringify(header) + '\n'), body]));
     fs.renameSync(tmp, cacheFile);

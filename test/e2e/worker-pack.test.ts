@@ -69,7 +69,7 @@ const FIXTURE: Record<string, string> = {
 
 interface RunResult {
   opened: boolean;
-  stats: { loaded: number; cached: number; rejected: number; changed: number; cacheRead: boolean } | null;
+  stats: { loaded: number; cached: number; rejected: number; changed: number; cacheRead: boolean; stamped: boolean } | null;
   stale: boolean;
   value: number;
   info: { filename: string; moduleFilename: string; id: string; resolved: string; depFile: string; paths: string[]; nodeCache: boolean; main: boolean };
@@ -139,11 +139,24 @@ function expectWorking(r: RunResult, dir: string): void {
 
 describe('the build', () => {
   test('packs what the entry loads, its dependency included, but not a module that may import()', () => {
-    const manifest = JSON.parse(fs.readFileSync(path.join(built, 'pack.json'), 'utf8')) as { root: string; modules: { b: number; f: string }[]; links: unknown[] };
+    const manifest = JSON.parse(fs.readFileSync(path.join(built, 'pack.json'), 'utf8')) as {
+      root: string;
+      modules: { b: number; f: string; n: number }[];
+      links: unknown[];
+      sources: string;
+    };
     expect(manifest.root).toBe('.');
     expect(manifest.modules.map((m) => m.f).sort()).toEqual(['index.js', 'inner.js', 'lib/main.js', 'lib/state.js', 'lib/sub/leaf.js']);
     expect(manifest.links).toEqual([{ from: [0, 'lib/main.js'], spec: 'dep', to: [1, 'index.js'] }]);
-    expect(fs.readFileSync(path.join(built, 'pack.cache'), 'latin1').startsWith('raybus module pack code cache 1\n')).toBe(true);
+    const cache = fs.readFileSync(path.join(built, 'pack.cache'), 'latin1');
+    expect(cache.startsWith('raybus module pack code cache 1\n')).toBe(true);
+    // The build's stamps would be of the build's files: none are shipped.
+    expect(cache).not.toContain('"stamps"');
+    // The sources file: every module's content, in the manifest's order.
+    const fileOf = (m: { b: number; f: string }): string => path.join(built, m.b === 0 ? '' : 'node_modules/dep', m.f);
+    expect(manifest.sources).toBe('pack.sources');
+    expect(fs.readFileSync(path.join(built, 'pack.sources'), 'utf8')).toBe(manifest.modules.map((m) => fs.readFileSync(fileOf(m), 'utf8')).join(''));
+    expect(manifest.modules.map((m) => m.n)).toEqual(manifest.modules.map((m) => fs.statSync(fileOf(m)).size));
   });
 });
 
@@ -152,10 +165,56 @@ describe('loading from a pack', () => {
     const dir = copy('plain');
     const r = run(dir);
     expect(r.opened).toBe(true);
-    expect(r.stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true });
+    expect(r.stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true, stamped: false });
+    // Checked every file against the build: the stamps to record are new.
+    expect(r.stale).toBe(true);
+    expectWorking(r, dir);
+    expect(r.info.depFile).toBe(path.join(dir, 'node_modules', 'dep', 'index.js'));
+  });
+
+  test('once a process recorded the files as it checked them, the next takes the sources from the one file', () => {
+    const dir = copy('stamped');
+    expect(run(dir, [], ['--rewrite']).stats).toMatchObject({ cached: 5, stamped: false });
+    const r = run(dir);
+    expect(r.stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true, stamped: true });
     expect(r.stale).toBe(false);
     expectWorking(r, dir);
     expect(r.info.depFile).toBe(path.join(dir, 'node_modules', 'dep', 'index.js'));
+  });
+
+  test('a module written after the stamps (same length) runs as it is on disk', () => {
+    const dir = copy('stamped-changed');
+    run(dir, [], ['--rewrite']);
+    // Same length and, on a coarse clock, maybe the same mtime: its ctime still moves.
+    fs.writeFileSync(path.join(dir, 'lib/state.js'), 'exports.value = 42;\n');
+    const r = run(dir);
+    expect(r.value).toBe(42);
+    expect(r.stats).toEqual({ loaded: 5, cached: 4, rejected: 0, changed: 1, cacheRead: true, stamped: false });
+    expect(r.sameState && r.sameLeaf).toBe(true);
+  });
+
+  test('a package installed where Node looks first, after the stamps: that one is loaded, as Node would', () => {
+    const dir = copy('stamped-shadowed');
+    run(dir, [], ['--rewrite']);
+    fs.mkdirSync(path.join(dir, 'lib/node_modules/dep'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'lib/node_modules/dep/package.json'), '{ "name": "dep", "main": "index.js" }\n');
+    fs.writeFileSync(path.join(dir, 'lib/node_modules/dep/index.js'), "exports.inner = require('./inner');\n");
+    fs.writeFileSync(path.join(dir, 'lib/node_modules/dep/inner.js'), 'exports.x = 2;\n');
+    const r = run(dir);
+    // Found there, its package's files come from the pack as they are (inner.js differs).
+    expect(r.stats).toMatchObject({ stamped: false, changed: 1 });
+    expectWorking(r, dir);
+    expect(r.info.depFile).toBe(path.join(dir, 'lib', 'node_modules', 'dep', 'index.js'));
+  });
+
+  test('a sources file changed after the stamps is not used', () => {
+    const dir = copy('stamped-sources');
+    run(dir, [], ['--rewrite']);
+    const file = path.join(dir, 'pack.sources');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('exports.value = 41;', 'exports.value = 43;'));
+    const r = run(dir);
+    expect(r.stats).toMatchObject({ stamped: false, changed: 0, cached: 5 });
+    expectWorking(r, dir);
   });
 
   test('without a pack, Node requires it all', () => {
@@ -170,7 +229,7 @@ describe('loading from a pack', () => {
     const dir = copy('hoisted/app');
     fs.renameSync(path.join(dir, 'node_modules'), path.join(tmp, 'hoisted', 'node_modules'));
     const r = run(dir);
-    expect(r.stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true });
+    expect(r.stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true, stamped: false });
     expectWorking(r, dir);
     expect(r.info.depFile).toBe(path.join(tmp, 'hoisted', 'node_modules', 'dep', 'index.js'));
   });
@@ -181,7 +240,7 @@ describe('loading from a pack', () => {
     fs.writeFileSync(path.join(dir, 'lib/state.js'), 'exports.value = 42;\n');
     const r = run(dir);
     expect(r.value).toBe(42);
-    expect(r.stats).toEqual({ loaded: 5, cached: 4, rejected: 0, changed: 1, cacheRead: true });
+    expect(r.stats).toEqual({ loaded: 5, cached: 4, rejected: 0, changed: 1, cacheRead: true, stamped: false });
     expect(r.sameState && r.sameLeaf).toBe(true);
   });
 
@@ -192,10 +251,10 @@ describe('loading from a pack', () => {
     for (let i = bytes.length - 200; i < bytes.length; i += 7) bytes[i]! ^= 0xff;
     fs.writeFileSync(file, bytes);
     const r = run(dir, [], ['--rewrite']);
-    expect(r.stats).toEqual({ loaded: 5, cached: 0, rejected: 0, changed: 0, cacheRead: false });
+    expect(r.stats).toEqual({ loaded: 5, cached: 0, rejected: 0, changed: 0, cacheRead: false, stamped: false });
     expect(r.stale).toBe(true);
     expectWorking(r, dir);
-    expect(run(dir).stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true });
+    expect(run(dir).stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true, stamped: true });
   });
 
   test('garbage for a code cache, or a manifest that is not one: loading goes on', () => {
@@ -213,9 +272,10 @@ describe('loading from a pack', () => {
     const flagged = run(dir, ['--no-flush-bytecode'], ['--rewrite']);
     expect(flagged.stats).toMatchObject({ loaded: 5, rejected: 5, cached: 0 });
     const r = run(dir, [], ['--rewrite']);
-    expect(r.stats).toMatchObject({ loaded: 5, rejected: 5, cached: 0 });
+    // The stamps the flagged process recorded hold: only the code is made again.
+    expect(r.stats).toMatchObject({ loaded: 5, rejected: 5, cached: 0, stamped: true });
     expectWorking(r, dir);
-    expect(run(dir).stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true });
+    expect(run(dir).stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true, stamped: true });
   });
 
   test('a code cache that cannot be read nor rewritten (a folder in its place): loading goes on', () => {
@@ -223,7 +283,7 @@ describe('loading from a pack', () => {
     fs.rmSync(path.join(dir, 'pack.cache'));
     fs.mkdirSync(path.join(dir, 'pack.cache'));
     const r = run(dir, [], ['--rewrite']);
-    expect(r.stats).toEqual({ loaded: 5, cached: 0, rejected: 0, changed: 0, cacheRead: false });
+    expect(r.stats).toEqual({ loaded: 5, cached: 0, rejected: 0, changed: 0, cacheRead: false, stamped: false });
     expectWorking(r, dir);
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
@@ -306,7 +366,8 @@ describe('a copy of the built package whose worker code cache was damaged', () =
     '',
   ].join('\n');
 
-  test('its workers start and answer without it, and one rewrites it', () => {
+  // Its node_modules is a link to another folder, as pnpm lays packages out.
+  test('its workers start and answer without it, and one rewrites it, with stamps the next ones take', () => {
     const pkg = path.join(tmp, 'package-copy');
     fs.mkdirSync(pkg);
     fs.cpSync(path.join(ROOT, 'dist'), path.join(pkg, 'dist'), { recursive: true });
@@ -317,7 +378,7 @@ describe('a copy of the built package whose worker code cache was damaged', () =
     const bytes = fs.readFileSync(cache);
     for (let i = bytes.length - 1000; i < bytes.length; i += 13) bytes[i]! ^= 0x5a;
     fs.writeFileSync(cache, bytes);
-    const drive = (): { loaded: number; cached: number; cacheRead: boolean } => {
+    const drive = (): { loaded: number; cached: number; cacheRead: boolean; stamped: boolean } => {
       const r = spawnSync(process.execPath, [path.join(pkg, 'driver.js'), path.join(pkg, 'dist/cjs/src/index.js')], { encoding: 'utf8', timeout: 30000 });
       if (r.status !== 0) throw new Error(`the driver failed: ${r.stderr}`);
       return JSON.parse(r.stdout.trim().split('\n').pop()!);
@@ -326,6 +387,6 @@ describe('a copy of the built package whose worker code cache was damaged', () =
     expect(damaged).toMatchObject({ cacheRead: false, cached: 0 });
     expect(damaged.loaded).toBeGreaterThan(50);
     const rewritten = drive();
-    expect(rewritten).toMatchObject({ cacheRead: true, loaded: damaged.loaded, cached: damaged.loaded });
+    expect(rewritten).toMatchObject({ cacheRead: true, loaded: damaged.loaded, cached: damaged.loaded, stamped: true });
   }, 60000);
 });
