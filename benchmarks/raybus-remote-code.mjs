@@ -86,4 +86,8 @@ export class Pinger {
   ping() {
     return 0;
   }
+  /** Its worker process (the scaling table reads its RSS). */
+  pid() {
+    return process.pid;
+  }
 }

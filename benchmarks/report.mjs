@@ -106,10 +106,11 @@ export function anchorTable(anchors) {
 function scalingTables(scaling) {
   const actorRows = scaling.actors.map((s) => {
     const label = `${s.actors}${s.isolation === 'shared' ? ' shared' : ''}`;
-    if (s.na || s.error) return [label, s.na ? `n/a (${s.na})` : `error: ${s.error}`, '', '', '', '', ''];
+    if (s.na || s.error) return [label, s.na ? `n/a (${s.na})` : `error: ${s.error}`, '', '', '', '', '', ''];
     const w = s.workers ? `${fmt(s.workers.totalMB)} (${s.workers.count} × ${fmt(s.workers.medianMB)})` : 'n/a';
+    const idle = s.workersIdle ? fmt(s.workersIdle.medianMB) : '';
     const kill = s.killS === undefined ? 'n/a' : `${fmt(s.killS)}${s.killFailed ? ` (${s.killFailed} timed out)` : ''}`;
-    return [`${label}${s.retried ? ' (retried)' : ''}`, fmt(s.createS), fmt(s.actorsPerS), value(s.calls), kill, fmt(s.driverRssMB), w];
+    return [`${label}${s.retried ? ' (retried)' : ''}`, fmt(s.createS), fmt(s.actorsPerS), value(s.calls), kill, fmt(s.driverRssMB), w, idle];
   });
   // One set of rows per broker.
   const nodeSets = scaling.nodes;
@@ -120,7 +121,7 @@ function scalingTables(scaling) {
   return [
     `Actors (embedded default). Calls/s with all actors busy: ceil(1000 / N) calls to each actor in flight per operation. ${scaling.actorsNote}`,
     '',
-    table(['actors', 'create + first call (s)', `actors/s (Ray many_actors: ${rayManyActorsPerS}/s on 64 nodes)`, 'calls/s, all busy (mean ± std)', 'kill all (s)', 'driver RSS MB', 'worker RSS MB, all busy (processes × median)'], actorRows),
+    table(['actors', 'create + first call (s)', `actors/s (Ray many_actors: ${rayManyActorsPerS}/s on 64 nodes)`, 'calls/s, all busy (mean ± std)', 'kill all (s)', 'driver RSS MB', 'worker RSS MB, all busy (processes × median)', 'worker RSS MB, idle (median)'], actorRows),
     '',
     `Nodes (1 CPU each; trivial tasks, 1,000 in flight, tasks/s), on each broker.${nodeSets
       .filter((set) => set.note)

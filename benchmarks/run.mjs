@@ -18,7 +18,7 @@ import * as testing from 'raybus/testing';
 import { timing, withTimeout, settle } from './harness.mjs';
 import { runRaybusSuite } from './raybus-suite.mjs';
 import { runMetricsCost } from './metrics-cost.mjs';
-import { runActorScaling, runNodeScaling } from './scaling.mjs';
+import { IDLE_RSS_AFTER_MS, runActorScaling, runNodeScaling } from './scaling.mjs';
 import { runQueuedScalingProcess } from './queued-tasks.mjs';
 import { runIpcAnchors } from './anchors/ipc.mjs';
 import { runAmqplibAnchor } from './anchors/amqplib-rpc.mjs';
@@ -182,7 +182,7 @@ const data = {
   scaling: {
     actors: actorRows,
     actorsNote:
-      "Sizes 10, 100, 1,000 with a worker process per actor (as in Ray): a size whose processes (~60 MB each) would not fit in 70% of free memory is reported n/a instead of run. Then 100, 1,000 and 10,000 actors with `isolation: 'shared'` (up to 5,000 to a worker process). Kill: `ray.kill` of every actor at once.",
+      `Sizes 10, 100, 1,000 with a worker process per actor (as in Ray): a size whose processes (~60 MB each) would not fit in 70% of free memory is reported n/a instead of run. Then 100, 1,000 and 10,000 actors with \`isolation: 'shared'\` (up to 5,000 to a worker process). Worker RSS idle: the actors' workers ${IDLE_RSS_AFTER_MS / 1000} s after their first call, before the busy calls (rows with a worker process per actor). Kill: \`ray.kill\` of every actor at once.`,
     nodes: nodeScaling,
     queued: queuedRows,
   },

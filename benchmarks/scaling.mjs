@@ -16,16 +16,26 @@ import { WORKER_START_FAILURE } from './raybus-suite.mjs';
 
 /** Rough RSS of one actor's worker process, to skip sizes this machine cannot hold. */
 const WORKER_RSS_BYTES = 60e6;
+/**
+ * How long the actors' workers idle after their first call before their RSS is read (rows with
+ * a worker process per actor): V8 shrinks an idle heap some 10 s after its last work
+ * (benchmarks/actor-memory.mjs). After the busy calls a worker holds more: its young
+ * generation grew, and V8 keeps it.
+ */
+export const IDLE_RSS_AFTER_MS = 12_000;
 
 /**
- * RSS of this process's child processes (the embedded node's workers, warm ones included), in
- * MB: { totalMB, medianMB, count } from /proc, or undefined where there is none.
+ * RSS of this process's child processes (the embedded node's workers, warm ones included), or
+ * of the processes `only`, in MB: { totalMB, medianMB, count } from /proc, or undefined where
+ * there is none.
  */
-export function workersRss() {
+export function workersRss(only) {
   try {
-    const pids = new Set();
-    for (const t of readdirSync('/proc/self/task')) {
-      for (const p of readFileSync(`/proc/self/task/${t}/children`, 'utf8').split(' ').filter(Boolean)) pids.add(p);
+    const pids = new Set(only);
+    if (!only) {
+      for (const t of readdirSync('/proc/self/task')) {
+        for (const p of readFileSync(`/proc/self/task/${t}/children`, 'utf8').split(' ').filter(Boolean)) pids.add(p);
+      }
     }
     const rss = [];
     for (const pid of pids) {
@@ -80,6 +90,14 @@ async function actorRow(ray, Ping, n, isolation) {
     for (let i = 0; i < n; i++) actors.push(Ping.remote());
     await withTimeout(ray.get(actors.map((a) => a.ping.remote())), 60_000 + n * 2_000, `${n} actors to start`);
     const createS = (performance.now() - t0) / 1000;
+    let idle;
+    if (isolation === 'process') {
+      // The actors' workers idle: what each actor's process holds while it waits for work.
+      const pids = [...new Set(await ray.get(actors.map((a) => a.pid.remote())))];
+      await settle(IDLE_RSS_AFTER_MS);
+      idle = workersRss(pids);
+      console.log(`  [scaling] ${n} actors, idle ${IDLE_RSS_AFTER_MS / 1000} s: worker RSS median ${idle ? idle.medianMB.toFixed(1) : 'n/a'} MB`);
+    }
     const per = Math.ceil(1000 / n);
     const r = await timeit(
       `${n} actors busy`,
@@ -91,7 +109,9 @@ async function actorRow(ray, Ping, n, isolation) {
       { multiplier: per * n },
     );
     const workers = workersRss();
-    row = r.error ? { actors: n, error: r.error } : { actors: n, createS, actorsPerS: n / createS, calls: r, driverRssMB: process.memoryUsage().rss / 1e6, ...(workers ? { workers } : {}) };
+    row = r.error
+      ? { actors: n, error: r.error }
+      : { actors: n, createS, actorsPerS: n / createS, calls: r, driverRssMB: process.memoryUsage().rss / 1e6, ...(workers ? { workers } : {}), ...(idle ? { workersIdle: idle } : {}) };
     logResult('[scaling] ', { ...r, name: `${n} ${isolation === 'shared' ? 'shared ' : ''}actors: created in ${createS.toFixed(1)} s; calls` });
   } catch (err) {
     row = { actors: n, error: err instanceof Error ? err.message.split('\n')[0] : String(err) };
