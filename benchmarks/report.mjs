@@ -105,8 +105,9 @@ export function anchorTable(anchors) {
 
 function scalingTables(scaling) {
   const actorRows = scaling.actors.map((s) => {
-    const label = `${s.actors}${s.isolation === 'shared' ? ' shared' : ''}`;
+    const label = `${s.actors}${s.isolation === 'shared' ? ' shared' : ''}${s.prestarted ? ` on ${s.prestarted} prestarted workers` : ''}`;
     if (s.na || s.error) return [label, s.na ? `n/a (${s.na})` : `error: ${s.error}`, '', '', '', '', '', ''];
+    if (s.prestarted) return [label, fmt(s.createS), fmt(s.actorsPerS), '', '', '', '', ''];
     const w = s.workers ? `${fmt(s.workers.totalMB)} (${s.workers.count} × ${fmt(s.workers.medianMB)})` : 'n/a';
     const idle = s.workersIdle ? fmt(s.workersIdle.medianMB) : '';
     const kill = s.killS === undefined ? 'n/a' : `${fmt(s.killS)}${s.killFailed ? ` (${s.killFailed} timed out)` : ''}`;

@@ -19,6 +19,7 @@ import { timing, withTimeout, settle } from './harness.mjs';
 import { runRaybusSuite } from './raybus-suite.mjs';
 import { runMetricsCost } from './metrics-cost.mjs';
 import { IDLE_RSS_AFTER_MS, runActorScaling, runNodeScaling } from './scaling.mjs';
+import { runPrestartedActorsProcess } from './prestarted-actors.mjs';
 import { runQueuedScalingProcess } from './queued-tasks.mjs';
 import { runIpcAnchors } from './anchors/ipc.mjs';
 import { runAmqplibAnchor } from './anchors/amqplib-rpc.mjs';
@@ -73,6 +74,8 @@ actorRows.push(...(await runActorScaling(ray, sharedSizes, 'shared')));
 const queuedSizes = (process.env.BENCH_QUEUED ?? '100000,1000000').split(',').map(Number).filter((n) => n > 0);
 await withTimeout(ray.shutdown(), 30_000, 'shutdown').catch((err) => notes.push(`embedded shutdown: ${errText(err)}`));
 await settle(1000); // let the worker processes go before timing the anchors
+// Actor creation when the workers are up already (a driver of its own with a larger prestart).
+if (!ONLY) actorRows.splice(1, 0, await runPrestartedActorsProcess(10));
 console.log('\n== scaling: queued tasks');
 // In a driver process of its own, as a script queuing that much work runs (queued-tasks.mjs).
 const queuedRows = ONLY ? [] : await runQueuedScalingProcess(queuedSizes);
@@ -182,7 +185,7 @@ const data = {
   scaling: {
     actors: actorRows,
     actorsNote:
-      `Sizes 10, 100, 1,000 with a worker process per actor (as in Ray): a size whose processes (~60 MB each) would not fit in 70% of free memory is reported n/a instead of run. Then 100, 1,000 and 10,000 actors with \`isolation: 'shared'\` (up to 5,000 to a worker process). Worker RSS idle: the actors' workers ${IDLE_RSS_AFTER_MS / 1000} s after their first call, before the busy calls (rows with a worker process per actor). Kill: \`ray.kill\` of every actor at once.`,
+      `Sizes 10, 100, 1,000 with a worker process per actor (as in Ray): a size whose processes (~60 MB each) would not fit in 70% of free memory is reported n/a instead of run. Then 100, 1,000 and 10,000 actors with \`isolation: 'shared'\` (up to 5,000 to a worker process). Worker RSS idle: the actors' workers ${IDLE_RSS_AFTER_MS / 1000} s after their first call, before the busy calls (rows with a worker process per actor). The row on prestarted workers: a driver of its own whose node keeps 10 workers started (\`RAYBUS_PRESTART_WORKERS=10\`; the default keeps one per CPU up to 2), 10 actors created once they are up; every other row starts a worker process per actor beyond the default 2. Kill: \`ray.kill\` of every actor at once.`,
     nodes: nodeScaling,
     queued: queuedRows,
   },

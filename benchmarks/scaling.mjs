@@ -18,11 +18,11 @@ import { WORKER_START_FAILURE } from './raybus-suite.mjs';
 const WORKER_RSS_BYTES = 60e6;
 /**
  * How long the actors' workers idle after their first call before their RSS is read (rows with
- * a worker process per actor): V8 shrinks an idle heap some 10 s after its last work
- * (benchmarks/actor-memory.mjs). After the busy calls a worker holds more: its young
+ * a worker process per actor): V8 shrinks an idle heap 8-10 s after its last work (later on a
+ * loaded machine), and holds steady from there (benchmarks/actor-memory.mjs). After the busy calls a worker holds more: its young
  * generation grew, and V8 keeps it.
  */
-export const IDLE_RSS_AFTER_MS = 12_000;
+export const IDLE_RSS_AFTER_MS = 20_000;
 
 /**
  * RSS of this process's child processes (the embedded node's workers, warm ones included), or
