@@ -4,7 +4,6 @@
 // when no process has to start for it; the scaling table's other rows start one per actor.
 //   node benchmarks/prestarted-actors.mjs [n=10]
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** How long the started workers get to finish loading before the clock starts. */
@@ -35,18 +34,10 @@ export function runPrestartedActorsProcess(n) {
   });
 }
 
-/** The pids of this process's children. */
-function children() {
-  const pids = new Set();
-  for (const t of readdirSync('/proc/self/task')) {
-    for (const p of readFileSync(`/proc/self/task/${t}/children`, 'utf8').split(' ').filter(Boolean)) pids.add(p);
-  }
-  return pids;
-}
-
 if (import.meta.url === `file://${process.argv[1]}`) {
   const ray = (await import('raybus')).default;
   const { Pinger } = await import('./raybus-remote-code.mjs');
+  const { childPids: children } = await import('./scaling.mjs');
   const n = Number(process.argv[2] ?? 10);
   await ray.init();
   const Ping = ray.remote(Pinger);

@@ -24,6 +24,15 @@ const WORKER_RSS_BYTES = 60e6;
  */
 export const IDLE_RSS_AFTER_MS = 20_000;
 
+/** The pids of this process's child processes (Linux: /proc). */
+export function childPids() {
+  const pids = new Set();
+  for (const t of readdirSync('/proc/self/task')) {
+    for (const p of readFileSync(`/proc/self/task/${t}/children`, 'utf8').split(' ').filter(Boolean)) pids.add(p);
+  }
+  return pids;
+}
+
 /**
  * RSS of this process's child processes (the embedded node's workers, warm ones included), or
  * of the processes `only`, in MB: { totalMB, medianMB, count } from /proc, or undefined where
@@ -31,12 +40,7 @@ export const IDLE_RSS_AFTER_MS = 20_000;
  */
 export function workersRss(only) {
   try {
-    const pids = new Set(only);
-    if (!only) {
-      for (const t of readdirSync('/proc/self/task')) {
-        for (const p of readFileSync(`/proc/self/task/${t}/children`, 'utf8').split(' ').filter(Boolean)) pids.add(p);
-      }
-    }
+    const pids = only ? new Set(only) : childPids();
     const rss = [];
     for (const pid of pids) {
       const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
