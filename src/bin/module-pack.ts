@@ -34,6 +34,7 @@ import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { createHash } from 'node:crypto';
 import Module from 'node:module';
+import { fromStamps, inPackage, linkStamp, readStamped, readStampedBytes, writable, type LinkStamp, type PackStamps, type Stamp } from './pack-stamps';
 
 /** The manifest's format. */
 export const MANIFEST_VERSION = 1;
@@ -81,27 +82,6 @@ export interface PackManifest {
   readonly hash: string;
   /** The file beside the manifest holding those contents one after the other, in this order. */
   readonly sources?: string;
-}
-
-/**
- * What a file or folder was when a process checked it: size, modification and change times
- * (ms), inode and device. Writing a file changes its ctime, which no one can set back.
- */
-type Stamp = readonly [number, number, number, number, number];
-
-/** The pack's files as a process found them all as built (see the file comment). */
-interface PackStamps {
-  readonly manifest: Stamp;
-  readonly sources: Stamp;
-  /** Where each package (`PackedModule.b`) was. */
-  readonly roots: readonly string[];
-  /** Per module. */
-  readonly files: readonly Stamp[];
-  /**
-   * Per link: the node_modules folders Node looks in for it, nearest first, up to the one it
-   * was found in (null: there was none), and that package's package.json.
-   */
-  readonly links: readonly { readonly dirs: readonly (Stamp | null)[]; readonly pkg: Stamp }[];
 }
 
 /** The header of a code cache file. */
@@ -200,16 +180,6 @@ export function contentHash(source: string): string {
   return createHash('sha256').update(source).digest('hex');
 }
 
-/**
- * `path.join(root, file)` for a normalized absolute `root` and a manifest path (normalized, '/'
- * separators), without path.join's normalizing: called for every module at start, that would
- * make V8 optimize path's string loop, which costs a worker CPU and megabytes of V8's
- * optimizing compiler that its own work may never need.
- */
-function inPackage(root: string, file: string): string {
-  return path.sep === '/' ? (root.endsWith('/') ? root + file : `${root}/${file}`) : path.join(root, file);
-}
-
 /** The parameters of a CommonJS module's function. */
 const PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
 
@@ -292,7 +262,7 @@ function open(manifestFile: string, cacheFile: string): ModulePack | undefined {
   } else {
     // Requires of packages by name: each is resolved as Node would, from a file of the
     // requiring package; where it leads says where the required package lies.
-    const linkStamps: { dirs: (Stamp | null)[]; pkg: Stamp }[] = [];
+    const linkStamps: LinkStamp[] = [];
     for (const { from, spec, to } of manifest.links) {
       const fromFile = fileOf(from);
       if (fromFile === undefined) continue;
@@ -309,15 +279,8 @@ function open(manifestFile: string, cacheFile: string): ModulePack | undefined {
       }
       if (found !== fileOf(to)) continue;
       links.add(`${from[0]}\0${spec}`);
-      // The folder Node took the package from: the first that has it (a link to it, under
-      // pnpm); changing its entries, or making one nearer, changes a folder's stamp.
-      const name = spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
-      const at = Math.max(
-        lookIn.findIndex((dir) => statOf(inPackage(dir, name)) !== null),
-        lookIn.findIndex((dir) => found.startsWith(dir + path.sep)),
-      );
-      const pkg = statOf(inPackage(roots[to[0]]!, 'package.json'));
-      if (at >= 0 && pkg) linkStamps.push({ dirs: lookIn.slice(0, at + 1).map(statOf), pkg });
+      const stamp = linkStamp(lookIn, spec, found, roots[to[0]]!);
+      if (stamp) linkStamps.push(stamp);
     }
     const sources: string[] = [];
     const files: Stamp[] = [];
@@ -521,81 +484,6 @@ function assignCode(cache: CacheFile | undefined, entries: Entry[], whole: strin
     }
     at += size;
   });
-}
-
-/** Whether this process may replace `file` (a read-only install keeps checking the files). */
-function writable(file: string): boolean {
-  try {
-    fs.accessSync(path.dirname(file), fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A file's bytes and its stamp, from one open. */
-function readStampedBytes(file: string): { bytes: Buffer; stamp: Stamp } {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const stamp = stampOf(fs.fstatSync(fd));
-    return { bytes: fs.readFileSync(fd), stamp };
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** A file's text and its stamp, from one open. */
-function readStamped(file: string): { text: string; stamp: Stamp } {
-  const { bytes, stamp } = readStampedBytes(file);
-  return { text: bytes.toString('utf8'), stamp };
-}
-
-function stampOf(st: fs.Stats): Stamp {
-  return [st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev];
-}
-
-/** The stamp of a file or folder; null when there is none. */
-function statOf(file: string): Stamp | null {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st ? stampOf(st) : null;
-}
-
-function sameStamp(a: Stamp | null | undefined, b: Stamp | null | undefined): boolean {
-  if (!a || !b) return a === null && b === null;
-  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3] && a[4] === b[4];
-}
-
-/**
- * The modules' sources from the pack's sources file, when everything is as `stamps` recorded
- * (the manifest, the package's place, every module file, every folder Node looks in for each
- * package); undefined otherwise.
- */
-function fromStamps(stamps: PackStamps, manifest: PackManifest, manifestStamp: Stamp, root: string, sourcesFile: string): string[] | undefined {
-  const { modules, links } = manifest;
-  if (!sameStamp(manifestStamp, stamps.manifest) || stamps.roots[0] !== root) return undefined;
-  if (stamps.roots.length !== manifest.packages.length + 1 || stamps.files.length !== modules.length || stamps.links.length !== links.length) return undefined;
-  for (let i = 0; i < modules.length; i++) {
-    const m = modules[i]!;
-    if (m.n === undefined || !sameStamp(statOf(inPackage(stamps.roots[m.b]!, m.f)), stamps.files[i])) return undefined;
-  }
-  for (let i = 0; i < links.length; i++) {
-    const { from, to } = links[i]!;
-    const { dirs, pkg } = stamps.links[i]!;
-    const lookIn = M._nodeModulePaths(path.dirname(inPackage(stamps.roots[from[0]]!, from[1])));
-    if (dirs.length > lookIn.length || !dirs.every((d, k) => sameStamp(statOf(lookIn[k]!), d))) return undefined;
-    if (!sameStamp(statOf(inPackage(stamps.roots[to[0]]!, 'package.json')), pkg)) return undefined;
-  }
-  const copy = readStampedBytes(sourcesFile);
-  if (!sameStamp(copy.stamp, stamps.sources)) return undefined;
-  // Each module decoded apart: one with a non-ASCII character would make one string of all
-  // of them two bytes a character, and every slice would keep all of it alive.
-  const sources: string[] = [];
-  let at = 0;
-  for (const m of modules) {
-    sources.push(copy.bytes.toString('utf8', at, at + m.n!));
-    at += m.n!;
-  }
-  return at === copy.bytes.length ? sources : undefined;
 }
 
 /**
