@@ -20,6 +20,39 @@ import { smallValue } from './raybus-remote-code.mjs';
 /** The metrics measured on NATS (those of the headline, tasks and actor calls). */
 export const NATS_METRICS = /^(single client tasks (sync|async)|1:1 actor calls (sync|async)|1:1 async-actor calls async)$/;
 
+/** The names of the server's streams; none where it cannot be reached. */
+export async function streamNames(url) {
+  let nc;
+  try {
+    nc = await connect({ servers: url });
+    const jsm = await jetstreamManager(nc);
+    const names = [];
+    for await (const si of jsm.streams.list()) names.push(si.config.name);
+    return names;
+  } catch {
+    return [];
+  } finally {
+    await nc?.close();
+  }
+}
+
+/**
+ * Delete the lease buckets (`KV_raybus_lease_<ttl>`) not in `before`: the clusters' nodes make
+ * them in the name space they share, not under a cluster's name, so deleting a cluster's
+ * streams leaves them.
+ */
+export async function deleteNewLeaseBuckets(url, before) {
+  const made = (await streamNames(url)).filter((n) => n.startsWith('KV_raybus_lease_') && !before.includes(n));
+  if (made.length === 0) return;
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const s of made) await jsm.streams.delete(s).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Delete the streams of the cluster at `address` (its name is in every stream name). */
 export async function deleteClusterStreams(url, address) {
   const name = new URL(address).searchParams.get('cluster');
@@ -65,7 +98,9 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
   const testing = await import('raybus/testing');
   const url = process.env.RAYBUS_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
   const large = process.env.BENCH_LARGE !== '0';
+  const before = await streamNames(url);
   const nats = await runRaybusOnNats(ray, testing, url, { large });
+  await deleteNewLeaseBuckets(url, before);
   if (nats.na) {
     console.log(`raybus on NATS: n/a (${nats.na})`);
     process.exit(1);

@@ -28,7 +28,7 @@ import { machineFacts } from './machine.mjs';
 import { renderReport } from './report.mjs';
 import { smallValue } from './raybus-remote-code.mjs';
 import { runNatsAnchor } from './anchors/nats-rpc.mjs';
-import { runRaybusOnNats, deleteClusterStreams } from './nats-cluster.mjs';
+import { runRaybusOnNats, deleteClusterStreams, deleteNewLeaseBuckets, streamNames } from './nats-cluster.mjs';
 import { runLargeValues, runLargeValueAnchors } from './large-values.mjs';
 import { benchBroker } from './bench-vhost.mjs';
 
@@ -139,6 +139,8 @@ if (rabbitmq.na) console.log(`  n/a (${rabbitmq.na})`);
 
 // 3b. raybus on NATS next to raw @nats-io request/reply (same server, same run).
 console.log('\n== raybus on NATS');
+// What the server had before: the bench deletes what it made, and nothing else.
+const natsStreamsBefore = await streamNames(NATS_URL);
 let natsServer;
 try {
   const { results, serverVersion } = await withTimeout(runNatsAnchor(NATS_URL), 120_000, '@nats-io');
@@ -166,6 +168,7 @@ const nodeScaling = [
   await runNodeScaling(ray, testing, [1, 2, 4, 8], NATS_URL, (address) => deleteClusterStreams(NATS_URL, address)),
 ];
 for (const r of nodeScaling.flatMap((s) => s.rows)) if (r.na) console.log(`  [scaling] ${r.nodes} node(s): n/a (${r.na})`);
+await deleteNewLeaseBuckets(NATS_URL, natsStreamsBefore).catch((err) => notes.push(`deleting the NATS lease buckets: ${errText(err)}`));
 
 // 5. Report.
 const data = {
