@@ -11,11 +11,11 @@
 //   node benchmarks/worker-start.mjs [processes=30] [actors=30]      (after npm run build)
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import ray from 'raybus';
+import { cpuByProcess } from './process-cpu.mjs';
 
 const PROCESSES = Number(process.argv[2] ?? 30);
 const ACTORS = Number(process.argv[3] ?? 30);
@@ -64,22 +64,6 @@ async function processes(script, n) {
   return { perS: n / ((performance.now() - t0) / 1000), reports };
 }
 
-/** CPU ms (user + system) of each child process of this one, by pid (10 ms ticks). */
-function childCpu() {
-  const cpu = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) === process.pid) cpu.set(d, (Number(f[11]) + Number(f[12])) * (1000 / 100));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return cpu;
-}
-
 const rows = [];
 const b = await processes(bare, PROCESSES);
 rows.push(['bare Node process', b.perS, median(b.reports.map((r) => r.boot)), '']);
@@ -106,14 +90,14 @@ const warm = P.remote();
 await ray.get(warm.ping.remote());
 await ray.kill(warm, { noRestart: true });
 await new Promise((r) => setTimeout(r, 2000));
-const before = childCpu();
+const before = cpuByProcess();
 const t0 = performance.now();
 const actors = Array.from({ length: ACTORS }, () => P.remote());
 const pids = await ray.get(actors.map((a) => a.ping.remote()));
 const createS = (performance.now() - t0) / 1000;
 // The workers of these actors started after the clock (not the prestarted ones they took).
-const now = childCpu();
-const fresh = pids.map(String).filter((pid) => !before.has(pid) && now.has(pid)).map((pid) => now.get(pid));
+const now = cpuByProcess();
+const fresh = pids.map(String).filter((pid) => !before.has(pid) && now.has(pid)).map((pid) => now.get(pid).s * 1000);
 rows.push([`raybus actors, ${ACTORS} at once (a worker each)`, ACTORS / createS, median(fresh), `CPU of the ${fresh.length} workers started for them, once each answered (10 ms ticks)`]);
 await Promise.all(actors.map((a) => ray.kill(a, { noRestart: true })));
 await ray.shutdown();

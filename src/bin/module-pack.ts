@@ -210,8 +210,9 @@ interface Entry {
   code?: Buffer;
   /** Compiled in this process (a cache rewrite covers those). */
   compiled?: boolean;
-  /** The content hash its cached code was made for, and that code while a rewrite may reuse it. */
+  /** The content hash its cached code was made for. */
   hash?: string;
+  /** That code, kept after `close` for a rewrite to reuse. */
   kept?: Buffer;
 }
 
