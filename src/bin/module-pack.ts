@@ -32,9 +32,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
-import { createHash } from 'node:crypto';
 import Module from 'node:module';
-import { fromStamps, inPackage, linkStamp, readStamped, readStampedBytes, writable, type LinkStamp, type PackStamps, type Stamp } from './pack-stamps';
+import { fromStamps, inPackage, linkStamp, readStamped, readStampedBytes, sameStamp, stampOf, writable, type LinkStamp, type PackStamps, type Stamp } from './pack-stamps';
 
 /** The manifest's format. */
 export const MANIFEST_VERSION = 1;
@@ -155,6 +154,13 @@ interface ModuleInternals {
 const M = Module as unknown as ModuleInternals;
 
 /**
+ * node:crypto, required where a hash is needed: a worker on the stamped path needs none. (As
+ * util/node-crypto.ts does, which this file does not require: that module is one of the pack's,
+ * and loaded by Node before the pack opens it cost each worker about 4 MB of RSS, measured.)
+ */
+const nodeCrypto = (): typeof import('node:crypto') => require('node:crypto') as typeof import('node:crypto');
+
+/**
  * Node options under which the pack stays closed: preloaded CommonJS code and loaders may hook
  * how modules are resolved or compiled, a policy checks each module Node loads, source maps
  * are registered by Node's own loader, preserved symlinks change the cache's keys, and
@@ -170,14 +176,14 @@ function packableProcess(): boolean {
 
 /** One hash over the contents of all modules, each with its length (no two lists share it). */
 export function sourcesHash(sources: readonly string[]): string {
-  const h = createHash('sha256');
+  const h = nodeCrypto().createHash('sha256');
   for (const s of sources) h.update(`${s.length}\n`).update(s);
   return h.digest('hex');
 }
 
 /** sha256 (hex) of one module's content. */
 export function contentHash(source: string): string {
-  return createHash('sha256').update(source).digest('hex');
+  return nodeCrypto().createHash('sha256').update(source).digest('hex');
 }
 
 /** The parameters of a CommonJS module's function. */
@@ -442,10 +448,13 @@ interface CacheFile {
 function readCacheFile(cacheFile: string, modules: number): CacheFile | undefined {
   let data: Buffer;
   let stamp: number;
+  let fileStamp: Stamp;
   try {
     const fd = fs.openSync(cacheFile, 'r');
     try {
-      stamp = fs.fstatSync(fd).mtimeMs;
+      const st = fs.fstatSync(fd);
+      stamp = st.mtimeMs;
+      fileStamp = stampOf(st);
       data = fs.readFileSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -461,12 +470,53 @@ function readCacheFile(cacheFile: string, modules: number): CacheFile | undefine
     // Made by another V8: it would reject every module (and it made no stamps of this install).
     if (header.v8 !== process.versions.v8 || !Array.isArray(header.modules) || header.modules.length !== modules) return { stamp };
     const body = data.subarray(end + 1);
-    // A damaged file must not reach V8, which checks the data only for its source's length.
-    if (createHash('sha256').update(body).digest('hex') !== header.data) return { stamp };
+    // A damaged file must not reach V8, which checks the data only for its source's length:
+    // it is hashed, unless it is the very file its writer marked (same inode, size and
+    // times), which spares a worker loading node:crypto at all (see writeCacheMark).
+    if (!sameStamp(readCacheMark(cacheFile), fileStamp) && nodeCrypto().createHash('sha256').update(body).digest('hex') !== header.data) return { stamp };
     return { stamp, header, body };
   } catch {
     /* unreadable: compiled without */
     return { stamp };
+  }
+}
+
+/** The file beside the code cache in which its writer marks it (see writeCacheMark). */
+function cacheMarkFile(cacheFile: string): string {
+  return `${cacheFile}.mark`;
+}
+
+/** The stamp the code cache's writer left; undefined when there is none (or it is unreadable). */
+function readCacheMark(cacheFile: string): Stamp | undefined {
+  try {
+    const mark = JSON.parse(fs.readFileSync(cacheMarkFile(cacheFile), 'latin1')) as unknown;
+    return Array.isArray(mark) && mark.length === 5 && mark.every((n) => typeof n === 'number') ? (mark as unknown as Stamp) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Marks the code cache file `ino` that this process just wrote (and renamed into place) as
+ * intact: its stamp goes into a file beside it, so that a reader finding the very same file
+ * (any rewrite or replacement changes its inode, size or times) need not hash its data. Only
+ * with stamps, which likewise let a reader trust the sources by their stamps; without them
+ * (the build's cache, made on another machine), any old mark goes.
+ */
+function writeCacheMark(cacheFile: string, ino: number | undefined): void {
+  const markFile = cacheMarkFile(cacheFile);
+  const tmp = `${markFile}.${process.pid}.tmp`;
+  try {
+    const st = ino === undefined ? undefined : fs.statSync(cacheFile);
+    // Another process renamed its own cache over this one meanwhile: this one marks nothing.
+    if (!st || st.ino !== ino) {
+      fs.rmSync(markFile, { force: true });
+      return;
+    }
+    fs.writeFileSync(tmp, JSON.stringify(stampOf(st)));
+    fs.renameSync(tmp, markFile);
+  } catch {
+    fs.rmSync(tmp, { force: true });
   }
 }
 
@@ -525,13 +575,15 @@ function writeCodeCache(cacheFile: string, entries: Entry[], readStamp: number |
       v8: process.versions.v8,
       hash: sources.length === entries.length ? sourcesHash(sources) : '',
       modules,
-      data: createHash('sha256').update(body).digest('hex'),
+      data: nodeCrypto().createHash('sha256').update(body).digest('hex'),
       // Only for the content they were taken with: a file changed since sends the next process
       // back to checking (its stamp differs).
       ...(stamps ? { stamps } : {}),
     };
     fs.writeFileSync(tmp, Buffer.concat([Buffer.from(CACHE_MAGIC + JSON.stringify(header) + '\n'), body]));
+    const ino = stamps ? fs.statSync(tmp).ino : undefined;
     fs.renameSync(tmp, cacheFile);
+    writeCacheMark(cacheFile, ino);
   } catch {
     try {
       fs.unlinkSync(tmp);

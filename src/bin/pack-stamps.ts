@@ -81,7 +81,8 @@ export function readStamped(file: string): { text: string; stamp: Stamp } {
   return { text: bytes.toString('utf8'), stamp };
 }
 
-function stampOf(st: fs.Stats): Stamp {
+/** The stamp of a file as `fs.stat` describes it. */
+export function stampOf(st: fs.Stats): Stamp {
   return [st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev];
 }
 
@@ -91,7 +92,8 @@ function statOf(file: string): Stamp | null {
   return st ? stampOf(st) : null;
 }
 
-function sameStamp(a: Stamp | null | undefined, b: Stamp | null | undefined): boolean {
+/** Whether two stamps are of the same file as it was (two nulls: both absent). */
+export function sameStamp(a: Stamp | null | undefined, b: Stamp | null | undefined): boolean {
   if (!a || !b) return a === null && b === null;
   return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3] && a[4] === b[4];
 }

@@ -11,7 +11,8 @@
  * (its process died; requests are sent again while nothing arrives, every `stallMs`), the
  * holder is announced dead, or nothing arrived for `giveUpMs`.
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { nodeCrypto } from '../util/node-crypto';
 import type { ReplyQueue } from '../protocol/ids';
 import type { BlobRef } from '../protocol/wire';
 import type { BlobChunkMsg, BlobDoneMsg, BlobGetMsg } from '../protocol/messages/reply';
@@ -83,7 +84,7 @@ export class BlobPuller {
     const pull: Pull = {
       ref,
       buffer: Buffer.allocUnsafe(ref.size),
-      hash: createHash('sha256'),
+      hash: nodeCrypto().createHash('sha256'),
       outstanding: new Map(),
       early: new Map(),
       next: 0,

@@ -9,7 +9,8 @@
  * pulls); pinned ones (actor constructor arguments, which a restart needs again) stay while
  * this process lives.
  */
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { nodeCrypto, randomHex } from '../util/node-crypto';
 import type { ReplyQueue } from '../protocol/ids';
 import type { BlobRef } from '../protocol/wire';
 import type { BlobChunkMsg, BlobGetMsg } from '../protocol/messages/reply';
@@ -56,7 +57,7 @@ export class BlobTable {
 
   /** Hold `bytes` (a reference, not a copy) and return the ref a message carries instead. */
   offer(bytes: Uint8Array, pinned = false): BlobRef {
-    const id = randomBytes(8).toString('hex');
+    const id = randomHex(8);
     this.held.set(id, { bytes, pinned, lastUsed: this.port.clock.now(), hashedTo: 0 });
     this.sweeper ??= this.port.clock.setInterval(() => this.sweep(), Math.min(SWEEP_MS, this.idleMs));
     return { id, size: bytes.byteLength, from: this.port.address };
@@ -109,12 +110,12 @@ export class BlobTable {
   private hashTo(h: Held, end: number): string | undefined {
     if (h.digest) return h.digest;
     if (end > h.hashedTo) {
-      h.hash ??= createHash('sha256');
+      h.hash ??= nodeCrypto().createHash('sha256');
       h.hash.update(h.bytes.subarray(h.hashedTo, end));
       h.hashedTo = end;
     }
     if (h.hashedTo === h.bytes.byteLength) {
-      h.hash ??= createHash('sha256');
+      h.hash ??= nodeCrypto().createHash('sha256');
       h.digest = h.hash.digest('hex');
       h.hash = undefined;
     }

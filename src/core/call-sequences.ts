@@ -6,7 +6,7 @@
  * calls still wait (`call-seq-query`); the answer lets it run what it holds without waiting
  * for calls that finished long ago. See worker/call-sequencer.ts.
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/node-crypto';
 import type { CallSeq } from '../protocol/messages/mailbox';
 
 /** One handle's sequence of calls. */
@@ -47,7 +47,7 @@ export class CallSequences {
 
   /** A new sequence (one per actor handle). */
   stream(): CallStream {
-    return new CallStream(randomBytes(8).toString('hex'), this.open);
+    return new CallStream(randomHex(8), this.open);
   }
 
   /** What to answer a host asking about sequence `s` (-1: unknown, nothing of it waits). */

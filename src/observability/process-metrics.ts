@@ -4,19 +4,18 @@
  * cluster at scrape time; each process is counted once, by its random id, however many of its
  * parts answer (the embedded default's driver and node share one process).
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/node-crypto';
 import type { DurationCounts, ProcessMetrics } from '../protocol/state';
 import type { StateAnswerMsg } from '../protocol/messages/state';
 import { transportCounters } from '../transport/transport-counters';
 import { processGlobal } from '../util/process-global';
 
-const id = processGlobal('metrics-proc', () => randomBytes(8).toString('hex'));
 
 /** This process's metrics, with the task durations it counted when it owns tasks. */
 export function processMetrics(durations?: DurationCounts): ProcessMetrics {
   const t = transportCounters;
   return {
-    proc: id,
+    proc: processGlobal('metrics-proc', () => randomHex(8)),
     transport: { sent: t.sent, sentBytes: t.sentBytes, received: t.received, receivedBytes: t.receivedBytes },
     ...(durations ? { durations } : {}),
   };

@@ -10,7 +10,7 @@
  * - a worker id: the first 8 chars of its node id, `w`, a counter and random hex;
  * - a lease id: `g`, a counter and random hex, `@` and the node it was granted on.
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/node-crypto';
 
 declare const brand: unique symbol;
 /** `T` tagged with `B` at compile time. */
@@ -118,12 +118,13 @@ export interface IdSource {
 /** Hex digits of the counter at the end of a unique id. */
 export const ID_COUNTER_DIGITS = 10;
 
-export function newIdSource(prefix = randomBytes(6).toString('hex')): IdSource {
+/** Ids with `prefix`; without one, a random prefix drawn at the first id. */
+export function newIdSource(prefix?: string): IdSource {
   let counter = 0;
   return {
     next<T>() {
       counter += 1;
-      return joinHex(prefix, counter, ID_COUNTER_DIGITS) as T;
+      return joinHex((prefix ??= randomHex(6)), counter, ID_COUNTER_DIGITS) as T;
     },
   };
 }
@@ -151,19 +152,19 @@ export function idCounter(id: string, prefix: string): number {
 
 /** A new node id (28 hex chars). */
 export function newNodeId(): NodeId {
-  return randomBytes(14).toString('hex') as NodeId;
+  return randomHex(14) as NodeId;
 }
 
 /** A new job id (8 hex chars). */
 export function newJobId(): JobId {
-  return randomBytes(4).toString('hex') as JobId;
+  return randomHex(4) as JobId;
 }
 
 const WORKER_NODE_CHARS = 8;
 
 /** The id of worker number `seq` of `node`. */
 export function newWorkerId(node: NodeId, seq: number): WorkerId {
-  return `${node.slice(0, WORKER_NODE_CHARS)}w${seq.toString(16)}${randomBytes(3).toString('hex')}` as WorkerId;
+  return `${node.slice(0, WORKER_NODE_CHARS)}w${seq.toString(16)}${randomHex(3)}` as WorkerId;
 }
 
 /** The start every worker id of `node` shares. */
@@ -173,7 +174,7 @@ export function workerIdPrefix(node: NodeId | string): string {
 
 /** Lease number `n` granted on `node`. */
 export function leaseId(node: NodeId | string, n: number): LeaseId {
-  return `g${n.toString(16)}${randomBytes(3).toString('hex')}@${node}` as LeaseId;
+  return `g${n.toString(16)}${randomHex(3)}@${node}` as LeaseId;
 }
 
 /** The node a lease was granted on (undefined for ids of another form). */

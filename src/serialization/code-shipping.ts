@@ -10,7 +10,7 @@
  * path, a hash of the file as written, the kind and name of the code, and how many code items
  * of that kind and name the module registered before.
  */
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../util/node-crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -185,7 +185,7 @@ export function describeCode(target: Code, kind: 'function' | 'class', module = 
 }
 
 function sha1(text: string): string {
-  return createHash('sha1').update(text).digest('hex').slice(0, 24);
+  return nodeCrypto().createHash('sha1').update(text).digest('hex').slice(0, 24);
 }
 
 /**
@@ -222,7 +222,7 @@ function realpathOr(module: string): string {
 /** A hash of the module's file as written (a node with a different version gets other ids). */
 function fileDigest(file: string): string {
   try {
-    return createHash('sha1').update(readFileSync(file)).digest('hex');
+    return nodeCrypto().createHash('sha1').update(readFileSync(file)).digest('hex');
   } catch {
     return '';
   }

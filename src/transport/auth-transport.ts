@@ -17,7 +17,7 @@ import * as nodeCrypto from 'node:crypto';
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Observable } from 'rxjs';
 import { systemClock, type Clock } from '../util/clock';
-import type { ConsumeOptions, Delivery, PublishOptions, QueueInspection, QueueOptions, Subscription, Transport, TransportCapabilities, TransportLease, TransportStatus } from './transport';
+import { AUTHENTICATED_HEADER, type ConsumeOptions, type Delivery, type PublishOptions, type QueueInspection, type QueueOptions, type Subscription, type Transport, type TransportCapabilities, type TransportLease, type TransportStatus } from './transport';
 import { logger } from '../util/logger';
 
 /** Options of {@link createAuthTransport}. */
@@ -47,8 +47,7 @@ export interface AuthStats {
   readonly rejected: Readonly<Record<string, number>>;
 }
 
-/** A header marking a delivery the wrapper opened (the node tells its workers so). */
-export const AUTHENTICATED_HEADER = 'x-raybus-auth';
+export { AUTHENTICATED_HEADER };
 
 const MAGIC0 = 0x52; // 'R'
 const MAGIC1 = 0x42; // 'B'

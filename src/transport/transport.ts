@@ -11,6 +11,9 @@
  */
 import type { Observable } from 'rxjs';
 
+/** A header marking a delivery the node's AuthTransport opened (the node tells its workers so). */
+export const AUTHENTICATED_HEADER = 'x-raybus-auth';
+
 /** Headers carried beside a payload. Values are kept small and flat on purpose. */
 export type MessageHeaders = Record<string, string | number | boolean>;
 

@@ -5,9 +5,8 @@
  * whether the node opened it with the cluster key (the node's AuthTransport marks it).
  */
 import { RejectionCounter } from '../serialization/message-codec';
-import { AUTHENTICATED_HEADER } from '../transport/auth-transport';
 import type { CodeOrigin } from '../serialization/code-shipping';
-import type { Delivery } from '../transport/transport';
+import { AUTHENTICATED_HEADER, type Delivery } from '../transport/transport';
 
 /** The malformed messages this worker refused. */
 export const workerRejections = new RejectionCounter('raybus worker');

@@ -61,6 +61,7 @@ const FIXTURE: Record<string, string> = {
     "    sameState: require('./lib/state') === main.state, sameLeaf: main.leaf.state === main.state,",
     "    sameDep: require(main.info.depFile) === main.dep, imported: typeof imported.join,",
     "    stateLoaded: Module._cache[path.join(__dirname, 'lib', 'state.js')].loaded,",
+    "    crypto: process.moduleLoadList.includes('NativeModule crypto'),",
     '  }));',
     '});',
     '',
@@ -78,6 +79,8 @@ interface RunResult {
   sameDep: boolean;
   imported: string;
   stateLoaded: boolean;
+  /** Whether node:crypto was loaded (only a check that hashes loads it). */
+  crypto: boolean;
 }
 
 let tmp: string;
@@ -180,6 +183,28 @@ describe('loading from a pack', () => {
     expect(r.stale).toBe(false);
     expectWorking(r, dir);
     expect(r.info.depFile).toBe(path.join(dir, 'node_modules', 'dep', 'index.js'));
+  });
+
+  test('a cache its writer marked is taken unhashed (no node:crypto at all); damaged after the mark, it is hashed and refused', () => {
+    const dir = copy('marked');
+    const mark = path.join(dir, 'pack.cache.mark');
+    // The build marks nothing: the mark is of the file on the machine that wrote it.
+    expect(fs.existsSync(mark)).toBe(false);
+    expect(run(dir, [], ['--rewrite']).crypto).toBe(true);
+    expect(fs.existsSync(mark)).toBe(true);
+    const r = run(dir);
+    expect(r.stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true, stamped: true });
+    expect(r.crypto).toBe(false);
+    expectWorking(r, dir);
+    // Written in place (same file, same size): its times differ from the mark's.
+    const file = path.join(dir, 'pack.cache');
+    const bytes = fs.readFileSync(file);
+    for (let i = bytes.length - 200; i < bytes.length; i += 7) bytes[i]! ^= 0xff;
+    fs.writeFileSync(file, bytes);
+    const d = run(dir);
+    expect(d.crypto).toBe(true);
+    expect(d.stats).toMatchObject({ cached: 0, cacheRead: false, stamped: false });
+    expectWorking(d, dir);
   });
 
   test('a module written after the stamps (same length) runs as it is on disk', () => {
