@@ -6,6 +6,7 @@
  */
 import type { ReplyQueue, TaskId } from '../protocol/ids';
 import type { TimelineEvent } from '../protocol/state';
+import { MONOTONIC_ORIGIN_MS, monotonicMs } from '../util/clock';
 import { ByteColumn, ColumnRing, IdColumn, NumberColumn, RefColumn } from './columns';
 
 /** Executions a worker remembers for the timeline (RAYBUS_TIMELINE_EVENTS). */
@@ -27,7 +28,7 @@ export interface Execution {
   readonly name: string;
   readonly actorCall: boolean;
   readonly log: LogDestination;
-  /** performance.now() at start. */
+  /** monotonicMs() at start. */
   readonly t0: number;
 }
 
@@ -84,7 +85,7 @@ export class ExecutionLog {
   }
 
   begin(taskId: TaskId, name: string, actorCall: boolean, log: LogDestination): Execution {
-    const e: Execution = { taskId, name, actorCall, log, t0: performance.now() };
+    const e: Execution = { taskId, name, actorCall, log, t0: monotonicMs() };
     this.current.set(taskId, e);
     return e;
   }
@@ -98,8 +99,8 @@ export class ExecutionLog {
   end(e: Execution, failed: boolean): void {
     this.current.delete(e.taskId);
     if (!e.actorCall) this.fallback = e.log;
-    const t1 = performance.now();
-    this.events.push(e.taskId, e.name, Math.round((performance.timeOrigin + e.t0) * 1000), Math.round((t1 - e.t0) * 1000), failed);
+    const t1 = monotonicMs();
+    this.events.push(e.taskId, e.name, Math.round((MONOTONIC_ORIGIN_MS + e.t0) * 1000), Math.round((t1 - e.t0) * 1000), failed);
   }
 
   /** Where output written while `taskId` runs goes. */

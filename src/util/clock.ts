@@ -33,6 +33,19 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * Milliseconds on a monotonic clock, for durations. `performance.now()` would do, but the
+ * first use of the `performance` global loads perf_hooks into the process (about 0.3 MB of
+ * every worker's RSS).
+ */
+export function monotonicMs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e3 + ns / 1e6;
+}
+
+/** The epoch time, in ms, at which `monotonicMs()` was 0. */
+export const MONOTONIC_ORIGIN_MS = Date.now() - monotonicMs();
+
 /** Resolve after `ms` on `clock`. */
 export function sleep(clock: Clock, ms: number): Promise<void> {
   return new Promise((resolve) => clock.setTimeout(resolve, ms));

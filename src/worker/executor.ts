@@ -15,6 +15,7 @@ import { isIterator, runGenerator } from './generator-runner';
 import { trackRunning } from '../core/running-tasks';
 import { flushWorkerOutput, workerExecutions } from './worker-observability';
 import { startExecution } from '../observability/tracing';
+import { monotonicMs } from '../util/clock';
 
 /**
  * Load code with `ray` and a cwd-relative `require` in scope for by-value sources; `origin`
@@ -146,7 +147,7 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
   const ctx = withSignal(span ? { ...spec.context, tc: span.tc } : spec.context, running);
   try {
     if (spec.nret >= 0) {
-      const t0 = spec.timed ? performance.now() : 0;
+      const t0 = spec.timed ? monotonicMs() : 0;
       let rets = await runInContext(core, ctx, spec.name, spec.nret, call);
       if (spec.transform) rets = spec.transform(rets);
       failed = rets.length > 0 && 'e' in rets[0]!;
@@ -157,7 +158,7 @@ export async function executeCall(core: CoreWorker, spec: CallSpec): Promise<Wir
         task: spec.taskId,
         rets,
         ...(spec.retire ? { retire: true } : {}),
-        ...(spec.timed ? { us: Math.round((performance.now() - t0) * 1000) } : {}),
+        ...(spec.timed ? { us: Math.round((monotonicMs() - t0) * 1000) } : {}),
       });
       spec.onSent?.();
       return rets;
