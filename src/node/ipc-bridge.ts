@@ -29,6 +29,8 @@ export interface IpcBridgeEvents {
   readonly onRetiring?: () => void;
   /** Every delivery handed to the worker is acknowledged (it is between tasks). */
   readonly onIdle?: () => void;
+  /** The worker could not set up its runtime env, for this reason: it takes no work. */
+  readonly onEnvSetupFailed?: (message: string) => void;
 }
 
 /** One worker's side of the link, on the node. */
@@ -158,6 +160,8 @@ export class IpcBridge {
         return this.events.onReady();
       case 'retiring':
         return this.events.onRetiring?.();
+      case 'envfail':
+        return this.events.onEnvSetupFailed?.(String(f.message));
       case 'assert':
         return this.reply(f.id, this.transport.assertQueue(f.queue, f.opts));
       case 'delete':

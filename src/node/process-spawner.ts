@@ -3,13 +3,13 @@
  * (transport/ipc-link.ts), and an IpcBridge on a bus connection of each worker's own, so that
  * closing it when the worker dies requeues exactly that worker's unacknowledged messages.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import type { JobId, NodeId } from '../protocol/ids';
 import type { Resources } from '../protocol/wire';
 import type { Transport } from '../transport/transport';
 import { ChannelLink, IPC_FD_VAR, IPC_PIPE_FD, PipeLink } from '../transport/ipc-link';
-import { LOG_FILES_VAR, NODE_IMPORTS_VAR, isEnvSetupFailedReport, workerIdentityEnv } from '../protocol/worker-process';
+import { LOG_FILES_VAR, NODE_IMPORTS_VAR, workerIdentityEnv } from '../protocol/worker-process';
 import { LOG_LEVEL_VAR, logLevel } from '../util/logger';
 import { WorkerLogs } from './worker-logs';
 import { runtimeEnvKey } from '../protocol/runtime-env';
@@ -91,19 +91,17 @@ export class ProcessSpawner implements WorkerSpawner {
     let child: ChildProcess;
     const out = files?.out ?? 'inherit';
     const err = files?.err ?? 'inherit';
+    const execArgv = [
+      ...workerExecArgv(process.execArgv),
+      // Profiling the workers (benchmarks/README.md): RAYBUS_WORKER_CPU_PROF=<dir>.
+      ...(process.env.RAYBUS_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RAYBUS_WORKER_CPU_PROF}`] : []),
+    ];
     try {
-      child = fork(o.workerEntry, [], {
-        env,
-        serialization: 'advanced',
-        // stdout, stderr: the worker's log files (worker-logs.ts); fd 4: the frame pipe
-        // (ipc-link.ts); Windows keeps frames on the IPC channel.
-        stdio: PIPE_LINK ? ['ignore', out, err, 'ipc', 'pipe'] : ['ignore', out, err, 'ipc'],
-        execArgv: [
-          ...workerExecArgv(process.execArgv),
-          // Profiling the workers (benchmarks/README.md): RAYBUS_WORKER_CPU_PROF=<dir>.
-          ...(process.env.RAYBUS_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RAYBUS_WORKER_CPU_PROF}`] : []),
-        ],
-      });
+      // stdout, stderr: the worker's log files (worker-logs.ts); fd 4: the frame pipe
+      // (ipc-link.ts), and no IPC channel (fork would make one); Windows keeps frames on it.
+      child = PIPE_LINK
+        ? spawn(process.execPath, [...execArgv, o.workerEntry], { env, stdio: ['ignore', out, err, 'ignore', 'pipe'] })
+        : fork(o.workerEntry, [], { env, serialization: 'advanced', stdio: ['ignore', out, err, 'ipc'], execArgv });
     } catch (e) {
       WorkerLogs.close(files);
       setImmediate(() => {
@@ -131,12 +129,9 @@ export class ProcessSpawner implements WorkerSpawner {
       `worker pid ${child.pid}`,
       pipe ? new PipeLink(pipe) : new ChannelLink(child),
       createDeferredTransport(connection),
-      { onReady: () => events.ready(), onRetiring: () => events.retiring(), onIdle: () => events.idle() },
+      { onReady: () => events.ready(), onRetiring: () => events.retiring(), onIdle: () => events.idle(), onEnvSetupFailed: (message) => events.envSetupFailed(message) },
       o.clock,
     );
-    child.on('message', (m: unknown) => {
-      if (isEnvSetupFailedReport(m)) events.envSetupFailed(m.message);
-    });
     // Every frame the worker wrote before dying is read before its death is reported (results
     // it sent keep their place; its connection, closed then, requeues only what it held): its
     // end of the pipe closes with it, and 'close' follows the last data. Bounded, in case
@@ -170,9 +165,10 @@ export class ProcessSpawner implements WorkerSpawner {
       kill: () => {
         if (exited || child.exitCode !== null || child.signalCode !== null) return;
         killedByNode = true;
-        if (process.env.RAYBUS_WORKER_CPU_PROF && child.connected) {
-          // A profiled worker must exit by itself to write its profile (it exits on disconnect).
-          child.disconnect();
+        if (process.env.RAYBUS_WORKER_CPU_PROF && (pipe ? !pipe.destroyed : child.connected)) {
+          // A profiled worker must exit by itself to write its profile (it exits when its link closes).
+          if (pipe) pipe.destroy();
+          else child.disconnect();
           o.clock.setTimeout(() => child.kill('SIGKILL'), PROFILED_EXIT_MS);
           return;
         }

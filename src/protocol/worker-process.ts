@@ -1,7 +1,7 @@
 /**
  * How a node and the worker processes it forks agree on a worker's identity and start-up: the
- * environment variables a worker is forked with, and the one message a worker sends on Node's
- * IPC channel when its runtime env cannot be set up.
+ * environment variables a worker is forked with. (A worker whose runtime env cannot be set up
+ * says so in a frame on its link: ipc-protocol.ts.)
  */
 import type { JobId, NodeId, WorkerId } from './ids';
 import type { RuntimeEnv } from './runtime-env';
@@ -74,14 +74,4 @@ export function readWorkerGpuIds(environ: NodeJS.ProcessEnv = process.env): numb
     .filter((s) => s.trim() !== '')
     .map(Number)
     .filter((n) => Number.isInteger(n));
-}
-
-/** IPC message from a worker whose env could not be set up (it then takes no work). */
-export interface EnvSetupFailedReport {
-  readonly raybus: 'env-setup-failed';
-  readonly message: string;
-}
-
-export function isEnvSetupFailedReport(m: unknown): m is EnvSetupFailedReport {
-  return typeof m === 'object' && m !== null && (m as { raybus?: unknown }).raybus === 'env-setup-failed';
 }

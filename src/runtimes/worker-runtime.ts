@@ -10,19 +10,18 @@ import { ChannelLink, IPC_FD_VAR, PipeLink, type FrameLink } from '../transport/
 import type { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
 import { decodeMessage } from '../serialization/message-codec';
-import { AUTHENTICATED_HEADER } from '../transport/auth-transport';
 import { REQUIRE_SIGNED_CODE_VAR, requireSignedCode, type CodeOrigin } from '../serialization/code-shipping';
 import { originOf, workerRejections } from '../worker/delivery-check';
 import { nodeQueue, workerQueue } from '../protocol/queues';
 import type { WorkerMsg, TaskMsg } from '../protocol/messages/worker';
-import type { Delivery } from '../transport/transport';
+import { AUTHENTICATED_HEADER, type Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load } from '../worker/executor';
 import { routeStreamControl } from '../worker/generator-runner';
 import { WorkerTaskQueue } from '../worker/task-queue';
 import { PIPELINE_MAX } from '../core/task-submitter';
 import { ActorHost } from '../worker/actor-host';
 import { setupRuntimeEnv } from '../worker/runtime-env-setup';
-import { readWorkerGpuIds, readWorkerIdentity, readWorkerRuntimeEnv, type EnvSetupFailedReport } from '../protocol/worker-process';
+import { readWorkerGpuIds, readWorkerIdentity, readWorkerRuntimeEnv } from '../protocol/worker-process';
 import { flushWorkerOutput, installWorkerObservability } from '../worker/worker-observability';
 import { readBusCapabilities } from '../transport/message-limit';
 import { createWorkerContainer } from '../di/worker-container';
@@ -30,8 +29,9 @@ import { CORE_WORKER, SERIALIZER, resolve } from '../di/tokens';
 
 /** Run this process as a worker of the node that forked it (see src/bin/worker.ts). */
 export async function runWorker(): Promise<void> {
+  const link = openNodeLink();
   // The node is gone (or let this worker go): nothing left to do.
-  process.on('disconnect', () => process.exit(0));
+  link.onClose(() => process.exit(0));
   const identity = readWorkerIdentity();
   if (!identity) throw new Error('raybus: this process was not started as a worker by a raybus node');
   const { workerId, nodeId } = identity;
@@ -40,7 +40,7 @@ export async function runWorker(): Promise<void> {
   const authenticated = process.env[REQUIRE_SIGNED_CODE_VAR] === '1';
   requireSignedCode(authenticated);
   // What the node's bus can do reaches the worker with its environment.
-  const transport = new IpcTransport(process, openNodeLink(), authenticated ? { requireHeader: AUTHENTICATED_HEADER } : {}, readBusCapabilities());
+  const transport = new IpcTransport(link, authenticated ? { requireHeader: AUTHENTICATED_HEADER } : {}, readBusCapabilities());
   await transport.connect();
   // Made once the core is: the blocked notice reaches it through this slot.
   const queueSlot: { tasks?: WorkerTaskQueue } = {};
@@ -79,8 +79,8 @@ export async function runWorker(): Promise<void> {
     await setupRuntimeEnv(runtimeEnv);
   } catch (err) {
     // Take no work; the node fails what this worker was started for and stops it.
-    const report: EnvSetupFailedReport = { raybus: 'env-setup-failed', message: (err as Error).message };
-    process.send?.(report);
+    transport.signalEnvSetupFailed((err as Error).message);
+    transport.flush();
     return;
   }
   const queue = workerQueue(workerId);
@@ -202,9 +202,7 @@ async function runTask(core: CoreWorker, msg: TaskMsg, onSent: () => void, origi
 function openNodeLink(): FrameLink {
   const fd = Number(process.env[IPC_FD_VAR]);
   if (!Number.isInteger(fd) || fd <= 2) return new ChannelLink(process as unknown as ConstructorParameters<typeof ChannelLink>[0]);
-  const socket = new Socket({ fd, readable: true, writable: true });
-  // The IPC channel keeps the worker alive (and ends it on disconnect); the pipe need not.
-  socket.unref();
-  return new PipeLink(socket);
+  // No IPC channel beside it: the pipe keeps the worker alive, and its closing ends it.
+  return new PipeLink(new Socket({ fd, readable: true, writable: true }));
 }
 

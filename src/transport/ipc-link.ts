@@ -8,7 +8,9 @@
  * - `ChannelLink`: Node's IPC channel (`process.send` with advanced serialization), used where
  *   no such pipe is made (Windows).
  *
- * The IPC channel stays in both cases: its disconnect is how a worker learns its node is gone.
+ * A worker with a pipe has no IPC channel: Node loads child_process and its serializer into a
+ * process that has one (about 0.7 MB of every worker's RSS). The link closing is how a worker
+ * learns its node is gone, either way.
  */
 import type { Duplex } from 'node:stream';
 import { logger } from '../util/logger';
@@ -21,6 +23,8 @@ export interface FrameLink {
   send(parts: readonly Uint8Array[], written?: () => void): void;
   /** Receive messages (one handler). */
   onMessage(handler: (bytes: Uint8Array) => void): void;
+  /** Called once when the other side is gone (its end of the link closed). */
+  onClose(listener: () => void): void;
   /** False once the other side is gone. */
   readonly open: boolean;
 }
@@ -39,6 +43,7 @@ export class PipeLink implements FrameLink {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private closed = false;
+  private readonly closeListeners: Array<() => void> = [];
 
   constructor(private readonly socket: Duplex) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -47,7 +52,12 @@ export class PipeLink implements FrameLink {
     });
     socket.on('close', () => {
       this.closed = true;
+      for (const l of this.closeListeners.splice(0)) l();
     });
+  }
+
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
   }
 
   get open(): boolean {
@@ -160,6 +170,7 @@ export class PipeLink implements FrameLink {
 interface Channel {
   send(message: unknown, sendHandle?: undefined, options?: object, callback?: (err: Error | null) => void): boolean;
   on(event: 'message', listener: (m: unknown) => void): unknown;
+  on(event: 'disconnect', listener: () => void): unknown;
   connected?: boolean;
 }
 
@@ -182,5 +193,9 @@ export class ChannelLink implements FrameLink {
     this.channel.on('message', (m) => {
       if (m instanceof Uint8Array) handler(m);
     });
+  }
+
+  onClose(listener: () => void): void {
+    this.channel.on('disconnect', listener);
   }
 }

@@ -17,7 +17,8 @@ export type ChildFrame =
   | { op: 'sub'; id: number; topic: string }
   | { op: 'unsub'; id: number; stag: number }
   | { op: 'ready' }
-  | { op: 'retiring' };
+  | { op: 'retiring' }
+  | { op: 'envfail'; message: string };
 
 export type ParentFrame =
   | { op: 'ok'; id: number; tag?: number }

@@ -1,6 +1,6 @@
 /**
  * The worker side of the node ↔ worker link: a Transport whose operations are carried to
- * the node over the IPC channel and performed there on the node's own transport. A worker
+ * the node over the link (ipc-link.ts) and performed there on the node's own transport. A worker
  * therefore never owns a broker connection, and CPU-bound user code can never starve one.
  */
 import type { BehaviorSubject as Status } from 'rxjs';
@@ -9,11 +9,6 @@ import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscripti
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from './ipc-protocol';
 import type { FrameLink } from './ipc-link';
 import { logger } from '../util/logger';
-
-/** The worker's end of Node's IPC channel: its disconnect means the node is gone. */
-interface Channel {
-  on(event: 'disconnect', listener: () => void): unknown;
-}
 
 /** Options of an {@link IpcTransport}. */
 export interface IpcTransportOptions {
@@ -44,7 +39,7 @@ export class IpcTransport implements Transport {
   private refused = 0;
 
   constructor(
-    channel: Channel,
+    /** The link to the node: its closing means the node is gone. */
     private readonly link: FrameLink,
     private readonly options: IpcTransportOptions = {},
     /** What the node's bus can do (the node tells its workers; absent: everything). */
@@ -61,7 +56,7 @@ export class IpcTransport implements Transport {
       }
       if (frames) for (const f of frames) this.onFrame(f);
     });
-    channel.on('disconnect', () => this.markClosed());
+    link.onClose(() => this.markClosed());
   }
 
   async connect(): Promise<void> {
@@ -72,6 +67,11 @@ export class IpcTransport implements Transport {
   /** Tell the node this worker exits after its current task (maxCalls): lease it no more. */
   signalRetiring(): void {
     this.out.push({ op: 'retiring' });
+  }
+
+  /** Tell the node this worker cannot set up its runtime env (it takes no work). */
+  signalEnvSetupFailed(message: string): void {
+    this.out.push({ op: 'envfail', message });
   }
 
   /** Tell the node this worker is ready to take work. */
@@ -100,7 +100,7 @@ export class IpcTransport implements Transport {
     for (const c of calls) c.reject(new Error('raybus worker: the link to the node is closed'));
   }
 
-  /** Send everything queued and resolve once the IPC channel has written it (before an exit). */
+  /** Send everything queued and resolve once the link has written it (before an exit). */
   drain(): Promise<void> {
     this.out.flush();
     return new Promise((resolve) => this.link.send(encodeFrames([]), resolve));

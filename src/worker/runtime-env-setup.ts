@@ -11,7 +11,7 @@ import { NODE_IMPORTS_VAR } from '../protocol/worker-process';
 import { RuntimeEnvSetupError } from '../errors/ray-errors';
 import { dynamicImport } from '../serialization/dynamic-code';
 
-export { GPU_IDS_VAR, RUNTIME_ENV_VAR, isEnvSetupFailedReport, readWorkerGpuIds, readWorkerRuntimeEnv, type EnvSetupFailedReport } from '../protocol/worker-process';
+export { GPU_IDS_VAR, RUNTIME_ENV_VAR, readWorkerGpuIds, readWorkerRuntimeEnv } from '../protocol/worker-process';
 
 
 /**

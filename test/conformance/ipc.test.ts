@@ -4,7 +4,6 @@
  * connection of its own to an in-memory bus, as a node does; closing it closes that
  * connection, as a worker's exit does. The link is in-process (no worker processes).
  */
-import { EventEmitter } from 'node:events';
 import { InMemoryBus } from '../../src/transport/in-memory-transport';
 import { IpcTransport } from '../../src/transport/ipc-transport';
 import { IpcBridge } from '../../src/node/ipc-bridge';
@@ -29,6 +28,10 @@ class MemoryLink implements FrameLink {
   onMessage(handler: (bytes: Uint8Array) => void): void {
     this.handler = handler;
   }
+
+  onClose(): void {
+    // The worker's transport closes itself here (below), never its node.
+  }
 }
 
 /** A worker's transport on `bus`, through a bridge as its node would run it. */
@@ -39,8 +42,7 @@ function workerTransport(bus: InMemoryBus): Transport {
   node.peer = worker;
   const own = bus.connect();
   const bridge = new IpcBridge('conformance worker', node, own, { onReady: () => undefined });
-  const channel = new EventEmitter();
-  const t = new IpcTransport(channel, worker);
+  const t = new IpcTransport(worker);
   const close = t.close.bind(t);
   // The worker goes away: its node closes the worker's connection (requeuing what it held).
   t.close = async () => {

@@ -2,7 +2,7 @@
  * Lifecycle of the embedded default: init / shutdown / isInitialized, re-init rules, option
  * validation, the runtime context, and `.remote()` before `init()` (in a child process).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -137,6 +137,58 @@ describe('.remote() before init', () => {
       expect(stdout).toContain('RESULT 5 before=false after=true');
       expect(stdout).toContain('SHUTDOWN');
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+});
+
+describe('a worker process and its node', () => {
+  test('a worker has no IPC channel (only its frame pipe), and exits when its node is killed (SIGKILL)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'raybus-orphan-'));
+    const script = path.join(dir, 'driver.js');
+    const dist = path.join(__dirname, '../../dist/cjs/src/index.js');
+    writeFileSync(
+      script,
+      [
+        `const ray = require(${JSON.stringify(dist)});`,
+        `class Probe { info() { return { pid: process.pid, send: typeof process.send, noChannel: process.channel === undefined } } }`,
+        `ray.init().then(async () => {`,
+        `  const a = ray.remote(Probe).remote();`,
+        `  console.log('INFO ' + JSON.stringify(await ray.get(a.info.remote())));`,
+        `  setInterval(() => undefined, 1000);`,
+        `});`,
+      ].join('\n'),
+    );
+    const driver = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const info = await new Promise<{ pid: number; send: string; noChannel: boolean }>((resolve, reject) => {
+        let out = '';
+        driver.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /INFO (.*)\n/.exec(out);
+          if (m) resolve(JSON.parse(m[1]!) as { pid: number; send: string; noChannel: boolean });
+        });
+        driver.on('exit', (code) => reject(new Error(`the driver exited (${code}) before its actor answered: ${out}`)));
+      });
+      expect(info).toEqual({ pid: expect.any(Number), send: 'undefined', noChannel: true });
+      const alive = (pid: number): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      expect(alive(info.pid)).toBe(true);
+      const exited = new Promise((resolve) => driver.once('exit', resolve));
+      driver.kill('SIGKILL');
+      await exited;
+      // The worker sees its pipe close and exits; bounded, polled (no event reaches this process).
+      const deadline = Date.now() + 10_000;
+      while (alive(info.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(alive(info.pid)).toBe(false);
+    } finally {
+      driver.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   }, 30000);

@@ -23,6 +23,7 @@ function harness(failures: number) {
     open: true,
     send: (parts) => toWorker.push(...(decodeFrames<ParentFrame>(Buffer.concat(parts)) ?? [])),
     onMessage: (h) => (fromWorker = h),
+    onClose: () => undefined,
   };
   let left = failures;
   const transport = {
@@ -83,6 +84,15 @@ test('other queues are not retried: the failure goes to the worker at once', asy
   expect(h.toWorker).toEqual([expect.objectContaining({ op: 'puberr', queue: 'raybus.actor.a1' })]);
 });
 
+test('a worker that cannot set up its runtime env says why in a frame', () => {
+  let fromWorker: (bytes: Uint8Array) => void = () => undefined;
+  const link: FrameLink = { open: true, send: () => undefined, onMessage: (h) => (fromWorker = h), onClose: () => undefined };
+  const reasons: string[] = [];
+  new IpcBridge('test worker', link, new InMemoryBus().connect(), { onReady: () => undefined, onEnvSetupFailed: (m) => reasons.push(m) });
+  fromWorker(Buffer.concat(encodeFrames<ChildFrame>([{ op: 'envfail', message: "pip: no package 'x'" }])));
+  expect(reasons).toEqual(["pip: no package 'x'"]);
+});
+
 describe('ending a consumer gives back what it holds (a shared actor stopped while its process lives)', () => {
   async function consumerHolding3() {
     const bus = new InMemoryBus();
@@ -91,7 +101,7 @@ describe('ending a consumer gives back what it holds (a shared actor stopped whi
     await Promise.all([own.connect(), other.connect()]);
     const toWorker: ParentFrame[] = [];
     let fromWorker: (bytes: Uint8Array) => void = () => undefined;
-    const link: FrameLink = { open: true, send: (parts) => toWorker.push(...(decodeFrames<ParentFrame>(Buffer.concat(parts)) ?? [])), onMessage: (h) => (fromWorker = h) };
+    const link: FrameLink = { open: true, send: (parts) => toWorker.push(...(decodeFrames<ParentFrame>(Buffer.concat(parts)) ?? [])), onMessage: (h) => (fromWorker = h), onClose: () => undefined };
     const bridge = new IpcBridge('test worker', link, own, { onReady: () => undefined });
     const frame = (f: ChildFrame) => fromWorker(Buffer.concat(encodeFrames<ChildFrame>([f])));
     await other.assertQueue('raybus.actor.q1');

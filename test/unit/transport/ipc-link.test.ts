@@ -83,3 +83,23 @@ test('a closed link drops sends but still calls back (a draining worker does not
   expect(called).toBe(true);
   expect(link.open).toBe(false);
 });
+
+test('the other end closing is reported once (a worker without an IPC channel learns its node is gone)', async () => {
+  const a = fakeSocket();
+  const link = new PipeLink(a.socket);
+  let closed = 0;
+  const reported = new Promise<void>((resolve) =>
+    link.onClose(() => {
+      closed += 1;
+      resolve();
+    }),
+  );
+  expect(closed).toBe(0);
+  a.socket.push(null);
+  a.socket.end();
+  await reported;
+  a.socket.destroy();
+  await new Promise((r) => setImmediate(r));
+  expect(closed).toBe(1);
+  expect(link.open).toBe(false);
+});

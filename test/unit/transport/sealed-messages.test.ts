@@ -96,15 +96,15 @@ describe('a worker that requires authenticated deliveries', () => {
         written?.();
       },
       onMessage: (h) => (handler = h),
+      onClose: () => undefined,
     };
     return { link, sent, deliver: (f) => handler(Buffer.concat(encodeFrames([f]))) };
   }
-  const channel = { on: () => undefined };
 
   test('takes what the node opened, and dead-letters the rest unseen with the reason', async () => {
     const warned = expectWarnings(/raybus worker: refused an unauthenticated message/);
     const { link, sent, deliver } = fakeLink();
-    const t = new IpcTransport(channel, link, { requireHeader: AUTHENTICATED_HEADER });
+    const t = new IpcTransport(link, { requireHeader: AUTHENTICATED_HEADER });
     const got: Delivery[] = [];
     const consuming = t.consume(QUEUE, (d) => got.push(d), { prefetch: 1 });
     await new Promise((r) => setImmediate(r));

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RuntimeEnvSetupError } from '../../../src/errors/ray-errors';
-import { GPU_IDS_VAR, RUNTIME_ENV_VAR, isEnvSetupFailedReport, readWorkerGpuIds, readWorkerRuntimeEnv, setupRuntimeEnv } from '../../../src/worker/runtime-env-setup';
+import { GPU_IDS_VAR, RUNTIME_ENV_VAR, readWorkerGpuIds, readWorkerRuntimeEnv, setupRuntimeEnv } from '../../../src/worker/runtime-env-setup';
 
 describe('worker start-up facts', () => {
   it('reads the runtime env and GPU ids the node set', () => {
@@ -11,12 +11,6 @@ describe('worker start-up facts', () => {
     expect(readWorkerGpuIds({})).toEqual([]);
     expect(readWorkerGpuIds({ [GPU_IDS_VAR]: '' })).toEqual([]);
     expect(readWorkerGpuIds({ [GPU_IDS_VAR]: '0,3' })).toEqual([0, 3]);
-  });
-
-  it('recognises a setup-failure report', () => {
-    expect(isEnvSetupFailedReport({ raybus: 'env-setup-failed', message: 'x' })).toBe(true);
-    expect(isEnvSetupFailedReport([{ op: 'ready' }])).toBe(false);
-    expect(isEnvSetupFailedReport(null)).toBe(false);
   });
 });
 
