@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as Ray from '../../src/index';
+import { isAlive } from '../support/processes';
 
 // The built package (jest maps 'raybus' to dist/); see remote-functions.test.ts for why
 // `require` is used.
@@ -171,22 +172,14 @@ describe('a worker process and its node', () => {
         driver.on('exit', (code) => reject(new Error(`the driver exited (${code}) before its actor answered: ${out}`)));
       });
       expect(info).toEqual({ pid: expect.any(Number), send: 'undefined', noChannel: true });
-      const alive = (pid: number): boolean => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      expect(alive(info.pid)).toBe(true);
+      expect(isAlive(info.pid)).toBe(true);
       const exited = new Promise((resolve) => driver.once('exit', resolve));
       driver.kill('SIGKILL');
       await exited;
       // The worker sees its pipe close and exits; bounded, polled (no event reaches this process).
       const deadline = Date.now() + 10_000;
-      while (alive(info.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(alive(info.pid)).toBe(false);
+      while (isAlive(info.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(isAlive(info.pid)).toBe(false);
     } finally {
       driver.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
