@@ -15,8 +15,8 @@ import type { BlobChunkMsg, BlobDoneMsg, BlobGetMsg } from '../protocol/messages
 import { encodeError } from '../serialization/error-codec';
 import { ObjectLostError } from '../errors/ray-errors';
 import type { Clock } from '../util/clock';
-import { BlobTable } from './blob-table';
-import { BlobPuller } from './blob-puller';
+import type { BlobTable } from './blob-table';
+import type { BlobPuller } from './blob-puller';
 
 /** Values below this stay inline whatever the limit (a blob costs round trips). */
 const MIN_BLOB_BYTES = 1024;
@@ -41,22 +41,50 @@ type Slot = WireArg | Extract<WireOutcome, { d: Uint8Array }>;
 
 /** Blobs of one process: those it holds and those it pulls. */
 export class BlobExchange {
-  readonly table: BlobTable;
-  readonly puller: BlobPuller;
   /** Per key (a task, an object), the handling of messages waiting for their blobs, in order. */
   private readonly chains = new Map<string, Promise<void>>();
+  private held?: BlobTable;
+  private pulling?: BlobPuller;
+  /** Why the exchange stopped (a puller made after it is stopped at once). */
+  private stopped?: string;
 
-  constructor(private readonly port: BlobExchangePort) {
-    const { address, clock } = port;
-    // Chunks are transient: a broker restart may lose one, and the puller asks again for
-    // what does not arrive (blob-puller.ts), so they never cost the broker a disk write.
-    this.table = new BlobTable({ address, clock, send: (q, m) => port.send(q, m, undefined, true) });
-    this.puller = new BlobPuller({
-      address,
-      clock,
-      chunkBytes: () => Math.max(MIN_BLOB_BYTES, port.messageLimit() - CHUNK_HEADROOM),
-      send: (q, m, onError) => port.send(q, m, onError),
-    });
+  constructor(private readonly port: BlobExchangePort) {}
+
+  /**
+   * The blobs this process holds. It and the puller are made (and their modules loaded) at
+   * first use: most processes, an actor's worker among them, never see a value too large
+   * for a message.
+   */
+  get table(): BlobTable {
+    if (!this.held) {
+      const { BlobTable: Table } = require('./blob-table') as typeof import('./blob-table');
+      const port = this.port;
+      // Chunks are transient: a broker restart may lose one, and the puller asks again for
+      // what does not arrive (blob-puller.ts), so they never cost the broker a disk write.
+      this.held = new Table({ address: port.address, clock: port.clock, send: (q, m) => port.send(q, m, undefined, true) });
+    }
+    return this.held;
+  }
+
+  /** The blobs this process pulls (see `table`). */
+  get puller(): BlobPuller {
+    if (!this.pulling) {
+      const { BlobPuller: Puller } = require('./blob-puller') as typeof import('./blob-puller');
+      const port = this.port;
+      this.pulling = new Puller({
+        address: port.address,
+        clock: port.clock,
+        chunkBytes: () => Math.max(MIN_BLOB_BYTES, port.messageLimit() - CHUNK_HEADROOM),
+        send: (q, m, onError) => port.send(q, m, onError),
+      });
+      if (this.stopped !== undefined) this.pulling.stop(this.stopped);
+    }
+    return this.pulling;
+  }
+
+  /** A process holding blobs died: what is being pulled from it fails. */
+  onHolderDied(holder: string): void {
+    this.pulling?.onHolderDied(holder);
   }
 
   /**
@@ -151,8 +179,9 @@ export class BlobExchange {
 
   /** Forget what is held and fail what is being pulled (the process stops). */
   stop(reason: string): void {
-    this.table.clear();
-    this.puller.stop(reason);
+    this.stopped = reason;
+    this.held?.clear();
+    this.pulling?.stop(reason);
   }
 
   /** `slots` with their largest values offered as blobs until the rest fits in half a message. */

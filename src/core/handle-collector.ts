@@ -6,7 +6,6 @@
  * held when it returns (`test_actor.py::test_distributed_actor_handle_deletion`). Drivers are
  * left alone: their heap is the user's.
  */
-import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { ObjectId } from '../protocol/ids';
 import type { Clock, Timer } from '../util/clock';
@@ -17,10 +16,13 @@ const IDLE_MS = 50;
 const COLLECT_EVERY_MS = 1000;
 
 let gc: (() => void) | undefined;
-/** V8's collector, switched on for this process the first time it is needed. */
+/**
+ * V8's collector, switched on for this process the first time it is needed (node:v8 is
+ * required then: most workers never hold a handle, and it costs each its RSS).
+ */
 function collector(): () => void {
   if (!gc) {
-    setFlagsFromString('--expose-gc');
+    (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
     gc = runInNewContext('gc') as () => void;
   }
   return gc;

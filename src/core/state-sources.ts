@@ -7,10 +7,10 @@ import type { NodeId } from '../protocol/ids';
 import type { ObjectItem, WorkerItem } from '../protocol/state';
 import type { ObjectEntryView } from '../refs/object-store';
 import type { StateResponder } from '../observability/state-responder';
-import { selectSlice } from '../observability/state-query';
-import { ownerCannotJudge } from '../observability/state-merge';
+import type * as StateQuery from '../observability/state-query';
+import type * as StateMerge from '../observability/state-merge';
 import { taskItem, type TaskTable } from '../observability/task-table';
-import { processMetrics } from '../observability/process-metrics';
+import type * as ProcessMetrics from '../observability/process-metrics';
 
 /** What the answers are made from. */
 export interface StateSourceDeps {
@@ -22,6 +22,17 @@ export interface StateSourceDeps {
   readonly isDriver: boolean;
   /** When this process started (ms since the epoch). */
   readonly startedAt: number;
+}
+
+/**
+ * Selecting and merging, loaded by the first query: a process's state answers are rarely
+ * asked for (an actor's worker may never be), and these modules are ~18 KB of its start.
+ */
+function selectSlice(...args: Parameters<typeof StateQuery.selectSlice>): ReturnType<typeof StateQuery.selectSlice> {
+  return (require('../observability/state-query') as typeof StateQuery).selectSlice(...args);
+}
+function ownerCannotJudge(...args: Parameters<typeof StateMerge.ownerCannotJudge>): ReturnType<typeof StateMerge.ownerCannotJudge> {
+  return (require('../observability/state-merge') as typeof StateMerge).ownerCannotJudge(...args);
 }
 
 /** Register the core's answers on `responder`. */
@@ -37,7 +48,7 @@ export function answerStateQueries(responder: StateResponder, deps: StateSourceD
     if (Object.keys(summary).length === 0 && table.dropped === 0) return undefined;
     return { summary, dropped: table.dropped };
   });
-  responder.on('metrics', () => ({ metrics: processMetrics(table.durations()) }));
+  responder.on('metrics', () => ({ metrics: (require('../observability/process-metrics') as typeof ProcessMetrics).processMetrics(table.durations()) }));
   responder.on('objects', (q) => {
     const slice = selectSlice('objects', mapIter(deps.objects.entriesView(), (e) => objectItem(e, deps)), q);
     return slice.total === 0 ? undefined : slice;

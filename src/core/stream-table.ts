@@ -6,7 +6,7 @@ import { completionId as completionIdOf, type ObjectId, type TaskId } from '../p
 import { ObjectRefGenerator } from '../refs/object-ref-generator';
 import type { WireOutcome } from '../protocol/wire';
 import type { StreamItemMsg } from '../protocol/messages/reply';
-import { StreamReceiver, type StreamObjects, type StreamOutbox } from './stream-receiver';
+import type { StreamObjects, StreamOutbox, StreamReceiver } from './stream-receiver';
 
 /** A generator the caller dropped releases its stream (no producer stays paused). */
 const generatorRegistry = new FinalizationRegistry<StreamReceiver>((r) => r.release());
@@ -28,7 +28,9 @@ export class StreamTable {
    */
   open(taskId: TaskId, backpressure: number): { generator: ObjectRefGenerator<unknown>; returnIds: ObjectId[] } {
     const completionId = completionIdOf(taskId);
-    const receiver = new StreamReceiver(this.outbox, this.objects, taskId, this.objects.ownedRef(completionId), backpressure, this.cancelTask);
+    // Loaded by the first generator task this process submits (few processes submit any).
+    const { StreamReceiver: Receiver } = require('./stream-receiver') as typeof import('./stream-receiver');
+    const receiver = new Receiver(this.outbox, this.objects, taskId, this.objects.ownedRef(completionId), backpressure, this.cancelTask);
     this.streams.set(taskId, receiver);
     // Only the caller holds the generator: once it is collected, the stream is released.
     const generator = new ObjectRefGenerator<unknown>({ source: receiver });
