@@ -28,7 +28,7 @@ import { Messenger, type SendErrorHandler } from './messenger';
 import { ObjectManager } from './object-manager';
 import { PendingTasks, type PendingTask } from './pending-tasks';
 import { StreamTable } from './stream-table';
-import { TaskSubmitter } from './task-submitter';
+import type { TaskSubmitter } from './task-submitter';
 import type { NormalTask } from './normal-task';
 import { ReplyRouter, type ReplyHandler, type ReplyTag } from './reply-router';
 import { getValues, waitFor } from './ref-resolution';
@@ -39,7 +39,7 @@ import { HandleCollector } from './handle-collector';
 import type { LogLinesMsg } from '../protocol/messages/state';
 import { TaskTable } from '../observability/task-table';
 import { StateResponder } from '../observability/state-responder';
-import { LogPrinter } from '../observability/log-printer';
+import type { LogPrinter } from '../observability/log-printer';
 import { logger } from '../util/logger';
 import { answerStateQueries } from './state-sources';
 import { CallSequences } from './call-sequences';
@@ -62,7 +62,7 @@ export class CoreWorker implements RuntimeCore {
   readonly objects: ObjectManager;
   readonly streams: StreamTable;
   readonly tasks: PendingTasks;
-  readonly submitter: TaskSubmitter;
+  private madeSubmitter?: TaskSubmitter;
   readonly replies: ReplyRouter;
   /** The tasks this process submitted, for the state API. */
   readonly taskTable: TaskTable;
@@ -110,18 +110,19 @@ export class CoreWorker implements RuntimeCore {
       if (actor) this.messenger.sendToBroker({ t: 'actor-out-of-scope', actor, owner: this.address });
     });
     this.streams = new StreamTable(this.messenger, this.objects, (id) => this.cancelTask(id, false));
-    this.submitter = new TaskSubmitter({
-      address: this.address,
-      ...(options.nodeId ? { nodeId: options.nodeId } : {}),
-      clock: this.clock,
-      outbox: this.messenger,
-      newRequestId: () => this.ids.next<RequestId>(),
-      failTask: (taskId, err) => this.tasks.failTask(taskId, err),
-      table: this.taskTable,
+    this.tasks = new PendingTasks(this.objects, this.streams, { onStrayResult: (id, retire) => this.madeSubmitter?.onStrayResult(id, retire), onTaskResult: (...a) => this.submitter.onTaskResult(...a) }, this.taskTable);
+    const { objects, tasks, taskTable: table } = this;
+    const submitter = (): TaskSubmitter => this.submitter;
+    this.submission = new TaskSubmission({
+      objects,
+      tasks,
+      get submitter() {
+        return submitter();
+      },
+      table,
+      noLog: options.logToDriver === false,
+      poke: () => this.keepAlive?.poke(),
     });
-    this.tasks = new PendingTasks(this.objects, this.streams, this.submitter, this.taskTable);
-    const { objects, tasks, submitter, taskTable: table } = this;
-    this.submission = new TaskSubmission({ objects, tasks, submitter, table, noLog: options.logToDriver === false, poke: () => this.keepAlive?.poke() });
     this.replies = new ReplyRouter(this.address, (msg) => this.messenger.answer(msg));
     if (options.blockedNotices) this.blocking = new BlockedWaits(this.clock, options.blockedNotices, currentTask, isRunningHere);
     if (!options.isDriver) this.handleCollector = new HandleCollector(this.clock, (key) => this.objects.store.has(key));
@@ -132,8 +133,28 @@ export class CoreWorker implements RuntimeCore {
     if (options.isDriver) {
       // Tasks that can never be scheduled (infeasible, warned about) do not hold the process: a
       // script that does not wait for them ends; one waiting in get/wait is held by that wait.
-      this.keepAlive = new KeepAlive(() => (this.tasks.size > 0 && this.tasks.size > this.submitter.infeasibleQueued()) || this.messenger.openRequests > 0, this.clock);
+      this.keepAlive = new KeepAlive(() => (this.tasks.size > 0 && this.tasks.size > (this.madeSubmitter?.infeasibleQueued() ?? 0)) || this.messenger.openRequests > 0, this.clock);
     }
+  }
+
+  /**
+   * Leases and pushes of the normal tasks this process submits: made (and its modules loaded)
+   * by the first one, or the first lease message. An actor's worker seldom submits any.
+   */
+  get submitter(): TaskSubmitter {
+    if (!this.madeSubmitter) {
+      const { TaskSubmitter: Submitter } = require('./task-submitter') as typeof import('./task-submitter');
+      this.madeSubmitter = new Submitter({
+        address: this.address,
+        ...(this.options.nodeId ? { nodeId: this.options.nodeId } : {}),
+        clock: this.clock,
+        outbox: this.messenger,
+        newRequestId: () => this.ids.next<RequestId>(),
+        failTask: (taskId, err) => this.tasks.failTask(taskId, err),
+        table: this.taskTable,
+      });
+    }
+    return this.madeSubmitter;
   }
 
   /** Keep a driver's process alive until `p` settles (a wait that no task or request covers). */
@@ -144,7 +165,7 @@ export class CoreWorker implements RuntimeCore {
   /** Output of work this process submitted: a driver prints it, a worker passes it on. */
   onLogLines(msg: LogLinesMsg): void {
     if (this.logForward) return this.logForward(msg);
-    if (this.options.isDriver && this.options.logToDriver !== false) (this.printer ??= new LogPrinter({ clock: this.clock })).print(msg);
+    if (this.options.isDriver && this.options.logToDriver !== false) (this.printer ??= newLogPrinter(this.clock)).print(msg);
   }
 
   get transport(): Transport {
@@ -158,7 +179,7 @@ export class CoreWorker implements RuntimeCore {
     const answering = this.state.start().catch((err: unknown) => logger.debug(`raybus: not answering state queries: ${(err as Error).message}`));
     this.ownerDiedSub = await this.messenger.subscribe(OWNER_DIED_TOPIC, 'owner-died', (notice) => {
       this.objects.onOwnerDied(notice.owner);
-      this.blobs.puller.onHolderDied(notice.owner);
+      this.blobs.onHolderDied(notice.owner);
     });
     await answering;
     this.subscription = await this.transport.consume(this.address, this.replies.onDelivery, { prefetch: 0 });
@@ -170,7 +191,7 @@ export class CoreWorker implements RuntimeCore {
     this.keepAlive?.stop();
     this.messenger.close(reason);
     this.blobs.stop(reason);
-    this.submitter.shutdown();
+    this.madeSubmitter?.shutdown();
     this.printer?.flush();
     await this.state.stop();
     const err = encodeError(new RaySystemError(reason));
@@ -375,4 +396,10 @@ export class CoreWorker implements RuntimeCore {
   submitTask(task: NormalTask, args: unknown[]): void {
     this.submission.submit(task, args);
   }
+}
+
+/** A driver's printer of its workers' output, loaded by the first line: workers print none. */
+function newLogPrinter(clock: Clock): LogPrinter {
+  const { LogPrinter: Printer } = require('../observability/log-printer') as typeof import('../observability/log-printer');
+  return new Printer({ clock });
 }

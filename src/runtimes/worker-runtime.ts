@@ -18,7 +18,7 @@ import { AUTHENTICATED_HEADER, type Delivery } from '../transport/transport';
 import { decodeArgs, executeCall, load } from '../worker/executor';
 import { routeStreamControl } from '../worker/generator-runner';
 import { WorkerTaskQueue } from '../worker/task-queue';
-import { PIPELINE_MAX } from '../core/task-submitter';
+import { PIPELINE_MAX } from '../core/submit-policy';
 import { ActorHost } from '../worker/actor-host';
 import { setupRuntimeEnv } from '../worker/runtime-env-setup';
 import { readWorkerGpuIds, readWorkerIdentity, readWorkerRuntimeEnv } from '../protocol/worker-process';
