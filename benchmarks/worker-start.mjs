@@ -33,7 +33,7 @@ const wp = require(${JSON.stringify(path.join(bin, 'worker-pack.js'))});
 const t1 = cpu();
 const pack = openModulePack(wp.WORKER_PACK_MANIFEST, wp.WORKER_PACK_CACHE);
 const t2 = cpu();
-wp.prepareWorkerLoad(pack?.compile);
+wp.prepareWorkerLoad(pack?.compile, pack?.privateModule);
 if (pack) pack.load(wp.WORKER_MAIN, module); else require(wp.WORKER_MAIN);
 pack?.close();
 const t3 = cpu();

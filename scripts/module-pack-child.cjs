@@ -4,14 +4,15 @@
 //           their requires (and require.resolve calls) led;
 //   cache:  load the entry from the pack (src/bin/module-pack.ts) and write its code cache.
 // Argument: a JSON object { mode, entry, out, loader?, manifest?, cache?, setup?: { module, name } },
-// setup naming a function the entry's process calls with the pack's compiler before loading.
+// setup naming a function the entry's process calls with the pack's compiler (and, from the
+// pack, its privateModule) before loading.
 'use strict';
 const fs = require('node:fs');
 const Module = require('node:module');
 
 const job = JSON.parse(process.argv[2]);
-const setup = (compile) => {
-  if (job.setup) require(job.setup.module)[job.setup.name](compile);
+const setup = (compile, privateModule) => {
+  if (job.setup) require(job.setup.module)[job.setup.name](compile, privateModule);
 };
 
 if (job.mode === 'record') {
@@ -54,7 +55,7 @@ if (job.mode === 'record') {
   const { openModulePack } = require(job.loader);
   const pack = openModulePack(job.manifest, job.cache);
   if (!pack) throw new Error(`the module pack ${job.manifest} did not open`);
-  setup(pack.compile);
+  setup(pack.compile, pack.privateModule);
   pack.load(job.entry, module);
   const write = pack.close();
   // Stamps are of this machine's files: the package's users record their own.

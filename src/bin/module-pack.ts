@@ -109,6 +109,12 @@ export interface ModulePack {
   /** For a caller that evaluates a file privately (outside `require.cache`): its cached code. */
   readonly compile: WrapperCompiler;
   /**
+   * The file (and its content) that package `spec` required from the module `from` leads to,
+   * when it is one the pack holds for a private caller and it still leads there as at build
+   * time: that caller need not ask Node to resolve it, nor read it. Undefined once closed.
+   */
+  readonly privateModule: (from: string, spec: string) => { readonly filename: string; readonly source: string } | undefined;
+  /**
    * Done loading: what the pack kept of the sources and the cache goes; later requires are
    * Node's. If some module had no cached code (another Node, other V8 flags, changed files),
    * or the files were checked against the build and their stamps are new, returns a function
@@ -413,6 +419,16 @@ function open(manifestFile: string, cacheFile: string): ModulePack | undefined {
       const i = byFile.get(filename);
       const m = i === undefined ? undefined : instantiate(i, parent);
       return m ? m.exports : parent.require(filename);
+    },
+    privateModule: (from, spec) => {
+      if (!loading) return undefined;
+      for (const l of manifest.links) {
+        if (l.spec !== spec || !links.has(`${l.from[0]}\0${spec}`) || fileOf(l.from) !== from) continue;
+        const to = fileOf(l.to);
+        const e = to === undefined ? undefined : entries[byFile.get(to) ?? -1];
+        return e?.m.p && e.same && e.source !== undefined ? { filename: to!, source: e.source } : undefined;
+      }
+      return undefined;
     },
     compile: (filename, source) => {
       const e = entries[byFile.get(filename) ?? -1];

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { configurePrivateMsgpackr } from '../serialization/msgpackr-instance';
-import type { WrapperCompiler } from './module-pack';
+import type { ModulePack, WrapperCompiler } from './module-pack';
 
 /** The manifest: the modules the worker loads at start. */
 export const WORKER_PACK_MANIFEST = path.join(__dirname, 'worker-pack.json');
@@ -24,6 +24,13 @@ export const WORKER_MAIN = path.join(__dirname, 'worker-main.js');
  * faster (~17 ns a string). The build calls this as the entry does, to record and cache the
  * same.
  */
-export function prepareWorkerLoad(compile: WrapperCompiler | undefined): void {
-  configurePrivateMsgpackr({ ...(compile ? { compile } : {}), native: false });
+export function prepareWorkerLoad(compile: WrapperCompiler | undefined, privateModule?: ModulePack['privateModule']): void {
+  configurePrivateMsgpackr({
+    ...(compile ? { compile } : {}),
+    ...(privateModule ? { locate: () => privateModule(MSGPACKR_INSTANCE, 'msgpackr') } : {}),
+    native: false,
+  });
 }
+
+/** The module that requires msgpackr (its private instance). */
+const MSGPACKR_INSTANCE = path.join(__dirname, '..', 'serialization', 'msgpackr-instance.js');

@@ -11,7 +11,7 @@ import { WORKER_MAIN, WORKER_PACK_CACHE, WORKER_PACK_MANIFEST, prepareWorkerLoad
 const CACHE_REWRITE_DELAY_MS = 1000;
 
 const pack = openModulePack(WORKER_PACK_MANIFEST, WORKER_PACK_CACHE);
-prepareWorkerLoad(pack?.compile);
+prepareWorkerLoad(pack?.compile, pack?.privateModule);
 const main = (pack ? pack.load(WORKER_MAIN, module) : require('./worker-main')) as typeof import('./worker-main');
 const rewriteCache = pack?.close();
 main.startWorker().then(

@@ -29,6 +29,12 @@ export interface PrivateMsgpackrOptions {
    * short strings. Default true.
    */
   readonly native?: boolean;
+  /**
+   * Where msgpackr lies and what it holds, where the caller knows (a worker's module pack
+   * checked that `require('msgpackr')` from here still leads there); undefined: Node resolves
+   * and reads it, which costs a worker's start about a millisecond.
+   */
+  readonly locate?: () => { readonly filename: string; readonly source: string } | undefined;
 }
 let options: PrivateMsgpackrOptions = {};
 
@@ -40,9 +46,10 @@ export function configurePrivateMsgpackr(o: PrivateMsgpackrOptions): void {
 /** The private msgpackr module of this copy of raybus (made on first use). */
 export function privateMsgpackr(): Msgpackr {
   if (instance) return instance;
-  const filename = require.resolve('msgpackr');
+  const located = options.locate?.();
+  const filename = located?.filename ?? require.resolve('msgpackr');
   const mod = { exports: {} as Msgpackr };
-  const source = readFileSync(filename, 'utf8');
+  const source = located?.source ?? readFileSync(filename, 'utf8');
   // The CommonJS wrapper, evaluated in this realm (a test runner's sandbox keeps its own Map
   // and Date, which msgpackr must recognise by identity; a worker has no other realm).
   const wrapper = options.compile?.(filename, source) ?? (new Function('exports', 'require', 'module', '__filename', '__dirname', source) as Wrapper);
