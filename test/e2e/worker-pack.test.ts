@@ -322,6 +322,29 @@ describe('loading from a pack', () => {
   });
 });
 
+describe("the worker pack's private msgpackr", () => {
+  test('the pack gives the file require(\'msgpackr\') leads to, with its content, while it is open', () => {
+    const bin = path.join(ROOT, 'dist/cjs/src/bin');
+    const from = path.join(ROOT, 'dist/cjs/src/serialization/msgpackr-instance.js');
+    const script = [
+      `const { openModulePack } = require(${JSON.stringify(path.join(bin, 'module-pack.js'))});`,
+      `const wp = require(${JSON.stringify(path.join(bin, 'worker-pack.js'))});`,
+      'const pack = openModulePack(wp.WORKER_PACK_MANIFEST, wp.WORKER_PACK_CACHE);',
+      `const found = pack.privateModule(${JSON.stringify(from)}, 'msgpackr');`,
+      `const other = pack.privateModule(${JSON.stringify(from)}, 'tslib');`,
+      'pack.close();',
+      `const closed = pack.privateModule(${JSON.stringify(from)}, 'msgpackr');`,
+      `const expected = require('node:module').createRequire(${JSON.stringify(from)}).resolve('msgpackr');`,
+      "const same = found !== undefined && found.source === require('node:fs').readFileSync(expected, 'utf8');",
+      'console.log(JSON.stringify({ filename: found && found.filename, expected, same, other: other === undefined, closed: closed === undefined }));',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    expect(r.stderr).toBe('');
+    const got = JSON.parse(r.stdout) as { filename: string; expected: string; same: boolean; other: boolean; closed: boolean };
+    expect(got).toEqual({ filename: got.expected, expected: got.expected, same: true, other: true, closed: true });
+  });
+});
+
 describe('actor workers of the built package', () => {
   beforeAll(async () => {
     await ray.init({ numCpus: 2 });
