@@ -95,6 +95,13 @@ interface CacheHeader {
   readonly data: string;
   /** The pack's files when a process last found them all as built. */
   readonly stamps?: PackStamps;
+  /**
+   * Where each package (`PackedModule.b`) lay when its code was compiled. V8 keeps the file
+   * name a function was compiled under in its cached code, and stack traces show that one:
+   * the code of a package that lies elsewhere now (the build machine's paths, or a copied or
+   * moved install) is not used, and the cache is made anew for where it lies.
+   */
+  readonly roots?: readonly string[];
 }
 
 /** The wrapper function of a CommonJS module. */
@@ -334,7 +341,7 @@ function open(manifestFile: string, cacheFile: string): ModulePack | undefined {
     cacheRead: false,
     stamped: stampedSources !== undefined,
   };
-  assignCode(cache, entries, whole, hashOf, stats);
+  assignCode(cache, entries, roots, whole, hashOf, stats);
   const cacheStamp = cache?.stamp;
   lastOpened = stats;
   let loading = true;
@@ -445,7 +452,7 @@ function open(manifestFile: string, cacheFile: string): ModulePack | undefined {
         if (stale && e.code) e.kept = e.code;
         e.source = e.code = undefined;
       }
-      return stale ? (options) => writeCodeCache(cacheFile, entries, cacheStamp, options?.stamps === false ? undefined : stamps) : undefined;
+      return stale ? (options) => writeCodeCache(cacheFile, entries, roots, cacheStamp, options?.stamps === false ? undefined : stamps) : undefined;
     },
   };
 }
@@ -536,8 +543,8 @@ function writeCacheMark(cacheFile: string, ino: number | undefined): void {
   }
 }
 
-/** Gives the entries the cached code made from their content. */
-function assignCode(cache: CacheFile | undefined, entries: Entry[], whole: string | undefined, hashOf: (i: number) => string | undefined, stats: PackStats): void {
+/** Gives the entries the cached code made from their content, where they lie (`roots`). */
+function assignCode(cache: CacheFile | undefined, entries: Entry[], roots: readonly (string | undefined)[], whole: string | undefined, hashOf: (i: number) => string | undefined, stats: PackStats): void {
   const { header, body } = cache ?? {};
   if (!header || !body) return;
   stats.cacheRead = true;
@@ -545,7 +552,9 @@ function assignCode(cache: CacheFile | undefined, entries: Entry[], whole: strin
   let at = 0;
   header.modules.forEach(([hash, size], i) => {
     const e = entries[i]!;
-    if (size > 0 && e.source !== undefined && (all || hash === hashOf(i))) {
+    // Made where its package lies now (V8 would name the old place in stack traces).
+    const here = header.roots !== undefined && header.roots[e.m.b] === roots[e.m.b];
+    if (size > 0 && here && e.source !== undefined && (all || hash === hashOf(i))) {
       e.code = body.subarray(at, at + size);
       e.hash = hashOf(i);
     }
@@ -558,7 +567,7 @@ function assignCode(cache: CacheFile | undefined, entries: Entry[], whole: strin
  * now: to a file of its own, then renamed over the old one, so that no reader sees half of it.
  * Failures are ignored (a read-only install keeps compiling without).
  */
-function writeCodeCache(cacheFile: string, entries: Entry[], readStamp: number | undefined, stamps: PackStamps | undefined): void {
+function writeCodeCache(cacheFile: string, entries: Entry[], roots: readonly (string | undefined)[], readStamp: number | undefined, stamps: PackStamps | undefined): void {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     // Another process rewrote it meanwhile: this one's would be no better.
@@ -592,6 +601,7 @@ function writeCodeCache(cacheFile: string, entries: Entry[], readStamp: number |
       hash: sources.length === entries.length ? sourcesHash(sources) : '',
       modules,
       data: nodeCrypto().createHash('sha256').update(body).digest('hex'),
+      roots: roots.map((r) => r ?? ''),
       // Only for the content they were taken with: a file changed since sends the next process
       // back to checking (its stamp differs).
       ...(stamps ? { stamps } : {}),

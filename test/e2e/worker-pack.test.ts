@@ -38,7 +38,7 @@ const FIXTURE: Record<string, string> = {
     '};',
     '',
   ].join('\n'),
-  'lib/state.js': 'exports.value = 41;\n',
+  'lib/state.js': "exports.value = 41;\nexports.where = () => new Error('here').stack.split('\\n')[1];\n",
   'lib/sub/leaf.js': "exports.state = require('../state');\n",
   // Its import() would need Node's own loader: not packed.
   'lib/importer.js': "exports.load = new Function('s', 'return import(s)');\n",
@@ -62,6 +62,7 @@ const FIXTURE: Record<string, string> = {
     "    sameDep: require(main.info.depFile) === main.dep, imported: typeof imported.join,",
     "    stateLoaded: Module._cache[path.join(__dirname, 'lib', 'state.js')].loaded,",
     "    crypto: process.moduleLoadList.includes('NativeModule crypto'),",
+    '    where: main.state.where(),',
     '  }));',
     '});',
     '',
@@ -81,6 +82,8 @@ interface RunResult {
   stateLoaded: boolean;
   /** Whether node:crypto was loaded (only a check that hashes loads it). */
   crypto: boolean;
+  /** A stack frame of a packed module (lib/state.js). */
+  where: string;
 }
 
 let tmp: string;
@@ -94,21 +97,30 @@ beforeAll(() => {
     fs.mkdirSync(path.dirname(path.join(built, file)), { recursive: true });
     fs.writeFileSync(path.join(built, file), text);
   }
-  const job = { entry: path.join(built, 'lib/main.js'), root: built, manifest: path.join(built, 'pack.json'), cache: path.join(built, 'pack.cache'), loader: LOADER };
+  buildPack(built);
+});
+
+/** Builds the pack of the small package in `dir`, as the build does. */
+function buildPack(dir: string): void {
+  const job = { entry: path.join(dir, 'lib/main.js'), root: dir, manifest: path.join(dir, 'pack.json'), cache: path.join(dir, 'pack.cache'), loader: LOADER };
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { buildModulePack } from ${JSON.stringify(pathToFileURL(BUILDER).href)}; buildModulePack(${JSON.stringify(job)});`], {
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`building the pack failed: ${r.stderr}`);
-});
+}
 
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A copy of the built package at `rel` under the test's folder. */
+/**
+ * A copy of the built package at `rel` under the test's folder, built there: cached code is
+ * used only where it was made (see the test of a copy as it is).
+ */
 function copy(rel: string): string {
   const dir = path.join(tmp, rel);
   fs.cpSync(built, dir, { recursive: true });
+  buildPack(dir);
   return dir;
 }
 
@@ -207,11 +219,27 @@ describe('loading from a pack', () => {
     expectWorking(d, dir);
   });
 
+  test("a copy as it is (another path): the code cached for the original's paths is not used, and is made anew for its own", () => {
+    const dir = path.join(tmp, 'moved');
+    fs.cpSync(built, dir, { recursive: true });
+    // V8 keeps the file name code was compiled under: used here, stack traces would name the original's files.
+    const first = run(dir, [], ['--rewrite']);
+    expect(first.stats).toEqual({ loaded: 5, cached: 0, rejected: 0, changed: 0, cacheRead: true, stamped: false });
+    expect(first.stale).toBe(true);
+    expect(first.where).toContain(path.join(dir, 'lib', 'state.js'));
+    expectWorking(first, dir);
+    const next = run(dir);
+    expect(next.stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true, stamped: true });
+    expect(next.where).toContain(path.join(dir, 'lib', 'state.js'));
+    expect(run(built).where).toContain(path.join(built, 'lib', 'state.js'));
+  });
+
   test('a module written after the stamps (same length) runs as it is on disk', () => {
     const dir = copy('stamped-changed');
     run(dir, [], ['--rewrite']);
     // Same length and, on a coarse clock, maybe the same mtime: its ctime still moves.
-    fs.writeFileSync(path.join(dir, 'lib/state.js'), 'exports.value = 42;\n');
+    const state = path.join(dir, 'lib/state.js');
+    fs.writeFileSync(state, fs.readFileSync(state, 'utf8').replace('41', '42'));
     const r = run(dir);
     expect(r.value).toBe(42);
     expect(r.stats).toEqual({ loaded: 5, cached: 4, rejected: 0, changed: 1, cacheRead: true, stamped: false });
@@ -253,8 +281,9 @@ describe('loading from a pack', () => {
   test('a dependency installed elsewhere (hoisted) is found where it lies', () => {
     const dir = copy('hoisted/app');
     fs.renameSync(path.join(dir, 'node_modules'), path.join(tmp, 'hoisted', 'node_modules'));
+    // The dependency's code was cached where it lay: compiled anew where it lies now.
     const r = run(dir);
-    expect(r.stats).toEqual({ loaded: 5, cached: 5, rejected: 0, changed: 0, cacheRead: true, stamped: false });
+    expect(r.stats).toEqual({ loaded: 5, cached: 3, rejected: 0, changed: 0, cacheRead: true, stamped: false });
     expectWorking(r, dir);
     expect(r.info.depFile).toBe(path.join(tmp, 'hoisted', 'node_modules', 'dep', 'index.js'));
   });
@@ -262,7 +291,8 @@ describe('loading from a pack', () => {
   test('a module changed since the build runs as it is on disk, without the cached code of the old one', () => {
     const dir = copy('changed');
     // Same length: V8 alone would take the old code for it.
-    fs.writeFileSync(path.join(dir, 'lib/state.js'), 'exports.value = 42;\n');
+    const state = path.join(dir, 'lib/state.js');
+    fs.writeFileSync(state, fs.readFileSync(state, 'utf8').replace('41', '42'));
     const r = run(dir);
     expect(r.value).toBe(42);
     expect(r.stats).toEqual({ loaded: 5, cached: 4, rejected: 0, changed: 1, cacheRead: true, stamped: false });
