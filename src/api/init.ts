@@ -9,14 +9,17 @@ import type { JobId, NodeId } from '../protocol/ids';
 import { normalizeInitOptions, type InitOptions } from './options';
 import { RaySystemError } from '../errors/ray-errors';
 import type { Resources } from '../protocol/wire';
-import { nodeResourcesSync } from '../node/node-resources';
-import { attachMemoryDriver } from '../runtimes/memory-clusters';
-import { startEmbeddedRuntime, type EmbeddedRuntime } from '../runtimes/embedded-runtime';
+import type * as NodeResources from '../node/node-resources';
+import type * as MemoryClusters from '../runtimes/memory-clusters';
+import type * as EmbeddedRuntimes from '../runtimes/embedded-runtime';
+import type { EmbeddedRuntime } from '../runtimes/embedded-runtime';
 import { parseClusterAddress } from '../transport/cluster-address';
-import { joinBrokerCluster, leaveBrokerCluster, type JoinedCluster } from '../runtimes/driver-runtime';
+import type * as DriverRuntime from '../runtimes/driver-runtime';
+import type { JoinedCluster } from '../runtimes/driver-runtime';
 import { holdProcessUntil } from '../util/keep-alive';
 import { logger, setLogLevel } from '../util/logger';
-import { startDashboard, type Dashboard } from '../dashboard/dashboard-server';
+import type * as DashboardServer from '../dashboard/dashboard-server';
+import type { Dashboard } from '../dashboard/dashboard-server';
 import { isLoopbackHost, type DashboardOptions } from '../dashboard/dashboard-options';
 import { CLUSTER_KEY_VAR } from '../runtimes/cluster-security';
 import type { Transport } from '../transport/transport';
@@ -37,6 +40,19 @@ export interface RuntimeInfo {
   /** The dashboard's URL (`init({ dashboard })`). */
   readonly dashboardUrl?: string;
 }
+
+/*
+ * The runtimes and the dashboard are loaded by the first `init`. A worker process loads this
+ * API whenever a user's module it imports does (an actor or function shipped by reference),
+ * but never starts a runtime, and these are most of raybus: the broker, nodes, their XState
+ * machines, the dashboard (a worker that loaded them held ~12 MB more).
+ */
+const nodeResourcesSync: typeof NodeResources.nodeResourcesSync = (...a) => (require('../node/node-resources') as typeof NodeResources).nodeResourcesSync(...a);
+const attachMemoryDriver: typeof MemoryClusters.attachMemoryDriver = (...a) => (require('../runtimes/memory-clusters') as typeof MemoryClusters).attachMemoryDriver(...a);
+const startEmbeddedRuntime: typeof EmbeddedRuntimes.startEmbeddedRuntime = (...a) => (require('../runtimes/embedded-runtime') as typeof EmbeddedRuntimes).startEmbeddedRuntime(...a);
+const joinBrokerCluster: typeof DriverRuntime.joinBrokerCluster = (...a) => (require('../runtimes/driver-runtime') as typeof DriverRuntime).joinBrokerCluster(...a);
+const leaveBrokerCluster: typeof DriverRuntime.leaveBrokerCluster = (...a) => (require('../runtimes/driver-runtime') as typeof DriverRuntime).leaveBrokerCluster(...a);
+const startDashboard: typeof DashboardServer.startDashboard = (...a) => (require('../dashboard/dashboard-server') as typeof DashboardServer).startDashboard(...a);
 
 /**
  * Start raybus. Without an address (and without RAYBUS_ADDRESS) this starts the embedded
