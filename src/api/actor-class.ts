@@ -44,7 +44,7 @@ function methodMetas(cls: AnyClass): { methods: Record<string, MethodMeta>; isAs
   return { methods, isAsync };
 }
 
-export function makeActorClass(cls: AnyClass, options: ActorOptions, desc: CodeDescriptor): ActorClass<AnyClass> {
+export function makeActorClass(cls: AnyClass, options: ActorOptions, desc: () => CodeDescriptor): ActorClass<AnyClass> {
   const name = cls.name || 'AnonymousActor';
   const actorClass = function actorClass(): never {
     throw new TypeError(`Actors cannot be instantiated directly. Instead of '${name}()', use '${name}.remote()'.`);
@@ -52,7 +52,7 @@ export function makeActorClass(cls: AnyClass, options: ActorOptions, desc: CodeD
   Object.defineProperty(actorClass, 'name', { value: name });
   Object.defineProperty(actorClass, ACTOR_CLASS, { value: true });
   Object.assign(actorClass, {
-    remote: (...args: unknown[]) => createActorFrom(cls, options, desc, args),
+    remote: (...args: unknown[]) => createActorFrom(cls, options, desc(), args),
     options: (o: unknown) => makeActorClass(cls, mergeActorOptions(options, normalizeActorOptions(o, 'options')), desc),
   });
   return actorClass;

@@ -3,7 +3,7 @@
  * wrapper or as a decorator (TC39 and legacy `experimentalDecorators` conventions).
  */
 import { currentJob, requireCore, slot } from '../core/runtime-state';
-import { describeCode, callerModule, type CodeDescriptor } from '../serialization/code-shipping';
+import { describeCodeLater, callerModule, type CodeDescriptor } from '../serialization/code-shipping';
 import { noteCodeModule } from '../serialization/error-classes';
 import { returnIdsOf, type JobId, type TaskId } from '../protocol/ids';
 import type { ObjectRef } from '../refs/object-ref';
@@ -20,7 +20,7 @@ import { makeActorClass } from './actor-class';
 
 // ------------------------------------------------------------------ remote functions
 
-function makeRemoteFunction(fn: AnyFn, options: TaskOptions, desc: CodeDescriptor): RemoteFunction<AnyFn> {
+function makeRemoteFunction(fn: AnyFn, options: TaskOptions, desc: () => CodeDescriptor): RemoteFunction<AnyFn> {
   const generator = isGeneratorFn(fn);
   validateNumReturnsFor(generator, options.numReturns ?? undefined);
   const name = fn.name || 'anonymous';
@@ -29,7 +29,7 @@ function makeRemoteFunction(fn: AnyFn, options: TaskOptions, desc: CodeDescripto
   } as unknown as RemoteFunction<AnyFn>;
   Object.defineProperty(remoteFn, 'name', { value: name });
   Object.assign(remoteFn, {
-    remote: (...args: unknown[]) => submit(desc, options, generator, args),
+    remote: (...args: unknown[]) => submit(desc(), options, generator, args),
     options: (o: unknown) => makeRemoteFunction(fn, mergeTaskOptions(options, normalizeTaskOptions(o, 'options')), desc),
   });
   return remoteFn;
@@ -163,10 +163,10 @@ function wrap(target: AnyFn | AnyClass, rawOptions: Record<string, unknown> | un
   noteCodeModule(module);
   if (isClass(target)) {
     const opts = normalizeActorOptions(rawOptions ?? {}, 'remote');
-    return makeActorClass(target, opts, describeCode(target as unknown as AnyFn, 'class', module));
+    return makeActorClass(target, opts, describeCodeLater(target as unknown as AnyFn, 'class', module));
   }
   const opts = normalizeTaskOptions(rawOptions ?? {}, 'remote');
-  return makeRemoteFunction(target as AnyFn, opts, describeCode(target as AnyFn, 'function', module));
+  return makeRemoteFunction(target as AnyFn, opts, describeCodeLater(target as AnyFn, 'function', module));
 }
 
 /**

@@ -164,10 +164,31 @@ function isAvailableGlobal(name: string): boolean {
 }
 
 /**
+ * `describeCode` at the first call of the function returned; `target` is registered under
+ * its place in `module` now. A worker that imports a user's module (to find code shipped by
+ * reference) registers what the module defines that way, and finds it by that id; only code
+ * the worker itself submits needs describing, and with it the parser (acorn and eslint-scope,
+ * about 2 MB of a worker's RSS).
+ */
+export function describeCodeLater(target: Code, kind: 'function' | 'class', module: string | undefined): () => CodeDescriptor {
+  if (module) {
+    const positional = positionalId(module, kind, target.name || 'anonymous', Function.prototype.toString.call(target));
+    if (!registry.has(positional)) registry.set(positional, target);
+  }
+  let desc: CodeDescriptor | undefined;
+  // The module found at definition, even none (describeCode would look at the caller now).
+  return () => (desc ??= describeIn(target, kind, module));
+}
+
+/**
  * Describe `target` for shipping, register it locally under its id, and decide by value or
  * by reference.
  */
 export function describeCode(target: Code, kind: 'function' | 'class', module = callerModule()): CodeDescriptor {
+  return describeIn(target, kind, module);
+}
+
+function describeIn(target: Code, kind: 'function' | 'class', module: string | undefined): CodeDescriptor {
   const source = Function.prototype.toString.call(target);
   const name = target.name || 'anonymous';
   const positional = module ? positionalId(module, kind, name, source) : undefined;

@@ -41,6 +41,14 @@ test('a top-level actor class that uses a module helper is shipped by reference'
   expect(await ray.get(g.greet.remote('world') as unknown as Ray.ObjectRef<string>, T)).toBe('helped:world!');
 });
 
+test("a worker importing a user's module loads no driver part of raybus (runtimes, parser) until it submits", async () => {
+  const g = fixture.Greeter.remote() as unknown as { loaded: { remote(): Ray.ObjectRef<string[]> }; viaTask: { remote(x: string): Ray.ObjectRef<string> } };
+  // The runtimes load with init(), which a worker never calls; the parser describes code to send.
+  expect(await ray.get(g.loaded.remote(), T)).toEqual([]);
+  expect(await ray.get(g.viaTask.remote('n'), T)).toBe('helped:n!');
+  expect(await ray.get(g.loaded.remote(), T)).toEqual(['acorn/dist/acorn.js']);
+});
+
 test('a function made inside a function fails with an error naming it, its module and the fix', async () => {
   const nested = fixture.makeNested();
   // If the worker hung instead of failing, this would be a GetTimeoutError.
