@@ -33,7 +33,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import Module from 'node:module';
-import { fromStamps, inPackage, linkStamp, readStamped, readStampedBytes, sameStamp, stampOf, writable, type LinkStamp, type PackStamps, type Stamp } from './pack-stamps';
+import { fromStamps, inPackage, linkStamp, readCacheMark, readStamped, readStampedBytes, sameStamp, stampOf, writable, writeCacheMark, type LinkStamp, type PackStamps, type Stamp } from './pack-stamps';
 
 /** The manifest's format. */
 export const MANIFEST_VERSION = 1;
@@ -501,45 +501,6 @@ function readCacheFile(cacheFile: string, modules: number): CacheFile | undefine
   } catch {
     /* unreadable: compiled without */
     return { stamp };
-  }
-}
-
-/** The file beside the code cache in which its writer marks it (see writeCacheMark). */
-function cacheMarkFile(cacheFile: string): string {
-  return `${cacheFile}.mark`;
-}
-
-/** The stamp the code cache's writer left; undefined when there is none (or it is unreadable). */
-function readCacheMark(cacheFile: string): Stamp | undefined {
-  try {
-    const mark = JSON.parse(fs.readFileSync(cacheMarkFile(cacheFile), 'latin1')) as unknown;
-    return Array.isArray(mark) && mark.length === 5 && mark.every((n) => typeof n === 'number') ? (mark as unknown as Stamp) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Marks the code cache file `ino` that this process just wrote (and renamed into place) as
- * intact: its stamp goes into a file beside it, so that a reader finding the very same file
- * (any rewrite or replacement changes its inode, size or times) need not hash its data. Only
- * with stamps, which likewise let a reader trust the sources by their stamps; without them
- * (the build's cache, made on another machine), any old mark goes.
- */
-function writeCacheMark(cacheFile: string, ino: number | undefined): void {
-  const markFile = cacheMarkFile(cacheFile);
-  const tmp = `${markFile}.${process.pid}.tmp`;
-  try {
-    const st = ino === undefined ? undefined : fs.statSync(cacheFile);
-    // Another process renamed its own cache over this one meanwhile: this one marks nothing.
-    if (!st || st.ino !== ino) {
-      fs.rmSync(markFile, { force: true });
-      return;
-    }
-    fs.writeFileSync(tmp, JSON.stringify(stampOf(st)));
-    fs.renameSync(tmp, markFile);
-  } catch {
-    fs.rmSync(tmp, { force: true });
   }
 }
 

@@ -5,7 +5,8 @@
  * records them in the code cache; the next one that finds all of them so takes the sources
  * from the pack's one sources file instead of reading, hashing and resolving again. Writing a
  * file changes its ctime (which no one can set back); installing a package where Node looks
- * first changes that folder's.
+ * first changes that folder's. The code cache's writer likewise leaves the cache file's own
+ * stamp beside it (its mark), so that a reader finding that very file need not hash it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -148,4 +149,43 @@ export function fromStamps(stamps: PackStamps, manifest: StampedManifest, manife
     at += m.n!;
   }
   return at === copy.bytes.length ? sources : undefined;
+}
+
+/** The file beside the code cache in which its writer marks it (see writeCacheMark). */
+function cacheMarkFile(cacheFile: string): string {
+  return `${cacheFile}.mark`;
+}
+
+/** The stamp the code cache's writer left; undefined when there is none (or it is unreadable). */
+export function readCacheMark(cacheFile: string): Stamp | undefined {
+  try {
+    const mark = JSON.parse(fs.readFileSync(cacheMarkFile(cacheFile), 'latin1')) as unknown;
+    return Array.isArray(mark) && mark.length === 5 && mark.every((n) => typeof n === 'number') ? (mark as unknown as Stamp) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Marks the code cache file `ino` that this process just wrote (and renamed into place) as
+ * intact: its stamp goes into a file beside it, so that a reader finding the very same file
+ * (any rewrite or replacement changes its inode, size or times) need not hash its data. Only
+ * with stamps, which likewise let a reader trust the sources by their stamps; without them
+ * (the build's cache, made on another machine), any old mark goes.
+ */
+export function writeCacheMark(cacheFile: string, ino: number | undefined): void {
+  const markFile = cacheMarkFile(cacheFile);
+  const tmp = `${markFile}.${process.pid}.tmp`;
+  try {
+    const st = ino === undefined ? undefined : fs.statSync(cacheFile);
+    // Another process renamed its own cache over this one meanwhile: this one marks nothing.
+    if (!st || st.ino !== ino) {
+      fs.rmSync(markFile, { force: true });
+      return;
+    }
+    fs.writeFileSync(tmp, JSON.stringify(stampOf(st)));
+    fs.renameSync(tmp, markFile);
+  } catch {
+    fs.rmSync(tmp, { force: true });
+  }
 }
