@@ -12,6 +12,12 @@ import type { StreamObjects, StreamOutbox, StreamReceiver } from './stream-recei
 const generatorRegistry = new FinalizationRegistry<StreamReceiver>((r) => r.release());
 
 /** The owner side of every generator task this process submitted. */
+let Receiver: typeof StreamReceiver | undefined;
+/** The receiver's class, loaded by the first generator task this process submits (few processes submit any). */
+function receiverClass(): typeof StreamReceiver {
+  return (Receiver ??= (require('./stream-receiver') as typeof import('./stream-receiver')).StreamReceiver);
+}
+
 export class StreamTable {
   private readonly streams = new Map<TaskId, StreamReceiver>();
 
@@ -28,9 +34,7 @@ export class StreamTable {
    */
   open(taskId: TaskId, backpressure: number): { generator: ObjectRefGenerator<unknown>; returnIds: ObjectId[] } {
     const completionId = completionIdOf(taskId);
-    // Loaded by the first generator task this process submits (few processes submit any).
-    const { StreamReceiver: Receiver } = require('./stream-receiver') as typeof import('./stream-receiver');
-    const receiver = new Receiver(this.outbox, this.objects, taskId, this.objects.ownedRef(completionId), backpressure, this.cancelTask);
+    const receiver = new (receiverClass())(this.outbox, this.objects, taskId, this.objects.ownedRef(completionId), backpressure, this.cancelTask);
     this.streams.set(taskId, receiver);
     // Only the caller holds the generator: once it is collected, the stream is released.
     const generator = new ObjectRefGenerator<unknown>({ source: receiver });
