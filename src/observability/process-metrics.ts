@@ -10,7 +10,6 @@ import type { StateAnswerMsg } from '../protocol/messages/state';
 import { transportCounters } from '../transport/transport-counters';
 import { processGlobal } from '../util/process-global';
 
-
 /** This process's metrics, with the task durations it counted when it owns tasks. */
 export function processMetrics(durations?: DurationCounts): ProcessMetrics {
   const t = transportCounters;

@@ -47,8 +47,6 @@ export interface AuthStats {
   readonly rejected: Readonly<Record<string, number>>;
 }
 
-export { AUTHENTICATED_HEADER };
-
 const MAGIC0 = 0x52; // 'R'
 const MAGIC1 = 0x42; // 'B'
 const VERSION = 1;

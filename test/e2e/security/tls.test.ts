@@ -16,9 +16,8 @@ import { describeWithPrivateNats, startPrivateNats, type PrivateNats } from '../
 import { eventually, lockAmqpSuites, RAYBUS_CLI } from '../amqp-e2e-helpers';
 import { createTransport } from '../../../src/transport/transport-registry';
 import { openClusterTransport } from '../../../src/runtimes/open-transport';
-import { AUTHENTICATED_HEADER } from '../../../src/transport/auth-transport';
 import { OWNER_DIED_TOPIC } from '../../../src/protocol/queues';
-import type { Delivery, Transport } from '../../../src/transport/transport';
+import { AUTHENTICATED_HEADER, type Delivery, type Transport } from '../../../src/transport/transport';
 import { certificatesProblem, makeTestCertificates, type TestCertificates } from './tls-certs';
 
 const ray: typeof Ray = require('raybus');

@@ -1,8 +1,8 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { InMemoryBus } from '../../../src/transport/in-memory-transport';
-import { AUTHENTICATED_HEADER, createAuthTransport } from '../../../src/transport/auth-transport';
+import { createAuthTransport } from '../../../src/transport/auth-transport';
 import { SimulatedClock } from '../../../src/util/simulated-clock';
-import type { Delivery, Transport } from '../../../src/transport/transport';
+import { AUTHENTICATED_HEADER, type Delivery, type Transport } from '../../../src/transport/transport';
 
 const KEY = 'a'.repeat(64);
 

@@ -6,14 +6,14 @@
  * `requireHeader`), dead-lettering the rest with the reason.
  */
 import { InMemoryBus } from '../../../src/transport/in-memory-transport';
-import { AUTHENTICATED_HEADER, createAuthTransport } from '../../../src/transport/auth-transport';
+import { createAuthTransport } from '../../../src/transport/auth-transport';
 import { IpcTransport } from '../../../src/transport/ipc-transport';
 import { decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../../../src/transport/ipc-protocol';
 import type { FrameLink } from '../../../src/transport/ipc-link';
 import { encodeMessage, decodeMessage } from '../../../src/serialization/message-codec';
 import { encodeValue } from '../../../src/serialization/serializer';
 import { SimulatedClock } from '../../../src/util/simulated-clock';
-import type { Delivery, Transport } from '../../../src/transport/transport';
+import { AUTHENTICATED_HEADER, type Delivery, type Transport } from '../../../src/transport/transport';
 import type { TaskMsg } from '../../../src/protocol/messages/worker';
 import type { JobId, LeaseId, ReplyQueue, TaskId } from '../../../src/protocol/ids';
 import { expectWarnings } from '../../support/expected-warnings';
