@@ -4,7 +4,6 @@
  * hosting one actor. On a node that authenticates its bus (RAYBUS_REQUIRE_SIGNED_CODE=1) it
  * takes only deliveries the node opened with the cluster key; it never holds the key.
  */
-import { Socket } from 'node:net';
 import { IpcTransport } from '../transport/ipc-transport';
 import { ChannelLink, IPC_FD_VAR, PipeLink, type FrameLink } from '../transport/ipc-link';
 import type { CoreWorker } from '../core/core-worker';
@@ -203,6 +202,6 @@ function openNodeLink(): FrameLink {
   const fd = Number(process.env[IPC_FD_VAR]);
   if (!Number.isInteger(fd) || fd <= 2) return new ChannelLink(process as unknown as ConstructorParameters<typeof ChannelLink>[0]);
   // No IPC channel beside it: the pipe keeps the worker alive, and its closing ends it.
-  return new PipeLink(new Socket({ fd, readable: true, writable: true }));
+  return PipeLink.onFd(fd);
 }
 

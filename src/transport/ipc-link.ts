@@ -12,6 +12,7 @@
  * process that has one (about 0.7 MB of every worker's RSS). The link closing is how a worker
  * learns its node is gone, either way.
  */
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { logger } from '../util/logger';
 
@@ -37,6 +38,14 @@ export const IPC_PIPE_FD = 4;
 const LARGE_MESSAGE_BYTES = 1 << 20;
 /** A message above this length is a broken stream, not a message (2 GiB). */
 const MAX_MESSAGE_BYTES = 0x7fffffff;
+/** The buffer a link reading on its own socket (`PipeLink.onFd`) reads small messages into. */
+const READ_BYTES = 64 * 1024;
+
+/** A socket's `onread` option: where its next read lands, and what it read. */
+export interface OwnReads {
+  buffer(): Uint8Array;
+  callback(n: number, into: Uint8Array): boolean;
+}
 
 export class PipeLink implements FrameLink {
   private handler: ((bytes: Uint8Array) => void) | undefined;
@@ -45,7 +54,37 @@ export class PipeLink implements FrameLink {
   private closed = false;
   private readonly closeListeners: Array<() => void> = [];
 
-  constructor(private readonly socket: Duplex) {
+  /**
+   * A link on a socket opened here on `fd` (a worker's end of its pipe), reading into buffers
+   * of its own (the socket's `onread`): the reads of a large message go straight into the
+   * buffer it is handed over in, where a socket's reads are copied into it one by one (for 100
+   * MB, the copy of every 64 KiB read into memory the process touches for the first time).
+   */
+  static onFd(fd: number): PipeLink {
+    return PipeLink.readingInto((onread) => new Socket({ fd, readable: true, writable: true, onread } as ConstructorParameters<typeof Socket>[0]));
+  }
+
+  /** A link on the socket `open` makes with the given `onread` (tests give a socket of their own). */
+  static readingInto(open: (onread: OwnReads) => Duplex): PipeLink {
+    const small = Buffer.allocUnsafe(READ_BYTES);
+    // The socket asks for a buffer as it opens, before the link exists.
+    const made: { link?: PipeLink } = {};
+    const socket = open({
+      buffer: () => made.link?.nextReadBuffer() ?? small,
+      callback: (n, into) => {
+        made.link!.onRead(n, into);
+        return true;
+      },
+    });
+    made.link = new PipeLink(socket, small);
+    return made.link;
+  }
+
+  constructor(
+    private readonly socket: Duplex,
+    /** The buffer small reads land in, where this link reads on its own socket (`onFd`). */
+    private readonly readBuffer?: Buffer,
+  ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => {
       this.closed = true;
@@ -142,6 +181,30 @@ export class PipeLink implements FrameLink {
     buf = buf.subarray(at);
     this.chunks = buf.length > 0 ? [buf] : [];
     this.buffered = buf.length;
+  }
+
+  /** Where the next read lands (`onFd`): the rest of a large message, or the small buffer. */
+  private nextReadBuffer(): Uint8Array {
+    const large = this.large;
+    return large ? large.buf.subarray(large.filled) : this.readBuffer!;
+  }
+
+  /** `n` bytes were read into `into` (`onFd`). */
+  private onRead(n: number, into: Uint8Array): void {
+    const large = this.large;
+    if (large && into.buffer === large.buf.buffer) {
+      large.filled += n;
+      if (large.filled === large.buf.length) {
+        this.large = undefined;
+        this.handler?.(large.buf);
+      }
+      return;
+    }
+    // The small buffer is read into again: what this read brought is copied out of it (a
+    // short read lands in Node's buffer pool).
+    const chunk = Buffer.allocUnsafe(n);
+    chunk.set(into.subarray(0, n));
+    this.onData(chunk);
   }
 
   /** Copy `chunk` into the large message; hand it over once full. Returns what follows it. */

@@ -103,3 +103,54 @@ test('the other end closing is reported once (a worker without an IPC channel le
   expect(closed).toBe(1);
   expect(link.open).toBe(false);
 });
+
+/**
+ * A link reading on its own socket (a worker's pipe, `PipeLink.onFd`): the test plays the
+ * socket, reading up to `size` bytes of the stream into whatever buffer the link offers next,
+ * as libuv does with a socket's `onread`.
+ */
+function ownReads(stream: Buffer, size: number): { got: Uint8Array[]; offered: Uint8Array[] } {
+  let reads: import('../../../src/transport/ipc-link').OwnReads | undefined;
+  const link = PipeLink.readingInto((onread) => {
+    reads = onread;
+    return fakeSocket().socket;
+  });
+  const got: Uint8Array[] = [];
+  const offered: Uint8Array[] = [];
+  link.onMessage((m) => got.push(m));
+  let into = reads!.buffer();
+  for (let at = 0; at < stream.length; ) {
+    offered.push(into);
+    const n = Math.min(size, into.length, stream.length - at);
+    into.set(stream.subarray(at, at + n));
+    at += n;
+    reads!.callback(n, into);
+    into = reads!.buffer();
+  }
+  return { got, offered };
+}
+
+test('reading on its own socket: every split, large messages read straight into the buffer they are handed over in', async () => {
+  const a = fakeSocket();
+  const sender = new PipeLink(a.socket);
+  const big = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
+  const messages = [msg(2, 1), big((1 << 20) + 5, 3), msg(7, 4), msg(300, 8), big(3 << 20, 5), msg(1, 6)];
+  for (const m of messages) sender.send([m]);
+  await new Promise((resolve) => setImmediate(resolve));
+  const stream = Buffer.concat(a.written);
+  for (const size of [1, 4093, 65536, 1 << 20, stream.length]) {
+    if (size === 1) {
+      // Byte by byte over the small messages and the head of the first large one.
+      const { got } = ownReads(stream.subarray(0, 64), 1);
+      expect(got.map((m) => m.byteLength)).toEqual([2]);
+      continue;
+    }
+    const { got, offered } = ownReads(stream, size);
+    expect(got.map((m) => m.byteLength)).toEqual(messages.map((m) => m.byteLength));
+    // Compared after the last read: the small buffer was read into again and again since.
+    got.forEach((m, i) => expect(Buffer.compare(m, messages[i]!)).toBe(0));
+    // Reads landed in the very buffers the large messages were handed over in.
+    const large = got.filter((m) => m.byteLength >= 1 << 20);
+    expect(offered.filter((o) => large.some((m) => o.buffer === m.buffer)).length).toBeGreaterThan(0);
+  }
+});
