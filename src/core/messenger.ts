@@ -72,7 +72,9 @@ export class Messenger {
     options?: PublishOptions,
   ): void {
     if (this.closed && queue !== BROKER_QUEUE) return;
-    const body = encodeEnvelope(this.port.outgoing ? this.port.outgoing(msg) : msg);
+    // An in-process transport writes the message to a pipe or hands it to one that does: its
+    // large byte arrays (raybus's own serialized bytes) travel beside it, never copied in.
+    const body = encodeEnvelope(this.port.outgoing ? this.port.outgoing(msg) : msg, this.publishSync !== undefined);
     if (this.publishSync) {
       // In-process transports take the message at once: no promise per message. A failure is
       // still reported asynchronously, as a rejected publish would be.

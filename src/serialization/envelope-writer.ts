@@ -11,7 +11,11 @@
  *
  * A value of any other kind (a Map, a Date, a class instance, a typed array other than bytes)
  * makes `writeEnvelope` return undefined: the caller encodes that message with msgpackr.
+ *
+ * Asked to gather, it leaves byte arrays of GATHER_BYTES or more out of the message, beside it
+ * (gathered-bytes.ts): a pipe writes them as they are.
  */
+import { GATHER_BYTES, GatheredBytes } from './gathered-bytes';
 
 /** The value is not an envelope this writer knows: the caller falls back to msgpackr. */
 class NotAnEnvelope extends Error {}
@@ -36,6 +40,9 @@ let buf = Buffer.allocUnsafe(BUFFER_BYTES);
 /** Where the message being written starts in `buf`, and where its next byte goes. */
 let base = 0;
 let pos = 0;
+/** Large byte arrays are left out of the message being written (its offsets, their bytes). */
+let gather = false;
+let holes: Array<{ at: number; bytes: Uint8Array }> | undefined;
 
 /**
  * Room for `n` more bytes. Out of room, the message so far moves to a new buffer, twice as
@@ -202,7 +209,8 @@ function write(v: unknown, depth: number): boolean {
     const n = v.byteLength;
     writeHeader(n, 0, 0, 0xc4, 0xc5);
     ensure(n);
-    buf.set(v, pos);
+    if (gather && n >= GATHER_BYTES) (holes ??= []).push({ at: pos - base, bytes: v });
+    else buf.set(v, pos);
     pos += n;
     return false;
   }
@@ -238,21 +246,31 @@ function write(v: unknown, depth: number): boolean {
   return false;
 }
 
-/** `value` as msgpack, or undefined when it holds something other than plain data. */
-export function writeEnvelope(value: unknown): Uint8Array | undefined {
+/**
+ * `value` as msgpack, or undefined when it holds something other than plain data. With
+ * `gatherLarge`, byte arrays of GATHER_BYTES or more are not copied in: the message is then a
+ * GatheredBytes, for a transport that writes it to a pipe (gathered-bytes.ts). The arrays
+ * must not change while it lives.
+ */
+export function writeEnvelope(value: unknown, gatherLarge = false): Uint8Array | undefined {
   if (buf.length - pos < ROOM) {
     buf = Buffer.allocUnsafe(BUFFER_BYTES);
     pos = 0;
   }
   base = pos;
+  gather = gatherLarge;
+  holes = undefined;
   try {
     write(value, 0);
   } catch (err) {
     pos = base;
+    holes = undefined;
     if (err === NOT_AN_ENVELOPE) return undefined;
     throw err;
   }
-  const out = buf.subarray(base, pos);
+  const left = holes;
+  holes = undefined;
+  const out = left ? GatheredBytes.over(buf.subarray(base, pos), left) : buf.subarray(base, pos);
   // A large message keeps its buffer to itself, and so does one that made the buffer grow:
   // the next ones start a small one.
   if (out.length >= LARGE_MESSAGE_BYTES || buf.length > BUFFER_BYTES) {

@@ -149,10 +149,14 @@ export class Serializer {
     return this.values.unpack(bytes);
   }
 
-  /** Encode an envelope (plain objects, strings, numbers, Uint8Array). */
-  encodeEnvelope(value: unknown): Uint8Array {
+  /**
+   * Encode an envelope (plain objects, strings, numbers, Uint8Array). `gatherLarge`: for a
+   * transport that writes it to a pipe, large byte arrays are left beside it, not copied in
+   * (envelope-writer.ts, gathered-bytes.ts).
+   */
+  encodeEnvelope(value: unknown, gatherLarge = false): Uint8Array {
     // Plain data (every message raybus makes) by the envelope writer; anything else by msgpackr.
-    return writeEnvelope(value) ?? afterPack(this.envelopes, this.envelopes.pack(value));
+    return writeEnvelope(value, gatherLarge) ?? afterPack(this.envelopes, this.envelopes.pack(value));
   }
 
   /** Decode an envelope; throws on malformed input (callers reject the message). */
@@ -181,9 +185,9 @@ export function decodeValue(bytes: Uint8Array): unknown {
   return serializer.decodeValue(bytes);
 }
 
-/** Encode a wire envelope with the process's serializer. */
-export function encodeEnvelope(value: unknown): Uint8Array {
-  return serializer.encodeEnvelope(value);
+/** Encode a wire envelope with the process's serializer (`gatherLarge`: see its method). */
+export function encodeEnvelope(value: unknown, gatherLarge = false): Uint8Array {
+  return serializer.encodeEnvelope(value, gatherLarge);
 }
 
 /** Decode a wire envelope with the process's serializer; throws on malformed input. */

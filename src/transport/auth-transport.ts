@@ -19,6 +19,7 @@ import type { Observable } from 'rxjs';
 import { systemClock, type Clock } from '../util/clock';
 import { AUTHENTICATED_HEADER, type ConsumeOptions, type Delivery, type PublishOptions, type QueueInspection, type QueueOptions, type Subscription, type Transport, type TransportCapabilities, type TransportLease, type TransportStatus } from './transport';
 import { logger } from '../util/logger';
+import { joined } from '../serialization/gathered-bytes';
 
 /** Options of {@link createAuthTransport}. */
 export interface AuthOptions {
@@ -270,7 +271,9 @@ export class AuthTransport implements Transport {
 
   // ---------------------------------------------------------------- sealing
 
-  private seal(destination: string, payload: Uint8Array): Uint8Array {
+  private seal(destination: string, whole: Uint8Array): Uint8Array {
+    // A message gathered for a pipe is read here: its large arrays go in first.
+    const payload = joined(whole);
     this.seq += 1;
     const encrypt = this.options.encrypt === true;
     const header = Buffer.allocUnsafe(HEADER_BYTES);

@@ -26,6 +26,7 @@ import type {
   TransportStatus,
 } from './transport';
 import { logger } from '../util/logger';
+import { joined } from '../serialization/gathered-bytes';
 import { FULL_CAPABILITIES, NO_SUCH_QUEUE } from './transport';
 import { systemClock, type Clock } from '../util/clock';
 import { InMemoryLeases } from './in-memory-leases';
@@ -234,7 +235,9 @@ export class InMemoryBus {
       };
       const delivery: Delivery = {
         queue: q.name,
-        body: msg.body,
+        // A message gathered for a pipe (gathered-bytes.ts) goes as it is only to a consumer
+        // that forwards it (a node's bridge to its worker); one that reads it reads it whole.
+        body: consumer.recordsOnly ? msg.body : joined(msg.body),
         headers: msg.headers,
         redelivered: msg.redelivered,
         ack: () => {

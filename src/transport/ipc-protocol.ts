@@ -3,6 +3,7 @@
  * message on the link (ipc-link.ts) holds the turn's frames, one after the other.
  */
 import { privateMsgpackr } from '../serialization/msgpackr-instance';
+import { GatheredBytes } from '../serialization/gathered-bytes';
 import type { MessageHeaders, QueueOptions } from './transport';
 
 export type ChildFrame =
@@ -144,8 +145,11 @@ export function encodeFrames<F>(frames: readonly F[]): Uint8Array[] {
       at += b.byteLength;
       return;
     }
-    // The bytes so far, then the body itself; what follows goes into the rest of the buffer.
-    parts.push(buf.subarray(start, at), b);
+    // The bytes so far, then the body itself (a gathered one as its parts, its large arrays
+    // among them); what follows goes into the rest of the buffer.
+    parts.push(buf.subarray(start, at));
+    if (b instanceof GatheredBytes) b.partsInto(parts);
+    else parts.push(b);
     start = at;
   };
   const tags = (ctag: number, dtag: number): void => {

@@ -61,3 +61,30 @@ test('small messages queued in a worker keep their bytes while later reads arriv
   const got = await ray.get(args.map((a) => echo.remote(a)), { timeoutMs: 60_000 });
   expect(got).toEqual(args.map((a) => a.toString('hex')));
 }, 120_000);
+
+test('a large argument is whole again when its call is retried after its actor’s process was killed (SIGKILL)', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'raybus-large-retry-'));
+  try {
+    const Fragile = ray.remote(
+      class Fragile {
+        digestOrDie(b: Uint8Array, marker: string) {
+          const fs = require('node:fs');
+          if (!fs.existsSync(marker)) {
+            fs.writeFileSync(marker, 'died once');
+            process.kill(process.pid, 'SIGKILL');
+          }
+          return { n: b.length, h: require('node:crypto').createHash('sha256').update(b).digest('hex') as string };
+        }
+      },
+    );
+    const fragile = Fragile.options({ maxRestarts: 1, maxTaskRetries: 1 }).remote();
+    const arg = Buffer.from(Uint8Array.from({ length: 3 * MB + 5 }, (_, i) => (i * 13) & 0xff));
+    const got = await ray.get(fragile.digestOrDie.remote(arg, join(dir, 'marker')), { timeoutMs: 60_000 });
+    expect(got).toEqual({ n: arg.length, h: sha(arg) });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);

@@ -1,0 +1,72 @@
+/**
+ * A message whose large byte arrays were not copied into it (docs/ARCHITECTURE.md, "Values
+ * of many megabytes"). The envelope writer, asked to gather, writes the header of each byte
+ * array of GATHER_BYTES or more and leaves its room in the message unwritten (memory that is
+ * allocated but never touched costs neither time nor RSS); the message keeps the arrays
+ * beside it. A pipe writes the message as its parts, the arrays themselves among them
+ * (`partsInto`); anything that reads the message as bytes copies them in first (`joined`).
+ *
+ * Only raybus's own bytes are gathered — a value's serialized bytes, an object store entry —
+ * never a user's array, which may change after the call that took it.
+ */
+
+/** From this length a byte array in a message being gathered is not copied into it. */
+export const GATHER_BYTES = 1 << 20;
+
+/** Where an array goes in the message, and the array. */
+interface Hole {
+  readonly at: number;
+  readonly bytes: Uint8Array;
+}
+
+export class GatheredBytes extends Uint8Array {
+  /** The arrays not yet copied in, in order; undefined once they are. */
+  private holes: readonly Hole[] | undefined;
+
+  /** The message laid out in `bytes` (from `at`, `length` long), with `holes` still to copy. */
+  static over(bytes: Uint8Array, holes: readonly Hole[]): GatheredBytes {
+    const g = new GatheredBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+    g.holes = holes;
+    return g;
+  }
+
+  /** True while the arrays are only beside the message, not in it. */
+  get gathered(): boolean {
+    return this.holes !== undefined;
+  }
+
+  /** Push the message's parts, in order, onto `parts`: what was written, and the arrays. */
+  partsInto(parts: Uint8Array[]): void {
+    const holes = this.holes;
+    if (!holes) {
+      parts.push(new Uint8Array(this.buffer, this.byteOffset, this.byteLength));
+      return;
+    }
+    let at = 0;
+    for (const h of holes) {
+      if (h.at > at) parts.push(new Uint8Array(this.buffer, this.byteOffset + at, h.at - at));
+      parts.push(h.bytes);
+      at = h.at + h.bytes.byteLength;
+    }
+    if (this.byteLength > at) parts.push(new Uint8Array(this.buffer, this.byteOffset + at, this.byteLength - at));
+  }
+
+  /** Copy the arrays in (once): the message is then whole. */
+  copyIn(): void {
+    const holes = this.holes;
+    if (!holes) return;
+    for (const h of holes) this.set(h.bytes, h.at);
+    this.holes = undefined;
+  }
+
+  /** Its views (`subarray`, `slice`) are plain byte arrays: only the message itself has holes. */
+  static get [Symbol.species](): Uint8ArrayConstructor {
+    return Uint8Array;
+  }
+}
+
+/** `body` as bytes to read: a gathered message gets its arrays copied in. */
+export function joined(body: Uint8Array): Uint8Array {
+  if (body instanceof GatheredBytes) body.copyIn();
+  return body;
+}
