@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { JobId, NodeId } from '../protocol/ids';
 import type { Resources } from '../protocol/wire';
 import type { Transport } from '../transport/transport';
-import { ChannelLink, IPC_FD_VAR, IPC_PIPE_FD, PipeLink } from '../transport/ipc-link';
+import { ChannelLink, IPC_FD_VAR, IPC_PIPE_FD, PipeLink, WORKER_POLL_VAR, workerPollUs } from '../transport/ipc-link';
 import { LOG_FILES_VAR, NODE_IMPORTS_VAR, workerIdentityEnv } from '../protocol/worker-process';
 import { LOG_LEVEL_VAR, logLevel } from '../util/logger';
 import { WorkerLogs } from './worker-logs';
@@ -55,6 +55,8 @@ export interface ProcessSpawnerOptions {
 /** Forks real worker processes. */
 export class ProcessSpawner implements WorkerSpawner {
   private readonly warnedEnvKeys = new Set<string>();
+  /** How long workers poll their pipe after a write (µs): checked once, when the node is made. */
+  private readonly pollUs = workerPollUs();
 
   constructor(private readonly options: ProcessSpawnerOptions) {}
 
@@ -65,7 +67,7 @@ export class ProcessSpawner implements WorkerSpawner {
       base: process.env,
       identity: {
         ...workerIdentityEnv({ workerId: spec.workerId, nodeId: o.nodeId, jobId: o.jobId, namespace: o.namespace }),
-        ...(PIPE_LINK ? { [IPC_FD_VAR]: String(IPC_PIPE_FD) } : {}),
+        ...(PIPE_LINK ? { [IPC_FD_VAR]: String(IPC_PIPE_FD), [WORKER_POLL_VAR]: String(this.pollUs) } : {}),
         // Workers log at their node's level (raybus's own messages).
         [LOG_LEVEL_VAR]: logLevel(),
         ...o.workerEnv,

@@ -5,7 +5,7 @@
  * takes only deliveries the node opened with the cluster key; it never holds the key.
  */
 import { IpcTransport } from '../transport/ipc-transport';
-import { ChannelLink, IPC_FD_VAR, PipeLink, type FrameLink } from '../transport/ipc-link';
+import { ChannelLink, IPC_FD_VAR, PipeLink, workerPollUs, type FrameLink } from '../transport/ipc-link';
 import type { CoreWorker } from '../core/core-worker';
 import { slot } from '../core/runtime-state';
 import { decodeMessage } from '../serialization/message-codec';
@@ -202,6 +202,6 @@ function openNodeLink(): FrameLink {
   const fd = Number(process.env[IPC_FD_VAR]);
   if (!Number.isInteger(fd) || fd <= 2) return new ChannelLink(process as unknown as ConstructorParameters<typeof ChannelLink>[0]);
   // No IPC channel beside it: the pipe keeps the worker alive, and its closing ends it.
-  return PipeLink.onFd(fd);
+  return PipeLink.onFd(fd, workerPollUs());
 }
 

@@ -3,7 +3,7 @@
  * any split of the byte stream into reads, several messages per read, and large messages.
  */
 import { Duplex } from 'node:stream';
-import { PipeLink } from '../../../src/transport/ipc-link';
+import { PipeLink, workerPollUs } from '../../../src/transport/ipc-link';
 
 /** A duplex whose writes are collected, and whose reads the test feeds chunk by chunk. */
 function fakeSocket(): { socket: Duplex; written: Buffer[]; feed(chunk: Buffer): void } {
@@ -153,4 +153,12 @@ test('reading on its own socket: every split, large messages read straight into 
     const large = got.filter((m) => m.byteLength >= 1 << 20);
     expect(offered.filter((o) => large.some((m) => o.buffer === m.buffer)).length).toBeGreaterThan(0);
   }
+});
+
+test('RAYBUS_WORKER_POLL_US: a budget in µs, 0 to never poll; anything else is refused by name', () => {
+  expect(workerPollUs({})).toBe(120);
+  expect(workerPollUs({ RAYBUS_WORKER_POLL_US: '' })).toBe(120);
+  expect(workerPollUs({ RAYBUS_WORKER_POLL_US: '0' })).toBe(0);
+  expect(workerPollUs({ RAYBUS_WORKER_POLL_US: '300' })).toBe(300);
+  for (const bad of ['-1', '1.5', 'fast', '10001']) expect(() => workerPollUs({ RAYBUS_WORKER_POLL_US: bad })).toThrow(/RAYBUS_WORKER_POLL_US must be an integer from 0 to 10000/);
 });

@@ -1,0 +1,92 @@
+/**
+ * A worker polls its pipe after it writes, while messages follow its writes closely
+ * (src/transport/ipc-link.ts, `PipeLink.onFd` with a budget): a child process plays the
+ * worker with the built link on fd 3 and echoes every message, the test plays its node. In
+ * a loop of calls one at a time the polls catch the messages; a message after a long pause
+ * turns polling off; whatever a poll reads (a large message too) arrives intact.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { PipeLink } from '../../src/transport/ipc-link';
+
+const LINK = join(__dirname, '../../dist/cjs/src/transport/ipc-link.js');
+// The budget is generous (5 ms) so that a loaded machine's turnaround still falls inside it.
+const CHILD = `
+const { PipeLink } = require(${JSON.stringify(LINK)});
+const link = PipeLink.onFd(3, 5000);
+link.onMessage((m) => {
+  if (m.length === 5 && Buffer.from(m).toString() === 'stats') link.send([Buffer.from(JSON.stringify(link.pollStats))]);
+  else link.send([m]);
+});
+link.onClose(() => process.exit(0));
+`;
+
+let child: ChildProcess;
+let node: PipeLink;
+const answers: Uint8Array[] = [];
+let waiting: (() => void) | undefined;
+
+function call(m: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve) => {
+    waiting = () => resolve(answers.shift()!);
+    node.send([m]);
+  });
+}
+
+const stats = async (): Promise<{ polls: number; caught: number }> => JSON.parse(Buffer.from(await call(Buffer.from('stats'))).toString());
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  child = spawn(process.execPath, ['-e', CHILD], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+  await once(child, 'spawn');
+  node = new PipeLink(child.stdio[3] as Duplex);
+  node.onMessage((m) => {
+    answers.push(Uint8Array.from(m));
+    waiting?.();
+  });
+});
+
+afterAll(async () => {
+  (child.stdio[3] as Duplex).destroy();
+  if (child.exitCode === null) await once(child, 'exit');
+});
+
+test('in a loop of calls one at a time, the worker reads the next call itself', async () => {
+  for (let i = 0; i < 200; i++) {
+    const got = await call(Buffer.from(`call ${i}`));
+    expect(Buffer.from(got).toString()).toBe(`call ${i}`);
+  }
+  const s = await stats();
+  // Answers were followed by polls (one poll covers the answers written before it runs), and
+  // nearly every poll caught the next call.
+  expect(s.polls).toBeGreaterThanOrEqual(100);
+  expect(s.caught).toBeGreaterThanOrEqual(s.polls - 5);
+});
+
+test('a large message read by a poll arrives intact', async () => {
+  const big = Buffer.from(Uint8Array.from({ length: (3 << 20) + 11 }, (_, i) => (i * 7) & 0xff));
+  await call(Buffer.from('warm'));
+  const before = await stats();
+  const got = await call(big);
+  expect(Buffer.compare(got, big)).toBe(0);
+  expect((await stats()).caught).toBeGreaterThan(before.caught);
+});
+
+test('calls far apart turn polling off, and calls close together turn it on again', async () => {
+  // The poll after this answer waits 5 ms and catches nothing: polling stops.
+  await call(Buffer.from('one'));
+  await pause(30);
+  const off = await stats();
+  await pause(30);
+  await call(Buffer.from('two'));
+  await pause(30);
+  await call(Buffer.from('three'));
+  // The stats call came 30 ms after a write: no poll ran since.
+  const later = await stats();
+  expect(later.polls).toBe(off.polls);
+  // A loop of calls again: the first arrives within the budget of a write, polling resumes.
+  for (let i = 0; i < 20; i++) await call(Buffer.from(`again ${i}`));
+  expect((await stats()).caught).toBeGreaterThan(later.caught + 10);
+});
