@@ -208,7 +208,7 @@ function largeValuesTable(large) {
   const rows = names.map((n) => [n, cell(large.embedded, n), cell(large.rabbitmq, n), cell(large.nats, n)]);
   const raw = large.anchors.map((r) => [r.name, ok(r) ? `${fmt(r.mean)} ± ${fmt(r.std)}` : value(r)]);
   return [
-    'A value larger than half a message of the bus travels as a blob: the process that needs it pulls it from the one that has it, in chunks of one message (RabbitMQ: 16 MiB, `RAYBUS_MAX_MESSAGE_BYTES`; NATS: `max_payload` − 4 KiB, 1 MiB by default), 4 in flight, sha256-checked. The embedded default takes any size in one message.',
+    'A value larger than half a message of the bus travels as a blob: the process that needs it pulls it from the one that has it, in chunks of one message (RabbitMQ: 16 MiB, `RAYBUS_MAX_MESSAGE_BYTES`; NATS: `max_payload` − 4 KiB, 1 MiB by default), 4 in flight, sha256-checked. The embedded default takes any size in one message: the driver writes a value\'s serialized bytes to the worker\'s pipe as they are, and the worker reads them straight into the buffer the value is decoded from (docs/ARCHITECTURE.md, \"Values of many megabytes on a pipe\").',
     '',
     table(['MB/s (mean ± std of 3 ops)', 'raybus embedded', 'raybus RabbitMQ', 'raybus NATS'], rows),
     '',
@@ -221,7 +221,7 @@ const anyRetried = (data) =>
 
 /** What bounds the figures that miss their targets (measured with benchmarks/quick.mjs and --cpu-prof). */
 const BOUNDS = [
-  'What bounds *sync* figures: one call is two wake-ups of another process (owner → worker → owner), as in the raw IPC anchor\'s sync figure, plus the work on each side; on this machine a wake-up costs 100–300 µs, so sync figures follow the anchor (see the × columns), not the CPU. On RabbitMQ a task crosses the broker twice and the node ↔ worker pipe twice, where amqplib\'s request/reply crosses the broker twice.',
+  'What bounds *sync* figures: one call is two wake-ups of another process (owner → worker → owner), as in the raw IPC anchor\'s sync figure, plus the work on each side; on this machine a wake-up costs 100–300 µs, so sync figures follow the anchor (see the × columns), not the CPU. A worker polls its pipe for up to 120 µs after it answers while calls come back that soon (`RAYBUS_WORKER_POLL_US`), so in a loop of calls one at a time the owner\'s write wakes nobody: one wake-up a call, the owner\'s. On RabbitMQ a task crosses the broker twice and the node ↔ worker pipe twice, where amqplib\'s request/reply crosses the broker twice.',
   'What bounds figures with many in flight (embedded): CPU per trivial call, about 50 µs in the driver and 50–70 µs in a worker (`node benchmarks/quick.mjs`: envelope encoding and decoding, the in-process bus, ObjectRef bookkeeping, garbage collection); the driver and two workers share 2 cores. Tasks are pipelined on a worker (up to 128 while a function\'s calls run under 1 ms) and frames travel in batches, so the IPC round trip no longer bounds them.',
   'What bounds figures with many in flight (RabbitMQ): the broker, the busiest process. raybus\'s messages are persistent on durable queues, with publisher confirms and acknowledgements, so that a broker restart loses no task, call or result (tested); the amqplib and Moleculer anchors use transient messages without confirms. Messages to one worker or reply queue (and actor calls that are never retried) travel batched, one broker message per queue and event-loop turn.',
 ];

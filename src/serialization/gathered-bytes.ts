@@ -1,6 +1,6 @@
 /**
  * A message whose large byte arrays were not copied into it (docs/ARCHITECTURE.md, "Values
- * of many megabytes"). The envelope writer, asked to gather, writes the header of each byte
+ * of many megabytes on a pipe"). The envelope writer, asked to gather, writes the header of each byte
  * array of GATHER_BYTES or more and leaves its room in the message unwritten (memory that is
  * allocated but never touched costs neither time nor RSS); the message keeps the arrays
  * beside it. A pipe writes the message as its parts, the arrays themselves among them
