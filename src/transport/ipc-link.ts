@@ -57,6 +57,15 @@ export function workerPollUs(env: NodeJS.ProcessEnv = process.env): number {
 /** A poll that caught nothing stops polling; a message that came within this many budgets of a write starts it again. */
 const POLL_GAP_FACTOR = 2;
 
+/** Read what `fd` has now into `into`: the bytes read, -1 when nothing is there, 0 at its end or on an error. */
+function readNow(fd: number, into: Uint8Array): number {
+  try {
+    return readSync(fd, into, 0, into.length, null);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EAGAIN' ? -1 : 0;
+  }
+}
+
 /** A socket's `onread` option: where its next read lands, and what it read. */
 export interface OwnReads {
   buffer(): Uint8Array;
@@ -77,13 +86,17 @@ export class PipeLink implements FrameLink {
    * MB, the copy of every 64 KiB read into memory the process touches for the first time).
    */
   static onFd(fd: number, pollUs = 0): PipeLink {
-    const link = PipeLink.readingInto((onread) => new Socket({ fd, readable: true, writable: true, onread } as ConstructorParameters<typeof Socket>[0]));
-    if (pollUs > 0) link.poll = { fd, ns: BigInt(Math.round(pollUs * 1000)), sentAt: 0n, scheduled: false, on: true, polls: 0, caught: 0 };
-    return link;
+    return PipeLink.readingInto(
+      (onread) => new Socket({ fd, readable: true, writable: true, onread } as ConstructorParameters<typeof Socket>[0]),
+      pollUs > 0 ? { us: pollUs, read: (into) => readNow(fd, into) } : undefined,
+    );
   }
 
-  /** A link on the socket `open` makes with the given `onread` (tests give a socket of their own). */
-  static readingInto(open: (onread: OwnReads) => Duplex): PipeLink {
+  /**
+   * A link on the socket `open` makes with the given `onread`; with `poll`, it polls after its
+   * writes with `poll.read` (tests give a socket and a read of their own).
+   */
+  static readingInto(open: (onread: OwnReads) => Duplex, poll?: { readonly us: number; read(into: Uint8Array): number }): PipeLink {
     const small = Buffer.allocUnsafe(READ_BYTES);
     // The socket asks for a buffer as it opens, before the link exists.
     const made: { link?: PipeLink } = {};
@@ -94,8 +107,9 @@ export class PipeLink implements FrameLink {
         return true;
       },
     });
-    made.link = new PipeLink(socket, small);
-    return made.link;
+    const link = (made.link = new PipeLink(socket, small));
+    if (poll) link.poll = { read: poll.read, ns: BigInt(Math.round(poll.us * 1000)), sentAt: 0n, scheduled: false, on: true, polls: 0, caught: 0 };
+    return link;
   }
 
   /**
@@ -105,7 +119,9 @@ export class PipeLink implements FrameLink {
    * wake-up costs more than the call). It polls only while messages arrive within a few
    * budgets of its writes: a worker called now and then never polls for long.
    */
-  private poll: { readonly fd: number; readonly ns: bigint; sentAt: bigint; scheduled: boolean; on: boolean; polls: number; caught: number } | undefined;
+  private poll:
+    | { read(into: Uint8Array): number; readonly ns: bigint; sentAt: bigint; scheduled: boolean; on: boolean; polls: number; caught: number }
+    | undefined;
 
   /** Polls made and messages they caught (tests, benchmarks). */
   get pollStats(): { polls: number; caught: number } {
@@ -181,7 +197,9 @@ export class PipeLink implements FrameLink {
   private readonly pollOnce = (): void => {
     const poll = this.poll!;
     poll.scheduled = false;
-    if (!poll.on || this.closed) return;
+    // Not while a large message comes in: the socket reads it into the part of its buffer
+    // that the last read left to fill, and a read here would move that part under it.
+    if (!poll.on || this.closed || this.large) return;
     poll.polls += 1;
     const deadline = process.hrtime.bigint() + poll.ns;
     // A read that finds nothing throws EAGAIN: without a stack it costs far less.
@@ -189,15 +207,11 @@ export class PipeLink implements FrameLink {
     Error.stackTraceLimit = 0;
     try {
       do {
-        const into = this.nextReadBuffer();
-        let n: number;
-        try {
-          n = readSync(poll.fd, into, 0, into.length, null);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-          return; // the socket's own read reports errors and the end
-        }
-        if (n <= 0) return;
+        // The small buffer only (a large message begun here is read on by the socket).
+        const into = this.readBuffer!;
+        const n = poll.read(into);
+        if (n < 0) continue;
+        if (n === 0) return; // the socket's own read reports errors and the end
         poll.caught += 1;
         Error.stackTraceLimit = limit;
         this.onRead(n, into);

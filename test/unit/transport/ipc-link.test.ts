@@ -162,3 +162,113 @@ test('RAYBUS_WORKER_POLL_US: a budget in µs, 0 to never poll; anything else is 
   expect(workerPollUs({ RAYBUS_WORKER_POLL_US: '300' })).toBe(300);
   for (const bad of ['-1', '1.5', 'fast', '10001']) expect(() => workerPollUs({ RAYBUS_WORKER_POLL_US: bad })).toThrow(/RAYBUS_WORKER_POLL_US must be an integer from 0 to 10000/);
 });
+
+/**
+ * A worker polls its pipe after a write (`PipeLink.onFd` with a budget). The test plays the
+ * socket as libuv does — each read lands in the buffer the link gave after the read before it
+ * — and the poll's own reads, which may run between them.
+ */
+function polledLink(budgetUs: number) {
+  const pollable: Buffer[] = [];
+  let reads: import('../../../src/transport/ipc-link').OwnReads | undefined;
+  const link = PipeLink.readingInto(
+    (onread) => {
+      reads = onread;
+      return fakeSocket().socket;
+    },
+    {
+      us: budgetUs,
+      read: (into) => {
+        const next = pollable.shift();
+        if (!next) return -1;
+        const n = Math.min(next.length, into.length);
+        into.set(next.subarray(0, n));
+        if (n < next.length) pollable.unshift(next.subarray(n));
+        return n;
+      },
+    },
+  );
+  let registered = reads!.buffer();
+  /** The socket reads up to `bytes.length` into the buffer it was given. */
+  const socketRead = (bytes: Buffer): Buffer => {
+    const n = Math.min(bytes.length, registered.length);
+    registered.set(bytes.subarray(0, n));
+    reads!.callback(n, registered);
+    registered = reads!.buffer();
+    return bytes.subarray(n);
+  };
+  return { link, pollable, socketRead };
+}
+
+const framed = (body: Uint8Array): Buffer => {
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(body.length, 0);
+  return Buffer.concat([head, body]);
+};
+
+test('a poll after a write reads the next message; a large message coming in is left to the socket', async () => {
+  const { link, pollable, socketRead } = polledLink(2000);
+  const big = Buffer.from(Uint8Array.from({ length: (2 << 20) + 9 }, (_, i) => (i * 13 + 1) & 0xff));
+  const got: Buffer[] = [];
+  link.onMessage((m) => {
+    got.push(Buffer.from(m));
+    if (m.length < 100) link.send([Uint8Array.of(1)]); // an answer: a poll follows it
+  });
+  /** The socket reads `bytes` in reads of at most `size`; returns nothing left. */
+  const socketReads = (bytes: Buffer, size = 65_536): void => {
+    while (bytes.length > 0) {
+      const piece = bytes.subarray(0, size);
+      bytes = bytes.subarray(piece.length - socketRead(piece).length);
+    }
+  };
+  // A small call; the poll after its answer reads the next one.
+  socketReads(framed(Buffer.from('call 1')));
+  pollable.push(framed(Buffer.from('call 2')));
+  await new Promise((r) => setImmediate(r));
+  expect(got.map((m) => m.toString())).toEqual(['call 1', 'call 2']);
+  expect(link.pollStats).toEqual({ polls: 1, caught: 1 });
+  // A call and a large message behind it: the socket has begun the large one into its own
+  // buffer when the poll after the call's answer runs, with more of it waiting. The poll
+  // leaves it to the socket, whose next read lands where its last one left off.
+  const stream = Buffer.concat([framed(Buffer.from('call 3')), framed(big)]);
+  socketReads(stream.subarray(0, 200_000));
+  pollable.push(stream.subarray(200_000, 300_000));
+  await new Promise((r) => setImmediate(r));
+  expect(link.pollStats.polls).toBe(1);
+  socketReads(Buffer.concat([...pollable.splice(0), stream.subarray(300_000)]));
+  expect(got.map((m) => m.length)).toEqual([6, 6, 6, big.length]);
+  expect(Buffer.compare(got[3]!, big)).toBe(0);
+  // A poll that reads the start of a large message: the socket reads the rest.
+  link.send([Uint8Array.of(2)]);
+  const stream2 = Buffer.concat([framed(Buffer.from('call 4')), framed(big)]);
+  pollable.push(stream2.subarray(0, 40_000));
+  await new Promise((r) => setImmediate(r));
+  expect(link.pollStats).toEqual({ polls: 2, caught: 2 });
+  socketReads(stream2.subarray(40_000));
+  expect(got.map((m) => m.length)).toEqual([6, 6, 6, big.length, 6, big.length]);
+  expect(Buffer.compare(got[5]!, big)).toBe(0);
+});
+
+test('a poll that catches nothing stops polling; a message soon after a write starts it again', async () => {
+  const { link, pollable, socketRead } = polledLink(200);
+  const got: string[] = [];
+  link.onMessage((m) => got.push(Buffer.from(m).toString()));
+  link.send([Uint8Array.of(1)]);
+  await new Promise((r) => setImmediate(r));
+  expect(link.pollStats).toEqual({ polls: 1, caught: 0 });
+  // Off: a write schedules no poll.
+  link.send([Uint8Array.of(1)]);
+  await new Promise((r) => setTimeout(r, 5));
+  socketRead(framed(Buffer.from('late')));
+  link.send([Uint8Array.of(1)]);
+  pollable.push(framed(Buffer.from('never polled')));
+  await new Promise((r) => setImmediate(r));
+  expect(link.pollStats.polls).toBe(1);
+  // A message that follows a write within the budget turns it on again.
+  socketRead(Buffer.concat(pollable.splice(0)));
+  link.send([Uint8Array.of(1)]);
+  pollable.push(framed(Buffer.from('polled')));
+  await new Promise((r) => setImmediate(r));
+  expect(link.pollStats).toEqual({ polls: 2, caught: 1 });
+  expect(got).toEqual(['late', 'never polled', 'polled']);
+});
