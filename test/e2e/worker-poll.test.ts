@@ -15,7 +15,7 @@ const LINK = join(__dirname, '../../dist/cjs/src/transport/ipc-link.js');
 // The budget is generous (100 ms) so that a loaded machine's turnaround still falls inside it.
 const CHILD = `
 const { PipeLink } = require(${JSON.stringify(LINK)});
-const link = PipeLink.onFd(3, 100000);
+const link = PipeLink.onFd(3, 100000, 0);
 link.onMessage((m) => {
   if (m.length === 5 && Buffer.from(m).toString() === 'stats') link.send([Buffer.from(JSON.stringify(link.pollStats))]);
   else link.send([m]);

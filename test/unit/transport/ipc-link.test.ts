@@ -168,7 +168,7 @@ test('RAYBUS_WORKER_POLL_US: a budget in µs, 0 to never poll; anything else is 
  * socket as libuv does — each read lands in the buffer the link gave after the read before it
  * — and the poll's own reads, which may run between them.
  */
-function polledLink(budgetUs: number) {
+function polledLink(budgetUs: number, after = 0) {
   const pollable: Buffer[] = [];
   let reads: import('../../../src/transport/ipc-link').OwnReads | undefined;
   const link = PipeLink.readingInto(
@@ -178,6 +178,7 @@ function polledLink(budgetUs: number) {
     },
     {
       us: budgetUs,
+      after,
       read: (into) => {
         const next = pollable.shift();
         if (!next) return -1;
@@ -272,4 +273,28 @@ test('a poll that catches nothing stops polling; a message soon after a write st
   await new Promise((r) => setImmediate(r));
   expect(link.pollStats).toEqual({ polls: 2, caught: 1 });
   expect(got).toEqual(['late', 'never polled', 'polled']);
+});
+
+test('polling starts only once enough messages came soon after writes (an actor called now and then never polls)', async () => {
+  const { link, pollable, socketRead } = polledLink(2000, 3);
+  const got: string[] = [];
+  link.onMessage((m) => got.push(Buffer.from(m).toString()));
+  link.send([Uint8Array.of(1)]);
+  pollable.push(framed(Buffer.from('not polled')));
+  await new Promise((r) => setImmediate(r));
+  expect(link.pollStats.polls).toBe(0);
+  socketRead(Buffer.concat(pollable.splice(0)));
+  // A message long after a write does not count; two more soon after one do: three.
+  link.send([Uint8Array.of(1)]);
+  await new Promise((r) => setTimeout(r, 20));
+  socketRead(framed(Buffer.from('late')));
+  for (const m of ['a', 'b']) {
+    link.send([Uint8Array.of(1)]);
+    socketRead(framed(Buffer.from(m)));
+  }
+  link.send([Uint8Array.of(1)]);
+  pollable.push(framed(Buffer.from('polled')));
+  await new Promise((r) => setImmediate(r));
+  expect(link.pollStats).toEqual({ polls: 1, caught: 1 });
+  expect(got).toEqual(['not polled', 'late', 'a', 'b', 'polled']);
 });
