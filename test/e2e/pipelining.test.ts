@@ -6,7 +6,7 @@
  * cancelling a task queued behind a running one does not kill the running one, and a worker
  * crash spends a retry only for the task that was running.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as Ray from '../../src/index';
@@ -97,25 +97,31 @@ test('tasks pipelined on one worker run one at a time, in submission order', asy
 });
 
 test('force-cancelling a task queued behind a running one drops it and spares the running one', async () => {
-  const busy = ray.remote({ numCpus: 2, maxRetries: 0 })((ms: number, tag: string, startedFile?: string) => {
+  const busy = ray.remote({ numCpus: 2, maxRetries: 0 })((ms: number, tag: string, startedFile?: string, goFile?: string) => {
+    const fs = require('node:fs') as typeof import('node:fs');
     const g = globalThis as { __ran?: string[] };
     (g.__ran ??= []).push(tag);
-    if (startedFile) (require('node:fs') as typeof import('node:fs')).writeFileSync(startedFile, tag);
-    // Synchronous on purpose: the worker cannot give queued tasks back while this runs.
+    if (startedFile) fs.writeFileSync(startedFile, tag);
+    // Synchronous on purpose: the worker cannot give queued tasks back while this runs. With
+    // `goFile`, it runs until the test has sent the cancel (at most `ms`).
     const end = Date.now() + ms;
-    while (Date.now() < end);
+    while (Date.now() < end && !(goFile && fs.existsSync(goFile)));
     return { pid: process.pid, ran: [...g.__ran] };
   });
   await warmUp(busy, 0, 'warm');
-  const startedFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'raybus-pipe-')), 'started');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'raybus-pipe-'));
+  const startedFile = path.join(dir, 'started');
+  const goFile = path.join(dir, 'go');
   // Submitted together, so all three are pushed on the one lease: while the first runs, the
-  // other two wait behind it on its worker.
-  const running = busy.remote(1500, 'running', startedFile);
+  // other two wait behind it on its worker. The first runs until the cancel is on its way (a
+  // loaded machine may take longer than any fixed time to send it).
+  const running = busy.remote(30_000, 'running', startedFile, goFile);
   const queued = busy.remote(0, 'queued');
   const after = busy.remote(0, 'after');
   await waitUntil(async () => existsSync(startedFile));
   await ray.cancel(queued, { force: true });
   await expect(ray.get(queued, T)).rejects.toBeInstanceOf(ray.TaskCancelledError);
+  writeFileSync(goFile, 'go');
   type Ran = { pid: number; ran: string[] };
   const first = (await ray.get(running, T)) as Ran;
   const last = (await ray.get(after, T)) as Ran;
