@@ -15,7 +15,7 @@
  * Asked to gather, it leaves byte arrays of GATHER_BYTES or more out of the message, beside it
  * (gathered-bytes.ts): a pipe writes them as they are.
  */
-import { GATHER_BYTES, GatheredBytes } from './gathered-bytes';
+import { GATHER_BYTES, GatheredBytes, type Hole } from './gathered-bytes';
 
 /** The value is not an envelope this writer knows: the caller falls back to msgpackr. */
 class NotAnEnvelope extends Error {}
@@ -42,7 +42,7 @@ let base = 0;
 let pos = 0;
 /** Large byte arrays are left out of the message being written (its offsets, their bytes). */
 let gather = false;
-let holes: Array<{ at: number; bytes: Uint8Array }> | undefined;
+let holes: Hole[] | undefined;
 
 /**
  * Room for `n` more bytes. Out of room, the message so far moves to a new buffer, twice as

@@ -13,8 +13,8 @@
 /** From this length a byte array in a message being gathered is not copied into it. */
 export const GATHER_BYTES = 1 << 20;
 
-/** Where an array goes in the message, and the array. */
-interface Hole {
+/** Where an array goes in the message (its offset from the message's start), and the array. */
+export interface Hole {
   readonly at: number;
   readonly bytes: Uint8Array;
 }
@@ -23,7 +23,7 @@ export class GatheredBytes extends Uint8Array {
   /** The arrays not yet copied in, in order; undefined once they are. */
   private holes: readonly Hole[] | undefined;
 
-  /** The message laid out in `bytes` (from `at`, `length` long), with `holes` still to copy. */
+  /** The message written in `bytes`, with `holes` left unwritten and their arrays beside it. */
   static over(bytes: Uint8Array, holes: readonly Hole[]): GatheredBytes {
     const g = new GatheredBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
     g.holes = holes;
