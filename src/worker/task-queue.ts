@@ -1,7 +1,8 @@
 /**
  * A worker's queue of leased tasks. The owner may push several tasks on one lease (see
  * PIPELINE_MAX in core/task-submitter.ts); they run here one at a time, in push order, as
- * Ray's normal tasks do. A task cancelled while it waits never runs. When the running task
+ * Ray's normal tasks do. A task cancelled while it waits never runs, nor does one whose cancel
+ * came first (a task and its cancel travel on different queues). When the running task
  * waits (it awaits something) for longer than GIVE_BACK_AFTER_MS, the tasks queued behind
  * it go back to their owner, so no task is held behind a blocked one.
  */
@@ -20,6 +21,8 @@ import { systemClock, type Clock, type Timer } from '../util/clock';
 export const GIVE_BACK_AFTER_MS = 20;
 /** A run this long lets the worker read its messages before the next task starts. */
 const LONG_RUN_MS = 2;
+/** Cancels remembered for tasks not (yet) here: the oldest is forgotten past this many. */
+const MAX_CANCELLED = 10_000;
 
 interface Queued {
   readonly msg: TaskMsg;
@@ -28,6 +31,7 @@ interface Queued {
 
 export class WorkerTaskQueue {
   private readonly waiting: Queued[] = [];
+  /** Tasks cancelled while they waited here, or before they arrived (bounded). */
   private readonly cancelled = new Set<TaskId>();
   private running = false;
   /** The task running now. */
@@ -50,10 +54,14 @@ export class WorkerTaskQueue {
     private readonly run: (msg: TaskMsg, ack: () => void, origin: CodeOrigin) => Promise<void>,
     private readonly clock: Clock = systemClock,
   ) {
+    // A task is pushed on this worker's task queue and its cancel sent to its reply queue: on
+    // a broker the cancel may come first. It is remembered (as Ray's owner retries a cancel
+    // its executor did not yet know) and the task is dropped when it arrives. A cancel for a
+    // task that already ran is never matched: a cancelled task is never pushed again.
     setQueuedTaskCanceller((taskId) => {
-      if (!this.waiting.some((q) => q.msg.task === taskId)) return false;
       this.cancelled.add(taskId);
-      return true;
+      if (this.cancelled.size > MAX_CANCELLED) this.cancelled.delete(this.cancelled.values().next().value!);
+      return this.waiting.some((q) => q.msg.task === taskId);
     });
   }
 

@@ -129,4 +129,17 @@ describe('WorkerTaskQueue', () => {
     expect(d2.acked).toBe(1);
     expect(q.sent).toEqual([{ queue: OWNER, msg: { t: 'result', task: 't2', rets: [{ e: expect.objectContaining({ name: 'TaskCancelledError' }) }] } }]);
   });
+
+  // Ray retries a cancel its executor did not know yet (normal_task_submitter.cc, CancelTask's
+  // retry): here a task and its cancel travel on different queues, and the cancel may win.
+  it('a task whose cancel arrived before it never runs', async () => {
+    const q = setup();
+    const d1 = delivery();
+    expect(cancelLocal('t1' as TaskId, new Error('cancelled'))).toBe(false);
+    q.queue.push(task('t1'), d1);
+    q.queue.push(task('t2'), delivery());
+    expect(q.ran).toEqual(['t2']);
+    expect(d1.acked).toBe(1);
+    expect(q.sent).toEqual([{ queue: OWNER, msg: { t: 'result', task: 't1', rets: [{ e: expect.objectContaining({ name: 'TaskCancelledError' }) }] } }]);
+  });
 });
