@@ -45,221 +45,277 @@ const RECORD_DEFINITION = 0x72;
  * (extensions registered with `read`/`write`).
  */
 export function checkMsgpack(bytes: Uint8Array, limits: DecodeLimits, readsNext: ReadonlySet<number> = READS_NEXT_VALUE): void {
-  const end = bytes.byteLength;
-  if (end > limits.maxBytes) throw new MalformedMessageError(`message of ${end} bytes is above the limit of ${limits.maxBytes} bytes`);
-  if (end === 0) throw new MalformedMessageError('empty message');
-  // `pending[d]`: values still expected at depth d. Depth 0 expects the one top-level value.
-  const pending: number[] = [1];
-  let pos = 0;
-  let containers = 0;
-  const maxContainers = Math.max(limits.minContainers, Math.floor(end * limits.containersPerByte));
-  const container = (): void => {
-    if (++containers > maxContainers) throw new MalformedMessageError(`more than ${maxContainers} arrays, maps and extensions in ${end} bytes`);
-  };
-  const need = (n: number, what: string): void => {
-    if (pos + n > end) throw new MalformedMessageError(`truncated message: ${what} needs ${n} bytes at offset ${pos}, ${end - pos} left`);
-  };
-  const open = (count: number, what: string): void => {
-    container();
+  checker.check(bytes, limits, readsNext);
+}
+
+/**
+ * The check's state, one object reused by every check (a check runs to its end or throws
+ * before another starts): the check allocates nothing per message, where closures over its
+ * locals would be made for each of the two messages of every call.
+ */
+class BoundsCheck {
+  private bytes: Uint8Array = new Uint8Array(0);
+  private end = 0;
+  private pos = 0;
+  private containers = 0;
+  private maxContainers = 0;
+  private maxDepth = 0;
+  private readsNext: ReadonlySet<number> = READS_NEXT_VALUE;
+  /** `pending[d]`: values still expected at depth d. Depth 0 expects the one top-level value. */
+  private readonly pending: number[] = [];
+  /**
+   * Field counts of the records defined so far in this message, by id (-1: none); filled at the
+   * first definition (envelopes have none).
+   */
+  private readonly records = new Int32Array(64);
+  private hasRecords = false;
+
+  check(bytes: Uint8Array, limits: DecodeLimits, readsNext: ReadonlySet<number>): void {
+    const end = bytes.byteLength;
+    if (end > limits.maxBytes) throw new MalformedMessageError(`message of ${end} bytes is above the limit of ${limits.maxBytes} bytes`);
+    if (end === 0) throw new MalformedMessageError('empty message');
+    this.bytes = bytes;
+    this.end = end;
+    this.pos = 0;
+    this.containers = 0;
+    this.maxContainers = Math.max(limits.minContainers, Math.floor(end * limits.containersPerByte));
+    this.maxDepth = limits.maxDepth;
+    this.readsNext = readsNext;
+    this.hasRecords = false;
+    const pending = this.pending;
+    pending.length = 0;
+    pending.push(1);
+    try {
+      this.walk();
+    } finally {
+      // Hold no message past its check.
+      this.bytes = EMPTY;
+    }
+  }
+
+  private container(): void {
+    if (++this.containers > this.maxContainers) throw new MalformedMessageError(`more than ${this.maxContainers} arrays, maps and extensions in ${this.end} bytes`);
+  }
+
+  private need(n: number, what: string): void {
+    if (this.pos + n > this.end) throw new MalformedMessageError(`truncated message: ${what} needs ${n} bytes at offset ${this.pos}, ${this.end - this.pos} left`);
+  }
+
+  private open(count: number, what: string): void {
+    this.container();
     // Every element takes at least one byte: a count the bytes left cannot hold is a lie.
-    if (count > end - pos) throw new MalformedMessageError(`${what} claims ${count} elements with ${end - pos} bytes left`);
+    if (count > this.end - this.pos) throw new MalformedMessageError(`${what} claims ${count} elements with ${this.end - this.pos} bytes left`);
     if (count === 0) return;
-    if (pending.length >= limits.maxDepth) throw new MalformedMessageError(`nesting deeper than ${limits.maxDepth}`);
-    pending.push(count);
-  };
-  // Field counts of the records defined so far in this message, by id (-1: none); made at the
-  // first definition (envelopes have none, and this runs for every message).
-  let records: Int32Array | undefined;
-  const skipExt = (length: number): void => {
-    need(1 + length, 'an extension');
-    const type = bytes[pos]!;
+    if (this.pending.length >= this.maxDepth) throw new MalformedMessageError(`nesting deeper than ${this.maxDepth}`);
+    this.pending.push(count);
+  }
+
+  private skipExt(length: number): void {
+    const bytes = this.bytes;
+    this.need(1 + length, 'an extension');
+    const type = bytes[this.pos]!;
     if (type === RECORD_DEFINITION) {
       if (length !== 1) throw new MalformedMessageError('two-byte msgpack record ids are not accepted');
-      const id = bytes[pos + 1]! & 0x3f;
-      pos += 2;
+      const id = bytes[this.pos + 1]! & 0x3f;
+      this.pos += 2;
       // The keys come as an array; its length is the record's field count. The keys, then the
       // first record's values, take this value's place.
-      need(1, 'record keys');
-      const head = bytes[pos]!;
+      this.need(1, 'record keys');
+      const at = this.pos;
+      const head = bytes[at]!;
       let fields: number;
       if (head >= 0x90 && head <= 0x9f) fields = head & 0x0f;
       else if (head === 0xdc) {
-        need(3, 'record keys');
-        fields = u16(bytes, pos + 1);
+        this.need(3, 'record keys');
+        fields = u16(bytes, at + 1);
       } else if (head === 0xdd) {
-        need(5, 'record keys');
-        fields = u32(bytes, pos + 1);
-      } else throw new MalformedMessageError(`a msgpack record definition must list its keys in an array (byte 0x${head.toString(16)} at offset ${pos})`);
-      if (fields > end - pos) throw new MalformedMessageError(`a record claims ${fields} fields with ${end - pos} bytes left`);
-      (records ??= new Int32Array(64).fill(-1))[id] = fields;
-      open(1 + fields, 'a record definition');
+        this.need(5, 'record keys');
+        fields = u32(bytes, at + 1);
+      } else throw new MalformedMessageError(`a msgpack record definition must list its keys in an array (byte 0x${head.toString(16)} at offset ${at})`);
+      if (fields > this.end - at) throw new MalformedMessageError(`a record claims ${fields} fields with ${this.end - at} bytes left`);
+      if (!this.hasRecords) {
+        this.records.fill(-1);
+        this.hasRecords = true;
+      }
+      this.records[id] = fields;
+      this.open(1 + fields, 'a record definition');
       return;
     }
     const refused = REFUSED_EXTENSIONS.get(type);
     if (refused) throw new MalformedMessageError(`msgpack ${refused} (extension 0x${type.toString(16)}) are not accepted`);
-    pos += 1 + length;
-    if (readsNext.has(type)) open(1, 'an extension');
-    else container();
-  };
-  while (pending.length > 0) {
-    const top = pending.length - 1;
-    if (pending[top] === 0) {
-      pending.pop();
-      continue;
-    }
-    pending[top]! -= 1;
-    need(1, 'a value');
-    const b = bytes[pos++]!;
-    if (records !== undefined && b >= 0x40 && b <= 0x7f && records[b & 0x3f]! >= 0) {
-      open(records[b & 0x3f]!, 'a record');
-      continue;
-    }
-    if (b <= 0x7f || b >= 0xe0) continue; // fixint
-    if (b <= 0x8f) {
-      open((b & 0x0f) * 2, 'a map');
-      continue;
-    }
-    if (b <= 0x9f) {
-      open(b & 0x0f, 'an array');
-      continue;
-    }
-    if (b <= 0xbf) {
-      const n = b & 0x1f;
-      need(n, 'a string');
-      pos += n;
-      continue;
-    }
-    switch (b) {
-      case 0xc0: // nil
-      case 0xc1: // msgpackr: undefined / C1
-      case 0xc2: // false
-      case 0xc3: // true
-        continue;
-      case 0xc4:
-      case 0xd9: {
-        need(1, 'a length');
-        const n = bytes[pos]!;
-        pos += 1;
-        need(n, 'a string or binary');
-        pos += n;
-        continue;
-      }
-      case 0xc5:
-      case 0xda: {
-        need(2, 'a length');
-        const n = u16(bytes, pos);
-        pos += 2;
-        need(n, 'a string or binary');
-        pos += n;
-        continue;
-      }
-      case 0xc6:
-      case 0xdb: {
-        need(4, 'a length');
-        const n = u32(bytes, pos);
-        pos += 4;
-        need(n, 'a string or binary');
-        pos += n;
-        continue;
-      }
-      case 0xc7: {
-        need(1, 'a length');
-        const n = bytes[pos]!;
-        pos += 1;
-        skipExt(n);
-        continue;
-      }
-      case 0xc8: {
-        need(2, 'a length');
-        const n = u16(bytes, pos);
-        pos += 2;
-        skipExt(n);
-        continue;
-      }
-      case 0xc9: {
-        need(4, 'a length');
-        const n = u32(bytes, pos);
-        pos += 4;
-        skipExt(n);
-        continue;
-      }
-      case 0xca:
-        need(4, 'a float');
-        pos += 4;
-        continue;
-      case 0xcb:
-        need(8, 'a float');
-        pos += 8;
-        continue;
-      case 0xcc:
-      case 0xd0:
-        need(1, 'an integer');
-        pos += 1;
-        continue;
-      case 0xcd:
-      case 0xd1:
-        need(2, 'an integer');
-        pos += 2;
-        continue;
-      case 0xce:
-      case 0xd2:
-        need(4, 'an integer');
-        pos += 4;
-        continue;
-      case 0xcf:
-      case 0xd3:
-        need(8, 'an integer');
-        pos += 8;
-        continue;
-      case 0xd4:
-        skipExt(1);
-        continue;
-      case 0xd5:
-        skipExt(2);
-        continue;
-      case 0xd6:
-        skipExt(4);
-        continue;
-      case 0xd7:
-        skipExt(8);
-        continue;
-      case 0xd8:
-        skipExt(16);
-        continue;
-      case 0xdc: {
-        need(2, 'an array length');
-        const n = u16(bytes, pos);
-        pos += 2;
-        open(n, 'an array');
-        continue;
-      }
-      case 0xdd: {
-        need(4, 'an array length');
-        const n = u32(bytes, pos);
-        pos += 4;
-        open(n, 'an array');
-        continue;
-      }
-      case 0xde: {
-        need(2, 'a map length');
-        const n = u16(bytes, pos);
-        pos += 2;
-        open(n * 2, 'a map');
-        continue;
-      }
-      case 0xdf: {
-        need(4, 'a map length');
-        const n = u32(bytes, pos);
-        pos += 4;
-        open(n * 2, 'a map');
-        continue;
-      }
-      default:
-        throw new MalformedMessageError(`invalid msgpack byte 0x${b.toString(16)} at offset ${pos - 1}`);
-    }
+    this.pos += 1 + length;
+    if (this.readsNext.has(type)) this.open(1, 'an extension');
+    else this.container();
   }
-  if (pos !== end) throw new MalformedMessageError(`${end - pos} bytes after the end of the value`);
+
+  private walk(): void {
+    const bytes = this.bytes;
+    const end = this.end;
+    const pending = this.pending;
+    const records = this.records;
+    while (pending.length > 0) {
+      const top = pending.length - 1;
+      if (pending[top] === 0) {
+        pending.pop();
+        continue;
+      }
+      pending[top]! -= 1;
+      this.need(1, 'a value');
+      const b = bytes[this.pos++]!;
+      if (this.hasRecords && b >= 0x40 && b <= 0x7f && records[b & 0x3f]! >= 0) {
+        this.open(records[b & 0x3f]!, 'a record');
+        continue;
+      }
+      if (b <= 0x7f || b >= 0xe0) continue; // fixint
+      if (b <= 0x8f) {
+        this.open((b & 0x0f) * 2, 'a map');
+        continue;
+      }
+      if (b <= 0x9f) {
+        this.open(b & 0x0f, 'an array');
+        continue;
+      }
+      if (b <= 0xbf) {
+        const n = b & 0x1f;
+        this.need(n, 'a string');
+        this.pos += n;
+        continue;
+      }
+      switch (b) {
+        case 0xc0: // nil
+        case 0xc1: // msgpackr: undefined / C1
+        case 0xc2: // false
+        case 0xc3: // true
+          continue;
+        case 0xc4:
+        case 0xd9: {
+          this.need(1, 'a length');
+          const n = bytes[this.pos]!;
+          this.pos += 1;
+          this.need(n, 'a string or binary');
+          this.pos += n;
+          continue;
+        }
+        case 0xc5:
+        case 0xda: {
+          this.need(2, 'a length');
+          const n = u16(bytes, this.pos);
+          this.pos += 2;
+          this.need(n, 'a string or binary');
+          this.pos += n;
+          continue;
+        }
+        case 0xc6:
+        case 0xdb: {
+          this.need(4, 'a length');
+          const n = u32(bytes, this.pos);
+          this.pos += 4;
+          this.need(n, 'a string or binary');
+          this.pos += n;
+          continue;
+        }
+        case 0xc7: {
+          this.need(1, 'a length');
+          const n = bytes[this.pos]!;
+          this.pos += 1;
+          this.skipExt(n);
+          continue;
+        }
+        case 0xc8: {
+          this.need(2, 'a length');
+          const n = u16(bytes, this.pos);
+          this.pos += 2;
+          this.skipExt(n);
+          continue;
+        }
+        case 0xc9: {
+          this.need(4, 'a length');
+          const n = u32(bytes, this.pos);
+          this.pos += 4;
+          this.skipExt(n);
+          continue;
+        }
+        case 0xca:
+          this.need(4, 'a float');
+          this.pos += 4;
+          continue;
+        case 0xcb:
+          this.need(8, 'a float');
+          this.pos += 8;
+          continue;
+        case 0xcc:
+        case 0xd0:
+          this.need(1, 'an integer');
+          this.pos += 1;
+          continue;
+        case 0xcd:
+        case 0xd1:
+          this.need(2, 'an integer');
+          this.pos += 2;
+          continue;
+        case 0xce:
+        case 0xd2:
+          this.need(4, 'an integer');
+          this.pos += 4;
+          continue;
+        case 0xcf:
+        case 0xd3:
+          this.need(8, 'an integer');
+          this.pos += 8;
+          continue;
+        case 0xd4:
+          this.skipExt(1);
+          continue;
+        case 0xd5:
+          this.skipExt(2);
+          continue;
+        case 0xd6:
+          this.skipExt(4);
+          continue;
+        case 0xd7:
+          this.skipExt(8);
+          continue;
+        case 0xd8:
+          this.skipExt(16);
+          continue;
+        case 0xdc: {
+          this.need(2, 'an array length');
+          const n = u16(bytes, this.pos);
+          this.pos += 2;
+          this.open(n, 'an array');
+          continue;
+        }
+        case 0xdd: {
+          this.need(4, 'an array length');
+          const n = u32(bytes, this.pos);
+          this.pos += 4;
+          this.open(n, 'an array');
+          continue;
+        }
+        case 0xde: {
+          this.need(2, 'a map length');
+          const n = u16(bytes, this.pos);
+          this.pos += 2;
+          this.open(n * 2, 'a map');
+          continue;
+        }
+        case 0xdf: {
+          this.need(4, 'a map length');
+          const n = u32(bytes, this.pos);
+          this.pos += 4;
+          this.open(n * 2, 'a map');
+          continue;
+        }
+        default:
+          throw new MalformedMessageError(`invalid msgpack byte 0x${b.toString(16)} at offset ${this.pos - 1}`);
+      }
+    }
+    if (this.pos !== end) throw new MalformedMessageError(`${end - this.pos} bytes after the end of the value`);
+  }
 }
+
+const EMPTY = new Uint8Array(0);
+const checker = new BoundsCheck();
 
 /** Big-endian unsigned integers read from the bytes (no DataView per message). */
 function u16(b: Uint8Array, at: number): number {
