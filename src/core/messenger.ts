@@ -3,7 +3,7 @@
  * not belong on a queue does not compile), requests correlated with their answers by request
  * id, queue declarations made once, and flushing what the transport batches.
  */
-import type { PublishOptions, Subscription, Transport } from '../transport/transport';
+import { syncPublishOf, type PublishOptions, type Subscription, type SyncPublish, type Transport } from '../transport/transport';
 import { encodeEnvelope } from '../serialization/serializer';
 import { decodeTopicMessage, RejectionCounter } from '../serialization/message-codec';
 import { encodeError } from '../serialization/error-codec';
@@ -34,7 +34,6 @@ export interface MessengerPort {
   outgoing?(msg: unknown): unknown;
 }
 
-type SyncPublish = (queue: string, body: Uint8Array, options?: PublishOptions) => void;
 
 /** Sends and requests of one process, on its transport. */
 export class Messenger {
@@ -48,8 +47,7 @@ export class Messenger {
     readonly transport: Transport,
     private readonly port: MessengerPort,
   ) {
-    const sync = (transport as Partial<{ publishSync: SyncPublish }>).publishSync;
-    this.publishSync = typeof sync === 'function' ? sync.bind(transport) : undefined;
+    this.publishSync = syncPublishOf(transport);
   }
 
   get address(): ReplyQueue {

@@ -3,7 +3,7 @@
  * transport connection of its own, so that when the worker dies, closing that connection
  * requeues exactly the worker's unacknowledged deliveries (marked redelivered).
  */
-import { isNoSuchQueue, TRANSIENT_PUBLISH, type Delivery, type PublishOptions, type Subscription, type Transport } from '../transport/transport';
+import { isNoSuchQueue, syncPublishOf, TRANSIENT_PUBLISH, type Delivery, type PublishOptions, type Subscription, type SyncPublish, type Transport } from '../transport/transport';
 import { queueKind } from '../protocol/queues';
 import { systemClock, type Clock } from '../util/clock';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
@@ -42,6 +42,8 @@ export class IpcBridge {
   private readonly consumed = new Map<number, string>();
   private nextTag = 1;
   private closed = false;
+  /** The transport's synchronous publish, where it has one (the in-memory bus). */
+  private readonly publishSync: SyncPublish | undefined;
 
   /**
    * @param worker names the worker in warnings (e.g. `worker pid 123`).
@@ -54,6 +56,7 @@ export class IpcBridge {
     private readonly events: IpcBridgeEvents,
     private readonly clock: Clock = systemClock,
   ) {
+    this.publishSync = syncPublishOf(transport);
     this.out = new FrameBatcher((frames) => {
       if (!this.closed && this.link.open) this.link.send(encodeFrames(frames));
     });
@@ -134,16 +137,29 @@ export class IpcBridge {
 
   /** Publish for the worker; a reply queue's missing or unreachable moments are waited out (REPLY_RETRY_MS). */
   private publish(queue: string, body: Uint8Array, options: PublishOptions | undefined, since: number): void {
-    this.transport.publish(queue, body, options).catch((err: unknown) => {
-      const passing = isNoSuchQueue(err) || (err as { retryable?: unknown }).retryable === true;
-      if (!this.closed && passing && queueKind(queue) === 'reply' && this.clock.now() - since < REPLY_RETRY_MS) {
-        this.clock.setTimeout(() => {
-          if (!this.closed) this.publish(queue, body, options, since);
-        }, REPLY_RETRY_EVERY_MS);
-        return;
+    const sync = this.publishSync;
+    if (sync) {
+      // The in-memory bus takes the message at once: no promise per message (the embedded
+      // default publishes every result here). A failure is still handled asynchronously.
+      try {
+        sync(queue, body, options);
+      } catch (err) {
+        queueMicrotask(() => this.publishFailed(err, queue, body, options, since));
       }
-      this.out.push({ op: 'puberr', queue, message: (err as Error).message });
-    });
+      return;
+    }
+    this.transport.publish(queue, body, options).catch((err: unknown) => this.publishFailed(err, queue, body, options, since));
+  }
+
+  private publishFailed(err: unknown, queue: string, body: Uint8Array, options: PublishOptions | undefined, since: number): void {
+    const passing = isNoSuchQueue(err) || (err as { retryable?: unknown }).retryable === true;
+    if (!this.closed && passing && queueKind(queue) === 'reply' && this.clock.now() - since < REPLY_RETRY_MS) {
+      this.clock.setTimeout(() => {
+        if (!this.closed) this.publish(queue, body, options, since);
+      }, REPLY_RETRY_EVERY_MS);
+      return;
+    }
+    this.out.push({ op: 'puberr', queue, message: (err as Error).message });
   }
 
   private reply(id: number, p: Promise<number | undefined | void>): void {

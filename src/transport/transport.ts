@@ -70,6 +70,18 @@ export interface Delivery {
   nack(requeue: boolean, reason?: string): void;
 }
 
+/**
+ * The synchronous publish of an in-process transport (the in-memory bus, a worker's IPC
+ * transport): it takes the message at once and throws where `publish` would reject.
+ */
+export type SyncPublish = (queue: string, body: Uint8Array, options?: PublishOptions) => void;
+
+/** A transport's synchronous publish, bound to it, where it has one. */
+export function syncPublishOf(transport: Transport): SyncPublish | undefined {
+  const sync = (transport as Partial<{ publishSync: SyncPublish }>).publishSync;
+  return typeof sync === 'function' ? sync.bind(transport) : undefined;
+}
+
 /** Options for a consumer. */
 export interface ConsumeOptions {
   /** Most unacknowledged deliveries outstanding at once (AMQP prefetch). 0 = unbounded. */
