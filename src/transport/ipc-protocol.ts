@@ -235,92 +235,124 @@ function knownName(buf: Buffer, at: number, n: number): string {
 export function decodeFrames<F>(message: Uint8Array): F[] | undefined {
   if (!(message instanceof Uint8Array)) return undefined;
   const buf = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const end = buf.byteLength;
-  const frames: AnyFrame[] = [];
-  let at = 0;
-  const need = (n: number, what: string): void => {
-    if (end - at < n) throw new TypeError(`an IPC batch is shorter than its ${what}`);
-  };
-  const tag = (): number => {
-    need(8, 'tags');
-    const t = view.getFloat64(at, true);
-    at += 8;
+  try {
+    return reader.frames(buf) as unknown as F[];
+  } finally {
+    // Hold no batch past its decoding.
+    reader.release();
+  }
+}
+
+/**
+ * Reads one batch's frames. One reader serves every batch (a batch is read to its end or
+ * throws before the next starts): a worker writes a batch per result, so closures and a
+ * DataView per batch were made for every call.
+ */
+class FrameReader {
+  private buf: Buffer = EMPTY_BATCH;
+  private at = 0;
+  private end = 0;
+
+  release(): void {
+    this.buf = EMPTY_BATCH;
+  }
+
+  frames(buf: Buffer): AnyFrame[] {
+    this.buf = buf;
+    this.at = 0;
+    this.end = buf.byteLength;
+    const frames: AnyFrame[] = [];
+    while (this.at < this.end) {
+      const kind = buf[this.at++];
+      switch (kind) {
+        case PUB: {
+          const queue = this.name();
+          this.need(1, 'flags');
+          const flags = buf[this.at++]!;
+          const f: Extract<ChildFrame, { op: 'pub' }> = { op: 'pub', queue, body: this.bytes() };
+          if (flags & F_BATCH) f.batch = true;
+          if (flags & F_TRANSIENT) f.transient = true;
+          if (flags & F_HEADERS) f.headers = this.headers();
+          frames.push(f);
+          break;
+        }
+        case DELIVER: {
+          const ctag = this.tag();
+          const dtag = this.tag();
+          this.need(1, 'flags');
+          const flags = buf[this.at++]!;
+          const f: Extract<ParentFrame, { op: 'deliver' }> = { op: 'deliver', ctag, dtag, body: this.bytes() };
+          if (flags & F_REDELIVERED) f.redelivered = true;
+          if (flags & F_HEADERS) f.headers = this.headers();
+          frames.push(f);
+          break;
+        }
+        case ACK: {
+          const ctag = this.tag();
+          frames.push({ op: 'ack', ctag, dtag: this.tag() });
+          break;
+        }
+        case BCAST: {
+          const topic = this.name();
+          frames.push({ op: 'bcast', topic, body: this.bytes() });
+          break;
+        }
+        case TOPIC: {
+          const stag = this.tag();
+          frames.push({ op: 'topic', stag, body: this.bytes() });
+          break;
+        }
+        case GENERIC: {
+          const f = framePackr.unpack(this.bytes()) as unknown;
+          if (typeof f !== 'object' || f === null || typeof (f as { op?: unknown }).op !== 'string') throw new TypeError('an IPC frame is not a frame');
+          frames.push(f as AnyFrame);
+          break;
+        }
+        default:
+          throw new TypeError(`an IPC batch has a frame of unknown kind ${kind}`);
+      }
+    }
+    return frames;
+  }
+
+  private need(n: number, what: string): void {
+    if (this.end - this.at < n) throw new TypeError(`an IPC batch is shorter than its ${what}`);
+  }
+
+  private tag(): number {
+    this.need(8, 'tags');
+    const t = this.buf.readDoubleLE(this.at);
+    this.at += 8;
     if (!Number.isSafeInteger(t) || t < 0) throw new TypeError('an IPC frame has a tag that is not a count');
     return t;
-  };
-  const name = (): string => {
-    need(4, 'names');
-    const n = view.getUint32(at, true);
-    at += 4;
-    need(n, 'names');
-    const s = knownName(buf, at, n);
-    at += n;
+  }
+
+  private name(): string {
+    this.need(4, 'names');
+    const n = this.buf.readUInt32LE(this.at);
+    this.at += 4;
+    this.need(n, 'names');
+    const s = knownName(this.buf, this.at, n);
+    this.at += n;
     return s;
-  };
-  const bytes = (): Buffer => {
-    need(4, 'bodies');
-    const n = view.getUint32(at, true);
-    at += 4;
-    need(n, 'bodies');
-    const b = buf.subarray(at, at + n);
-    at += n;
+  }
+
+  private bytes(): Buffer {
+    this.need(4, 'bodies');
+    const n = this.buf.readUInt32LE(this.at);
+    this.at += 4;
+    this.need(n, 'bodies');
+    const b = this.buf.subarray(this.at, this.at + n);
+    this.at += n;
     return b;
-  };
-  const headers = (): MessageHeaders => {
-    const h = framePackr.unpack(bytes()) as unknown;
+  }
+
+  private headers(): MessageHeaders {
+    const h = framePackr.unpack(this.bytes()) as unknown;
     if (typeof h !== 'object' || h === null || Array.isArray(h)) throw new TypeError('an IPC frame has headers that are not a map');
     return h as MessageHeaders;
-  };
-  while (at < end) {
-    const kind = buf[at++];
-    switch (kind) {
-      case PUB: {
-        const queue = name();
-        need(1, 'flags');
-        const flags = buf[at++]!;
-        const f: Extract<ChildFrame, { op: 'pub' }> = { op: 'pub', queue, body: bytes() };
-        if (flags & F_BATCH) f.batch = true;
-        if (flags & F_TRANSIENT) f.transient = true;
-        if (flags & F_HEADERS) f.headers = headers();
-        frames.push(f);
-        break;
-      }
-      case DELIVER: {
-        const ctag = tag();
-        const dtag = tag();
-        need(1, 'flags');
-        const flags = buf[at++]!;
-        const f: Extract<ParentFrame, { op: 'deliver' }> = { op: 'deliver', ctag, dtag, body: bytes() };
-        if (flags & F_REDELIVERED) f.redelivered = true;
-        if (flags & F_HEADERS) f.headers = headers();
-        frames.push(f);
-        break;
-      }
-      case ACK: {
-        const ctag = tag();
-        frames.push({ op: 'ack', ctag, dtag: tag() });
-        break;
-      }
-      case BCAST: {
-        const topic = name();
-        frames.push({ op: 'bcast', topic, body: bytes() });
-        break;
-      }
-      case TOPIC: {
-        const stag = tag();
-        frames.push({ op: 'topic', stag, body: bytes() });
-        break;
-      }
-      case GENERIC: {
-        const f = framePackr.unpack(bytes()) as unknown;
-        if (typeof f !== 'object' || f === null || typeof (f as { op?: unknown }).op !== 'string') throw new TypeError('an IPC frame is not a frame');
-        frames.push(f as AnyFrame);
-        break;
-      }
-      default:
-        throw new TypeError(`an IPC batch has a frame of unknown kind ${kind}`);
-    }
   }
-  return frames as unknown as F[];
 }
+
+const EMPTY_BATCH = Buffer.alloc(0);
+const reader = new FrameReader();
