@@ -113,92 +113,127 @@ function metaOf(f: AnyFrame): Uint8Array | undefined {
  * a body of OUT_OF_LINE_BYTES or more is one of them, the very array given, never copied.
  */
 export function encodeFrames<F>(frames: readonly F[]): Uint8Array[] {
-  const list = frames as unknown as readonly AnyFrame[];
-  const metas: Array<Uint8Array | undefined> = new Array(list.length);
-  let bound = 0;
-  for (let i = 0; i < list.length; i++) {
-    const f = list[i]!;
-    const meta = (metas[i] = metaOf(f));
-    // kind, flags, two tags, three lengths; a name; the meta; a small body.
-    bound += 32 + (meta ? meta.byteLength : 0);
-    if (f.op === 'pub') bound += 3 * f.queue.length;
-    else if (f.op === 'bcast') bound += 3 * f.topic.length;
-    const body = bodyOf(f);
-    if (body && body.byteLength < OUT_OF_LINE_BYTES) bound += body.byteLength;
+  try {
+    return writer.encode(frames as unknown as readonly AnyFrame[]);
+  } finally {
+    writer.release();
   }
-  const parts: Uint8Array[] = [];
-  const buf = Buffer.allocUnsafe(bound);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let start = 0;
-  let at = 0;
-  const name = (s: string): void => {
+}
+
+/**
+ * Writes one batch. One writer serves every batch (a batch is written whole before the next):
+ * a worker writes a batch for each result, and closures and a DataView per batch were made
+ * for every call.
+ */
+class FrameWriter {
+  /** The msgpack part of each frame (headers or a generic frame), encoded up front. */
+  private readonly metas: Array<Uint8Array | undefined> = [];
+  private buf: Buffer = EMPTY_BATCH;
+  /** The byte arrays so far, once a large body is written as itself. */
+  private parts: Uint8Array[] | undefined;
+  private start = 0;
+  private at = 0;
+
+  release(): void {
+    this.buf = EMPTY_BATCH;
+    this.parts = undefined;
+    this.metas.length = 0;
+  }
+
+  encode(list: readonly AnyFrame[]): Uint8Array[] {
+    const metas = this.metas;
+    let bound = 0;
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i]!;
+      const meta = metaOf(f);
+      metas.push(meta);
+      // kind, flags, two tags, three lengths; a name; the meta; a small body.
+      bound += 32 + (meta ? meta.byteLength : 0);
+      if (f.op === 'pub') bound += 3 * f.queue.length;
+      else if (f.op === 'bcast') bound += 3 * f.topic.length;
+      const body = bodyOf(f);
+      if (body && body.byteLength < OUT_OF_LINE_BYTES) bound += body.byteLength;
+    }
+    const buf = (this.buf = Buffer.allocUnsafe(bound));
+    this.start = 0;
+    this.at = 0;
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i]!;
+      const meta = metas[i];
+      switch (f.op) {
+        case 'pub':
+          buf[this.at++] = PUB;
+          this.name(f.queue);
+          buf[this.at++] = (meta ? F_HEADERS : 0) | (f.batch ? F_BATCH : 0) | (f.transient ? F_TRANSIENT : 0);
+          this.bytes(f.body);
+          if (meta) this.bytes(meta);
+          break;
+        case 'deliver':
+          buf[this.at++] = DELIVER;
+          this.tag(f.ctag);
+          this.tag(f.dtag);
+          buf[this.at++] = (meta ? F_HEADERS : 0) | (f.redelivered ? F_REDELIVERED : 0);
+          this.bytes(f.body);
+          if (meta) this.bytes(meta);
+          break;
+        case 'ack':
+          buf[this.at++] = ACK;
+          this.tag(f.ctag);
+          this.tag(f.dtag);
+          break;
+        case 'bcast':
+          buf[this.at++] = BCAST;
+          this.name(f.topic);
+          this.bytes(f.body);
+          break;
+        case 'topic':
+          buf[this.at++] = TOPIC;
+          this.tag(f.stag);
+          this.bytes(f.body);
+          break;
+        default:
+          buf[this.at++] = GENERIC;
+          this.bytes(meta!);
+      }
+    }
+    const parts = this.parts;
+    if (!parts) return [buf.subarray(0, this.at)];
+    if (this.at > this.start) parts.push(buf.subarray(this.start, this.at));
+    return parts;
+  }
+
+  private name(s: string): void {
     // The bound leaves room for 3 bytes a UTF-16 unit, UTF-8's most.
-    const n = buf.write(s, at + 4, 'utf8');
-    view.setUint32(at, n, true);
-    at += 4 + n;
-  };
-  const bytes = (b: Uint8Array): void => {
-    view.setUint32(at, b.byteLength, true);
-    at += 4;
+    const n = this.buf.write(s, this.at + 4, 'utf8');
+    this.buf.writeUInt32LE(n, this.at);
+    this.at += 4 + n;
+  }
+
+  private bytes(b: Uint8Array): void {
+    this.buf.writeUInt32LE(b.byteLength, this.at);
+    this.at += 4;
     if (b.byteLength < OUT_OF_LINE_BYTES) {
-      buf.set(b, at);
-      at += b.byteLength;
+      this.buf.set(b, this.at);
+      this.at += b.byteLength;
       return;
     }
     // The bytes so far, then the body itself (a gathered one as its parts, its large arrays
     // among them); what follows goes into the rest of the buffer.
-    parts.push(buf.subarray(start, at));
+    const parts = (this.parts ??= []);
+    parts.push(this.buf.subarray(this.start, this.at));
     if (b instanceof GatheredBytes) b.partsInto(parts);
     else parts.push(b);
-    start = at;
-  };
-  const tags = (ctag: number, dtag: number): void => {
-    view.setFloat64(at, ctag, true);
-    view.setFloat64(at + 8, dtag, true);
-    at += 16;
-  };
-  for (let i = 0; i < list.length; i++) {
-    const f = list[i]!;
-    const meta = metas[i];
-    switch (f.op) {
-      case 'pub':
-        buf[at++] = PUB;
-        name(f.queue);
-        buf[at++] = (meta ? F_HEADERS : 0) | (f.batch ? F_BATCH : 0) | (f.transient ? F_TRANSIENT : 0);
-        bytes(f.body);
-        if (meta) bytes(meta);
-        break;
-      case 'deliver':
-        buf[at++] = DELIVER;
-        tags(f.ctag, f.dtag);
-        buf[at++] = (meta ? F_HEADERS : 0) | (f.redelivered ? F_REDELIVERED : 0);
-        bytes(f.body);
-        if (meta) bytes(meta);
-        break;
-      case 'ack':
-        buf[at++] = ACK;
-        tags(f.ctag, f.dtag);
-        break;
-      case 'bcast':
-        buf[at++] = BCAST;
-        name(f.topic);
-        bytes(f.body);
-        break;
-      case 'topic':
-        buf[at++] = TOPIC;
-        view.setFloat64(at, f.stag, true);
-        at += 8;
-        bytes(f.body);
-        break;
-      default:
-        buf[at++] = GENERIC;
-        bytes(meta!);
-    }
+    this.start = this.at;
   }
-  if (parts.length === 0) return [buf.subarray(0, at)];
-  if (at > start) parts.push(buf.subarray(start, at));
-  return parts;
+
+  private tag(t: number): void {
+    this.buf.writeDoubleLE(t, this.at);
+    this.at += 8;
+  }
 }
+
+const EMPTY_BATCH = Buffer.alloc(0);
+const writer = new FrameWriter();
 
 function bodyOf(f: AnyFrame): Uint8Array | undefined {
   return f.op === 'pub' || f.op === 'deliver' || f.op === 'bcast' || f.op === 'topic' ? f.body : undefined;
@@ -354,5 +389,4 @@ class FrameReader {
   }
 }
 
-const EMPTY_BATCH = Buffer.alloc(0);
 const reader = new FrameReader();
