@@ -33,6 +33,8 @@ export class MemoryQueue {
   readonly consumers: Consumer[] = [];
   cursor = 0;
   scheduled = false;
+  /** Runs a scheduled dispatch (the bus makes it once per queue). */
+  dispatchLater: (() => void) | undefined;
   /** Messages put back after a consumer left them unacknowledged (or nacked them with requeue). */
   redelivered = 0;
   constructor(

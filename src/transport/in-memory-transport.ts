@@ -212,10 +212,13 @@ export class InMemoryBus {
   private schedule(q: MemoryQueue): void {
     if (q.scheduled) return;
     q.scheduled = true;
-    void RESOLVED.then(() => {
-      q.scheduled = false;
-      this.dispatch(q);
-    });
+    // One callback per queue, made once: every ack schedules a dispatch.
+    void RESOLVED.then(
+      (q.dispatchLater ??= () => {
+        q.scheduled = false;
+        this.dispatch(q);
+      }),
+    );
   }
 
   private dispatch(q: MemoryQueue): void {
@@ -226,13 +229,8 @@ export class InMemoryBus {
       consumer.unacked.add(msg);
       counters.received += 1;
       counters.receivedBytes += msg.body.byteLength;
+      // Settled once, and only while this consumer still holds the message.
       let settled = false;
-      const settle = (): boolean => {
-        if (settled || !consumer.unacked.has(msg)) return false;
-        settled = true;
-        consumer.unacked.delete(msg);
-        return true;
-      };
       const delivery: Delivery = {
         queue: q.name,
         // A message gathered for a pipe (gathered-bytes.ts) goes as it is only to a consumer
@@ -241,10 +239,13 @@ export class InMemoryBus {
         headers: msg.headers,
         redelivered: msg.redelivered,
         ack: () => {
-          if (settle()) this.schedule(q);
+          if (settled || !consumer.unacked.delete(msg)) return;
+          settled = true;
+          this.schedule(q);
         },
         nack: (requeue: boolean) => {
-          if (!settle()) return;
+          if (settled || !consumer.unacked.delete(msg)) return;
+          settled = true;
           if (requeue) {
             msg.redelivered = true;
             q.redelivered += 1;
