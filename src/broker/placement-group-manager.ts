@@ -26,6 +26,8 @@ export interface PlacementGroupManagerDeps {
   enqueue(p: PendingPlacement): void;
   removePending(p: PendingPlacement): void;
   readonly send: Send;
+  /** Removed groups kept for the table (default MAX_REMOVED_GROUPS). */
+  readonly maxRemoved?: number;
 }
 
 interface PgRecord {
@@ -43,9 +45,18 @@ interface PgRecord {
 /** Pseudo-node id of bundle `i` of group `pg` in the bundle ledger. */
 const bundleKey = (pg: string, i: number): string => `${pg}#${i}`;
 
+/**
+ * Removed groups kept for the state API (`placementGroupTable` lists them as REMOVED): the
+ * oldest is forgotten past this many, as Ray's GCS keeps a bounded cache of destroyed actors
+ * and dead nodes. A program that makes and removes groups all day must not grow the broker.
+ */
+export const MAX_REMOVED_GROUPS = 10_000;
+
 /** Placement groups by id: their bundles, state and reservations. */
 export class PlacementGroupManager {
   private readonly groups = new Map<string, PgRecord>();
+  /** Ids of removed groups, oldest first. */
+  private readonly removed = new Set<string>();
   private readonly bundles: ResourceLedger;
 
   constructor(private readonly deps: PlacementGroupManagerDeps) {
@@ -130,9 +141,17 @@ export class PlacementGroupManager {
     if (record.pending) this.deps.removePending(record.pending);
     if (record.state === 'CREATED' && record.reserved) {
       releaseBundles(this.deps.nodes, record.bundles, record.reserved);
-      record.bundles.forEach((_, i) => this.bundles.removeNode(bundleKey(pg, i)));
+      // Bundles never come back: their pseudo-nodes go (the grants on them are released already
+      // or release nothing, grants.ts).
+      record.bundles.forEach((_, i) => this.bundles.forgetNode(bundleKey(pg, i)));
     }
     record.state = 'REMOVED';
+    this.removed.add(pg);
+    if (this.removed.size > (this.deps.maxRemoved ?? MAX_REMOVED_GROUPS)) {
+      const oldest = this.removed.values().next().value!;
+      this.removed.delete(oldest);
+      this.groups.delete(oldest);
+    }
     return true;
   }
 

@@ -78,7 +78,15 @@ export class ResourceLedger {
     this.aliveIds = null;
   }
 
-  /** Whether the node was ever added (alive or dead). */
+  /**
+   * Forget a node entirely: for pseudo-nodes that never come back (the bundles of a removed
+   * placement group). Releases on it are then refused as for any unknown node.
+   */
+  forgetNode(nodeId: string): void {
+    if (this.nodes.delete(nodeId)) this.aliveIds = null;
+  }
+
+  /** Whether the node was ever added (alive or dead) and not forgotten. */
   hasNode(nodeId: string): boolean {
     return this.nodes.has(nodeId);
   }
