@@ -50,7 +50,7 @@ const bundleKey = (pg: string, i: number): string => `${pg}#${i}`;
  * oldest is forgotten past this many, as Ray's GCS keeps a bounded cache of destroyed actors
  * and dead nodes. A program that makes and removes groups all day must not grow the broker.
  */
-export const MAX_REMOVED_GROUPS = 10_000;
+const MAX_REMOVED_GROUPS = 10_000;
 
 /** Placement groups by id: their bundles, state and reservations. */
 export class PlacementGroupManager {
