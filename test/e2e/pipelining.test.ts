@@ -121,6 +121,11 @@ test('force-cancelling a task queued behind a running one drops it and spares th
   await waitUntil(async () => existsSync(startedFile));
   await ray.cancel(queued, { force: true });
   await expect(ray.get(queued, T)).rejects.toBeInstanceOf(ray.TaskCancelledError);
+  // The cancel leaves for the worker's pipe with the node's next batch, at the end of this
+  // event-loop turn (ipc-protocol.ts, FrameBatcher): one turn later it is in the pipe, so the
+  // worker reads it before it starts the next task. Without this turn, a loaded machine let
+  // the worker finish the running task first and start the queued one.
+  await new Promise((resolve) => setImmediate(resolve));
   writeFileSync(goFile, 'go');
   type Ran = { pid: number; ran: string[] };
   const first = (await ray.get(running, T)) as Ran;
