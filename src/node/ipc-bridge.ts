@@ -3,7 +3,7 @@
  * transport connection of its own, so that when the worker dies, closing that connection
  * requeues exactly the worker's unacknowledged deliveries (marked redelivered).
  */
-import { isNoSuchQueue, syncPublishOf, TRANSIENT_PUBLISH, type Delivery, type PublishOptions, type Subscription, type SyncPublish, type Transport } from '../transport/transport';
+import { isNoSuchQueue, TRANSIENT_PUBLISH, type Delivery, type PublishOptions, type Subscription, type SyncPublish, type Transport } from '../transport/transport';
 import { queueKind } from '../protocol/queues';
 import { systemClock, type Clock } from '../util/clock';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
@@ -42,8 +42,6 @@ export class IpcBridge {
   private readonly consumed = new Map<number, string>();
   private nextTag = 1;
   private closed = false;
-  /** The transport's synchronous publish, where it has one (the in-memory bus). */
-  private readonly publishSync: SyncPublish | undefined;
 
   /**
    * @param worker names the worker in warnings (e.g. `worker pid 123`).
@@ -56,7 +54,6 @@ export class IpcBridge {
     private readonly events: IpcBridgeEvents,
     private readonly clock: Clock = systemClock,
   ) {
-    this.publishSync = syncPublishOf(transport);
     this.out = new FrameBatcher((frames) => {
       if (!this.closed && this.link.open) this.link.send(encodeFrames(frames));
     });
@@ -137,12 +134,13 @@ export class IpcBridge {
 
   /** Publish for the worker; a reply queue's missing or unreachable moments are waited out (REPLY_RETRY_MS). */
   private publish(queue: string, body: Uint8Array, options: PublishOptions | undefined, since: number): void {
-    const sync = this.publishSync;
-    if (sync) {
+    // Read per message: a connection still opening gets it once it is open (process-spawner.ts).
+    const t = this.transport as Transport & { publishSync?: SyncPublish };
+    if (t.publishSync) {
       // The in-memory bus takes the message at once: no promise per message (the embedded
       // default publishes every result here). A failure is still handled asynchronously.
       try {
-        sync(queue, body, options);
+        t.publishSync(queue, body, options);
       } catch (err) {
         queueMicrotask(() => this.publishFailed(err, queue, body, options, since));
       }

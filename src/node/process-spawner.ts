@@ -7,7 +7,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import type { JobId, NodeId } from '../protocol/ids';
 import type { Resources } from '../protocol/wire';
-import type { Transport } from '../transport/transport';
+import { syncPublishOf, type SyncPublish, type Transport } from '../transport/transport';
 import { ChannelLink, IPC_FD_VAR, IPC_PIPE_FD, PipeLink, WORKER_POLL_VAR, workerPollUs } from '../transport/ipc-link';
 import { LOG_FILES_VAR, NODE_IMPORTS_VAR, workerIdentityEnv } from '../protocol/worker-process';
 import { LOG_LEVEL_VAR, logLevel } from '../util/logger';
@@ -208,15 +208,11 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
 /** A Transport that waits for its connection to open before every operation. */
 function createDeferredTransport(p: Promise<Transport>): Transport {
   let t: Transport | undefined;
-  void p.then(
-    (x) => (t = x),
-    () => undefined, // reported by the spawner
-  );
   const wrap =
     <K extends keyof Transport>(k: K) =>
     (...args: unknown[]): unknown =>
       t ? (t[k] as (...a: unknown[]) => unknown)(...args) : p.then((x) => (x[k] as (...a: unknown[]) => unknown)(...args));
-  return {
+  const deferred = {
     kind: 'deferred',
     get status$() {
       return t!.status$;
@@ -229,5 +225,16 @@ function createDeferredTransport(p: Promise<Transport>): Transport {
     consume: wrap('consume'),
     broadcast: wrap('broadcast'),
     subscribe: wrap('subscribe'),
-  } as unknown as Transport;
+  } as unknown as Transport & { publishSync?: SyncPublish };
+  void p.then(
+    (x) => {
+      t = x;
+      // The in-memory bus's synchronous publish, once it is there (the bridge uses it for each
+      // message when present: ipc-bridge.ts).
+      const sync = syncPublishOf(x);
+      if (sync) deferred.publishSync = sync;
+    },
+    () => undefined, // reported by the spawner
+  );
+  return deferred;
 }
