@@ -67,11 +67,18 @@ test('in a loop of calls one at a time, the worker reads the next call itself', 
 
 test('a large message read by a poll arrives intact', async () => {
   const big = Buffer.from(Uint8Array.from({ length: (3 << 20) + 11 }, (_, i) => (i * 7) & 0xff));
-  await call(Buffer.from('warm'));
-  const before = await stats();
-  const got = await call(big);
-  expect(Buffer.compare(got, big)).toBe(0);
-  expect((await stats()).caught).toBeGreaterThan(before.caught);
+  // A poll catches the message when it comes within the poll's budget of an answer; on a
+  // loaded machine one may come later and be read by the socket instead: a few tries, each
+  // checked whole, until a poll has caught one.
+  let caught = false;
+  for (let attempt = 0; attempt < 10 && !caught; attempt++) {
+    await call(Buffer.from('warm'));
+    const before = await stats();
+    const got = await call(big);
+    expect(Buffer.compare(got, big)).toBe(0);
+    caught = (await stats()).caught > before.caught;
+  }
+  expect(caught).toBe(true);
 });
 
 test('a large message that arrives in parts while the worker polls after an answer arrives intact', async () => {
