@@ -16,6 +16,7 @@ import type { PlacementGroupInfo, Resources } from '../protocol/wire';
 import type { PlacementGroupItem } from '../protocol/state';
 import type { PendingPlacement } from './grants';
 import type { Send } from './typed-send';
+import { addBounded } from '../util/bounded-set';
 
 /** What a {@link PlacementGroupManager} needs: the node ledger, the bundle ledger and the placement queue. */
 export interface PlacementGroupManagerDeps {
@@ -146,12 +147,8 @@ export class PlacementGroupManager {
       record.bundles.forEach((_, i) => this.bundles.forgetNode(bundleKey(pg, i)));
     }
     record.state = 'REMOVED';
-    this.removed.add(pg);
-    if (this.removed.size > (this.deps.maxRemoved ?? MAX_REMOVED_GROUPS)) {
-      const oldest = this.removed.values().next().value!;
-      this.removed.delete(oldest);
-      this.groups.delete(oldest);
-    }
+    const forgotten = addBounded(this.removed, pg, this.deps.maxRemoved ?? MAX_REMOVED_GROUPS);
+    if (forgotten !== undefined) this.groups.delete(forgotten);
     return true;
   }
 

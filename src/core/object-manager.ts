@@ -17,6 +17,7 @@ import type { IdSource, ObjectId, ReplyQueue, TaskId } from '../protocol/ids';
 import type { WireArg, WireOutcome, WireRef } from '../protocol/wire';
 import type { ReplyMsg } from '../protocol/messages/reply';
 import type { SendErrorHandler } from './messenger';
+import { addBounded } from '../util/bounded-set';
 
 /** How the object manager reaches other processes (their reply queues only). */
 export interface ObjectOutbox {
@@ -197,8 +198,7 @@ export class ObjectManager {
   /** A process that owned objects is gone: fail what we borrowed from it and still wait for. */
   onOwnerDied(owner: ReplyQueue): void {
     if (owner === this.address) return;
-    this.deadOwners.add(owner);
-    if (this.deadOwners.size > MAX_DEAD_OWNERS) this.deadOwners.delete(this.deadOwners.values().next().value!);
+    addBounded(this.deadOwners, owner, MAX_DEAD_OWNERS);
     for (const id of this.store.pendingFrom(owner)) this.store.fulfil(id, ownerDied(id, owner));
   }
 

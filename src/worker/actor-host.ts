@@ -26,6 +26,7 @@ import { systemClock, type Clock, type Timer } from '../util/clock';
 import { flushWorkerOutput, workerExecutions } from './worker-observability';
 import { capabilitiesOf, type Subscription } from '../transport/transport';
 import { CallSequencer } from './call-sequencer';
+import { addBounded } from '../util/bounded-set';
 
 /** Calls a sync actor holds ahead of the one it runs. */
 const MAILBOX_PREFETCH = 1000;
@@ -75,8 +76,7 @@ function hostsOf(core: CoreWorker): HostsOfProcess {
         return;
       }
       if (abortRunning(task, new TaskCancelledError(task))) return;
-      cancelled.add(task);
-      if (cancelled.size > MAX_CANCELLED) cancelled.delete(cancelled.values().next().value!);
+      addBounded(cancelled, task, MAX_CANCELLED);
     })
     .then(() => undefined);
   core.registerReplyHandler('call-verdict', (m) => {

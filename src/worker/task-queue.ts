@@ -16,6 +16,7 @@ import { setQueuedTaskCanceller } from '../core/running-tasks';
 import { encodeError } from '../serialization/error-codec';
 import { TaskCancelledError } from '../errors/ray-errors';
 import { systemClock, type Clock, type Timer } from '../util/clock';
+import { addBounded } from '../util/bounded-set';
 
 /** How long the running task may wait before the tasks queued behind it are given back. */
 export const GIVE_BACK_AFTER_MS = 20;
@@ -59,8 +60,7 @@ export class WorkerTaskQueue {
     // its executor did not yet know) and the task is dropped when it arrives. A cancel for a
     // task that already ran is never matched: a cancelled task is never pushed again.
     setQueuedTaskCanceller((taskId) => {
-      this.cancelled.add(taskId);
-      if (this.cancelled.size > MAX_CANCELLED) this.cancelled.delete(this.cancelled.values().next().value!);
+      addBounded(this.cancelled, taskId, MAX_CANCELLED);
       return this.waiting.some((q) => q.msg.task === taskId);
     });
   }
