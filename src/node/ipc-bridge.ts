@@ -3,7 +3,7 @@
  * transport connection of its own, so that when the worker dies, closing that connection
  * requeues exactly the worker's unacknowledged deliveries (marked redelivered).
  */
-import { isNoSuchQueue, TRANSIENT_PUBLISH, type Delivery, type PublishOptions, type Subscription, type SyncPublish, type Transport } from '../transport/transport';
+import { isNoSuchQueue, TRANSIENT_PUBLISH, type Delivery, type PublishOptions, type Subscription, type MaybeSyncTransport, type Transport } from '../transport/transport';
 import { queueKind } from '../protocol/queues';
 import { systemClock, type Clock } from '../util/clock';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
@@ -135,7 +135,7 @@ export class IpcBridge {
   /** Publish for the worker; a reply queue's missing or unreachable moments are waited out (REPLY_RETRY_MS). */
   private publish(queue: string, body: Uint8Array, options: PublishOptions | undefined, since: number): void {
     // Read per message: a connection still opening gets it once it is open (process-spawner.ts).
-    const t = this.transport as Transport & { publishSync?: SyncPublish };
+    const t = this.transport as MaybeSyncTransport;
     if (t.publishSync) {
       // The in-memory bus takes the message at once: no promise per message (the embedded
       // default publishes every result here). A failure is still handled asynchronously.

@@ -7,7 +7,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import type { JobId, NodeId } from '../protocol/ids';
 import type { Resources } from '../protocol/wire';
-import { syncPublishOf, type SyncPublish, type Transport } from '../transport/transport';
+import { syncPublishOf, type MaybeSyncTransport, type Transport } from '../transport/transport';
 import { ChannelLink, IPC_FD_VAR, IPC_PIPE_FD, PipeLink, WORKER_POLL_VAR, workerPollUs } from '../transport/ipc-link';
 import { LOG_FILES_VAR, NODE_IMPORTS_VAR, workerIdentityEnv } from '../protocol/worker-process';
 import { LOG_LEVEL_VAR, logLevel } from '../util/logger';
@@ -225,7 +225,7 @@ function createDeferredTransport(p: Promise<Transport>): Transport {
     consume: wrap('consume'),
     broadcast: wrap('broadcast'),
     subscribe: wrap('subscribe'),
-  } as unknown as Transport & { publishSync?: SyncPublish };
+  } as unknown as MaybeSyncTransport;
   void p.then(
     (x) => {
       t = x;

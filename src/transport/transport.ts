@@ -76,9 +76,12 @@ export interface Delivery {
  */
 export type SyncPublish = (queue: string, body: Uint8Array, options?: PublishOptions) => void;
 
+/** A transport that may have a synchronous publish (read it as a method: it may come later). */
+export type MaybeSyncTransport = Transport & { publishSync?: SyncPublish };
+
 /** A transport's synchronous publish, bound to it, where it has one. */
 export function syncPublishOf(transport: Transport): SyncPublish | undefined {
-  const sync = (transport as Partial<{ publishSync: SyncPublish }>).publishSync;
+  const sync = (transport as MaybeSyncTransport).publishSync;
   return typeof sync === 'function' ? sync.bind(transport) : undefined;
 }
 
