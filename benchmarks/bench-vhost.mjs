@@ -1,7 +1,7 @@
-// The bench's own RabbitMQ vhost on a shared broker: test clusters leave their broker queue
-// and dead actors' mailboxes behind (a cluster's queues outlive its nodes), so the bench makes
-// a vhost of its own with rabbitmqctl and deletes it, with everything in it, when it ends
-// (also at the watchdog). RAYBUS_BENCH_AMQP_URL given: used as it is. No rabbitmqctl: the URL
+// The bench's own RabbitMQ vhost on a shared broker: a test cluster deletes its queues when it
+// shuts down, but not when the bench is cut short (a row's timeout, the watchdog), and the
+// exchanges every raybus cluster on a vhost shares stay; so the bench makes a vhost of its own
+// with rabbitmqctl and deletes it, with everything in it, when it ends (also at the watchdog). RAYBUS_BENCH_AMQP_URL given: used as it is. No rabbitmqctl: the URL
 // as it is, with a line saying so. `RAYBUS_BENCH_RABBITMQCTL` names another command
 // (e.g. `docker exec rabbitmq rabbitmqctl`).
 import { execFileSync } from 'node:child_process';

@@ -12,9 +12,9 @@ import { smallValue, Actor } from './raybus-remote-code.mjs';
 import { benchBroker } from './bench-vhost.mjs';
 import { deleteClusterStreams } from './nats-cluster.mjs';
 
-// On RabbitMQ without a vhost in the address: a vhost of its own, deleted at the end (a test
-// cluster's queues outlive its nodes; bench-vhost.mjs); on NATS, the cluster's streams are
-// deleted at the end.
+// On RabbitMQ without a vhost in the address: a vhost of its own, deleted at the end
+// (bench-vhost.mjs); on NATS, whatever streams of the cluster a run cut short left are deleted
+// at the end.
 const amqpVhost = process.argv[2]?.startsWith('amqp') ? benchBroker(process.argv[2]) : undefined;
 const broker = amqpVhost?.url ?? process.argv[2];
 const only = process.env.QUICK_ONLY ? new RegExp(process.env.QUICK_ONLY) : /./;
@@ -99,5 +99,5 @@ if (metrics) console.log(`metrics: ${scrapes} scrapes`);
 await ray.shutdown();
 await cluster?.shutdown();
 amqpVhost?.release();
-// On NATS, the cluster's streams outlive its nodes as a RabbitMQ vhost's queues do.
+// On NATS, what the cluster's shutdown did not delete (nothing, unless it failed).
 if (cluster && broker.startsWith('nats')) await deleteClusterStreams(broker, cluster.address);

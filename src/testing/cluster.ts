@@ -212,6 +212,11 @@ export class Cluster {
     return [...(b.nodes.procs.get(typeof node === 'string' ? node : node.nodeId)?.output ?? [])];
   }
 
+  /**
+   * Stop every node. On a bus, the cluster's queues go too, those no stopping process deletes
+   * included (the broker's, dead actors' mailboxes, the queues of nodes killed with
+   * `removeNode` and of their workers): a test cluster's name is never used again.
+   */
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

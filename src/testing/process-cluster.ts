@@ -3,13 +3,15 @@
  * machine, under a cluster name of their own (`?cluster=<name>` in the address), so that test
  * clusters sharing a broker do not see each other.
  */
-import type { NodeId } from '../protocol/ids';
+import type { NodeId, WorkerId } from '../protocol/ids';
+import { WORKER_ID_VAR } from '../protocol/worker-process';
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Resources } from '../protocol/wire';
 import { nodeResources, type NodeResourceOptions } from '../node/node-resources';
+import { ClusterLeftovers, type ProcessNodeSecurity } from './cluster-leftovers';
 
 /** A node process of the cluster. */
 export interface NodeProc {
@@ -34,17 +36,11 @@ export function namedClusterAddress(base: string, name: string): string {
   return u.toString();
 }
 
-/** How the node processes secure their connections (`raybus start` options). */
-export interface ProcessNodeSecurity {
-  readonly clusterKey?: string;
-  readonly encrypt?: boolean;
-  readonly insecure?: boolean;
-  readonly caFile?: string;
-}
-
 export class ProcessNodes {
   private readonly keyFile?: string;
   readonly procs = new Map<string, NodeProc>();
+  /** The queues deleted once every node stopped (no process deletes them). */
+  private readonly leftovers: ClusterLeftovers;
 
   constructor(
     readonly address: string,
@@ -53,6 +49,7 @@ export class ProcessNodes {
     /** Modules each node imports (`raybus start --import`), resolved against this process's cwd. */
     private readonly imports: readonly string[] = [],
   ) {
+    this.leftovers = new ClusterLeftovers(address, security);
     if (security.clusterKey) {
       this.keyFile = path.join(os.tmpdir(), `raybus-cluster-${id}.key`);
       writeFileSync(this.keyFile, `${security.clusterKey}\n`, { mode: 0o600 });
@@ -113,6 +110,7 @@ export class ProcessNodes {
     });
     const proc: NodeProc = { nodeId, resources, child, output };
     this.procs.set(nodeId, proc);
+    this.leftovers.node(nodeId);
     return proc;
   }
 
@@ -121,16 +119,53 @@ export class ProcessNodes {
     const p = this.procs.get(nodeId);
     if (!p) throw new RangeError(`Cluster.removeNode: no node ${nodeId}`);
     this.procs.delete(nodeId);
+    // What the leader knows now may die with it; the node's workers die with their node.
+    await this.leftovers.note();
+    if (p.child.pid !== undefined) this.leftovers.killedWorkers(workerIdsOf(p.child.pid));
     await stopChild(p.child, 'SIGKILL', 5000);
   }
 
-  /** Stop every node (SIGTERM: drain), then forget the key file. */
+  /** Stop every node (SIGTERM: drain), delete the queues no process deletes, forget the key file. */
   async shutdown(): Promise<void> {
     const all = [...this.procs.values()];
     this.procs.clear();
-    await Promise.all(all.map((p) => stopChild(p.child, 'SIGTERM', 20_000)));
-    if (this.keyFile) rmSync(this.keyFile, { force: true });
+    try {
+      await this.leftovers.stopAndForget(async () => {
+        await Promise.all(all.map((p) => stopChild(p.child, 'SIGTERM', 20_000)));
+      });
+    } finally {
+      if (this.keyFile) rmSync(this.keyFile, { force: true });
+    }
   }
+}
+
+/**
+ * The ids of the worker processes of the node process `pid`, read from their environment
+ * (Linux's /proc; elsewhere none are known, and their queues wait for the bus's expiry).
+ */
+function workerIdsOf(pid: number): WorkerId[] {
+  const ids: WorkerId[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return ids;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): state, then the parent's pid.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
+      const found = readFileSync(`/proc/${entry}/environ`, 'utf8')
+        .split('\0')
+        .find((kv) => kv.startsWith(`${WORKER_ID_VAR}=`));
+      if (found) ids.push(found.slice(WORKER_ID_VAR.length + 1) as WorkerId);
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return ids;
 }
 
 /** Send `signal`, wait for the exit; SIGKILL after `graceMs`. */

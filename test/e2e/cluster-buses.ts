@@ -7,6 +7,8 @@
  * (streams, queues, lease buckets) goes with it.
  */
 import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { Transport } from '../../src/transport/transport';
 import { describeWithPrivateRabbitMQ, startPrivateRabbitMQ } from '../support/private-rabbitmq';
 import { describeWithPrivateNats, startPrivateNats } from '../support/private-nats';
@@ -19,6 +21,8 @@ export interface BusServer {
   /** Stop it and start it again on the same data: every connection drops, durable state survives. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** The queues (RabbitMQ) or streams (NATS) on the server whose names carry the cluster name `cluster`. */
+  queuesOf(cluster: string): Promise<string[]>;
 }
 
 /** A bus the cluster suites run on. */
@@ -41,7 +45,16 @@ export const RABBITMQ: ClusterBus = {
   describe: describeWithPrivateRabbitMQ,
   start: async () => {
     const r = await startPrivateRabbitMQ();
-    return { url: r.url, restart: () => r.restart(), stop: () => r.stop() };
+    return {
+      url: r.url,
+      restart: () => r.restart(),
+      stop: () => r.stop(),
+      queuesOf: async (cluster) =>
+        (await r.ctl(['list_queues', '--quiet', '--no-table-headers', 'name']))
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((q) => q.startsWith(`${cluster}:`)),
+    };
   },
   nowhere: 'amqp://guest:guest@127.0.0.1:1/',
   refusal: /ACCESS.REFUSED/,
@@ -54,12 +67,25 @@ export const NATS: ClusterBus = {
   start: async () => {
     // With a user and password, as a deployed server has: the cluster suite checks both.
     const n = await startPrivateNats({ auth: { user: 'raybus', pass: randomBytes(9).toString('base64url') } });
-    return { url: n.url, restart: () => n.restart(), stop: () => n.stop() };
+    return { url: n.url, restart: () => n.restart(), stop: () => n.stop(), queuesOf: (cluster) => natsStreamsOf(n.url, cluster) };
   },
   nowhere: 'nats://127.0.0.1:1',
   refusal: /Authorization Violation/,
   expectOutageWarnings: () => void expectWarnings(/^raybus nats: /),
 };
+
+/** The streams of the NATS server at `url` (user and password in it) whose names carry `cluster`. */
+async function natsStreamsOf(url: string, cluster: string): Promise<string[]> {
+  const u = new URL(url);
+  const nc = await connect({ servers: `${u.hostname}:${u.port}`, user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) });
+  try {
+    const names: string[] = [];
+    for await (const info of (await jetstreamManager(nc)).streams.list()) if (info.config.name.includes(cluster)) names.push(info.config.name);
+    return names;
+  } finally {
+    await nc.close();
+  }
+}
 
 /** Record the statuses a transport goes through (an outage shows as 'reconnecting'). */
 export function statusLog(t: Transport): string[] {

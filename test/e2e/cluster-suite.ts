@@ -446,5 +446,40 @@ bus.describe(`raybus on ${bus.name}: a cluster of raybus start processes`, () =>
     // This driver (the Cluster's key) is unaffected.
     expect(await ray.get(ray.remote(() => 'ok').remote(), T)).toBe('ok');
   });
+
+  // A test cluster's name is used once: on a bus shared with others, its shutdown must take
+  // every queue of its own along, the ones no stopping process deletes included (the broker's
+  // and the election's, the mailboxes of a detached and of a killed actor, the queues of a
+  // SIGKILLed node and of its idle worker).
+  test("a Cluster's shutdown leaves none of its queues on the bus, a killed node's included", async () => {
+    const other = await Cluster.start({ address: server.url, nodes: [{ numCpus: 1 }, { numCpus: 1 }] });
+    const name = new URL(other.address).searchParams.get('cluster')!;
+    try {
+      const victim = other.nodes[1]!.nodeId;
+      const driver = spawnDriver(
+        other.address,
+        `await ray.init({ address });
+         const C = ray.remote(class C { pid() { return process.pid; } });
+         const kept = C.options({ name: 'kept', lifetime: 'detached' }).remote();
+         const killed = C.remote();
+         await ray.get([kept.pid.remote(), killed.pid.remote()]);
+         await ray.kill(killed);
+         const onVictim = ray.remote(() => process.pid).options({
+           schedulingStrategy: new ray.NodeAffinitySchedulingStrategy({ nodeId: ${JSON.stringify(victim)}, soft: false }),
+         });
+         console.log('RAN ' + (await ray.get(onVictim.remote())));
+         await ray.shutdown();`,
+        { RAYBUS_CLUSTER_KEY: other.clusterKey },
+      );
+      await driver.line(/RAN \d+/, 60_000);
+      expect(await driver.exited()).toBe(0);
+      // What the check below reads does show a live cluster's queues.
+      expect((await server.queuesOf(name)).length).toBeGreaterThan(0);
+      await other.removeNode(victim);
+    } finally {
+      await other.shutdown();
+    }
+    expect(await server.queuesOf(name)).toEqual([]);
+  }, 120_000);
 });
 }
