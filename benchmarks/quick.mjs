@@ -5,12 +5,14 @@
 // one (the default: every message authenticated), or with one and encryption.
 // QUICK_METRICS=1 runs with the dashboard on and /metrics scraped every QUICK_SCRAPE_MS
 // (default 1000; 0: never), what a Prometheus watching the cluster costs the hot path;
-// compare with a run without it.
+// compare with a run without it. On a broker, each loop also prints the CPU per call of each
+// process role: driver, node, worker, and the broker server's own (beam.smp, nats-server).
 import { readFileSync, readdirSync } from 'node:fs';
 import ray from 'raybus';
 import { smallValue, Actor } from './raybus-remote-code.mjs';
 import { benchBroker } from './bench-vhost.mjs';
 import { deleteClusterStreams } from './nats-cluster.mjs';
+import { cpuByProcess, cpuPerOp } from './process-cpu.mjs';
 
 // On RabbitMQ without a vhost in the address: a vhost of its own, deleted at the end
 // (bench-vhost.mjs); on NATS, whatever streams of the cluster a run cut short left are deleted
@@ -78,11 +80,14 @@ async function measure(name, body, per) {
   while (performance.now() - t0 < 500) { await body(); }
   const t1 = performance.now();
   const c0 = cpu();
+  const p0 = broker ? cpuByProcess() : undefined;
   while (performance.now() - t1 < secs * 1000) { await body(); n += per; }
   const s = (performance.now() - t1) / 1000;
   const c1 = cpu();
   const us = (x) => ((x * 1e6) / n).toFixed(0);
   console.log(`${name}: ${Math.round(n / s)}/s; CPU µs per call: driver ${us(c1.driver - c0.driver)} (sys ${us(c1.driverSys - c0.driverSys)}), workers ${us(c1.workers - c0.workers)} (sys ${us(c1.workersSys - c0.workersSys)})`);
+  // On a broker, by process role: the node, its workers and the broker server (beam.smp, nats-server) apart.
+  if (p0) console.log(`  by process, µs per call: ${cpuPerOp(p0, cpuByProcess(), n, 'µs', 6)}`);
 }
 const batch = (f) => { const r = new Array(1000); for (let i = 0; i < 1000; i++) r[i] = f(); return r; };
 await measure('tasks sync', () => ray.get(small.remote()), 1);

@@ -13,14 +13,27 @@ import type { TaskRecord } from '../observability/task-table';
  * Tasks in flight on one worker. Ray keeps one (max_tasks_in_flight_per_worker = 1), so that
  * every lease granted takes a share and CPU work runs in parallel; that also makes every task
  * one full owner → worker → owner round trip. raybus keeps one until it knows how long the
- * function's calls run, and pipelines up to PIPELINE_MAX on a worker only while they run
- * under PIPELINE_FAST_US on average: short calls then travel in batches, long ones still
- * spread one per worker. A worker whose running task waits (an await) gives the ones queued
- * behind it back (tasks-returned), so pipelining never holds work behind a blocked task.
+ * function's calls run, and pipelines on a worker only while they run under PIPELINE_FAST_US
+ * on average, as many as make about PIPELINE_BUDGET_US of work (at most PIPELINE_MAX): short
+ * calls then travel in batches (on a broker, hundreds of trivial calls to a message), no
+ * worker holds more than a few milliseconds of work that another could have taken, and long
+ * calls still spread one per worker. A worker whose running task waits (an await) gives the
+ * ones queued behind it back (tasks-returned), so pipelining never holds work behind a blocked
+ * task.
  */
-export const PIPELINE_MAX = 128;
+export const PIPELINE_MAX = 512;
 /** Calls that run this long (µs) on average, or longer, go one per worker. */
 export const PIPELINE_FAST_US = 1000;
+/** About how much work (µs) the tasks in flight on one worker may add up to. */
+const PIPELINE_BUDGET_US = 20_000;
+/** What a worker spends on a task besides running it (µs: receiving, answering), counted in the budget. */
+const TASK_OVERHEAD_US = 20;
+
+/** Tasks in flight on one worker for calls that run `us` on average. */
+export function pipelineDepth(us: number): number {
+  if (!(us < PIPELINE_FAST_US)) return 1;
+  return Math.max(1, Math.min(PIPELINE_MAX, Math.floor(PIPELINE_BUDGET_US / (Math.max(0, us) + TASK_OVERHEAD_US))));
+}
 /** Weight of the newest call in the running average of a key's call duration. */
 const DURATION_EWMA_WEIGHT = 0.2;
 /** Scheduling keys whose call durations are remembered (first seen, first forgotten). */
@@ -69,7 +82,7 @@ export class CallDurations {
     // Generators and maxCalls tasks go one at a time (a retiring worker takes nothing more).
     const us = this.durations.get(key);
     if (task.maxCalls || task.nret < 0 || us === undefined) return 1;
-    return us < PIPELINE_FAST_US ? PIPELINE_MAX : 1;
+    return pipelineDepth(us);
   }
 
   /** Fold one call's duration into its key's average (`atLeast`: raise it to at least `us`). */

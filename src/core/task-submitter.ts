@@ -21,7 +21,7 @@ import { Deque } from '../util/deque';
 import type { TaskTable } from '../observability/task-table';
 import { CallDurations, PIPELINE_FAST_US, SentCode, canRetry, firstError, retryable, type SubmittedTask } from './submit-policy';
 
-export { PIPELINE_MAX, type SubmittedTask } from './submit-policy';
+export { PIPELINE_MAX, pipelineDepth, type SubmittedTask } from './submit-policy';
 import { describe, dropCancelled, findTask, runningTask, type KeyState, type Lease, type SubmitterOutbox } from './submitter-state';
 import { LEASE_REQUEST_RETRY_MS, LeaseKeeper } from './lease-keeper';
 

@@ -1,6 +1,6 @@
 /**
  * A worker's queue of leased tasks. The owner may push several tasks on one lease (see
- * PIPELINE_MAX in core/task-submitter.ts); they run here one at a time, in push order, as
+ * pipelineDepth in core/submit-policy.ts); they run here one at a time, in push order, as
  * Ray's normal tasks do. A task cancelled while it waits never runs, nor does one whose cancel
  * came first (a task and its cancel travel on different queues). When the running task
  * waits (it awaits something) for longer than GIVE_BACK_AFTER_MS, the tasks queued behind

@@ -7,7 +7,7 @@
 import { FakeWorker, settle, startCore, submit, type Harness } from './core-harness';
 import { encodeError, encodeTaskError } from '../../../src/serialization/error-codec';
 import { RayTaskError, RayValueError, TaskCancelledError, WorkerCrashedError, RaySystemError } from '../../../src/errors/ray-errors';
-import { PIPELINE_MAX } from '../../../src/core/task-submitter';
+import { PIPELINE_MAX, pipelineDepth } from '../../../src/core/task-submitter';
 import { BROKER_QUEUE } from '../../../src/protocol/queues';
 import { Inbox } from './core-harness';
 import type { BrokerMsg } from '../../../src/protocol/messages/broker';
@@ -115,6 +115,27 @@ describe('pushing on a lease', () => {
     expect(await h.core.get(subs[0]!.ref)).toBe('first');
     // Nothing is queued any more: the other lease requests are withdrawn.
     expect(h.broker.inbox.of('cancel-lease-request').length).toBeGreaterThan(0);
+  });
+
+  test('the faster a key’s calls, the more are in flight on one worker: about 20 ms of work, at most PIPELINE_MAX', async () => {
+    expect(pipelineDepth(0)).toBe(PIPELINE_MAX);
+    expect(pipelineDepth(10)).toBe(PIPELINE_MAX);
+    expect(pipelineDepth(100)).toBe(166);
+    expect(pipelineDepth(500)).toBe(38);
+    expect(pipelineDepth(999)).toBe(19);
+    expect(pipelineDepth(1000)).toBe(1);
+    expect(pipelineDepth(Number.NaN)).toBe(1);
+    // The submitter follows its key's running average: once calls of 500 µs came back, no more
+    // than pipelineDepth(500) wait on the worker.
+    h = await startCore();
+    const w = await FakeWorker.start(h.bus, 'w1');
+    const subs = Array.from({ length: 100 }, () => submit(h.core));
+    await settle();
+    h.broker.grant(h.broker.requests[0]!.req, w);
+    await settle();
+    w.reply(w.tasks.received[0]!, 0, 500);
+    await settle();
+    expect(w.pushed).toEqual(subs.slice(0, pipelineDepth(500) + 1).map((x) => x.task.taskId));
   });
 
   test('a key whose calls run long stays at one task per worker', async () => {
@@ -360,8 +381,8 @@ describe('queue order', () => {
     await settle();
     w1.reply(w1.tasks.received[0]!, 0, 100);
     await settle();
-    // ids[1..PIPELINE_MAX] in flight on w1 (ids[1] running), the rest queued.
-    expect(w1.pushed).toEqual(ids.slice(0, PIPELINE_MAX + 1));
+    // ids[1..depth] in flight on w1 (ids[1] running), the rest queued.
+    expect(w1.pushed).toEqual(ids.slice(0, pipelineDepth(100) + 1));
     h.broker.lose(lease as never);
     await settle();
     // Work is still queued, so the key's other lease requests are still outstanding.
