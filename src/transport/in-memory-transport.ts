@@ -35,6 +35,12 @@ import { transportCounters as counters } from './transport-counters';
 
 /** Where dispatches are chained (see InMemoryBus.schedule). */
 const RESOLVED = Promise.resolve();
+/**
+ * Deliveries the bus hands out in a row, on microtasks, before it lets the event loop run
+ * (timers, I/O): a consumer that publishes as it handles each (a driver pushing the next task
+ * for each result) would otherwise hold the loop for as long as its backlog lasts.
+ */
+const DISPATCH_BUDGET = 256;
 
 /** Options of an {@link InMemoryBus}. */
 export interface InMemoryBusOptions {
@@ -122,7 +128,8 @@ export class InMemoryBus {
     if (wasEmpty && !q.scheduled && !this.dispatching && q.consumers.length === 1 && q.consumers[0]!.recordsOnly) {
       this.dispatching = true;
       try {
-        this.dispatch(q);
+        // Inside the publisher's own call, not a run of microtasks: outside the budget.
+        this.dispatch(q, false);
       } finally {
         this.dispatching = false;
       }
@@ -212,6 +219,7 @@ export class InMemoryBus {
   private schedule(q: MemoryQueue): void {
     if (q.scheduled) return;
     q.scheduled = true;
+    if (this.sinceYield >= DISPATCH_BUDGET) return this.resumeLater(q);
     // One callback per queue, made once: every ack schedules a dispatch.
     void RESOLVED.then(
       (q.dispatchLater ??= () => {
@@ -221,10 +229,37 @@ export class InMemoryBus {
     );
   }
 
-  private dispatch(q: MemoryQueue): void {
+  /** Deliveries handed out since the event loop last ran a turn of the bus's own (DISPATCH_BUDGET). */
+  private sinceYield = 0;
+  /** Queues whose dispatch waits for the next turn. */
+  private readonly resumed: MemoryQueue[] = [];
+
+  /** Dispatch `q` (marked scheduled) in the event loop's next check phase, after timers and I/O had their turn. */
+  private resumeLater(q: MemoryQueue): void {
+    this.resumed.push(q);
+    if (this.resumed.length > 1) return;
+    setImmediate(() => {
+      this.sinceYield = 0;
+      const queues = this.resumed.splice(0);
+      for (const r of queues) {
+        r.scheduled = false;
+        this.dispatch(r);
+      }
+    });
+  }
+
+  private dispatch(q: MemoryQueue, budgeted = true): void {
     while (q.size > 0 && q.consumers.length > 0) {
+      if (budgeted && this.sinceYield >= DISPATCH_BUDGET) {
+        if (!q.scheduled) {
+          q.scheduled = true;
+          this.resumeLater(q);
+        }
+        return;
+      }
       const consumer = this.pickConsumer(q);
       if (!consumer) return;
+      if (budgeted) this.sinceYield += 1;
       const msg = q.shift()!;
       consumer.unacked.add(msg);
       counters.received += 1;
