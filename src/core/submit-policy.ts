@@ -22,6 +22,11 @@ import type { TaskRecord } from '../observability/task-table';
  * task.
  */
 export const PIPELINE_MAX = 512;
+/**
+ * Bytes of arguments the tasks in flight on one worker may add up to, past the first: a deep
+ * pipeline of tasks with large arguments would hold that much in the node and the worker.
+ */
+export const PIPELINE_MAX_BYTES = 16 * 1024 * 1024;
 /** Calls that run this long (µs) on average, or longer, go one per worker. */
 export const PIPELINE_FAST_US = 1000;
 /** About how much work (µs) the tasks in flight on one worker may add up to. */
@@ -71,6 +76,15 @@ export interface SubmittedTask {
   readonly functionName?: string;
   readonly dynamic?: boolean;
   readonly submitted?: SubmittedTask;
+  /** While in flight on a lease: the bytes its arguments count there (submitter-state.ts addInflight). */
+  pushedBytes?: number;
+}
+
+/** Bytes of a task's arguments as they travel in its push (inline values; a blob's bytes travel apart). */
+export function argBytes(task: SubmittedTask): number {
+  let n = 0;
+  if (task.args) for (const a of task.args) n += a.d.byteLength;
+  return n;
 }
 
 /** Running average of how long each key's calls run (µs), kept across bursts of work. */

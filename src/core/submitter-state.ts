@@ -23,6 +23,8 @@ export interface Lease {
   readonly node: NodeId;
   readonly key: string;
   readonly inflight: Set<SubmittedTask>;
+  /** Bytes of the arguments of the tasks in flight (PIPELINE_MAX_BYTES), kept by addInflight and removeInflight. */
+  inflightBytes: number;
   /** Its running task waits in `get`/`wait`: nothing more is pushed until that task ends. */
   blocked?: SubmittedTask;
   /** When it was last left with nothing to run (undefined while it has work): kept idle until LEASE_IDLE_MS later. */
@@ -68,4 +70,25 @@ export function describe(ks: KeyState): string {
 /** Take the cancelled tasks off the front of a key's queue (cancel only marks them). */
 export function dropCancelled(ks: KeyState): void {
   while (ks.queue.peek()?.cancelled) ks.queue.shift();
+}
+
+/** `task` goes in flight on `lease`, its arguments' bytes counted. */
+export function addInflight(lease: Lease, task: SubmittedTask, bytes: number): void {
+  lease.inflight.add(task);
+  task.pushedBytes = bytes;
+  lease.inflightBytes += bytes;
+}
+
+/** `task` is no longer in flight on `lease`. */
+export function removeInflight(lease: Lease, task: SubmittedTask): void {
+  if (!lease.inflight.delete(task)) return;
+  lease.inflightBytes -= task.pushedBytes ?? 0;
+  task.pushedBytes = undefined;
+}
+
+/** Nothing is in flight on `lease` any more. */
+export function clearInflight(lease: Lease): void {
+  for (const task of lease.inflight) task.pushedBytes = undefined;
+  lease.inflight.clear();
+  lease.inflightBytes = 0;
 }

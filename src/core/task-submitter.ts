@@ -19,10 +19,10 @@ import type { BrokerMsg } from '../protocol/messages/broker';
 import type { Clock } from '../util/clock';
 import { Deque } from '../util/deque';
 import type { TaskTable } from '../observability/task-table';
-import { CallDurations, PIPELINE_FAST_US, SentCode, canRetry, firstError, retryable, type SubmittedTask } from './submit-policy';
+import { CallDurations, PIPELINE_FAST_US, PIPELINE_MAX_BYTES, SentCode, argBytes, canRetry, firstError, retryable, type SubmittedTask } from './submit-policy';
 
-export { PIPELINE_MAX, pipelineDepth, type SubmittedTask } from './submit-policy';
-import { describe, dropCancelled, findTask, runningTask, type KeyState, type Lease, type SubmitterOutbox } from './submitter-state';
+export { PIPELINE_MAX, PIPELINE_MAX_BYTES, pipelineDepth, type SubmittedTask } from './submit-policy';
+import { addInflight, clearInflight, describe, dropCancelled, findTask, removeInflight, runningTask, type KeyState, type Lease, type SubmitterOutbox } from './submitter-state';
 import { LEASE_REQUEST_RETRY_MS, LeaseKeeper } from './lease-keeper';
 
 /** Lease requests outstanding at once per scheduling key. */
@@ -86,7 +86,7 @@ export class TaskSubmitter {
     dropCancelled(ks);
     for (const lease of ks.leases.values()) {
       if (lease.blocked) continue;
-      while (ks.queue.length > 0 && lease.inflight.size < this.durations.depth(ks.key, ks.queue.peek()!)) {
+      while (ks.queue.length > 0 && this.roomFor(lease, ks.key, ks.queue.peek()!)) {
         this.push(lease, ks.queue.shift()!);
         dropCancelled(ks);
       }
@@ -101,6 +101,16 @@ export class TaskSubmitter {
       this.requestLease(ks, req, env);
     }
     if (ks.queue.length === 0) this.keeper.scheduleReturn(ks);
+  }
+
+  /**
+   * May `next` go in flight on `lease`: always when nothing is, else while the key's pipeline
+   * depth and PIPELINE_MAX_BYTES of arguments allow.
+   */
+  private roomFor(lease: Lease, key: string, next: SubmittedTask): boolean {
+    const n = lease.inflight.size;
+    if (n === 0) return true;
+    return n < this.durations.depth(key, next) && lease.inflightBytes + argBytes(next) <= PIPELINE_MAX_BYTES;
   }
 
   /**
@@ -156,7 +166,7 @@ export class TaskSubmitter {
     lease.idleSince = undefined;
     task.lease = lease.id;
     this.port.table?.pushed(task.rec, lease.node, lease.worker, lease.inflight.size === 0);
-    lease.inflight.add(task);
+    addInflight(lease, task, argBytes(task));
     const ctx = this.pushedCtx(task);
     const msg: TaskMsg = {
       t: 'task',
@@ -194,7 +204,7 @@ export class TaskSubmitter {
 
   /** `task` is off `lease`: the one now first in flight there runs (a worker runs them in push order). */
   private leave(lease: Lease, task: SubmittedTask): void {
-    lease.inflight.delete(task);
+    removeInflight(lease, task);
     if (lease.blocked === task) lease.blocked = undefined;
     this.port.table?.running(runningTask(lease)?.rec);
   }
@@ -234,7 +244,7 @@ export class TaskSubmitter {
       this.outbox.send(BROKER_QUEUE, { t: 'return-lease', lease: msg.lease });
       return;
     }
-    const lease: Lease = { id: msg.lease, worker: msg.worker, queue: workerQueue(msg.worker), node: msg.node, key: ks.key, inflight: new Set() };
+    const lease: Lease = { id: msg.lease, worker: msg.worker, queue: workerQueue(msg.worker), node: msg.node, key: ks.key, inflight: new Set(), inflightBytes: 0 };
     if (!this.keys.has(ks.key)) this.keys.set(ks.key, ks);
     ks.leases.set(lease.id, lease);
     this.leases.set(lease.id, lease);
@@ -267,7 +277,7 @@ export class TaskSubmitter {
         );
       }
     }
-    lease.inflight.clear();
+    clearInflight(lease);
     for (const task of requeue) this.port.table?.queued(task.rec, task.attempt);
     if (ks) {
       ks.queue.unshiftAll(requeue);
@@ -289,7 +299,7 @@ export class TaskSubmitter {
     for (const id of taskIds) {
       for (const task of lease.inflight) {
         if (task.taskId !== id) continue;
-        lease.inflight.delete(task);
+        removeInflight(lease, task);
         if (!task.cancelled) back.push(task);
         break;
       }

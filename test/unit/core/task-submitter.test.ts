@@ -7,7 +7,7 @@
 import { FakeWorker, settle, startCore, submit, type Harness } from './core-harness';
 import { encodeError, encodeTaskError } from '../../../src/serialization/error-codec';
 import { RayTaskError, RayValueError, TaskCancelledError, WorkerCrashedError, RaySystemError } from '../../../src/errors/ray-errors';
-import { PIPELINE_MAX, pipelineDepth } from '../../../src/core/task-submitter';
+import { PIPELINE_MAX, PIPELINE_MAX_BYTES, pipelineDepth } from '../../../src/core/task-submitter';
 import { BROKER_QUEUE } from '../../../src/protocol/queues';
 import { Inbox } from './core-harness';
 import type { BrokerMsg } from '../../../src/protocol/messages/broker';
@@ -136,6 +136,33 @@ describe('pushing on a lease', () => {
     w.reply(w.tasks.received[0]!, 0, 500);
     await settle();
     expect(w.pushed).toEqual(subs.slice(0, pipelineDepth(500) + 1).map((x) => x.task.taskId));
+  });
+
+  test('tasks with large arguments pipeline only while their arguments add up to PIPELINE_MAX_BYTES', async () => {
+    h = await startCore();
+    const w = await FakeWorker.start(h.bus, 'w1');
+    // Each argument is 6 MiB: after the first, two fit in 16 MiB, a third does not.
+    const big = new Uint8Array(6 * 1024 * 1024);
+    const subs = Array.from({ length: 6 }, () => submit(h.core, {}, [big]));
+    await settle();
+    h.broker.grant(h.broker.requests[0]!.req, w);
+    await settle();
+    expect(w.pushed).toEqual([subs[0]!.task.taskId]);
+    w.reply(w.tasks.received[0]!, 0, 10);
+    await settle();
+    expect(PIPELINE_MAX_BYTES).toBe(16 * 1024 * 1024);
+    expect(w.pushed).toEqual(subs.slice(0, 3).map((x) => x.task.taskId));
+    // One more goes as one comes back: the bytes in flight follow the tasks.
+    w.reply(w.tasks.received[1]!, 1, 10);
+    await settle();
+    expect(w.pushed).toEqual(subs.slice(0, 4).map((x) => x.task.taskId));
+    // The rest follow as answers come back.
+    for (let answered = 2; answered < w.tasks.received.length || answered < 6; answered++) {
+      w.reply(w.tasks.received[answered]!, answered, 10);
+      await settle();
+    }
+    expect(w.pushed).toEqual(subs.map((x) => x.task.taskId));
+    expect(await h.core.get(subs[5]!.ref)).toBe(5);
   });
 
   test('a key whose calls run long stays at one task per worker', async () => {
