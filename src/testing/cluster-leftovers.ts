@@ -81,12 +81,12 @@ export class ClusterLeftovers {
   }
 
   /**
-   * Note what the leader knows, run `stop` (which stops every node), then delete the queues.
-   * A bus that cannot be reached, or a leader that does not answer, leaves less known and never
-   * fails the stop.
+   * Note what the leader knows (unless no node is left to lead), run `stop` (which stops every
+   * node), then delete the queues. A bus that cannot be reached, or a leader that does not
+   * answer, leaves less known and never fails the stop.
    */
-  async stopAndForget(stop: () => Promise<void>): Promise<void> {
-    await this.note(LAST_NOTE_TIMEOUT_MS);
+  async stopAndForget(stop: () => Promise<void>, nodesLeft: boolean): Promise<void> {
+    if (nodesLeft) await this.note(LAST_NOTE_TIMEOUT_MS);
     try {
       await stop();
     } finally {

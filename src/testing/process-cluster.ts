@@ -132,7 +132,7 @@ export class ProcessNodes {
     try {
       await this.leftovers.stopAndForget(async () => {
         await Promise.all(all.map((p) => stopChild(p.child, 'SIGTERM', 20_000)));
-      });
+      }, all.length > 0);
     } finally {
       if (this.keyFile) rmSync(this.keyFile, { force: true });
     }
