@@ -7,7 +7,7 @@ import type { JobId, NodeId, WorkerId } from './ids';
 import type { RuntimeEnv } from './runtime-env';
 
 /** The worker's id (its reply queue is `raybus.reply.<id>`, its task queue `raybus.worker.<id>`). */
-export const WORKER_ID_VAR = 'RAYBUS_WORKER_ID';
+const WORKER_ID_VAR = 'RAYBUS_WORKER_ID';
 const NODE_ID_VAR = 'RAYBUS_NODE_ID';
 const JOB_ID_VAR = 'RAYBUS_JOB_ID';
 const NAMESPACE_VAR = 'RAYBUS_NAMESPACE';

@@ -4,7 +4,7 @@
  * clusters sharing a broker do not see each other.
  */
 import type { NodeId, WorkerId } from '../protocol/ids';
-import { WORKER_ID_VAR } from '../protocol/worker-process';
+import { readWorkerIdentity } from '../protocol/worker-process';
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -157,10 +157,13 @@ function workerIdsOf(pid: number): WorkerId[] {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // Fields after the command name (which may hold spaces): state, then the parent's pid.
       if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
-      const found = readFileSync(`/proc/${entry}/environ`, 'utf8')
-        .split('\0')
-        .find((kv) => kv.startsWith(`${WORKER_ID_VAR}=`));
-      if (found) ids.push(found.slice(WORKER_ID_VAR.length + 1) as WorkerId);
+      const environ: NodeJS.ProcessEnv = {};
+      for (const kv of readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0')) {
+        const eq = kv.indexOf('=');
+        if (eq > 0) environ[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+      const worker = readWorkerIdentity(environ);
+      if (worker) ids.push(worker.workerId);
     } catch {
       // Gone meanwhile, or not ours to read.
     }
