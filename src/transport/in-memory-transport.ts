@@ -251,10 +251,8 @@ export class InMemoryBus {
   private dispatch(q: MemoryQueue, budgeted = true): void {
     while (q.size > 0 && q.consumers.length > 0) {
       if (budgeted && this.sinceYield >= DISPATCH_BUDGET) {
-        if (!q.scheduled) {
-          q.scheduled = true;
-          this.resumeLater(q);
-        }
+        // Over the budget, schedule() goes on in the next turn.
+        this.schedule(q);
         return;
       }
       const consumer = this.pickConsumer(q);
