@@ -30,6 +30,7 @@ import { smallValue } from './raybus-remote-code.mjs';
 import { runNatsAnchor } from './anchors/nats-rpc.mjs';
 import { runRaybusOnNats, deleteClusterStreams, deleteNewLeaseBuckets, streamNames } from './nats-cluster.mjs';
 import { runLargeValues, runLargeValueAnchors } from './large-values.mjs';
+import { runEmbeddedRatios } from './embedded-ratios.mjs';
 import { benchBroker } from './bench-vhost.mjs';
 
 const started = performance.now();
@@ -63,6 +64,10 @@ console.log('\n== raybus, embedded default');
 await ray.init();
 const embedded = await runRaybusSuite(ray, { full: FULL, label: 'embedded', only: ONLY });
 if (LARGE) large.embedded = await runLargeValues(ray, 'embedded').catch((err) => (notes.push(`embedded 100 MB rows: ${errText(err)}`), []));
+// The embedded targets' ratios: each headline body alternating with raw fork IPC, seconds apart
+// (the anchors' own stage comes minutes later, at another load).
+console.log('\n== same-sitting ratios (embedded ÷ fork IPC, alternating)');
+const embeddedRatios = await runEmbeddedRatios(ray, { only: ONLY }).catch((err) => (notes.push(`same-sitting ratios: ${errText(err)}`), []));
 // Actor counts of the scaling table; a size whose worker processes would not fit in memory is reported n/a.
 const actorSizes = [10, 100, 1000];
 console.log('\n== scaling: actors');
@@ -179,6 +184,7 @@ const data = {
   full: FULL,
   amqpUrlShown,
   embedded,
+  embeddedRatios,
   metricsCost,
   rabbitmq,
   nats: nats.na ? { na: nats.na } : { results: nats.results },
