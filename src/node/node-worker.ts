@@ -16,6 +16,8 @@ export class NodeWorker {
   handle!: WorkerHandle;
   /** Set right after the handle. */
   actor!: Actor<typeof workerProcessMachine>;
+  /** It was given work (a lease or an actor): the pool hands it to leases only (worker-pool.ts). */
+  used = false;
   /** The lease this worker was last given (its key in the lease table). */
   leaseKey?: LeaseId;
   /** Resolves once the process is gone and its bus connection closed (its messages requeued). */

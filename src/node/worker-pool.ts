@@ -1,15 +1,22 @@
 /**
  * Idle workers of a node, pooled by runtime-env key (Ray's worker pool): work runs only on a
  * worker started with its env. Idle workers are reaped after a timeout, except `keepIdle` of
- * the default env (the prestarted ones, kept warm for the next lease or actor).
+ * the default env that have run nothing yet (the prestarted ones, kept warm for the next lease
+ * or actor).
+ *
+ * A worker that has run work (`used`) holds what that work left: a grown heap and young
+ * generation that V8 keeps, code, buffers the allocator does not give back (a worker that ran
+ * the bench's tasks idles at 57-110 MB, a fresh one at 44.5). So leases take a used worker
+ * first, actors (which keep their process as long as they live) take only a fresh one, and
+ * a used worker is reaped after the idle timeout even where `keepIdle` would keep a fresh one.
  */
 import { DEFAULT_ENV_KEY } from '../protocol/runtime-env';
 import { systemClock, type Clock, type Timer } from '../util/clock';
 
 export interface WorkerPoolOptions<W> {
-  /** How long an idle worker is kept (beyond `keepIdle` of the default env). */
+  /** How long an idle worker is kept (beyond `keepIdle` fresh ones of the default env). */
   readonly idleTimeoutMs: number;
-  /** Idle workers of the default env never reaped (default: all of them). */
+  /** Idle workers of the default env that have run nothing, never reaped (default: all idle workers of the default env, used or not). */
   readonly keepIdle?: number;
   /** Called with a worker that stayed idle too long (already out of the pool). */
   readonly reap: (worker: W) => void;
@@ -17,7 +24,10 @@ export interface WorkerPoolOptions<W> {
   readonly clock?: Clock;
 }
 
-export class WorkerPool<W extends { readonly dead: boolean }> {
+/** What a worker is taken for: a task lease (any idle worker, used ones first) or an actor (a fresh one only). */
+export type PoolUse = 'lease' | 'actor';
+
+export class WorkerPool<W extends { readonly dead: boolean; readonly used?: boolean }> {
   private readonly idle = new Map<string, W[]>();
   private readonly reapTimers = new Map<W, Timer>();
   private readonly clock: Clock;
@@ -26,19 +36,20 @@ export class WorkerPool<W extends { readonly dead: boolean }> {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** An idle live worker of env `key` (the most recently used), or undefined. */
-  take(key: string): W | undefined {
+  /**
+   * An idle live worker of env `key`, or undefined: for a lease the most recently pooled used
+   * one, else the most recently pooled fresh one; for an actor only a fresh one.
+   */
+  take(key: string, use: PoolUse = 'lease'): W | undefined {
     const list = this.idle.get(key);
-    while (list && list.length > 0) {
-      const w = list.pop()!;
-      this.cancelReap(w);
-      if (!w.dead) {
-        if (list.length === 0) this.idle.delete(key);
-        return w;
-      }
-    }
-    this.idle.delete(key);
-    return undefined;
+    if (!list) return undefined;
+    for (let i = list.length - 1; i >= 0; i--) if (list[i]!.dead) this.removeAt(key, list, i);
+    let i = use === 'lease' ? lastIndex(list, (w) => w.used === true) : -1;
+    if (i < 0) i = lastIndex(list, (w) => w.used !== true);
+    if (i < 0) return undefined;
+    const w = list[i]!;
+    this.removeAt(key, list, i);
+    return w;
   }
 
   /** A worker of env `key` became idle (putting a worker that is already idle changes nothing). */
@@ -54,10 +65,18 @@ export class WorkerPool<W extends { readonly dead: boolean }> {
       w,
       this.clock.setTimeout(() => {
         this.reapTimers.delete(w);
-        // The longest idle go first (take() hands out the most recent), down to `keep`.
-        if (this.size(key) > keep && this.removeIdle(key, w)) this.options.reap(w);
+        // Used workers go; fresh ones, the longest idle first (take() hands out the most
+        // recent), down to `keep`.
+        if ((w.used === true || this.fresh(key) > keep) && this.removeIdle(key, w)) this.options.reap(w);
       }, this.options.idleTimeoutMs),
     );
+  }
+
+  /** Idle workers of env `key` that have run nothing. */
+  fresh(key: string): number {
+    let n = 0;
+    for (const w of this.idle.get(key) ?? []) if (w.used !== true && !w.dead) n++;
+    return n;
   }
 
   /** Forget a worker (it died). */
@@ -91,8 +110,18 @@ export class WorkerPool<W extends { readonly dead: boolean }> {
     const list = this.idle.get(key);
     const i = list ? list.indexOf(w) : -1;
     if (i < 0) return false;
-    list!.splice(i, 1);
-    if (list!.length === 0) this.idle.delete(key);
+    this.removeAt(key, list!, i);
     return true;
   }
+
+  private removeAt(key: string, list: W[], i: number): void {
+    this.cancelReap(list[i]!);
+    list.splice(i, 1);
+    if (list.length === 0) this.idle.delete(key);
+  }
+}
+
+function lastIndex<T>(list: readonly T[], test: (x: T) => boolean): number {
+  for (let i = list.length - 1; i >= 0; i--) if (test(list[i]!)) return i;
+  return -1;
 }

@@ -14,7 +14,7 @@ import { DEFAULT_ENV_KEY, canonicalRuntimeEnv, runtimeEnvKey, type RuntimeEnv } 
 import { RuntimeEnvSetupError } from '../errors/ray-errors';
 import { encodeError } from '../serialization/error-codec';
 import type { Clock, Timer } from '../util/clock';
-import { WorkerPool } from './worker-pool';
+import { WorkerPool, type PoolUse } from './worker-pool';
 import type { WorkerItem } from '../protocol/state';
 import { DeadWorkers, workerItem } from './worker-items';
 import type { NodeOutbox } from './node-outbox';
@@ -89,7 +89,7 @@ export class WorkerTable {
     this.sharedHosts = new SharedHosts({
       outbox: options.outbox,
       byLease: this.byLease,
-      newHost: (env, make) => this.assign(env, [], make),
+      newHost: (env, make) => this.assign(env, [], 'actor', make),
       ...(options.consumerLimit ? { consumerLimit: options.consumerLimit } : {}),
     });
   }
@@ -101,15 +101,16 @@ export class WorkerTable {
   }
 
   /**
-   * Keep `prestart` workers of the default runtime env started ahead of demand (pooled while
-   * they start): called when the node starts and, through `refillSoon`, after work took one,
-   * so that the next burst of actors or leases finds warm workers. A worker that dies idle is
+   * Keep `prestart` workers of the default runtime env that have run nothing started ahead of
+   * demand (pooled while they start): called when the node starts and, through `refillSoon`,
+   * after work took one, so that the next burst of actors or leases finds warm workers (an
+   * actor takes only such a worker: worker-pool.ts). A worker that dies idle is
    * not replaced until work comes (a crash at start never loops).
    */
   refill(): void {
     const target = this.options.prestart ?? 0;
     if (this.draining || this.stopping) return;
-    while (this.pool.size(DEFAULT_ENV_KEY) < target) this.pool.put(DEFAULT_ENV_KEY, this.spawn(undefined, []));
+    while (this.pool.fresh(DEFAULT_ENV_KEY) < target) this.pool.put(DEFAULT_ENV_KEY, this.spawn(undefined, []));
   }
 
   /**
@@ -135,7 +136,7 @@ export class WorkerTable {
 
   /** start-lease: a worker of the lease's env (idle or new) is granted to the owner once ready. */
   startLease(msg: StartLeaseMsg): void {
-    this.assign(msg.env, msg.gpuIds, (worker) => ({
+    this.assign(msg.env, msg.gpuIds, 'lease', (worker) => ({
       kind: 'lease',
       lease: msg.lease,
       owner: msg.owner,
@@ -155,7 +156,7 @@ export class WorkerTable {
       report: { lease: msg.lease, worker, demand: spec.lifetime, gpuIds: msg.gpuIds, actor: spec },
     });
     if (spec.iso !== 'shared' || msg.gpuIds.length > 0) {
-      this.assign(spec.ctx.env, msg.gpuIds, make);
+      this.assign(spec.ctx.env, msg.gpuIds, 'actor', make);
       return;
     }
     this.sharedHosts.place(spec.ctx.env, make, this.draining);
@@ -254,11 +255,11 @@ export class WorkerTable {
     return w.assignment?.lease === lease ? w : undefined;
   }
 
-  /** Give work to an idle worker of its env, or to a new one. */
-  private assign(env: RuntimeEnv | undefined, gpuIds: readonly number[], make: (worker: WorkerId) => WorkerAssignment): NodeWorker {
+  /** Give work to an idle worker of its env (a fresh one for an actor), or to a new one. */
+  private assign(env: RuntimeEnv | undefined, gpuIds: readonly number[], use: PoolUse, make: (worker: WorkerId) => WorkerAssignment): NodeWorker {
     const canonical = canonicalRuntimeEnv(env);
     // A worker with GPUs gets its own process (its CUDA_VISIBLE_DEVICES is fixed at start).
-    const idle = gpuIds.length === 0 ? this.pool.take(runtimeEnvKey(canonical)) : undefined;
+    const idle = gpuIds.length === 0 ? this.pool.take(runtimeEnvKey(canonical), use) : undefined;
     let w = idle;
     if (idle) {
       const a = make(idle.id);
@@ -267,6 +268,7 @@ export class WorkerTable {
     } else {
       w = this.spawn(canonical, gpuIds, make);
     }
+    w!.used = true;
     if (w!.envKey === DEFAULT_ENV_KEY) this.refillSoon();
     // Work that reached a draining node (sent before the broker heard of the drain) goes back too.
     if (this.draining) w!.send({ type: 'DRAIN' });

@@ -314,6 +314,44 @@ describe('NodeManager', () => {
     expect(idle.map((w) => w.killed)).toEqual([0, 0]);
   });
 
+  it('an actor gets a worker that has run nothing; a lease takes a used one first; used ones go after the idle timeout', async () => {
+    const h = await startNode({ prestart: 1 });
+    const [warm] = h.spawner.workers;
+    warm!.ready();
+    const a = startLease();
+    await h.send(a.msg);
+    expect(h.owner.at(-1)).toMatchObject({ t: 'lease-granted', lease: a.lease, worker: warm!.spec.workerId });
+    // The burst is over: a fresh one is started to replace the prestarted worker.
+    await h.clock.advance(200);
+    expect(h.spawner.workers).toHaveLength(2);
+    const fresh = h.spawner.workers[1]!;
+    fresh.ready();
+    await h.send({ t: 'release-lease', lease: a.lease });
+    // The next lease takes the worker that ran the first (warm code, nothing new touched)...
+    const b = startLease();
+    await h.send(b.msg);
+    expect(h.owner.at(-1)).toMatchObject({ t: 'lease-granted', lease: b.lease, worker: warm!.spec.workerId });
+    await h.send({ t: 'release-lease', lease: b.lease });
+    // ...and an actor, which keeps its process for life, the fresh one, never the used one.
+    await h.send({ t: 'start-actor', lease: `ga1@${NODE}` as LeaseId, spec: actorSpec('fresh1', { lifetime: { CPU: 0 } }), gpuIds: [], restart: false });
+    expect(h.node.leaseReports().find((r) => r.lease === `ga1@${NODE}`)?.worker).toBe(fresh.spec.workerId);
+    await h.send({ t: 'start-actor', lease: `ga2@${NODE}` as LeaseId, spec: actorSpec('fresh2', { lifetime: { CPU: 0 } }), gpuIds: [], restart: false });
+    expect(h.spawner.workers).toHaveLength(3);
+    expect(h.node.leaseReports().find((r) => r.lease === `ga2@${NODE}`)?.worker).toBe(h.spawner.workers[2]!.spec.workerId);
+    // A fresh worker is started again once the burst is over; the used one, idle, goes after
+    // the timeout, though only one is kept warm; the fresh one stays.
+    await h.clock.advance(200);
+    expect(h.spawner.workers).toHaveLength(4);
+    const refilled = h.spawner.workers[3]!;
+    refilled.ready();
+    await h.settle();
+    await h.clock.advance(IDLE_TIMEOUT_MS);
+    await h.settle();
+    expect(warm!.killed).toBe(1);
+    await h.clock.advance(IDLE_TIMEOUT_MS * 3);
+    expect(refilled.killed).toBe(0);
+  });
+
   it('idle workers beyond the prestarted ones are reaped after the idle timeout (simulated time)', async () => {
     const h = await startNode({ prestart: 1 });
     // Two leases: the prestarted worker and a new one, plus a replacement (3 processes).

@@ -5,9 +5,10 @@ import { DEFAULT_ENV_KEY } from '../../../src/protocol/runtime-env';
 interface FakeWorker {
   readonly id: string;
   dead: boolean;
+  used?: boolean;
 }
 
-const w = (id: string): FakeWorker => ({ id, dead: false });
+const w = (id: string, used = false): FakeWorker => ({ id, dead: false, used });
 
 describe('WorkerPool', () => {
   it('hands out idle workers of the same env only, most recently used first', async () => {
@@ -68,6 +69,49 @@ describe('WorkerPool', () => {
     await clock.advance(60_000);
     expect(reaped).toEqual(['a', 'b']);
     expect(pool.take(DEFAULT_ENV_KEY)?.id).toBe('c');
+  });
+
+  it('a lease takes the most recent used worker first, an actor only a fresh one', async () => {
+    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, reap: () => undefined, clock: new SimulatedClock() });
+    const [u1, f1, u2, f2] = [w('u1', true), w('f1'), w('u2', true), w('f2')];
+    for (const x of [u1, f1, u2, f2]) pool.put(DEFAULT_ENV_KEY, x);
+    expect(pool.fresh(DEFAULT_ENV_KEY)).toBe(2);
+    expect(pool.take(DEFAULT_ENV_KEY, 'actor')).toBe(f2);
+    expect(pool.take(DEFAULT_ENV_KEY, 'lease')).toBe(u2);
+    expect(pool.take(DEFAULT_ENV_KEY)).toBe(u1);
+    // No used one left: a lease takes a fresh one.
+    expect(pool.take(DEFAULT_ENV_KEY, 'lease')).toBe(f1);
+    pool.put(DEFAULT_ENV_KEY, u1);
+    // An actor never takes a used worker, nor a dead fresh one.
+    const f3 = w('f3');
+    pool.put(DEFAULT_ENV_KEY, f3);
+    f3.dead = true;
+    expect(pool.take(DEFAULT_ENV_KEY, 'actor')).toBeUndefined();
+    expect(pool.size(DEFAULT_ENV_KEY)).toBe(1);
+    expect(pool.take(DEFAULT_ENV_KEY, 'lease')).toBe(u1);
+  });
+
+  it('with keepIdle, used workers are reaped after the timeout; fresh ones are kept down to keepIdle', async () => {
+    const clock = new SimulatedClock();
+    const reaped: string[] = [];
+    const pool = new WorkerPool<FakeWorker>({ idleTimeoutMs: 1000, keepIdle: 2, reap: (x) => reaped.push(x.id), clock });
+    pool.put(DEFAULT_ENV_KEY, w('f1'));
+    pool.put(DEFAULT_ENV_KEY, w('u1', true));
+    await clock.advance(100);
+    pool.put(DEFAULT_ENV_KEY, w('f2'));
+    pool.put(DEFAULT_ENV_KEY, w('f3'));
+    await clock.advance(900);
+    // f1 is one fresh worker too many; u1 has run work.
+    expect(reaped).toEqual(['f1', 'u1']);
+    await clock.advance(60_000);
+    expect(reaped).toEqual(['f1', 'u1']);
+    expect(pool.fresh(DEFAULT_ENV_KEY)).toBe(2);
+    // Alone in the pool, a used worker still goes.
+    expect(pool.take(DEFAULT_ENV_KEY, 'actor')?.id).toBe('f3');
+    expect(pool.take(DEFAULT_ENV_KEY, 'actor')?.id).toBe('f2');
+    pool.put(DEFAULT_ENV_KEY, w('u2', true));
+    await clock.advance(1000);
+    expect(reaped).toEqual(['f1', 'u1', 'u2']);
   });
 
   it('taking a worker cancels its reaping; putting it back restarts the clock', async () => {
