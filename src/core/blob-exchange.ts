@@ -31,6 +31,12 @@ export interface BlobExchangePort {
   /** The largest message this process sends on its bus (message-limit.ts). */
   messageLimit(): number;
   /**
+   * Every message of this process's bus is sealed and opened with the cluster key
+   * (`Transport.authenticated`): each chunk's bytes are checked on arrival, and a sha256 of
+   * the whole would check them a second time.
+   */
+  sealed(): boolean;
+  /**
    * Send to a reply queue; `onError` when it cannot be delivered. `transient`: the bus may
    * keep it in memory only (a chunk: its puller asks again when it does not arrive).
    */
@@ -61,7 +67,7 @@ export class BlobExchange {
       const port = this.port;
       // Chunks are transient: a broker restart may lose one, and the puller asks again for
       // what does not arrive (blob-puller.ts), so they never cost the broker a disk write.
-      this.held = new Table({ address: port.address, clock: port.clock, send: (q, m) => port.send(q, m, undefined, true) });
+      this.held = new Table({ address: port.address, clock: port.clock, sealed: port.sealed(), send: (q, m) => port.send(q, m, undefined, true) });
     }
     return this.held;
   }
@@ -74,6 +80,7 @@ export class BlobExchange {
       this.pulling = new Puller({
         address: port.address,
         clock: port.clock,
+        sealed: port.sealed(),
         chunkBytes: () => Math.max(MIN_BLOB_BYTES, port.messageLimit() - CHUNK_HEADROOM),
         send: (q, m, onError) => port.send(q, m, onError),
       });

@@ -3,8 +3,10 @@
  * chunks of about one message of the bus (`blob-get` → `blob-chunk`), at most `window` chunks
  * outstanding (flow control: the holder's memory and the bus see a few chunks at a time),
  * each copied into one buffer of the value's final size (no second full copy), and the
- * sha256 of the whole is checked against the holder's. Then the holder is told it may forget
- * the blob (`blob-done`).
+ * sha256 of the whole is checked against the holder's — unless this process's bus seals
+ * every message with the cluster key, where each chunk arrived with its MAC checked, bytes,
+ * offset and blob id included, and the holder sends no digest. Then the holder is told it
+ * may forget the blob (`blob-done`).
  *
  * A pull fails (ObjectLostError; OwnerDiedError when the holder is gone) when the holder
  * says it no longer has the value, the sha256 does not match, the holder's queue is gone
@@ -31,6 +33,8 @@ const BLOB_GIVE_UP_MS = 10 * 60 * 1000;
 export interface BlobPullerPort {
   readonly address: ReplyQueue;
   readonly clock: Clock;
+  /** This process's bus opens only messages sealed with the cluster key (no sha256 of the whole). */
+  readonly sealed?: boolean;
   /** Bytes per chunk asked for (about one message of the bus). */
   chunkBytes(): number;
   /** Send to the holder's reply queue; `onError` when it cannot be delivered. */
@@ -40,7 +44,8 @@ export interface BlobPullerPort {
 interface Pull {
   readonly ref: BlobRef;
   readonly buffer: Buffer;
-  readonly hash: Hash;
+  /** Absent on a sealed bus. */
+  readonly hash?: Hash;
   /** Offsets asked for and not received. */
   readonly outstanding: Map<number, number>;
   /** Chunks received beyond `hashedTo`, waiting to be hashed in order: offset → length. */
@@ -84,7 +89,7 @@ export class BlobPuller {
     const pull: Pull = {
       ref,
       buffer: Buffer.allocUnsafe(ref.size),
-      hash: nodeCrypto().createHash('sha256'),
+      ...(this.port.sealed ? {} : { hash: nodeCrypto().createHash('sha256') }),
       outstanding: new Map(),
       early: new Map(),
       next: 0,
@@ -112,8 +117,10 @@ export class BlobPuller {
     pull.received += len;
     pull.lastProgress = this.port.clock.now();
     if (msg.h) pull.digest = msg.h;
-    pull.early.set(msg.off, len);
-    this.hashInOrder(pull);
+    if (pull.hash) {
+      pull.early.set(msg.off, len);
+      this.hashInOrder(pull, pull.hash);
+    }
     if (pull.received === pull.ref.size) return this.finish(pull);
     this.askMore(pull);
   }
@@ -150,17 +157,17 @@ export class BlobPuller {
     });
   }
 
-  private hashInOrder(pull: Pull): void {
+  private hashInOrder(pull: Pull, hash: Hash): void {
     for (let len = pull.early.get(pull.hashedTo); len !== undefined; len = pull.early.get(pull.hashedTo)) {
       pull.early.delete(pull.hashedTo);
-      pull.hash.update(pull.buffer.subarray(pull.hashedTo, pull.hashedTo + len));
+      hash.update(pull.buffer.subarray(pull.hashedTo, pull.hashedTo + len));
       pull.hashedTo += len;
     }
   }
 
   private finish(pull: Pull): void {
-    const digest = pull.hash.digest('hex');
-    if (pull.digest !== digest) {
+    const digest = pull.hash?.digest('hex');
+    if (pull.hash && pull.digest !== digest) {
       return this.fail(pull, new ObjectLostError(this.describe(pull, `its bytes arrived corrupted (sha256 ${digest}, expected ${pull.digest ?? 'none'})`)));
     }
     this.end(pull);

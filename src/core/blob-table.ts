@@ -4,7 +4,9 @@
  * arguments, a result — and are served in chunks to whoever asks (`blob-get`). One chunk is
  * served per event-loop turn, so a receiver pulling hundreds of megabytes never holds this
  * process's loop; the sha256 of the whole is computed chunk by chunk as they are served and
- * sent with the last one. A blob is forgotten when its receiver says it is done
+ * sent with the last one, unless every message of this process's bus is sealed with the
+ * cluster key (then each chunk's MAC already binds its bytes, offset and blob to this sender,
+ * and the puller, on the same sealed bus, checks that instead). A blob is forgotten when its receiver says it is done
  * (`blob-done`), or after `idleMs` without a request (a receiver that died, a duplicate nobody
  * pulls); pinned ones (actor constructor arguments, which a restart needs again) stay while
  * this process lives.
@@ -34,6 +36,8 @@ interface Held {
 export interface BlobTablePort {
   readonly address: ReplyQueue;
   readonly clock: Clock;
+  /** This process's bus seals every message (no sha256 of the whole is sent). */
+  readonly sealed?: boolean;
   /** Send a chunk to a receiver's reply queue. */
   send(queue: ReplyQueue, msg: BlobChunkMsg): void;
 }
@@ -102,7 +106,7 @@ export class BlobTable {
     h.lastUsed = this.port.clock.now();
     const end = Math.min(h.bytes.byteLength, msg.off + msg.len);
     const data = h.bytes.subarray(Math.min(msg.off, end), end);
-    const digest = this.hashTo(h, end);
+    const digest = this.port.sealed ? undefined : this.hashTo(h, end);
     this.port.send(msg.reply, { t: 'blob-chunk', id: msg.id, off: msg.off, data, ...(end === h.bytes.byteLength && digest ? { h: digest } : {}) });
   }
 

@@ -96,6 +96,7 @@ export class CoreWorker implements RuntimeCore {
       address: this.address,
       clock: this.clock,
       messageLimit: () => messageLimit(options.transport),
+      sealed: () => options.transport.authenticated === true,
       send: (queue, msg, onError, transient) => this.messenger.send(queue, msg, undefined, onError && ((err) => onError(err)), transient ? TRANSIENT_PUBLISH : undefined),
     });
     this.messenger = new Messenger(options.transport, {

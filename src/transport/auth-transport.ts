@@ -162,6 +162,7 @@ export function createAuthTransport(inner: Transport, options: AuthOptions): Aut
 
 export class AuthTransport implements Transport {
   readonly kind: string;
+  readonly authenticated = true;
   readonly status$: Observable<TransportStatus>;
   private readonly keys: Keys;
   private readonly sender = randomBytes(SENDER_BYTES);

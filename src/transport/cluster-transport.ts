@@ -32,6 +32,10 @@ export class ClusterTransport implements Transport {
   }
 
   /** The adapter's (read each time: NATS learns its message limit from the server). */
+  get authenticated(): boolean {
+    return this.inner.authenticated === true;
+  }
+
   get capabilities(): TransportCapabilities | undefined {
     return this.inner.capabilities;
   }

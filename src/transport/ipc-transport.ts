@@ -5,7 +5,7 @@
  */
 import type { BehaviorSubject as Status } from 'rxjs';
 import { LazyBehavior } from '../util/rx';
-import type { ConsumeOptions, Delivery, PublishOptions, QueueOptions, Subscription, Transport, TransportCapabilities, TransportStatus } from './transport';
+import { AUTHENTICATED_HEADER, type ConsumeOptions, type Delivery, type PublishOptions, type QueueOptions, type Subscription, type Transport, type TransportCapabilities, type TransportStatus } from './transport';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from './ipc-protocol';
 import type { FrameLink } from './ipc-link';
 import { logger } from '../util/logger';
@@ -25,6 +25,10 @@ export class IpcTransport implements Transport {
   /** Made on first use (a worker's own code rarely watches it). */
   get status$(): Status<TransportStatus> {
     return this.status.observable;
+  }
+  /** A worker of a node that authenticates its bus: what it sends, the node seals; what it takes, the node opened. */
+  get authenticated(): boolean {
+    return this.options.requireHeader === AUTHENTICATED_HEADER;
   }
   private nextId = 1;
   private readonly calls = new Map<number, { resolve(tag?: number): void; reject(e: Error): void }>();

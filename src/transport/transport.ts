@@ -208,6 +208,12 @@ export interface Transport {
   readonly kind: string;
   /** What this transport can do (absent: everything, as {@link FULL_CAPABILITIES}). */
   readonly capabilities?: TransportCapabilities;
+  /**
+   * True when every message it publishes is sealed with the cluster key and every delivery it
+   * hands out was opened with it (an AuthTransport; a worker's IPC transport that takes only
+   * what its node opened): the bytes of each message are the sender's, checked on arrival.
+   */
+  readonly authenticated?: boolean;
   /** Current status, replayed to new subscribers. */
   readonly status$: Observable<TransportStatus>;
   connect(): Promise<void>;

@@ -18,6 +18,7 @@ import { BLOB_STALL_MS } from '../../../src/core/blob-puller';
 import type { BlobChunkMsg, ReplyMsg } from '../../../src/protocol/messages/reply';
 import type { ObjectId, TaskId } from '../../../src/protocol/ids';
 import type { WireArg } from '../../../src/protocol/wire';
+import { createAuthTransport, type AuthTransport } from '../../../src/transport/auth-transport';
 
 const LIMIT = 4096;
 let bus: InMemoryBus;
@@ -159,6 +160,55 @@ test('corrupted bytes fail the sha256 check; a blob the holder no longer has fai
   const gone = borrower.core.blobs.puller.fetch({ ...ref, id: 'nope' }).catch((e: unknown) => e);
   await pulled();
   expect(await gone).toBeInstanceOf(ObjectLostError);
+});
+
+test("on a bus that seals every message, no sha256 of the whole is made or sent: each chunk's MAC is checked, and an altered chunk is refused and asked for again", async () => {
+  const refusals: string[] = [];
+  const sealedCore = async (): Promise<{ h: Harness; t: AuthTransport }> => {
+    const t = createAuthTransport(bus.connect(), { key: 'blobs-test-key', onReject: (reason) => refusals.push(reason) });
+    await t.connect();
+    return { h: await startCore({ transport: t }, bus), t };
+  };
+  const a = await sealedCore();
+  const b = await sealedCore();
+  try {
+    const chunks: BlobChunkMsg[] = [];
+    const puller = b.h.core.blobs.puller;
+    const onChunk = puller.onChunk.bind(puller);
+    puller.onChunk = (m) => {
+      chunks.push(m);
+      onChunk(m);
+    };
+    const value = new Uint8Array(randomBytes(20 * LIMIT));
+    const ref = a.h.core.put(value);
+    // One chunk altered on the bus (a byte of its value flipped): its seal no longer matches.
+    let altered = 0;
+    tamper = (body) => {
+      if (altered > 0 || body.byteLength < LIMIT / 2) return body;
+      altered += 1;
+      const copy = Uint8Array.from(body);
+      copy[copy.length >> 1]! ^= 0xff;
+      return copy;
+    };
+    const arg = a.h.core.encodeArg([ref], 'args[0]');
+    b.h.core.receiveArgs([arg]);
+    const got = b.h.core.get((decodeValue(arg.d) as ObjectRef<Uint8Array>[])[0]!);
+    await pulled();
+    expect(altered).toBe(1);
+    expect(b.t.stats().rejected).toEqual({ 'bad seal (another cluster key, or altered)': 1 });
+    expect(refusals).toHaveLength(1);
+    // The refused chunk is asked for again after the stall.
+    await b.h.clock.advance(BLOB_STALL_MS);
+    await pulled();
+    expect(Buffer.from((await got) as Uint8Array).equals(Buffer.from(value))).toBe(true);
+    expect(chunks.length).toBeGreaterThan(20);
+    expect(chunks.filter((m) => m.h !== undefined)).toEqual([]);
+  } finally {
+    await b.h.stop();
+    await a.h.stop();
+    await b.t.close();
+    await a.t.close();
+  }
 });
 
 test('a blob nobody pulls is forgotten after its idle time; pinned ones stay', async () => {
