@@ -216,7 +216,7 @@ function largeValuesTable(large) {
   const rows = names.map((n) => [n, cell(large.embedded, n), cell(large.rabbitmq, n), cell(large.nats, n)]);
   const raw = large.anchors.map((r) => [r.name, ok(r) ? `${fmt(r.mean)} ± ${fmt(r.std)}` : value(r)]);
   return [
-    'A value larger than half a message of the bus travels as a blob: the process that needs it pulls it from the one that has it, in chunks of one message (RabbitMQ: 16 MiB, `RAYBUS_MAX_MESSAGE_BYTES`; NATS: `max_payload` − 4 KiB, 1 MiB by default), 4 in flight, each checked by its seal (the bench's clusters have a key). The embedded default takes any size in one message: the driver writes a value\'s serialized bytes to the worker\'s pipe as they are, and the worker reads them straight into the buffer the value is decoded from (docs/ARCHITECTURE.md, \"Values of many megabytes on a pipe\").',
+    'A value larger than half a message of the bus travels as a blob: the process that needs it pulls it from the one that has it, in chunks of one message (RabbitMQ: 16 MiB, `RAYBUS_MAX_MESSAGE_BYTES`; NATS: `max_payload` − 4 KiB, 1 MiB by default), 4 in flight, each checked by its seal (the clusters of the bench have a key). The embedded default takes any size in one message: the driver writes a value\'s serialized bytes to the worker\'s pipe as they are, and the worker reads them straight into the buffer the value is decoded from (docs/ARCHITECTURE.md, \"Values of many megabytes on a pipe\").',
     '',
     table(['MB/s (mean ± std of 3 ops)', 'raybus embedded', 'raybus RabbitMQ', 'raybus NATS'], rows),
     '',
