@@ -6,10 +6,10 @@
  * process's loop; the sha256 of the whole is computed chunk by chunk as they are served and
  * sent with the last one, unless every message of this process's bus is sealed with the
  * cluster key (then each chunk's MAC already binds its bytes, offset and blob to this sender,
- * and the puller, on the same sealed bus, checks that instead). A blob is forgotten when its receiver says it is done
- * (`blob-done`), or after `idleMs` without a request (a receiver that died, a duplicate nobody
- * pulls); pinned ones (actor constructor arguments, which a restart needs again) stay while
- * this process lives.
+ * and the puller, on the same sealed bus, checks that instead). A blob is forgotten when its
+ * receiver says it is done (`blob-done`), or after `idleMs` without a request (a receiver that
+ * died, a duplicate nobody pulls); pinned ones (actor constructor arguments, which a restart
+ * needs again) stay while this process lives.
  */
 import type { Hash } from 'node:crypto';
 import { nodeCrypto, randomHex } from '../util/node-crypto';
