@@ -101,9 +101,12 @@ export class PipeLink implements FrameLink {
   /**
    * A link on the socket `open` makes with the given `onread`; with `poll`, it polls after its
    * writes with `poll.read` once `poll.after` messages came soon after a write (tests give a
-   * socket and a read of their own).
+   * socket, a read and a clock of their own: `poll.now` in ns, `process.hrtime.bigint` if absent).
    */
-  static readingInto(open: (onread: OwnReads) => Duplex, poll?: { readonly us: number; readonly after: number; read(into: Uint8Array): number }): PipeLink {
+  static readingInto(
+    open: (onread: OwnReads) => Duplex,
+    poll?: { readonly us: number; readonly after: number; read(into: Uint8Array): number; now?(): bigint },
+  ): PipeLink {
     const small = Buffer.allocUnsafe(READ_BYTES);
     // The socket asks for a buffer as it opens, before the link exists.
     const made: { link?: PipeLink } = {};
@@ -115,7 +118,7 @@ export class PipeLink implements FrameLink {
       },
     });
     const link = (made.link = new PipeLink(socket, small));
-    if (poll) link.poll = { read: poll.read, ns: BigInt(Math.round(poll.us * 1000)), after: poll.after, soon: 0, sentAt: 0n, scheduled: false, on: poll.after === 0, polls: 0, caught: 0 };
+    if (poll) link.poll = { read: poll.read, now: poll.now ?? process.hrtime.bigint, ns: BigInt(Math.round(poll.us * 1000)), after: poll.after, soon: 0, sentAt: 0n, scheduled: false, on: poll.after === 0, polls: 0, caught: 0 };
     return link;
   }
 
@@ -129,6 +132,7 @@ export class PipeLink implements FrameLink {
   private poll:
     | {
         read(into: Uint8Array): number;
+        now(): bigint;
         readonly ns: bigint;
         /** Messages that came soon after a write, until `after` of them did (then polling may start). */
         soon: number;
@@ -203,7 +207,7 @@ export class PipeLink implements FrameLink {
   private afterSend(): void {
     const poll = this.poll;
     if (!poll) return;
-    poll.sentAt = process.hrtime.bigint();
+    poll.sentAt = poll.now();
     if (poll.on && !poll.scheduled) {
       poll.scheduled = true;
       // In the check phase: after this turn's callbacks and microtasks (the tasks and calls
@@ -219,7 +223,7 @@ export class PipeLink implements FrameLink {
     // that the last read left to fill, and a read here would move that part under it.
     if (!poll.on || this.closed || this.large) return;
     poll.polls += 1;
-    const deadline = process.hrtime.bigint() + poll.ns;
+    const deadline = poll.now() + poll.ns;
     // A read that finds nothing throws EAGAIN: without a stack it costs far less.
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
@@ -234,7 +238,7 @@ export class PipeLink implements FrameLink {
         Error.stackTraceLimit = limit;
         this.onRead(n, into);
         return;
-      } while (process.hrtime.bigint() < deadline);
+      } while (poll.now() < deadline);
       // Nothing came: no more polling until a message follows a write closely again.
       poll.on = false;
     } finally {
@@ -306,7 +310,7 @@ export class PipeLink implements FrameLink {
     if (poll && poll.sentAt !== 0n) {
       // Poll while messages follow writes closely (once `after` of them did); a long gap turns
       // polling off until a message follows a write closely again.
-      const soon = process.hrtime.bigint() - poll.sentAt < poll.ns * BigInt(POLL_GAP_FACTOR);
+      const soon = poll.now() - poll.sentAt < poll.ns * BigInt(POLL_GAP_FACTOR);
       if (soon && poll.soon < poll.after) poll.soon += 1;
       poll.on = soon && poll.soon >= poll.after;
       poll.sentAt = 0n;

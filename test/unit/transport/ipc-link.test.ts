@@ -166,9 +166,17 @@ test('RAYBUS_WORKER_POLL_US: a budget in µs, 0 to never poll; anything else is 
 /**
  * A worker polls its pipe after a write (`PipeLink.onFd` with a budget). The test plays the
  * socket as libuv does — each read lands in the buffer the link gave after the read before it
- * — and the poll's own reads, which may run between them.
+ * — and the poll's own reads, which may run between them. Its clock moves 1 µs at each
+ * reading (a poll that finds nothing gives up after its budget of readings) and `later()`
+ * jumps it by 20 ms: whether a message came soon after a write never depends on how busy the
+ * machine is.
  */
 function polledLink(budgetUs: number, after = 0) {
+  let ns = 0n;
+  const now = (): bigint => (ns += 1000n);
+  const later = (): void => {
+    ns += 20_000_000n;
+  };
   const pollable: Buffer[] = [];
   let reads: import('../../../src/transport/ipc-link').OwnReads | undefined;
   const link = PipeLink.readingInto(
@@ -179,6 +187,7 @@ function polledLink(budgetUs: number, after = 0) {
     {
       us: budgetUs,
       after,
+      now,
       read: (into) => {
         const next = pollable.shift();
         if (!next) return -1;
@@ -198,7 +207,7 @@ function polledLink(budgetUs: number, after = 0) {
     registered = reads!.buffer();
     return bytes.subarray(n);
   };
-  return { link, pollable, socketRead };
+  return { link, pollable, socketRead, later };
 }
 
 const framed = (body: Uint8Array): Buffer => {
@@ -251,7 +260,7 @@ test('a poll after a write reads the next message; a large message coming in is 
 });
 
 test('a poll that catches nothing stops polling; a message soon after a write starts it again', async () => {
-  const { link, pollable, socketRead } = polledLink(2000);
+  const { link, pollable, socketRead, later } = polledLink(2000);
   const got: string[] = [];
   link.onMessage((m) => got.push(Buffer.from(m).toString()));
   link.send([Uint8Array.of(1)]);
@@ -259,7 +268,7 @@ test('a poll that catches nothing stops polling; a message soon after a write st
   expect(link.pollStats).toEqual({ polls: 1, caught: 0 });
   // Off: a write schedules no poll, and a message long after a write leaves it off.
   link.send([Uint8Array.of(1)]);
-  await new Promise((r) => setTimeout(r, 20));
+  later();
   socketRead(framed(Buffer.from('late')));
   link.send([Uint8Array.of(1)]);
   pollable.push(framed(Buffer.from('never polled')));
@@ -276,7 +285,7 @@ test('a poll that catches nothing stops polling; a message soon after a write st
 });
 
 test('polling starts only once enough messages came soon after writes (an actor called now and then never polls)', async () => {
-  const { link, pollable, socketRead } = polledLink(2000, 3);
+  const { link, pollable, socketRead, later } = polledLink(2000, 3);
   const got: string[] = [];
   link.onMessage((m) => got.push(Buffer.from(m).toString()));
   link.send([Uint8Array.of(1)]);
@@ -286,7 +295,7 @@ test('polling starts only once enough messages came soon after writes (an actor 
   socketRead(Buffer.concat(pollable.splice(0)));
   // A message long after a write does not count; two more soon after one do: three.
   link.send([Uint8Array.of(1)]);
-  await new Promise((r) => setTimeout(r, 20));
+  later();
   socketRead(framed(Buffer.from('late')));
   for (const m of ['a', 'b']) {
     link.send([Uint8Array.of(1)]);
