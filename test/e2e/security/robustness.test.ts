@@ -19,7 +19,7 @@ import { BROKER_QUEUE, nodeQueue, replyQueue, workerQueue } from '../../../src/p
 import type { NodeId, ProcId, WorkerId } from '../../../src/protocol/ids';
 import { decodeEnvelope, encodeEnvelope, encodeValue } from '../../../src/serialization/serializer';
 import type { Transport } from '../../../src/transport/transport';
-import { alive, awaitRefusals, childrenOf, malformedIn, refusedIn, rssOf } from './security-helpers';
+import { alive, awaitRefusals, childrenOf, environOf, malformedIn, refusedIn, rssOf } from './security-helpers';
 
 const ray: typeof Ray = require('raybus');
 const { Cluster }: typeof Testing = require('raybus/testing');
@@ -198,7 +198,8 @@ describeWithBroker('hostile bytes on a cluster on RabbitMQ', () => {
     // The node forks it at once; the broker hears of the lease within one report (300 ms here).
     const spawned = await eventually(
       () => {
-        const fresh = childrenOf(nodePid).filter((p) => !before.has(p));
+        // Its env tells it from a prestarted worker the node may start meanwhile.
+        const fresh = childrenOf(nodePid).filter((p) => !before.has(p) && environOf(p).includes('RAYBUS_TEST_FORGED=1'));
         return fresh.length > 0 ? fresh : undefined;
       },
       10_000,
