@@ -256,6 +256,12 @@ export class StateClient {
     const quietMs = this.options.quietMs ?? DEFAULT_QUIET_MS;
     const maxWaitMs = timeoutMs ?? this.options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
     const answers: StateAnswerMsg[] = [];
+    // The quiet period runs only once the query is out: a broker's confirm of the broadcast
+    // can take a good part of it on a loaded machine, time in which answers may still be on
+    // their way.
+    let out = false;
+    let rearmQuiet!: () => void;
+    let stop!: () => void;
     const done = new Promise<void>((resolve) => {
       let quiet: Timer | undefined;
       const finish = (): void => {
@@ -274,12 +280,22 @@ export class StateClient {
       s.on(req, (msg) => {
         if (msg.t !== 'state-answer') return;
         answers.push(msg);
-        rearm();
+        if (out) rearm();
       });
-      rearm();
+      rearmQuiet = (): void => {
+        out = true;
+        rearm();
+      };
+      stop = finish;
     });
     const msg: StateQueryMsg = { t: 'state-query', req, reply: s.reply, what, ...fields(q) };
-    await this.transport.broadcast(STATE_TOPIC, encodeEnvelope(msg));
+    try {
+      await this.transport.broadcast(STATE_TOPIC, encodeEnvelope(msg));
+    } catch (err) {
+      stop();
+      throw err;
+    }
+    rearmQuiet();
     await done;
     return answers;
   }

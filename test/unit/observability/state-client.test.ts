@@ -91,6 +91,40 @@ test('the collection waits while answers keep coming, up to its limit', async ()
   for (const x of responders) await x.stop();
 });
 
+test('the quiet period counts from when the query is out, not from when it was asked', async () => {
+  const { bus, clock, responders } = await setup();
+  // A bus whose broadcasts are confirmed 300 ms after they were delivered (a loaded broker),
+  // and a process that answers 400 ms after it heard the query: 100 ms after the confirm.
+  const inner = bus.connect();
+  await inner.connect();
+  const slow = new Proxy(inner, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop) as unknown;
+      if (prop === 'broadcast') return (topic: string, body: Uint8Array) => target.broadcast(topic, body).then(() => new Promise<void>((r) => clock.setTimeout(r, 300)));
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const late = bus.connect();
+  await late.connect();
+  await late.subscribe(STATE_TOPIC, (body) => {
+    const q = decodeEnvelope(body) as { req: StateAnswerMsg['req']; reply: string };
+    const item = { workerId: 'late', workerType: 'WORKER', isAlive: true, pid: 500 };
+    const answer: StateAnswerMsg = { t: 'state-answer', req: q.req, from: { kind: 'node', id: 'late' }, items: [item], total: 1, more: false };
+    clock.setTimeout(() => void late.publish(q.reply, encodeEnvelope(answer)), 400);
+  });
+  const client = new StateClient(slow, { clock, quietMs: 250, maxWaitMs: 3000, requestTimeoutMs: 1000 });
+  const p = client.list('workers', { filters: [['workerId', '=', 'late']], limit: 10, detail: false });
+  await settle();
+  for (let i = 0; i < 8; i++) {
+    await clock.advance(100);
+    await settle();
+  }
+  expect((await p).items).toEqual([{ workerId: 'late', workerType: 'WORKER', isAlive: true, pid: 500 }]);
+  await late.close();
+  await inner.close();
+  for (const x of responders) await x.stop();
+});
+
 test('a query for what only the broker knows fails clearly when no broker answers', async () => {
   const { clock, client, connect } = await setup();
   const t = await connect();
