@@ -213,9 +213,9 @@ describe('setup errors', () => {
     expect(await ray.get(envOf.remote('RT_JOB'))).toEqual({ RT_JOB: 'job' });
     const cwd = ray.remote({ runtimeEnv: { workingDir: dir } })(() => process.cwd());
     expect(await ray.get(cwd.remote())).toBe(dir);
-    // Failed setups gave their leases back (returns are asynchronous: poll briefly).
+    // Failed setups gave their leases back (returns are asynchronous: poll, up to 20 s).
     let cpus = 0;
-    for (let i = 0; i < 50 && cpus !== 4; i++) {
+    for (const end = Date.now() + 20_000; cpus !== 4 && Date.now() < end; ) {
       cpus = (await ray.availableResources()).CPU ?? 0;
       if (cpus !== 4) await new Promise((r) => setTimeout(r, 20));
     }
@@ -231,7 +231,7 @@ describe('GPU assignment and CUDA_VISIBLE_DEVICES', () => {
     expect(cvd1).toBe(String(ids1[0]));
     // The owner returns the idle lease; the node then stops the worker instead of pooling it.
     const node = testing.embeddedNode()!;
-    for (let i = 0; i < 100 && node.workerPids().includes(pid1); i++) await new Promise((r) => setTimeout(r, 20));
+    for (const end = Date.now() + 20_000; node.workerPids().includes(pid1) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
     expect(node.workerPids()).not.toContain(pid1);
     const [, , pid2] = (await ray.get(g.remote())) as [string, number[], number];
     expect(pid2).not.toBe(pid1);

@@ -436,8 +436,11 @@ describe('a copy of the built package whose worker code cache was damaged', () =
     '  const Probe = ray.remote(class Probe { stats() { const path = require("node:path"); return require(path.join(path.dirname(require.main.filename), "module-pack.js")).packStats(); } });',
     '  const a = Probe.remote();',
     '  const stats = await ray.get(a.stats.remote());',
-    // Long enough for the worker to rewrite the cache (bin/worker.ts).
-    '  await new Promise((r) => setTimeout(r, 2500));',
+    // A worker that could not read the cache rewrites it a second after it started
+    // (bin/worker.ts): wait until it renamed the new one over the old, or 20 s.
+    '  const fs = require("node:fs");',
+    '  const cache = process.argv[3], first = fs.statSync(cache).ino;',
+    '  for (const end = Date.now() + 20000; !stats.cacheRead && Date.now() < end && fs.statSync(cache).ino === first; ) await new Promise((r) => setTimeout(r, 50));',
     '  await ray.shutdown();',
     '  console.log(JSON.stringify(stats));',
     '})();',
@@ -457,7 +460,7 @@ describe('a copy of the built package whose worker code cache was damaged', () =
     for (let i = bytes.length - 1000; i < bytes.length; i += 13) bytes[i]! ^= 0x5a;
     fs.writeFileSync(cache, bytes);
     const drive = (): { loaded: number; cached: number; cacheRead: boolean; stamped: boolean } => {
-      const r = spawnSync(process.execPath, [path.join(pkg, 'driver.js'), path.join(pkg, 'dist/cjs/src/index.js')], { encoding: 'utf8', timeout: 30000 });
+      const r = spawnSync(process.execPath, [path.join(pkg, 'driver.js'), path.join(pkg, 'dist/cjs/src/index.js'), cache], { encoding: 'utf8', timeout: 45000 });
       if (r.status !== 0) throw new Error(`the driver failed: ${r.stderr}`);
       return JSON.parse(r.stdout.trim().split('\n').pop()!);
     };
@@ -466,5 +469,5 @@ describe('a copy of the built package whose worker code cache was damaged', () =
     expect(damaged.loaded).toBeGreaterThan(50);
     const rewritten = drive();
     expect(rewritten).toMatchObject({ cacheRead: true, loaded: damaged.loaded, cached: damaged.loaded, stamped: true });
-  }, 60000);
+  }, 100_000);
 });
