@@ -256,46 +256,42 @@ export class StateClient {
     const quietMs = this.options.quietMs ?? DEFAULT_QUIET_MS;
     const maxWaitMs = timeoutMs ?? this.options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
     const answers: StateAnswerMsg[] = [];
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    let quiet: Timer | undefined;
+    let ended = false;
+    const finish = (): void => {
+      ended = true;
+      s.off(req);
+      this.clock.clear(quiet);
+      this.clock.clear(max);
+      this.clock.clear(progress);
+      resolve();
+    };
+    const max = this.clock.setTimeout(finish, Math.max(maxWaitMs, quietMs)).ref();
+    const progress = this.options.progress ? this.clock.setInterval(() => this.options.progress!(answers.length), 1000) : undefined;
+    const rearm = (): void => {
+      this.clock.clear(quiet);
+      if (!ended) quiet = this.clock.setTimeout(finish, quietMs);
+    };
     // The quiet period runs only once the query is out: a broker's confirm of the broadcast
     // can take a good part of it on a loaded machine, time in which answers may still be on
     // their way.
     let out = false;
-    let rearmQuiet!: () => void;
-    let stop!: () => void;
-    const done = new Promise<void>((resolve) => {
-      let quiet: Timer | undefined;
-      const finish = (): void => {
-        s.off(req);
-        this.clock.clear(quiet);
-        this.clock.clear(max);
-        this.clock.clear(progress);
-        resolve();
-      };
-      const max = this.clock.setTimeout(finish, Math.max(maxWaitMs, quietMs)).ref();
-      const progress = this.options.progress ? this.clock.setInterval(() => this.options.progress!(answers.length), 1000) : undefined;
-      const rearm = (): void => {
-        this.clock.clear(quiet);
-        quiet = this.clock.setTimeout(finish, quietMs);
-      };
-      s.on(req, (msg) => {
-        if (msg.t !== 'state-answer') return;
-        answers.push(msg);
-        if (out) rearm();
-      });
-      rearmQuiet = (): void => {
-        out = true;
-        rearm();
-      };
-      stop = finish;
+    s.on(req, (msg) => {
+      if (msg.t !== 'state-answer') return;
+      answers.push(msg);
+      if (out) rearm();
     });
     const msg: StateQueryMsg = { t: 'state-query', req, reply: s.reply, what, ...fields(q) };
     try {
       await this.transport.broadcast(STATE_TOPIC, encodeEnvelope(msg));
     } catch (err) {
-      stop();
+      finish();
       throw err;
     }
-    rearmQuiet();
+    out = true;
+    rearm();
     await done;
     return answers;
   }
