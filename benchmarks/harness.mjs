@@ -68,8 +68,10 @@ export function meanStd(xs) {
  *
  * @param {string} name  metric name, as in ray_perf.py
  * @param {() => unknown} body  one benchmark operation (times `multiplier`)
- * @param {{ multiplier?: number, warmupMs?: number, rounds?: number, roundMs?: number,
+ * @param {{ multiplier?: number, warmupMs?: number, warmupCalls?: number, rounds?: number, roundMs?: number,
  *           maxCallsPerRound?: number, deadlineMs?: number, unit?: string }} [opts]
+ *   `warmupCalls`: calls made once before the warm-up time, whatever `maxCallsPerRound` says
+ *   (a body that moves 100 MB runs a few times untimed, as every other body does).
  * @returns {Promise<{ name: string, mean: number, std: number, rates: number[], calls: number,
  *           p50Ms: number, p99Ms: number, unit: string, error?: string }>}
  */
@@ -116,6 +118,7 @@ export async function timeit(name, body, opts = {}) {
   };
 
   const run = async () => {
+    for (let i = 0; i < (opts.warmupCalls ?? 0) && !state.aborted; i++) await body();
     await loop(warmupMs, false, Math.ceil(warmupOps / multiplier), maxWarmupMs);
     for (let r = 0; r < rounds && !state.aborted; r++) {
       const { calls, seconds } = await loop(roundMs, true);

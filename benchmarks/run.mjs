@@ -63,7 +63,7 @@ console.log(`raybus benchmarks: warm-up ${timing.warmupMs} ms and ${timing.warmu
 console.log('\n== raybus, embedded default');
 await ray.init();
 const embedded = await runRaybusSuite(ray, { full: FULL, label: 'embedded', only: ONLY });
-if (LARGE) large.embedded = await runLargeValues(ray, 'embedded').catch((err) => (notes.push(`embedded 100 MB rows: ${errText(err)}`), []));
+if (LARGE) large.embedded = await runLargeValues(ray, 'embedded', { keepFreed: true }).catch((err) => (notes.push(`embedded 100 MB rows: ${errText(err)}`), []));
 // The embedded targets' ratios: each headline body alternating with raw fork IPC, seconds apart
 // (the anchors' own stage comes minutes later, at another load).
 console.log('\n== same-sitting ratios (embedded ÷ fork IPC, alternating)');
