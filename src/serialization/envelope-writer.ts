@@ -40,23 +40,49 @@ let buf = Buffer.allocUnsafe(BUFFER_BYTES);
 /** Where the message being written starts in `buf`, and where its next byte goes. */
 let base = 0;
 let pos = 0;
+/**
+ * While a large message is written in a buffer of its own: the shared buffer, and where in it
+ * the next message goes (where the large one had started).
+ */
+let shared: typeof buf | undefined;
+let sharedAt = 0;
 /** Large byte arrays are left out of the message being written (its offsets, their bytes). */
 let gather = false;
 let holes: Hole[] | undefined;
 
 /**
- * Room for `n` more bytes. Out of room, the message so far moves to a new buffer, twice as
- * large as it needs, at its start (the earlier messages stay where they are, in the old one).
- * Offsets into the message are kept relative to `base` for that reason.
+ * Room for `n` more bytes. Out of room, the message so far moves to a new buffer at its start
+ * (the earlier messages stay where they are, in the old one); offsets into the message are
+ * kept relative to `base` for that reason. A message that needs more than half a shared
+ * buffer (a 100 KB argument) gets one of its own, as large as it needs and ROOM more, and the
+ * shared buffer takes the next messages from where it had started: a new shared buffer twice
+ * its size, dropped after it, would be three times its bytes allocated for each such message,
+ * which the collector counts. A smaller one moves to a new shared buffer twice as large as it
+ * needs, as does a message that outgrows a buffer of its own.
  */
 function ensure(n: number): void {
   if (pos + n <= buf.length) return;
   const written = pos - base;
-  const grown = Buffer.allocUnsafe(Math.max(BUFFER_BYTES, 2 * (written + n)));
+  const need = written + n;
+  let grown: typeof buf;
+  if (shared === undefined && need > BUFFER_BYTES / 2) {
+    grown = Buffer.allocUnsafe(need + ROOM);
+    shared = buf;
+    sharedAt = base;
+  } else grown = Buffer.allocUnsafe(Math.max(BUFFER_BYTES, 2 * need));
   buf.copy(grown, 0, base, pos);
   buf = grown;
   base = 0;
   pos = written;
+}
+
+/** A message written in a buffer of its own is done (or abandoned): back to the shared one. */
+function backToShared(): boolean {
+  if (shared === undefined) return false;
+  buf = shared;
+  pos = sharedAt;
+  shared = undefined;
+  return true;
 }
 
 function copyIn(bytes: Uint8Array): void {
@@ -265,6 +291,7 @@ export function writeEnvelope(value: unknown, gatherLarge = false): Uint8Array |
   } catch (err) {
     pos = base;
     holes = undefined;
+    backToShared();
     if (err === NOT_AN_ENVELOPE) return undefined;
     throw err;
   }
@@ -273,6 +300,7 @@ export function writeEnvelope(value: unknown, gatherLarge = false): Uint8Array |
   const out = left ? GatheredBytes.over(buf.subarray(base, pos), left) : buf.subarray(base, pos);
   // A large message keeps its buffer to itself, and so does one that made the buffer grow:
   // the next ones start a small one.
+  if (backToShared()) return out;
   if (out.length >= LARGE_MESSAGE_BYTES || buf.length > BUFFER_BYTES) {
     buf = Buffer.allocUnsafe(BUFFER_BYTES);
     pos = 0;

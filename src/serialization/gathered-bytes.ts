@@ -10,8 +10,12 @@
  * never a user's array, which may change after the call that took it.
  */
 
-/** From this length a byte array in a message being gathered is not copied into it. */
-export const GATHER_BYTES = 1 << 20;
+/**
+ * From this length a byte array in a message being gathered is not copied into it: the length
+ * from which the frames writer (ipc-protocol.ts) writes a body as a part of its own, so a
+ * gathered body always goes out as its parts.
+ */
+export const GATHER_BYTES = 1 << 16;
 
 /** Where an array goes in the message (its offset from the message's start), and the array. */
 export interface Hole {

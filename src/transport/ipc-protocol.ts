@@ -212,7 +212,7 @@ class FrameWriter {
   private bytes(b: Uint8Array): void {
     this.buf.writeUInt32LE(b.byteLength, this.at);
     this.at += 4;
-    if (b.byteLength < OUT_OF_LINE_BYTES) {
+    if (b.byteLength < OUT_OF_LINE_BYTES && !(b instanceof GatheredBytes)) {
       this.buf.set(b, this.at);
       this.at += b.byteLength;
       return;

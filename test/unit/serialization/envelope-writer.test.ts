@@ -103,3 +103,33 @@ test('a large message gets a buffer of its own, and those after it stay intact',
   const many = Array.from({ length: 5000 }, (_, i) => writeEnvelope({ i, s: str(i % 50) })!);
   many.forEach((b, i) => expect(decodeEnvelope(b)).toEqual({ i, s: str(i % 50) }));
 });
+
+test('a message over half the shared buffer is written in one its size, and the shared buffer goes on after it', () => {
+  // The first message of a fresh shared buffer (whatever the tests before left in the last one).
+  let before: Uint8Array;
+  do before = writeEnvelope({ t: 'before' })!;
+  while (before.byteOffset !== 0);
+  const arg = new Uint8Array(100 * 1024).fill(9);
+  const large = writeEnvelope({ t: 'task', args: [{ d: arg }] })!;
+  const after = writeEnvelope({ t: 'after' })!;
+  // One allocation of about the message's size for it (not a grown shared buffer and a new one after it).
+  expect(large.buffer).not.toBe(before.buffer);
+  expect(large.buffer.byteLength).toBeGreaterThanOrEqual(large.byteLength);
+  expect(large.buffer.byteLength).toBeLessThanOrEqual(large.byteLength + 8192);
+  expect(after.buffer).toBe(before.buffer);
+  expect(after.byteOffset).toBeGreaterThanOrEqual(before.byteOffset + before.byteLength);
+  // Every message still holds its own bytes.
+  expect(decodeEnvelope(before)).toEqual({ t: 'before' });
+  expect(decodeEnvelope(large)).toEqual({ t: 'task', args: [{ d: arg }] });
+  expect(decodeEnvelope(after)).toEqual({ t: 'after' });
+  // A large message left to msgpackr half-way (a Map after its bytes) leaves the shared buffer as it was.
+  expect(writeEnvelope({ d: arg, m: new Map([[1, 2]]) })).toBeUndefined();
+  const next = writeEnvelope({ t: 'next' })!;
+  expect(next.buffer).toBe(before.buffer);
+  expect(decodeEnvelope(after)).toEqual({ t: 'after' });
+  expect(decodeEnvelope(next)).toEqual({ t: 'next' });
+  // A message that outgrows its own buffer too still comes out whole.
+  const huge = { d: arg, tail: str(200_000, 'z') };
+  expect(decodeEnvelope(writeEnvelope(huge)!)).toEqual(huge);
+  expect(writeEnvelope({ t: 'again' })!.buffer).toBe(before.buffer);
+});
