@@ -7,7 +7,7 @@
 // bench's row). LARGE_VALUES_N: how many (default 4).
 import ray from 'raybus';
 import { benchBroker } from './bench-vhost.mjs';
-import { deleteClusterStreams } from './nats-cluster.mjs';
+import { deleteClusterStreams, deleteNewLeaseBuckets, streamNames } from './nats-cluster.mjs';
 import { cpuByProcess, cpuPerOp } from './process-cpu.mjs';
 
 const url = process.argv[2] ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -16,6 +16,8 @@ const MB = 1024 * 1024;
 const embedded = url === 'embedded';
 const amqpVhost = url.startsWith('amqp') ? benchBroker(url) : undefined;
 const { Cluster } = await import('raybus/testing');
+// The lease buckets before it: the cluster's nodes make one in the name space clusters share.
+const bucketsBefore = url.startsWith('nats') ? await streamNames(url) : [];
 const cluster = embedded ? undefined : await Cluster.start({ address: amqpVhost?.url ?? url, nodes: [{ numCpus: 2 }] });
 await ray.init(cluster ? { address: cluster.address } : {});
 const length = ray.remote((b) => b.length);
@@ -39,4 +41,7 @@ console.log(`100 MB ${what}: ${((N * 100) / s).toFixed(0)} MB/s, median ${median
 await ray.shutdown();
 await cluster?.shutdown();
 amqpVhost?.release();
-if (url.startsWith('nats')) await deleteClusterStreams(url, cluster.address);
+if (url.startsWith('nats')) {
+  await deleteClusterStreams(url, cluster.address);
+  await deleteNewLeaseBuckets(url, bucketsBefore);
+}

@@ -11,7 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import ray from 'raybus';
 import { smallValue, Actor } from './raybus-remote-code.mjs';
 import { benchBroker } from './bench-vhost.mjs';
-import { deleteClusterStreams } from './nats-cluster.mjs';
+import { deleteClusterStreams, deleteNewLeaseBuckets, streamNames } from './nats-cluster.mjs';
 import { cpuByProcess, cpuPerOp } from './process-cpu.mjs';
 
 // On RabbitMQ without a vhost in the address: a vhost of its own, deleted at the end
@@ -26,6 +26,8 @@ const secs = Number(process.env.QUICK_SECONDS ?? 3);
 const { Cluster } = await import('raybus/testing');
 const security = process.env.QUICK_SECURITY ?? 'key';
 if (!['none', 'key', 'encrypt'].includes(security)) throw new Error(`QUICK_SECURITY must be none, key or encrypt, got ${security}`);
+// The lease buckets before it: the cluster's nodes make one in the name space clusters share.
+const bucketsBefore = broker?.startsWith('nats') ? await streamNames(broker) : [];
 const cluster = broker
   ? await Cluster.start({ address: broker, nodes: [{ numCpus: 2 }], ...(security === 'none' ? { clusterKey: null } : {}), ...(security === 'encrypt' ? { encrypt: true } : {}) })
   : undefined;
@@ -105,4 +107,7 @@ await ray.shutdown();
 await cluster?.shutdown();
 amqpVhost?.release();
 // On NATS, what the cluster's shutdown did not delete (nothing, unless it failed).
-if (cluster && broker.startsWith('nats')) await deleteClusterStreams(broker, cluster.address);
+if (cluster && broker.startsWith('nats')) {
+  await deleteClusterStreams(broker, cluster.address);
+  await deleteNewLeaseBuckets(broker, bucketsBefore);
+}
