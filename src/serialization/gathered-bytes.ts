@@ -7,7 +7,9 @@
  * (`partsInto`); anything that reads the message as bytes copies them in first (`joined`).
  *
  * Only raybus's own bytes are gathered — a value's serialized bytes, an object store entry —
- * never a user's array, which may change after the call that took it.
+ * never a user's array, which may change after the call that took it. (A task's `_metadata`,
+ * the one user object a message carries as it is, has its byte arrays copied when the option
+ * is set: api/options/value-checks.ts.)
  */
 
 /**

@@ -176,7 +176,36 @@ export const checkLifetime = oneOf<ActorLifetime>(['detached', 'non_detached']);
 /** `_metadata`: a plain object, copied and frozen at the top level (its contents are opaque). */
 export function checkMetadata(value: unknown, name: OptionName): OptionMetadata {
   if (!isPlainObject(value)) throw optionTypeError(name, 'object', value);
-  return Object.freeze({ ...value });
+  return Object.freeze({ ...(ownBytes(value, 0) as object) });
+}
+
+/** How deep `ownBytes` looks into metadata (deeper values are kept as they are). */
+const METADATA_COPY_DEPTH = 32;
+
+/**
+ * `v` with every byte array in its plain objects and arrays copied (the rest shared). Metadata
+ * travels in each task's message as it is, and a message for a pipe takes large byte arrays by
+ * reference (serialization/gathered-bytes.ts): a caller changing its array after the call must
+ * change nothing that was sent.
+ */
+function ownBytes(v: unknown, depth: number): unknown {
+  if (v instanceof Uint8Array) return Buffer.isBuffer(v) ? Buffer.from(v) : new Uint8Array(v);
+  if (depth >= METADATA_COPY_DEPTH || typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const c = ownBytes(v[i], depth + 1);
+      if (c !== v[i]) (out ??= v.slice())[i] = c;
+    }
+    return out ?? v;
+  }
+  if (!isPlainObject(v)) return v;
+  let out: Record<string, unknown> | undefined;
+  for (const k of Object.keys(v)) {
+    const c = ownBytes(v[k], depth + 1);
+    if (c !== v[k]) (out ??= { ...v })[k] = c;
+  }
+  return out ?? v;
 }
 
 /** `schedulingStrategy`: 'DEFAULT', 'SPREAD' or a strategy instance. */

@@ -210,6 +210,24 @@ describe('normalizeTaskOptions: errors', () => {
     expect(() => normalizeTaskOptions({ _metadata: 'x' }, 'remote')).toThrow(/'_metadata' must be object/);
   });
 
+  it("copies the byte arrays in _metadata: changing the caller's afterwards changes nothing sent", () => {
+    // A pipe's message takes large byte arrays by reference (gathered-bytes.ts).
+    const big = new Uint8Array(100 * 1024).fill(1);
+    const buf = Buffer.alloc(8, 2);
+    const shared = { note: 'kept as it is' };
+    const meta = { 'lib.io/blob': big, nested: { list: [buf, 3] }, shared };
+    const o = normalizeTaskOptions({ _metadata: meta }, 'remote')._metadata as unknown as typeof meta;
+    big.fill(9);
+    buf.fill(9);
+    expect(o['lib.io/blob'].every((b) => b === 1)).toBe(true);
+    expect(Buffer.isBuffer(o.nested.list[0])).toBe(true);
+    expect([...(o.nested.list[0] as Buffer)]).toEqual([2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(o.nested.list[1]).toBe(3);
+    // Nothing else is copied, and the caller's object is left as it was.
+    expect(o.shared).toBe(shared);
+    expect(meta.nested.list[0]).toBe(buf);
+  });
+
   it('validates acceleratorType and runtimeEnv types', () => {
     expect(() => normalizeTaskOptions({ acceleratorType: 1 }, 'remote')).toThrow(TypeError);
     expect(() => normalizeTaskOptions({ acceleratorType: '' }, 'remote')).toThrow(RangeError);
