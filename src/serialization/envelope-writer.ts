@@ -27,8 +27,6 @@ const MAX_KEYS = 4096;
 /** The buffer messages are written into, and the room a new message wants left in it. */
 const BUFFER_BYTES = 64 * 1024;
 const ROOM = 4096;
-/** A message from this size gets its own buffer instead of keeping a large one in use. */
-const LARGE_MESSAGE_BYTES = 1 << 20;
 /** Deepest nesting written (the envelope limits refuse far less on arrival). */
 const MAX_DEPTH = 512;
 
@@ -298,12 +296,8 @@ export function writeEnvelope(value: unknown, gatherLarge = false): Uint8Array |
   const left = holes;
   holes = undefined;
   const out = left ? GatheredBytes.over(buf.subarray(base, pos), left) : buf.subarray(base, pos);
-  // A large message keeps its buffer to itself, and so does one that made the buffer grow:
-  // the next ones start a small one.
-  if (backToShared()) return out;
-  if (out.length >= LARGE_MESSAGE_BYTES || buf.length > BUFFER_BYTES) {
-    buf = Buffer.allocUnsafe(BUFFER_BYTES);
-    pos = 0;
-  }
+  // A message written in a buffer of its own keeps it; the next ones go on in the shared one
+  // (which stays BUFFER_BYTES long: only a message of at most half of it moves to a new one).
+  backToShared();
   return out;
 }
