@@ -53,10 +53,10 @@ let holes: Hole[] | undefined;
  * (the earlier messages stay where they are, in the old one); offsets into the message are
  * kept relative to `base` for that reason. A message that needs more than half a shared
  * buffer (a 100 KB argument) gets one of its own, as large as it needs and ROOM more, and the
- * shared buffer takes the next messages from where it had started: a new shared buffer twice
- * its size, dropped after it, would be three times its bytes allocated for each such message,
- * which the collector counts. A smaller one moves to a new shared buffer twice as large as it
- * needs, as does a message that outgrows a buffer of its own.
+ * shared buffer takes the next messages from where it had started (the collector counts every
+ * byte allocated outside its heap, so such a message allocates about its own size once). A
+ * smaller one moves to a new shared buffer of BUFFER_BYTES; a message that outgrows a buffer
+ * of its own moves to one twice as large as it needs.
  */
 function ensure(n: number): void {
   if (pos + n <= buf.length) return;
