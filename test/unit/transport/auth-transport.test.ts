@@ -1,10 +1,13 @@
-import { createHmac, hkdfSync } from 'node:crypto';
+import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
 import { InMemoryBus } from '../../../src/transport/in-memory-transport';
-import { createAuthTransport } from '../../../src/transport/auth-transport';
+import { POLY1305_FROM, createAuthTransport } from '../../../src/transport/auth-transport';
 import { SimulatedClock } from '../../../src/util/simulated-clock';
 import { AUTHENTICATED_HEADER, type Delivery, type Transport } from '../../../src/transport/transport';
 
 const KEY = 'a'.repeat(64);
+const derived = (info: string): Buffer => Buffer.from(hkdfSync('sha256', Buffer.from(KEY), Buffer.from('raybus cluster key v1'), Buffer.from(info), 32));
+const MAC_KEY = derived('message authentication');
+const SENDER_ROOT = derived('message authentication, per sender');
 
 /** A receiver on queue `q` with key KEY, a sender, a raw (unkeyed) bus user, and a sealer that captures bytes. */
 async function setup(opts: { encrypt?: boolean } = {}) {
@@ -22,10 +25,10 @@ async function setup(opts: { encrypt?: boolean } = {}) {
     d.ack();
   }, { prefetch: 0 });
   /** The bytes a key holder would put on the bus for `queue` (captured, not delivered). */
-  const sealFor = async (queue: string, payload: string, key = KEY): Promise<Uint8Array> => {
+  const sealFor = async (queue: string, payload: string | Buffer, key = KEY): Promise<Uint8Array> => {
     let captured: Uint8Array | undefined;
     const capture = { kind: 'capture', publish: async (_q: string, b: Uint8Array) => void (captured = b) } as unknown as Transport;
-    await createAuthTransport(capture, { key, encrypt: opts.encrypt, clock }).publish(queue, Buffer.from(payload));
+    await createAuthTransport(capture, { key, encrypt: opts.encrypt, clock }).publish(queue, typeof payload === 'string' ? Buffer.from(payload) : payload);
     return captured!;
   };
   return { bus, raw, sender, receiver, got, rejects, clock, sealFor };
@@ -34,19 +37,81 @@ async function setup(opts: { encrypt?: boolean } = {}) {
 const text = (d: Delivery): string => Buffer.from(d.body).toString();
 
 describe('AuthTransport', () => {
-  it('seals with HMAC-SHA256 over destination, header and payload, and opens it, small or large', async () => {
+  it('seals a payload under POLY1305_FROM with HMAC-SHA256 over destination, header and payload, and opens it', async () => {
     const { sealFor, raw, got } = await setup();
-    const macKey = Buffer.from(hkdfSync('sha256', Buffer.from(KEY), Buffer.from('raybus cluster key v1'), Buffer.from('message authentication'), 32));
-    for (const size of [0, 5, 5000, 70 * 1024]) {
+    const sizes = [0, 5, 5000, POLY1305_FROM - 1];
+    for (const size of sizes) {
       const payload = 'x'.repeat(size);
       const sealed = Buffer.from(await sealFor('q', payload));
       const header = sealed.subarray(0, 28);
-      expect(sealed.subarray(28, sealed.length - 32).toString()).toBe(payload);
-      const mac = createHmac('sha256', macKey).update('q').update('\0').update(header).update(Buffer.from(payload)).digest();
+      expect([header[2], header[3]]).toEqual([1, 0]);
+      expect(sealed.subarray(28, sealed.length - 32).equals(Buffer.from(payload))).toBe(true);
+      const mac = createHmac('sha256', MAC_KEY).update('q').update('\0').update(header).update(Buffer.from(payload)).digest();
       expect(sealed.subarray(sealed.length - 32).equals(mac)).toBe(true);
       await raw.publish('q', sealed);
     }
-    expect(got.map((d) => d.body.byteLength)).toEqual([0, 5, 5000, 70 * 1024]);
+    expect(got.map((d) => d.body.byteLength)).toEqual(sizes);
+  });
+
+  it('seals a larger payload with a Poly1305 tag under the sender\'s own key, its sequence number the nonce, and opens it', async () => {
+    const { sealFor, raw, got, rejects } = await setup();
+    const sizes = [POLY1305_FROM, 70 * 1024, 3 * 1024 * 1024];
+    for (const size of sizes) {
+      const payload = Buffer.alloc(size, size & 0xff);
+      const sealed = Buffer.from(await sealFor('q', payload));
+      const header = sealed.subarray(0, 28);
+      expect([header[2], header[3]]).toEqual([2, 0]);
+      expect(sealed.subarray(28, sealed.length - 16).equals(payload)).toBe(true);
+      // Computed here from the definition: the sender's key from its id, one associated data.
+      const senderKey = Buffer.from(hkdfSync('sha256', SENDER_ROOT, header.subarray(4, 12), Buffer.from('raybus sender mac key'), 32));
+      const nonce = Buffer.concat([Buffer.alloc(4), header.subarray(12, 20)]);
+      const mac = createCipheriv('chacha20-poly1305', senderKey, nonce, { authTagLength: 16 });
+      mac.setAAD(Buffer.concat([Buffer.from('q\0'), header, payload]), { plaintextLength: 0 });
+      mac.final();
+      expect(sealed.subarray(sealed.length - 16).equals(mac.getAuthTag())).toBe(true);
+      await raw.publish('q', sealed);
+    }
+    expect(got.map((d) => d.body.byteLength)).toEqual(sizes);
+    expect(rejects).toEqual([]);
+  });
+
+  it('refuses a large message altered anywhere, sealed for another queue, under another key or another sender id', async () => {
+    const s = await setup();
+    const payload = Buffer.alloc(20_000, 7);
+    const good = Buffer.from(await s.sealFor('q', payload));
+    const altered = (at: number): Buffer => {
+      const b = Buffer.from(good);
+      b[at]! ^= 1;
+      return b;
+    };
+    // payload, tag, sequence number (the nonce), timestamp, sender id (another sender's key), flags
+    for (const at of [28 + 100, good.length - 1, 19, 27, 5, 3]) await s.raw.publish('q', altered(at));
+    await s.raw.publish('q', await s.sealFor('another-queue', payload));
+    await s.raw.publish('q', await s.sealFor('q', payload, 'b'.repeat(64)));
+    // An HMAC-sealed message whose version claims a Poly1305 tag: refused, whatever its length.
+    const small = Buffer.from(await s.sealFor('q', 'short'));
+    small[2] = 2;
+    await s.raw.publish('q', small);
+    expect(s.got).toHaveLength(0);
+    expect(s.rejects).toHaveLength(9);
+    expect(s.rejects.every((r) => /bad seal/.test(r))).toBe(true);
+    // The untouched one still opens.
+    await s.raw.publish('q', good);
+    expect(s.got.map((d) => d.body.byteLength)).toEqual([20_000]);
+  });
+
+  it('still opens a large message sealed with HMAC-SHA256, as senders before Poly1305 tags made them', async () => {
+    const { raw, got, rejects, clock } = await setup();
+    const payload = Buffer.alloc(100_000, 3);
+    let captured: Buffer | undefined;
+    const capture = { kind: 'capture', publish: async (_q: string, b: Uint8Array) => void (captured = Buffer.from(b)) } as unknown as Transport;
+    await createAuthTransport(capture, { key: KEY, clock }).publish('q', Buffer.from('x'));
+    // The header of a real seal, with the HMAC of the large payload: the older format.
+    const header = Buffer.from(captured!.subarray(0, 28));
+    const mac = createHmac('sha256', MAC_KEY).update('q').update('\0').update(header).update(payload).digest();
+    await raw.publish('q', Buffer.concat([header, payload, mac]));
+    expect(got.map((d) => d.body.byteLength)).toEqual([100_000]);
+    expect(rejects).toEqual([]);
   });
 
   it('delivers what a key holder sends, marked authenticated, and nothing else', async () => {
