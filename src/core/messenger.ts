@@ -48,7 +48,11 @@ export class Messenger {
     private readonly port: MessengerPort,
   ) {
     this.publishSync = syncPublishOf(transport);
+    this.gathers = this.publishSync !== undefined || transport.takesGathered === true;
   }
+
+  /** Messages are written gathered (serialization/gathered-bytes.ts): the transport reads their parts. */
+  private readonly gathers: boolean;
 
   get address(): ReplyQueue {
     return this.port.address;
@@ -70,9 +74,10 @@ export class Messenger {
     options?: PublishOptions,
   ): void {
     if (this.closed && queue !== BROKER_QUEUE) return;
-    // An in-process transport writes the message to a pipe or hands it to one that does: its
-    // large byte arrays (raybus's own serialized bytes) travel beside it, never copied in.
-    const body = encodeEnvelope(this.port.outgoing ? this.port.outgoing(msg) : msg, this.publishSync !== undefined);
+    // An in-process transport writes the message to a pipe or hands it to one that does, and an
+    // authenticated one writes it into the sealed message: its large byte arrays (raybus's own
+    // serialized bytes) travel beside it until then, never copied in first.
+    const body = encodeEnvelope(this.port.outgoing ? this.port.outgoing(msg) : msg, this.gathers);
     if (this.publishSync) {
       // In-process transports take the message at once: no promise per message. A failure is
       // still reported asynchronously, as a rejected publish would be.

@@ -22,7 +22,7 @@ import type { Observable } from 'rxjs';
 import { systemClock, type Clock } from '../util/clock';
 import { AUTHENTICATED_HEADER, type ConsumeOptions, type Delivery, type PublishOptions, type QueueInspection, type QueueOptions, type Subscription, type Transport, type TransportCapabilities, type TransportLease, type TransportStatus } from './transport';
 import { logger } from '../util/logger';
-import { joined } from '../serialization/gathered-bytes';
+import { GatheredBytes, joined } from '../serialization/gathered-bytes';
 
 /** Options of {@link createAuthTransport}. */
 export interface AuthOptions {
@@ -195,15 +195,22 @@ const NO_PLAINTEXT = { plaintextLength: 0 };
  * NUL, the header and the payload as associated data) under its sender's `key`, with the
  * header's sequence number as nonce. The payload is read where it is, never copied.
  */
-function poly1305Tag(key: Buffer, destination: string, header: Uint8Array, payload: Uint8Array): Buffer {
+function poly1305Tag(key: Buffer, destination: string, header: Uint8Array, payload: readonly Uint8Array[]): Buffer {
   const nonce = Buffer.alloc(IV_BYTES);
   nonce.set(header.subarray(12, 20), IV_BYTES - 8);
   const mac = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_BYTES });
   mac.setAAD(Buffer.from(`${destination}\0`), NO_PLAINTEXT);
   mac.setAAD(header, NO_PLAINTEXT);
-  mac.setAAD(payload, NO_PLAINTEXT);
+  for (const p of payload) mac.setAAD(p, NO_PLAINTEXT);
   mac.final();
   return mac.getAuthTag();
+}
+
+/** The parts of a gathered message, in order (what was written, and the arrays beside it). */
+function partsOf(message: GatheredBytes): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  message.partsInto(parts);
+  return parts;
 }
 
 /** Replay state of one sender on one queue or topic. */
@@ -223,6 +230,8 @@ export function createAuthTransport(inner: Transport, options: AuthOptions): Aut
 export class AuthTransport implements Transport {
   readonly kind: string;
   readonly authenticated = true;
+  /** A gathered message's parts are written straight into the sealed message (`seal`). */
+  readonly takesGathered = true;
   readonly status$: Observable<TransportStatus>;
   private readonly keys: Keys;
   private readonly sender = randomBytes(SENDER_BYTES);
@@ -335,10 +344,12 @@ export class AuthTransport implements Transport {
   // ---------------------------------------------------------------- sealing
 
   private seal(destination: string, whole: Uint8Array): Uint8Array {
-    // A message gathered for a pipe is read here: its large arrays go in first.
-    const payload = joined(whole);
-    this.seq += 1;
     const encrypt = this.options.encrypt === true;
+    // A gathered message (its large arrays beside it) is sealed from its parts, each copied
+    // once, into the sealed message; one to encrypt has its arrays copied in first.
+    const parts = !encrypt && whole instanceof GatheredBytes && whole.gathered ? partsOf(whole) : undefined;
+    const payload = parts ? whole : joined(whole);
+    this.seq += 1;
     const header = Buffer.allocUnsafe(HEADER_BYTES);
     header[0] = MAGIC0;
     header[1] = MAGIC1;
@@ -357,9 +368,19 @@ export class AuthTransport implements Transport {
     if (payload.byteLength >= POLY1305_FROM) {
       header[2] = VERSION_POLY1305;
       this.senderKey ??= this.keys.senders.of(this.sender, this.sender.toString('hex'));
-      return Buffer.concat([header, payload, poly1305Tag(this.senderKey, destination, header, payload)]);
+      const pieces = parts ?? [payload];
+      const tag = poly1305Tag(this.senderKey, destination, header, pieces);
+      const out = Buffer.allocUnsafe(HEADER_BYTES + payload.byteLength + TAG_BYTES);
+      header.copy(out, 0);
+      let at = HEADER_BYTES;
+      for (const p of pieces) {
+        out.set(p, at);
+        at += p.byteLength;
+      }
+      tag.copy(out, at);
+      return out;
     }
-    return this.keys.mac.seal(destination, header, payload);
+    return this.keys.mac.seal(destination, header, joined(payload));
   }
 
   private associated(destination: string, header: Uint8Array): Buffer {
@@ -395,7 +416,7 @@ export class AuthTransport implements Transport {
     } else if (buf[2] === VERSION_POLY1305) {
       payload = buf.subarray(HEADER_BYTES, buf.length - TAG_BYTES);
       const key = this.keys.senders.of(buf.subarray(4, 12), sender);
-      if (!timingSafeEqual(buf.subarray(buf.length - TAG_BYTES), poly1305Tag(key, destination, header, payload))) return reason('bad seal (another cluster key, or altered)', sender);
+      if (!timingSafeEqual(buf.subarray(buf.length - TAG_BYTES), poly1305Tag(key, destination, header, [payload]))) return reason('bad seal (another cluster key, or altered)', sender);
       this.keys.senders.remember(sender, key);
     } else {
       if (buf.length < HEADER_BYTES + MAC_BYTES) return reason('truncated', sender);

@@ -36,6 +36,11 @@ export class ClusterTransport implements Transport {
     return this.inner.authenticated === true;
   }
 
+  /** The inner transport's (an AuthTransport reads a gathered message's parts itself). */
+  get takesGathered(): boolean {
+    return this.inner.takesGathered === true;
+  }
+
   get capabilities(): TransportCapabilities | undefined {
     return this.inner.capabilities;
   }

@@ -214,6 +214,12 @@ export interface Transport {
    * what its node opened): the bytes of each message are the sender's, checked on arrival.
    */
   readonly authenticated?: boolean;
+  /**
+   * True when `publish` takes a gathered message (serialization/gathered-bytes.ts) and reads
+   * its parts itself, where another transport would need it whole (an AuthTransport writes the
+   * parts straight into the sealed message): senders may then leave large arrays out of it.
+   */
+  readonly takesGathered?: boolean;
   /** Current status, replayed to new subscribers. */
   readonly status$: Observable<TransportStatus>;
   connect(): Promise<void>;
