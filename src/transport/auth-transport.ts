@@ -115,6 +115,9 @@ class MacKey {
   private readonly outer = Buffer.alloc(SHA256_BLOCK + MAC_BYTES, 0x5c);
   /** ipad, destination, NUL, header and payload of a message being opened. */
   private scratch = Buffer.allocUnsafe(4096);
+  /** The destination whose ipad and name `scratch` starts with, and where its header goes. */
+  private scratchFor: string | undefined;
+  private scratchAt = 0;
 
   constructor(private readonly key: Buffer) {
     for (let i = 0; i < key.length; i++) {
@@ -141,13 +144,26 @@ class MacKey {
   /** The MAC of `header` + `payload` (contiguous in `sealed`, before its MAC) for `destination`. */
   of(destination: string, sealed: Buffer, header: Buffer, payload: Buffer): Buffer {
     const n = HEADER_BYTES + payload.length;
-    const at = SHA256_BLOCK + Buffer.byteLength(destination) + 1;
     if (!oneShotHash || payload.length > ONE_SHOT_MAX) return this.streamed(destination, header, payload);
-    if (this.scratch.length < at + n) this.scratch = Buffer.allocUnsafe(Math.max(at + n, this.scratch.length * 2));
+    // The scratch buffer keeps ipad and the destination of the last message opened: a queue's
+    // messages come one after another.
+    let at = this.scratchAt;
+    if (destination !== this.scratchFor) {
+      at = SHA256_BLOCK + Buffer.byteLength(destination) + 1;
+      this.scratchFor = undefined;
+    }
+    if (this.scratch.length < at + n) {
+      this.scratch = Buffer.allocUnsafe(Math.max(at + n, this.scratch.length * 2));
+      this.scratchFor = undefined;
+    }
     const buf = this.scratch;
-    this.ipad.copy(buf, 0);
-    buf.write(destination, SHA256_BLOCK, 'utf8');
-    buf[at - 1] = 0;
+    if (this.scratchFor === undefined) {
+      this.ipad.copy(buf, 0);
+      buf.write(destination, SHA256_BLOCK, 'utf8');
+      buf[at - 1] = 0;
+      this.scratchFor = destination;
+      this.scratchAt = at;
+    }
     sealed.copy(buf, at, 0, n);
     return this.finish(buf.subarray(0, at + n));
   }
@@ -235,6 +251,8 @@ export class AuthTransport implements Transport {
   readonly status$: Observable<TransportStatus>;
   private readonly keys: Keys;
   private readonly sender = randomBytes(SENDER_BYTES);
+  /** The header of the message being sealed (copied into the sealed message). */
+  private readonly header = Buffer.allocUnsafe(HEADER_BYTES);
   /** This sender's Poly1305 key (`SenderKeys`), made with its first large message. */
   private senderKey: Buffer | undefined;
   private seq = 0;
@@ -350,13 +368,16 @@ export class AuthTransport implements Transport {
     const parts = !encrypt && whole instanceof GatheredBytes && whole.gathered ? partsOf(whole) : undefined;
     const payload = parts ? whole : joined(whole);
     this.seq += 1;
-    const header = Buffer.allocUnsafe(HEADER_BYTES);
+    // Written anew for each message, and copied into what `seal` returns on every path.
+    const header = this.header;
     header[0] = MAGIC0;
     header[1] = MAGIC1;
     header[2] = VERSION;
     header[3] = encrypt ? FLAG_ENCRYPTED : 0;
     this.sender.copy(header, 4);
-    header.writeBigUInt64BE(BigInt(this.seq), 12);
+    // Two 32-bit halves: no BigInt per message (a sequence number stays below 2^53).
+    header.writeUInt32BE(Math.floor(this.seq / 0x1_0000_0000), 12);
+    header.writeUInt32BE(this.seq >>> 0, 16);
     header.writeDoubleBE(this.clock.now(), 20);
     if (encrypt) {
       const iv = randomBytes(IV_BYTES);
@@ -395,7 +416,7 @@ export class AuthTransport implements Transport {
     if (buf.length < HEADER_BYTES + TAG_BYTES || buf[0] !== MAGIC0 || buf[1] !== MAGIC1) return reason('not sealed with a cluster key');
     if (buf[2] !== VERSION && buf[2] !== VERSION_POLY1305) return reason(`unknown seal version ${buf[2]}`);
     const header = buf.subarray(0, HEADER_BYTES);
-    const sender = buf.subarray(4, 12).toString('hex');
+    const sender = buf.toString('hex', 4, 12);
     let payload: Uint8Array;
     // A Poly1305 seal is never an encrypted message's: its flag was altered.
     if (buf[2] === VERSION_POLY1305 && (buf[3]! & FLAG_ENCRYPTED) !== 0) return reason('bad seal (another cluster key, or altered)', sender);
@@ -430,7 +451,7 @@ export class AuthTransport implements Transport {
       const now = this.clock.now();
       if (!(sentAt >= now - this.maxAgeMs)) return reason('too old (a replay?)', sender);
       if (sentAt > now + MAX_FUTURE_MS) return reason('timestamp in the future', sender);
-      const seq = Number(header.readBigUInt64BE(12));
+      const seq = header.readUInt32BE(12) * 0x1_0000_0000 + header.readUInt32BE(16);
       if (!this.firstTime(`${sender}\0${destination}`, seq)) return reason('seen before (a replay)', sender);
     }
     this.accepted += 1;
