@@ -4,7 +4,8 @@
  * array of GATHER_BYTES or more and leaves its room in the message unwritten (memory that is
  * allocated but never touched costs neither time nor RSS); the message keeps the arrays
  * beside it. A pipe writes the message as its parts, the arrays themselves among them
- * (`partsInto`); anything that reads the message as bytes copies them in first (`joined`).
+ * (`partsInto`), and an AuthTransport seals it from them (`Transport.takesGathered`); anything
+ * else that reads the message as bytes copies them in first (`joined`).
  *
  * Only raybus's own bytes are gathered — a value's serialized bytes, an object store entry —
  * never a user's array, which may change after the call that took it. (A task's `_metadata`,
