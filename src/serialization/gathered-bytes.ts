@@ -14,9 +14,8 @@
  */
 
 /**
- * From this length a byte array in a message being gathered is not copied into it: the length
- * from which the frames writer (ipc-protocol.ts) writes a body as a part of its own, so a
- * gathered body always goes out as its parts.
+ * From this length a byte array in a message being gathered is not copied into it; the frames
+ * writer (ipc-protocol.ts) writes a body of this length or more as a part of its own.
  */
 export const GATHER_BYTES = 1 << 16;
 

@@ -3,7 +3,7 @@
  * message on the link (ipc-link.ts) holds the turn's frames, one after the other.
  */
 import { privateMsgpackr } from '../serialization/msgpackr-instance';
-import { GatheredBytes } from '../serialization/gathered-bytes';
+import { GATHER_BYTES, GatheredBytes } from '../serialization/gathered-bytes';
 import type { MessageHeaders, QueueOptions } from './transport';
 
 export type ChildFrame =
@@ -69,8 +69,12 @@ export class FrameBatcher<F> {
 // serializer's extensions never apply to them.
 const framePackr = new (privateMsgpackr().Packr)({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
-/** A frame body from this size travels as it is, after the bytes before it: never copied into them. */
-const OUT_OF_LINE_BYTES = 64 * 1024;
+/**
+ * A frame body from this size travels as it is, after the bytes before it: never copied into
+ * them. The size from which a message written gathered leaves an array beside it, so that a
+ * gathered body goes out as its parts.
+ */
+const OUT_OF_LINE_BYTES = GATHER_BYTES;
 
 // Frame kinds: the first byte of a frame. The frames of every message (a publish, an ack, a
 // delivery, a broadcast) have a fixed binary layout, so that a call costs no msgpack pass over
