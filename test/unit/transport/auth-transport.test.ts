@@ -194,6 +194,62 @@ describe('AuthTransport', () => {
     expect(again).toEqual(['work redelivered=true']);
   });
 
+  it("opens each of a sender's last 4,096 sequence numbers on a queue once, in any order, and refuses older ones", async () => {
+    const { raw, got, rejects, clock } = await setup();
+    // Messages 1..12,400 of one sender to 'q' (message n has sequence number n), captured unsent.
+    const sealed: Uint8Array[] = [];
+    const capture = { kind: 'capture', publish: async (_q: string, b: Uint8Array) => void sealed.push(b) } as unknown as Transport;
+    const one = createAuthTransport(capture, { key: KEY, clock });
+    for (let n = 1; n <= 12_400; n++) await one.publish('q', Buffer.from(String(n)));
+    /** Deliver messages `seqs` in this order: those that opened, and how many were refused as replays. */
+    const deliver = async (...seqs: number[]): Promise<{ opened: number[]; refused: number }> => {
+      for (const n of seqs) await raw.publish('q', sealed[n - 1]!);
+      const refused = rejects.splice(0);
+      expect(refused.every((r) => /seen before \(a replay\)/.test(r))).toBe(true);
+      return { opened: got.splice(0).map((d) => Number(text(d))), refused: refused.length };
+    };
+
+    // Out of order within the window: each opens once.
+    expect(await deliver(10, 8, 9, 8, 10, 1)).toEqual({ opened: [10, 8, 9, 1], refused: 2 });
+    // A step of less than a window: the window is now 5..4,100. 4 and 1 are too far behind, 8
+    // was seen; 5 and 6, never seen, open once.
+    expect(await deliver(4_100, 4, 5, 8, 6, 6, 4_099, 4_099, 1)).toEqual({ opened: [4_100, 5, 6, 4_099], refused: 5 });
+    // A step onto remembered places: 4,105 takes 9's (9 is now too far behind), while 10, seen,
+    // stays seen; 4,101 to 4,104 take the places of 5 to 8, and open once.
+    expect(await deliver(4_105, 9, 10, 4_101, 4_105, 4_104, 4_101)).toEqual({ opened: [4_105, 4_101, 4_104], refused: 4 });
+    // A step of more than a window: everything before 4,205 is too far behind, and the rest opens once.
+    expect(await deliver(8_300, 4_205, 4_204, 4_105, 8_299, 8_300)).toEqual({ opened: [8_300, 4_205, 8_299], refused: 3 });
+    // A step of exactly a window: 8,300 (the highest before) is then just too far behind, 8,301 not.
+    expect(await deliver(12_396, 8_300, 8_301, 8_301)).toEqual({ opened: [12_396, 8_301], refused: 2 });
+  });
+
+  it('keeps a window per sender and queue, however their messages interleave', async () => {
+    const { raw, got, rejects, clock, bus } = await setup();
+    const receiverR = createAuthTransport(bus.connect(), { key: KEY, clock, onReject: (r) => rejects.push(r) });
+    await receiverR.connect();
+    await raw.assertQueue('r');
+    const gotR: string[] = [];
+    await receiverR.consume('r', (d) => {
+      gotR.push(text(d));
+      d.ack();
+    }, { prefetch: 0 });
+    const sealer = (): { seal: (queue: string, body: string) => Promise<Uint8Array> } => {
+      let out: Uint8Array | undefined;
+      const capture = { kind: 'capture', publish: async (_q: string, b: Uint8Array) => void (out = b) } as unknown as Transport;
+      const t = createAuthTransport(capture, { key: KEY, clock });
+      return { seal: async (queue, body) => (await t.publish(queue, Buffer.from(body)), out!) };
+    };
+    const a = sealer();
+    const b = sealer();
+    // Sender a's numbers 1 and 2 go to q, 3 to r; sender b's 1 and 2 to q.
+    const [a1, a2, a3, b1, b2] = [await a.seal('q', 'a1'), await a.seal('q', 'a2'), await a.seal('r', 'a3'), await b.seal('q', 'b1'), await b.seal('q', 'b2')];
+    for (const [queue, m] of [['q', a1], ['q', b1], ['q', a1], ['r', a3], ['q', b2], ['q', b1], ['r', a3], ['q', a2], ['q', a2]] as const) await raw.publish(queue, m);
+    expect(got.map(text)).toEqual(['a1', 'b1', 'b2', 'a2']);
+    expect(gotR).toEqual(['a3']);
+    expect(rejects).toHaveLength(4);
+    expect(rejects.every((r) => /seen before \(a replay\)/.test(r))).toBe(true);
+  });
+
   it('encrypts payloads so the bus cannot read them, and refuses plain ones where a cluster encrypts', async () => {
     const s = await setup({ encrypt: true });
     await s.sender.publish('q', Buffer.from('secret value 42'));
