@@ -229,10 +229,48 @@ function partsOf(message: GatheredBytes): Uint8Array[] {
   return parts;
 }
 
-/** Replay state of one sender on one queue or topic. */
-interface SeenWindow {
-  max: number;
-  readonly seen: Set<number>;
+/**
+ * Replay state of one sender on one queue or topic: the highest sequence number opened, and
+ * one bit for each of the SEEN_WINDOW numbers up to it (number n at bit n % SEEN_WINDOW),
+ * set once that number opened. A fixed 512 bytes per sender and queue, and no allocation or
+ * sweep per message.
+ */
+class SeenWindow {
+  private max = 0;
+  private readonly bits = new Uint32Array(SEEN_WINDOW / 32);
+
+  /** Record `seq`; false when it was seen, or is SEEN_WINDOW or more behind the highest. */
+  firstTime(seq: number): boolean {
+    const max = this.max;
+    if (seq > max) {
+      // The numbers between the highest and this one were not seen: their bits, set for
+      // numbers a window older, are cleared (all of them after a jump of a window or more).
+      // (Counted, so that it ends whatever the numbers: above 2^53, n + 1 may equal n.)
+      const gap = seq - max;
+      if (gap >= SEEN_WINDOW) this.bits.fill(0);
+      else for (let k = 1; k < gap; k++) this.clear(max + k);
+      this.max = seq;
+    } else if (seq <= max - SEEN_WINDOW || this.has(seq)) {
+      return false;
+    }
+    this.set(seq);
+    return true;
+  }
+
+  private has(n: number): boolean {
+    const at = n % SEEN_WINDOW;
+    return (this.bits[at >>> 5]! & (1 << (at & 31))) !== 0;
+  }
+
+  private set(n: number): void {
+    const at = n % SEEN_WINDOW;
+    this.bits[at >>> 5]! |= 1 << (at & 31);
+  }
+
+  private clear(n: number): void {
+    const at = n % SEEN_WINDOW;
+    this.bits[at >>> 5]! &= ~(1 << (at & 31));
+  }
 }
 
 /**
@@ -260,6 +298,10 @@ export class AuthTransport implements Transport {
   private readonly maxAgeMs: number;
   private readonly maxInboundBytes: number;
   private readonly windows = new Map<string, SeenWindow>();
+  /** The window of the last message opened, with its sender and destination (`firstTime`). */
+  private lastSender: string | undefined;
+  private lastDestination: string | undefined;
+  private lastWindow: SeenWindow | undefined;
   private readonly warned = new Set<string>();
   private accepted = 0;
   private readonly rejected: Record<string, number> = {};
@@ -452,25 +494,27 @@ export class AuthTransport implements Transport {
       if (!(sentAt >= now - this.maxAgeMs)) return reason('too old (a replay?)', sender);
       if (sentAt > now + MAX_FUTURE_MS) return reason('timestamp in the future', sender);
       const seq = header.readUInt32BE(12) * 0x1_0000_0000 + header.readUInt32BE(16);
-      if (!this.firstTime(`${sender}\0${destination}`, seq)) return reason('seen before (a replay)', sender);
+      if (!this.firstTime(sender, destination, seq)) return reason('seen before (a replay)', sender);
     }
     this.accepted += 1;
     return { payload, sender };
   }
 
   /** Record `seq` from a sender on a destination; false when it was seen (or is too far behind). */
-  private firstTime(key: string, seq: number): boolean {
+  private firstTime(sender: string, destination: string, seq: number): boolean {
+    // A queue's messages mostly come from one sender after another: its window is kept at hand.
+    if (sender === this.lastSender && destination === this.lastDestination) return this.lastWindow!.firstTime(seq);
+    const key = `${sender}\0${destination}`;
     let w = this.windows.get(key);
     if (!w) {
       if (this.windows.size >= MAX_SENDERS) this.windows.delete(this.windows.keys().next().value!);
-      w = { max: 0, seen: new Set() };
+      w = new SeenWindow();
       this.windows.set(key, w);
     }
-    if (seq <= w.max - SEEN_WINDOW || w.seen.has(seq)) return false;
-    w.seen.add(seq);
-    if (seq > w.max) w.max = seq;
-    if (w.seen.size > SEEN_WINDOW * 2) for (const s of w.seen) if (s <= w.max - SEEN_WINDOW) w.seen.delete(s);
-    return true;
+    this.lastSender = sender;
+    this.lastDestination = destination;
+    this.lastWindow = w;
+    return w.firstTime(seq);
   }
 
   private refuse(why: string, where: string, sender = 'unknown'): string {
