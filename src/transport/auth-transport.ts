@@ -256,10 +256,9 @@ class SeenWindow {
     if (seq > max) {
       // The numbers between the highest and this one were not seen: their bits, set for
       // numbers a window older, are cleared (all of them after a jump of a window or more).
-      // (Counted, so that it ends whatever the numbers: above 2^53, n + 1 may equal n.)
       const gap = seq - max;
       if (gap >= SEEN_WINDOW) this.bits.fill(0);
-      else for (let k = 1; k < gap; k++) this.clear(max + k);
+      else if (gap > 1) this.clear(max + 1, gap - 1);
       this.max = seq;
     } else if (seq <= max - SEEN_WINDOW || this.has(seq)) {
       return false;
@@ -278,9 +277,19 @@ class SeenWindow {
     this.bits[at >>> 5]! |= 1 << (at & 31);
   }
 
-  private clear(n: number): void {
-    const at = n % SEEN_WINDOW;
-    this.bits[at >>> 5]! &= ~(1 << (at & 31));
+  /**
+   * Clear the bits of `count` numbers from `from` on (fewer than SEEN_WINDOW), a word at a
+   * time: a sender's numbers on one queue may skip thousands (its messages to other queues).
+   */
+  private clear(from: number, count: number): void {
+    let at = from % SEEN_WINDOW;
+    while (count > 0) {
+      const bit = at & 31;
+      const n = Math.min(count, 32 - bit);
+      this.bits[at >>> 5]! &= ~((0xffff_ffff >>> (32 - n)) << bit);
+      count -= n;
+      at = (at + n) % SEEN_WINDOW;
+    }
   }
 }
 
