@@ -151,3 +151,25 @@ test('a worker killed mid-pipeline: the running task spends a retry, the queued 
   // Those queued behind it never started: they ran as their first attempt.
   expect(out.every((o) => o.attempt === 0)).toBe(true);
 });
+
+// The owner takes the first unanswered task on a dead worker's lease for the one that was
+// running. That holds only because a worker writes a task's result out before it starts the
+// next one pipelined behind it: were the results of the tasks before a crash still in its
+// buffer, the last of them would spend the retry, and the task that crashed would run again
+// for free.
+test('a worker killed mid-pipeline after others finished: their results stand, only the running task spends a retry', async () => {
+  const work = ray.remote({ numCpus: 2, maxRetries: 1 })((mode: string, i: number) => {
+    const ctx = ray.getRuntimeContext();
+    if (mode === 'die' && ctx.attempt === 0) process.kill(process.pid, 'SIGKILL');
+    return { i, attempt: ctx.attempt };
+  });
+  await warmUp(work, 'fast', 0);
+  // Submitted in one turn: they reach the worker together and run back to back.
+  const before = Array.from({ length: 10 }, (_, i) => work.remote('fast', i));
+  const dying = work.remote('die', -1);
+  const after = Array.from({ length: 10 }, (_, i) => work.remote('fast', 10 + i));
+  const done = (await ray.get([...before, ...after], T)) as Array<{ i: number; attempt: number }>;
+  expect(done.map((o) => o.i)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  expect(done.filter((o) => o.attempt !== 0)).toEqual([]);
+  expect(await ray.get(dying, T)).toEqual({ i: -1, attempt: 1 });
+});
