@@ -195,7 +195,11 @@ export class BlobExchange {
   private offload<S extends WireArg | WireOutcome>(slots: S[], pinned: boolean): S[] {
     if (!Array.isArray(slots)) return slots;
     let total = 0;
-    for (const s of slots) if (s && 'd' in s && s.d instanceof Uint8Array) total += s.d.byteLength;
+    // Indexed, as every message leaving the process comes here (see argBytes in submit-policy.ts).
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i];
+      if (s && 'd' in s && s.d instanceof Uint8Array) total += s.d.byteLength;
+    }
     // Values below MIN_BLOB_BYTES never become blobs: most messages stop here.
     if (total < MIN_BLOB_BYTES) return slots;
     const budget = this.port.messageLimit() / 2;
