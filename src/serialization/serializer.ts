@@ -8,6 +8,7 @@
  */
 import { writeEnvelope } from './envelope-writer';
 import { afterPack, privateMsgpackr } from './msgpackr-instance';
+import { NOT_PLAIN, readEnvelope } from './envelope-reader';
 import { checkMsgpack, type DecodeLimits } from './msgpack-bounds';
 
 export { MalformedMessageError, type DecodeLimits } from './msgpack-bounds';
@@ -161,6 +162,10 @@ export class Serializer {
 
   /** Decode an envelope; throws on malformed input (callers reject the message). */
   decodeEnvelope(bytes: Uint8Array): unknown {
+    // Plain data (every message raybus makes) by the envelope reader, checked as it reads;
+    // anything else, and anything it does not accept, by the bounds check and msgpackr.
+    const plain = readEnvelope(bytes, this.envelopeLimits);
+    if (plain !== NOT_PLAIN) return plain;
     checkMsgpack(bytes, this.envelopeLimits, this.readsNext);
     return this.envelopes.unpack(bytes);
   }
