@@ -258,7 +258,8 @@ function readKey(): string {
   }
   const start = pos;
   const key = readString(n);
-  keySlots[slot] = { bytes: src.slice(start, start + n), key };
+  // A copy: a Buffer's own slice is a view, and the message's memory may be written again.
+  keySlots[slot] = { bytes: Uint8Array.prototype.slice.call(src, start, start + n), key };
   return key;
 }
 
