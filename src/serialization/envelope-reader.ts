@@ -17,8 +17,8 @@
  * included). Giving up is only ever a slower path: nothing is allocated for a container before
  * its count is checked against the bytes left, the depth and the number of containers are held
  * to the limits as the bounds check holds them, no code outside this file runs while it reads,
- * and it reads only messages of up to 64 KiB (MAX_READ_BYTES): what it builds before it finds a
- * limit passed stays small.
+ * and it reads only messages of up to 64 KiB (MAX_READ_BYTES) and 1,000 levels deep: what it
+ * builds before it finds a limit passed stays small, and so does its stack.
  *
  * Why it pays: a 256-byte task message took a worker 1.8 µs in msgpackr (whose key cache is
  * off for messages of 180 bytes or more without its native string decoder, which workers do
@@ -35,11 +35,18 @@ const GIVE_UP = new GiveUp();
 
 /**
  * Larger messages are left to the bounds check and msgpackr. The reader finds a message past
- * the limit on its containers only once it has built them: from a message this small, that is
- * at most a few megabytes, where 16 MB of array headers would be hundreds (the bounds check
- * refuses them before anything is built).
+ * the limit on its containers only once it has built them. Up to this size that is no more
+ * than msgpackr would build from a message the bounds check lets through (the default limits
+ * allow 65,536 containers in any message, and `owed` keeps the slots reserved within the
+ * message's size): a few megabytes. From 16 MB of array headers it would be hundreds, where
+ * the bounds check refuses them before anything is built.
  */
 const MAX_READ_BYTES = 64 * 1024;
+/**
+ * Deeper messages are left to the bounds check and msgpackr too: the reader recurses, and a
+ * limit configured in the thousands would overflow its stack first.
+ */
+const MAX_READ_DEPTH = 1000;
 /** Keys of at most this many bytes are cached (the same few field names in every message). */
 const MAX_CACHED_KEY = 24;
 const KEY_SLOTS = 1024;
@@ -57,6 +64,12 @@ let end = 0;
 let containers = 0;
 let maxContainers = 0;
 let maxDepth = 0;
+/**
+ * Elements the open containers still owe (each takes at least a byte after `pos`): a count is
+ * checked against the bytes left less these, so nested containers cannot each claim the whole
+ * message (slots reserved by `new Array(count)` add up to at most the message's size).
+ */
+let owed = 0;
 
 const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
@@ -77,8 +90,9 @@ export function readEnvelope(bytes: Uint8Array, limits: DecodeLimits): unknown {
   pos = 0;
   end = n;
   containers = 0;
+  owed = 0;
   maxContainers = Math.max(limits.minContainers, Math.floor(n * limits.containersPerByte));
-  maxDepth = limits.maxDepth;
+  maxDepth = Math.min(limits.maxDepth, MAX_READ_DEPTH);
   try {
     const value = read(0);
     return pos === end ? value : NOT_PLAIN;
@@ -98,10 +112,11 @@ const EMPTY = new Uint8Array(0);
  * msgpack-bounds.ts counts it, and never more elements than bytes left.
  */
 function open(count: number, depth: number): void {
-  if (++containers > maxContainers || count > end - pos) throw GIVE_UP;
+  if (++containers > maxContainers || count > end - pos - owed) throw GIVE_UP;
   // The bounds check refuses a non-empty container once its stack (the top-level value's slot
   // and the open containers) holds maxDepth entries.
   if (count > 0 && depth + 1 >= maxDepth) throw GIVE_UP;
+  owed += count;
 }
 
 function u16(at: number): number {
@@ -213,7 +228,10 @@ function read(depth: number): unknown {
 function readArray(count: number, depth: number): unknown[] {
   open(count, depth);
   const out = new Array<unknown>(count);
-  for (let i = 0; i < count; i++) out[i] = read(depth + 1);
+  for (let i = 0; i < count; i++) {
+    owed -= 1;
+    out[i] = read(depth + 1);
+  }
   return out;
 }
 
@@ -222,6 +240,7 @@ function readMap(count: number, depth: number): Record<string, unknown> {
   open(count * 2, depth);
   const out: Record<string, unknown> = {};
   for (let i = 0; i < count; i++) {
+    owed -= 2;
     let key = readKey();
     if (key === '__proto__') key = '__proto_';
     out[key] = read(depth + 1);

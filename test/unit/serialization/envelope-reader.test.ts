@@ -201,6 +201,24 @@ test('the limits: the reader reads only what the bounds check accepts, at each e
   const big = writeEnvelope({ s: 'x'.repeat(70_000) })!;
   expect(readEnvelope(big, LIMITS)).toBe(NOT_PLAIN);
   expect(decodeEnvelope(big)).toStrictEqual({ s: 'x'.repeat(70_000) });
+  // Nested arrays that each claim the bytes left: together they claim far more than the
+  // message holds, and the reader gives up at the second, having reserved no more than that
+  // (it once reserved a slot for every claimed element: 268 MB for these 64 KiB).
+  const claims: number[] = [0x81, 0xa0];
+  const total = 65_536;
+  for (let i = 0; i < 510; i++) {
+    const left = total - claims.length - 3;
+    claims.push(0xdc, (left >> 8) & 0xff, left & 0xff);
+  }
+  while (claims.length < total) claims.push(0xc0);
+  const heapBefore = process.memoryUsage().heapUsed;
+  expect(readEnvelope(Buffer.from(claims), { ...LIMITS, maxDepth: 512, minContainers: 65_536 })).toBe(NOT_PLAIN);
+  expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(32 * 1024 * 1024);
+  // Deeper than the reader goes (1,000 levels): left to the bounds check and msgpackr, whatever
+  // the limit (the reader recurses; a limit in the thousands would overflow its stack).
+  const deep = msgpackr.pack(nested(1200));
+  expect(readEnvelope(deep, { ...LIMITS, maxDepth: 5000 })).toBe(NOT_PLAIN);
+  expect(readEnvelope(msgpackr.pack(nested(900)), { ...LIMITS, maxDepth: 5000 })).not.toBe(NOT_PLAIN);
   // A count larger than the bytes left allocates nothing: the bounds check refuses it.
   const lying = Buffer.from([0x81, 0xa1, 0x61, 0xdd, 0x7f, 0xff, 0xff, 0xff]);
   expect(readEnvelope(lying, LIMITS)).toBe(NOT_PLAIN);
