@@ -24,7 +24,7 @@
  * off for messages of 180 bytes or more without its native string decoder, which workers do
  * not load) and 0.2 µs in the bounds check.
  */
-import type { DecodeLimits } from './msgpack-bounds';
+import { u16, u32, type DecodeLimits } from './msgpack-bounds';
 
 /** The message is not plain, well-formed data within the limits: decode it the other way. */
 export const NOT_PLAIN: unique symbol = Symbol('not a plain envelope');
@@ -108,8 +108,9 @@ export function readEnvelope(bytes: Uint8Array, limits: DecodeLimits): unknown {
 const EMPTY = new Uint8Array(0);
 
 /**
- * A container of `count` elements opens at `depth` (the non-empty containers around it): as
- * msgpack-bounds.ts counts it, and never more elements than bytes left.
+ * A container of `count` elements opens at `depth` (the non-empty containers around it),
+ * counted and held to the depth as msgpack-bounds.ts does; its elements and those the open
+ * containers still owe must fit in the bytes left.
  */
 function open(count: number, depth: number): void {
   if (++containers > maxContainers || count > end - pos - owed) throw GIVE_UP;
@@ -117,14 +118,6 @@ function open(count: number, depth: number): void {
   // and the open containers) holds maxDepth entries.
   if (count > 0 && depth + 1 >= maxDepth) throw GIVE_UP;
   owed += count;
-}
-
-function u16(at: number): number {
-  return (src[at]! << 8) | src[at + 1]!;
-}
-
-function u32(at: number): number {
-  return src[at]! * 0x1000000 + ((src[at + 1]! << 16) | (src[at + 2]! << 8) | src[at + 3]!);
 }
 
 function need(n: number): void {
@@ -152,11 +145,11 @@ function read(depth: number): unknown {
     case 0xc5:
       need(2);
       pos += 2;
-      return readBytes(u16(pos - 2));
+      return readBytes(u16(src, pos - 2));
     case 0xc6:
       need(4);
       pos += 4;
-      return readBytes(u32(pos - 4));
+      return readBytes(u32(src, pos - 4));
     case 0xcb:
       return readFloat64();
     case 0xcc:
@@ -165,11 +158,11 @@ function read(depth: number): unknown {
     case 0xcd:
       need(2);
       pos += 2;
-      return u16(pos - 2);
+      return u16(src, pos - 2);
     case 0xce:
       need(4);
       pos += 4;
-      return u32(pos - 4);
+      return u32(src, pos - 4);
     case 0xd0: {
       need(1);
       const v = src[pos++]!;
@@ -178,13 +171,13 @@ function read(depth: number): unknown {
     case 0xd1: {
       need(2);
       pos += 2;
-      const v = u16(pos - 2);
+      const v = u16(src, pos - 2);
       return v >= 0x8000 ? v - 0x10000 : v;
     }
     case 0xd2: {
       need(4);
       pos += 4;
-      return u32(pos - 4) | 0;
+      return u32(src, pos - 4) | 0;
     }
     case 0xd4:
       // msgpackr's undefined: fixext 1 of type 0 and a filler byte; another type gives up.
@@ -199,27 +192,27 @@ function read(depth: number): unknown {
     case 0xda:
       need(2);
       pos += 2;
-      return readString(u16(pos - 2));
+      return readString(u16(src, pos - 2));
     case 0xdb:
       need(4);
       pos += 4;
-      return readString(u32(pos - 4));
+      return readString(u32(src, pos - 4));
     case 0xdc:
       need(2);
       pos += 2;
-      return readArray(u16(pos - 2), depth);
+      return readArray(u16(src, pos - 2), depth);
     case 0xdd:
       need(4);
       pos += 4;
-      return readArray(u32(pos - 4), depth);
+      return readArray(u32(src, pos - 4), depth);
     case 0xde:
       need(2);
       pos += 2;
-      return readMap(u16(pos - 2), depth);
+      return readMap(u16(src, pos - 2), depth);
     case 0xdf:
       need(4);
       pos += 4;
-      return readMap(u32(pos - 4), depth);
+      return readMap(u32(src, pos - 4), depth);
     default:
       throw GIVE_UP;
   }

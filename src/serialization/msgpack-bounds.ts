@@ -317,11 +317,11 @@ class BoundsCheck {
 const EMPTY = new Uint8Array(0);
 const checker = new BoundsCheck();
 
-/** Big-endian unsigned integers read from the bytes (no DataView per message). */
-function u16(b: Uint8Array, at: number): number {
+/** Big-endian unsigned integers read from the bytes (no DataView per message); the envelope reader's too. */
+export function u16(b: Uint8Array, at: number): number {
   return (b[at]! << 8) | b[at + 1]!;
 }
 
-function u32(b: Uint8Array, at: number): number {
+export function u32(b: Uint8Array, at: number): number {
   return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
 }
