@@ -14,6 +14,7 @@ import { BehaviorSubject } from 'rxjs';
 import type { TransportStatus } from '../../src/transport/transport';
 import { describeCause, NatsTransportError, redactServers } from './errors';
 import type { ResolvedNatsTransportOptions } from './options';
+import { reservePayloads } from './payload-reserve';
 
 /** The live connection and its JetStream manager. `epoch` grows with every reconnect. */
 export interface Link {
@@ -140,6 +141,7 @@ export class ConnectionManager {
           break;
         }
         this.link = { nc, jsm, epoch: 1 };
+        reservePayloads(nc);
         if (!o.keepAlive) unrefClient(nc);
         this.follow(nc);
         this.setStatus('connected');

@@ -8,6 +8,8 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createNatsTransport, type NatsTransport } from '../../adapters/nats';
 import { escapeName } from '../../adapters/nats/naming';
+import { payloadReserveInstalled } from '../../adapters/nats/payload-reserve';
+import type { ConnectionManager } from '../../adapters/nats/connection';
 import type { Delivery } from '../../src/transport/transport';
 import { deleteNamespace, describeWithNats, NATS_TEST_URL, testNamespace } from './nats-server';
 import { Inbox, str, text, uniqueName } from '../../src/testing/conformance';
@@ -105,5 +107,31 @@ describeWithNats('NATS transport: transient messages', () => {
     const got = await collect(a, q);
     await b.publish(q, text('chunk'), { transient: true });
     expect(await got.waitFor(1, 'message')).toEqual(['chunk']);
+  });
+
+  test('a chunk of nearly max_payload arrives whole, collected in one buffer of its size', async () => {
+    const q = uniqueName('transient-large');
+    const a = await transport('large-a');
+    const b = await transport('large-b');
+    // The client's internals this reaches into are where payload-reserve.ts expects them.
+    for (const t of [a, b]) {
+      const nc = (t as unknown as { manager: ConnectionManager }).manager.current?.nc;
+      expect(payloadReserveInstalled(nc)).toBe(true);
+    }
+    await a.assertQueue(q);
+    const got = new Inbox<Uint8Array>();
+    await a.consume(q, (d) => {
+      got.push(d.body);
+      d.ack();
+    }, { prefetch: 10 });
+    const size = a.capabilities.maxMessageBytes - 4096;
+    const chunks = [0, 1, 2].map((k) => Uint8Array.from({ length: size }, (_, i) => (i * 7 + k) & 0xff));
+    for (const c of chunks) await b.publish(q, c, { transient: true });
+    const bodies = await got.waitFor(3, 'chunks');
+    for (const [k, body] of bodies.entries()) {
+      expect(Buffer.from(body).equals(Buffer.from(chunks[k]!))).toBe(true);
+      // Doubling as the reads come would leave it in about twice its size.
+      expect(body.buffer.byteLength).toBeLessThan(size * 1.25);
+    }
   });
 });
