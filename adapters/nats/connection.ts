@@ -14,7 +14,7 @@ import { BehaviorSubject } from 'rxjs';
 import type { TransportStatus } from '../../src/transport/transport';
 import { describeCause, NatsTransportError, redactServers } from './errors';
 import type { ResolvedNatsTransportOptions } from './options';
-import { reservePayloads } from './payload-reserve';
+import { installClientBuffers } from './client-buffers';
 
 /** The live connection and its JetStream manager. `epoch` grows with every reconnect. */
 export interface Link {
@@ -141,7 +141,7 @@ export class ConnectionManager {
           break;
         }
         this.link = { nc, jsm, epoch: 1 };
-        reservePayloads(nc);
+        installClientBuffers(nc);
         if (!o.keepAlive) unrefClient(nc);
         this.follow(nc);
         this.setStatus('connected');

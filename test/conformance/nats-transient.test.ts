@@ -8,7 +8,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createNatsTransport, type NatsTransport } from '../../adapters/nats';
 import { escapeName } from '../../adapters/nats/naming';
-import { payloadReserveInstalled } from '../../adapters/nats/payload-reserve';
+import { clientBuffersInstalled } from '../../adapters/nats/client-buffers';
 import type { ConnectionManager } from '../../adapters/nats/connection';
 import type { Delivery } from '../../src/transport/transport';
 import { deleteNamespace, describeWithNats, NATS_TEST_URL, testNamespace } from './nats-server';
@@ -113,10 +113,10 @@ describeWithNats('NATS transport: transient messages', () => {
     const q = uniqueName('transient-large');
     const a = await transport('large-a');
     const b = await transport('large-b');
-    // The client's internals this reaches into are where payload-reserve.ts expects them.
+    // The client's internals this reaches into are where client-buffers.ts expects them.
     for (const t of [a, b]) {
       const nc = (t as unknown as { manager: ConnectionManager }).manager.current?.nc;
-      expect(payloadReserveInstalled(nc)).toBe(true);
+      expect(clientBuffersInstalled(nc)).toBe(true);
     }
     await a.assertQueue(q);
     const got = new Inbox<Uint8Array>();
