@@ -12,8 +12,9 @@
  *   that buffer from the message's header instead; so does this: once the client starts
  *   collecting a message, its buffer is grown once to the size the header gives.
  * - Sending: the client joins what a turn published (protocol lines, headers, payloads) into one
- *   new buffer before it writes it, a copy of every payload. Where that holds a large payload,
- *   the parts are written as they are, in one `writev`. Every payload raybus publishes is a
+ *   new buffer before it writes it, a copy of every payload. A turn of 64 KiB or more in at most
+ *   16 parts (a large payload, its protocol line and what little came with it) is written as
+ *   its parts instead, in one `writev`. Every payload raybus publishes is a
  *   buffer nothing writes to afterwards (a sealed message, an envelope, a blob's stored bytes).
  */
 
