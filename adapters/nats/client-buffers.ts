@@ -10,12 +10,16 @@
  *   and the collector, driven by that external memory, runs a full mark-compact every few dozen
  *   milliseconds while a value of 100 MB streams in. The go client (`nats.go`'s parser) sizes
  *   that buffer from the message's header instead; so does this: once the client starts
- *   collecting a message, its buffer is grown once to the size the header gives.
+ *   collecting a message, its buffer is grown once to hold the size the header gives (plus the
+ *   bytes of its first read, at most 64 KiB, which the client's growth adds). It is allocated
+ *   before the bytes arrive, at most the server's `max_payload`: the server is trusted.
  * - Sending: the client joins what a turn published (protocol lines, headers, payloads) into one
  *   new buffer before it writes it, a copy of every payload. A turn of 64 KiB or more in at most
  *   16 parts (a large payload, its protocol line and what little came with it) is written as
- *   its parts instead, in one `writev`. Every payload raybus publishes is a
- *   buffer nothing writes to afterwards (a sealed message, an envelope, a blob's stored bytes).
+ *   its parts instead, in one `writev` (over TLS, Node joins them itself). The socket then
+ *   holds a payload until it is written, where the client held it until its flush: every
+ *   payload raybus publishes is a buffer nothing writes to afterwards (a sealed message, an
+ *   envelope, a blob's stored bytes), as `Transport.publish` requires.
  */
 
 /** What of the client's parser and its buffer this uses (nats.js `Parser`, `DenoBuffer`). */
@@ -55,8 +59,8 @@ const MARK = Symbol.for('raybus.nats.clientBuffers');
 
 /**
  * Make `nc`'s parser, and every parser the client makes after a disconnect, grow the buffer of
- * a message that spans reads once to the message's size (at most the server's `max_payload`,
- * which the server holds every message to); and make it write a large payload without joining
+ * a message that spans reads once to hold the message's size (at most the server's
+ * `max_payload`, which the server holds every message to); and make it write a large payload without joining
  * it to what surrounds it. True if both could be done.
  */
 export function installClientBuffers(nc: unknown): boolean {
@@ -114,8 +118,11 @@ function writesParts(protocol: ClientProtocol): boolean {
     const taken = parts.slice();
     outbound.reset();
     (socket.cork as () => void).call(socket);
-    for (const p of taken) (send as (frame: Uint8Array) => void).call(transport, p);
-    (socket.uncork as () => void).call(socket);
+    try {
+      for (const p of taken) (send as (frame: Uint8Array) => void).call(transport, p);
+    } finally {
+      (socket.uncork as () => void).call(socket);
+    }
   };
   return true;
 }

@@ -229,7 +229,9 @@ export interface Transport {
   deleteQueue(queue: string): Promise<void>;
   /**
    * Send `body` to `queue`. Resolves once the transport has taken responsibility for the
-   * message (for AMQP: publisher confirm). Publishing to an undeclared queue rejects.
+   * message (for AMQP: publisher confirm). Publishing to an undeclared queue rejects. `body`
+   * must not change after the call, even once it settled: an adapter may write it as it is,
+   * later (the NATS adapter writes a large one without copying it).
    */
   publish(queue: string, body: Uint8Array, options?: PublishOptions): Promise<void>;
   consume(queue: string, handler: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Subscription>;

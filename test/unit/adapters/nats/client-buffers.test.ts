@@ -167,6 +167,17 @@ describe('NATS adapter: a large payload is written as it is, not joined into a n
     expect(new TextDecoder().decode(written.at(-1))).toBe('PING\r\n');
   });
 
+  test('a write that throws leaves the socket uncorked', () => {
+    const { p, corks } = protocol();
+    installClientBuffers({ protocol: p });
+    p.transport.send = () => {
+      throw new Error('socket gone');
+    };
+    p.outbound.fill(line('PUB a 100000\r\n'), payloadOf(100_000, 4), line('\r\n'));
+    expect(() => p.flushPending()).toThrow('socket gone');
+    expect(corks).toEqual(['cork', 'uncork']);
+  });
+
   test('small turns, turns of many parts, and a connection not yet ready go the client way', () => {
     const { p, written } = protocol();
     installClientBuffers({ protocol: p });
