@@ -60,8 +60,8 @@ const MARK = Symbol.for('raybus.nats.clientBuffers');
 /**
  * Make `nc`'s parser, and every parser the client makes after a disconnect, grow the buffer of
  * a message that spans reads once to hold the message's size (at most the server's
- * `max_payload`, which the server holds every message to); and make it write a large payload without joining
- * it to what surrounds it. True if both could be done.
+ * `max_payload`, which the server holds every message to); and make it write a large turn as
+ * its parts. True if both could be done.
  */
 export function installClientBuffers(nc: unknown): boolean {
   const protocol = (nc as { protocol?: ClientProtocol & { [MARK]?: true } } | undefined)?.protocol;
@@ -89,7 +89,7 @@ export function clientBuffersInstalled(nc: unknown): boolean {
   return protocol?.parser?.raybusReserve === true && protocol[MARK] === true && Object.hasOwn(protocol, 'flushPending');
 }
 
-/** Write what a turn published as its parts where it holds a large payload. False if the client's internals differ. */
+/** Write a large turn as its parts (WRITE_PARTS_FROM, WRITE_PARTS_MAX). False if the client's internals differ. */
 function writesParts(protocol: ClientProtocol): boolean {
   const flush = protocol.flushPending;
   const out = protocol.outbound;
