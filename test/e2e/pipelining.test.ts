@@ -136,12 +136,17 @@ test('force-cancelling a task queued behind a running one drops it and spares th
   expect(last.ran.slice(-2)).toEqual(['running', 'after']);
 });
 
-test('a worker killed mid-pipeline: the running task spends a retry, the queued ones none', async () => {
-  const work = ray.remote({ numCpus: 2, maxRetries: 1 })((mode: string, i: number) => {
+/** A function whose 'die' call kills its worker on its first attempt; each call returns its attempt. */
+function crashesOnce() {
+  return ray.remote({ numCpus: 2, maxRetries: 1 })((mode: string, i: number) => {
     const ctx = ray.getRuntimeContext();
     if (mode === 'die' && ctx.attempt === 0) process.kill(process.pid, 'SIGKILL');
     return { i, attempt: ctx.attempt };
   });
+}
+
+test('a worker killed mid-pipeline: the running task spends a retry, the queued ones none', async () => {
+  const work = crashesOnce();
   await warmUp(work, 'fast', 0);
   const dying = work.remote('die', -1);
   const behind = Array.from({ length: 20 }, (_, i) => work.remote('fast', i));
@@ -158,11 +163,7 @@ test('a worker killed mid-pipeline: the running task spends a retry, the queued 
 // buffer, the last of them would spend the retry, and the task that crashed would run again
 // for free.
 test('a worker killed mid-pipeline after others finished: their results stand, only the running task spends a retry', async () => {
-  const work = ray.remote({ numCpus: 2, maxRetries: 1 })((mode: string, i: number) => {
-    const ctx = ray.getRuntimeContext();
-    if (mode === 'die' && ctx.attempt === 0) process.kill(process.pid, 'SIGKILL');
-    return { i, attempt: ctx.attempt };
-  });
+  const work = crashesOnce();
   await warmUp(work, 'fast', 0);
   // Submitted in one turn: they reach the worker together and run back to back.
   const before = Array.from({ length: 10 }, (_, i) => work.remote('fast', i));
