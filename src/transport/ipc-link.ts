@@ -62,6 +62,12 @@ const POLL_GAP_FACTOR = 2;
  * 4 MB more of the node binary in a worker that otherwise sits idle at about 45 MB.
  */
 const POLL_AFTER = 64;
+/**
+ * After this many polls in a row caught nothing, a worker polls again only after 2^(this − 1)
+ * − 1 messages soon after its writes went by unpolled (1,023): once every thousand calls or
+ * so, whether its caller can now send while it polls.
+ */
+const MAX_POLL_BACKOFF = 11;
 
 /** Read what `fd` has now into `into`: the bytes read, -1 when nothing is there, 0 at its end or on an error. */
 function readNow(fd: number, into: Uint8Array): number {
@@ -118,7 +124,7 @@ export class PipeLink implements FrameLink {
       },
     });
     const link = (made.link = new PipeLink(socket, small));
-    if (poll) link.poll = { read: poll.read, now: poll.now ?? process.hrtime.bigint, ns: BigInt(Math.round(poll.us * 1000)), after: poll.after, soon: 0, sentAt: 0n, scheduled: false, on: poll.after === 0, polls: 0, caught: 0 };
+    if (poll) link.poll = { read: poll.read, now: poll.now ?? process.hrtime.bigint, ns: BigInt(Math.round(poll.us * 1000)), after: poll.after, soon: 0, sentAt: 0n, scheduled: false, on: poll.after === 0, misses: 0, skip: 0, polls: 0, caught: 0 };
     return link;
   }
 
@@ -140,6 +146,10 @@ export class PipeLink implements FrameLink {
         sentAt: bigint;
         scheduled: boolean;
         on: boolean;
+        /** Polls in a row that caught nothing (`pollOnce`). */
+        misses: number;
+        /** Messages soon after a write to let pass before polling again: a backoff after misses. */
+        skip: number;
         polls: number;
         caught: number;
       }
@@ -235,12 +245,17 @@ export class PipeLink implements FrameLink {
         if (n < 0) continue;
         if (n === 0) return; // the socket's own read reports errors and the end
         poll.caught += 1;
+        poll.misses = 0;
         Error.stackTraceLimit = limit;
         this.onRead(n, into);
         return;
       } while (poll.now() < deadline);
-      // Nothing came: no more polling until a message follows a write closely again.
+      // Nothing came: no more polling until a message follows a write closely again, and after
+      // misses in a row, until twice as many such messages as the time before came: a caller
+      // on this process's CPU cannot send while it polls, and comes back just after each poll.
       poll.on = false;
+      poll.misses = Math.min(poll.misses + 1, MAX_POLL_BACKOFF);
+      poll.skip = (1 << (poll.misses - 1)) - 1;
     } finally {
       Error.stackTraceLimit = limit;
     }
@@ -312,7 +327,10 @@ export class PipeLink implements FrameLink {
       // polling off until a message follows a write closely again.
       const soon = poll.now() - poll.sentAt < poll.ns * BigInt(POLL_GAP_FACTOR);
       if (soon && poll.soon < poll.after) poll.soon += 1;
-      poll.on = soon && poll.soon >= poll.after;
+      if (soon && poll.skip > 0) {
+        poll.skip -= 1;
+        poll.on = false;
+      } else poll.on = soon && poll.soon >= poll.after;
       poll.sentAt = 0n;
     }
     const large = this.large;

@@ -284,6 +284,32 @@ test('a poll that catches nothing stops polling; a message soon after a write st
   expect(got).toEqual(['late', 'never polled', 'polled']);
 });
 
+test('polls that catch nothing back off: after each miss in a row, twice as many calls go unpolled; a catch ends it', async () => {
+  // A caller on the worker's own CPU: it cannot send while the worker polls, and sends just after.
+  const { link, pollable, socketRead } = polledLink(50);
+  link.onMessage(() => undefined);
+  const round = async (caught: boolean): Promise<boolean> => {
+    const before = link.pollStats.polls;
+    link.send([Uint8Array.of(1)]);
+    if (caught) pollable.push(framed(Buffer.from('call')));
+    await new Promise((r) => setImmediate(r));
+    // What no poll read, the socket reads, soon after the write.
+    socketRead(caught ? Buffer.concat(pollable.splice(0)) : framed(Buffer.from('call')));
+    return link.pollStats.polls > before;
+  };
+  const polled: number[] = [];
+  for (let i = 1; i <= 20; i++) if (await round(false)) polled.push(i);
+  expect(polled).toEqual([1, 2, 4, 8, 16]);
+  expect(link.pollStats).toEqual({ polls: 5, caught: 0 });
+  // The caller can send while the worker polls again (the scheduler moved one of them): the
+  // next poll catches its call, and every call after it is polled for.
+  const after: boolean[] = [];
+  for (let i = 21; i <= 40; i++) after.push(await round(true));
+  expect(after.indexOf(true)).toBe(11);
+  expect(after.slice(11).every(Boolean)).toBe(true);
+  expect(link.pollStats.caught).toBe(link.pollStats.polls - 5);
+});
+
 test('polling starts only once enough messages came soon after writes (an actor called now and then never polls)', async () => {
   const { link, pollable, socketRead, later } = polledLink(2000, 3);
   const got: string[] = [];
