@@ -7,6 +7,7 @@ import { isNoSuchQueue, TRANSIENT_PUBLISH, type Delivery, type PublishOptions, t
 import { queueKind } from '../protocol/queues';
 import { systemClock, type Clock } from '../util/clock';
 import { FrameBatcher, decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../transport/ipc-protocol';
+import { joined } from '../serialization/gathered-bytes';
 import type { FrameLink } from '../transport/ipc-link';
 import { logger } from '../util/logger';
 
@@ -57,6 +58,9 @@ export class IpcBridge {
     this.out = new FrameBatcher((frames) => {
       if (!this.closed && this.link.open) this.link.send(encodeFrames(frames));
     });
+    // A large publish comes gathered over the pipe's reads where this connection seals it from
+    // them (an AuthTransport); anything else gets it joined (`pub` below).
+    link.gatherWhen?.(() => this.transport.takesGathered === true);
     link.onMessage((m) => {
       let frames: ChildFrame[] | undefined;
       try {
@@ -181,7 +185,7 @@ export class IpcBridge {
       case 'delete':
         return this.reply(f.id, this.transport.deleteQueue(f.queue));
       case 'pub':
-        return this.publish(f.queue, toBytes(f.body), f.headers ? { headers: f.headers } : f.transient === true ? TRANSIENT_PUBLISH : f.batch ? BATCH : undefined, this.clock.now());
+        return this.publish(f.queue, this.transport.takesGathered === true ? toBytes(f.body) : joined(toBytes(f.body)), f.headers ? { headers: f.headers } : f.transient === true ? TRANSIENT_PUBLISH : f.batch ? BATCH : undefined, this.clock.now());
       case 'consume': {
         const ctag = this.nextTag++;
         const pending = new Map<number, Delivery>();

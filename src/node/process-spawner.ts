@@ -217,6 +217,10 @@ function createDeferredTransport(p: Promise<Transport>): Transport {
     get status$() {
       return t!.status$;
     },
+    // Once open: whether the connection seals a gathered message from its parts (ipc-bridge.ts).
+    get takesGathered() {
+      return t?.takesGathered === true;
+    },
     connect: wrap('connect'),
     close: wrap('close'),
     assertQueue: wrap('assertQueue'),

@@ -41,6 +41,16 @@ export class GatheredBytes extends Uint8Array {
     return this.holes !== undefined;
   }
 
+  /**
+   * The arrays beside the message, in order, handed to a reader that copies in what it reads
+   * as bytes (ipc-protocol.ts): the message is its reader's from then on, and has no holes.
+   */
+  takeHoles(): readonly Hole[] | undefined {
+    const holes = this.holes;
+    this.holes = undefined;
+    return holes;
+  }
+
   /** Push the message's parts, in order, onto `parts`: what was written, and the arrays. */
   partsInto(parts: Uint8Array[]): void {
     const holes = this.holes;

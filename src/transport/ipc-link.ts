@@ -15,6 +15,7 @@
 import { readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { GATHER_BYTES, GatheredBytes, type Hole } from '../serialization/gathered-bytes';
 import { logger } from '../util/logger';
 
 export interface FrameLink {
@@ -29,6 +30,11 @@ export interface FrameLink {
   onClose(listener: () => void): void;
   /** False once the other side is gone. */
   readonly open: boolean;
+  /**
+   * Hand a message that came in several reads out gathered over them (a `GatheredBytes`, for
+   * `decodeFrames`), not joined, while `test` says its reader takes it so (`PipeLink` only).
+   */
+  gatherWhen?(test: () => boolean): void;
 }
 
 /** Environment variable telling a worker which fd its node's pipe is. */
@@ -37,6 +43,12 @@ export const IPC_FD_VAR = 'RAYBUS_IPC_FD';
 export const IPC_PIPE_FD = 4;
 /** From this length a message is written without joining it to its header, and read into one buffer as it arrives. */
 const LARGE_MESSAGE_BYTES = 1 << 20;
+/**
+ * The longest message a link gathering its reads (`gatherWhen`) hands out over them: a chunk
+ * of a value on a broker (RabbitMQ's 16 MiB by default). Longer ones are read into one buffer
+ * as they arrive, so that one does not hold its reads and their copy at once.
+ */
+const GATHER_MAX_BYTES = 64 << 20;
 /** A message above this length is a broken stream, not a message (2 GiB). */
 const MAX_MESSAGE_BYTES = 0x7fffffff;
 /** The buffer a link reading on its own socket (`PipeLink.onFd`) reads small messages into. */
@@ -269,6 +281,20 @@ export class PipeLink implements FrameLink {
   private need = -1;
   /** A large message being received: its bytes are copied in as they arrive. */
   private large: { readonly buf: Buffer; filled: number } | undefined;
+  /** Whether a message of several reads is handed out over them (`gatherWhen`). */
+  private gather: (() => boolean) | undefined;
+  /** The message being received goes out gathered (decided once its length is in). */
+  private gathering = false;
+
+  /**
+   * A node's link: a worker's publish of a chunk of a large value (up to a message of the
+   * bus) comes in reads of 64 KiB, which joining costs a copy into new memory; its node's
+   * AuthTransport seals it from the reads themselves, copying each once into the sealed
+   * message.
+   */
+  gatherWhen(test: () => boolean): void {
+    this.gather = test;
+  }
 
   private onData(chunk: Buffer): void {
     if (this.large) {
@@ -282,8 +308,9 @@ export class PipeLink implements FrameLink {
       const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
       this.need = head.readUInt32LE(0);
       if (this.need > MAX_MESSAGE_BYTES) return this.dropBrokenStream(this.need);
+      this.gathering = this.gather !== undefined && this.need >= GATHER_BYTES && this.need <= GATHER_MAX_BYTES && this.gather();
     }
-    if (this.buffered < 4 + this.need && this.need >= LARGE_MESSAGE_BYTES) {
+    if (!this.gathering && this.buffered < 4 + this.need && this.need >= LARGE_MESSAGE_BYTES) {
       // A large message arrives in many reads: copy each in while the sender still writes,
       // rather than join them all once the last one is in.
       const head = Buffer.concat(this.chunks, this.buffered);
@@ -297,7 +324,9 @@ export class PipeLink implements FrameLink {
     }
     // Smaller messages split across reads are joined once complete, not at every read.
     if (this.buffered < 4 + this.need) return;
+    if (this.gathering && this.chunks.length > 1) return this.handOutGathered();
     this.need = -1;
+    this.gathering = false;
     let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
     let at = 0;
     while (buf.length - at >= 4) {
@@ -311,6 +340,33 @@ export class PipeLink implements FrameLink {
     buf = buf.subarray(at);
     this.chunks = buf.length > 0 ? [buf] : [];
     this.buffered = buf.length;
+  }
+
+  /**
+   * The message in `chunks` (all of them, and the start of the last) handed out gathered over
+   * them; what follows it in the last is read on. Its own buffer is written only where it is
+   * read as fields (`decodeFrames`): memory allocated and never touched costs no page faults.
+   */
+  private handOutGathered(): void {
+    const need = this.need;
+    const chunks = this.chunks;
+    this.need = -1;
+    this.gathering = false;
+    this.chunks = [];
+    this.buffered = 0;
+    const holes: Hole[] = [];
+    let rest: Buffer | undefined;
+    // Each chunk's place in the stream, which begins with the message's 4-byte length.
+    let pos = 0;
+    for (const c of chunks) {
+      const from = Math.max(4, pos);
+      const to = Math.min(4 + need, pos + c.length);
+      if (to > from) holes.push({ at: from - 4, bytes: c.subarray(from - pos, to - pos) });
+      if (pos + c.length > 4 + need) rest = c.subarray(4 + need - pos);
+      pos += c.length;
+    }
+    this.handler?.(GatheredBytes.over(Buffer.allocUnsafe(need), holes));
+    if (rest) this.onData(rest);
   }
 
   /** Where the next read lands (`onFd`): the rest of a large message, or the small buffer. */

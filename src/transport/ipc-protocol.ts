@@ -3,7 +3,7 @@
  * message on the link (ipc-link.ts) holds the turn's frames, one after the other.
  */
 import { privateMsgpackr } from '../serialization/msgpackr-instance';
-import { GATHER_BYTES, GatheredBytes } from '../serialization/gathered-bytes';
+import { GATHER_BYTES, GatheredBytes, type Hole } from '../serialization/gathered-bytes';
 import type { MessageHeaders, QueueOptions } from './transport';
 
 export type ChildFrame =
@@ -270,12 +270,18 @@ function knownName(buf: Buffer, at: number, n: number): string {
 /**
  * The frames of one IPC message, or undefined when the message is not a batch of frames
  * (other messages share the channel). Throws on a malformed batch: nothing of it is used.
+ *
+ * A gathered message (a node's pipe received it in reads it did not join: ipc-link.ts) is
+ * the reader's: what is read as fields is copied in from its reads, and a body that spans
+ * whole reads comes out gathered over them (a `GatheredBytes`), copied only by whoever needs
+ * it whole; an AuthTransport seals it from its parts.
  */
 export function decodeFrames<F>(message: Uint8Array): F[] | undefined {
   if (!(message instanceof Uint8Array)) return undefined;
+  const holes = message instanceof GatheredBytes ? message.takeHoles() : undefined;
   const buf = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   try {
-    return reader.frames(buf) as unknown as F[];
+    return reader.frames(buf, holes) as unknown as F[];
   } finally {
     // Hold no batch past its decoding.
     reader.release();
@@ -291,24 +297,31 @@ class FrameReader {
   private buf: Buffer = EMPTY_BATCH;
   private at = 0;
   private end = 0;
+  /** A gathered batch's reads not copied in yet, in order (`fill`, `bytes`); undefined for a whole one. */
+  private holes: readonly Hole[] | undefined;
+  private nextHole = 0;
 
   release(): void {
     this.buf = EMPTY_BATCH;
+    this.holes = undefined;
   }
 
-  frames(buf: Buffer): AnyFrame[] {
+  frames(buf: Buffer, holes?: readonly Hole[]): AnyFrame[] {
     this.buf = buf;
     this.at = 0;
     this.end = buf.byteLength;
+    this.holes = holes;
+    this.nextHole = 0;
     const frames: AnyFrame[] = [];
     while (this.at < this.end) {
+      if (this.holes !== undefined) this.fill(this.at + 1);
       const kind = buf[this.at++];
       switch (kind) {
         case PUB: {
           const queue = this.name();
           this.need(1, 'flags');
           const flags = buf[this.at++]!;
-          const f: Extract<ChildFrame, { op: 'pub' }> = { op: 'pub', queue, body: this.bytes() };
+          const f: Extract<ChildFrame, { op: 'pub' }> = { op: 'pub', queue, body: this.bytes(true) };
           if (flags & F_BATCH) f.batch = true;
           if (flags & F_TRANSIENT) f.transient = true;
           if (flags & F_HEADERS) f.headers = this.headers();
@@ -356,6 +369,16 @@ class FrameReader {
 
   private need(n: number, what: string): void {
     if (this.end - this.at < n) throw new TypeError(`an IPC batch is shorter than its ${what}`);
+    if (this.holes !== undefined) this.fill(this.at + n);
+  }
+
+  /** A gathered batch: copy in the reads that begin before `to` (bytes about to be read as fields). */
+  private fill(to: number): void {
+    const holes = this.holes!;
+    while (this.nextHole < holes.length && holes[this.nextHole]!.at < to) {
+      const h = holes[this.nextHole++]!;
+      this.buf.set(h.bytes, h.at);
+    }
   }
 
   private tag(): number {
@@ -376,13 +399,30 @@ class FrameReader {
     return s;
   }
 
-  private bytes(): Buffer {
+  /**
+   * A length-prefixed body. In a gathered batch, with `gather` (a publish's body), the reads
+   * that lie wholly inside it stay beside it (a `GatheredBytes`); the rest are copied in.
+   */
+  private bytes(gather = false): Uint8Array {
     this.need(4, 'bodies');
     const n = this.buf.readUInt32LE(this.at);
     this.at += 4;
-    this.need(n, 'bodies');
-    const b = this.buf.subarray(this.at, this.at + n);
-    this.at += n;
+    if (this.end - this.at < n) throw new TypeError('an IPC batch is shorter than its bodies');
+    const start = this.at;
+    const end = start + n;
+    let b: Uint8Array = this.buf.subarray(start, end);
+    const holes = this.holes;
+    if (holes !== undefined) {
+      // Reads that begin before the body were copied in with its length (`need`).
+      let inside: Hole[] | undefined;
+      while (this.nextHole < holes.length && holes[this.nextHole]!.at < end) {
+        const h = holes[this.nextHole++]!;
+        if (gather && h.at + h.bytes.byteLength <= end) (inside ??= []).push({ at: h.at - start, bytes: h.bytes });
+        else this.buf.set(h.bytes, h.at);
+      }
+      if (inside) b = GatheredBytes.over(b, inside);
+    }
+    this.at = end;
     return b;
   }
 

@@ -2,7 +2,8 @@
  * The node side of the worker link: a worker's result for a reply queue that is missing for a
  * moment (its driver not yet back after a bus restart) is sent again, not dropped; other
  * queues and lasting failures are reported to the worker. Simulated time, fake transport. And
- * a consumer ended by the node or the worker gives back what it holds (in-memory bus).
+ * a consumer ended by the node or the worker gives back what it holds (in-memory bus). A large
+ * publish read from the pipe in several reads reaches a sealing connection gathered over them.
  */
 import { IpcBridge, REPLY_RETRY_MS } from '../../../src/node/ipc-bridge';
 import { decodeFrames, encodeFrames, type ChildFrame, type ParentFrame } from '../../../src/transport/ipc-protocol';
@@ -11,6 +12,10 @@ import type { Transport } from '../../../src/transport/transport';
 import { NO_SUCH_QUEUE } from '../../../src/transport/transport';
 import { SimulatedClock } from '../../../src/util/simulated-clock';
 import { InMemoryBus } from '../../../src/transport/in-memory-transport';
+import { Duplex } from 'node:stream';
+import { PipeLink } from '../../../src/transport/ipc-link';
+import { createAuthTransport } from '../../../src/transport/auth-transport';
+import { GatheredBytes, joined } from '../../../src/serialization/gathered-bytes';
 
 const settle = () => new Promise((r) => setImmediate(r));
 
@@ -144,5 +149,48 @@ describe('ending a consumer gives back what it holds (a shared actor stopped whi
       [3, true],
     ]);
     await h.close();
+  });
+});
+
+describe('a large publish read from the pipe in several reads', () => {
+  const big = Buffer.from(Uint8Array.from({ length: 200_000 }, (_, i) => (i * 13 + (i >> 9)) & 0xff));
+  /** A node's pipe link fed the worker's message for `frames` in reads of 64 KiB. */
+  function pipeFrom(frames: ChildFrame[]): { link: PipeLink; feed: () => void } {
+    const socket = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+    const link = new PipeLink(socket);
+    const message = Buffer.concat(encodeFrames<ChildFrame>(frames));
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(message.length);
+    const stream = Buffer.concat([head, message]);
+    return { link, feed: () => { for (let at = 0; at < stream.length; at += 65_536) socket.emit('data', stream.subarray(at, at + 65_536)); } };
+  }
+
+  test.each([true, false])('reaches a connection that seals from parts (%s) gathered over the reads, any other joined', (takes) => {
+    const pipe = pipeFrom([{ op: 'pub', queue: 'raybus.reply.d', body: big, transient: true }]);
+    const bodies: Uint8Array[] = [];
+    const transport = { takesGathered: takes, publish: (_q: string, body: Uint8Array) => (bodies.push(body), Promise.resolve()) } as unknown as Transport;
+    new IpcBridge('test worker', pipe.link, transport, { onReady: () => undefined });
+    pipe.feed();
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0] instanceof GatheredBytes && bodies[0].gathered).toBe(takes);
+    expect(Buffer.compare(Buffer.from(joined(bodies[0]!)), big)).toBe(0);
+  });
+
+  test('sealed by the AuthTransport from its parts: the receiver opens the same bytes', async () => {
+    const bus = new InMemoryBus();
+    const clock = new SimulatedClock(1_000_000);
+    const key = 'b'.repeat(64);
+    const own = createAuthTransport(bus.connect(), { key, clock });
+    const receiver = createAuthTransport(bus.connect(), { key, clock });
+    await Promise.all([own.connect(), receiver.connect()]);
+    await receiver.assertQueue('raybus.reply.d');
+    const got: Uint8Array[] = [];
+    await receiver.consume('raybus.reply.d', (d) => (got.push(Uint8Array.from(d.body)), d.ack()), { prefetch: 0 });
+    const pipe = pipeFrom([{ op: 'pub', queue: 'raybus.reply.d', body: big }, { op: 'pub', queue: 'raybus.reply.d', body: big.subarray(0, 70_000) }]);
+    new IpcBridge('test worker', pipe.link, own, { onReady: () => undefined }, clock);
+    pipe.feed();
+    for (let i = 0; i < 5 && got.length < 2; i++) await settle();
+    expect(got.map((b, i) => Buffer.compare(b, i === 0 ? big : big.subarray(0, 70_000)))).toEqual([0, 0]);
+    await Promise.all([own.close(), receiver.close()]);
   });
 });

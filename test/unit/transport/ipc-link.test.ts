@@ -1,9 +1,12 @@
 /**
  * The worker ↔ node pipe link (src/transport/ipc-link.ts): length-prefixed messages survive
- * any split of the byte stream into reads, several messages per read, and large messages.
+ * any split of the byte stream into reads, several messages per read, and large messages; a
+ * node's link hands a message of several reads out over them where its reader seals from them.
  */
 import { Duplex } from 'node:stream';
 import { PipeLink, workerPollUs } from '../../../src/transport/ipc-link';
+import { decodeFrames, encodeFrames, type ChildFrame } from '../../../src/transport/ipc-protocol';
+import { GatheredBytes, joined } from '../../../src/serialization/gathered-bytes';
 
 /** A duplex whose writes are collected, and whose reads the test feeds chunk by chunk. */
 function fakeSocket(): { socket: Duplex; written: Buffer[]; feed(chunk: Buffer): void } {
@@ -332,4 +335,112 @@ test('polling starts only once enough messages came soon after writes (an actor 
   await new Promise((r) => setImmediate(r));
   expect(link.pollStats).toEqual({ polls: 1, caught: 1 });
   expect(got).toEqual(['not polled', 'late', 'a', 'b', 'polled']);
+});
+
+describe('a node gathering its reads (gatherWhen): a message of several reads handed out over them', () => {
+  /** Bytes that differ from one place to the next, so that a shifted or missing part shows. */
+  const pattern = (n: number, seed: number): Buffer => Buffer.from(Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7 + (i >> 8)) & 0xff));
+  /** The stream a worker's link writes for these batches of frames. */
+  async function streamOf(batches: ChildFrame[][]): Promise<Buffer> {
+    const a = fakeSocket();
+    const sender = new PipeLink(a.socket);
+    for (const frames of batches) sender.send(encodeFrames(frames));
+    await new Promise((resolve) => setImmediate(resolve));
+    return Buffer.concat(a.written);
+  }
+  /** The messages a node's link hands out for `stream` read in pieces of `size` (or of the sizes `sizes` gives). */
+  function receive(stream: Buffer, sizes: () => number, gather = true): Uint8Array[] {
+    const b = fakeSocket();
+    const link = new PipeLink(b.socket);
+    link.gatherWhen(() => gather);
+    const got: Uint8Array[] = [];
+    link.onMessage((m) => got.push(m));
+    for (let at = 0; at < stream.length; ) {
+      const n = Math.max(1, sizes());
+      b.feed(stream.subarray(at, at + n));
+      at += n;
+    }
+    return got;
+  }
+  /** A body's bytes: a gathered one's parts, one after the other (it stays gathered). */
+  const bytesOf = (body: Uint8Array): Buffer => {
+    if (!(body instanceof GatheredBytes && body.gathered)) return Buffer.from(body);
+    const parts: Uint8Array[] = [];
+    body.partsInto(parts);
+    return Buffer.concat(parts);
+  };
+  /** A frame as plain data, a body as its bytes. */
+  const plain = (f: ChildFrame): unknown => ('body' in f ? { ...f, body: bytesOf(f.body) } : f);
+
+  test('fields are copied in, a publish body spanning whole reads stays over them, and what follows is read on', async () => {
+    const big = pattern(300_000, 1);
+    const batches: ChildFrame[][] = [
+      [
+        { op: 'ack', ctag: 1, dtag: 2 },
+        { op: 'pub', queue: 'raybus.reply.driver-1', body: big, headers: { kind: 'blob-chunk' }, transient: true },
+        { op: 'pub', queue: 'raybus.reply.driver-2', body: pattern(10, 2), batch: true },
+      ],
+      [{ op: 'ack', ctag: 3, dtag: 4 }],
+    ];
+    const stream = await streamOf(batches);
+    for (const size of [1_000, 4_093, 65_536, 70_001]) {
+      const got = receive(stream, () => size);
+      expect(got).toHaveLength(2);
+      expect(got[0] instanceof GatheredBytes).toBe(true);
+      const frames = decodeFrames<ChildFrame>(got[0]!)!;
+      expect(frames.map(plain)).toEqual(batches[0]!.map(plain));
+      // The big body left as views of the reads: never joined on the node.
+      const body = frames[1]!.op === 'pub' ? frames[1].body : undefined;
+      expect(body instanceof GatheredBytes && body.gathered).toBe(true);
+      expect(Buffer.compare(bytesOf(body!), big)).toBe(0);
+      // Whoever needs it whole gets the same bytes.
+      expect(Buffer.compare(joined(body!), big)).toBe(0);
+      expect(decodeFrames<ChildFrame>(got[1]!)).toEqual(batches[1]);
+    }
+  });
+
+  test('any batch, any reads: the frames decode as they do from the joined message', async () => {
+    // A seeded generator: the same cases every run.
+    let seed = 42;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let round = 0; round < 60; round++) {
+      const batch: ChildFrame[] = [];
+      const count = 1 + rand(5);
+      for (let i = 0; i < count; i++) {
+        const kind = rand(4);
+        if (kind === 0) batch.push({ op: 'ack', ctag: rand(100), dtag: rand(1000) });
+        else if (kind === 1) batch.push({ op: 'bcast', topic: `raybus.topic-${rand(9)}`, body: pattern(rand(200_000), round) });
+        else batch.push({ op: 'pub', queue: `raybus.reply.d-${rand(9)}`, body: pattern(rand(4) === 0 ? rand(100) : rand(400_000), i), ...(rand(2) ? { headers: { k: `v${rand(9)}` } } : {}) });
+      }
+      const stream = await streamOf([batch, [{ op: 'ack', ctag: 0, dtag: round }]]);
+      const sizes = [1 + rand(3), 1 + rand(70_000), 65_536];
+      const got = receive(stream, () => sizes[rand(3)]!);
+      expect(got).toHaveLength(2);
+      expect(decodeFrames<ChildFrame>(got[0]!)!.map(plain)).toEqual(batch.map(plain));
+      expect(decodeFrames<ChildFrame>(got[1]!)).toEqual([{ op: 'ack', ctag: 0, dtag: round }]);
+    }
+  });
+
+  test('only while its reader takes it: otherwise a message is joined, and a small one always is', async () => {
+    const big = pattern(200_000, 3);
+    const stream = await streamOf([[{ op: 'pub', queue: 'raybus.reply.d', body: big }], [{ op: 'pub', queue: 'raybus.reply.d', body: pattern(1_000, 4) }]]);
+    const joinedOnes = receive(stream, () => 4_096, false);
+    expect(joinedOnes.some((m) => m instanceof GatheredBytes)).toBe(false);
+    const gathered = receive(stream, () => 4_096);
+    expect(gathered.map((m) => m instanceof GatheredBytes)).toEqual([true, false]);
+    expect(gathered.map((m) => decodeFrames<ChildFrame>(m)!.map(plain))).toEqual(joinedOnes.map((m) => decodeFrames<ChildFrame>(m)!.map(plain)));
+  });
+
+  test('a malformed gathered batch throws, as a joined one does', async () => {
+    const stream = await streamOf([[{ op: 'pub', queue: 'raybus.reply.d', body: pattern(200_000, 5) }]]);
+    // Its body's length says more than the message holds.
+    const at = stream.indexOf(Buffer.from('raybus.reply.d')) + 'raybus.reply.d'.length + 1;
+    stream.writeUInt32LE(300_000, at);
+    const [m] = receive(stream, () => 65_536);
+    expect(m instanceof GatheredBytes).toBe(true);
+    expect(() => decodeFrames<ChildFrame>(m!)).toThrow('shorter than its bodies');
+  });
 });
