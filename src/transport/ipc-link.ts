@@ -49,6 +49,12 @@ const LARGE_MESSAGE_BYTES = 1 << 20;
  * as they arrive, so that one does not hold its reads and their copy at once.
  */
 const GATHER_MAX_BYTES = 64 << 20;
+/**
+ * The most reads a message is gathered over (GATHER_MAX_BYTES in 16 KiB reads); a message that
+ * comes in more (a worker writing it a few bytes at a time) is joined as before, or read into
+ * one buffer from 1 MiB, rather than held as that many small buffers.
+ */
+const GATHER_MAX_READS = 4096;
 /** A message above this length is a broken stream, not a message (2 GiB). */
 const MAX_MESSAGE_BYTES = 0x7fffffff;
 /** The buffer a link reading on its own socket (`PipeLink.onFd`) reads small messages into. */
@@ -303,6 +309,7 @@ export class PipeLink implements FrameLink {
     }
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    if (this.gathering && this.chunks.length > GATHER_MAX_READS) this.gathering = false;
     if (this.buffered < 4) return;
     if (this.need < 0) {
       const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);

@@ -297,7 +297,8 @@ test('polls that catch nothing back off: after each miss in a row, twice as many
     if (caught) pollable.push(framed(Buffer.from('call')));
     await new Promise((r) => setImmediate(r));
     // What no poll read, the socket reads, soon after the write.
-    socketRead(caught ? Buffer.concat(pollable.splice(0)) : framed(Buffer.from('call')));
+    const unread = caught ? Buffer.concat(pollable.splice(0)) : framed(Buffer.from('call'));
+    if (unread.length > 0) socketRead(unread);
     return link.pollStats.polls > before;
   };
   const polled: number[] = [];
@@ -432,6 +433,19 @@ describe('a node gathering its reads (gatherWhen): a message of several reads ha
     const gathered = receive(stream, () => 4_096);
     expect(gathered.map((m) => m instanceof GatheredBytes)).toEqual([true, false]);
     expect(gathered.map((m) => decodeFrames<ChildFrame>(m)!.map(plain))).toEqual(joinedOnes.map((m) => decodeFrames<ChildFrame>(m)!.map(plain)));
+  });
+
+  test('a message in very many small reads is joined (or read into one buffer), not held as thousands of them', async () => {
+    for (const [size, read] of [
+      [200_000, 40],
+      [2_100_000, 400],
+    ] as const) {
+      const body = pattern(size, 6);
+      const stream = await streamOf([[{ op: 'pub', queue: 'raybus.reply.d', body }]]);
+      const [m] = receive(stream, () => read);
+      expect(m instanceof GatheredBytes).toBe(false);
+      expect(decodeFrames<ChildFrame>(m!)!.map(plain)).toEqual([{ op: 'pub', queue: 'raybus.reply.d', body }].map((f) => plain(f as ChildFrame)));
+    }
   });
 
   test('a malformed gathered batch throws, as a joined one does', async () => {
