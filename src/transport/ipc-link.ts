@@ -142,7 +142,7 @@ export class PipeLink implements FrameLink {
       },
     });
     const link = (made.link = new PipeLink(socket, small));
-    if (poll) link.poll = { read: poll.read, now: poll.now ?? process.hrtime.bigint, ns: BigInt(Math.round(poll.us * 1000)), after: poll.after, soon: 0, sentAt: 0n, scheduled: false, on: poll.after === 0, misses: 0, skip: 0, polls: 0, caught: 0 };
+    if (poll) link.poll = { read: poll.read, now: poll.now ?? process.hrtime.bigint, ns: BigInt(Math.round(poll.us * 1000)), after: poll.after, soon: 0, sentAt: 0n, scheduled: false, on: poll.after === 0, missed: false, misses: 0, skip: 0, polls: 0, caught: 0 };
     return link;
   }
 
@@ -164,7 +164,9 @@ export class PipeLink implements FrameLink {
         sentAt: bigint;
         scheduled: boolean;
         on: boolean;
-        /** Polls in a row that caught nothing (`pollOnce`). */
+        /** The last poll caught nothing: the next message says whether that counts as a miss. */
+        missed: boolean;
+        /** Polls in a row that caught nothing, each followed soon by the message (`onRead`). */
         misses: number;
         /** Messages soon after a write to let pass before polling again: a backoff after misses. */
         skip: number;
@@ -268,12 +270,9 @@ export class PipeLink implements FrameLink {
         this.onRead(n, into);
         return;
       } while (poll.now() < deadline);
-      // Nothing came: no more polling until a message follows a write closely again, and after
-      // misses in a row, until twice as many such messages as the time before came: a caller
-      // on this process's CPU cannot send while it polls, and comes back just after each poll.
+      // Nothing came: no more polling until a message follows a write closely again.
       poll.on = false;
-      poll.misses = Math.min(poll.misses + 1, MAX_POLL_BACKOFF);
-      poll.skip = (1 << (poll.misses - 1)) - 1;
+      poll.missed = true;
     } finally {
       Error.stackTraceLimit = limit;
     }
@@ -389,6 +388,15 @@ export class PipeLink implements FrameLink {
       // Poll while messages follow writes closely (once `after` of them did); a long gap turns
       // polling off until a message follows a write closely again.
       const soon = poll.now() - poll.sentAt < poll.ns * BigInt(POLL_GAP_FACTOR);
+      if (poll.missed) {
+        // A poll missed this message. If it came just after the poll, the caller could not send
+        // while the worker polled (it runs on the worker's CPU): after misses in a row, polling
+        // waits for twice as many such messages as the time before. If it came later, the
+        // caller paused: no backoff.
+        poll.missed = false;
+        poll.misses = soon ? Math.min(poll.misses + 1, MAX_POLL_BACKOFF) : 0;
+        poll.skip = soon ? (1 << (poll.misses - 1)) - 1 : 0;
+      }
       if (soon && poll.soon < poll.after) poll.soon += 1;
       if (soon && poll.skip > 0) {
         poll.skip -= 1;

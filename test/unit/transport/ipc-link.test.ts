@@ -314,6 +314,34 @@ test('polls that catch nothing back off: after each miss in a row, twice as many
   expect(link.pollStats.caught).toBe(link.pollStats.polls - 5);
 });
 
+test('a poll that missed because its caller paused adds nothing to the backoff', async () => {
+  const { link, pollable, socketRead, later } = polledLink(50);
+  link.onMessage(() => undefined);
+  const call = async (pauseFirst: boolean): Promise<boolean> => {
+    const before = link.pollStats.polls;
+    link.send([Uint8Array.of(1)]);
+    await new Promise((r) => setImmediate(r));
+    if (pauseFirst) later();
+    socketRead(framed(Buffer.from('call')));
+    return link.pollStats.polls > before;
+  };
+  // Two misses in a row, each message just after the poll: the third call goes unpolled.
+  expect([await call(false), await call(false), await call(false)]).toEqual([true, true, false]);
+  // A third miss, but the message comes after a pause: no backoff, so the next loop of calls
+  // is polled for from its second call on (its first follows a long gap).
+  expect(await call(true)).toBe(true);
+  const polled: boolean[] = [];
+  for (let i = 0; i < 3; i++) {
+    link.send([Uint8Array.of(1)]);
+    pollable.push(framed(Buffer.from('call')));
+    const before = link.pollStats.polls;
+    await new Promise((r) => setImmediate(r));
+    if (pollable.length > 0) socketRead(Buffer.concat(pollable.splice(0)));
+    polled.push(link.pollStats.polls > before);
+  }
+  expect(polled).toEqual([false, true, true]);
+});
+
 test('polling starts only once enough messages came soon after writes (an actor called now and then never polls)', async () => {
   const { link, pollable, socketRead, later } = polledLink(2000, 3);
   const got: string[] = [];
