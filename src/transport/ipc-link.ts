@@ -81,9 +81,10 @@ const POLL_GAP_FACTOR = 2;
  */
 const POLL_AFTER = 64;
 /**
- * After this many polls in a row caught nothing, a worker polls again only after 2^(this − 1)
- * − 1 messages soon after its writes went by unpolled (1,023): once every thousand calls or
- * so, whether its caller can now send while it polls.
+ * After this many misses in a row (polls that caught nothing, each followed soon by the message
+ * they missed), a worker polls again only after 2^(this − 1) − 1 messages soon after its writes
+ * went by unpolled (1,023): once every thousand calls or so, whether its caller can now send
+ * while it polls.
  */
 const MAX_POLL_BACKOFF = 11;
 
